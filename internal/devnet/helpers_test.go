@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"fmt"
 	"math/big"
+	"net/http"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/rpc"
 )
 
 // logContractInit deploys a contract that, on any call, stores the first
@@ -23,13 +25,17 @@ var (
 		"366000600037" + "600035600055" + "7f" + logTopic.Hex()[2:] + "366000a1" + "00")
 )
 
+// dial connects a client with its own connection pool, so that connections
+// a fault cut in one test are not reused by the next.
 func dial(t *testing.T, url string) *ethclient.Client {
 	t.Helper()
-	c, err := ethclient.Dial(url)
+	tr := &http.Transport{}
+	rc, err := rpc.DialOptions(context.Background(), url, rpc.WithHTTPClient(&http.Client{Transport: tr}))
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
-	t.Cleanup(c.Close)
+	c := ethclient.NewClient(rc)
+	t.Cleanup(func() { c.Close(); tr.CloseIdleConnections() })
 	return c
 }
 

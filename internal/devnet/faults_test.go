@@ -1,0 +1,506 @@
+package devnet
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math/big"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	ethereum "github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/ethereum/go-ethereum/rpc"
+)
+
+// stage sets a fault and clears it when the test ends.
+func stage(t *testing.T, target string, kind FaultKind, params string) Fault {
+	t.Helper()
+	var raw json.RawMessage
+	if params != "" {
+		raw = json.RawMessage(params)
+	}
+	f, err := dn.SetFault(ctxT(t, 30*time.Second), FaultSpec{Target: target, Kind: kind, Params: raw})
+	if err != nil {
+		t.Fatalf("set %s on %s: %v", kind, target, err)
+	}
+	t.Cleanup(func() {
+		if f.Reorg == nil || len(f.Nodes) < len(dn.Info().Nodes) {
+			_ = dn.ClearFault(f.ID)
+		}
+	})
+	return f
+}
+
+func nodeURL(t *testing.T, name string) string {
+	t.Helper()
+	n, ok := dn.Node(name)
+	if !ok {
+		t.Fatalf("no node %s", name)
+	}
+	return n.HTTP
+}
+
+func directClient(t *testing.T, name string) *ethclient.Client {
+	t.Helper()
+	u, ok := dn.DirectURL(name)
+	if !ok {
+		t.Fatalf("no node %s", name)
+	}
+	return dial(t, u)
+}
+
+func TestFaultDownRefusesConnections(t *testing.T) {
+	ctx := ctxT(t, 20*time.Second)
+	f := stage(t, "cloud=aws", FaultDown, "")
+	if len(f.Nodes) != 2 {
+		t.Fatalf("cloud=aws matched %v, want two nodes", f.Nodes)
+	}
+	for _, name := range f.Nodes {
+		_, err := dial(t, nodeURL(t, name)).BlockNumber(ctx)
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Fatalf("%s: got %v, want connection refused", name, err)
+		}
+	}
+	if _, err := dial(t, nodeURL(t, "node3")).BlockNumber(ctx); err != nil {
+		t.Fatalf("node3 (gcp) should answer: %v", err)
+	}
+	if err := dn.ClearFault(f.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dial(t, nodeURL(t, f.Nodes[0])).BlockNumber(ctx); err != nil {
+		t.Fatalf("after clearing, %s: %v", f.Nodes[0], err)
+	}
+}
+
+func TestFaultHangNeverAnswers(t *testing.T) {
+	f := stage(t, "node2", FaultHang, "")
+	c := dial(t, nodeURL(t, "node2"))
+	short, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	_, err := c.BlockNumber(short)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want no answer until the deadline", err)
+	}
+	if err := dn.ClearFault(f.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.BlockNumber(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatalf("after clearing: %v", err)
+	}
+}
+
+func TestFaultSlowAddsLatency(t *testing.T) {
+	stage(t, "node3", FaultSlow, `{"latency": "400ms", "jitter": "50ms"}`)
+	c := dial(t, nodeURL(t, "node3"))
+	ctx := ctxT(t, 10*time.Second)
+	for range 3 {
+		start := time.Now()
+		if _, err := c.BlockNumber(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if el := time.Since(start); el < 350*time.Millisecond {
+			t.Fatalf("answer after %s, want at least 350ms", el)
+		}
+	}
+}
+
+func TestFaultLagStopsImportAndCatchesUp(t *testing.T) {
+	ctx := ctxT(t, 60*time.Second)
+	f := stage(t, "node4", FaultLag, "")
+	lagger := dial(t, nodeURL(t, "node4"))
+	ref := dial(t, nodeURL(t, "node1"))
+	frozen, err := lagger.BlockNumber(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, "chain to move 3 blocks past the lagging node", func() bool {
+		h, err := ref.BlockNumber(ctx)
+		return err == nil && h >= frozen+3
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := lagger.BlockNumber(ctx); err != nil || h > frozen+1 {
+		t.Fatalf("lagging node moved from %d to %d (%v)", frozen, h, err)
+	}
+	if err := dn.ClearFault(f.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, "lagging node to catch up", func() bool {
+		a, err1 := ref.HeaderByNumber(ctx, nil)
+		b, err2 := lagger.HeaderByNumber(ctx, nil)
+		return err1 == nil && err2 == nil && b.Number.Cmp(a.Number) >= 0
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLagOnProducerMovesProduction(t *testing.T) {
+	ctx := ctxT(t, 30*time.Second)
+	stage(t, "node1", FaultLag, "")
+	ref := dial(t, nodeURL(t, "node2"))
+	h0, err := ref.BlockNumber(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, "blocks while node1 lags", func() bool {
+		h, err := ref.BlockNumber(ctx)
+		return err == nil && h >= h0+2
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFaultErrorFailsRequests(t *testing.T) {
+	ctx := ctxT(t, 10*time.Second)
+	t.Run("http", func(t *testing.T) {
+		stage(t, "node5", FaultError, `{"rate": 1, "mode": "http", "status": 502}`)
+		_, err := dial(t, nodeURL(t, "node5")).BlockNumber(ctx)
+		var he rpc.HTTPError
+		if !errors.As(err, &he) || he.StatusCode != 502 {
+			t.Fatalf("got %v, want HTTP 502", err)
+		}
+	})
+	t.Run("jsonrpc", func(t *testing.T) {
+		stage(t, "node5", FaultError, `{"rate": 1, "mode": "jsonrpc", "code": -32000, "message": "header not found"}`)
+		_, err := dial(t, nodeURL(t, "node5")).BlockNumber(ctx)
+		var re rpc.Error
+		if !errors.As(err, &re) || re.ErrorCode() != -32000 || re.Error() != "header not found" {
+			t.Fatalf("got %v, want JSON-RPC error -32000", err)
+		}
+	})
+	t.Run("share", func(t *testing.T) {
+		stage(t, "node5", FaultError, `{"rate": 0.5, "mode": "jsonrpc"}`)
+		c := dial(t, nodeURL(t, "node5"))
+		failed := 0
+		for range 200 {
+			if _, err := c.BlockNumber(ctx); err != nil {
+				failed++
+			}
+		}
+		if failed < 50 || failed > 150 {
+			t.Fatalf("%d of 200 failed at rate 0.5", failed)
+		}
+	})
+}
+
+func TestFaultRateLimitAnswers429(t *testing.T) {
+	stage(t, "node2", FaultRateLimit, `{"rps": 1, "burst": 2, "retryAfter": "3s"}`)
+	body := []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}`)
+	var got []int
+	var retryAfter string
+	for range 5 {
+		resp, err := http.Post(nodeURL(t, "node2"), "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		got = append(got, resp.StatusCode)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			retryAfter = resp.Header.Get("Retry-After")
+		}
+	}
+	if got[0] != 200 || got[1] != 200 || got[4] != 429 {
+		t.Fatalf("statuses %v: want the burst of 2 answered, then 429", got)
+	}
+	if retryAfter != "3" {
+		t.Fatalf("Retry-After %q, want 3", retryAfter)
+	}
+}
+
+func TestFaultCensorDropsTransaction(t *testing.T) {
+	ctx := ctxT(t, 40*time.Second)
+	stage(t, "node3", FaultCensor, "")
+	key := dn.Keys()[2]
+	honest := dial(t, nodeURL(t, "node1"))
+	nonce, err := honest.PendingNonceAt(ctx, keyAddr(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := common.HexToAddress("0x000000000000000000000000000000000000c0de")
+	tx := signTx(t, dn.Info().ChainID, key, nonce, &to, big.NewInt(1), nil, 21000)
+	raw, _ := tx.MarshalBinary()
+	var hash common.Hash
+	if err := dial(t, nodeURL(t, "node3")).Client().CallContext(ctx, &hash, "eth_sendRawTransaction", hexutil.Bytes(raw)); err != nil {
+		t.Fatalf("censoring node should answer success: %v", err)
+	}
+	if hash != tx.Hash() {
+		t.Fatalf("censoring node answered hash %s, want %s", hash, tx.Hash())
+	}
+	start, _ := honest.BlockNumber(ctx)
+	if err := waitFor(ctx, "3 blocks", func() bool {
+		h, err := honest.BlockNumber(ctx)
+		return err == nil && h >= start+3
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range dn.Info().Nodes {
+		if _, isPending, err := dial(t, n.HTTP).TransactionByHash(ctx, tx.Hash()); !errors.Is(err, ethereum.NotFound) {
+			t.Fatalf("%s knows the censored transaction (pending=%v, err=%v)", n.Name, isPending, err)
+		}
+	}
+	// The same transaction through an honest node is mined.
+	if err := honest.SendTransaction(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitReceipt(ctx, honest, tx.Hash()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFaultReorgReplacesBlocks(t *testing.T) {
+	ctx := ctxT(t, 40*time.Second)
+	waitHeight(t, 3)
+	f := stage(t, "all", FaultReorg, `{"depth": 2}`)
+	if f.Reorg == nil || len(f.Reorg.NewHashes) != 2 {
+		t.Fatalf("reorg result %+v", f.Reorg)
+	}
+	height := f.Reorg.FromNumber
+	for _, n := range dn.Info().Nodes {
+		c := dial(t, n.HTTP)
+		if err := waitFor(ctx, n.Name+" to follow the reorg", func() bool {
+			h, err := c.HeaderByNumber(ctx, new(big.Int).SetUint64(height))
+			return err == nil && h.Hash() == f.Reorg.NewHashes[0]
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.Reorg.OldHashes[0] == f.Reorg.NewHashes[0] {
+		t.Fatal("reorg kept the old hash")
+	}
+	// The chain goes on from the new branch.
+	waitHeight(t, height+3)
+	if _, err := dial(t, nodeURL(t, "node2")).HeaderByHash(ctx, f.Reorg.NewHashes[1]); err != nil {
+		t.Fatalf("new branch block missing: %v", err)
+	}
+}
+
+func TestFaultReorgOnSubsetForksThenRejoins(t *testing.T) {
+	ctx := ctxT(t, 40*time.Second)
+	waitHeight(t, 3)
+	f := stage(t, "node5", FaultReorg, `{"depth": 1}`)
+	c5 := dial(t, nodeURL(t, "node5"))
+	h, err := c5.HeaderByNumber(ctx, new(big.Int).SetUint64(f.Reorg.FromNumber))
+	if err != nil || h.Hash() != f.Reorg.NewHashes[0] {
+		t.Fatalf("node5 at %d: %v %v, want the side branch %s", f.Reorg.FromNumber, h.Hash(), err, f.Reorg.NewHashes[0])
+	}
+	ref, err := dial(t, nodeURL(t, "node1")).HeaderByNumber(ctx, new(big.Int).SetUint64(f.Reorg.FromNumber))
+	if err != nil || ref.Hash() != f.Reorg.OldHashes[0] {
+		t.Fatalf("node1 should keep the canonical block: %v %v", ref.Hash(), err)
+	}
+	if err := dn.ClearFault(f.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, "node5 back on the canonical chain", func() bool {
+		h, err := c5.HeaderByNumber(ctx, new(big.Int).SetUint64(f.Reorg.FromNumber))
+		return err == nil && h.Hash() == f.Reorg.OldHashes[0]
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFaultFlapAlternates(t *testing.T) {
+	stage(t, "node4", FaultFlap, `{"up": "200ms", "down": "200ms"}`)
+	c := dial(t, nodeURL(t, "node4"))
+	ctx := ctxT(t, 10*time.Second)
+	var up, down int
+	if err := waitFor(ctx, "both up and down answers", func() bool {
+		short, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if _, err := c.BlockNumber(short); err == nil {
+			up++
+		} else if errors.Is(err, syscall.ECONNREFUSED) || strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "EOF") {
+			down++
+		} else {
+			t.Logf("unexpected: %v", err)
+		}
+		return up > 2 && down > 2
+	}); err != nil {
+		t.Fatalf("%v (up %d, down %d)", err, up, down)
+	}
+}
+
+// sendLogTx deploys the log contract and calls it once, returning the
+// contract address and the call's receipt.
+func sendLogTx(t *testing.T, ctx context.Context, c *ethclient.Client) (common.Address, *types.Receipt) {
+	t.Helper()
+	key := dn.Keys()[3]
+	nonce, err := c.PendingNonceAt(ctx, keyAddr(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deploy := signTx(t, dn.Info().ChainID, key, nonce, nil, big.NewInt(0), logContractInit, 200000)
+	if err := c.SendTransaction(ctx, deploy); err != nil {
+		t.Fatal(err)
+	}
+	dr, err := waitReceipt(ctx, c, deploy.Hash())
+	if err != nil || dr.Status != 1 {
+		t.Fatalf("deploy: %v %+v", err, dr)
+	}
+	call := signTx(t, dn.Info().ChainID, key, nonce+1, &dr.ContractAddress, big.NewInt(0), common.FromHex("0x00000000000000000000000000000000000000000000000000000000000000ff"), 100000)
+	if err := c.SendTransaction(ctx, call); err != nil {
+		t.Fatal(err)
+	}
+	cr, err := waitReceipt(ctx, c, call.Hash())
+	if err != nil || cr.Status != 1 || len(cr.Logs) != 1 {
+		t.Fatalf("call: %v %+v", err, cr)
+	}
+	return dr.ContractAddress, cr
+}
+
+func TestFaultLieTampersWithAnswers(t *testing.T) {
+	ctx := ctxT(t, 60*time.Second)
+	honest := directClient(t, "node2")
+	contract, rcpt := sendLogTx(t, ctx, honest)
+	// Let node2 import the block that holds the call.
+	if err := waitFor(ctx, "node2 to have the receipt", func() bool {
+		_, err := honest.TransactionReceipt(ctx, rcpt.TxHash)
+		return err == nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	block := hexNum(rcpt.BlockNumber.Uint64())
+	funded := keyAddr(dn.Keys()[1])
+	call := func(t *testing.T, c *ethclient.Client, method string, args ...any) json.RawMessage {
+		t.Helper()
+		var out json.RawMessage
+		if err := c.Client().CallContext(ctx, &out, method, args...); err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+		return out
+	}
+	logFilter := map[string]any{"fromBlock": block, "toBlock": block, "address": contract}
+	cases := []struct {
+		lie    string
+		method string
+		args   []any
+	}{
+		{LieBalance, "eth_getBalance", []any{funded, block}},
+		{LieNonce, "eth_getTransactionCount", []any{funded, block}},
+		{LieCode, "eth_getCode", []any{contract, block}},
+		{LieStorage, "eth_getStorageAt", []any{contract, "0x0", block}},
+		{LieProof, "eth_getProof", []any{funded, []string{}, block}},
+		{LieReceipt, "eth_getTransactionReceipt", []any{rcpt.TxHash}},
+		{LieReceipt, "eth_getBlockReceipts", []any{block}},
+		{LieLog, "eth_getLogs", []any{logFilter}},
+		{LieBlockHash, "eth_getBlockByNumber", []any{block, false}},
+		{LieBlockNumber, "eth_blockNumber", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.lie+"/"+tc.method, func(t *testing.T) {
+			f := stage(t, "node2", FaultLie, `{"what": ["`+tc.lie+`"]}`)
+			liar := dial(t, nodeURL(t, "node2"))
+			got := call(t, liar, tc.method, tc.args...)
+			want := call(t, honest, tc.method, tc.args...)
+			if tc.method == "eth_blockNumber" {
+				var g, w hexutil.Uint64
+				_ = json.Unmarshal(got, &g)
+				_ = json.Unmarshal(want, &w)
+				if g < w+50 {
+					t.Fatalf("lying block number %d, honest %d: want far ahead", g, w)
+				}
+				return
+			}
+			if bytes.Equal(compact(got), compact(want)) {
+				t.Fatalf("%s: liar told the truth: %s", tc.method, got)
+			}
+			// Other methods stay honest.
+			if tc.lie != LieBalance {
+				if g, w := call(t, liar, "eth_getBalance", funded, block), call(t, honest, "eth_getBalance", funded, block); !bytes.Equal(g, w) {
+					t.Fatalf("balance tampered while only %s was selected", tc.lie)
+				}
+			}
+			_ = dn.ClearFault(f.ID)
+			if again := call(t, liar, tc.method, tc.args...); !bytes.Equal(compact(again), compact(want)) {
+				t.Fatalf("after clearing, %s still differs", tc.method)
+			}
+		})
+	}
+}
+
+func compact(b []byte) []byte {
+	var buf bytes.Buffer
+	if json.Compact(&buf, b) != nil {
+		return b
+	}
+	return buf.Bytes()
+}
+
+func TestWebSocketSubscriptionThroughProxy(t *testing.T) {
+	ctx := ctxT(t, 30*time.Second)
+	n, _ := dn.Node("node3")
+	c, err := ethclient.DialContext(ctx, n.WS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	heads := make(chan *types.Header, 16)
+	sub, err := c.SubscribeNewHead(ctx, heads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	var last uint64
+	for i := 0; i < 2; i++ {
+		select {
+		case h := <-heads:
+			if h.Number.Uint64() <= last {
+				t.Fatalf("head %d after %d", h.Number, last)
+			}
+			last = h.Number.Uint64()
+		case err := <-sub.Err():
+			t.Fatal(err)
+		case <-ctx.Done():
+			t.Fatal("no heads over WebSocket")
+		}
+	}
+	// A lie on block hashes reaches subscribers too.
+	stage(t, "node3", FaultLie, `{"what": ["blockhash"]}`)
+	rc, err := rpc.DialContext(ctx, n.WS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	raw := make(chan json.RawMessage, 16)
+	rsub, err := rc.EthSubscribe(ctx, raw, "newHeads")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rsub.Unsubscribe()
+	honest := directClient(t, "node3")
+	select {
+	case msg := <-raw:
+		var h struct {
+			Number hexutil.Uint64 `json:"number"`
+			Hash   common.Hash    `json:"hash"`
+		}
+		if err := json.Unmarshal(msg, &h); err != nil {
+			t.Fatal(err)
+		}
+		real, err := honest.HeaderByNumber(ctx, new(big.Int).SetUint64(uint64(h.Number)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if real.Hash() == h.Hash {
+			t.Fatalf("newHeads over a lying node carried the true hash %s", h.Hash)
+		}
+	case err := <-rsub.Err():
+		t.Fatal(err)
+	case <-ctx.Done():
+		t.Fatal("no heads while lying")
+	}
+	// Down cuts open WebSocket connections.
+	stage(t, "node3", FaultDown, "")
+	select {
+	case <-sub.Err():
+	case <-ctx.Done():
+		t.Fatal("subscription survived the node going down")
+	}
+}
