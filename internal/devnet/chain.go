@@ -181,15 +181,11 @@ func (c *chainDriver) importBlocks(ctx context.Context, n *gethNode, blocks []*t
 func (c *chainDriver) markSafeAndFinal(n *gethNode, head *types.Block) {
 	bc := n.eth.BlockChain()
 	num := head.NumberU64()
-	if num >= c.safeDepth {
-		if h := bc.GetHeaderByNumber(num - c.safeDepth); h != nil {
-			bc.SetSafe(h)
-		}
+	if h := bc.GetHeaderByNumber(num - min(num, c.safeDepth)); h != nil {
+		bc.SetSafe(h)
 	}
-	if num >= c.finalizedDepth {
-		if h := bc.GetHeaderByNumber(num - c.finalizedDepth); h != nil {
-			bc.SetFinalized(h)
-		}
+	if h := bc.GetHeaderByNumber(num - min(num, c.finalizedDepth)); h != nil {
+		bc.SetFinalized(h)
 	}
 }
 
