@@ -47,6 +47,9 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
+	if opts.Nodes < 1 {
+		return fmt.Errorf("--nodes must be at least 1, got %d", opts.Nodes)
+	}
 	opts.BlockTime = *blockTime
 	level, err := parseLevel(*logLevel)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/server"
@@ -23,7 +24,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	logger, err := newLogger(stderr, *level, *format)
+	logger, err := serveLogger(stderr, *level, *format)
 	if err != nil {
 		return err
 	}
@@ -39,6 +40,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "rpcmesh gateway on http://%s (admin http://%s)\n", gw.HTTPAddr(), gw.AdminAddr())
+	go func() {
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := gw.Ready(rctx); err != nil && ctx.Err() == nil {
+			logger.Warn("gateway not ready: calls to these chains fail with -32002 until it is", "err", err)
+		} else if err == nil {
+			logger.Info("every chain has an agreed head and a usable provider")
+		}
+	}()
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -53,8 +63,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return runErr
 }
 
-// newLogger builds the slog logger the flags ask for.
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+// serveLogger builds the slog logger the flags ask for.
+func serveLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: %w", level, err)

@@ -1,0 +1,129 @@
+// Package ethmethod knows what each Ethereum JSON-RPC method is: a read or a
+// write, which param names a block and whether it reads state there, what
+// provider capability it needs, and which methods the gateway refuses.
+package ethmethod
+
+import "strings"
+
+// Kind is how the gateway may treat a method.
+type Kind int
+
+// Method kinds.
+const (
+	Read    Kind = iota // idempotent: may be retried and hedged
+	Write               // has effects: never hedged, retried only when certainly not sent
+	Refused             // not served through the gateway (answered with -32601)
+)
+
+// Info describes one method.
+type Info struct {
+	Kind Kind
+	// BlockParam is the index of the block tag/number param, or -1.
+	BlockParam int
+	// State is true when the method reads state at that block, so the
+	// provider must keep state that far back (archive depth).
+	State bool
+	// DefaultLatest is true when an absent block param means "latest" and
+	// the gateway may append the agreed number.
+	DefaultLatest bool
+	// Needs is the capability a provider must have: "", "debug" or "trace".
+	Needs string
+	// Reason explains a refusal.
+	Reason string
+}
+
+var table = map[string]Info{
+	"eth_getBalance":                          {BlockParam: 1, State: true, DefaultLatest: true},
+	"eth_getCode":                             {BlockParam: 1, State: true, DefaultLatest: true},
+	"eth_getTransactionCount":                 {BlockParam: 1, State: true, DefaultLatest: true},
+	"eth_getStorageAt":                        {BlockParam: 2, State: true, DefaultLatest: true},
+	"eth_call":                                {BlockParam: 1, State: true, DefaultLatest: true},
+	"eth_estimateGas":                         {BlockParam: 1, State: true},
+	"eth_createAccessList":                    {BlockParam: 1, State: true},
+	"eth_getProof":                            {BlockParam: 2, State: true, DefaultLatest: true},
+	"eth_getBlockByNumber":                    {BlockParam: 0},
+	"eth_getBlockTransactionCountByNumber":    {BlockParam: 0},
+	"eth_getUncleCountByBlockNumber":          {BlockParam: 0},
+	"eth_getUncleByBlockNumberAndIndex":       {BlockParam: 0},
+	"eth_getTransactionByBlockNumberAndIndex": {BlockParam: 0},
+	"eth_getBlockReceipts":                    {BlockParam: 0},
+	"eth_feeHistory":                          {BlockParam: 1},
+	"debug_traceBlockByNumber":                {BlockParam: 0, State: true, Needs: "debug"},
+	"debug_traceCall":                         {BlockParam: 1, State: true, Needs: "debug"},
+	"trace_block":                             {BlockParam: 0, State: true, Needs: "trace"},
+	"trace_replayBlockTransactions":           {BlockParam: 0, State: true, Needs: "trace"},
+	"trace_call":                              {BlockParam: 2, State: true, Needs: "trace"},
+
+	"eth_sendRawTransaction":            {Kind: Write, BlockParam: -1},
+	"eth_sendRawTransactionConditional": {Kind: Write, BlockParam: -1},
+	"eth_sendTransaction":               {Kind: Write, BlockParam: -1},
+	"eth_sign":                          {Kind: Write, BlockParam: -1},
+	"eth_signTransaction":               {Kind: Write, BlockParam: -1},
+	"eth_signTypedData":                 {Kind: Write, BlockParam: -1},
+	"eth_signTypedData_v3":              {Kind: Write, BlockParam: -1},
+	"eth_signTypedData_v4":              {Kind: Write, BlockParam: -1},
+	"eth_submitWork":                    {Kind: Write, BlockParam: -1},
+	"eth_submitHashrate":                {Kind: Write, BlockParam: -1},
+
+	"eth_subscribe":   {Kind: Refused, BlockParam: -1, Reason: "subscriptions need a WebSocket connection"},
+	"eth_unsubscribe": {Kind: Refused, BlockParam: -1, Reason: "subscriptions need a WebSocket connection"},
+	"eth_newFilter":   {Kind: Refused, BlockParam: -1, Reason: "stateful filters live on one node and do not survive failover; use eth_getLogs"},
+	"eth_newBlockFilter": {Kind: Refused, BlockParam: -1,
+		Reason: "stateful filters live on one node and do not survive failover; poll eth_getBlockByNumber"},
+	"eth_newPendingTransactionFilter": {Kind: Refused, BlockParam: -1, Reason: "stateful filters are not supported"},
+	"eth_getFilterChanges":            {Kind: Refused, BlockParam: -1, Reason: "stateful filters are not supported"},
+	"eth_getFilterLogs":               {Kind: Refused, BlockParam: -1, Reason: "stateful filters are not supported; use eth_getLogs"},
+	"eth_uninstallFilter":             {Kind: Refused, BlockParam: -1, Reason: "stateful filters are not supported"},
+}
+
+// refusedPrefixes are namespaces that control or unlock a node.
+var refusedPrefixes = []string{"admin_", "miner_", "engine_", "clique_", "les_", "personal_unlock", "personal_import", "personal_new", "debug_set", "debug_start", "debug_stop", "debug_write"}
+
+// writePrefixes are namespaces whose calls have effects.
+var writePrefixes = []string{"personal_"}
+
+// Lookup describes method. Unknown methods are reads without a block param;
+// they are forwarded and the provider answers -32601 if it does not know them.
+func Lookup(method string) Info {
+	if info, ok := table[method]; ok {
+		return info
+	}
+	for _, p := range refusedPrefixes {
+		if strings.HasPrefix(method, p) {
+			return Info{Kind: Refused, BlockParam: -1, Reason: "the " + strings.SplitN(p, "_", 2)[0] + " namespace is not served"}
+		}
+	}
+	info := Info{BlockParam: -1}
+	for _, p := range writePrefixes {
+		if strings.HasPrefix(method, p) {
+			info.Kind = Write
+		}
+	}
+	switch {
+	case strings.HasPrefix(method, "debug_"):
+		info.Needs = "debug"
+	case strings.HasPrefix(method, "trace_"):
+		info.Needs = "trace"
+	}
+	return info
+}
+
+// Known reports whether method is one the gateway knows by name (bounded
+// label values for metrics: unknown methods are reported as "other").
+func Known(method string) bool {
+	if _, ok := table[method]; ok {
+		return true
+	}
+	_, ok := common[method]
+	return ok
+}
+
+// common are frequent methods with no special handling, for Known.
+var common = map[string]struct{}{
+	"eth_chainId": {}, "net_version": {}, "eth_blockNumber": {}, "eth_getLogs": {}, "eth_gasPrice": {},
+	"eth_maxPriorityFeePerGas": {}, "eth_getTransactionByHash": {}, "eth_getTransactionReceipt": {},
+	"eth_getBlockByHash": {}, "eth_syncing": {}, "web3_clientVersion": {}, "net_listening": {}, "net_peerCount": {},
+	"eth_getBlockTransactionCountByHash": {}, "eth_getTransactionByBlockHashAndIndex": {}, "eth_blobBaseFee": {},
+	"eth_accounts": {}, "eth_protocolVersion": {}, "web3_sha3": {}, "debug_traceTransaction": {}, "trace_transaction": {},
+	"txpool_status": {}, "txpool_content": {},
+}

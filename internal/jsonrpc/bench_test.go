@@ -1,0 +1,40 @@
+package jsonrpc
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func BenchmarkDecodeSingle(b *testing.B) {
+	body := []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x407d73d8a49eeb85d32cf465507dd71d507100c1","latest"]}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := Decode(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeBatch100(b *testing.B) {
+	item := `{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x407d73d8a49eeb85d32cf465507dd71d507100c1","latest"]}`
+	body := []byte("[" + strings.TrimSuffix(strings.Repeat(item+",", 100), ",") + "]")
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, _, err := Decode(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeBatch100(b *testing.B) {
+	rs := make([]Response, 100)
+	for i := range rs {
+		rs[i] = NewResult(json.RawMessage(`1`), json.RawMessage(`"0x1bc16d674ec80000"`))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = EncodeBatch(rs, true)
+	}
+}

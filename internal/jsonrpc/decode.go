@@ -1,0 +1,137 @@
+package jsonrpc
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+)
+
+// Call is one item of a decoded body: a valid request, or the error to
+// answer it with (Err set, Req.ID as far as it could be read).
+type Call struct {
+	Req Request
+	Err *Error
+}
+
+// wireRequest keeps every member raw so that type errors are ours to report.
+type wireRequest struct {
+	Version json.RawMessage `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Method  json.RawMessage `json:"method"`
+	Params  json.RawMessage `json:"params"`
+}
+
+// Decode parses a request body into its calls. batch tells whether the body
+// was a JSON array. A non-nil *Error means the whole body is rejected with
+// a single response (parse error, empty batch, not an object or array).
+// Errors of single items are reported in their Call.Err instead.
+func Decode(body []byte) (calls []Call, batch bool, err *Error) {
+	switch firstByte(body) {
+	case '[':
+		var items []json.RawMessage
+		if e := json.Unmarshal(body, &items); e != nil {
+			return nil, true, ErrParse(e.Error())
+		}
+		if len(items) == 0 {
+			return nil, true, errEmptyBatch
+		}
+		calls = make([]Call, len(items))
+		for i, it := range items {
+			calls[i] = decodeOne(it)
+		}
+		return calls, true, nil
+	case '{':
+		if !json.Valid(body) {
+			return nil, false, ErrParse("body is not valid JSON")
+		}
+		return []Call{decodeOne(body)}, false, nil
+	default:
+		if !json.Valid(body) {
+			return nil, false, ErrParse("body is not valid JSON")
+		}
+		return nil, false, Errorf(CodeInvalidRequest, "invalid request: body must be an object or an array")
+	}
+}
+
+// decodeOne validates one request object (already known to be valid JSON).
+func decodeOne(raw json.RawMessage) Call {
+	if firstByte(raw) != '{' {
+		return Call{Err: Errorf(CodeInvalidRequest, "invalid request: batch item must be an object")}
+	}
+	var w wireRequest
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return Call{Err: Errorf(CodeInvalidRequest, "invalid request: %v", err)}
+	}
+	c := Call{}
+	if w.ID != nil {
+		switch firstByte(w.ID) {
+		case '"', 'n', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+			c.Req.ID = w.ID
+		default:
+			c.Req.ID = nullID
+			c.Err = Errorf(CodeInvalidRequest, "invalid request: id must be a string, number or null")
+			return c
+		}
+	}
+	if string(w.Version) != `"2.0"` {
+		if c.Req.ID == nil {
+			c.Req.ID = nullID // an invalid request is answered even without an id
+		}
+		c.Err = Errorf(CodeInvalidRequest, `invalid request: "jsonrpc" must be "2.0"`)
+		return c
+	}
+	var method string
+	if firstByte(w.Method) != '"' || json.Unmarshal(w.Method, &method) != nil || method == "" {
+		if c.Req.ID == nil {
+			c.Req.ID = nullID
+		}
+		c.Err = Errorf(CodeInvalidRequest, `invalid request: "method" must be a non-empty string`)
+		return c
+	}
+	c.Req.Method = method
+	if w.Params != nil {
+		switch firstByte(w.Params) {
+		case '[', '{':
+			c.Req.Params = w.Params
+		case 'n': // "params": null is treated as absent
+		default:
+			if c.Req.ID == nil {
+				c.Req.ID = nullID
+			}
+			c.Err = Errorf(CodeInvalidParams, `invalid params: "params" must be an array or an object`)
+			return c
+		}
+	}
+	return c
+}
+
+// ParamsArray splits a params array into its raw elements. Absent params
+// are an empty array; an object or anything else is an error.
+func ParamsArray(params json.RawMessage) ([]json.RawMessage, *Error) {
+	params = bytes.TrimSpace(params)
+	if len(params) == 0 || string(params) == "null" {
+		return nil, nil
+	}
+	if params[0] != '[' {
+		return nil, Errorf(CodeInvalidParams, "invalid params: expected an array")
+	}
+	var out []json.RawMessage
+	if err := json.Unmarshal(params, &out); err != nil {
+		return nil, Errorf(CodeInvalidParams, "invalid params: %v", err)
+	}
+	return out, nil
+}
+
+// EncodeParams builds a params array from raw elements.
+func EncodeParams(items []json.RawMessage) json.RawMessage {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, it := range items {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(it)
+	}
+	b.WriteByte(']')
+	return json.RawMessage(b.String())
+}

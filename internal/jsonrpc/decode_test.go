@@ -1,0 +1,164 @@
+package jsonrpc
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestDecode(t *testing.T) {
+	tests := []struct {
+		name      string
+		body      string
+		batch     bool
+		wholeCode int   // expected whole-body error code, 0 for none
+		itemCodes []int // per call, 0 = valid
+		ids       []string
+	}{
+		{name: "single", body: `{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}`, itemCodes: []int{0}, ids: []string{"1"}},
+		{name: "string id and params", body: ` {"jsonrpc":"2.0","id":"a","method":"eth_getBalance","params":["0x1","latest"]}`, itemCodes: []int{0}, ids: []string{`"a"`}},
+		{name: "null id", body: `{"jsonrpc":"2.0","id":null,"method":"m"}`, itemCodes: []int{0}, ids: []string{"null"}},
+		{name: "notification", body: `{"jsonrpc":"2.0","method":"m"}`, itemCodes: []int{0}, ids: []string{""}},
+		{name: "parse error", body: `{"jsonrpc":"2.0",`, wholeCode: CodeParseError},
+		{name: "trailing garbage", body: `{"jsonrpc":"2.0","id":1,"method":"m"} x`, wholeCode: CodeParseError},
+		{name: "empty body", body: ``, wholeCode: CodeParseError},
+		{name: "scalar body", body: `42`, wholeCode: CodeInvalidRequest},
+		{name: "empty batch", body: `[]`, batch: true, wholeCode: CodeInvalidRequest},
+		{name: "batch parse error", body: `[{"jsonrpc":"2.0","method":"m"},`, batch: true, wholeCode: CodeParseError},
+		{name: "wrong version", body: `{"jsonrpc":"1.0","id":1,"method":"m"}`, itemCodes: []int{CodeInvalidRequest}, ids: []string{"1"}},
+		{name: "missing version", body: `{"id":1,"method":"m"}`, itemCodes: []int{CodeInvalidRequest}, ids: []string{"1"}},
+		{name: "method not string", body: `{"jsonrpc":"2.0","id":1,"method":5}`, itemCodes: []int{CodeInvalidRequest}, ids: []string{"1"}},
+		{name: "empty method", body: `{"jsonrpc":"2.0","id":1,"method":""}`, itemCodes: []int{CodeInvalidRequest}, ids: []string{"1"}},
+		{name: "object id", body: `{"jsonrpc":"2.0","id":{},"method":"m"}`, itemCodes: []int{CodeInvalidRequest}, ids: []string{"null"}},
+		{name: "bool id", body: `{"jsonrpc":"2.0","id":true,"method":"m"}`, itemCodes: []int{CodeInvalidRequest}, ids: []string{"null"}},
+		{name: "scalar params", body: `{"jsonrpc":"2.0","id":2,"method":"m","params":"x"}`, itemCodes: []int{CodeInvalidParams}, ids: []string{"2"}},
+		{name: "null params", body: `{"jsonrpc":"2.0","id":2,"method":"m","params":null}`, itemCodes: []int{0}, ids: []string{"2"}},
+		{name: "invalid notification answered", body: `{"jsonrpc":"2.0","method":7}`, itemCodes: []int{CodeInvalidRequest}, ids: []string{"null"}},
+		{
+			name:      "mixed batch",
+			body:      `[{"jsonrpc":"2.0","id":1,"method":"a"}, 1, {"jsonrpc":"2.0","method":"n"}, {"foo":"bar"}]`,
+			batch:     true,
+			itemCodes: []int{0, CodeInvalidRequest, 0, CodeInvalidRequest},
+			ids:       []string{"1", "", "", "null"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls, batch, err := Decode([]byte(tt.body))
+			if batch != tt.batch {
+				t.Errorf("batch = %v, want %v", batch, tt.batch)
+			}
+			if tt.wholeCode != 0 {
+				if err == nil || err.Code != tt.wholeCode {
+					t.Fatalf("whole error = %v, want code %d", err, tt.wholeCode)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("unexpected whole error %v", err)
+			}
+			if len(calls) != len(tt.itemCodes) {
+				t.Fatalf("got %d calls, want %d", len(calls), len(tt.itemCodes))
+			}
+			for i, c := range calls {
+				code := 0
+				if c.Err != nil {
+					code = c.Err.Code
+				}
+				if code != tt.itemCodes[i] {
+					t.Errorf("call %d: code %d, want %d (%v)", i, code, tt.itemCodes[i], c.Err)
+				}
+				if got := string(c.Req.ID); got != tt.ids[i] {
+					t.Errorf("call %d: id %q, want %q", i, got, tt.ids[i])
+				}
+			}
+		})
+	}
+}
+
+func TestEncode(t *testing.T) {
+	rs := []Response{
+		NewResult(json.RawMessage(`1`), json.RawMessage(`"0x10"`)),
+		NewError(nil, Errorf(CodeMethodNotFound, "method %q not found", "x")),
+		NewResult(json.RawMessage(`"b"`), nil),
+	}
+	got := string(EncodeBatch(rs, true))
+	want := `[{"jsonrpc":"2.0","id":1,"result":"0x10"},{"jsonrpc":"2.0","id":null,"error":{"code":-32601,"message":"method \"x\" not found"}},{"jsonrpc":"2.0","id":"b","result":null}]`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if !json.Valid([]byte(got)) {
+		t.Fatal("invalid JSON")
+	}
+	if EncodeBatch(nil, true) != nil {
+		t.Fatal("empty batch must encode to nothing")
+	}
+	single := string(EncodeBatch(rs[:1], false))
+	if single != `{"jsonrpc":"2.0","id":1,"result":"0x10"}` {
+		t.Fatalf("single: %s", single)
+	}
+}
+
+func TestDeeplyNested(t *testing.T) {
+	body := `{"jsonrpc":"2.0","id":1,"method":"m","params":` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `}`
+	_, _, err := Decode([]byte(body))
+	if err == nil || err.Code != CodeParseError {
+		t.Fatalf("deep nesting: got %v, want parse error", err)
+	}
+}
+
+func TestParamsArray(t *testing.T) {
+	items, err := ParamsArray(json.RawMessage(` ["0x1", {"a":1}] `))
+	if err != nil || len(items) != 2 || string(items[1]) != `{"a":1}` {
+		t.Fatalf("got %v %v", items, err)
+	}
+	if _, err := ParamsArray(json.RawMessage(`{"a":1}`)); err == nil || err.Code != CodeInvalidParams {
+		t.Fatalf("object params: %v", err)
+	}
+	if got := string(EncodeParams(items)); got != `["0x1",{"a":1}]` {
+		t.Fatalf("encode: %s", got)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}`,
+		`[{"jsonrpc":"2.0","id":1,"method":"a","params":[]},{"jsonrpc":"2.0","method":"b"}]`,
+		`[]`, `[1,2]`, `{"jsonrpc":"2.0","id":{},"method":"m"}`, `"x"`, `{`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		calls, batch, err := Decode(body)
+		if err != nil {
+			if len(calls) != 0 {
+				t.Fatal("whole-body error with calls")
+			}
+			out := EncodeBatch([]Response{NewError(nil, err)}, false)
+			if !json.Valid(out) {
+				t.Fatalf("invalid error encoding %s", out)
+			}
+			return
+		}
+		if !batch && len(calls) != 1 {
+			t.Fatalf("single body gave %d calls", len(calls))
+		}
+		rs := make([]Response, 0, len(calls))
+		for _, c := range calls {
+			if c.Err == nil && c.Req.Method == "" {
+				t.Fatal("valid call without method")
+			}
+			if c.Err == nil && c.Req.Params != nil && !json.Valid(c.Req.Params) {
+				t.Fatal("invalid params kept")
+			}
+			if c.Err != nil {
+				rs = append(rs, NewError(c.Req.ID, c.Err))
+			} else if !c.Req.IsNotification() {
+				rs = append(rs, NewResult(c.Req.ID, c.Req.Params))
+			}
+		}
+		if out := EncodeBatch(rs, batch); out != nil && !json.Valid(out) {
+			t.Fatalf("response is not valid JSON: %s", out)
+		}
+	})
+}

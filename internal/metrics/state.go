@@ -1,0 +1,93 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ProviderState is one provider's health as exported at scrape time.
+type ProviderState struct {
+	Provider, Operator, Cloud, Tier string
+	Usable                          bool
+	BreakerOpen                     bool
+	Degraded                        bool
+	Score                           float64
+	LagBlocks                       uint64
+	Head                            uint64
+	LatencyEWMASeconds              float64
+	ErrorRate                       float64
+	Share                           float64 // of the chain's attempts in the share window
+}
+
+// ChainState is one chain's agreed head and providers.
+type ChainState struct {
+	Chain     string
+	Head      uint64
+	Finalized uint64
+	Reorgs    int
+	Providers []ProviderState
+}
+
+// stateCollector reads states when scraped.
+type stateCollector struct {
+	read func() []ChainState
+
+	head, finalized, reorgs                                     *prometheus.Desc
+	up, breaker, degraded, score, lag, phead, latency, errs, sh *prometheus.Desc
+}
+
+// WatchState registers a collector that calls read at every scrape.
+func (m *Metrics) WatchState(read func() []ChainState) {
+	pl := []string{"chain", "provider", "operator", "cloud", "tier"}
+	d := func(name, help string, labels []string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
+	}
+	m.Registry.MustRegister(&stateCollector{
+		read:      read,
+		head:      d("rpcmesh_chain_head", "The chain's agreed head block number.", []string{"chain"}),
+		finalized: d("rpcmesh_chain_finalized", "The chain's agreed finalized block number.", []string{"chain"}),
+		reorgs:    d("rpcmesh_chain_reorgs_total", "Reorgs the agreed head followed.", []string{"chain"}),
+		up:        d("rpcmesh_provider_up", "1 when the provider may take traffic.", pl),
+		breaker:   d("rpcmesh_provider_breaker_open", "1 when the provider's circuit breaker is open.", pl),
+		degraded:  d("rpcmesh_provider_degraded", "1 when the provider fails or throttles often and gets traffic only if no healthy provider is left.", pl),
+		score:     d("rpcmesh_provider_score", "Routing cost of the provider (lower is better).", pl),
+		lag:       d("rpcmesh_provider_lag_blocks", "Blocks the provider's head trails the agreed head.", pl),
+		phead:     d("rpcmesh_provider_head", "The provider's reported head block number.", pl),
+		latency:   d("rpcmesh_provider_latency_ewma_seconds", "The provider's latency EWMA.", pl),
+		errs:      d("rpcmesh_provider_error_rate", "The provider's failure rate EWMA.", pl),
+		sh:        d("rpcmesh_provider_operator_share", "The provider's operator's share of the chain's attempts in the share window.", pl),
+	})
+}
+
+// Describe sends the descriptors.
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.head, c.finalized, c.reorgs, c.up, c.breaker, c.degraded, c.score, c.lag, c.phead, c.latency, c.errs, c.sh} {
+		ch <- d
+	}
+}
+
+// Collect reads the states and sends the metrics.
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	b2f := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	for _, cs := range c.read() {
+		ch <- prometheus.MustNewConstMetric(c.head, prometheus.GaugeValue, float64(cs.Head), cs.Chain)
+		ch <- prometheus.MustNewConstMetric(c.finalized, prometheus.GaugeValue, float64(cs.Finalized), cs.Chain)
+		ch <- prometheus.MustNewConstMetric(c.reorgs, prometheus.CounterValue, float64(cs.Reorgs), cs.Chain)
+		for _, p := range cs.Providers {
+			lv := []string{cs.Chain, p.Provider, p.Operator, p.Cloud, p.Tier}
+			ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, b2f(p.Usable), lv...)
+			ch <- prometheus.MustNewConstMetric(c.breaker, prometheus.GaugeValue, b2f(p.BreakerOpen), lv...)
+			ch <- prometheus.MustNewConstMetric(c.degraded, prometheus.GaugeValue, b2f(p.Degraded), lv...)
+			ch <- prometheus.MustNewConstMetric(c.score, prometheus.GaugeValue, p.Score, lv...)
+			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(p.LagBlocks), lv...)
+			ch <- prometheus.MustNewConstMetric(c.phead, prometheus.GaugeValue, float64(p.Head), lv...)
+			ch <- prometheus.MustNewConstMetric(c.latency, prometheus.GaugeValue, p.LatencyEWMASeconds, lv...)
+			ch <- prometheus.MustNewConstMetric(c.errs, prometheus.GaugeValue, p.ErrorRate, lv...)
+			ch <- prometheus.MustNewConstMetric(c.sh, prometheus.GaugeValue, p.Share, lv...)
+		}
+	}
+}

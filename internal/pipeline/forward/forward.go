@@ -1,0 +1,54 @@
+// Package forward is the last pipeline stage: it hands the call to the
+// chain's router and turns routing failures into JSON-RPC errors.
+package forward
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/route"
+	"github.com/rpcmesh/rpcmesh/internal/upstream"
+)
+
+// Forward sends calls through a router.
+type Forward struct {
+	Router *route.Router
+}
+
+// Handle routes the call and records who served it.
+func (f *Forward) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
+	res, err := f.Router.Do(ctx, &route.Request{
+		Method: c.Method, Params: c.Params, Info: c.Info, Block: c.Block, HasBlock: c.HasBlock,
+	})
+	c.Provider, c.Attempts, c.Hedged = res.Provider, res.Attempts, res.Hedged
+	if err != nil {
+		return nil, ToRPC(err)
+	}
+	return res.Value, nil
+}
+
+// ToRPC maps a routing error to the JSON-RPC error the client sees. It never
+// names a provider's URL.
+func ToRPC(err error) *jsonrpc.Error {
+	var je *jsonrpc.Error
+	var ue *upstream.Error
+	switch {
+	case errors.As(err, &je):
+		return je // the node's own answer
+	case errors.Is(err, route.ErrNoProvider):
+		return &jsonrpc.Error{Code: jsonrpc.CodeNoProvider, Message: err.Error()}
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, upstream.ErrStalled):
+		return jsonrpc.Errorf(jsonrpc.CodeTimeout, "timeout waiting for providers")
+	case errors.Is(err, context.Canceled):
+		return jsonrpc.Errorf(jsonrpc.CodeTimeout, "request cancelled")
+	case errors.As(err, &ue):
+		if ue.Class == upstream.ClassTimeout {
+			return jsonrpc.Errorf(jsonrpc.CodeTimeout, "timeout: providers did not answer %s in time", ue.Method)
+		}
+		return jsonrpc.Errorf(jsonrpc.CodeUpstreamError, "upstream error: every attempt failed (last: %s)", ue.Class)
+	}
+	return jsonrpc.Errorf(jsonrpc.CodeInternalError, "internal error")
+}

@@ -1,0 +1,52 @@
+// Package limits is the pipeline stage that bounds what one call may cost:
+// its time and the size of its answer.
+package limits
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+)
+
+// Limits bounds each call by Timeout and MaxResponseBytes (0 = no bound).
+type Limits struct {
+	Next             pipeline.Handler
+	Timeout          time.Duration
+	MaxResponseBytes int64
+}
+
+// Stage returns the stage constructor.
+func Stage(timeout time.Duration, maxResponseBytes int64) pipeline.Stage {
+	return func(next pipeline.Handler) pipeline.Handler {
+		return &Limits{Next: next, Timeout: timeout, MaxResponseBytes: maxResponseBytes}
+	}
+}
+
+// Handle runs the call under the limits.
+func (l *Limits) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
+	if l.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, l.Timeout)
+		defer cancel()
+	}
+	res, err := l.Next.Handle(ctx, c)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || (ctx.Err() != nil && !isRPC(err)) {
+			return nil, jsonrpc.Errorf(jsonrpc.CodeTimeout, "timeout: %s did not finish within %s", c.Method, l.Timeout)
+		}
+		return nil, err
+	}
+	if l.MaxResponseBytes > 0 && int64(len(res)) > l.MaxResponseBytes {
+		return nil, jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: response of %d bytes is over the limit of %d", len(res), l.MaxResponseBytes)
+	}
+	return res, nil
+}
+
+func isRPC(err error) bool {
+	var je *jsonrpc.Error
+	return errors.As(err, &je)
+}

@@ -1,0 +1,218 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/head"
+	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline/blocktag"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline/limits"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline/logs"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline/methods"
+)
+
+// recorder is a terminal handler that remembers what reached it.
+type recorder struct {
+	mu     sync.Mutex
+	calls  []pipeline.Call
+	answer func(c *pipeline.Call) (json.RawMessage, error)
+}
+
+func (r *recorder) Handle(_ context.Context, c *pipeline.Call) (json.RawMessage, error) {
+	r.mu.Lock()
+	r.calls = append(r.calls, *c)
+	r.mu.Unlock()
+	if r.answer != nil {
+		return r.answer(c)
+	}
+	return json.RawMessage(`"ok"`), nil
+}
+
+func trackerAt(n uint64) *head.Tracker {
+	t := head.NewTracker(1, 64, nil)
+	if n > 0 {
+		t.Observe("p", "op", head.Block{Number: n, Hash: fmt.Sprintf("0x%d", n), Parent: fmt.Sprintf("0x%d", n-1)})
+	}
+	return t
+}
+
+func code(err error) int {
+	var je *jsonrpc.Error
+	if errors.As(err, &je) {
+		return je.Code
+	}
+	return 0
+}
+
+func TestBlockTag(t *testing.T) {
+	tests := []struct {
+		method, params string
+		wantParams     string
+		wantBlock      uint64
+		wantPinned     bool
+		wantCode       int
+	}{
+		{"eth_getBalance", `["0xaa","latest"]`, `["0xaa","0x3e8"]`, 1000, true, 0},
+		{"eth_getBalance", `["0xaa"]`, `["0xaa","0x3e8"]`, 1000, true, 0},
+		{"eth_getBalance", `["0xaa","0x10"]`, `["0xaa","0x10"]`, 16, true, 0},
+		{"eth_getBalance", `["0xaa","0x99999"]`, `["0xaa","0x99999"]`, 0x99999, false, 0},
+		{"eth_getBalance", `["0xaa","finalized"]`, `["0xaa","0x3a8"]`, 936, true, 0},
+		{"eth_getBalance", `["0xaa","safe"]`, `["0xaa","0x3c8"]`, 968, true, 0},
+		{"eth_getBalance", `["0xaa","pending"]`, `["0xaa","pending"]`, 1000, true, 0},
+		{"eth_getBalance", `["0xaa","earliest"]`, `["0xaa","earliest"]`, 0, true, 0},
+		{"eth_getBalance", `["0xaa","tomorrow"]`, ``, 0, false, jsonrpc.CodeInvalidParams},
+		{"eth_getBalance", `["0xaa",{"blockNumber":"latest"}]`, `["0xaa",{"blockNumber":"0x3e8"}]`, 1000, true, 0},
+		{"eth_getBalance", `["0xaa",{"blockHash":"0xbb"}]`, `["0xaa",{"blockHash":"0xbb"}]`, 0, false, 0},
+		{"eth_getBlockByNumber", `["latest",false]`, `["0x3e8",false]`, 1000, true, 0},
+		{"eth_getTransactionReceipt", `["0xcc"]`, `["0xcc"]`, 0, false, 0},
+		{"eth_estimateGas", `[{}]`, `[{}]`, 0, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+tt.params, func(t *testing.T) {
+			rec := &recorder{}
+			h := &blocktag.BlockTag{Next: rec, Head: trackerAt(1000)}
+			_, err := h.Handle(context.Background(), pipeline.NewCall(tt.method, json.RawMessage(tt.params)))
+			if code(err) != tt.wantCode {
+				t.Fatalf("err %v, want code %d", err, tt.wantCode)
+			}
+			if tt.wantCode != 0 {
+				return
+			}
+			got := rec.calls[0]
+			if string(got.Params) != tt.wantParams || got.Block != tt.wantBlock || got.HasBlock != tt.wantPinned {
+				t.Fatalf("forwarded %s block %d pinned %v; want %s %d %v", got.Params, got.Block, got.HasBlock, tt.wantParams, tt.wantBlock, tt.wantPinned)
+			}
+		})
+	}
+}
+
+func TestMethods(t *testing.T) {
+	rec := &recorder{}
+	h := &methods.Methods{Next: rec, Chain: "eth", ChainID: 1337, Head: trackerAt(255), Capabilities: map[string]bool{"debug": true}}
+	tests := []struct {
+		method, want string
+		code         int
+		forwarded    bool
+	}{
+		{"eth_chainId", `"0x539"`, 0, false},
+		{"net_version", `"1337"`, 0, false},
+		{"eth_blockNumber", `"0xff"`, 0, false},
+		{"admin_peers", ``, jsonrpc.CodeMethodNotFound, false},
+		{"eth_subscribe", ``, jsonrpc.CodeMethodNotFound, false},
+		{"eth_newFilter", ``, jsonrpc.CodeMethodNotFound, false},
+		{"trace_block", ``, jsonrpc.CodeMethodNotFound, false},
+		{"debug_traceTransaction", `"ok"`, 0, true},
+		{"eth_gasPrice", `"ok"`, 0, true},
+	}
+	for _, tt := range tests {
+		rec.calls = nil
+		res, err := h.Handle(context.Background(), pipeline.NewCall(tt.method, nil))
+		if code(err) != tt.code || string(res) != tt.want || (len(rec.calls) == 1) != tt.forwarded {
+			t.Errorf("%s: got %s %v forwarded=%v", tt.method, res, err, len(rec.calls) == 1)
+		}
+	}
+	empty := &methods.Methods{Next: rec, Head: trackerAt(0)}
+	if _, err := empty.Handle(context.Background(), pipeline.NewCall("eth_blockNumber", nil)); code(err) != jsonrpc.CodeNoProvider {
+		t.Fatalf("eth_blockNumber without a head: %v", err)
+	}
+}
+
+func TestLogsSplit(t *testing.T) {
+	rec := &recorder{answer: func(c *pipeline.Call) (json.RawMessage, error) {
+		var f []struct{ FromBlock, ToBlock string }
+		_ = json.Unmarshal(c.Params, &f)
+		if f[0].FromBlock == "0x64" { // an empty chunk
+			return json.RawMessage(`[]`), nil
+		}
+		return json.RawMessage(fmt.Sprintf(`[{"from":%q},{"to":%q}]`, f[0].FromBlock, f[0].ToBlock)), nil
+	}}
+	h := &logs.Splitter{Next: rec, Head: trackerAt(1000), MaxRange: 500, Chunk: 100, Concurrency: 3}
+	res, err := h.Handle(context.Background(), pipeline.NewCall("eth_getLogs", json.RawMessage(`[{"fromBlock":"0x0","toBlock":"0xfa","address":"0x01"}]`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"from":"0x0"},{"to":"0x63"},{"from":"0xc8"},{"to":"0xfa"}]`
+	if string(res) != want {
+		t.Fatalf("got %s\nwant %s", res, want)
+	}
+	if len(rec.calls) != 3 {
+		t.Fatalf("%d chunks, want 3", len(rec.calls))
+	}
+	for _, c := range rec.calls {
+		if !strings.Contains(string(c.Params), `"address":"0x01"`) {
+			t.Fatalf("chunk lost the filter: %s", c.Params)
+		}
+	}
+
+	tests := []struct {
+		params string
+		code   int
+	}{
+		{`[{"fromBlock":"0x0","toBlock":"0x1f4"}]`, jsonrpc.CodeInvalidParams}, // 501 blocks
+		{`[{"fromBlock":"0x10","toBlock":"0x1"}]`, jsonrpc.CodeInvalidParams},
+		{`[{"fromBlock":"earliest"}]`, jsonrpc.CodeInvalidParams}, // 0..latest(1000)
+		{`["x"]`, jsonrpc.CodeInvalidParams},
+		{`[{"fromBlock":"latest"}]`, 0},
+		{`[{"blockHash":"0xab"}]`, 0},
+	}
+	for _, tt := range tests {
+		_, err := h.Handle(context.Background(), pipeline.NewCall("eth_getLogs", json.RawMessage(tt.params)))
+		if code(err) != tt.code {
+			t.Errorf("%s: %v, want code %d", tt.params, err, tt.code)
+		}
+	}
+}
+
+func TestLimitsAndChain(t *testing.T) {
+	slow := pipeline.HandlerFunc(func(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
+		if c.Method == "big" {
+			return json.RawMessage(`"` + strings.Repeat("x", 100) + `"`), nil
+		}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	var order []string
+	mark := func(name string) pipeline.Stage {
+		return func(next pipeline.Handler) pipeline.Handler {
+			return pipeline.HandlerFunc(func(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
+				order = append(order, name)
+				return next.Handle(ctx, c)
+			})
+		}
+	}
+	h := pipeline.Chain(slow, mark("first"), limits.Stage(30*time.Millisecond, 50), mark("second"))
+	if _, err := h.Handle(context.Background(), pipeline.NewCall("hang", nil)); code(err) != jsonrpc.CodeTimeout {
+		t.Fatalf("timeout: %v", err)
+	}
+	if strings.Join(order, ",") != "first,second" {
+		t.Fatalf("order %v", order)
+	}
+	if _, err := h.Handle(context.Background(), pipeline.NewCall("big", nil)); code(err) != jsonrpc.CodeLimitExceeded {
+		t.Fatalf("size: %v", err)
+	}
+}
+
+func TestLogsHugeRangeWithoutLimit(t *testing.T) {
+	rec := &recorder{answer: func(*pipeline.Call) (json.RawMessage, error) { return json.RawMessage(`[]`), nil }}
+	h := &logs.Splitter{Next: rec, Head: trackerAt(1000), Chunk: 100, Concurrency: 2}
+	// Beyond the head: capped at the head, so 11 chunks.
+	if _, err := h.Handle(context.Background(), pipeline.NewCall("eth_getLogs", json.RawMessage(`[{"fromBlock":"0x0","toBlock":"0xffffffffffffffff"}]`))); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.calls) != 11 {
+		t.Fatalf("%d chunks, want 11", len(rec.calls))
+	}
+	// Entirely beyond the head: too many chunks, refused rather than looping.
+	_, err := h.Handle(context.Background(), pipeline.NewCall("eth_getLogs", json.RawMessage(`[{"fromBlock":"0x5000","toBlock":"0xffffffffffffffff"}]`)))
+	if code(err) != jsonrpc.CodeInvalidParams {
+		t.Fatalf("huge range: %v", err)
+	}
+}

@@ -1,0 +1,144 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rpcmesh/rpcmesh/internal/metrics"
+	"github.com/rpcmesh/rpcmesh/internal/route"
+	"github.com/rpcmesh/rpcmesh/internal/upstream"
+)
+
+// AdminHandler serves /metrics, /healthz (alive), /readyz (every chain has
+// an agreed head and a usable provider) and /status (JSON).
+func (g *Gateway) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		for _, c := range g.chains {
+			if !c.ready() {
+				http.Error(w, "chain "+c.cfg.Name+" not ready", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(g.Status())
+	})
+	return mux
+}
+
+// Status is the /status document.
+type Status struct {
+	Chains []ChainStatus `json:"chains"`
+}
+
+// ChainStatus is one chain in /status.
+type ChainStatus struct {
+	Name           string             `json:"name"`
+	ChainID        uint64             `json:"chainId"`
+	Ready          bool               `json:"ready"`
+	HeadAgreement  int                `json:"headAgreement"`
+	Head           *BlockStatus       `json:"head,omitempty"`
+	Safe           uint64             `json:"safe"`
+	Finalized      uint64             `json:"finalized"`
+	Reorgs         int                `json:"reorgs"`
+	WindowAttempts int                `json:"windowAttempts"`
+	OperatorShare  map[string]float64 `json:"operatorShare"`
+	CloudShare     map[string]float64 `json:"cloudShare"`
+	Providers      []ProviderStatus   `json:"providers"`
+}
+
+// BlockStatus is a block number and hash.
+type BlockStatus struct {
+	Number uint64 `json:"number"`
+	Hash   string `json:"hash"`
+}
+
+// ProviderStatus is one provider in /status.
+type ProviderStatus struct {
+	Name          string            `json:"name"`
+	Labels        map[string]string `json:"labels"`
+	State         upstream.State    `json:"state"`
+	Breaker       string            `json:"breaker"`
+	Degraded      bool              `json:"degraded"`
+	Reason        string            `json:"reason,omitempty"`
+	Score         float64           `json:"score"`
+	Head          uint64            `json:"head"`
+	LagBlocks     uint64            `json:"lagBlocks"`
+	HeadAgeMs     int64             `json:"headAgeMs"`
+	LatencyMicros map[string]int64  `json:"latencyMicros"`
+	ErrorRate     float64           `json:"errorRate"`
+	ThrottleRate  float64           `json:"throttleRate"`
+	Inflight      int               `json:"inflight"`
+	Requests      uint64            `json:"requests"`
+	Failures      uint64            `json:"failures"`
+}
+
+// Status reports every chain's head and providers.
+func (g *Gateway) Status() Status {
+	now := time.Now()
+	var st Status
+	for _, c := range g.chains {
+		cs := ChainStatus{Name: c.cfg.Name, ChainID: c.cfg.ChainID, Ready: c.ready(), HeadAgreement: c.head.Agreement(), Reorgs: c.head.Reorgs()}
+		if h, ok := c.head.Latest(); ok {
+			cs.Head = &BlockStatus{Number: h.Number, Hash: h.Hash}
+		}
+		cs.Safe, _ = c.head.Safe()
+		cs.Finalized, _ = c.head.Finalized()
+		cs.WindowAttempts, cs.OperatorShare, cs.CloudShare = c.router.Shares()
+		for _, p := range c.providers {
+			s := p.Snapshot(now)
+			l := s.Labels
+			cs.Providers = append(cs.Providers, ProviderStatus{
+				Name:   s.Name,
+				Labels: map[string]string{"operator": l.Operator, "cloud": l.Cloud, "region": l.Region, "tier": l.Tier},
+				State:  s.State, Breaker: string(s.Breaker), Degraded: s.Degraded, Reason: s.WrongChain,
+				Score: route.Score(&s, 50*time.Millisecond), Head: s.HeadNumber, LagBlocks: c.head.Lag(s.HeadNumber),
+				HeadAgeMs: s.HeadAge.Milliseconds(),
+				LatencyMicros: map[string]int64{"ewma": s.LatencyEWMA.Microseconds(), "p50": s.P50.Microseconds(),
+					"p90": s.P90.Microseconds(), "p99": s.P99.Microseconds()},
+				ErrorRate: s.ErrorRate, ThrottleRate: s.ThrottleRate, Inflight: s.Inflight,
+				Requests: s.Requests, Failures: s.Failures,
+			})
+		}
+		st.Chains = append(st.Chains, cs)
+	}
+	return st
+}
+
+// chainStates feeds the metrics collector at scrape time.
+func (g *Gateway) chainStates() []metrics.ChainState {
+	now := time.Now()
+	out := make([]metrics.ChainState, 0, len(g.chains))
+	for _, c := range g.chains {
+		cs := metrics.ChainState{Chain: c.cfg.Name, Reorgs: c.head.Reorgs()}
+		if h, ok := c.head.Latest(); ok {
+			cs.Head = h.Number
+		}
+		cs.Finalized, _ = c.head.Finalized()
+		_, opShare, _ := c.router.Shares()
+		for _, p := range c.providers {
+			s := p.Snapshot(now)
+			cs.Providers = append(cs.Providers, metrics.ProviderState{
+				Provider: s.Name, Operator: s.Labels.Operator, Cloud: s.Labels.Cloud, Tier: s.Labels.Tier,
+				Usable: s.Usable(), BreakerOpen: s.Breaker == upstream.BreakerOpen, Degraded: s.Degraded,
+				Score: route.Score(&s, 50*time.Millisecond), LagBlocks: c.head.Lag(s.HeadNumber), Head: s.HeadNumber,
+				LatencyEWMASeconds: s.LatencyEWMA.Seconds(), ErrorRate: s.ErrorRate, Share: opShare[s.Labels.Operator],
+			})
+		}
+		out = append(out, cs)
+	}
+	return out
+}

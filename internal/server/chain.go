@@ -1,0 +1,96 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/head"
+	"github.com/rpcmesh/rpcmesh/internal/metrics"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/route"
+	"github.com/rpcmesh/rpcmesh/internal/upstream"
+)
+
+// chain is one served chain: its providers, agreed head, router and pipeline.
+type chain struct {
+	cfg       *config.Chain
+	head      *head.Tracker
+	providers []*upstream.Provider
+	router    *route.Router
+	pipeline  pipeline.Handler
+	lagLimit  uint64
+}
+
+// newChain builds a chain's objects; nothing runs until run is called.
+func newChain(cfg *config.Config, ch *config.Chain, m *metrics.Metrics, logger *slog.Logger) *chain {
+	c := &chain{cfg: ch, head: head.NewTracker(ch.HeadAgreement, ch.FinalityDepth, logger.With("chain", ch.Name)), lagLimit: ch.LagLimit(cfg.Health)}
+	for _, pc := range ch.Providers {
+		c.providers = append(c.providers, upstream.New(upstream.Options{
+			Chain:            ch.Name,
+			ChainID:          ch.ChainID,
+			Provider:         pc,
+			Health:           cfg.Health,
+			MaxResponseBytes: cfg.Limits.MaxResponseBytes,
+			Logger:           logger,
+			OnHead: func(p *upstream.Provider, b head.Block) {
+				before, _ := c.head.Latest()
+				c.head.Observe(p.Name(), p.Labels().Operator, b)
+				if after, _ := c.head.Latest(); after.Number > before.Number {
+					c.pokeBehind(after.Number)
+				}
+			},
+			OnTag: func(p *upstream.Provider, tag string, n uint64) {
+				c.head.ObserveTag(p.Labels().Operator, tag, n)
+			},
+		}))
+	}
+	c.router = route.New(route.Options{
+		Chain:           ch.Name,
+		Routing:         ch.EffectiveRouting(cfg.Routing),
+		MaxLagBlocks:    c.lagLimit,
+		ProviderTimeout: cfg.Health.ProviderTimeout.D(),
+		Providers:       c.providers,
+		Head:            c.head,
+		Observer:        m,
+	})
+	c.pipeline = buildPipeline(cfg, ch, c.head, c.router)
+	return c
+}
+
+// pokeBehind asks providers whose known head is below n to poll now, so
+// that they are not skipped for calls at the new head longer than needed.
+func (c *chain) pokeBehind(n uint64) {
+	for _, p := range c.providers {
+		if h, _ := p.Head(); h.Number < n {
+			p.Poke()
+		}
+	}
+}
+
+// run starts every provider's health loop; they stop when ctx ends.
+func (c *chain) run(ctx context.Context, wg *sync.WaitGroup) {
+	for _, p := range c.providers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.Run(ctx)
+		}()
+	}
+}
+
+// ready reports whether the chain has an agreed head and a usable provider.
+func (c *chain) ready() bool {
+	if _, ok := c.head.Latest(); !ok {
+		return false
+	}
+	now := time.Now()
+	for _, p := range c.providers {
+		if s := p.Snapshot(now); s.Usable() {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,184 @@
+// Package server is the gateway's front door: the public HTTP listener
+// (POST /{chain}, JSON-RPC 2.0 single and batch, limits, CORS, gzip) and
+// the admin listener (/metrics, /healthz, /readyz, /status). It builds each
+// chain's providers, agreed head, router and pipeline from the config.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/metrics"
+)
+
+// Gateway is a running (or ready to run) rpcmesh gateway.
+type Gateway struct {
+	cfg     *config.Config
+	logger  *slog.Logger
+	metrics *metrics.Metrics
+	chains  []*chain
+	sem     chan struct{} // bounds concurrent HTTP requests
+
+	mu       sync.Mutex
+	httpSrv  *http.Server
+	adminSrv *http.Server
+	httpLn   net.Listener
+	adminLn  net.Listener
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+	serveErr chan error
+}
+
+// New builds a gateway from a validated config. It does no I/O.
+func New(cfg *config.Config, logger *slog.Logger) (*Gateway, error) {
+	if cfg == nil || len(cfg.Chains) == 0 {
+		return nil, errors.New("server: config has no chains")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	g := &Gateway{
+		cfg:      cfg,
+		logger:   logger,
+		metrics:  metrics.New(),
+		sem:      make(chan struct{}, max(cfg.Limits.MaxConcurrentRequests, 1)),
+		serveErr: make(chan error, 2),
+	}
+	for i := range cfg.Chains {
+		g.chains = append(g.chains, newChain(cfg, &cfg.Chains[i], g.metrics, logger))
+	}
+	g.metrics.WatchState(g.chainStates)
+	return g, nil
+}
+
+// Metrics returns the gateway's metrics (tests read them).
+func (g *Gateway) Metrics() *metrics.Metrics { return g.metrics }
+
+// Start starts the providers' health loops and binds the listeners. It
+// returns once both listeners accept connections; serving stops with Close.
+func (g *Gateway) Start(ctx context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.httpLn != nil {
+		return errors.New("server: already started")
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", g.cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("server: listen %s: %w", g.cfg.Server.Listen, err)
+	}
+	var adminLn net.Listener
+	if g.cfg.Admin.Listen != "" {
+		adminLn, err = lc.Listen(ctx, "tcp", g.cfg.Admin.Listen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("server: admin listen %s: %w", g.cfg.Admin.Listen, err)
+		}
+	}
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	g.stop = stop
+	for _, c := range g.chains {
+		c.run(runCtx, &g.wg)
+	}
+	s := g.cfg.Server
+	g.httpLn = ln
+	g.httpSrv = &http.Server{
+		Handler:           g.Handler(),
+		ReadHeaderTimeout: s.ReadHeaderTimeout.D(),
+		ReadTimeout:       s.ReadTimeout.D(),
+		WriteTimeout:      s.WriteTimeout.D(),
+		IdleTimeout:       s.IdleTimeout.D(),
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelDebug),
+	}
+	g.serve(g.httpSrv, ln)
+	if adminLn != nil {
+		g.adminLn = adminLn
+		g.adminSrv = &http.Server{Handler: g.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		g.serve(g.adminSrv, adminLn)
+	}
+	g.logger.Info("gateway listening", "http", ln.Addr().String(), "admin", g.AdminAddr(), "chains", len(g.chains))
+	return nil
+}
+
+func (g *Gateway) serve(srv *http.Server, ln net.Listener) {
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			g.logger.Error("listener stopped", "addr", ln.Addr().String(), "err", err)
+			g.serveErr <- err
+		}
+	}()
+}
+
+// Err returns a channel that receives an error when a listener fails.
+func (g *Gateway) Err() <-chan error { return g.serveErr }
+
+// HTTPAddr is the public listener's address ("" before Start).
+func (g *Gateway) HTTPAddr() string {
+	if g.httpLn == nil {
+		return ""
+	}
+	return g.httpLn.Addr().String()
+}
+
+// AdminAddr is the admin listener's address ("" when disabled or before Start).
+func (g *Gateway) AdminAddr() string {
+	if g.adminLn == nil {
+		return ""
+	}
+	return g.adminLn.Addr().String()
+}
+
+// Ready waits until every chain has an agreed head and a usable provider,
+// or ctx ends.
+func (g *Gateway) Ready(ctx context.Context) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		var waiting []string
+		for _, c := range g.chains {
+			if !c.ready() {
+				waiting = append(waiting, c.cfg.Name)
+			}
+		}
+		if len(waiting) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("server: chains not ready %v: %w", waiting, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// Close stops accepting requests, waits for in-flight ones until ctx ends,
+// then stops the health loops.
+func (g *Gateway) Close(ctx context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var errs []error
+	if g.httpSrv != nil {
+		if err := g.httpSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("server: shutdown: %w", err))
+			g.httpSrv.Close()
+		}
+	}
+	if g.adminSrv != nil {
+		if err := g.adminSrv.Shutdown(ctx); err != nil {
+			g.adminSrv.Close()
+		}
+	}
+	if g.stop != nil {
+		g.stop()
+	}
+	g.wg.Wait()
+	return errors.Join(errs...)
+}

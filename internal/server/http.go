@@ -1,0 +1,345 @@
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline/forward"
+)
+
+// RequestIDHeader carries the request ID back to the client (and into logs).
+const RequestIDHeader = "X-Request-Id"
+
+// gzipMinBytes is the smallest response worth compressing.
+const gzipMinBytes = 1024
+
+// Handler is the public HTTP handler: POST /{chain} and POST / (one chain).
+func (g *Gateway) Handler() http.Handler { return http.HandlerFunc(g.serveHTTP) }
+
+func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	rid := newRequestID()
+	w.Header().Set(RequestIDHeader, rid)
+	if g.cors(w, r) {
+		return // preflight answered
+	}
+	name := strings.Trim(r.URL.Path, "/")
+	ch, ok := g.chainFor(name)
+	label := name
+	if ok {
+		label = ch.cfg.Name
+	} else {
+		label = "unknown"
+	}
+	status := g.serveChain(w, r, ch, ok, name, rid)
+	g.metrics.HTTPRequest(label, status)
+}
+
+// serveChain answers one HTTP request and returns its status code.
+func (g *Gateway) serveChain(w http.ResponseWriter, r *http.Request, ch *chain, found bool, name, rid string) int {
+	if !found {
+		msg := "unknown chain " + strconv.Quote(name) + "; configured: " + strings.Join(g.chainNames(), ", ")
+		if name == "" {
+			msg = "several chains are configured: POST to /{chain}, one of: " + strings.Join(g.chainNames(), ", ")
+		}
+		return writeError(w, http.StatusNotFound, jsonrpc.Errorf(jsonrpc.CodeInvalidRequest, "%s", msg))
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST, OPTIONS")
+		return writeError(w, http.StatusMethodNotAllowed, jsonrpc.Errorf(jsonrpc.CodeInvalidRequest, "use POST with a JSON-RPC body"))
+	}
+	select {
+	case g.sem <- struct{}{}:
+		defer func() { <-g.sem }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		return writeError(w, http.StatusTooManyRequests, jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: too many concurrent requests"))
+	}
+	g.metrics.Inflight(1)
+	defer g.metrics.Inflight(-1)
+
+	body, herr := g.readBody(w, r)
+	if herr != nil {
+		return writeError(w, herr.status, herr.rpc)
+	}
+	calls, batch, derr := jsonrpc.Decode(body)
+	if derr != nil {
+		return writeError(w, http.StatusOK, derr)
+	}
+	if max := g.cfg.Limits.MaxBatchItems; max > 0 && len(calls) > max {
+		return writeError(w, http.StatusOK, jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: batch of %d calls is over the limit of %d", len(calls), max))
+	}
+	ctx := r.Context()
+	if t := g.cfg.Limits.RequestTimeout.D(); t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	logger := g.logger.With("request_id", rid, "chain", ch.cfg.Name)
+	responses := g.runCalls(ctx, ch, calls, logger)
+	out := g.encode(responses, batch)
+	if out == nil {
+		w.WriteHeader(http.StatusNoContent) // only notifications
+		return http.StatusNoContent
+	}
+	return g.write(w, r, http.StatusOK, out)
+}
+
+// httpError is a request rejected before decoding.
+type httpError struct {
+	status int
+	rpc    *jsonrpc.Error
+}
+
+// readBody reads the (possibly gzipped) body within MaxBodyBytes, which
+// bounds the decompressed size too.
+func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *httpError) {
+	limit := g.cfg.Limits.MaxBodyBytes
+	if limit <= 0 {
+		limit = 1 << 20
+	}
+	tooLarge := &httpError{http.StatusRequestEntityTooLarge,
+		jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: request body over %d bytes", limit)}
+	if r.ContentLength > limit {
+		return nil, tooLarge
+	}
+	var src io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		zr, err := gzip.NewReader(src)
+		if err != nil {
+			return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("bad gzip body: " + err.Error())}
+		}
+		defer zr.Close()
+		src = zr
+	}
+	body, err := io.ReadAll(io.LimitReader(src, limit+1))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe) || int64(len(body)) > limit:
+		return nil, tooLarge
+	case err != nil:
+		return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("reading body: " + err.Error())}
+	}
+	return body, nil
+}
+
+// runCalls answers the calls in order, running at most BatchConcurrency at
+// once. Notifications are run but get no response.
+func (g *Gateway) runCalls(ctx context.Context, ch *chain, calls []jsonrpc.Call, logger *slog.Logger) []jsonrpc.Response {
+	results := make([]*jsonrpc.Response, len(calls))
+	one := func(i int) {
+		c := calls[i]
+		if c.Err != nil {
+			results[i] = &jsonrpc.Response{ID: c.Req.ID, Error: c.Err}
+			return
+		}
+		resp := g.call(ctx, ch, &c.Req, logger)
+		if !c.Req.IsNotification() {
+			results[i] = &resp
+		}
+	}
+	workers := min(max(g.cfg.Limits.BatchConcurrency, 1), len(calls))
+	if workers <= 1 {
+		for i := range calls {
+			one(i)
+		}
+	} else {
+		next := make(chan int)
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					one(i)
+				}
+			}()
+		}
+		for i := range calls {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+	}
+	out := make([]jsonrpc.Response, 0, len(calls))
+	for _, r := range results {
+		if r != nil {
+			out = append(out, *r)
+		}
+	}
+	return out
+}
+
+// call runs one request through the chain's pipeline.
+func (g *Gateway) call(ctx context.Context, ch *chain, req *jsonrpc.Request, logger *slog.Logger) jsonrpc.Response {
+	start := time.Now()
+	c := pipeline.NewCall(req.Method, req.Params)
+	res, err := ch.pipeline.Handle(ctx, c)
+	d := time.Since(start)
+	if err != nil {
+		var je *jsonrpc.Error
+		if !errors.As(err, &je) {
+			je = forward.ToRPC(err)
+		}
+		g.metrics.Call(ch.cfg.Name, req.Method, d, je)
+		level := slog.LevelDebug
+		if je.Code == jsonrpc.CodeNoProvider || je.Code == jsonrpc.CodeUpstreamError || je.Code == jsonrpc.CodeTimeout || je.Code == jsonrpc.CodeInternalError {
+			level = slog.LevelWarn
+		}
+		logger.Log(ctx, level, "call failed", "method", req.Method, "code", je.Code, "err", je.Message,
+			"provider", c.Provider, "attempts", c.Attempts, "duration", d)
+		return jsonrpc.NewError(req.ID, je)
+	}
+	g.metrics.Call(ch.cfg.Name, req.Method, d, nil)
+	logger.Debug("call", "method", req.Method, "provider", c.Provider, "attempts", c.Attempts, "hedged", c.Hedged, "duration", d)
+	return jsonrpc.NewResult(req.ID, res)
+}
+
+// encode builds the response body, replacing answers past the total
+// response size limit with a limit error.
+func (g *Gateway) encode(responses []jsonrpc.Response, batch bool) []byte {
+	if limit := g.cfg.Limits.MaxResponseBytes; limit > 0 {
+		var total int64
+		for i := range responses {
+			total += int64(len(responses[i].Result))
+			if total > limit && responses[i].Error == nil {
+				responses[i] = jsonrpc.NewError(responses[i].ID,
+					jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: batch response over %d bytes", limit))
+			}
+		}
+	}
+	return jsonrpc.EncodeBatch(responses, batch)
+}
+
+// write sends body, gzipped when the client accepts it and it is worth it.
+func (g *Gateway) write(w http.ResponseWriter, r *http.Request, status int, body []byte) int {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Add("Vary", "Accept-Encoding")
+	if g.cfg.Server.Gzip && len(body) >= gzipMinBytes && acceptsGzip(r) {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		_, _ = zw.Write(body)
+		_ = zw.Close()
+		h.Set("Content-Encoding", "gzip")
+		body = buf.Bytes()
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+	return status
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(enc), "gzip") && strings.TrimSpace(q) != "q=0" {
+			return true
+		}
+	}
+	return false
+}
+
+// writeError sends one JSON-RPC error (id null) with status.
+func writeError(w http.ResponseWriter, status int, e *jsonrpc.Error) int {
+	resp := jsonrpc.NewError(nil, e)
+	body := resp.AppendJSON(nil)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+	return status
+}
+
+// cors sets the CORS headers for an allowed origin and answers preflights;
+// it reports whether the request was a preflight.
+func (g *Gateway) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+	if origin == "" {
+		return false
+	}
+	allowed := ""
+	for _, o := range g.cfg.Server.CORS.AllowedOrigins {
+		if o == "*" {
+			allowed = "*"
+			break
+		}
+		if strings.EqualFold(o, origin) {
+			allowed = origin
+			break
+		}
+	}
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	if allowed == "" {
+		if preflight {
+			w.WriteHeader(http.StatusForbidden)
+			return true
+		}
+		return false
+	}
+	h.Set("Access-Control-Allow-Origin", allowed)
+	h.Set("Access-Control-Expose-Headers", RequestIDHeader)
+	if !preflight {
+		return false
+	}
+	h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+	if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+		h.Set("Access-Control-Allow-Headers", req)
+	} else {
+		h.Set("Access-Control-Allow-Headers", "Content-Type, Content-Encoding, Accept-Encoding")
+	}
+	if age := g.cfg.Server.CORS.MaxAge.D(); age > 0 {
+		h.Set("Access-Control-Max-Age", strconv.Itoa(int(age.Seconds())))
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return true
+}
+
+// chainFor finds the chain for a path: a name, a decimal chain ID, or ""
+// when exactly one chain is configured.
+func (g *Gateway) chainFor(name string) (*chain, bool) {
+	if name == "" {
+		if len(g.chains) == 1 {
+			return g.chains[0], true
+		}
+		return nil, false
+	}
+	cc, ok := g.cfg.ChainByName(name)
+	if !ok {
+		return nil, false
+	}
+	for _, c := range g.chains {
+		if c.cfg == cc {
+			return c, true
+		}
+	}
+	return nil, false
+}
+
+func (g *Gateway) chainNames() []string {
+	names := make([]string, len(g.chains))
+	for i, c := range g.chains {
+		names[i] = c.cfg.Name
+	}
+	return names
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,167 @@
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/head"
+)
+
+// Run checks the provider's chain ID, then polls its head and re-checks its
+// chain ID until ctx ends. While the provider is excluded (breaker open,
+// wrong chain, unreachable) the same checks act as the readmission probe.
+func (p *Provider) Run(ctx context.Context) {
+	poll := p.health.PollInterval.D()
+	if poll <= 0 {
+		poll = 2 * time.Second
+	}
+	probe := p.health.ProbeInterval.D()
+	if probe <= 0 {
+		probe = 5 * time.Second
+	}
+	chainEvery := p.health.ChainIDInterval.D()
+	if chainEvery <= 0 {
+		chainEvery = time.Minute
+	}
+	if p.cfg.WS != "" {
+		go p.followNewHeads(ctx)
+	}
+	var lastChainCheck time.Time
+	tick := 0
+	startBackoff := 250 * time.Millisecond // until the chain ID is first confirmed
+	for {
+		now := time.Now()
+		p.mu.Lock()
+		excluded := p.wrongChain != "" || !p.chainChecked || p.br.open
+		probeDue := p.br.probeDue(now) || !p.br.open
+		unchecked := !p.chainChecked
+		p.mu.Unlock()
+
+		wait := poll
+		switch {
+		case excluded && !probeDue:
+			wait = probe
+		case excluded || now.Sub(lastChainCheck) >= chainEvery:
+			if p.CheckChainID(ctx) == nil {
+				lastChainCheck = now
+				p.pollHead(ctx, tick%4 == 0, true)
+			}
+			if excluded {
+				wait = probe
+			}
+			if unchecked && p.wrongChain == "" {
+				// Not reachable yet at start: retry soon, backing off to the probe interval.
+				wait = min(startBackoff, probe)
+				startBackoff *= 2
+			}
+		case p.wsFresh(now, 10*poll) && tick%5 != 0:
+			// newHeads over WS keeps the head fresh: poll only every fifth tick.
+		default:
+			p.pollHead(ctx, tick%4 == 0, false)
+		}
+		tick++
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		case <-p.poke:
+			t.Stop()
+		}
+	}
+}
+
+// healthCall is a call from the health loop: it skips admission (it must
+// reach an excluded provider) and records its outcome as a probe.
+func (p *Provider) healthCall(ctx context.Context, method, params string, probe bool) (json.RawMessage, error) {
+	t := p.health.ProviderTimeout.D()
+	if t <= 0 {
+		t = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, t)
+	defer cancel()
+	start := time.Now()
+	res, err := p.post(ctx, p.seq.Add(1), method, json.RawMessage(params))
+	if ctx.Err() != nil && context.Cause(ctx) == context.Canceled {
+		return nil, err // shutting down
+	}
+	p.record(start, err, probe)
+	return res, err
+}
+
+// CheckChainID asks the provider for eth_chainId and excludes it on a
+// mismatch (readmitting it when it matches again).
+func (p *Provider) CheckChainID(ctx context.Context) error {
+	res, err := p.healthCall(ctx, "eth_chainId", "[]", false)
+	if err != nil {
+		p.logger.Debug("eth_chainId check failed", "err", err)
+		return fmt.Errorf("upstream %s: eth_chainId: %w", p.name, err)
+	}
+	var s string
+	var got uint64
+	if err = json.Unmarshal(res, &s); err == nil {
+		got, err = head.ParseQuantity(s)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		p.wrongChain = fmt.Sprintf("eth_chainId answer %s: %v", res, err)
+	} else if got != p.chainID {
+		p.wrongChain = fmt.Sprintf("eth_chainId %d, chain %s is %d", got, p.chain, p.chainID)
+	} else {
+		if p.wrongChain != "" || !p.chainChecked {
+			p.logger.Info("chain ID confirmed", "chain_id", got)
+		}
+		p.wrongChain = ""
+		p.chainChecked = true
+		return nil
+	}
+	p.logger.Error("provider excluded: wrong chain", "reason", p.wrongChain)
+	return fmt.Errorf("upstream %s: %s", p.name, p.wrongChain)
+}
+
+// observeHead records a head the provider reported, by poll or over WS.
+func (p *Provider) observeHead(b head.Block, ws bool) {
+	now := time.Now()
+	p.mu.Lock()
+	p.head = b
+	p.headAt = now
+	if ws {
+		p.wsHeadAt = now
+	}
+	p.mu.Unlock()
+	if p.onHead != nil {
+		p.onHead(p, b)
+	}
+}
+
+// pollHead fetches the latest block (and every few polls the safe and
+// finalized numbers) and reports them.
+func (p *Provider) pollHead(ctx context.Context, tags, probe bool) {
+	res, err := p.healthCall(ctx, "eth_getBlockByNumber", `["latest",false]`, probe)
+	if err != nil {
+		p.logger.Debug("head poll failed", "err", err)
+		return
+	}
+	b, err := head.ParseHeader(res)
+	if err != nil {
+		p.logger.Debug("head poll: bad header", "err", err)
+		return
+	}
+	p.observeHead(b, false)
+	if !tags || p.onTag == nil {
+		return
+	}
+	for _, tag := range []string{"finalized", "safe"} {
+		res, err := p.healthCall(ctx, "eth_getBlockByNumber", `["`+tag+`",false]`, false)
+		if err != nil {
+			continue // many nodes do not know the tags; the tracker falls back to depth
+		}
+		if tb, err := head.ParseHeader(res); err == nil {
+			p.onTag(p, tag, tb.Number)
+		}
+	}
+}

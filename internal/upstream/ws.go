@@ -1,0 +1,137 @@
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/rpcmesh/rpcmesh/internal/head"
+)
+
+// wsIdleTimeout is how long a newHeads subscription may stay silent before
+// it is considered dead and redialled.
+const wsIdleTimeout = time.Minute
+
+// followNewHeads keeps a newHeads subscription open on the provider's WS
+// endpoint and reports every head, redialling with backoff until ctx ends.
+// HTTP polling goes on at a slower pace as a fallback and health check.
+func (p *Provider) followNewHeads(ctx context.Context) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		start := time.Now()
+		err := p.subscribeNewHeads(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) > time.Minute {
+			backoff = time.Second // it worked for a while: retry soon
+		}
+		p.logger.Debug("newHeads subscription ended", "err", err, "retry_in", backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// subscribeNewHeads runs one subscription until it fails or ctx ends.
+func (p *Provider) subscribeNewHeads(ctx context.Context) error {
+	timeout := p.health.ProviderTimeout.D()
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	dialer := websocket.Dialer{HandshakeTimeout: timeout, Proxy: nil}
+	conn, resp, err := dialer.DialContext(ctx, p.cfg.WS, http.Header{"User-Agent": {"rpcmesh"}})
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("upstream %s: dial ws: %w", p.name, err)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-done:
+		}
+		conn.Close()
+	}()
+	conn.SetReadLimit(1 << 20)
+	_ = conn.SetWriteDeadline(time.Now().Add(timeout))
+	if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newHeads"]}`)); err != nil {
+		return fmt.Errorf("upstream %s: eth_subscribe: %w", p.name, err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(timeout))
+	var sub string
+	for sub == "" {
+		var msg wsMessage
+		if err := conn.ReadJSON(&msg); err != nil {
+			return fmt.Errorf("upstream %s: eth_subscribe answer: %w", p.name, err)
+		}
+		if msg.Error != nil {
+			return fmt.Errorf("upstream %s: eth_subscribe: %w", p.name, msg.Error)
+		}
+		if string(msg.ID) == "1" {
+			if err := json.Unmarshal(msg.Result, &sub); err != nil || sub == "" {
+				return fmt.Errorf("upstream %s: eth_subscribe: bad subscription id %s", p.name, msg.Result)
+			}
+		}
+	}
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(wsIdleTimeout))
+		var msg wsMessage
+		if err := conn.ReadJSON(&msg); err != nil {
+			return fmt.Errorf("upstream %s: newHeads: %w", p.name, err)
+		}
+		if msg.Method != "eth_subscription" || msg.Params == nil || msg.Params.Subscription != sub {
+			continue
+		}
+		b, err := head.ParseHeader(msg.Params.Result)
+		if err != nil {
+			return fmt.Errorf("upstream %s: newHeads: %w", p.name, err)
+		}
+		p.mu.Lock()
+		usable := p.wrongChain == "" && p.chainChecked
+		p.mu.Unlock()
+		if usable { // a provider on the wrong chain must not vote on our head
+			p.observeHead(b, true)
+		}
+	}
+}
+
+// wsMessage is an answer or a notification on the WS connection.
+type wsMessage struct {
+	ID     json.RawMessage `json:"id"`
+	Result json.RawMessage `json:"result"`
+	Error  *wsError        `json:"error"`
+	Method string          `json:"method"`
+	Params *struct {
+		Subscription string          `json:"subscription"`
+		Result       json.RawMessage `json:"result"`
+	} `json:"params"`
+}
+
+// wsError is an error object on the WS connection.
+type wsError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+// Error formats the code and message.
+func (e *wsError) Error() string { return fmt.Sprintf("error %d: %s", e.Code, e.Message) }
+
+// wsFresh reports whether a WS head arrived within d.
+func (p *Provider) wsFresh(now time.Time, d time.Duration) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.wsHeadAt.IsZero() && now.Sub(p.wsHeadAt) < d
+}

@@ -1,0 +1,75 @@
+package upstream
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/fakenode"
+	"github.com/rpcmesh/rpcmesh/internal/head"
+)
+
+// newHeadsServer answers eth_subscribe and then pushes heads 1001, 1002, ...
+func newHeadsServer(t *testing.T) *httptest.Server {
+	up := websocket.Upgrader{}
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, _, err := c.ReadMessage(); err != nil {
+			return
+		}
+		c.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":1,"result":"0xsub"}`))
+		for n := 1001; n < 1010; n++ {
+			msg := fmt.Sprintf(`{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":"0xsub","result":{"number":"0x%x","hash":"0xh%d","parentHash":"0xh%d"}}}`, n, n, n-1)
+			if c.WriteMessage(websocket.TextMessage, []byte(msg)) != nil {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(time.Second)
+	}))
+}
+
+func TestNewHeadsOverWS(t *testing.T) {
+	chain := fakenode.NewChain(7, 1000)
+	n := fakenode.Start("a", chain)
+	defer n.Close()
+	ws := newHeadsServer(t)
+	defer ws.Close()
+	heads := make(chan head.Block, 64)
+	h := testHealth()
+	h.PollInterval = config.Duration(time.Hour) // only WS can deliver the later heads
+	p := New(Options{
+		ChainID:  7,
+		Provider: config.Provider{Name: "a", HTTP: n.URL(), WS: "ws" + strings.TrimPrefix(ws.URL, "http")},
+		Health:   h,
+		OnHead:   func(_ *Provider, b head.Block) { heads <- b },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx)
+	deadline := time.After(3 * time.Second)
+	for {
+		select {
+		case b := <-heads:
+			if b.Number == 1009 {
+				if got, _ := p.Head(); got.Number != 1009 || got.Parent != "0xh1008" {
+					t.Fatalf("provider head %+v", got)
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatal("no head from newHeads")
+		}
+	}
+}
