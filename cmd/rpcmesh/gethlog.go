@@ -10,7 +10,7 @@ import (
 // quietGeth keeps go-ethereum's own (process-global) logger to warnings and
 // errors, so the nodes' routine chatter does not drown rpcmesh's output.
 func quietGeth() {
-	gethlog.SetDefault(gethlog.NewLogger(gethlog.NewTerminalHandlerWithLevel(stderrWriter{}, slog.LevelWarn, false)))
+	gethlog.SetDefault(gethlog.NewLogger(gethlog.NewTerminalHandlerWithLevel(stderrWriter{}, slog.LevelError, false)))
 }
 
 type stderrWriter struct{}

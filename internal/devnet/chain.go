@@ -61,6 +61,14 @@ func newChainDriver(nodes []*gethNode, blockTime time.Duration, safeDepth, final
 	}
 }
 
+// start marks genesis safe and finalized on every node, so that the tags
+// resolve from the first block on.
+func (c *chainDriver) start() {
+	for _, n := range c.nodes {
+		c.markSafeAndFinal(n, c.canon)
+	}
+}
+
 // run produces and distributes blocks until ctx ends.
 func (c *chainDriver) run(ctx context.Context) {
 	t := time.NewTicker(c.blockTime)

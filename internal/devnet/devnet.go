@@ -173,6 +173,7 @@ func Start(ctx context.Context, opts Options) (*Devnet, error) {
 		return nil, err
 	}
 	d.driver = newChainDriver(d.nodes, opts.BlockTime, opts.SafeDepth, opts.FinalizedDepth, opts.Logger)
+	d.driver.start()
 	runCtx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	go func() {

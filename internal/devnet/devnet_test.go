@@ -99,8 +99,14 @@ func TestTransactionSentToFollowerIsMined(t *testing.T) {
 	if r.Status != types.ReceiptStatusSuccessful {
 		t.Fatalf("receipt status %d", r.Status)
 	}
-	bal, err := follower.BalanceAt(ctx, to, r.BlockNumber)
-	if err != nil || bal.Cmp(big.NewInt(12345)) < 0 {
+	var bal *big.Int
+	if err := waitFor(ctx, "the follower to import the block", func() bool {
+		bal, err = follower.BalanceAt(ctx, to, r.BlockNumber)
+		return err == nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if bal.Cmp(big.NewInt(12345)) < 0 {
 		t.Fatalf("balance of recipient at block %d = %v, %v", r.BlockNumber, bal, err)
 	}
 }
