@@ -545,3 +545,66 @@ func TestReorgFollowed(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestLaggingProviderNeverAnswersLatest lags the own-tier node (which
+// otherwise serves everything): no `latest` read may come from it.
+func TestLaggingProviderNeverAnswersLatest(t *testing.T) {
+	waitHealthy(t)
+	serving := dn.Info().Nodes[0].Name
+	direct, _ := dn.DirectURL(serving)
+	setFault(t, serving, devnet.FaultLag, "")
+	defer dn.ClearFaults()
+	frozen := headOf(t, direct)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		if n, _ := dn.Head(); n >= frozen+3 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("chain did not move past the lagging node")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	before := requests()
+	for i := range 100 {
+		res, err := call("eth_getBlockByNumber", `["latest",false]`)
+		if err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+		var b struct {
+			Number string `json:"number"`
+		}
+		if err := json.Unmarshal(res, &b); err != nil {
+			t.Fatal(err)
+		}
+		var n uint64
+		fmt.Sscanf(b.Number, "0x%x", &n)
+		if n <= frozen {
+			t.Fatalf("latest answered with block %d, the lagging node's head is %d", n, frozen)
+		}
+	}
+	if got := delta(before, requests())[serving]; got != 0 {
+		t.Fatalf("the lagging %s was sent %d latest reads", serving, got)
+	}
+}
+
+// headOf asks a node directly for its head number.
+func headOf(t *testing.T, nodeURL string) uint64 {
+	t.Helper()
+	resp, err := client.Post(nodeURL, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Result string `json:"result"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	fmt.Sscanf(r.Result, "0x%x", &n)
+	return n
+}
