@@ -42,6 +42,9 @@ func startDevnetGateway(ctx context.Context, info devnet.Info, listen, admin str
 		return nil, err
 	}
 	gi := devnet.GatewayInfo{HTTP: "http://" + gw.HTTPAddr() + "/devnet"}
+	if cfg.WebSocket.Enabled {
+		gi.WS = "ws://" + gw.HTTPAddr() + "/devnet" // same path: eth_subscribe from the agreed head
+	}
 	if a := gw.AdminAddr(); a != "" {
 		gi.Admin = "http://" + a
 	}

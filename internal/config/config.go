@@ -56,6 +56,9 @@ type Config struct {
 	Routing Routing `yaml:"routing"` // defaults for every chain
 	Health  Health  `yaml:"health"`
 	Chains  []Chain `yaml:"chains"`
+
+	WebSocket WebSocket `yaml:"websocket"` // WS front door limits (websocket.go)
+	Broadcast Broadcast `yaml:"broadcast"` // transaction fan-out and inclusion watch (broadcast.go)
 }
 
 // Server configures the public HTTP listener.
@@ -79,6 +82,8 @@ type CORS struct {
 // Admin configures the admin listener (/metrics, health).
 type Admin struct {
 	Listen string `yaml:"listen"` // default "127.0.0.1:9545"; "" disables
+	// Pprof serves net/http/pprof under /debug/pprof/ on the admin listener.
+	Pprof bool `yaml:"pprof"` // false
 }
 
 // Limits bounds what one client request may cost.

@@ -38,7 +38,9 @@ func Default() *Config {
 			MaxLogsBlockRange:     10000,
 			LogsSplitBlocks:       1000,
 		},
-		Routing: DefaultRouting(),
+		Routing:   DefaultRouting(),
+		WebSocket: DefaultWebSocket(),
+		Broadcast: DefaultBroadcast(),
 		Health: Health{
 			PollInterval:    Duration(2 * time.Second),
 			ChainIDInterval: Duration(60 * time.Second),

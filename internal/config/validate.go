@@ -74,6 +74,8 @@ func (v *validator) config(c *Config) {
 		v.errorf(join("routing", e.keys[0]), "%s", e.msg)
 	}
 	v.health(&c.Health, c.Limits.RequestTimeout)
+	v.websocket(&c.WebSocket)
+	v.broadcast(&c.Broadcast)
 	v.chains(c)
 }
 

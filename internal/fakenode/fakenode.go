@@ -5,9 +5,11 @@
 package fakenode
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -63,6 +65,7 @@ type Fault struct {
 	ChainID    uint64        // answer eth_chainId with this instead
 	RPCError   bool          // answer every non-health call with a JSON-RPC error
 	OnlyMethod string        // apply the fault only to this method (empty: all)
+	NoBatches  bool          // refuse batch requests with HTTP 400, as some providers do
 }
 
 // Node is one fake provider endpoint.
@@ -145,19 +148,42 @@ type request struct {
 	Params []json.RawMessage `json:"params"`
 }
 
+// serve answers one call or a batch of calls. A fault applies to the
+// whole HTTP request when it applies to any of its calls.
 func (n *Node) serve(w http.ResponseWriter, r *http.Request) {
-	var req request
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
+	batch := len(bytes.TrimSpace(body)) > 0 && bytes.TrimSpace(body)[0] == '['
+	var reqs []request
+	if batch {
+		err = json.Unmarshal(body, &reqs)
+	} else {
+		reqs = make([]request, 1)
+		err = json.Unmarshal(body, &reqs[0])
+	}
+	if err != nil || len(reqs) == 0 {
 		http.Error(w, "bad json", http.StatusBadRequest)
 		return
 	}
 	n.mu.Lock()
 	f := n.fault
-	n.calls[req.Method]++
+	for _, req := range reqs {
+		n.calls[req.Method]++
+	}
 	n.headers = append(n.headers, r.Header.Clone())
 	n.mu.Unlock()
+	if batch && f.NoBatches {
+		http.Error(w, "batches not supported", http.StatusBadRequest)
+		return
+	}
 
-	applies := f.OnlyMethod == "" || f.OnlyMethod == req.Method
+	applies := false
+	for _, req := range reqs {
+		applies = applies || f.OnlyMethod == "" || f.OnlyMethod == req.Method
+	}
 	if applies {
 		switch {
 		case f.Hang:
@@ -182,21 +208,29 @@ func (n *Node) serve(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	result, rpcErr := n.answer(req, f)
-	if applies && f.RPCError && !isHealth(req.Method) {
-		result, rpcErr = nil, map[string]any{"code": -32000, "message": "internal node error"}
+	outs := make([]map[string]any, len(reqs))
+	for i, req := range reqs {
+		result, rpcErr := n.answer(req, f)
+		if (f.OnlyMethod == "" || f.OnlyMethod == req.Method) && f.RPCError && !isHealth(req.Method) {
+			result, rpcErr = nil, map[string]any{"code": -32000, "message": "internal node error"}
+		}
+		out := map[string]any{"jsonrpc": "2.0", "id": req.ID}
+		if rpcErr != nil {
+			out["error"] = rpcErr
+		} else {
+			out["result"] = result
+			if !isHealth(req.Method) {
+				n.served.Add(1)
+			}
+		}
+		outs[i] = out
 	}
 	w.Header().Set("Content-Type", "application/json")
-	out := map[string]any{"jsonrpc": "2.0", "id": req.ID}
-	if rpcErr != nil {
-		out["error"] = rpcErr
+	if batch {
+		_ = json.NewEncoder(w).Encode(outs)
 	} else {
-		out["result"] = result
-		if !isHealth(req.Method) {
-			n.served.Add(1)
-		}
+		_ = json.NewEncoder(w).Encode(outs[0])
 	}
-	_ = json.NewEncoder(w).Encode(out)
 }
 
 func (n *Node) head(f Fault) uint64 {

@@ -38,3 +38,21 @@ func BenchmarkEncodeBatch100(b *testing.B) {
 		_ = EncodeBatch(rs, true)
 	}
 }
+
+func BenchmarkEncodeSingle(b *testing.B) {
+	r := []Response{NewResult(json.RawMessage(`1`), json.RawMessage(`"0xde0b6b3a7640000"`))}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = EncodeBatch(r, false)
+	}
+}
+
+func BenchmarkParamsArray(b *testing.B) {
+	params := json.RawMessage(`["0x407d73d8a49eeb85d32cf465507dd71d507100c1","latest"]`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParamsArray(params); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

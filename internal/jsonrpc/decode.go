@@ -24,13 +24,20 @@ type wireRequest struct {
 // Decode parses a request body into its calls. batch tells whether the body
 // was a JSON array. A non-nil *Error means the whole body is rejected with
 // a single response (parse error, empty batch, not an object or array).
-// Errors of single items are reported in their Call.Err instead.
+// Errors of single items are reported in their Call.Err instead. The
+// calls' raw members point into body: body must not be reused while they
+// are in use.
 func Decode(body []byte) (calls []Call, batch bool, err *Error) {
 	switch firstByte(body) {
 	case '[':
-		var items []json.RawMessage
-		if e := json.Unmarshal(body, &items); e != nil {
-			return nil, true, ErrParse(e.Error())
+		items, ok := []json.RawMessage(nil), json.Valid(body)
+		if ok {
+			items, ok = splitArray(body)
+		}
+		if !ok {
+			if e := json.Unmarshal(body, &items); e != nil {
+				return nil, true, ErrParse(e.Error())
+			}
 		}
 		if len(items) == 0 {
 			return nil, true, errEmptyBatch
@@ -59,8 +66,11 @@ func decodeOne(raw json.RawMessage) Call {
 		return Call{Err: Errorf(CodeInvalidRequest, "invalid request: batch item must be an object")}
 	}
 	var w wireRequest
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return Call{Err: Errorf(CodeInvalidRequest, "invalid request: %v", err)}
+	if !scanRequest(raw, &w) {
+		w = wireRequest{}
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return Call{Err: Errorf(CodeInvalidRequest, "invalid request: %v", err)}
+		}
 	}
 	c := Call{}
 	if w.ID != nil {
@@ -80,8 +90,8 @@ func decodeOne(raw json.RawMessage) Call {
 		c.Err = Errorf(CodeInvalidRequest, `invalid request: "jsonrpc" must be "2.0"`)
 		return c
 	}
-	var method string
-	if firstByte(w.Method) != '"' || json.Unmarshal(w.Method, &method) != nil || method == "" {
+	method, plain := plainString(w.Method)
+	if !plain && (firstByte(w.Method) != '"' || json.Unmarshal(w.Method, &method) != nil) || method == "" {
 		if c.Req.ID == nil {
 			c.Req.ID = nullID
 		}
@@ -106,7 +116,8 @@ func decodeOne(raw json.RawMessage) Call {
 }
 
 // ParamsArray splits a params array into its raw elements. Absent params
-// are an empty array; an object or anything else is an error.
+// are an empty array; an object or anything else is an error. The elements
+// point into params.
 func ParamsArray(params json.RawMessage) ([]json.RawMessage, *Error) {
 	params = bytes.TrimSpace(params)
 	if len(params) == 0 || string(params) == "null" {
@@ -114,6 +125,11 @@ func ParamsArray(params json.RawMessage) ([]json.RawMessage, *Error) {
 	}
 	if params[0] != '[' {
 		return nil, Errorf(CodeInvalidParams, "invalid params: expected an array")
+	}
+	if json.Valid(params) {
+		if out, ok := splitArray(params); ok {
+			return out, nil
+		}
 	}
 	var out []json.RawMessage
 	if err := json.Unmarshal(params, &out); err != nil {

@@ -2,6 +2,7 @@ package jsonrpc
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -159,6 +160,86 @@ func FuzzDecode(f *testing.F) {
 		}
 		if out := EncodeBatch(rs, batch); out != nil && !json.Valid(out) {
 			t.Fatalf("response is not valid JSON: %s", out)
+		}
+	})
+}
+
+// TestScanMatchesEncodingJSON checks the reflection-free paths against
+// encoding/json on inputs where they must agree.
+func TestScanMatchesEncodingJSON(t *testing.T) {
+	bodies := []string{
+		`{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x407d73d8a49eeb85d32cf465507dd71d507100c1","latest"]}`,
+		` { "jsonrpc" : "2.0" , "id" : "a\"b" , "method" : "m" , "params" : { "x" : [1, {"y": "]}"}] } } `,
+		`{"id":null,"jsonrpc":"2.0","method":"m","params":null,"extra":{"a":[1,2,"x"]}}`,
+		`{"id":1,"id":2,"jsonrpc":"2.0","method":"m"}`,
+		`{"ID":1,"jsonrpc":"2.0","method":"m"}`,
+		`{"jsonrpc":"2.0","\u0069d":7,"method":"m"}`,
+		`{}`,
+		`{"jsonrpc":"2.0","id":-1.5e3,"method":"m","params":[true,false,null,-0.1,"\\"]}`,
+	}
+	for _, b := range bodies {
+		var want wireRequest
+		if err := json.Unmarshal([]byte(b), &want); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		var got wireRequest
+		if scanRequest([]byte(b), &got) {
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("scanRequest(%s) = %+v, want %+v", b, got, want)
+			}
+		} else if !strings.Contains(b, `\u`) && !strings.Contains(b, `"ID"`) {
+			t.Errorf("scanRequest(%s) fell back", b)
+		}
+	}
+	arrays := []string{`[]`, ` [ 1 , "a,]" , {"b":[2,3]} , [ ] , null ] `, `["0x1","latest"]`, `[{"a":"\\\""}]`}
+	for _, a := range arrays {
+		var want []json.RawMessage
+		if err := json.Unmarshal([]byte(a), &want); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := splitArray([]byte(a))
+		if !ok || len(got) != len(want) {
+			t.Fatalf("splitArray(%s) = %q, %v; want %q", a, got, ok, want)
+		}
+		for i := range got {
+			if string(got[i]) != string(want[i]) {
+				t.Errorf("splitArray(%s)[%d] = %s, want %s", a, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// FuzzScan checks the reflection-free scanners against encoding/json on any
+// valid JSON: where they answer, they must agree.
+func FuzzScan(f *testing.F) {
+	for _, s := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x1","latest"]}`,
+		`[1,"a,]",{"b":[2,3]},[],null]`, `{"Id":1}`, `{"id":"\"}"}`, `[]`, `{}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			return
+		}
+		var want wireRequest
+		if json.Unmarshal(b, &want) == nil {
+			var got wireRequest
+			if scanRequest(b, &got) && !reflect.DeepEqual(got, want) {
+				t.Fatalf("scanRequest(%s) = %+v, want %+v", b, got, want)
+			}
+		}
+		var items []json.RawMessage
+		if json.Unmarshal(b, &items) == nil {
+			got, ok := splitArray(b)
+			if !ok || len(got) != len(items) {
+				t.Fatalf("splitArray(%s) = %q, %v; want %q", b, got, ok, items)
+			}
+			for i := range got {
+				if string(got[i]) != string(items[i]) {
+					t.Fatalf("splitArray(%s)[%d] = %s, want %s", b, i, got[i], items[i])
+				}
+			}
 		}
 	})
 }

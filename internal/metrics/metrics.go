@@ -7,6 +7,7 @@ package metrics
 import (
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,63 @@ type Metrics struct {
 	hedges       *prometheus.CounterVec
 	httpRequests *prometheus.CounterVec
 	inflight     prometheus.Gauge
+
+	// The children of the vectors above by label values, so the hot path
+	// neither hashes label values nor formats codes on every call.
+	callChildren    childCache[callKey, callChild]
+	attemptChildren childCache[attemptKey, attemptChild]
+	httpChildren    childCache[httpKey, prometheus.Counter]
+}
+
+type callKey struct {
+	chain, method string
+	code          int
+	ok            bool
+}
+
+type callChild struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
+}
+
+type attemptKey struct{ chain, provider, method, outcome string }
+
+type attemptChild struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
+}
+
+type httpKey struct {
+	chain string
+	code  int
+}
+
+// childCache maps label values to a vector's children, built on first use.
+// Label values are bounded (chains, providers, known methods, codes), so it
+// stays small.
+type childCache[K comparable, V any] struct {
+	mu sync.RWMutex
+	m  map[K]V
+}
+
+func (c *childCache[K, V]) get(k K, build func() V) V {
+	c.mu.RLock()
+	v, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return v
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.m[k]; ok {
+		return v
+	}
+	if c.m == nil {
+		c.m = make(map[K]V)
+	}
+	v = build()
+	c.m[k] = v
+	return v
 }
 
 var buckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
@@ -78,12 +136,19 @@ func MethodLabel(method string) string {
 // Call records one answered client call; err is nil on success.
 func (m *Metrics) Call(chain, method string, d time.Duration, err *jsonrpc.Error) {
 	method = MethodLabel(method)
-	outcome := "ok"
+	k := callKey{chain: chain, method: method, ok: err == nil}
 	if err != nil {
-		outcome = strconv.Itoa(err.Code)
+		k.code = err.Code
 	}
-	m.calls.WithLabelValues(chain, method, outcome).Inc()
-	m.callDuration.WithLabelValues(chain, method).Observe(d.Seconds())
+	c := m.callChildren.get(k, func() callChild {
+		outcome := "ok"
+		if !k.ok {
+			outcome = strconv.Itoa(k.code)
+		}
+		return callChild{m.calls.WithLabelValues(chain, method, outcome), m.callDuration.WithLabelValues(chain, method)}
+	})
+	c.count.Inc()
+	c.duration.Observe(d.Seconds())
 }
 
 // Attempt records one attempt at a provider (route.Observer).
@@ -101,9 +166,17 @@ func (m *Metrics) Attempt(chain string, p *upstream.Provider, method string, d t
 	default:
 		outcome = "error"
 	}
-	m.attempts.WithLabelValues(chain, p.Name(), method, outcome).Inc()
-	if err == nil || je != nil {
-		m.attemptDur.WithLabelValues(chain, p.Name(), method).Observe(d.Seconds())
+	k := attemptKey{chain, p.Name(), method, outcome}
+	c := m.attemptChildren.get(k, func() attemptChild {
+		c := attemptChild{count: m.attempts.WithLabelValues(k.chain, k.provider, k.method, k.outcome)}
+		if k.outcome == "ok" || k.outcome == "rpc_error" { // answers only
+			c.duration = m.attemptDur.WithLabelValues(k.chain, k.provider, k.method)
+		}
+		return c
+	})
+	c.count.Inc()
+	if c.duration != nil {
+		c.duration.Observe(d.Seconds())
 	}
 }
 
@@ -119,7 +192,9 @@ func (m *Metrics) Hedge(chain, method string) {
 
 // HTTPRequest records one HTTP request's status.
 func (m *Metrics) HTTPRequest(chain string, code int) {
-	m.httpRequests.WithLabelValues(chain, strconv.Itoa(code)).Inc()
+	m.httpChildren.get(httpKey{chain, code}, func() prometheus.Counter {
+		return m.httpRequests.WithLabelValues(chain, strconv.Itoa(code))
+	}).Inc()
 }
 
 // Inflight adjusts the in-flight gauge by delta.

@@ -142,16 +142,26 @@ func dropDegraded(cands []candidate) []candidate {
 	})
 }
 
-// keep returns the candidates that pass f, or all of them if none does.
+// keep returns the candidates that pass f, or all of them if none does. It
+// filters in place (no allocation): cands must not be used afterwards.
 func keep(cands []candidate, f func(candidate) bool) []candidate {
-	out := cands[:0:0]
+	pass := make([]bool, 0, 16)
+	n := 0
 	for _, c := range cands {
-		if f(c) {
-			out = append(out, c)
+		ok := f(c)
+		pass = append(pass, ok)
+		if ok {
+			n++
 		}
 	}
-	if len(out) == 0 {
+	if n == 0 || n == len(cands) {
 		return cands
+	}
+	out := cands[:0]
+	for i, c := range cands {
+		if pass[i] {
+			out = append(out, c)
+		}
 	}
 	return out
 }

@@ -10,6 +10,7 @@ import (
 type shareWindow struct {
 	mu      sync.Mutex
 	buckets []shareBucket
+	swept   int64 // the second of the last sweep of stale buckets
 	// running totals over all buckets
 	total    int
 	operator map[string]int
@@ -57,9 +58,27 @@ func (w *shareWindow) expire(now time.Time) *shareBucket {
 func (w *shareWindow) add(now time.Time, operator, cloud string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	// Expire every stale bucket, not only the current one, so totals stay true.
+	// Expire every stale bucket, not only the current one, so totals stay
+	// true; once per second is enough, as buckets are whole seconds.
+	if sec := now.Unix(); sec != w.swept {
+		w.swept = sec
+		w.sweep(sec)
+	}
+	b := w.expire(now)
+	b.total++
+	b.operator[operator]++
+	w.total++
+	w.operator[operator]++
+	if cloud != "" {
+		b.cloud[cloud]++
+		w.cloud[cloud]++
+	}
+}
+
+// sweep drops every bucket older than the window. Called with mu held.
+func (w *shareWindow) sweep(sec int64) {
 	for i := range w.buckets {
-		if b := &w.buckets[i]; b.second != 0 && now.Unix()-b.second >= int64(len(w.buckets)) {
+		if b := &w.buckets[i]; b.second != 0 && sec-b.second >= int64(len(w.buckets)) {
 			w.total -= b.total
 			for k, v := range b.operator {
 				if w.operator[k] -= v; w.operator[k] <= 0 {
@@ -73,15 +92,6 @@ func (w *shareWindow) add(now time.Time, operator, cloud string) {
 			}
 			*b = shareBucket{}
 		}
-	}
-	b := w.expire(now)
-	b.total++
-	b.operator[operator]++
-	w.total++
-	w.operator[operator]++
-	if cloud != "" {
-		b.cloud[cloud]++
-		w.cloud[cloud]++
 	}
 }
 

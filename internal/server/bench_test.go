@@ -2,12 +2,14 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rpcmesh/rpcmesh/internal/bench"
 	"github.com/rpcmesh/rpcmesh/internal/config"
 )
 
@@ -62,6 +64,86 @@ func BenchmarkGatewayCall(b *testing.B) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code != 200 || !strings.Contains(rec.Body.String(), "result") {
+			b.Fatalf("%d %s", rec.Code, rec.Body.String())
+		}
+	}
+}
+
+// startBenchGateway starts a gateway with two providers in front of the
+// trivial upstream of internal/bench (which answers batches too).
+func startBenchGateway(b *testing.B) http.Handler {
+	up, err := bench.StartUpstream("127.0.0.1:0", bench.UpstreamOptions{ChainID: 1337})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { up.Close() })
+	cfg := config.Default()
+	cfg.Server.Listen, cfg.Admin.Listen = "127.0.0.1:0", ""
+	ch := config.DefaultChain()
+	ch.Name, ch.ChainID = "dev", 1337
+	for _, name := range []string{"a", "b"} {
+		p := config.DefaultProvider()
+		p.Name, p.HTTP = name, up.URL
+		p.Labels.Operator = name
+		ch.Providers = append(ch.Providers, p)
+	}
+	cfg.Chains = []config.Chain{ch}
+	cfg.Complete()
+	gw, err := New(cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := gw.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { gw.Close(context.Background()) })
+	if err := gw.Ready(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return gw.Handler()
+}
+
+func balanceCall(id int) string {
+	return fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"eth_getBalance","params":["0x%040x","latest"]}`, id, id)
+}
+
+// BenchmarkGatewayCallParallel is BenchmarkGatewayCall with concurrent
+// clients (GOMAXPROCS goroutines), the trivial upstream as the node:
+// throughput and allocations of the whole path under load.
+func BenchmarkGatewayCallParallel(b *testing.B) {
+	h := startBenchGateway(b)
+	body := balanceCall(1)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodPost, "/dev", strings.NewReader(body))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != 200 || !strings.Contains(rec.Body.String(), "result") {
+				b.Errorf("%d %s", rec.Code, rec.Body.String())
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkGatewayBatch10 measures a batch of ten eth_getBalance calls
+// (distinct addresses) through the whole path: per op is per batch.
+func BenchmarkGatewayBatch10(b *testing.B) {
+	h := startBenchGateway(b)
+	items := make([]string, 10)
+	for i := range items {
+		items[i] = balanceCall(i + 1)
+	}
+	body := "[" + strings.Join(items, ",") + "]"
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/dev", strings.NewReader(body))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 || strings.Count(rec.Body.String(), `"result"`) != 10 {
 			b.Fatalf("%d %s", rec.Code, rec.Body.String())
 		}
 	}

@@ -11,6 +11,9 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/route"
+	"github.com/rpcmesh/rpcmesh/internal/subscribe"
+	"github.com/rpcmesh/rpcmesh/internal/txbroadcast"
+	"github.com/rpcmesh/rpcmesh/internal/txwatch"
 	"github.com/rpcmesh/rpcmesh/internal/upstream"
 )
 
@@ -21,11 +24,14 @@ type chain struct {
 	providers []*upstream.Provider
 	router    *route.Router
 	pipeline  pipeline.Handler
+	hub       *subscribe.Hub // eth_subscribe over WS, fed by the agreed head
+	bcast     *txbroadcast.Broadcaster
+	watch     *txwatch.Watcher // accepted transactions until included
 	lagLimit  uint64
 }
 
 // newChain builds a chain's objects; nothing runs until run is called.
-func newChain(cfg *config.Config, ch *config.Chain, m *metrics.Metrics, logger *slog.Logger) *chain {
+func newChain(cfg *config.Config, ch *config.Chain, m *metrics.Metrics, txm *txwatch.Metrics, logger *slog.Logger) *chain {
 	c := &chain{cfg: ch, head: head.NewTracker(ch.HeadAgreement, ch.FinalityDepth, logger.With("chain", ch.Name)), lagLimit: ch.LagLimit(cfg.Health)}
 	for _, pc := range ch.Providers {
 		c.providers = append(c.providers, upstream.New(upstream.Options{
@@ -56,7 +62,9 @@ func newChain(cfg *config.Config, ch *config.Chain, m *metrics.Metrics, logger *
 		Head:            c.head,
 		Observer:        m,
 	})
-	c.pipeline = buildPipeline(cfg, ch, c.head, c.router)
+	c.bcast, c.watch = newTxWatch(cfg, ch, c, txm, logger)
+	c.pipeline = buildPipeline(cfg, ch, c.head, c.router, c.watch)
+	c.hub = newHub(ch, c.head, c.pipeline, logger)
 	return c
 }
 
@@ -72,6 +80,16 @@ func (c *chain) pokeBehind(n uint64) {
 
 // run starts every provider's health loop; they stop when ctx ends.
 func (c *chain) run(ctx context.Context, wg *sync.WaitGroup) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.hub.Run(ctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.watch.Run(ctx)
+	}()
 	for _, p := range c.providers {
 		wg.Add(1)
 		go func() {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
+	"github.com/rpcmesh/rpcmesh/internal/txwatch"
+	"github.com/rpcmesh/rpcmesh/internal/wsfront"
 )
 
 // Gateway is a running (or ready to run) rpcmesh gateway.
@@ -24,7 +26,9 @@ type Gateway struct {
 	logger  *slog.Logger
 	metrics *metrics.Metrics
 	chains  []*chain
-	sem     chan struct{} // bounds concurrent HTTP requests
+	sem     chan struct{}   // bounds concurrent HTTP requests
+	ws      *wsfront.Server // WebSocket front door; nil when disabled
+	txStore *txwatch.Store  // broadcast.store, open between Start and Close
 
 	mu       sync.Mutex
 	httpSrv  *http.Server
@@ -51,9 +55,11 @@ func New(cfg *config.Config, logger *slog.Logger) (*Gateway, error) {
 		sem:      make(chan struct{}, max(cfg.Limits.MaxConcurrentRequests, 1)),
 		serveErr: make(chan error, 2),
 	}
+	txm := txwatch.NewMetrics(g.metrics.Registry)
 	for i := range cfg.Chains {
-		g.chains = append(g.chains, newChain(cfg, &cfg.Chains[i], g.metrics, logger))
+		g.chains = append(g.chains, newChain(cfg, &cfg.Chains[i], g.metrics, txm, logger))
 	}
+	g.ws = g.newWSFront()
 	g.metrics.WatchState(g.chainStates)
 	return g, nil
 }
@@ -81,6 +87,13 @@ func (g *Gateway) Start(ctx context.Context) error {
 			ln.Close()
 			return fmt.Errorf("server: admin listen %s: %w", g.cfg.Admin.Listen, err)
 		}
+	}
+	if err := g.openTxStore(); err != nil {
+		ln.Close()
+		if adminLn != nil {
+			adminLn.Close()
+		}
+		return err
 	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	g.stop = stop
@@ -176,9 +189,15 @@ func (g *Gateway) Close(ctx context.Context) error {
 			g.adminSrv.Close()
 		}
 	}
+	if err := g.closeWS(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("server: websocket: %w", err))
+	}
 	if g.stop != nil {
 		g.stop()
 	}
 	g.wg.Wait()
+	if err := g.closeTx(); err != nil {
+		errs = append(errs, fmt.Errorf("server: transaction store: %w", err))
+	}
 	return errors.Join(errs...)
 }

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline/forward"
+	"github.com/rpcmesh/rpcmesh/internal/route"
 )
 
 // RequestIDHeader carries the request ID back to the client (and into logs).
@@ -56,6 +58,10 @@ func (g *Gateway) serveChain(w http.ResponseWriter, r *http.Request, ch *chain, 
 		}
 		return writeError(w, http.StatusNotFound, jsonrpc.Errorf(jsonrpc.CodeInvalidRequest, "%s", msg))
 	}
+	if g.ws != nil && isWSUpgrade(r) { // ws://host/{chain}: same path, see ws.go
+		g.serveWS(w, r, ch, rid)
+		return http.StatusSwitchingProtocols
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST, OPTIONS")
 		return writeError(w, http.StatusMethodNotAllowed, jsonrpc.Errorf(jsonrpc.CodeInvalidRequest, "use POST with a JSON-RPC body"))
@@ -87,8 +93,10 @@ func (g *Gateway) serveChain(w http.ResponseWriter, r *http.Request, ch *chain, 
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
-	logger := g.logger.With("request_id", rid, "chain", ch.cfg.Name)
-	responses := g.runCalls(ctx, ch, calls, logger)
+	// The request's logger is built only when a call logs (logger.With
+	// allocates, and most calls log nothing at the default level).
+	logger := callLogger{base: g.logger, rid: rid, chain: ch.cfg.Name}
+	responses := g.runCalls(ctx, ch, calls, &logger)
 	out := g.encode(responses, batch)
 	if out == nil {
 		w.WriteHeader(http.StatusNoContent) // only notifications
@@ -135,55 +143,76 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *htt
 	return body, nil
 }
 
-// runCalls answers the calls in order, running at most BatchConcurrency at
-// once. Notifications are run but get no response.
-func (g *Gateway) runCalls(ctx context.Context, ch *chain, calls []jsonrpc.Call, logger *slog.Logger) []jsonrpc.Response {
-	results := make([]*jsonrpc.Response, len(calls))
-	one := func(i int) {
-		c := calls[i]
+// runCalls answers the calls in order. A batch runs in waves of at most
+// BatchConcurrency calls at once; the calls of a wave that reach routing go
+// to one provider as one upstream batch (see route.Batch). Notifications
+// are run but get no response.
+func (g *Gateway) runCalls(ctx context.Context, ch *chain, calls []jsonrpc.Call, logger *callLogger) []jsonrpc.Response {
+	results := make([]jsonrpc.Response, len(calls))
+	answered := make([]bool, len(calls))
+	one := func(ctx context.Context, i int) {
+		c := &calls[i]
 		if c.Err != nil {
-			results[i] = &jsonrpc.Response{ID: c.Req.ID, Error: c.Err}
+			results[i], answered[i] = jsonrpc.Response{ID: c.Req.ID, Error: c.Err}, true
 			return
 		}
 		resp := g.call(ctx, ch, &c.Req, logger)
 		if !c.Req.IsNotification() {
-			results[i] = &resp
+			results[i], answered[i] = resp, true
 		}
 	}
 	workers := min(max(g.cfg.Limits.BatchConcurrency, 1), len(calls))
 	if workers <= 1 {
 		for i := range calls {
-			one(i)
+			one(ctx, i)
 		}
 	} else {
-		next := make(chan int)
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range next {
-					one(i)
-				}
-			}()
+		for start := 0; start < len(calls); start += workers {
+			g.runWave(ctx, ch, calls, start, min(start+workers, len(calls)), one)
 		}
-		for i := range calls {
-			next <- i
-		}
-		close(next)
-		wg.Wait()
 	}
-	out := make([]jsonrpc.Response, 0, len(calls))
-	for _, r := range results {
-		if r != nil {
-			out = append(out, *r)
+	out := results[:0]
+	for i := range results {
+		if answered[i] {
+			out = append(out, results[i])
 		}
 	}
 	return out
 }
 
+// runWave runs calls[start:end] at once (the wave is at most
+// BatchConcurrency long), with a route.Batch gathering their upstream calls:
+// the last valid call on this goroutine (its stack is already grown), the
+// others on one goroutine each.
+func (g *Gateway) runWave(ctx context.Context, ch *chain, calls []jsonrpc.Call, start, end int, one func(context.Context, int)) {
+	n, last := 0, -1
+	for i := start; i < end; i++ {
+		if calls[i].Err == nil {
+			n, last = n+1, i
+		} else {
+			one(ctx, i) // answered with its decoding error
+		}
+	}
+	b := ch.router.NewBatch(n)
+	run := func(i int, slot *route.Slot) {
+		defer slot.Done()
+		one(route.WithSlot(ctx, slot), i)
+	}
+	var wg sync.WaitGroup
+	for i := start; i < last; i++ {
+		if calls[i].Err == nil {
+			slot := b.Slot()
+			wg.Go(func() { run(i, slot) })
+		}
+	}
+	if last >= 0 {
+		run(last, b.Slot())
+	}
+	wg.Wait()
+}
+
 // call runs one request through the chain's pipeline.
-func (g *Gateway) call(ctx context.Context, ch *chain, req *jsonrpc.Request, logger *slog.Logger) jsonrpc.Response {
+func (g *Gateway) call(ctx context.Context, ch *chain, req *jsonrpc.Request, logger *callLogger) jsonrpc.Response {
 	start := time.Now()
 	c := pipeline.NewCall(req.Method, req.Params)
 	res, err := ch.pipeline.Handle(ctx, c)
@@ -198,12 +227,16 @@ func (g *Gateway) call(ctx context.Context, ch *chain, req *jsonrpc.Request, log
 		if je.Code == jsonrpc.CodeNoProvider || je.Code == jsonrpc.CodeUpstreamError || je.Code == jsonrpc.CodeTimeout || je.Code == jsonrpc.CodeInternalError {
 			level = slog.LevelWarn
 		}
-		logger.Log(ctx, level, "call failed", "method", req.Method, "code", je.Code, "err", je.Message,
-			"provider", c.Provider, "attempts", c.Attempts, "duration", d)
+		if g.logger.Enabled(ctx, level) {
+			logger.get().Log(ctx, level, "call failed", "method", req.Method, "code", je.Code, "err", je.Message,
+				"provider", c.Provider, "attempts", c.Attempts, "duration", d)
+		}
 		return jsonrpc.NewError(req.ID, je)
 	}
 	g.metrics.Call(ch.cfg.Name, req.Method, d, nil)
-	logger.Debug("call", "method", req.Method, "provider", c.Provider, "attempts", c.Attempts, "hedged", c.Hedged, "duration", d)
+	if g.logger.Enabled(ctx, slog.LevelDebug) {
+		logger.get().Debug("call", "method", req.Method, "provider", c.Provider, "attempts", c.Attempts, "hedged", c.Hedged, "duration", d)
+	}
 	return jsonrpc.NewResult(req.ID, res)
 }
 
@@ -338,8 +371,24 @@ func (g *Gateway) chainNames() []string {
 	return names
 }
 
+// callLogger is a request's logger (request ID and chain attached), built
+// on first use: the batch items of one request share it.
+type callLogger struct {
+	base       *slog.Logger
+	rid, chain string
+	once       sync.Once
+	l          *slog.Logger
+}
+
+func (c *callLogger) get() *slog.Logger {
+	c.once.Do(func() { c.l = c.base.With("request_id", c.rid, "chain", c.chain) })
+	return c.l
+}
+
+// newRequestID returns 16 random hex digits. math/rand/v2's generator is
+// seeded from the OS and cheap; request IDs need to be unique, not secret.
 func newRequestID() string {
 	var b [8]byte
-	_, _ = rand.Read(b[:])
+	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
 	return hex.EncodeToString(b[:])
 }

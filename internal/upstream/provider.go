@@ -55,10 +55,15 @@ type Provider struct {
 	onTag   func(*Provider, string, uint64)
 
 	client  *http.Client
+	header  http.Header   // every call's request header; read-only
+	h1      *h1Client     // plain-http providers: the lean client (nil: client)
 	poke    chan struct{} // wakes the health loop for an early head poll
 	sem     chan struct{}
 	limiter *rate.Limiter
 	seq     atomic.Uint64
+	// noBatches is set once the provider answered a batch request with
+	// something other than a batch.
+	noBatches atomic.Bool
 
 	mu             sync.Mutex
 	st             stats
@@ -127,7 +132,12 @@ func New(o Options) *Provider {
 		onHead:  o.OnHead,
 		onTag:   o.OnTag,
 		// No cookie jar and no client headers: nothing of the client's identity travels.
-		client:   &http.Client{Transport: rt, CheckRedirect: noRedirects},
+		client: &http.Client{Transport: rt, CheckRedirect: noRedirects},
+		header: http.Header{
+			"Content-Type": {"application/json"},
+			"Accept":       {"application/json"},
+			"User-Agent":   {"rpcmesh"},
+		},
 		sem:      make(chan struct{}, conc),
 		poke:     make(chan struct{}, 1),
 		inflight: make(map[uint64]time.Time),
@@ -136,6 +146,9 @@ func New(o Options) *Provider {
 	}
 	if p.maxResp <= 0 {
 		p.maxResp = 32 << 20
+	}
+	if o.Transport == nil {
+		p.h1 = newH1Client(pc.HTTP, conc)
 	}
 	if pc.MaxRPS > 0 {
 		burst := max(1, int(pc.MaxRPS/10))

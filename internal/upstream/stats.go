@@ -2,7 +2,7 @@ package upstream
 
 import (
 	"math"
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -71,7 +71,7 @@ func (s *stats) quantile(q float64) time.Duration {
 	// Re-sort at most every 8 samples: quantiles drift slowly.
 	if s.sorted == nil || s.n-s.sortedN >= 8 || len(s.sorted) != count && s.n-s.sortedN > 0 {
 		s.sorted = append(s.sorted[:0], s.window[:count]...)
-		sort.Slice(s.sorted, func(i, j int) bool { return s.sorted[i] < s.sorted[j] })
+		slices.Sort(s.sorted)
 		s.sortedN = s.n
 	}
 	i := int(math.Ceil(q*float64(len(s.sorted)))) - 1

@@ -27,53 +27,14 @@ func (p *Provider) post(ctx context.Context, id uint64, method string, params js
 	fail := func(class Class, sent bool, err error) error {
 		return &Error{Provider: p.name, Method: method, Class: class, Sent: sent, Err: err}
 	}
-	body := encodeCall(id, method, params)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.HTTP, bytes.NewReader(body))
+	body := appendCall(make([]byte, 0, 64+len(method)+len(params)), id, method, params)
+	data, status, err := p.roundTrip(ctx, method, body)
 	if err != nil {
-		return nil, fail(ClassTransport, false, err)
+		return nil, err
 	}
-	// A fresh header set: only what the provider needs, nothing of the client's.
-	req.Header = http.Header{
-		"Content-Type": {"application/json"},
-		"Accept":       {"application/json"},
-		"User-Agent":   {"rpcmesh"},
-	}
-	resp, err := p.client.Do(req)
+	msg, err := decodeResponse(data)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, p.ctxError(ctx, method)
-		}
-		return nil, fail(ClassTransport, !isDialError(err), err)
-	}
-	defer resp.Body.Close()
-
-	if resp.StatusCode == http.StatusTooManyRequests {
-		wait := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		p.mu.Lock()
-		p.throttledUntil = time.Now().Add(wait)
-		p.mu.Unlock()
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, fail(ClassThrottled, false, fmt.Errorf("%w: HTTP 429, retry after %s", ErrThrottled, wait))
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, p.maxResp+1))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, p.ctxError(ctx, method)
-		}
-		return nil, fail(ClassTransport, true, fmt.Errorf("read response: %w", err))
-	}
-	if int64(len(data)) > p.maxResp {
-		return nil, fail(ClassTooLarge, true, fmt.Errorf("%w: over %d bytes", ErrResponseTooLarge, p.maxResp))
-	}
-	if resp.StatusCode >= 500 {
-		return nil, fail(ClassTransport, true, fmt.Errorf("HTTP %d", resp.StatusCode))
-	}
-	var msg struct {
-		Result json.RawMessage `json:"result"`
-		Error  *jsonrpc.Error  `json:"error"`
-	}
-	if err := json.Unmarshal(data, &msg); err != nil {
-		return nil, fail(ClassBadResponse, true, fmt.Errorf("HTTP %d: decode: %w", resp.StatusCode, err))
+		return nil, fail(ClassBadResponse, true, fmt.Errorf("HTTP %d: decode: %w", status, err))
 	}
 	if msg.Error != nil {
 		if isRateLimitError(msg.Error) {
@@ -88,10 +49,48 @@ func (p *Provider) post(ctx context.Context, id uint64, method string, params js
 		return nil, msg.Error
 	}
 	if msg.Result == nil {
-		return nil, fail(ClassBadResponse, true, fmt.Errorf("HTTP %d: neither result nor error", resp.StatusCode))
+		return nil, fail(ClassBadResponse, true, fmt.Errorf("HTTP %d: neither result nor error", status))
 	}
 	return msg.Result, nil
 }
+
+// response is one decoded JSON-RPC answer; the result stays raw.
+type response struct {
+	ID     json.RawMessage `json:"id"`
+	Result json.RawMessage `json:"result"`
+	Error  *jsonrpc.Error  `json:"error"`
+}
+
+// decodeResponse decodes one answer object, without reflection unless it
+// carries an error or has unusual member names.
+func decodeResponse(data []byte) (response, error) {
+	var r response
+	m, ok := jsonrpc.ScanResponse(data)
+	if !ok {
+		err := json.Unmarshal(data, &r)
+		return r, err
+	}
+	r.ID, r.Result = m.ID, m.Result
+	if len(m.Error) > 0 && string(m.Error) != "null" {
+		if err := json.Unmarshal(m.Error, &r.Error); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+// readBody reads the answer up to limit+1 bytes (one more tells the caller
+// it was over), in one allocation when the length is announced.
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= limit {
+		buf := make([]byte, n)
+		_, err := io.ReadFull(resp.Body, buf)
+		return buf, err
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, limit+1))
+}
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 // ctxError classifies a call that ended because its context did.
 func (p *Provider) ctxError(ctx context.Context, method string) *Error {
@@ -106,14 +105,17 @@ func (p *Provider) ctxError(ctx context.Context, method string) *Error {
 	return &Error{Provider: p.name, Method: method, Class: class, Sent: true, Err: cause}
 }
 
-// encodeCall builds the request body by hand: params are forwarded raw.
-func encodeCall(id uint64, method string, params json.RawMessage) []byte {
-	m, _ := json.Marshal(method) // a string always marshals
-	buf := make([]byte, 0, 48+len(m)+len(params))
+// appendCall appends one call's JSON to buf by hand: params are forwarded raw.
+func appendCall(buf []byte, id uint64, method string, params json.RawMessage) []byte {
 	buf = append(buf, `{"jsonrpc":"2.0","id":`...)
 	buf = strconv.AppendUint(buf, id, 10)
 	buf = append(buf, `,"method":`...)
-	buf = append(buf, m...)
+	if plainName(method) {
+		buf = append(append(append(buf, '"'), method...), '"')
+	} else {
+		m, _ := json.Marshal(method) // a string always marshals
+		buf = append(buf, m...)
+	}
 	buf = append(buf, `,"params":`...)
 	if len(params) == 0 {
 		buf = append(buf, `[]`...)
@@ -121,6 +123,16 @@ func encodeCall(id uint64, method string, params json.RawMessage) []byte {
 		buf = append(buf, params...)
 	}
 	return append(buf, '}')
+}
+
+// plainName reports whether s needs no JSON escaping (method names do not).
+func plainName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // isDialError reports whether the request never left: the connection failed.

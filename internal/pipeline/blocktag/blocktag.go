@@ -7,9 +7,9 @@
 package blocktag
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"strings"
 
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
@@ -55,12 +55,12 @@ func (b *BlockTag) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessag
 // into the param to forward and the block it pins, if any. A block beyond
 // the agreed head is not pinned: a provider answers it as it sees fit.
 func Resolve(t *head.Tracker, raw json.RawMessage) (json.RawMessage, uint64, bool, *jsonrpc.Error) {
-	raw = json.RawMessage(strings.TrimSpace(string(raw)))
+	raw = bytes.TrimSpace(raw)
 	if len(raw) > 0 && raw[0] == '{' {
 		return resolveObject(t, raw)
 	}
-	var tag string
-	if err := json.Unmarshal(raw, &tag); err != nil {
+	tag, ok := jsonrpc.StringValue(raw)
+	if !ok {
 		return nil, 0, false, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: block must be a tag, a hex number or an object")
 	}
 	h, haveHead := t.Latest()

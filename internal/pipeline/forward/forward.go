@@ -20,9 +20,14 @@ type Forward struct {
 
 // Handle routes the call and records who served it.
 func (f *Forward) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
-	res, err := f.Router.Do(ctx, &route.Request{
-		Method: c.Method, Params: c.Params, Info: c.Info, Block: c.Block, HasBlock: c.HasBlock,
-	})
+	req := &route.Request{Method: c.Method, Params: c.Params, Info: c.Info, Block: c.Block, HasBlock: c.HasBlock}
+	var res route.Result
+	var err error
+	if s := route.SlotFrom(ctx); s != nil {
+		res, err = s.Do(ctx, req) // an item of a client batch: with its wave, as one upstream batch
+	} else {
+		res, err = f.Router.Do(ctx, req)
+	}
 	c.Provider, c.Attempts, c.Hedged = res.Provider, res.Attempts, res.Hedged
 	if err != nil {
 		return nil, ToRPC(err)

@@ -1,0 +1,69 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestWebSocketValidation(t *testing.T) {
+	valid := func() *Config {
+		c := Default()
+		ch := DefaultChain()
+		ch.Name, ch.ChainID = "dev", 1337
+		p := DefaultProvider()
+		p.Name, p.HTTP = "a", "http://127.0.0.1:1"
+		ch.Providers = []Provider{p}
+		c.Chains = []Chain{ch}
+		c.Complete()
+		return c
+	}
+	if err := valid().Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	cases := []struct {
+		name  string
+		edit  func(*WebSocket)
+		field string
+	}{
+		{"zero send queue", func(w *WebSocket) { w.SendQueue = 0 }, "websocket.send_queue"},
+		{"zero queue bytes", func(w *WebSocket) { w.SendQueueBytes = 0 }, "websocket.send_queue_bytes"},
+		{"pong not after ping", func(w *WebSocket) { w.PongTimeout = Duration(10 * time.Second) }, "websocket.pong_timeout"},
+		{"zero per-ip", func(w *WebSocket) { w.MaxConnectionsPerIP = 0 }, "websocket.max_connections_per_ip"},
+	}
+	for _, tc := range cases {
+		c := valid()
+		tc.edit(&c.WebSocket)
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: %v, want an error naming %s", tc.name, err, tc.field)
+		}
+	}
+	c := valid()
+	c.WebSocket.Enabled = false
+	c.WebSocket.SendQueue = 0
+	if err := c.Validate(); err != nil {
+		t.Errorf("disabled websocket still validated: %v", err)
+	}
+}
+
+func TestWebSocketFromYAML(t *testing.T) {
+	c, err := Parse([]byte(`
+websocket:
+  send_queue: 100
+  idle_timeout: 1m
+chains:
+  - name: dev
+    chain_id: 1337
+    providers:
+      - name: a
+        http: http://127.0.0.1:1
+`), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.WebSocket
+	if w.SendQueue != 100 || w.IdleTimeout.D() != time.Minute || w.MaxConnectionsPerIP != DefaultWebSocket().MaxConnectionsPerIP || !w.Enabled {
+		t.Fatalf("websocket section %+v", w)
+	}
+}

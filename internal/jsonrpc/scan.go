@@ -1,0 +1,242 @@
+package jsonrpc
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+)
+
+// The functions below split JSON that is already known to be valid (the
+// body passed json.Valid) without reflection: they only find where values
+// begin and end. On anything unexpected they report !ok and the caller
+// falls back to encoding/json, so behaviour never depends on them.
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// valueEnd returns the index just past the JSON value starting at b[i]
+// (b[i] is not whitespace), or -1.
+func valueEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				e := stringEnd(b, j)
+				if e < 0 {
+					return -1
+				}
+				j = e - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	default: // number, true, false, null
+		j := i
+		for j < len(b) && !isSpace(b[j]) && b[j] != ',' && b[j] != ']' && b[j] != '}' {
+			j++
+		}
+		if j == i {
+			return -1
+		}
+		return j
+	}
+}
+
+// stringEnd returns the index just past the string starting at b[i] == '"'.
+func stringEnd(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// splitArray returns the elements of the valid JSON array b.
+func splitArray(b []byte) ([]json.RawMessage, bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '[' {
+		return nil, false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return []json.RawMessage{}, skipSpace(b, i+1) == len(b)
+	}
+	out := make([]json.RawMessage, 0, 4)
+	for {
+		e := valueEnd(b, i)
+		if e < 0 {
+			return nil, false
+		}
+		out = append(out, json.RawMessage(b[i:e:e]))
+		i = skipSpace(b, e)
+		if i >= len(b) {
+			return nil, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case ']':
+			return out, skipSpace(b, i+1) == len(b)
+		default:
+			return nil, false
+		}
+	}
+}
+
+// scanRequest fills w from the valid JSON object b as json.Unmarshal would,
+// for objects whose member names are plain: any escaped name, or a name
+// that matches a field only case-insensitively, reports !ok.
+func scanRequest(b []byte, w *wireRequest) bool {
+	return scanObject(b, func(key []byte, v json.RawMessage) bool {
+		switch string(key) {
+		case "jsonrpc":
+			w.Version = v
+		case "id":
+			w.ID = v
+		case "method":
+			w.Method = v
+		case "params":
+			w.Params = v
+		default:
+			for _, f := range [...]string{"jsonrpc", "id", "method", "params"} {
+				if strings.EqualFold(string(key), f) {
+					return false // encoding/json matches names case-insensitively
+				}
+			}
+		}
+		return true
+	})
+}
+
+// scanObject calls member for each member of the valid JSON object b, in
+// order; member returns false to give up. Escaped names report !ok.
+func scanObject(b []byte, member func(key []byte, v json.RawMessage) bool) bool {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return skipSpace(b, i+1) == len(b)
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return false
+		}
+		ke := stringEnd(b, i)
+		if ke < 0 {
+			return false
+		}
+		key := b[i+1 : ke-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			return false
+		}
+		i = skipSpace(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return false
+		}
+		i = skipSpace(b, i+1)
+		e := valueEnd(b, i)
+		if e < 0 || !member(key, json.RawMessage(b[i:e:e])) {
+			return false
+		}
+		i = skipSpace(b, e)
+		if i >= len(b) {
+			return false
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			return skipSpace(b, i+1) == len(b)
+		default:
+			return false
+		}
+	}
+}
+
+// plainString returns the contents of the JSON string s when it has no
+// escapes.
+func plainString(s []byte) (string, bool) {
+	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' || bytes.IndexByte(s, '\\') >= 0 {
+		return "", false
+	}
+	return string(s[1 : len(s)-1]), true
+}
+
+// StringValue decodes raw as json.Unmarshal into a string would (null
+// gives ""), quickly when raw is a string without escapes. ok is false when
+// Unmarshal would fail.
+func StringValue(raw json.RawMessage) (s string, ok bool) {
+	if s, ok := plainString(bytes.TrimSpace(raw)); ok {
+		return s, true
+	}
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// ResponseMembers are the raw members of one response object.
+type ResponseMembers struct {
+	ID, Result, Error json.RawMessage
+}
+
+// ScanResponse splits one response object into its members as
+// json.Unmarshal into raw fields would. ok is false when b is not valid
+// JSON or not an object the fast path can read; callers then decode with
+// encoding/json.
+func ScanResponse(b []byte) (m ResponseMembers, ok bool) {
+	if !json.Valid(b) {
+		return m, false
+	}
+	return m, scanObject(b, func(key []byte, v json.RawMessage) bool {
+		switch string(key) {
+		case "id":
+			m.ID = v
+		case "result":
+			m.Result = v
+		case "error":
+			m.Error = v
+		default:
+			for _, f := range [...]string{"id", "result", "error"} {
+				if strings.EqualFold(string(key), f) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// SplitArray returns the elements of a JSON array; ok is false when b is
+// not valid JSON or not an array.
+func SplitArray(b []byte) ([]json.RawMessage, bool) {
+	if !json.Valid(b) {
+		return nil, false
+	}
+	return splitArray(b)
+}

@@ -1,0 +1,152 @@
+package route
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/fakenode"
+)
+
+// requests is the number of traffic requests (not health checks) the
+// providers got.
+func (n *testNet) requests() uint64 {
+	var total uint64
+	for _, p := range n.router.Providers() {
+		total += p.Snapshot(time.Now()).Requests
+	}
+	return total
+}
+
+// runWave routes reqs as one wave of a client batch; skip calls leave the
+// wave without routing (answered before routing).
+func runWave(t *testing.T, r *Router, skip int, reqs ...*Request) []Result {
+	t.Helper()
+	b := r.NewBatch(len(reqs) + skip)
+	results := make([]Result, len(reqs))
+	var wg sync.WaitGroup
+	for range skip {
+		s := b.Slot()
+		wg.Go(func() { s.Done() })
+	}
+	for i, req := range reqs {
+		s := b.Slot()
+		wg.Go(func() {
+			defer s.Done()
+			ctx, cancel := context.WithTimeout(WithSlot(context.Background(), s), 3*time.Second)
+			defer cancel()
+			res, err := SlotFrom(ctx).Do(ctx, req)
+			if err != nil {
+				t.Errorf("call %d (%s): %v", i, req.Method, err)
+			}
+			results[i] = res
+		})
+	}
+	wg.Wait()
+	return results
+}
+
+func TestBatchIsOneUpstreamRequest(t *testing.T) {
+	routing := testRouting()
+	routing.Hedge = false
+	n := startNet(t, routing, threeOperators()...)
+	// A wave whose goroutines were not all scheduled within batchWait is
+	// sent in parts (correct, only slower): allow a few tries on a busy machine.
+	var got uint64
+	var res []Result
+	for try := 0; try < 5 && got != 1; try++ {
+		before := n.requests()
+		res = runWave(t, n.router, 2, read("eth_gasPrice"), read("eth_blockNumber"), read("eth_gasPrice"))
+		got = n.requests() - before
+	}
+	if got != 1 {
+		t.Errorf("%d upstream requests for a wave of 3 routed calls, want 1", got)
+	}
+	for i, r := range res {
+		if len(r.Value) == 0 || r.Provider != res[0].Provider {
+			t.Errorf("call %d: %+v", i, r)
+		}
+	}
+}
+
+func TestBatchWritesGoAlone(t *testing.T) {
+	routing := testRouting()
+	routing.Hedge = false
+	n := startNet(t, routing, threeOperators()...)
+	var got uint64
+	for try := 0; try < 5 && got != 2; try++ { // see TestBatchIsOneUpstreamRequest
+		before := n.requests()
+		runWave(t, n.router, 0, read("eth_gasPrice"), read("eth_gasPrice"), read("eth_sendRawTransaction"))
+		got = n.requests() - before
+	}
+	if got != 2 {
+		t.Errorf("%d upstream requests, want 2 (one batch, one write)", got)
+	}
+}
+
+func TestBatchRefusedFallsBack(t *testing.T) {
+	routing := testRouting()
+	n := startNet(t, routing, threeOperators()...)
+	for _, node := range n.nodes {
+		node.SetFault(fakenode.Fault{NoBatches: true})
+	}
+	for range 5 {
+		runWave(t, n.router, 0, read("eth_gasPrice"), read("eth_gasPrice"), read("eth_gasPrice"))
+	}
+	for _, p := range n.router.Providers() {
+		if s := p.Snapshot(time.Now()); s.ErrorRate > 0 || s.Degraded {
+			t.Errorf("%s: refusing batches counted as failures: %+v", p.Name(), s)
+		}
+	}
+}
+
+func TestBatchSlowerThanHedgeFallsBack(t *testing.T) {
+	routing := testRouting()
+	routing.ExplorationShare = 0
+	n := startNet(t, routing,
+		nodeSpec{name: "slow", operator: "alice", cloud: "aws", tier: "own", weight: 1e6},
+		nodeSpec{name: "fast", operator: "bob", cloud: "gcp", tier: "own", weight: 1e-6},
+	)
+	n.run(t, 20, "eth_gasPrice") // prime latencies
+	n.nodes["slow"].SetFault(fakenode.Fault{Delay: time.Second, OnlyMethod: "eth_gasPrice"})
+	start := time.Now()
+	res := runWave(t, n.router, 0, read("eth_gasPrice"), read("eth_gasPrice"))
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Fatalf("wave answered after %s; want the hedges' fast answers", d)
+	}
+	for i, r := range res {
+		if r.Provider != "fast" {
+			t.Errorf("call %d answered by %s", i, r.Provider)
+		}
+	}
+}
+
+func TestBatchNodeAnswersPerCall(t *testing.T) {
+	routing := testRouting()
+	routing.Hedge = false
+	n := startNet(t, routing, threeOperators()...)
+	// A block past every head: "header not found" is missing data, so the
+	// call is retried on its own; the others are answered from the batch.
+	far := read("eth_getBalance")
+	far.Params = []byte(`["0x407d73d8a49eeb85d32cf465507dd71d507100c1","0xffffff"]`)
+	b := n.router.NewBatch(2)
+	var wg sync.WaitGroup
+	var farErr error
+	for i, req := range []*Request{read("eth_gasPrice"), far} {
+		s := b.Slot()
+		wg.Go(func() {
+			defer s.Done()
+			_, err := s.Do(context.Background(), req)
+			if i == 1 {
+				farErr = err
+			} else if err != nil {
+				t.Errorf("eth_gasPrice: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if farErr == nil {
+		t.Error("a block past the head was answered")
+	}
+}

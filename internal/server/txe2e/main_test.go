@@ -1,0 +1,281 @@
+// Package txe2e runs the transaction path (fan-out, inclusion watch,
+// censorship evidence, restart) against a real devnet with faults.
+package txe2e
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/server"
+	"github.com/rpcmesh/rpcmesh/internal/txwatch"
+)
+
+var (
+	dn *devnet.Devnet
+	gw *server.Gateway
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("txe2e: skipped with -short")
+		os.Exit(0)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	d, err := devnet.Start(ctx, devnet.Options{BlockTime: 500 * time.Millisecond})
+	if err != nil {
+		cancel()
+		fmt.Fprintln(os.Stderr, "start devnet:", err)
+		os.Exit(1)
+	}
+	dn = d
+	g, err := startGateway(ctx, "")
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start gateway:", err)
+		d.Close()
+		os.Exit(1)
+	}
+	gw = g
+	code := m.Run()
+	closeGateway(gw)
+	_ = dn.Close()
+	os.Exit(code)
+}
+
+// startGateway runs a gateway in front of every devnet node; store is
+// broadcast.store ("" for memory only).
+func startGateway(ctx context.Context, store string) (*server.Gateway, error) {
+	info := dn.Info()
+	cfg := config.Default()
+	cfg.Server.Listen, cfg.Admin.Listen = "127.0.0.1:0", ""
+	cfg.Health.PollInterval = config.Duration(200 * time.Millisecond)
+	cfg.Health.ProbeInterval = config.Duration(200 * time.Millisecond)
+	cfg.Health.BreakerFailures = 3
+	cfg.Health.BreakerCooldown = config.Duration(500 * time.Millisecond)
+	cfg.Health.ProviderTimeout = config.Duration(5 * time.Second) // tolerant of a loaded CI machine
+	cfg.Broadcast.WatchInterval = config.Duration(250 * time.Millisecond)
+	cfg.Broadcast.RebroadcastBlocks = 2
+	cfg.Broadcast.Store = store
+	ch := config.DefaultChain()
+	ch.Name, ch.ChainID = "devnet", info.ChainID
+	for _, n := range info.Nodes {
+		p := config.DefaultProvider()
+		p.Name, p.HTTP = n.Name, n.HTTP
+		p.Labels = config.Labels{Operator: n.Labels.Operator, Cloud: n.Labels.Cloud, Region: n.Labels.Region, Tier: n.Labels.Tier}
+		ch.Providers = append(ch.Providers, p)
+	}
+	cfg.Chains = []config.Chain{ch}
+	cfg.Complete()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	level := slog.LevelError
+	if os.Getenv("E2E_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	g, err := server.New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	if err != nil {
+		return nil, err
+	}
+	if err := g.Start(ctx); err != nil {
+		return nil, err
+	}
+	if err := g.Ready(ctx); err != nil {
+		closeGateway(g)
+		return nil, err
+	}
+	return g, nil
+}
+
+func closeGateway(g *server.Gateway) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = g.Close(ctx)
+}
+
+// rpcError is a JSON-RPC error answer.
+type rpcError struct {
+	Code    int             `json:"code"`
+	Message string          `json:"message"`
+	Data    json.RawMessage `json:"data"`
+}
+
+func (e *rpcError) Error() string { return fmt.Sprintf("error %d: %s %s", e.Code, e.Message, e.Data) }
+
+var client = &http.Client{Timeout: 15 * time.Second}
+
+// call sends one JSON-RPC call through gateway g and decodes the result into out.
+func call(g *server.Gateway, out any, method string, params ...any) error {
+	p, _ := json.Marshal(params)
+	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":%q,"params":%s}`, method, p)
+	resp, err := client.Post("http://"+g.HTTPAddr()+"/devnet", "application/json", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var r struct {
+		Result json.RawMessage `json:"result"`
+		Error  *rpcError       `json:"error"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
+	}
+	if r.Error != nil {
+		return r.Error
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(r.Result, out)
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitFor polls cond every 100ms until it holds or ctx ends.
+func waitFor(ctx context.Context, what string, cond func() bool) error {
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// direct is a client of a devnet node without its fault proxy.
+func direct(t *testing.T, name string) *ethclient.Client {
+	t.Helper()
+	u, ok := dn.DirectURL(name)
+	if !ok {
+		t.Fatalf("no node %s", name)
+	}
+	c, err := ethclient.Dial(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// signTx signs a 1-wei transfer from key with nonce.
+func signTx(t *testing.T, key *ecdsa.PrivateKey, nonce uint64) *types.Transaction {
+	t.Helper()
+	id := new(big.Int).SetUint64(dn.Info().ChainID)
+	to := common.HexToAddress("0x000000000000000000000000000000000000c0de")
+	tx, err := types.SignNewTx(key, types.LatestSignerForChainID(id), &types.DynamicFeeTx{
+		ChainID: id, Nonce: nonce, GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(100 * params.GWei),
+		Gas: 21000, To: &to, Value: big.NewInt(1),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+// pendingNonce asks gateway g for the account's "pending" nonce.
+func pendingNonce(t *testing.T, g *server.Gateway, key *ecdsa.PrivateKey) uint64 {
+	t.Helper()
+	var n hexutil.Uint64
+	if err := call(g, &n, "eth_getTransactionCount", crypto.PubkeyToAddress(key.PublicKey), "pending"); err != nil {
+		t.Fatal(err)
+	}
+	return uint64(n)
+}
+
+// send sends tx through gateway g and checks the answer is its hash.
+func send(t *testing.T, g *server.Gateway, tx *types.Transaction) {
+	t.Helper()
+	raw, _ := tx.MarshalBinary()
+	var h common.Hash
+	if err := call(g, &h, "eth_sendRawTransaction", hexutil.Bytes(raw)); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	if h != tx.Hash() {
+		t.Fatalf("answered hash %s, want %s", h, tx.Hash())
+	}
+}
+
+// status asks gateway g for rpcmesh_transactionStatus.
+func status(t *testing.T, g *server.Gateway, h common.Hash) txwatch.Entry {
+	t.Helper()
+	var e txwatch.Entry
+	if err := call(g, &e, "rpcmesh_transactionStatus", h); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// waitIncluded waits until gateway g reports the transaction included.
+func waitIncluded(t *testing.T, ctx context.Context, g *server.Gateway, h common.Hash) txwatch.Entry {
+	t.Helper()
+	var e txwatch.Entry
+	if err := waitFor(ctx, "inclusion of "+h.Hex(), func() bool {
+		e = status(t, g, h)
+		return e.State == txwatch.StateIncluded
+	}); err != nil {
+		t.Fatalf("%v; last status %+v", err, e)
+	}
+	return e
+}
+
+func setFault(t *testing.T, target string, kind devnet.FaultKind) {
+	t.Helper()
+	if _, err := dn.SetFault(context.Background(), devnet.FaultSpec{Target: target, Kind: kind}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dn.ClearFaults)
+}
+
+// requests is how many calls the gateway sent each provider (health
+// checks not counted).
+func requests(g *server.Gateway) map[string]uint64 {
+	out := map[string]uint64{}
+	for _, p := range g.Status().Chains[0].Providers {
+		out[p.Name] = p.Requests
+	}
+	return out
+}
+
+// waitUsable waits until every provider of the shared gateway is usable.
+func waitUsable(t *testing.T) {
+	t.Helper()
+	ctx := ctxT(t, 20*time.Second)
+	if err := waitFor(ctx, "providers usable", func() bool {
+		for _, p := range gw.Status().Chains[0].Providers {
+			if p.State != "ok" {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,99 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/head"
+	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/subscribe"
+	"github.com/rpcmesh/rpcmesh/internal/wsfront"
+)
+
+// newWSFront builds the WebSocket front door from the config (nil when
+// disabled). Its calls obey the same limits as HTTP requests.
+func (g *Gateway) newWSFront() *wsfront.Server {
+	if !g.cfg.WebSocket.Enabled {
+		return nil
+	}
+	return wsfront.New(wsfront.Options{
+		Limits:           g.cfg.WebSocket,
+		MaxBatchItems:    g.cfg.Limits.MaxBatchItems,
+		BatchConcurrency: g.cfg.Limits.BatchConcurrency,
+		MaxResponseBytes: g.cfg.Limits.MaxResponseBytes,
+		RequestTimeout:   g.cfg.Limits.RequestTimeout.D(),
+		CheckOrigin:      g.originAllowed,
+		Logger:           g.logger,
+	})
+}
+
+// serveWS hands a WebSocket upgrade for chain ch to the WS front door.
+func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, ch *chain, rid string) {
+	logger := &callLogger{base: g.logger.With("transport", "ws"), rid: rid, chain: ch.cfg.Name}
+	g.ws.Serve(w, r, wsfront.Endpoint{
+		Chain: ch.cfg.Name,
+		Hub:   ch.hub,
+		Call: func(ctx context.Context, req *jsonrpc.Request) jsonrpc.Response {
+			// One WS call takes a slot of the gateway-wide concurrency
+			// limit, as one HTTP request does.
+			select {
+			case g.sem <- struct{}{}:
+				defer func() { <-g.sem }()
+			default:
+				return jsonrpc.NewError(req.ID, jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: too many concurrent requests"))
+			}
+			g.metrics.Inflight(1)
+			defer g.metrics.Inflight(-1)
+			return g.call(ctx, ch, req, logger)
+		},
+	})
+}
+
+// isWSUpgrade reports whether r asks for a WebSocket.
+func isWSUpgrade(r *http.Request) bool { return wsfront.IsUpgrade(r) }
+
+// originAllowed applies the CORS allowed origins to WebSocket upgrades
+// (a request without Origin is not from a browser and is allowed).
+func (g *Gateway) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	for _, o := range g.cfg.Server.CORS.AllowedOrigins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// closeWS closes every WebSocket client (they are hijacked connections,
+// which http.Server.Shutdown does not wait for).
+func (g *Gateway) closeWS(ctx context.Context) error {
+	if g.ws == nil {
+		return nil
+	}
+	return g.ws.Close(ctx)
+}
+
+// newHub builds a chain's subscription hub: heads and logs from the agreed
+// head through the chain's pipeline, pending transactions from every
+// provider that has a WS endpoint.
+func newHub(ch *config.Chain, tracker *head.Tracker, p pipeline.Handler, logger *slog.Logger) *subscribe.Hub {
+	var urls []string
+	for _, pc := range ch.Providers {
+		if pc.WS != "" {
+			urls = append(urls, pc.WS)
+		}
+	}
+	return subscribe.New(subscribe.Options{
+		Head:        tracker,
+		Fetch:       p,
+		PendingURLs: urls,
+		Logger:      logger.With("chain", ch.Name),
+	})
+}

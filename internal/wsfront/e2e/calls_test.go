@@ -1,0 +1,159 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/ethclient"
+)
+
+// TestCallsOverWS: the same methods and batches as over HTTP, through the
+// same pipeline, on ws://host/{chain}.
+func TestCallsOverWS(t *testing.T) {
+	waitHealthy(t)
+	ctx := ctxT(t, 30*time.Second)
+	c := dialWS(t)
+	res, err := c.call(ctx, "eth_chainId", `[]`)
+	if err != nil || string(res) != fmt.Sprintf(`"0x%x"`, dn.Info().ChainID) {
+		t.Fatalf("eth_chainId: %s %v", res, err)
+	}
+	acct := dn.Info().Accounts[0].Address
+	if res, err := c.call(ctx, "eth_getBalance", fmt.Sprintf(`[%q,"latest"]`, acct)); err != nil || len(res) < 4 {
+		t.Fatalf("eth_getBalance: %s %v", res, err)
+	}
+	if _, err := c.call(ctx, "admin_peers", `[]`); err == nil || !strings.Contains(err.Error(), "-32601") {
+		t.Fatalf("admin_peers: %v, want -32601", err)
+	}
+	batch, err := c.send(ctx, "batch", `[{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"},{"jsonrpc":"2.0","id":2,"method":"eth_getBlockByNumber","params":["latest",false]}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []struct {
+		ID     int             `json:"id"`
+		Result json.RawMessage `json:"result"`
+	}
+	if err := json.Unmarshal(batch, &items); err != nil || len(items) != 2 || items[1].Result == nil {
+		t.Fatalf("batch: %s %v", batch, err)
+	}
+	id, _, err := c.subscribe(ctx, `["newHeads"]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := c.call(ctx, "eth_unsubscribe", fmt.Sprintf(`[%q]`, id)); err != nil || string(res) != "true" {
+		t.Fatalf("eth_unsubscribe: %s %v", res, err)
+	}
+	if res, err := c.call(ctx, "eth_unsubscribe", fmt.Sprintf(`[%q]`, id)); err != nil || string(res) != "false" {
+		t.Fatalf("second eth_unsubscribe: %s %v", res, err)
+	}
+	if _, err := c.call(ctx, "eth_subscribe", `["syncing"]`); err == nil {
+		t.Fatal("unknown subscription kind accepted")
+	}
+}
+
+// TestGoEthereumClient: go-ethereum's own client subscribes to new heads
+// through the gateway and sees consecutive blocks.
+func TestGoEthereumClient(t *testing.T) {
+	waitHealthy(t)
+	ctx := ctxT(t, 30*time.Second)
+	ec, err := ethclient.DialContext(ctx, wsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	heads := make(chan *types.Header, 16)
+	sub, err := ec.SubscribeNewHead(ctx, heads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	var prev *types.Header
+	for range 4 {
+		select {
+		case h := <-heads:
+			if prev != nil && (h.Number.Uint64() != prev.Number.Uint64()+1 || h.ParentHash != prev.Hash()) {
+				t.Fatalf("head %d after %d", h.Number, prev.Number)
+			}
+			// The header decodes to the block's real hash: nothing was lost.
+			if b, err := ec.HeaderByNumber(ctx, h.Number); err != nil || b.Hash() != h.Hash() {
+				t.Fatalf("head %d hash %s, block %v %v", h.Number, h.Hash(), b, err)
+			}
+			prev = h
+		case err := <-sub.Err():
+			t.Fatal(err)
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+	}
+}
+
+// TestPendingTransactionsMergedOnce: pending transaction hashes come from
+// every provider's WS feed, and each reaches the client once.
+func TestPendingTransactionsMergedOnce(t *testing.T) {
+	waitHealthy(t)
+	ctx := ctxT(t, 60*time.Second)
+	c := dialWS(t)
+	_, ch, err := c.subscribe(ctx, `["newPendingTransactions"]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // the upstream feeds start on the first subscriber
+	direct, _ := dn.DirectURL(dn.Info().Nodes[2].Name)
+	ec, err := ethclient.DialContext(ctx, direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	key := dn.Keys()[7]
+	from := dn.Info().Accounts[7].Address
+	nonce, err := ec.PendingNonceAt(ctx, common.HexToAddress(from))
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := common.HexToAddress("0x00000000000000000000000000000000000000bb")
+	want := map[string]bool{}
+	for i := range 5 {
+		tx := signTx(t, key, nonce+uint64(i), &to, nil, 21000)
+		if err := ec.SendTransaction(ctx, tx); err != nil {
+			t.Fatal(err)
+		}
+		want[strings.ToLower(tx.Hash().Hex())] = true
+	}
+	got := map[string]int{}
+	deadline := time.After(10 * time.Second)
+	for len(got) < len(want) || !covers(got, want) {
+		select {
+		case raw := <-ch:
+			var h string
+			_ = json.Unmarshal(raw, &h)
+			got[strings.ToLower(h)]++
+		case <-deadline:
+			t.Fatalf("pending hashes seen %v, want %v", got, want)
+		}
+	}
+	// Let the other providers' copies arrive: they must be dropped.
+	time.Sleep(time.Second)
+	for len(ch) > 0 {
+		var h string
+		_ = json.Unmarshal(<-ch, &h)
+		got[strings.ToLower(h)]++
+	}
+	for h := range want {
+		if got[h] != 1 {
+			t.Errorf("pending %s seen %d times", h, got[h])
+		}
+	}
+}
+
+func covers(got map[string]int, want map[string]bool) bool {
+	for h := range want {
+		if got[h] == 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,314 @@
+// Package e2e tests the WebSocket front door and subscriptions against a
+// real devnet with faults, through a running gateway.
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/server"
+)
+
+var (
+	dn      *devnet.Devnet
+	gw      *server.Gateway
+	wsURL   string
+	httpURL string
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("wsfront e2e: skipped with -short")
+		os.Exit(0)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	d, err := devnet.Start(ctx, devnet.Options{BlockTime: 500 * time.Millisecond})
+	if err != nil {
+		cancel()
+		fmt.Fprintln(os.Stderr, "start devnet:", err)
+		os.Exit(1)
+	}
+	dn = d
+	level := slog.LevelError
+	if os.Getenv("E2E_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	g, err := server.New(gatewayConfig(d.Info()), logger)
+	if err == nil {
+		err = g.Start(ctx)
+	}
+	if err == nil {
+		err = g.Ready(ctx)
+	}
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start gateway:", err)
+		d.Close()
+		os.Exit(1)
+	}
+	gw = g
+	wsURL, httpURL = "ws://"+g.HTTPAddr()+"/devnet", "http://"+g.HTTPAddr()+"/devnet"
+	code := m.Run()
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_ = gw.Close(sctx)
+	scancel()
+	_ = dn.Close()
+	os.Exit(code)
+}
+
+// Limits the tests rely on: a small send queue so that slow clients are
+// found quickly, room for many clients from one address.
+const (
+	testSendQueue      = 64
+	testSendQueueBytes = 256 << 10
+)
+
+// gatewayConfig puts the gateway in front of every devnet node, with
+// health timings scaled to 500ms blocks (as internal/server/e2e does).
+func gatewayConfig(info devnet.Info) *config.Config {
+	cfg := config.Default()
+	cfg.Server.Listen, cfg.Admin.Listen = "127.0.0.1:0", ""
+	cfg.Health.PollInterval = config.Duration(200 * time.Millisecond)
+	cfg.Health.ProbeInterval = config.Duration(200 * time.Millisecond)
+	cfg.Health.ChainIDInterval = config.Duration(2 * time.Second)
+	cfg.Health.BreakerFailures = 3
+	cfg.Health.BreakerCooldown = config.Duration(500 * time.Millisecond)
+	cfg.Health.ProviderTimeout = config.Duration(2 * time.Second)
+	cfg.Health.MaxLagBlocks = 3
+	cfg.Routing.HedgeMaxDelay = config.Duration(300 * time.Millisecond)
+	cfg.Routing.RetryBackoff = config.Duration(10 * time.Millisecond)
+	cfg.WebSocket.MaxConnectionsPerIP = 1000
+	cfg.WebSocket.SendQueue = testSendQueue
+	cfg.WebSocket.SendQueueBytes = testSendQueueBytes
+	ch := config.DefaultChain()
+	ch.Name, ch.ChainID = "devnet", info.ChainID
+	for _, n := range info.Nodes {
+		p := config.DefaultProvider()
+		p.Name, p.HTTP, p.WS = n.Name, n.HTTP, n.WS
+		p.Labels = config.Labels{Operator: n.Labels.Operator, Cloud: n.Labels.Cloud, Region: n.Labels.Region, Tier: n.Labels.Tier}
+		ch.Providers = append(ch.Providers, p)
+	}
+	cfg.Chains = []config.Chain{ch}
+	cfg.Complete()
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	return cfg
+}
+
+// wsClient is a minimal JSON-RPC client over one WS connection: answers
+// go to the caller, notifications to a channel per subscription.
+type wsClient struct {
+	conn *websocket.Conn
+	wmu  sync.Mutex
+	mu   sync.Mutex
+	next int
+	wait map[string]chan json.RawMessage // id -> answer
+	subs map[string]chan json.RawMessage // subscription -> results
+	subq map[string]bool                 // ids of eth_subscribe calls in flight
+	done chan struct{}
+	err  error // why the reader stopped, once done is closed
+}
+
+func dialWS(t *testing.T) *wsClient {
+	t.Helper()
+	conn, resp, err := websocket.DefaultDialer.Dial(wsURL, nil)
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		t.Fatalf("dial %s: %v", wsURL, err)
+	}
+	c := &wsClient{conn: conn, wait: map[string]chan json.RawMessage{}, subs: map[string]chan json.RawMessage{}, subq: map[string]bool{}, done: make(chan struct{})}
+	go c.read()
+	t.Cleanup(func() { conn.Close(); <-c.done })
+	return c
+}
+
+func (c *wsClient) read() {
+	defer close(c.done)
+	for {
+		_, msg, err := c.conn.ReadMessage()
+		if err != nil {
+			c.err = err
+			return
+		}
+		var m struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+			Params struct {
+				Subscription string          `json:"subscription"`
+				Result       json.RawMessage `json:"result"`
+			} `json:"params"`
+		}
+		if err := json.Unmarshal(msg, &m); err != nil || strings.HasPrefix(strings.TrimSpace(string(msg)), "[") {
+			// batches are read by callers through raw()
+			c.deliver("batch", msg)
+			continue
+		}
+		if m.Method == "eth_subscription" {
+			c.mu.Lock()
+			ch := c.subs[m.Params.Subscription]
+			c.mu.Unlock()
+			if ch == nil {
+				c.err = fmt.Errorf("notification for unknown subscription %s before its answer", m.Params.Subscription)
+				return
+			}
+			ch <- m.Params.Result
+			continue
+		}
+		c.deliver(string(m.ID), msg)
+	}
+}
+
+func (c *wsClient) deliver(id string, msg json.RawMessage) {
+	c.mu.Lock()
+	if c.subq[id] {
+		// The subscription's channel exists before the next message is read.
+		delete(c.subq, id)
+		var r struct {
+			Result string `json:"result"`
+		}
+		if json.Unmarshal(msg, &r) == nil && r.Result != "" {
+			c.subs[r.Result] = make(chan json.RawMessage, 10000)
+		}
+	}
+	ch := c.wait[id]
+	delete(c.wait, id)
+	c.mu.Unlock()
+	if ch != nil {
+		ch <- msg
+	}
+}
+
+// send writes raw and waits for the answer keyed by key ("batch" for a batch).
+func (c *wsClient) send(ctx context.Context, key string, raw string) (json.RawMessage, error) {
+	ch := make(chan json.RawMessage, 1)
+	c.mu.Lock()
+	c.wait[key] = ch
+	c.mu.Unlock()
+	c.wmu.Lock()
+	err := c.conn.WriteMessage(websocket.TextMessage, []byte(raw))
+	c.wmu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case m := <-ch:
+		return m, nil
+	case <-c.done:
+		return nil, fmt.Errorf("connection closed: %v", c.err)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for answer %s: %w", key, ctx.Err())
+	}
+}
+
+// call sends one call and returns its result or its error.
+func (c *wsClient) call(ctx context.Context, method string, params string) (json.RawMessage, error) {
+	c.mu.Lock()
+	c.next++
+	id := fmt.Sprint(c.next)
+	c.mu.Unlock()
+	msg, err := c.send(ctx, id, fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"method":%q,"params":%s}`, id, method, params))
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Result json.RawMessage `json:"result"`
+		Error  *struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(msg, &r); err != nil {
+		return nil, err
+	}
+	if r.Error != nil {
+		return nil, fmt.Errorf("%s: error %d: %s", method, r.Error.Code, r.Error.Message)
+	}
+	return r.Result, nil
+}
+
+// subscribe opens a subscription; its results arrive on the channel. The
+// channel is registered before the answer is read, and the reader fails the
+// client if a notification came before the answer naming it.
+func (c *wsClient) subscribe(ctx context.Context, params string) (string, <-chan json.RawMessage, error) {
+	c.mu.Lock()
+	c.next++
+	id := fmt.Sprint(c.next)
+	c.mu.Unlock()
+	ans := make(chan json.RawMessage, 1)
+	c.mu.Lock()
+	c.wait[id] = ans
+	c.subq[id] = true
+	c.mu.Unlock()
+	c.wmu.Lock()
+	err := c.conn.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"method":"eth_subscribe","params":%s}`, id, params)))
+	c.wmu.Unlock()
+	if err != nil {
+		return "", nil, err
+	}
+	var msg json.RawMessage
+	select {
+	case msg = <-ans:
+	case <-c.done:
+		return "", nil, fmt.Errorf("connection closed: %v", c.err)
+	case <-ctx.Done():
+		return "", nil, ctx.Err()
+	}
+	var r struct {
+		Result string          `json:"result"`
+		Error  json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(msg, &r); err != nil || r.Result == "" {
+		return "", nil, fmt.Errorf("eth_subscribe %s: %s", params, msg)
+	}
+	c.mu.Lock()
+	ch := c.subs[r.Result]
+	c.mu.Unlock()
+	return r.Result, ch, nil
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitHealthy waits until every provider is usable again after a test.
+func waitHealthy(t *testing.T) {
+	t.Helper()
+	ctx := ctxT(t, 30*time.Second)
+	for {
+		ok := true
+		for _, p := range gw.Status().Chains[0].Providers {
+			if p.State != "ok" || p.LagBlocks > 0 || p.Degraded {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			b, _ := json.MarshalIndent(gw.Status(), "", " ")
+			t.Fatalf("providers did not recover: %s", b)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

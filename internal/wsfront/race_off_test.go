@@ -1,0 +1,5 @@
+//go:build !race
+
+package wsfront
+
+const raceEnabled = false

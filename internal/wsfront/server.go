@@ -1,0 +1,203 @@
+// Package wsfront is the gateway's WebSocket front door: ws://host/{chain}
+// on the same listener and path as HTTP. Every JSON-RPC method and batch
+// goes through the chain's pipeline exactly as over HTTP; eth_subscribe and
+// eth_unsubscribe are served by the chain's subscription hub
+// (internal/subscribe), from the agreed head, not by one provider.
+//
+// Every client is bounded: connections per IP, subscriptions per
+// connection, message size, messages answered at once, and a send queue
+// (messages and bytes) — a client that reads too slowly to keep its queue
+// from filling is disconnected with close code 1008 rather than let the
+// gateway's memory grow. Pings keep connections alive; a client silent past
+// the pong timeout, or idle (no call, no subscription) past the idle
+// timeout, is closed.
+//
+// The WebSocket library is github.com/gorilla/websocket: widely used, kept
+// up again since 2023, and already in the module graph through go-ethereum
+// and internal/upstream, so the gateway carries one WS implementation.
+package wsfront
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/subscribe"
+)
+
+// Close codes the gateway sends.
+const (
+	// CloseSlowReader: the client's send queue filled (RFC 6455 1008, policy violation).
+	CloseSlowReader = websocket.ClosePolicyViolation
+	// CloseIdle: no call and no subscription for the idle timeout.
+	CloseIdle = websocket.CloseNormalClosure
+	// CloseShutdown: the gateway is shutting down.
+	CloseShutdown = websocket.CloseGoingAway
+)
+
+// Endpoint is what one connection serves: a chain's calls and subscriptions.
+type Endpoint struct {
+	Chain string
+	// Call answers one request through the chain's pipeline.
+	Call func(ctx context.Context, req *jsonrpc.Request) jsonrpc.Response
+	Hub  *subscribe.Hub // nil: eth_subscribe is refused
+}
+
+// Options configure a Server.
+type Options struct {
+	Limits           config.WebSocket
+	MaxBatchItems    int
+	BatchConcurrency int
+	MaxResponseBytes int64
+	RequestTimeout   time.Duration
+	// CheckOrigin decides whether a browser origin may connect; nil allows all.
+	CheckOrigin func(r *http.Request) bool
+	Logger      *slog.Logger
+}
+
+// Server accepts WebSocket clients; it is safe for concurrent use.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+
+	mu     sync.Mutex
+	perIP  map[string]int
+	conns  map[*conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// New returns a server with opts.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	check := opts.CheckOrigin
+	if check == nil {
+		check = func(*http.Request) bool { return true }
+	}
+	return &Server{
+		opts: opts,
+		log:  opts.Logger,
+		upgrader: websocket.Upgrader{
+			HandshakeTimeout: 10 * time.Second,
+			ReadBufferSize:   4096,
+			WriteBufferSize:  4096,
+			CheckOrigin:      check,
+		},
+		perIP: make(map[string]int),
+		conns: make(map[*conn]struct{}),
+	}
+}
+
+// IsUpgrade reports whether r asks for a WebSocket.
+func IsUpgrade(r *http.Request) bool { return websocket.IsWebSocketUpgrade(r) }
+
+// Serve upgrades r and serves the connection until it ends. A client over
+// its connection limit gets HTTP 429 before the upgrade.
+func (s *Server) Serve(w http.ResponseWriter, r *http.Request, ep Endpoint) {
+	ip := clientIP(r)
+	if !s.admit(ip) {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "limit exceeded: too many WebSocket connections from this address", http.StatusTooManyRequests)
+		return
+	}
+	defer s.release(ip)
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		s.log.Debug("ws upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return // the upgrader has answered
+	}
+	c := newConn(s, ws, ep, s.log.With("chain", ep.Chain, "remote", r.RemoteAddr))
+	if !s.track(c) {
+		c.closeWith(CloseShutdown, "server shutting down")
+	}
+	c.run()
+	s.untrack(c)
+}
+
+// admit counts a connection from ip unless ip is at its limit.
+func (s *Server) admit(ip string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.perIP[ip] >= s.opts.Limits.MaxConnectionsPerIP {
+		return false
+	}
+	s.perIP[ip]++
+	return true
+}
+
+func (s *Server) release(ip string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
+}
+
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.conns[c]; ok {
+		delete(s.conns, c)
+		s.wg.Done()
+	}
+}
+
+// Conns returns how many connections are open.
+func (s *Server) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Close closes every connection with CloseShutdown and refuses new ones; it
+// waits for them to end until ctx does.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	for c := range s.conns {
+		c.closeWith(CloseShutdown, "server shutting down")
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return errors.Join(errors.New("wsfront: connections still open"), ctx.Err())
+	}
+}
+
+// clientIP is the connection's remote IP (proxies' headers are not trusted).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
