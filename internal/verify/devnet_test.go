@@ -1,0 +1,602 @@
+package verify
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net/http"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/rpcmesh/rpcmesh/internal/devnet"
+)
+
+// One devnet for the package's integration tests, started by the first test
+// that needs it (unit tests run without one) and stopped in TestMain.
+var (
+	dnOnce sync.Once
+	dn     *devnet.Devnet
+	dnAct  *activity
+	dnErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if dn != nil {
+		if err := dn.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "close devnet:", err)
+		}
+	}
+	os.Exit(code)
+}
+
+// activity is what the shared devnet was made to hold: a contract that
+// stores and logs, calls to it and transfers, in known blocks.
+type activity struct {
+	contract common.Address
+	funded   common.Address
+	txs      []common.Hash
+	blocks   []uint64 // blocks holding the transactions, ascending, distinct
+	config   *params.ChainConfig
+}
+
+// sharedDevnet starts the devnet and its activity once.
+func sharedDevnet(t *testing.T) (*devnet.Devnet, *activity) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("devnet test skipped in -short mode")
+	}
+	dnOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		dn, dnErr = devnet.Start(ctx, devnet.Options{BlockTime: 500 * time.Millisecond})
+		if dnErr != nil {
+			return
+		}
+		dnAct, dnErr = makeActivity(ctx, dn)
+	})
+	if dnErr != nil {
+		t.Fatalf("devnet: %v", dnErr)
+	}
+	return dn, dnAct
+}
+
+// logContractInit deploys code that stores the first calldata word in slot
+// 0 and emits LOG1(0xaa) with the calldata.
+var logContractInit = common.FromHex("603280600b6000396000f3" + "366000600037" + "600035600055" +
+	"7f00000000000000000000000000000000000000000000000000000000000000aa" + "366000a1" + "00")
+
+func makeActivity(ctx context.Context, d *devnet.Devnet) (*activity, error) {
+	url, _ := d.DirectURL("node1")
+	c, err := ethclient.DialContext(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	chainID := new(big.Int).SetUint64(d.Info().ChainID)
+	keys := d.Keys()
+	deployer, payer := keys[5], keys[6]
+	act := &activity{funded: crypto.PubkeyToAddress(keys[1].PublicKey), config: ChainConfigFor(d.Info().ChainID)}
+	send := func(key *ecdsa.PrivateKey, nonce uint64, to *common.Address, value int64, data []byte, gas uint64) (common.Hash, error) {
+		tx, err := types.SignNewTx(key, types.LatestSignerForChainID(chainID), &types.DynamicFeeTx{
+			ChainID: chainID, Nonce: nonce, GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(100 * params.GWei),
+			Gas: gas, To: to, Value: big.NewInt(value), Data: data,
+		})
+		if err != nil {
+			return common.Hash{}, err
+		}
+		return tx.Hash(), c.SendTransaction(ctx, tx)
+	}
+	dh, err := send(deployer, 0, nil, 0, logContractInit, 200_000)
+	if err != nil {
+		return nil, fmt.Errorf("deploy: %w", err)
+	}
+	dr, err := waitMined(ctx, c, dh)
+	if err != nil {
+		return nil, err
+	}
+	act.contract = dr.ContractAddress
+	to := common.HexToAddress("0x00000000000000000000000000000000000b0b01")
+	var pending []common.Hash
+	for i := range 12 {
+		h, err := send(deployer, uint64(1+i), &act.contract, 0, common.BigToHash(big.NewInt(int64(i+1))).Bytes(), 100_000)
+		if err != nil {
+			return nil, err
+		}
+		pending = append(pending, h)
+		if h, err = send(payer, uint64(i), &to, int64(i+1), nil, 21_000); err != nil {
+			return nil, err
+		}
+		pending = append(pending, h)
+		if i%3 == 2 { // spread over several blocks
+			time.Sleep(600 * time.Millisecond)
+		}
+	}
+	seen := map[uint64]bool{}
+	for _, h := range append([]common.Hash{dh}, pending...) {
+		r, err := waitMined(ctx, c, h)
+		if err != nil {
+			return nil, err
+		}
+		act.txs = append(act.txs, h)
+		if n := r.BlockNumber.Uint64(); !seen[n] {
+			seen[n] = true
+			act.blocks = append(act.blocks, n)
+		}
+	}
+	// Let every node import the last block.
+	last := act.blocks[len(act.blocks)-1]
+	for _, n := range d.Info().Nodes {
+		nc, err := ethclient.DialContext(ctx, n.HTTP)
+		if err != nil {
+			return nil, err
+		}
+		for {
+			got, err := nc.BlockNumber(ctx)
+			if err == nil && got >= last+1 {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				nc.Close()
+				return nil, fmt.Errorf("%s did not reach block %d: %w", n.Name, last+1, ctx.Err())
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		nc.Close()
+	}
+	return act, nil
+}
+
+func waitMined(ctx context.Context, c *ethclient.Client, h common.Hash) (*types.Receipt, error) {
+	for {
+		r, err := c.TransactionReceipt(ctx, h)
+		if err == nil {
+			if r.Status != types.ReceiptStatusSuccessful {
+				return nil, fmt.Errorf("transaction %s failed", h.Hex())
+			}
+			return r, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("receipt %s: %w", h.Hex(), ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// caller is a Caller over one URL with its own connection pool.
+func caller(t *testing.T, url string) Caller {
+	t.Helper()
+	tr := &http.Transport{}
+	c, err := rpc.DialOptions(context.Background(), url, rpc.WithHTTPClient(&http.Client{Transport: tr}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); tr.CloseIdleConnections() })
+	return func(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
+		var args []json.RawMessage
+		if err := json.Unmarshal(params, &args); err != nil {
+			return nil, err
+		}
+		anyArgs := make([]any, len(args))
+		for i, a := range args {
+			anyArgs[i] = a
+		}
+		var out json.RawMessage
+		err := c.CallContext(ctx, &out, method, anyArgs...)
+		return out, err
+	}
+}
+
+// probe asks one provider one kind of question about block h and returns
+// the answer the gateway would give (built from verified data) or the
+// verification error. truth asks the honest direct node the same question.
+type probe struct {
+	name  string
+	ask   func(ctx context.Context, call Caller, trust TrustSource, h *types.Header, i int) (json.RawMessage, json.RawMessage, error)
+	truth func(ctx context.Context, direct Caller, h *types.Header, i int) (json.RawMessage, error)
+}
+
+func num(h *types.Header) string { return hexutil.EncodeUint64(h.Number.Uint64()) }
+
+// probes are the questions asked, each verified the way the gateway will.
+func probes(act *activity) []probe {
+	slot0 := common.Hash{}
+	plain := func(method string, args func(h *types.Header, i int) []any) func(ctx context.Context, direct Caller, h *types.Header, i int) (json.RawMessage, error) {
+		return func(ctx context.Context, direct Caller, h *types.Header, i int) (json.RawMessage, error) {
+			return direct(ctx, method, Params(args(h, i)...))
+		}
+	}
+	txAt := func(i int) common.Hash { return act.txs[i%len(act.txs)] }
+	return []probe{
+		{"balance", func(ctx context.Context, call Caller, _ TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
+			acc, raw, err := ProveAccount(ctx, call, h, act.funded, nil)
+			if err != nil {
+				return nil, raw, err
+			}
+			claimed, err := call(ctx, "eth_getBalance", Params(act.funded, num(h)))
+			if err != nil {
+				return nil, nil, err
+			}
+			if err := CheckBalance(claimed, acc); err != nil {
+				return nil, claimed, err
+			}
+			return acc.BalanceJSON(), claimed, nil
+		}, plain("eth_getBalance", func(h *types.Header, _ int) []any { return []any{act.funded, num(h)} })},
+		{"nonce", func(ctx context.Context, call Caller, _ TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
+			acc, raw, err := ProveAccount(ctx, call, h, act.funded, nil)
+			if err != nil {
+				return nil, raw, err
+			}
+			claimed, err := call(ctx, "eth_getTransactionCount", Params(act.funded, num(h)))
+			if err != nil {
+				return nil, nil, err
+			}
+			if err := CheckNonce(claimed, acc); err != nil {
+				return nil, claimed, err
+			}
+			return acc.NonceJSON(), claimed, nil
+		}, plain("eth_getTransactionCount", func(h *types.Header, _ int) []any { return []any{act.funded, num(h)} })},
+		{"code", func(ctx context.Context, call Caller, _ TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
+			acc, raw, err := ProveAccount(ctx, call, h, act.contract, nil)
+			if err != nil {
+				return nil, raw, err
+			}
+			claimed, err := call(ctx, "eth_getCode", Params(act.contract, num(h)))
+			if err != nil {
+				return nil, nil, err
+			}
+			code, err := DecodeCode(claimed, acc)
+			if err != nil {
+				return nil, claimed, err
+			}
+			return mustMarshal(hexutil.Bytes(code)), claimed, nil
+		}, plain("eth_getCode", func(h *types.Header, _ int) []any { return []any{act.contract, num(h)} })},
+		{"storage", func(ctx context.Context, call Caller, _ TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
+			acc, raw, err := ProveAccount(ctx, call, h, act.contract, []common.Hash{slot0})
+			if err != nil {
+				return nil, raw, err
+			}
+			claimed, err := call(ctx, "eth_getStorageAt", Params(act.contract, "0x0", num(h)))
+			if err != nil {
+				return nil, nil, err
+			}
+			if err := CheckStorageAt(claimed, acc, slot0); err != nil {
+				return nil, claimed, err
+			}
+			out, err := acc.StorageJSON(slot0)
+			return out, claimed, err
+		}, plain("eth_getStorageAt", func(h *types.Header, _ int) []any { return []any{act.contract, "0x0", num(h)} })},
+		{"proof", func(ctx context.Context, call Caller, _ TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
+			_, raw, err := ProveAccount(ctx, call, h, act.contract, []common.Hash{slot0, {1}})
+			if err != nil {
+				return nil, raw, err
+			}
+			return raw, raw, nil
+		}, plain("eth_getProof", func(h *types.Header, _ int) []any {
+			return []any{act.contract, []common.Hash{slot0, {1}}, num(h)}
+		})},
+		{"block", func(ctx context.Context, call Caller, _ TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
+			claimed, err := call(ctx, "eth_getBlockByNumber", Params(num(h), true))
+			if err != nil {
+				return nil, nil, err
+			}
+			b, err := VerifyBlock(claimed, act.config)
+			if err != nil {
+				return nil, claimed, err
+			}
+			if b.Hash != h.Hash() {
+				return nil, claimed, &MismatchError{What: "hash", Claimed: b.Hash.Hex(), Proven: h.Hash().Hex(), Err: ErrHashMismatch}
+			}
+			out, err := b.JSON(true, act.config)
+			return out, claimed, err
+		}, plain("eth_getBlockByNumber", func(h *types.Header, _ int) []any { return []any{num(h), true} })},
+		{"receipts", func(ctx context.Context, call Caller, _ TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
+			b, raw, err := FetchBlock(ctx, call, h.Hash(), act.config)
+			if err != nil {
+				return nil, raw, err
+			}
+			rs, raw, err := FetchReceipts(ctx, call, b, act.config)
+			if err != nil {
+				return nil, raw, err
+			}
+			out, err := rs.JSON()
+			return out, raw, err
+		}, plain("eth_getBlockReceipts", func(h *types.Header, _ int) []any { return []any{num(h)} })},
+		{"receipt", func(ctx context.Context, call Caller, trust TrustSource, _ *types.Header, i int) (json.RawMessage, json.RawMessage, error) {
+			claimed, err := call(ctx, "eth_getTransactionReceipt", Params(txAt(i)))
+			if err != nil {
+				return nil, nil, err
+			}
+			loc, err := DecodeTxLocation(claimed)
+			if err != nil {
+				return nil, claimed, err
+			}
+			th, err := trust.HeaderByNumber(ctx, loc.BlockNumber) // the canonical block at that height
+			if err != nil {
+				return nil, claimed, err
+			}
+			b, raw, err := FetchBlock(ctx, call, th.Hash(), act.config)
+			if err != nil {
+				return nil, raw, err
+			}
+			rs, raw, err := FetchReceipts(ctx, call, b, act.config)
+			if err != nil {
+				return nil, raw, err
+			}
+			out, err := VerifyReceipt(claimed, txAt(i), rs)
+			return out, claimed, err
+		}, plain("eth_getTransactionReceipt", func(_ *types.Header, i int) []any { return []any{txAt(i)} })},
+		{"transaction", func(ctx context.Context, call Caller, trust TrustSource, _ *types.Header, i int) (json.RawMessage, json.RawMessage, error) {
+			claimed, err := call(ctx, "eth_getTransactionByHash", Params(txAt(i)))
+			if err != nil {
+				return nil, nil, err
+			}
+			loc, err := DecodeTxLocation(claimed)
+			if err != nil {
+				return nil, claimed, err
+			}
+			th, err := trust.HeaderByNumber(ctx, loc.BlockNumber)
+			if err != nil {
+				return nil, claimed, err
+			}
+			b, raw, err := FetchBlock(ctx, call, th.Hash(), act.config)
+			if err != nil {
+				return nil, raw, err
+			}
+			out, err := VerifyTransaction(claimed, txAt(i), b, act.config)
+			return out, claimed, err
+		}, plain("eth_getTransactionByHash", func(_ *types.Header, i int) []any { return []any{txAt(i)} })},
+		{"logs", func(ctx context.Context, call Caller, trust TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
+			from, to := act.blocks[0], act.blocks[len(act.blocks)-1] // every block with logs
+			claimed, err := call(ctx, "eth_getLogs", Params(logFilter(act)))
+			if err != nil {
+				return nil, nil, err
+			}
+			derived, _, err := DeriveLogs(ctx, call, trust, from, to, LogFilter{Addresses: []common.Address{act.contract}}, 64, act.config)
+			if err != nil {
+				return nil, nil, err
+			}
+			out, err := VerifyLogs(claimed, derived)
+			return out, claimed, err
+		}, func(ctx context.Context, direct Caller, _ *types.Header, _ int) (json.RawMessage, error) {
+			return direct(ctx, "eth_getLogs", Params(logFilter(act)))
+		}},
+	}
+}
+
+// logFilter selects the activity contract's logs over all activity blocks.
+func logFilter(act *activity) map[string]any {
+	return map[string]any{
+		"fromBlock": hexutil.EncodeUint64(act.blocks[0]),
+		"toBlock":   hexutil.EncodeUint64(act.blocks[len(act.blocks)-1]),
+		"address":   act.contract,
+	}
+}
+
+// mustFail names the probes a lie must make fail every time.
+var mustFail = map[string][]string{
+	devnet.LieBalance:     {"balance"},
+	devnet.LieNonce:       {"nonce"},
+	devnet.LieCode:        {"code"},
+	devnet.LieStorage:     {"storage"},
+	devnet.LieProof:       {"balance", "proof"},
+	devnet.LieReceipt:     {"receipts", "receipt"},
+	devnet.LieLog:         {"logs"},
+	devnet.LieBlockHash:   {"block", "receipts", "receipt", "transaction"},
+	devnet.LieBlockNumber: {"block", "receipts", "receipt", "transaction"},
+}
+
+// tally counts one run's outcomes.
+type tally struct {
+	asked, accepted, rejected, wrongAccepted int
+	rejectedBy                               map[string]int
+}
+
+// run asks every probe of provider call about the activity blocks, checks
+// every accepted answer against the honest direct node, and records
+// rejections as evidence.
+func run(t *testing.T, ctx context.Context, name string, call, direct Caller, trust TrustSource, act *activity, rounds int, log *EvidenceLog) tally {
+	t.Helper()
+	tl := tally{rejectedBy: map[string]int{}}
+	for i := range rounds {
+		n := act.blocks[i%len(act.blocks)]
+		h, err := trust.HeaderByNumber(ctx, n)
+		if err != nil {
+			t.Fatalf("trusted header %d: %v", n, err)
+		}
+		for _, p := range probes(act) {
+			tl.asked++
+			got, claimed, err := p.ask(ctx, call, trust, h, i)
+			if err != nil {
+				tl.rejected++
+				tl.rejectedBy[p.name]++
+				log.Record(NewEvidence(name, p.name, nil, claimed, err))
+				continue
+			}
+			tl.accepted++
+			want, terr := p.truth(ctx, direct, h, i)
+			if terr != nil {
+				t.Fatalf("truth for %s: %v", p.name, terr)
+			}
+			if !sameJSON(got, want) {
+				tl.wrongAccepted++
+				t.Errorf("%s: %s at block %d: accepted %s, truth %s", name, p.name, n, excerpt(got), excerpt(want))
+			}
+		}
+	}
+	return tl
+}
+
+// directTrust trusts the honest direct node's headers, linked from its head.
+func directTrust(t *testing.T, ctx context.Context, direct Caller) TrustSource {
+	t.Helper()
+	anchor := func() (uint64, common.Hash, bool) {
+		raw, err := direct(ctx, "eth_getBlockByNumber", Params("latest", false))
+		if err != nil {
+			return 0, common.Hash{}, false
+		}
+		h, err := DecodeHeader(raw)
+		if err != nil {
+			return 0, common.Hash{}, false
+		}
+		return h.Number.Uint64(), h.Hash(), true
+	}
+	fetch := func(ctx context.Context, hash common.Hash) (json.RawMessage, error) {
+		return direct(ctx, "eth_getBlockByHash", Params(hash, false))
+	}
+	return NewLinkedTrust(anchor, fetch, 4096, 4096)
+}
+
+func TestDevnetLiesAreRejected(t *testing.T) {
+	d, act := sharedDevnet(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	directURL, _ := d.DirectURL("node1")
+	direct := caller(t, directURL)
+	trust := directTrust(t, ctx, direct)
+	liarInfo, _ := d.Node("node2")
+	honestInfo, _ := d.Node("node3")
+	liar, honest := caller(t, liarInfo.HTTP), caller(t, honestInfo.HTTP)
+	rounds := 4 / raceScale
+	var total tally
+	for _, lie := range devnet.LieTargets {
+		t.Run(lie, func(t *testing.T) {
+			f, err := d.SetFault(ctx, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["` + lie + `"]}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = d.ClearFault(f.ID) }()
+			log := NewEvidenceLog(256)
+			lt := run(t, ctx, "node2", liar, direct, trust, act, rounds, log)
+			ht := run(t, ctx, "node3", honest, direct, trust, act, rounds, NewEvidenceLog(16))
+			if ht.rejected != 0 {
+				t.Errorf("honest node3: %d of %d answers rejected: %+v", ht.rejected, ht.asked, ht.rejectedBy)
+			}
+			for _, p := range mustFail[lie] {
+				if lt.rejectedBy[p] != rounds {
+					t.Errorf("lie %s: probe %s rejected %d of %d times", lie, p, lt.rejectedBy[p], rounds)
+				}
+			}
+			if int(log.Total()) != lt.rejected {
+				t.Errorf("evidence: %d records for %d rejections", log.Total(), lt.rejected)
+			}
+			for _, e := range log.Recent(0) {
+				if e.Kind == "" || e.Provider != "node2" {
+					t.Errorf("evidence without a kind or provider: %+v", e)
+				}
+			}
+			if lt.wrongAccepted+ht.wrongAccepted != 0 {
+				t.Errorf("tampered values accepted: liar %d, honest %d", lt.wrongAccepted, ht.wrongAccepted)
+			}
+			t.Logf("lie %-11s liar: %3d asked, %3d rejected %v; honest: %3d asked, %d rejected", lie, lt.asked, lt.rejected, lt.rejectedBy, ht.asked, ht.rejected)
+			total.asked += lt.asked + ht.asked
+			total.rejected += lt.rejected
+			total.wrongAccepted += lt.wrongAccepted + ht.wrongAccepted
+		})
+	}
+	t.Logf("total: %d verified questions, %d liar answers rejected, %d tampered values accepted", total.asked, total.rejected, total.wrongAccepted)
+}
+
+func TestDevnetAllLying(t *testing.T) {
+	d, act := sharedDevnet(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	directURL, _ := d.DirectURL("node1")
+	direct := caller(t, directURL)
+	trust := directTrust(t, ctx, direct)
+	f, err := d.SetFault(ctx, devnet.FaultSpec{Target: "all", Kind: devnet.FaultLie, Params: json.RawMessage(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = d.ClearFault(f.ID) }()
+	for _, n := range d.Info().Nodes {
+		log := NewEvidenceLog(64)
+		tl := run(t, ctx, n.Name, caller(t, n.HTTP), direct, trust, act, 2, log)
+		if tl.accepted != 0 {
+			t.Errorf("%s lying about everything: %d of %d answers accepted", n.Name, tl.accepted, tl.asked)
+		}
+		kinds := map[string]int{}
+		for _, e := range log.Recent(0) {
+			kinds[e.Kind]++
+		}
+		t.Logf("%s: %d asked, %d rejected, by kind %v", n.Name, tl.asked, tl.rejected, kinds)
+	}
+}
+
+func TestDevnetLinkedTrustFollowsHead(t *testing.T) {
+	d, _ := sharedDevnet(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	directURL, _ := d.DirectURL("node1")
+	direct := caller(t, directURL)
+	node4, _ := d.Node("node4")
+	any4 := caller(t, node4.HTTP)
+	// The anchor comes from the honest node, a few blocks below its head so
+	// that node4 surely has it; headers from node4 (any provider), checked by hash.
+	anchor := func() (uint64, common.Hash, bool) {
+		raw, err := direct(ctx, "eth_blockNumber", Params())
+		var n hexutil.Uint64
+		if err != nil || json.Unmarshal(raw, &n) != nil || n < 4 {
+			return 0, common.Hash{}, false
+		}
+		raw, err = direct(ctx, "eth_getBlockByNumber", Params(hexutil.EncodeUint64(uint64(n)-3), false))
+		if err != nil {
+			return 0, common.Hash{}, false
+		}
+		h, err := DecodeHeader(raw)
+		if err != nil {
+			return 0, common.Hash{}, false
+		}
+		return h.Number.Uint64(), h.Hash(), true
+	}
+	tr := NewLinkedTrust(anchor, func(ctx context.Context, h common.Hash) (json.RawMessage, error) {
+		return any4(ctx, "eth_getBlockByHash", Params(h, false))
+	}, 4096, 64)
+	top, _, ok := anchor()
+	if !ok {
+		t.Fatal("no anchor")
+	}
+	var headers []*types.Header
+	for n := top - min(top, 32); n <= top; n++ { // the last 32 blocks: bounded under -race too
+		h, err := tr.HeaderByNumber(ctx, n)
+		if err != nil {
+			t.Fatalf("header %d: %v", n, err)
+		}
+		headers = append(headers, h)
+	}
+	if err := VerifyChain(headers); err != nil {
+		t.Fatal(err)
+	}
+	// With node4 lying about block hashes, no header from it is trusted.
+	f, err := d.SetFault(ctx, devnet.FaultSpec{Target: "node4", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["blockhash"]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = d.ClearFault(f.ID) }()
+	fresh := NewLinkedTrust(func() (uint64, common.Hash, bool) {
+		h, err := tr.HeaderByNumber(ctx, top)
+		if err != nil {
+			return 0, common.Hash{}, false
+		}
+		return top, h.Hash(), true
+	}, func(ctx context.Context, h common.Hash) (json.RawMessage, error) {
+		return any4(ctx, "eth_getBlockByHash", Params(h, false))
+	}, 4096, 64)
+	if _, err := fresh.HeaderByNumber(ctx, top-1); err == nil {
+		t.Fatal("header from a node lying about hashes was trusted")
+	}
+}

@@ -1,0 +1,153 @@
+package verify
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Bounds on what one evidence record keeps of the request and answer.
+const (
+	maxEvidenceParams = 1024
+	maxEvidenceAnswer = 2048
+)
+
+// Evidence records one answer that failed verification: who gave it, to
+// what, what it said, and what failed. It is what the admin endpoint shows.
+type Evidence struct {
+	Time     time.Time       `json:"time"`
+	Chain    string          `json:"chain,omitempty"`
+	Provider string          `json:"provider"`
+	Operator string          `json:"operator,omitempty"`
+	Method   string          `json:"method"`
+	Params   json.RawMessage `json:"params,omitempty"`
+	Answer   string          `json:"answer"`  // excerpt of the provider's answer
+	Kind     string          `json:"kind"`    // what failed, as Kind names it: "bad_proof", "value_mismatch", ...
+	Failure  string          `json:"failure"` // the full error
+}
+
+// NewEvidence builds a record for an answer that failed with err, keeping
+// bounded excerpts of params and answer.
+func NewEvidence(provider, method string, params, answer json.RawMessage, err error) Evidence {
+	e := Evidence{Time: time.Now().UTC(), Provider: provider, Method: method, Answer: cut(answer, maxEvidenceAnswer), Kind: Kind(err)}
+	if err != nil {
+		e.Failure = err.Error()
+	}
+	if len(params) <= maxEvidenceParams && json.Valid(params) {
+		e.Params = params
+	} else if len(params) > 0 {
+		e.Params, _ = json.Marshal(cut(params, maxEvidenceParams))
+	}
+	return e
+}
+
+// kinds names the sentinels for evidence and metric labels.
+var kinds = []struct {
+	err  error
+	name string
+}{
+	{ErrMalformed, "malformed"}, {ErrHashMismatch, "hash_mismatch"}, {ErrBrokenChain, "broken_chain"},
+	{ErrBadProof, "bad_proof"}, {ErrValueMismatch, "value_mismatch"}, {ErrRootMismatch, "root_mismatch"},
+	{ErrNotIncluded, "not_included"}, {ErrNoTrust, "no_trust"}, {ErrUnverifiable, "unverifiable"},
+}
+
+// Kind names the sentinel err wraps ("bad_proof", "value_mismatch", ...),
+// a bounded label for metrics; "" when none.
+func Kind(err error) string {
+	for _, k := range kinds {
+		if errors.Is(err, k.err) {
+			return k.name
+		}
+	}
+	return ""
+}
+
+func cut(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	return string(b[:n]) + "…"
+}
+
+// EvidenceLog keeps the most recent evidence records in a fixed-size ring.
+// Safe for concurrent use; use NewEvidenceLog.
+type EvidenceLog struct {
+	mu    sync.Mutex
+	ring  []Evidence
+	next  int
+	total uint64
+}
+
+// NewEvidenceLog returns a log that keeps the last size records (at least 1).
+func NewEvidenceLog(size int) *EvidenceLog {
+	return &EvidenceLog{ring: make([]Evidence, 0, max(size, 1))}
+}
+
+// Record adds e, dropping the oldest record when the ring is full.
+func (l *EvidenceLog) Record(e Evidence) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.total++
+	if len(l.ring) < cap(l.ring) {
+		l.ring = append(l.ring, e)
+		return
+	}
+	l.ring[l.next] = e
+	l.next = (l.next + 1) % len(l.ring)
+}
+
+// Recent returns up to n records, newest first (all kept when n <= 0).
+func (l *EvidenceLog) Recent(n int) []Evidence {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := len(l.ring)
+	if n <= 0 || n > k {
+		n = k
+	}
+	out := make([]Evidence, 0, n)
+	for i := 0; i < n; i++ {
+		// The newest is just before next (or the last appended).
+		idx := (l.next - 1 - i + 2*k) % k
+		if len(l.ring) < cap(l.ring) {
+			idx = k - 1 - i
+		}
+		out = append(out, l.ring[idx])
+	}
+	return out
+}
+
+// Total is how many records were ever added, including dropped ones.
+func (l *EvidenceLog) Total() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.total
+}
+
+// evidenceExport is the JSON document WriteJSON writes.
+type evidenceExport struct {
+	Total    uint64     `json:"total"`
+	Kept     int        `json:"kept"`
+	Evidence []Evidence `json:"evidence"`
+}
+
+// WriteJSON writes up to n records (newest first) and the totals as one JSON document.
+func (l *EvidenceLog) WriteJSON(w io.Writer, n int) error {
+	recent := l.Recent(n)
+	doc := evidenceExport{Total: l.Total(), Kept: len(recent), Evidence: recent}
+	return json.NewEncoder(w).Encode(doc)
+}
+
+// ServeHTTP serves the log as JSON, newest first; ?limit=N keeps N records
+// (default 100). Mount it on the admin listener only.
+func (l *EvidenceLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := 100
+	if v, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && v > 0 {
+		n = v
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = l.WriteJSON(w, n)
+}

@@ -1,0 +1,6 @@
+//go:build !race
+
+package verify
+
+// raceScale divides the devnet tests' request counts (see race_on_test.go).
+const raceScale = 1

@@ -1,0 +1,95 @@
+package stage
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/verify"
+)
+
+// check verifies the first answer of one provider, asking that provider
+// follow-up calls through call, and returns the answer for the client.
+type check func(ctx context.Context, first Answer, call verify.Caller) (json.RawMessage, error)
+
+// attempts asks first of one provider after another, never the same twice,
+// until chk accepts; every rejected answer is recorded against its
+// provider. It returns the accepted answer, the node's own answer to
+// invalid params, a *fallback when nothing could be proven and nobody
+// lied, or an unverified error once someone lied.
+func (v *Verifier) attempts(ctx context.Context, c *pipeline.Call, first Request, chk check) (json.RawMessage, error) {
+	avoid := map[string]bool{}
+	tried, lies, notFound := 0, 0, 0
+	var last error
+	for tried < v.o.Attempts {
+		a := v.o.Asker.Ask(ctx, first, avoid)
+		if errors.Is(a.Err, ErrNoProvider) {
+			break
+		}
+		tried++
+		avoid[a.Provider] = true
+		if a.Err != nil {
+			var je *jsonrpc.Error
+			if errors.As(a.Err, &je) && je.Code == jsonrpc.CodeInvalidParams {
+				return nil, je // the client's mistake, not the provider's
+			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			last = a.Err
+			continue
+		}
+		lastRaw := a.Value
+		call := func(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
+			ans := v.o.Asker.AskProvider(ctx, a.Provider, Request{Method: method, Params: params, Block: first.Block, HasBlock: first.HasBlock})
+			lastRaw = ans.Value
+			return ans.Value, ans.Err
+		}
+		res, err := chk(ctx, a, call)
+		if err == nil {
+			ReportFrom(ctx).set(ClassProof, "", a.Operator)
+			return res, nil
+		}
+		var fb *fallback
+		switch {
+		case errors.As(err, &fb):
+			return nil, err
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case errors.Is(err, verify.ErrNoTrust):
+			if !v.o.FallbackToQuorum {
+				return nil, unverified(c.Method, tried, err)
+			}
+			return nil, &fallback{why: "no trusted header: " + err.Error()}
+		case errors.Is(err, verify.ErrUnverifiable):
+			return nil, &fallback{why: err.Error()} // e.g. a pre-merge block with uncles
+		case errors.Is(err, errNotFound):
+			notFound++
+		case isNull(lastRaw):
+			// "I do not have it" (a provider behind the others) is no lie.
+		case isLie(err):
+			lies++
+			v.reject(c.Method, c.Params, Answer{Provider: a.Provider, Operator: a.Operator, Value: lastRaw}, err)
+		}
+		last = err
+	}
+	if lies == 0 && tried > 0 && notFound == tried {
+		return nil, &fallback{why: "absence cannot be proven"} // inherent: always quorum
+	}
+	if lies == 0 && tried > 0 && v.o.FallbackToQuorum {
+		// Nobody lied, nobody could prove (eth_getProof not served, state
+		// pruned, ...): agreement is the best left. After a lie, never: the
+		// others may tell the same lie.
+		return nil, &fallback{why: "no provider could prove it: " + errString(last)}
+	}
+	return nil, unverified(c.Method, tried, last)
+}
+
+// isNull reports whether a provider's answer was empty or JSON null.
+func isNull(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || bytes.Equal(t, []byte("null"))
+}

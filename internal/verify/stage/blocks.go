@@ -1,0 +1,122 @@
+package stage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/verify"
+)
+
+// blockHeader resolves the first param of a block method (a number, tag or
+// hash) to a trusted header.
+func (v *Verifier) blockHeader(ctx context.Context, c *pipeline.Call, ps []json.RawMessage) (*types.Header, error) {
+	if c.Method == "eth_getBlockByHash" || (len(ps[0]) > 0 && ps[0][0] == '{') {
+		if ps[0][0] == '{' {
+			return v.header(ctx, ps[0])
+		}
+		var h common.Hash
+		if err := json.Unmarshal(ps[0], &h); err != nil {
+			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: block hash: %v", err)
+		}
+		return v.o.Trust.HeaderByHash(ctx, h)
+	}
+	return v.header(ctx, ps[0])
+}
+
+// block answers eth_getBlockByNumber/ByHash from the trusted block fetched
+// with full transactions and verified, in the shape the client asked for.
+func (v *Verifier) block(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
+	ps, err := splitParams(c.Params, 2)
+	if err != nil {
+		return nil, err
+	}
+	var full bool
+	if len(ps[1]) > 0 {
+		if err := json.Unmarshal(ps[1], &full); err != nil {
+			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: full transactions flag: %v", err)
+		}
+	}
+	h, err := v.blockHeader(ctx, c, ps)
+	if err != nil {
+		return nil, v.noHeader(err)
+	}
+	first := Request{Method: "eth_getBlockByHash", Params: verify.Params(h.Hash(), true), Block: h.Number.Uint64(), HasBlock: true}
+	return v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
+		b, err := verifyFullBlock(a.Value, h, v)
+		if err != nil {
+			return nil, err
+		}
+		if v.o.CheckPlain && c.Method == "eth_getBlockByNumber" {
+			if raw, err := call(ctx, c.Method, c.Params); err == nil {
+				if err := sameBlock(raw, h, v); err != nil {
+					v.reject(c.Method, c.Params, Answer{Provider: a.Provider, Operator: a.Operator, Value: raw}, err)
+				}
+			}
+		}
+		return b.JSON(full, v.o.ChainConfig)
+	})
+}
+
+// verifyFullBlock verifies a full block answer and that it is the trusted one.
+func verifyFullBlock(raw json.RawMessage, h *types.Header, v *Verifier) (*verify.Block, error) {
+	b, err := verify.VerifyBlock(raw, v.o.ChainConfig)
+	if err != nil {
+		return nil, err
+	}
+	if b.Hash != h.Hash() {
+		return nil, &verify.MismatchError{What: "hash", Claimed: b.Hash.Hex(), Proven: h.Hash().Hex(), Err: verify.ErrHashMismatch}
+	}
+	if !b.FullTransactions {
+		return nil, errors.Join(verify.ErrMalformed, errors.New("hashes where full transactions were asked"))
+	}
+	return b, nil
+}
+
+// sameBlock checks a plain block answer (any shape) against the trusted header.
+func sameBlock(raw json.RawMessage, h *types.Header, v *Verifier) error {
+	b, err := verify.VerifyBlock(raw, v.o.ChainConfig)
+	if err != nil {
+		return err
+	}
+	if b.Hash != h.Hash() {
+		return &verify.MismatchError{What: "hash", Claimed: b.Hash.Hex(), Proven: h.Hash().Hex(), Err: verify.ErrHashMismatch}
+	}
+	return nil
+}
+
+// blockReceipts answers eth_getBlockReceipts from receipts verified against
+// the trusted block's receiptsRoot.
+func (v *Verifier) blockReceipts(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
+	ps, err := splitParams(c.Params, 1)
+	if err != nil {
+		return nil, err
+	}
+	var h *types.Header
+	var hash common.Hash
+	if len(ps[0]) == 68 && json.Unmarshal(ps[0], &hash) == nil { // a bare block hash
+		h, err = v.o.Trust.HeaderByHash(ctx, hash)
+	} else {
+		h, err = v.header(ctx, ps[0])
+	}
+	if err != nil {
+		return nil, v.noHeader(err)
+	}
+	first := Request{Method: "eth_getBlockByHash", Params: verify.Params(h.Hash(), true), Block: h.Number.Uint64(), HasBlock: true}
+	return v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
+		b, err := verifyFullBlock(a.Value, h, v)
+		if err != nil {
+			return nil, err
+		}
+		rs, _, err := verify.FetchReceipts(ctx, call, b, v.o.ChainConfig)
+		if err != nil {
+			return nil, err
+		}
+		return rs.JSON()
+	})
+}

@@ -1,0 +1,88 @@
+package stage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/verify"
+)
+
+// logs answers eth_getLogs with logs derived from verified receipts of every
+// block in the range whose bloom may match. The provider's own eth_getLogs
+// answer is compared with them and a lie recorded; the client always gets
+// the derived logs. Ranges beyond MaxLogBlocks fall back to quorum.
+func (v *Verifier) logs(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
+	ps, err := splitParams(c.Params, 1)
+	if err != nil {
+		return nil, err
+	}
+	filter, err := verify.DecodeLogFilter(ps[0])
+	if err != nil {
+		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: %v", err)
+	}
+	from, to, err := v.logRange(ctx, ps[0])
+	if err != nil {
+		return nil, v.noHeader(err)
+	}
+	if from > to {
+		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: fromBlock %d is after toBlock %d", from, to)
+	}
+	if to-from >= uint64(v.o.MaxLogBlocks) {
+		return nil, &fallback{why: fmt.Sprintf("log range of %d blocks is beyond the %d verified per request", to-from+1, v.o.MaxLogBlocks)}
+	}
+	first := Request{Method: c.Method, Params: c.Params, Block: to, HasBlock: true}
+	return v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
+		derived, _, err := verify.DeriveLogs(ctx, call, v.o.Trust, from, to, filter, v.o.MaxLogBlocks, v.o.ChainConfig)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := verify.VerifyLogs(a.Value, derived); err != nil {
+			v.reject(c.Method, c.Params, a, err) // the client still gets the proven logs
+		}
+		if derived == nil {
+			return json.RawMessage(`[]`), nil
+		}
+		return json.Marshal(derived)
+	})
+}
+
+// logRange resolves a filter's block range: blockHash, or fromBlock and
+// toBlock (absent: latest).
+func (v *Verifier) logRange(ctx context.Context, raw json.RawMessage) (uint64, uint64, error) {
+	var f struct {
+		FromBlock json.RawMessage `json:"fromBlock"`
+		ToBlock   json.RawMessage `json:"toBlock"`
+		BlockHash *common.Hash    `json:"blockHash"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return 0, 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: filter: %v", err)
+	}
+	if f.BlockHash != nil {
+		h, err := v.o.Trust.HeaderByHash(ctx, *f.BlockHash)
+		if err != nil {
+			return 0, 0, err
+		}
+		canon, err := v.o.Trust.HeaderByNumber(ctx, h.Number.Uint64())
+		if err != nil {
+			return 0, 0, err
+		}
+		if canon.Hash() != h.Hash() {
+			return 0, 0, &fallback{why: "block " + f.BlockHash.Hex() + " is not canonical"}
+		}
+		return h.Number.Uint64(), h.Number.Uint64(), nil
+	}
+	from, err := v.number(f.FromBlock)
+	if err != nil {
+		return 0, 0, err
+	}
+	to, err := v.number(f.ToBlock)
+	if err != nil {
+		return 0, 0, err
+	}
+	return from, to, nil
+}

@@ -1,0 +1,219 @@
+package stage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/verify"
+)
+
+// CodeUnverified is the JSON-RPC error code of an answer that could not be
+// verified. (To move to internal/jsonrpc with the other codes.)
+const CodeUnverified = -32012
+
+// Observer receives the stage's events (metrics implement it); optional.
+type Observer interface {
+	// Answered counts an answer by method and how it was established.
+	Answered(chain, method string, class Class)
+	// Rejected counts a provider answer that failed verification, by kind.
+	Rejected(chain, provider, method, kind string)
+}
+
+// Options configure the stage. Trust and Asker are required.
+type Options struct {
+	Chain       string
+	ChainConfig *params.ChainConfig // fork rules, for transaction signers and blob fees
+	Trust       verify.TrustSource
+	Asker       Asker
+	Evidence    *verify.EvidenceLog // nil: not kept
+	Observer    Observer            // nil: not counted
+	// Policies override DefaultPolicies per method; DefaultPolicy applies to
+	// methods in neither (default quorum).
+	Policies      map[string]Policy
+	DefaultPolicy Policy
+	// Quorum is how many providers of distinct operators a quorum asks
+	// (default 2); Agree is how many of them must give the same answer
+	// (default: all of Quorum).
+	Quorum int
+	Agree  int
+	// Attempts is how many providers a proven call tries before giving up (default 3).
+	Attempts int
+	// MaxLogBlocks bounds the blocks an eth_getLogs call verifies; beyond
+	// it the call falls back to quorum and the report says so (default 64).
+	MaxLogBlocks int
+	// FallbackToQuorum lets a proof-policy call be settled by quorum when
+	// the proof failed for a reason other than a lie: no trusted header (no
+	// agreed head, beyond the walk limit) or no provider able to prove
+	// (eth_getProof not served, state pruned). Off by default: colluding
+	// providers could then answer a proven method, so the client gets an
+	// error instead. Calls that can never be proven (the pending block, a
+	// transaction's absence, log ranges beyond MaxLogBlocks) always use quorum.
+	FallbackToQuorum bool
+	// CheckPlain also asks the provider that gave a verified proof the
+	// client's own method (eth_getBalance, ...) and records a lie there as
+	// evidence; it costs one more upstream call per state read.
+	CheckPlain bool
+	// Latest returns the agreed head number, to resolve block tags the
+	// earlier stages left (eth_getLogs ranges).
+	Latest func() (uint64, bool)
+}
+
+// Verifier is the verification stage. Build it with New or Stage.
+type Verifier struct {
+	next     pipeline.Handler
+	o        Options
+	policies map[string]Policy
+}
+
+// Stage returns the verification stage for the pipeline.
+func Stage(o Options) pipeline.Stage {
+	return func(next pipeline.Handler) pipeline.Handler { return New(next, o) }
+}
+
+// New builds the stage in front of next, filling defaults.
+func New(next pipeline.Handler, o Options) *Verifier {
+	if o.ChainConfig == nil {
+		o.ChainConfig = verify.ChainConfigFor(1)
+	}
+	if o.DefaultPolicy == "" {
+		o.DefaultPolicy = Quorum
+	}
+	o.Quorum = max(o.Quorum, 2)
+	if o.Agree <= 0 || o.Agree > o.Quorum {
+		o.Agree = o.Quorum
+	}
+	if o.Attempts <= 0 {
+		o.Attempts = 3
+	}
+	if o.MaxLogBlocks <= 0 {
+		o.MaxLogBlocks = 64
+	}
+	pol := DefaultPolicies()
+	for m, p := range o.Policies {
+		pol[m] = p
+	}
+	return &Verifier{next: next, o: o, policies: pol}
+}
+
+// Policy returns the policy for method.
+func (v *Verifier) Policy(method string) Policy {
+	if p, ok := v.policies[method]; ok {
+		return p
+	}
+	return v.o.DefaultPolicy
+}
+
+// Handle answers c by its method's policy.
+func (v *Verifier) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
+	var (
+		res   json.RawMessage
+		class Class
+		err   error
+	)
+	switch v.Policy(c.Method) {
+	case Proof:
+		res, class, err = v.prove(ctx, c)
+	case Quorum:
+		res, err = v.quorum(ctx, c, "")
+		class = ClassQuorum
+	default:
+		res, err = v.next.Handle(ctx, c)
+		if err == nil {
+			ReportFrom(ctx).set(ClassTrusted, "", c.Provider)
+		}
+		class = ClassTrusted
+	}
+	if err != nil {
+		return nil, err
+	}
+	if v.o.Observer != nil {
+		v.o.Observer.Answered(v.o.Chain, c.Method, class)
+	}
+	return res, nil
+}
+
+// prove dispatches the proven methods; a call that cannot be proven (a
+// pending block, an unknown method) falls back to quorum.
+func (v *Verifier) prove(ctx context.Context, c *pipeline.Call) (json.RawMessage, Class, error) {
+	var (
+		res json.RawMessage
+		err error
+	)
+	switch c.Method {
+	case "eth_getBalance", "eth_getTransactionCount", "eth_getCode", "eth_getStorageAt", "eth_getProof":
+		res, err = v.state(ctx, c)
+	case "eth_getBlockByNumber", "eth_getBlockByHash":
+		res, err = v.block(ctx, c)
+	case "eth_getBlockReceipts":
+		res, err = v.blockReceipts(ctx, c)
+	case "eth_getTransactionReceipt", "eth_getTransactionByHash":
+		res, err = v.transaction(ctx, c)
+	case "eth_getLogs":
+		res, err = v.logs(ctx, c)
+	default:
+		err = fmt.Errorf("no proof for %s: %w", c.Method, verify.ErrUnverifiable)
+	}
+	var fb *fallback
+	if errors.As(err, &fb) {
+		res, err = v.quorum(ctx, c, fb.why)
+		return res, ClassQuorum, err
+	}
+	return res, ClassProof, err
+}
+
+// fallback asks prove to answer by quorum instead, saying why.
+type fallback struct{ why string }
+
+func (f *fallback) Error() string { return "fall back to quorum: " + f.why }
+
+// reject records a provider's answer that failed verification: evidence,
+// penalty, metrics.
+func (v *Verifier) reject(method string, params json.RawMessage, a Answer, err error) {
+	v.o.reject(method, params, a, err)
+}
+
+// reject records a failed answer with the options' evidence log, asker and observer.
+func (o *Options) reject(method string, params json.RawMessage, a Answer, err error) {
+	kind := verify.Kind(err)
+	if o.Evidence != nil {
+		e := verify.NewEvidence(a.Provider, method, params, a.Value, err)
+		e.Chain, e.Operator = o.Chain, a.Operator
+		o.Evidence.Record(e)
+	}
+	if o.Asker != nil {
+		o.Asker.Penalise(a.Provider, kind)
+	}
+	if o.Observer != nil {
+		o.Observer.Rejected(o.Chain, a.Provider, method, kind)
+	}
+}
+
+// unverified is the client's error when no answer could be verified.
+func unverified(method string, tried int, last error) *jsonrpc.Error {
+	data, _ := json.Marshal(map[string]any{"method": method, "providersTried": tried, "reason": verify.Kind(last), "detail": errString(last)})
+	return &jsonrpc.Error{
+		Code:    CodeUnverified,
+		Message: fmt.Sprintf("answer could not be verified: %s", errString(last)),
+		Data:    data,
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "no provider answered"
+	}
+	return err.Error()
+}
+
+// isLie reports whether err is a verification failure (the provider's
+// fault), as opposed to a transport error or missing trust.
+func isLie(err error) bool {
+	k := verify.Kind(err)
+	return k != "" && k != "no_trust" && k != "unverifiable"
+}

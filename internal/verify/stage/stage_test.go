@@ -1,0 +1,215 @@
+package stage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/big"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/verify"
+)
+
+// fakeAsker answers from a table of provider → answer.
+type fakeAsker struct {
+	mu      sync.Mutex
+	order   []string
+	ops     map[string]string
+	answers map[string]Answer
+	asked   []string
+}
+
+func (f *fakeAsker) answer(name string) Answer {
+	f.mu.Lock()
+	f.asked = append(f.asked, name)
+	f.mu.Unlock()
+	a := f.answers[name]
+	a.Provider, a.Operator = name, f.ops[name]
+	return a
+}
+
+func (f *fakeAsker) Ask(_ context.Context, _ Request, avoid map[string]bool) Answer {
+	for _, n := range f.order {
+		if !avoid[n] {
+			return f.answer(n)
+		}
+	}
+	return Answer{Err: ErrNoProvider}
+}
+
+func (f *fakeAsker) AskProvider(_ context.Context, name string, _ Request) Answer {
+	return f.answer(name)
+}
+
+func (f *fakeAsker) AskDistinct(_ context.Context, _ Request, k int) []Answer {
+	var out []Answer
+	seen := map[string]bool{}
+	for _, n := range f.order {
+		if !seen[f.ops[n]] && len(out) < k {
+			seen[f.ops[n]] = true
+			out = append(out, f.answer(n))
+		}
+	}
+	return out
+}
+
+func (f *fakeAsker) Penalise(string, string) {}
+
+func ok(v string) Answer { return Answer{Value: json.RawMessage(v)} }
+
+func newFake(answers ...Answer) *fakeAsker {
+	f := &fakeAsker{ops: map[string]string{}, answers: map[string]Answer{}}
+	for i, a := range answers {
+		n := string(rune('a' + i))
+		f.order = append(f.order, n)
+		f.ops[n] = "op-" + n
+		f.answers[n] = a
+	}
+	return f
+}
+
+func TestQuorum(t *testing.T) {
+	revert := &jsonrpc.Error{Code: 3, Message: "execution reverted", Data: json.RawMessage(`"0x08c379a0"`)}
+	tests := []struct {
+		name    string
+		method  string
+		answers []Answer
+		quorum  int
+		want    string
+		code    int
+		ops     string
+	}{
+		{"agree", "eth_call", []Answer{ok(`"0xAB"`), ok(`"0xab"`)}, 2, `"0xAB"`, 0, "op-a,op-b"},
+		{"disagree", "eth_call", []Answer{ok(`"0x01"`), ok(`"0x02"`)}, 2, ``, CodeUnverified, ""},
+		{"agreed revert", "eth_call", []Answer{{Err: revert}, {Err: revert}}, 2, ``, 3, "op-a,op-b"},
+		{"transport failure is no vote", "eth_call", []Answer{ok(`"0x01"`), {Err: errors.New("dial")}}, 2, ``, CodeUnverified, ""},
+		{"two of three", "eth_estimateGas", []Answer{ok(`"0x5208"`), ok(`"0x5209"`), ok(`"0x5208"`)}, 3, ``, CodeUnverified, ""},
+		{"median", "eth_gasPrice", []Answer{ok(`"0x1"`), ok(`"0x9"`), ok(`"0x3"`)}, 3, `"0x3"`, 0, "op-a,op-b,op-c"},
+		{"median of two", "eth_gasPrice", []Answer{ok(`"0x2"`), ok(`"0x4"`)}, 2, `"0x3"`, 0, "op-a,op-b"},
+		{"median short", "eth_gasPrice", []Answer{ok(`"0x2"`), ok(`"junk"`)}, 2, ``, CodeUnverified, ""},
+		{"object keys in any order", "eth_feeHistory", []Answer{ok(`{"a":1,"b":[2]}`), ok(`{"b":[2],"a":1}`)}, 2, `{"a":1,"b":[2]}`, 0, "op-a,op-b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(tt.answers...)
+			v := New(nil, Options{Asker: f, Trust: verify.NewStaticTrust(), Quorum: tt.quorum})
+			ctx, rep := WithReport(context.Background())
+			got, err := v.Handle(ctx, pipeline.NewCall(tt.method, json.RawMessage(`[]`)))
+			var je *jsonrpc.Error
+			if tt.code != 0 {
+				if !errors.As(err, &je) || je.Code != tt.code {
+					t.Fatalf("got %s %v, want code %d", got, err, tt.code)
+				}
+			} else if err != nil || string(got) != tt.want {
+				t.Fatalf("got %s %v, want %s", got, err, tt.want)
+			}
+			if tt.ops != "" && strings.Join(rep.Operators(), ",") != tt.ops {
+				t.Fatalf("operators %v, want %s", rep.Operators(), tt.ops)
+			}
+			if tt.ops != "" && rep.Class() != ClassQuorum {
+				t.Fatalf("class %q", rep.Class())
+			}
+		})
+	}
+}
+
+func TestPolicies(t *testing.T) {
+	next := pipeline.HandlerFunc(func(_ context.Context, c *pipeline.Call) (json.RawMessage, error) {
+		c.Provider = "p"
+		return json.RawMessage(`"next"`), nil
+	})
+	f := newFake(ok(`"0x1"`), ok(`"0x1"`))
+	v := New(next, Options{Asker: f, Trust: verify.NewStaticTrust(), Policies: map[string]Policy{"eth_call": TrustOne}})
+	ctx, rep := WithReport(context.Background())
+	if got, err := v.Handle(ctx, pipeline.NewCall("eth_call", nil)); err != nil || string(got) != `"next"` || rep.Class() != ClassTrusted {
+		t.Fatalf("trust-one override: %s %v %q", got, err, rep.Class())
+	}
+	if v.Policy("eth_getBalance") != Proof || v.Policy("something_unknown") != Quorum || v.Policy("eth_sendRawTransaction") != TrustOne {
+		t.Fatal("default policies")
+	}
+	// A proof-policy call about the pending block falls back to quorum, and says so.
+	ctx, rep = WithReport(context.Background())
+	got, err := v.Handle(ctx, pipeline.NewCall("eth_getBalance", json.RawMessage(`["0x0000000000000000000000000000000000000001","pending"]`)))
+	if err != nil || string(got) != `"0x1"` || rep.Class() != ClassQuorum || !strings.Contains(rep.Header(), "pending") {
+		t.Fatalf("pending: %s %v %q", got, err, rep.Header())
+	}
+	// No trusted header: an error, unless quorum is allowed as a fallback.
+	noTrust := pipeline.NewCall("eth_getBalance", json.RawMessage(`["0x0000000000000000000000000000000000000001","0x10"]`))
+	var je *jsonrpc.Error
+	if _, err := v.Handle(context.Background(), noTrust); !errors.As(err, &je) || je.Code != CodeUnverified || !strings.Contains(string(je.Data), "no_trust") {
+		t.Fatalf("no trust: %v", err)
+	}
+	lenient := New(next, Options{Asker: f, Trust: verify.NewStaticTrust(), FallbackToQuorum: true})
+	ctx, rep = WithReport(context.Background())
+	if _, err := lenient.Handle(ctx, noTrust); err != nil || !strings.Contains(rep.Note(), "no trusted header") {
+		t.Fatalf("no trust, fallback allowed: %v %q", err, rep.Note())
+	}
+	for _, bad := range []string{`["nope","0x1"]`, `["0x0000000000000000000000000000000000000001","tomorrow"]`, `{}`} {
+		_, err := v.Handle(context.Background(), pipeline.NewCall("eth_getBalance", json.RawMessage(bad)))
+		if !errors.As(err, &je) || je.Code != jsonrpc.CodeInvalidParams {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}
+
+func TestReportHeader(t *testing.T) {
+	var r *Report
+	r.set(ClassProof, "") // nil-safe
+	_, r = WithReport(context.Background())
+	if r.Header() != "" {
+		t.Fatal("empty report has a header")
+	}
+	r.set(ClassQuorum, `range "big"`, "b", "a", "a", "")
+	if got := r.Header(); got != `quorum; operators=a,b; note="range 'big'"` {
+		t.Fatalf("header %q", got)
+	}
+}
+
+func TestProofFailures(t *testing.T) {
+	h := &types.Header{Number: big.NewInt(16), Root: common.Hash{7}, Difficulty: big.NewInt(0)}
+	trust := verify.NewStaticTrust(h)
+	call := func(f *fakeAsker) (*Report, error) {
+		v := New(nil, Options{Asker: f, Trust: trust, FallbackToQuorum: true})
+		ctx, rep := WithReport(context.Background())
+		_, err := v.Handle(ctx, pipeline.NewCall("eth_getBalance", json.RawMessage(`["0x0000000000000000000000000000000000000001","0x10"]`)))
+		return rep, err
+	}
+	// Everyone sends a proof that does not verify: an error, never quorum
+	// (even with FallbackToQuorum).
+	bad := ok(`{"address":"0x0000000000000000000000000000000000000001","accountProof":["0x80"],"balance":"0x1","codeHash":"0x0000000000000000000000000000000000000000000000000000000000000000","nonce":"0x0","storageHash":"0x0000000000000000000000000000000000000000000000000000000000000000","storageProof":[]}`)
+	_, err := call(newFake(bad, bad, bad))
+	var je *jsonrpc.Error
+	if !errors.As(err, &je) || je.Code != CodeUnverified || !strings.Contains(string(je.Data), "bad_proof") {
+		t.Fatalf("all lying: %v", err)
+	}
+	// Nobody can prove (eth_getProof not served): with FallbackToQuorum,
+	// quorum, and the report says why; without, an error.
+	missing := Answer{Err: &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: "the method eth_getProof does not exist"}}
+	rep, err := call(newFake(missing, missing, missing))
+	if !errors.As(err, &je) || je.Code != jsonrpc.CodeMethodNotFound || rep.Class() != ClassQuorum || !strings.Contains(rep.Note(), "could prove") {
+		t.Fatalf("no prover: %v %q", err, rep.Header())
+	}
+	strict := New(nil, Options{Asker: newFake(missing, missing, missing), Trust: trust})
+	if _, err := strict.Handle(context.Background(), pipeline.NewCall("eth_getBalance", json.RawMessage(`["0x0000000000000000000000000000000000000001","0x10"]`))); !errors.As(err, &je) || je.Code != CodeUnverified {
+		t.Fatalf("no prover, strict: %v", err)
+	}
+	// A transaction nobody has: absence cannot be proven, so quorum says null.
+	v := New(nil, Options{Asker: newFake(ok(`null`), ok(`null`), ok(`null`)), Trust: trust})
+	ctx, rep2 := WithReport(context.Background())
+	got, err := v.Handle(ctx, pipeline.NewCall("eth_getTransactionByHash", json.RawMessage(`["0x0000000000000000000000000000000000000000000000000000000000000001"]`)))
+	if err != nil || string(got) != "null" || rep2.Class() != ClassQuorum {
+		t.Fatalf("unknown transaction: %s %v %q", got, err, rep2.Header())
+	}
+	// The client's own bad params come back as the node said them.
+	invalid := Answer{Err: &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "invalid argument"}}
+	if _, err := call(newFake(invalid)); !errors.As(err, &je) || je.Code != jsonrpc.CodeInvalidParams {
+		t.Fatalf("invalid params: %v", err)
+	}
+}

@@ -1,0 +1,171 @@
+package stage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/verify"
+)
+
+// maxProofSlots bounds the storage slots of one eth_getProof call.
+const maxProofSlots = 1024
+
+// stateCall is a parsed state read.
+type stateCall struct {
+	address common.Address
+	slots   []common.Hash
+	keys    []string // the slots as the client wrote them (eth_getProof)
+	block   json.RawMessage
+}
+
+// parseState reads the address, slots and block of a state method's params.
+func parseState(c *pipeline.Call) (*stateCall, error) {
+	ps, err := splitParams(c.Params, 3)
+	if err != nil {
+		return nil, err
+	}
+	sc := &stateCall{slots: []common.Hash{}}
+	if err := json.Unmarshal(ps[0], &sc.address); err != nil {
+		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: address: %v", err)
+	}
+	sc.block = ps[1]
+	switch c.Method {
+	case "eth_getStorageAt":
+		sc.block = ps[2]
+		var key string
+		if err := json.Unmarshal(ps[1], &key); err != nil {
+			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: storage slot: %v", err)
+		}
+		sc.keys = []string{key}
+	case "eth_getProof":
+		sc.block = ps[2]
+		if err := json.Unmarshal(ps[1], &sc.keys); err != nil {
+			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: storage keys: %v", err)
+		}
+		if len(sc.keys) > maxProofSlots {
+			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: more than %d storage keys", maxProofSlots)
+		}
+	}
+	for _, k := range sc.keys {
+		slot, err := verify.DecodeStorageKey(k)
+		if err != nil {
+			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: storage key %q: %v", k, err)
+		}
+		sc.slots = append(sc.slots, slot)
+	}
+	return sc, nil
+}
+
+// state answers eth_getBalance, eth_getTransactionCount, eth_getCode,
+// eth_getStorageAt and eth_getProof from an eth_getProof verified against
+// the trusted header's stateRoot. With CheckPlain the provider is also
+// asked the plain method, and a lie there is recorded.
+func (v *Verifier) state(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
+	sc, err := parseState(c)
+	if err != nil {
+		return nil, err
+	}
+	h, err := v.header(ctx, sc.block)
+	if err != nil {
+		return nil, v.noHeader(err)
+	}
+	pinned := verify.ByHash(h.Hash())
+	first := Request{Method: "eth_getProof", Params: verify.Params(sc.address, sc.slots, pinned), Block: h.Number.Uint64(), HasBlock: true}
+	return v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
+		res, err := verify.DecodeAccountResult(a.Value)
+		if err != nil {
+			return nil, err
+		}
+		acc, err := verify.VerifyAccountProof(h.Root, sc.address, sc.slots, res)
+		if err != nil {
+			return nil, err
+		}
+		out, err := v.stateAnswer(ctx, c.Method, sc, acc, res, call, pinned)
+		if err != nil {
+			return nil, err
+		}
+		if v.o.CheckPlain && c.Method != "eth_getProof" && c.Method != "eth_getCode" {
+			v.checkPlain(ctx, c, a, call, sc, acc, pinned)
+		}
+		return out, nil
+	})
+}
+
+// stateAnswer builds the client's answer from the proven account.
+func (v *Verifier) stateAnswer(ctx context.Context, method string, sc *stateCall, acc *verify.Account, res *verify.AccountResult, call verify.Caller, pinned any) (json.RawMessage, error) {
+	switch method {
+	case "eth_getBalance":
+		return acc.BalanceJSON(), nil
+	case "eth_getTransactionCount":
+		return acc.NonceJSON(), nil
+	case "eth_getStorageAt":
+		return acc.StorageJSON(sc.slots[0])
+	case "eth_getCode":
+		if acc.CodeHash == types.EmptyCodeHash {
+			return json.RawMessage(`"0x"`), nil
+		}
+		raw, err := call(ctx, "eth_getCode", verify.Params(sc.address, pinned))
+		if err != nil {
+			return nil, fmt.Errorf("eth_getCode: %w", err)
+		}
+		code, err := verify.DecodeCode(raw, acc)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(hexutil.Bytes(code))
+	case "eth_getProof":
+		for i := range res.StorageProof {
+			res.StorageProof[i].Key = sc.keys[i] // as the client wrote it
+		}
+		return json.Marshal(res)
+	}
+	return nil, fmt.Errorf("%s: %w", method, verify.ErrUnverifiable)
+}
+
+// checkPlain asks the provider the client's own method and records a
+// lie; the client gets the proven answer either way.
+func (v *Verifier) checkPlain(ctx context.Context, c *pipeline.Call, a Answer, call verify.Caller, sc *stateCall, acc *verify.Account, pinned any) {
+	ps := []any{sc.address, pinned}
+	if c.Method == "eth_getStorageAt" {
+		ps = []any{sc.address, sc.keys[0], pinned}
+	}
+	raw, err := call(ctx, c.Method, verify.Params(ps...))
+	if err != nil {
+		return
+	}
+	switch c.Method {
+	case "eth_getBalance":
+		err = verify.CheckBalance(raw, acc)
+	case "eth_getTransactionCount":
+		err = verify.CheckNonce(raw, acc)
+	case "eth_getStorageAt":
+		err = verify.CheckStorageAt(raw, acc, sc.slots[0])
+	}
+	if err != nil {
+		v.reject(c.Method, c.Params, Answer{Provider: a.Provider, Operator: a.Operator, Value: raw}, err)
+	}
+}
+
+// noHeader turns a failure to find a trusted header into a fallback or
+// the error to return.
+func (v *Verifier) noHeader(err error) error {
+	var fb *fallback
+	if errors.As(err, &fb) {
+		return fb
+	}
+	if verify.Kind(err) == "no_trust" {
+		if !v.o.FallbackToQuorum {
+			return unverified("", 0, err)
+		}
+		return &fallback{why: "no trusted header: " + err.Error()}
+	}
+	return err
+}

@@ -1,0 +1,110 @@
+package verify
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
+)
+
+// verifyTxObject decodes a transaction object found at index of the block
+// with header h and checks its location and sender fields.
+func verifyTxObject(raw json.RawMessage, signer types.Signer, h *types.Header, index uint64) (*types.Transaction, error) {
+	tx := new(types.Transaction)
+	if err := json.Unmarshal(raw, tx); err != nil {
+		return nil, malformed("transaction", err)
+	}
+	var claimed map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &claimed); err != nil {
+		return nil, malformed("transaction", err)
+	}
+	want, err := txFields(tx, signer, h, index)
+	if err != nil {
+		return nil, err
+	}
+	if err := compareFields("transaction", claimed, want); err != nil {
+		return nil, err
+	}
+	return tx, nil
+}
+
+// TxLocation is where a transaction answer claims the transaction is.
+type TxLocation struct {
+	Hash             common.Hash
+	BlockHash        common.Hash
+	BlockNumber      uint64
+	TransactionIndex uint64
+}
+
+// DecodeTxLocation reads where an eth_getTransactionByHash (or
+// eth_getTransactionReceipt) answer claims the transaction is, so that the
+// caller can fetch and verify that block. A pending transaction (no block)
+// is ErrUnverifiable.
+func DecodeTxLocation(raw json.RawMessage) (TxLocation, error) {
+	if isNull(raw) || len(raw) > maxAnswerBytes {
+		return TxLocation{}, malformed("transaction", fmt.Errorf("null or oversized"))
+	}
+	var loc struct {
+		Hash             *common.Hash    `json:"hash"`
+		TransactionHash  *common.Hash    `json:"transactionHash"`
+		BlockHash        *common.Hash    `json:"blockHash"`
+		BlockNumber      *hexutil.Big    `json:"blockNumber"`
+		TransactionIndex *hexutil.Uint64 `json:"transactionIndex"`
+	}
+	if err := json.Unmarshal(raw, &loc); err != nil {
+		return TxLocation{}, malformed("transaction", err)
+	}
+	if loc.Hash == nil {
+		loc.Hash = loc.TransactionHash
+	}
+	if loc.Hash == nil {
+		return TxLocation{}, malformed("transaction", fmt.Errorf("no hash"))
+	}
+	if loc.BlockHash == nil || loc.BlockNumber == nil || loc.TransactionIndex == nil || *loc.BlockHash == (common.Hash{}) {
+		return TxLocation{}, fmt.Errorf("transaction %s is not in a block: %w", loc.Hash.Hex(), ErrUnverifiable)
+	}
+	n := loc.BlockNumber.ToInt()
+	if n.Sign() < 0 || !n.IsUint64() {
+		return TxLocation{}, malformed("transaction", fmt.Errorf("block number out of range"))
+	}
+	return TxLocation{Hash: *loc.Hash, BlockHash: *loc.BlockHash, BlockNumber: n.Uint64(), TransactionIndex: uint64(*loc.TransactionIndex)}, nil
+}
+
+// VerifyTransaction checks an eth_getTransactionByHash answer for hash
+// against the verified full block it claims to be in: the transaction at
+// the claimed index must be hash, and every field must match it. It
+// returns the transaction's RPC object built from the verified block.
+func VerifyTransaction(raw json.RawMessage, hash common.Hash, block *Block, config *params.ChainConfig) (json.RawMessage, error) {
+	loc, err := DecodeTxLocation(raw)
+	if err != nil {
+		return nil, err
+	}
+	if loc.Hash != hash {
+		return nil, mismatch("hash", loc.Hash.Hex(), hash.Hex())
+	}
+	if block == nil || !block.FullTransactions {
+		return nil, fmt.Errorf("no verified full block for transaction %s: %w", hash.Hex(), ErrUnverifiable)
+	}
+	if loc.BlockHash != block.Hash || loc.BlockNumber != block.Header.Number.Uint64() {
+		return nil, &MismatchError{What: "blockHash", Claimed: loc.BlockHash.Hex(), Proven: block.Hash.Hex(), Err: ErrNotIncluded}
+	}
+	if loc.TransactionIndex >= uint64(len(block.Transactions)) || block.Transactions[loc.TransactionIndex].Hash() != hash {
+		return nil, &MismatchError{What: "transactionIndex", Claimed: fmt.Sprint(loc.TransactionIndex), Proven: "not at that index", Err: ErrNotIncluded}
+	}
+	signer := types.MakeSigner(config, block.Header.Number, block.Header.Time)
+	tx, err := verifyTxObject(raw, signer, block.Header, loc.TransactionIndex)
+	if err != nil {
+		return nil, err
+	}
+	if tx.Hash() != hash {
+		return nil, &MismatchError{What: "transaction", Claimed: tx.Hash().Hex(), Proven: hash.Hex(), Err: ErrNotIncluded}
+	}
+	fields, err := txFields(block.Transactions[loc.TransactionIndex], signer, block.Header, loc.TransactionIndex)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(fields)
+}

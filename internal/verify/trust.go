@@ -1,0 +1,147 @@
+package verify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+)
+
+// TrustSource supplies headers the gateway trusts: today the chain head
+// agreed by distinct operators and the headers linked to it by parent
+// hashes; later, a beacon light client.
+type TrustSource interface {
+	// HeaderByNumber returns the trusted canonical header at number, or an
+	// error wrapping ErrNoTrust when none can be established.
+	HeaderByNumber(ctx context.Context, number uint64) (*types.Header, error)
+	// HeaderByHash returns the header whose recomputed hash is hash.
+	HeaderByHash(ctx context.Context, hash common.Hash) (*types.Header, error)
+}
+
+// HeaderFetcher fetches a block object by hash from anywhere (any
+// provider): the caller checks the answer by recomputing its hash, so the
+// fetcher need not be trusted.
+type HeaderFetcher func(ctx context.Context, hash common.Hash) (json.RawMessage, error)
+
+// Anchor returns the trusted head to walk back from: its number and hash.
+type Anchor func() (number uint64, hash common.Hash, ok bool)
+
+// LinkedTrust is a TrustSource that trusts one anchor (the head distinct
+// operators agree on) and every header linked to it by parent hashes, each
+// fetched from any provider and checked by its recomputed hash. Headers are
+// cached (bounded), so following the head costs one fetch per block.
+type LinkedTrust struct {
+	anchor  Anchor
+	fetch   HeaderFetcher
+	maxWalk uint64
+
+	mu    sync.Mutex
+	cache map[common.Hash]*types.Header
+	order []common.Hash // insertion order, for eviction
+	limit int
+}
+
+// NewLinkedTrust returns a LinkedTrust that walks at most maxWalk blocks
+// below the anchor and caches up to cacheSize headers.
+func NewLinkedTrust(anchor Anchor, fetch HeaderFetcher, maxWalk uint64, cacheSize int) *LinkedTrust {
+	return &LinkedTrust{anchor: anchor, fetch: fetch, maxWalk: maxWalk, cache: make(map[common.Hash]*types.Header), limit: max(cacheSize, 16)}
+}
+
+// HeaderByNumber walks parent links from the anchor down to number.
+func (t *LinkedTrust) HeaderByNumber(ctx context.Context, number uint64) (*types.Header, error) {
+	top, hash, ok := t.anchor()
+	if !ok {
+		return nil, fmt.Errorf("header %d: no agreed head yet: %w", number, ErrNoTrust)
+	}
+	if number > top {
+		return nil, fmt.Errorf("header %d is above the agreed head %d: %w", number, top, ErrNoTrust)
+	}
+	if top-number > t.maxWalk {
+		return nil, fmt.Errorf("header %d is %d blocks below the agreed head (walk limit %d): %w", number, top-number, t.maxWalk, ErrNoTrust)
+	}
+	for steps := uint64(0); steps <= t.maxWalk; steps++ {
+		h, err := t.HeaderByHash(ctx, hash)
+		if err != nil {
+			return nil, err
+		}
+		if h.Number.Uint64() == number {
+			return h, nil
+		}
+		if h.Number.Uint64() < number || h.Number.Sign() == 0 {
+			return nil, fmt.Errorf("header %d: walked past it: %w", number, ErrBrokenChain)
+		}
+		hash = h.ParentHash
+	}
+	return nil, fmt.Errorf("header %d: not reached within %d steps: %w", number, t.maxWalk, ErrBrokenChain)
+}
+
+// HeaderByHash returns the cached header or fetches and checks it.
+func (t *LinkedTrust) HeaderByHash(ctx context.Context, hash common.Hash) (*types.Header, error) {
+	t.mu.Lock()
+	h, ok := t.cache[hash]
+	t.mu.Unlock()
+	if ok {
+		return h, nil
+	}
+	raw, err := t.fetch(ctx, hash)
+	if err != nil {
+		return nil, fmt.Errorf("header %s: %w: %v", hash.Hex(), ErrNoTrust, err)
+	}
+	h, err = VerifyHeader(raw, hash)
+	if err != nil {
+		return nil, fmt.Errorf("header %s: %w", hash.Hex(), err)
+	}
+	t.add(hash, h)
+	return h, nil
+}
+
+// add caches h, evicting the oldest entry when full.
+func (t *LinkedTrust) add(hash common.Hash, h *types.Header) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.cache[hash]; ok {
+		return
+	}
+	if len(t.order) >= t.limit {
+		delete(t.cache, t.order[0])
+		t.order = t.order[1:]
+	}
+	t.cache[hash] = h
+	t.order = append(t.order, hash)
+}
+
+// StaticTrust is a TrustSource over a fixed set of headers (tests, or
+// checkpoints configured by an operator).
+type StaticTrust struct {
+	byNumber map[uint64]*types.Header
+	byHash   map[common.Hash]*types.Header
+}
+
+// NewStaticTrust trusts exactly the given headers.
+func NewStaticTrust(headers ...*types.Header) *StaticTrust {
+	s := &StaticTrust{byNumber: map[uint64]*types.Header{}, byHash: map[common.Hash]*types.Header{}}
+	for _, h := range headers {
+		s.byNumber[h.Number.Uint64()] = h
+		s.byHash[h.Hash()] = h
+	}
+	return s
+}
+
+// HeaderByNumber returns the header at number if it was given.
+func (s *StaticTrust) HeaderByNumber(_ context.Context, number uint64) (*types.Header, error) {
+	if h, ok := s.byNumber[number]; ok {
+		return h, nil
+	}
+	return nil, fmt.Errorf("header %d: %w", number, ErrNoTrust)
+}
+
+// HeaderByHash returns the header with hash if it was given.
+func (s *StaticTrust) HeaderByHash(_ context.Context, hash common.Hash) (*types.Header, error) {
+	if h, ok := s.byHash[hash]; ok {
+		return h, nil
+	}
+	return nil, fmt.Errorf("header %s: %w", hash.Hex(), ErrNoTrust)
+}
