@@ -21,6 +21,8 @@ const (
 	CodeLimitExceeded = -32005 // a gateway limit (batch, response size, concurrency, log range)
 	CodeTimeout       = -32010 // the call did not finish within the request timeout
 	CodeUpstreamError = -32011 // every attempt at a provider failed at the transport level
+	CodeTxRejected    = -32003 // every provider rejected the transaction (EIP-1474 "transaction rejected")
+	CodeUnverified    = -32012 // no answer could be verified (proof or quorum) for the call
 )
 
 // Error is a JSON-RPC error object. It is also a Go error, so an upstream's

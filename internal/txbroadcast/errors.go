@@ -10,7 +10,7 @@ import (
 // CodeTxRejected is the JSON-RPC code of a transaction every provider
 // rejected (EIP-1474's "transaction rejected"). The message is the
 // normalised reason's text, which wallets already match on.
-const CodeTxRejected = -32003
+const CodeTxRejected = jsonrpc.CodeTxRejected
 
 // Reason names why a transaction was refused, in error data and metrics.
 type Reason string

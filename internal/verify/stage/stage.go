@@ -14,8 +14,8 @@ import (
 )
 
 // CodeUnverified is the JSON-RPC error code of an answer that could not be
-// verified. (To move to internal/jsonrpc with the other codes.)
-const CodeUnverified = -32012
+// verified; it is defined with the other codes in internal/jsonrpc.
+const CodeUnverified = jsonrpc.CodeUnverified
 
 // Observer receives the stage's events (metrics implement it); optional.
 type Observer interface {
