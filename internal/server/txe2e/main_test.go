@@ -26,6 +26,7 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/server"
 	"github.com/rpcmesh/rpcmesh/internal/txwatch"
 )
@@ -66,26 +67,14 @@ func TestMain(m *testing.M) {
 // startGateway runs a gateway in front of every devnet node; store is
 // broadcast.store ("" for memory only).
 func startGateway(ctx context.Context, store string) (*server.Gateway, error) {
-	info := dn.Info()
-	cfg := config.Default()
-	cfg.Server.Listen, cfg.Admin.Listen = "127.0.0.1:0", ""
-	cfg.Health.PollInterval = config.Duration(200 * time.Millisecond)
-	cfg.Health.ProbeInterval = config.Duration(200 * time.Millisecond)
-	cfg.Health.BreakerFailures = 3
-	cfg.Health.BreakerCooldown = config.Duration(500 * time.Millisecond)
+	cfg := devnetgw.Config(dn.Info(), "127.0.0.1:0", "")
 	cfg.Health.ProviderTimeout = config.Duration(5 * time.Second) // tolerant of a loaded CI machine
 	cfg.Broadcast.WatchInterval = config.Duration(250 * time.Millisecond)
 	cfg.Broadcast.RebroadcastBlocks = 2
 	cfg.Broadcast.Store = store
-	ch := config.DefaultChain()
-	ch.Name, ch.ChainID = "devnet", info.ChainID
-	for _, n := range info.Nodes {
-		p := config.DefaultProvider()
-		p.Name, p.HTTP = n.Name, n.HTTP
-		p.Labels = config.Labels{Operator: n.Labels.Operator, Cloud: n.Labels.Cloud, Region: n.Labels.Region, Tier: n.Labels.Tier}
-		ch.Providers = append(ch.Providers, p)
+	for i := range cfg.Chains[0].Providers {
+		cfg.Chains[0].Providers[i].WS = "" // heads by polling: these tests are about sending
 	}
-	cfg.Chains = []config.Chain{ch}
 	cfg.Complete()
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/server"
 )
 
@@ -80,29 +81,10 @@ const (
 // gatewayConfig puts the gateway in front of every devnet node, with
 // health timings scaled to 500ms blocks (as internal/server/e2e does).
 func gatewayConfig(info devnet.Info) *config.Config {
-	cfg := config.Default()
-	cfg.Server.Listen, cfg.Admin.Listen = "127.0.0.1:0", ""
-	cfg.Health.PollInterval = config.Duration(200 * time.Millisecond)
-	cfg.Health.ProbeInterval = config.Duration(200 * time.Millisecond)
-	cfg.Health.ChainIDInterval = config.Duration(2 * time.Second)
-	cfg.Health.BreakerFailures = 3
-	cfg.Health.BreakerCooldown = config.Duration(500 * time.Millisecond)
-	cfg.Health.ProviderTimeout = config.Duration(2 * time.Second)
-	cfg.Health.MaxLagBlocks = 3
-	cfg.Routing.HedgeMaxDelay = config.Duration(300 * time.Millisecond)
-	cfg.Routing.RetryBackoff = config.Duration(10 * time.Millisecond)
+	cfg := devnetgw.Config(info, "127.0.0.1:0", "")
 	cfg.WebSocket.MaxConnectionsPerIP = 1000
 	cfg.WebSocket.SendQueue = testSendQueue
 	cfg.WebSocket.SendQueueBytes = testSendQueueBytes
-	ch := config.DefaultChain()
-	ch.Name, ch.ChainID = "devnet", info.ChainID
-	for _, n := range info.Nodes {
-		p := config.DefaultProvider()
-		p.Name, p.HTTP, p.WS = n.Name, n.HTTP, n.WS
-		p.Labels = config.Labels{Operator: n.Labels.Operator, Cloud: n.Labels.Cloud, Region: n.Labels.Region, Tier: n.Labels.Tier}
-		ch.Providers = append(ch.Providers, p)
-	}
-	cfg.Chains = []config.Chain{ch}
 	cfg.Complete()
 	if err := cfg.Validate(); err != nil {
 		panic(err)
