@@ -7,7 +7,6 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
-	"github.com/rpcmesh/rpcmesh/internal/server"
 )
 
 // devnetGateway is the gateway running in front of the devnet.
@@ -20,27 +19,13 @@ type devnetGateway struct {
 // devnet's nodes, and returns once every chain is ready.
 func startDevnetGateway(ctx context.Context, info devnet.Info, listen, admin string, log *slog.Logger) (*devnetGateway, error) {
 	cfg := devnetgw.Config(info, listen, admin)
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	gw, err := server.New(cfg, log)
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	gw, err := devnetgw.Start(rctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	if err := gw.Start(ctx); err != nil {
-		return nil, err
-	}
-	closeGW := func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = gw.Close(sctx)
-	}
-	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := gw.Ready(rctx); err != nil {
-		closeGW()
-		return nil, err
-	}
+	closeGW := func() { devnetgw.Stop(gw) }
 	gi := devnet.GatewayInfo{HTTP: "http://" + gw.HTTPAddr() + "/devnet"}
 	if cfg.WebSocket.Enabled {
 		gi.WS = "ws://" + gw.HTTPAddr() + "/devnet" // same path: eth_subscribe from the agreed head

@@ -106,7 +106,8 @@ func (v *validator) server(c *Config) {
 	v.nonNegative("server.cors.max_age", s.CORS.MaxAge)
 	if c.Admin.Listen != "" {
 		v.listenAddr("admin.listen", c.Admin.Listen, true)
-		if c.Admin.Listen == s.Listen {
+		// Port 0 asks the kernel for a free port: two such listeners never clash.
+		if _, port, _ := net.SplitHostPort(c.Admin.Listen); c.Admin.Listen == s.Listen && port != "0" {
 			v.errorf("admin.listen", "%s is also server.listen; give the admin listener its own port (or \"\" to disable it)", v.show("admin.listen", c.Admin.Listen))
 		}
 	}

@@ -295,3 +295,11 @@ func TestErrorsBounded(t *testing.T) {
 		t.Errorf("error is %d bytes: a long value was not shortened", len(err.Error()))
 	}
 }
+
+// Port 0 on both listeners asks for two free ports, which never clash.
+func TestAdminAndServerOnFreePorts(t *testing.T) {
+	doc := withChain("server:\n  listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\n")
+	if _, err := Parse([]byte(doc), "rpcmesh.yaml"); err != nil {
+		t.Fatalf("free ports for both listeners rejected: %v", err)
+	}
+}

@@ -5,10 +5,14 @@
 package devnetgw
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/server"
 )
 
 // ChainName is the name of the devnet's chain in the gateway config.
@@ -40,4 +44,31 @@ func Config(info devnet.Info, listen, admin string) *config.Config {
 	cfg.Chains = []config.Chain{ch}
 	cfg.Complete()
 	return cfg
+}
+
+// Start validates cfg, runs a gateway with it and waits (bounded by ctx)
+// until every chain has an agreed head and a usable provider.
+func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server.Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("devnet gateway config: %w", err)
+	}
+	gw, err := server.New(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := gw.Start(ctx); err != nil {
+		return nil, err
+	}
+	if err := gw.Ready(ctx); err != nil {
+		Stop(gw)
+		return nil, fmt.Errorf("gateway not ready: %w", err)
+	}
+	return gw, nil
+}
+
+// Stop drains and closes a gateway, waiting at most 10 s.
+func Stop(gw *server.Gateway) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = gw.Close(ctx)
 }

@@ -46,13 +46,7 @@ func TestMain(m *testing.M) {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	g, err := server.New(gatewayConfig(d.Info()), logger)
-	if err == nil {
-		err = g.Start(ctx)
-	}
-	if err == nil {
-		err = g.Ready(ctx)
-	}
+	g, err := devnetgw.Start(ctx, gatewayConfig(d.Info()), logger)
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start gateway:", err)
@@ -61,9 +55,7 @@ func TestMain(m *testing.M) {
 	}
 	gw, url = g, "http://"+g.HTTPAddr()+"/devnet"
 	code := m.Run()
-	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-	_ = gw.Close(sctx)
-	scancel()
+	devnetgw.Stop(gw)
 	_ = dn.Close()
 	os.Exit(code)
 }

@@ -76,32 +76,14 @@ func startGateway(ctx context.Context, store string) (*server.Gateway, error) {
 		cfg.Chains[0].Providers[i].WS = "" // heads by polling: these tests are about sending
 	}
 	cfg.Complete()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	level := slog.LevelError
 	if os.Getenv("E2E_LOG") != "" {
 		level = slog.LevelDebug
 	}
-	g, err := server.New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
-	if err != nil {
-		return nil, err
-	}
-	if err := g.Start(ctx); err != nil {
-		return nil, err
-	}
-	if err := g.Ready(ctx); err != nil {
-		closeGateway(g)
-		return nil, err
-	}
-	return g, nil
+	return devnetgw.Start(ctx, cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 }
 
-func closeGateway(g *server.Gateway) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = g.Close(ctx)
-}
+func closeGateway(g *server.Gateway) { devnetgw.Stop(g) }
 
 // rpcError is a JSON-RPC error answer.
 type rpcError struct {

@@ -48,13 +48,7 @@ func TestMain(m *testing.M) {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	g, err := server.New(gatewayConfig(d.Info()), logger)
-	if err == nil {
-		err = g.Start(ctx)
-	}
-	if err == nil {
-		err = g.Ready(ctx)
-	}
+	g, err := devnetgw.Start(ctx, gatewayConfig(d.Info()), logger)
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start gateway:", err)
@@ -64,9 +58,7 @@ func TestMain(m *testing.M) {
 	gw = g
 	wsURL, httpURL = "ws://"+g.HTTPAddr()+"/devnet", "http://"+g.HTTPAddr()+"/devnet"
 	code := m.Run()
-	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-	_ = gw.Close(sctx)
-	scancel()
+	devnetgw.Stop(gw)
 	_ = dn.Close()
 	os.Exit(code)
 }
@@ -86,9 +78,6 @@ func gatewayConfig(info devnet.Info) *config.Config {
 	cfg.WebSocket.SendQueue = testSendQueue
 	cfg.WebSocket.SendQueueBytes = testSendQueueBytes
 	cfg.Complete()
-	if err := cfg.Validate(); err != nil {
-		panic(err)
-	}
 	return cfg
 }
 
