@@ -56,14 +56,26 @@ func testLimits() config.WebSocket {
 // startServer runs a Server behind httptest and returns its ws:// URL.
 func startServer(t *testing.T, l config.WebSocket) (*Server, string) {
 	t.Helper()
+	return startServerSndbuf(t, l, 0)
+}
+
+// startServerSndbuf is startServer with each accepted socket's send buffer
+// fixed at sndbuf bytes (0: the kernel's autotuning). A fixed buffer keeps
+// what the kernel absorbs for a slow reader small and known.
+func startServerSndbuf(t *testing.T, l config.WebSocket, sndbuf int) (*Server, string) {
+	t.Helper()
 	var logger *slog.Logger
 	if os.Getenv("WS_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	s := New(Options{Limits: l, MaxBatchItems: 100, BatchConcurrency: 4, RequestTimeout: 5 * time.Second, Logger: logger})
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.Serve(w, r, testEndpoint())
 	}))
+	if sndbuf > 0 {
+		hs.Listener = sndbufListener{Listener: hs.Listener, size: sndbuf}
+	}
+	hs.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -196,7 +208,20 @@ func TestShutdownClosesClients(t *testing.T) {
 	}
 }
 
-// slowDialer dials with a 4 KiB receive buffer, so that a client that does
+type sndbufListener struct {
+	net.Listener
+	size int
+}
+
+func (l sndbufListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(l.size)
+	}
+	return c, err
+}
+
+// slowDialer dials with a fixed 64 KiB receive buffer, so that a client that does
 // not read stops the server's writes soon.
 var slowDialer = &websocket.Dialer{
 	HandshakeTimeout: 5 * time.Second,
@@ -204,7 +229,7 @@ var slowDialer = &websocket.Dialer{
 		var d net.Dialer
 		c, err := d.DialContext(ctx, network, addr)
 		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetReadBuffer(4096)
+			_ = tc.SetReadBuffer(64 << 10)
 		}
 		return c, err
 	},
@@ -224,7 +249,11 @@ func TestSlowReadersAreDisconnectedAndMemoryStaysBounded(t *testing.T) {
 	}
 	l := testLimits()
 	l.MaxConnectionsPerIP = clients
-	s, url := startServer(t, l)
+	// Fixed socket buffers on both ends (64 KiB each; the kernel doubles
+	// them) hold a few answers, far fewer than a client asks for, so the
+	// send queue must fill. With autotuning the kernel absorbs megabytes
+	// and a tiny receive window slows the stream to a crawl instead.
+	s, url := startServerSndbuf(t, l, 64<<10)
 
 	runtime.GC()
 	var base runtime.MemStats
