@@ -122,6 +122,10 @@ type Health struct {
 	ProbeInterval   Duration `yaml:"probe_interval"`    // 5s
 	EWMAHalfLife    Duration `yaml:"ewma_half_life"`    // 30s
 	ProviderTimeout Duration `yaml:"provider_timeout"`  // 10s per upstream attempt
+	// PenaltyHalfLife is how fast an integrity penalty (an answer that
+	// failed verification, a censored transaction) fades from the
+	// provider's routing score: 10m.
+	PenaltyHalfLife Duration `yaml:"penalty_half_life"`
 }
 
 // Chain is one blockchain served by the gateway and its providers.

@@ -79,6 +79,7 @@ func TestDefault(t *testing.T) {
 		{"health.probe_interval", d.Health.ProbeInterval.D(), 5 * time.Second},
 		{"health.ewma_half_life", d.Health.EWMAHalfLife.D(), 30 * time.Second},
 		{"health.provider_timeout", d.Health.ProviderTimeout.D(), 10 * time.Second},
+		{"health.penalty_half_life", d.Health.PenaltyHalfLife.D(), 10 * time.Minute},
 		{"chains", len(d.Chains), 0},
 	}
 	for _, c := range checks {

@@ -49,6 +49,7 @@ func Default() *Config {
 			BreakerCooldown: Duration(10 * time.Second),
 			ProbeInterval:   Duration(5 * time.Second),
 			EWMAHalfLife:    Duration(30 * time.Second),
+			PenaltyHalfLife: Duration(10 * time.Minute),
 			ProviderTimeout: Duration(10 * time.Second),
 		},
 	}

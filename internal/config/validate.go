@@ -160,6 +160,7 @@ func (v *validator) health(h *Health, requestTimeout Duration) {
 	v.positive("health.breaker_cooldown", h.BreakerCooldown)
 	v.positive("health.probe_interval", h.ProbeInterval)
 	v.positive("health.ewma_half_life", h.EWMAHalfLife)
+	v.positive("health.penalty_half_life", h.PenaltyHalfLife)
 	v.positive("health.provider_timeout", h.ProviderTimeout)
 	if h.ProviderTimeout > requestTimeout && requestTimeout > 0 {
 		v.errorf("health.provider_timeout", "%s is longer than limits.request_timeout (%s): a hung provider would use up the whole request and leave no time to retry", h.ProviderTimeout, requestTimeout)

@@ -17,7 +17,18 @@ type WebSocket struct {
 	PingInterval            Duration `yaml:"ping_interval"`              // 30s
 	PongTimeout             Duration `yaml:"pong_timeout"`               // 60s without any frame from the client closes it
 	IdleTimeout             Duration `yaml:"idle_timeout"`               // 5m without calls and without subscriptions closes it
+	// PendingPollInterval is how often a provider without a working WS
+	// feed is asked for new pending transactions (eth_getFilterChanges)
+	// while clients subscribe to newPendingTransactions: 1s.
+	PendingPollInterval Duration `yaml:"pending_poll_interval"`
+	// PendingWSFallback is how long a provider's WS pending transaction
+	// feed may be down before it is polled instead: 10s.
+	PendingWSFallback Duration `yaml:"pending_ws_fallback"`
 }
+
+// maxPendingPollInterval keeps polls well inside the time nodes keep an
+// unpolled filter (5 minutes on go-ethereum).
+const maxPendingPollInterval = Duration(time.Minute)
 
 // DefaultWebSocket returns the default WebSocket limits.
 func DefaultWebSocket() WebSocket {
@@ -33,6 +44,8 @@ func DefaultWebSocket() WebSocket {
 		PingInterval:            Duration(30 * time.Second),
 		PongTimeout:             Duration(60 * time.Second),
 		IdleTimeout:             Duration(5 * time.Minute),
+		PendingPollInterval:     Duration(time.Second),
+		PendingWSFallback:       Duration(10 * time.Second),
 	}
 }
 
@@ -50,6 +63,11 @@ func (v *validator) websocket(w *WebSocket) {
 	v.positive("websocket.ping_interval", w.PingInterval)
 	v.positive("websocket.pong_timeout", w.PongTimeout)
 	v.positive("websocket.idle_timeout", w.IdleTimeout)
+	v.positive("websocket.pending_poll_interval", w.PendingPollInterval)
+	v.positive("websocket.pending_ws_fallback", w.PendingWSFallback)
+	if w.PendingPollInterval > maxPendingPollInterval {
+		v.errorf("websocket.pending_poll_interval", "%s is over %s: nodes drop a filter that is not polled for a few minutes", w.PendingPollInterval, maxPendingPollInterval)
+	}
 	if w.PongTimeout > 0 && w.PongTimeout <= w.PingInterval {
 		v.errorf("websocket.pong_timeout", "%s must be longer than websocket.ping_interval (%s): clients would be closed between two pings", w.PongTimeout, w.PingInterval)
 	}

@@ -30,6 +30,9 @@ func TestWebSocketValidation(t *testing.T) {
 		{"zero queue bytes", func(w *WebSocket) { w.SendQueueBytes = 0 }, "websocket.send_queue_bytes"},
 		{"pong not after ping", func(w *WebSocket) { w.PongTimeout = Duration(10 * time.Second) }, "websocket.pong_timeout"},
 		{"zero per-ip", func(w *WebSocket) { w.MaxConnectionsPerIP = 0 }, "websocket.max_connections_per_ip"},
+		{"zero pending poll", func(w *WebSocket) { w.PendingPollInterval = 0 }, "websocket.pending_poll_interval"},
+		{"pending poll past filter timeout", func(w *WebSocket) { w.PendingPollInterval = Duration(5 * time.Minute) }, "websocket.pending_poll_interval"},
+		{"negative ws fallback", func(w *WebSocket) { w.PendingWSFallback = Duration(-time.Second) }, "websocket.pending_ws_fallback"},
 	}
 	for _, tc := range cases {
 		c := valid()
@@ -52,6 +55,7 @@ func TestWebSocketFromYAML(t *testing.T) {
 websocket:
   send_queue: 100
   idle_timeout: 1m
+  pending_poll_interval: 500ms
 chains:
   - name: dev
     chain_id: 1337
@@ -63,7 +67,8 @@ chains:
 		t.Fatal(err)
 	}
 	w := c.WebSocket
-	if w.SendQueue != 100 || w.IdleTimeout.D() != time.Minute || w.MaxConnectionsPerIP != DefaultWebSocket().MaxConnectionsPerIP || !w.Enabled {
+	if w.SendQueue != 100 || w.IdleTimeout.D() != time.Minute || w.MaxConnectionsPerIP != DefaultWebSocket().MaxConnectionsPerIP || !w.Enabled ||
+		w.PendingPollInterval.D() != 500*time.Millisecond || w.PendingWSFallback != DefaultWebSocket().PendingWSFallback {
 		t.Fatalf("websocket section %+v", w)
 	}
 }

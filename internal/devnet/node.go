@@ -68,6 +68,11 @@ func startNode(name string, genesis *core.Genesis) (*gethNode, error) {
 	ecfg.TrieDirtyCache = 16
 	ecfg.SnapshotCache = 0
 	ecfg.RPCTxFeeCap = 0
+	// No log index: its renderer copies a whole filter map per block on
+	// every node, the devnet's largest CPU cost (seconds per block under
+	// the race detector). eth_getLogs scans receipts instead, which is
+	// fast at devnet heights.
+	ecfg.LogNoHistory = true
 	backend, err := eth.New(stack, &ecfg)
 	if err != nil {
 		stack.Close()

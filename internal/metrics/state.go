@@ -16,6 +16,7 @@ type ProviderState struct {
 	LatencyEWMASeconds              float64
 	ErrorRate                       float64
 	Share                           float64 // of the chain's attempts in the share window
+	Penalty                         float64 // decayed integrity penalty
 }
 
 // ChainState is one chain's agreed head and providers.
@@ -33,6 +34,7 @@ type stateCollector struct {
 
 	head, finalized, reorgs                                     *prometheus.Desc
 	up, breaker, degraded, score, lag, phead, latency, errs, sh *prometheus.Desc
+	penalty                                                     *prometheus.Desc
 }
 
 // WatchState registers a collector that calls read at every scrape.
@@ -55,12 +57,13 @@ func (m *Metrics) WatchState(read func() []ChainState) {
 		latency:   d("rpcmesh_provider_latency_ewma_seconds", "The provider's latency EWMA.", pl),
 		errs:      d("rpcmesh_provider_error_rate", "The provider's failure rate EWMA.", pl),
 		sh:        d("rpcmesh_provider_operator_share", "The provider's operator's share of the chain's attempts in the share window.", pl),
+		penalty:   d("rpcmesh_provider_penalty", "The provider's integrity penalty (failed verifications and censored transactions, fading with health.penalty_half_life); from 0.5 it gets traffic only if no clean provider is left.", pl),
 	})
 }
 
 // Describe sends the descriptors.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.head, c.finalized, c.reorgs, c.up, c.breaker, c.degraded, c.score, c.lag, c.phead, c.latency, c.errs, c.sh} {
+	for _, d := range []*prometheus.Desc{c.head, c.finalized, c.reorgs, c.up, c.breaker, c.degraded, c.score, c.lag, c.phead, c.latency, c.errs, c.sh, c.penalty} {
 		ch <- d
 	}
 }
@@ -88,6 +91,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.latency, prometheus.GaugeValue, p.LatencyEWMASeconds, lv...)
 			ch <- prometheus.MustNewConstMetric(c.errs, prometheus.GaugeValue, p.ErrorRate, lv...)
 			ch <- prometheus.MustNewConstMetric(c.sh, prometheus.GaugeValue, p.Share, lv...)
+			ch <- prometheus.MustNewConstMetric(c.penalty, prometheus.GaugeValue, p.Penalty, lv...)
 		}
 	}
 }

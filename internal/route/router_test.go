@@ -474,3 +474,58 @@ func TestLastResortWhenEveryBreakerIsOpen(t *testing.T) {
 		t.Fatalf("%d calls failed with every breaker open and every provider healthy", failed)
 	}
 }
+
+// TestPenalisedProviderIsAvoided: a provider caught out (an answer that
+// failed verification, a censored transaction) loses its traffic to clean
+// providers, even of a worse tier, and serves again when it is the only
+// one left; the penalty fades with health.penalty_half_life.
+func TestPenalisedProviderIsAvoided(t *testing.T) {
+	health := testHealth()
+	health.PenaltyHalfLife = config.Duration(300 * time.Millisecond)
+	n := startNetWith(t, testRouting(), health,
+		nodeSpec{name: "own", operator: "us", cloud: "aws", tier: "own"},
+		nodeSpec{name: "pub", operator: "them", cloud: "gcp", tier: "public"},
+	)
+	own := n.router.Providers()[0]
+	own.Penalise("state_proof")
+	if s := own.Snapshot(time.Now()); s.Penalty < 0.9 {
+		t.Fatalf("penalty right after Penalise = %.2f, want about 1", s.Penalty)
+	}
+	n.resetCalls()
+	if failed := n.run(t, 50, "eth_gasPrice"); failed != 0 {
+		t.Fatalf("%d reads failed", failed)
+	}
+	if c := n.nodes["own"].Served(); c != 0 {
+		t.Fatalf("penalised own-tier provider served %d of 50 reads while a clean one exists", c)
+	}
+	if got := own.Penalties(); len(got) != 1 || got[0].Reason != "state_proof" || got[0].Count != 1 {
+		t.Fatalf("Penalties() = %+v", got)
+	}
+
+	// The only provider left serves even when penalised.
+	n.nodes["pub"].SetFault(fakenode.Fault{Down: true})
+	n.resetCalls()
+	if failed := n.run(t, 20, "eth_gasPrice"); failed != 0 {
+		t.Fatalf("%d reads failed with only the penalised provider up", failed)
+	}
+	if c := n.nodes["own"].Served(); c < 20 {
+		t.Fatalf("penalised provider served %d of 20 reads as the last one up", c)
+	}
+	n.nodes["pub"].SetFault(fakenode.Fault{})
+
+	// Faded: after a few half-lives the tier preference is back.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for own.Snapshot(time.Now()).Penalty >= penaltyAvoid || n.router.Providers()[1].Snapshot(time.Now()).State != upstream.StateOK {
+		select {
+		case <-ctx.Done():
+			t.Fatal("penalty did not fade or the public provider did not recover")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	n.resetCalls()
+	n.run(t, 50, "eth_gasPrice")
+	if c := n.nodes["pub"].Served(); c != 0 {
+		t.Fatalf("public tier served %d reads after the own provider's penalty faded", c)
+	}
+}

@@ -88,6 +88,9 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 	// Soft filters: dropped only if something remains.
 	cands = keep(cands, func(c candidate) bool { return c.snap.State != upstream.StateStalled })
 	cands = dropDegraded(cands)
+	// A provider recently caught lying or censoring serves only when no
+	// clean one is left, whatever its tier: integrity before preference.
+	cands = keep(cands, func(c candidate) bool { return c.snap.Penalty < penaltyAvoid })
 	if !req.HasBlock && haveHead {
 		// Unpinned calls: prefer providers within a block of the agreed head
 		// (one block of slack for the polling race).
@@ -177,17 +180,22 @@ func capable(p *upstream.Provider, info ethmethod.Info) bool {
 	return true
 }
 
+// penaltyAvoid is the integrity penalty at which routing avoids a provider
+// while clean ones remain: one recent failure, or several faded ones.
+const penaltyAvoid = 0.5
+
 // Score is a provider's cost for routing: lower is better. It is the peak
-// latency EWMA (ms) inflated by the error and throttle rates and by the calls
-// already in flight there, divided by the weight. A provider without latency
-// samples gets fallback, so it is tried.
+// latency EWMA (ms) inflated by the error and throttle rates, by the
+// integrity penalty and by the calls already in flight there, divided by
+// the weight. A provider without latency samples gets fallback, so it is
+// tried.
 func Score(s *upstream.Snapshot, fallback time.Duration) float64 {
 	lat := s.LatencyEWMA
 	if lat <= 0 {
 		lat = fallback
 	}
 	ms := max(float64(lat)/float64(time.Millisecond), 0.1)
-	cost := ms * (1 + 20*s.ErrorRate) * (1 + 5*s.ThrottleRate) * float64(1+s.Inflight)
+	cost := ms * (1 + 20*s.ErrorRate) * (1 + 5*s.ThrottleRate) * (1 + 10*s.Penalty) * float64(1+s.Inflight)
 	w := s.Weight
 	if w <= 0 {
 		w = 1

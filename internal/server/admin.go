@@ -94,6 +94,10 @@ type ProviderStatus struct {
 	Inflight      int               `json:"inflight"`
 	Requests      uint64            `json:"requests"`
 	Failures      uint64            `json:"failures"`
+	// Penalty is the decayed integrity penalty; Penalties counts every
+	// failed verification or censored transaction by kind.
+	Penalty   float64                 `json:"penalty"`
+	Penalties []upstream.PenaltyCount `json:"penalties,omitempty"`
 }
 
 // Status reports every chain's head and providers.
@@ -121,6 +125,7 @@ func (g *Gateway) Status() Status {
 					"p90": s.P90.Microseconds(), "p99": s.P99.Microseconds()},
 				ErrorRate: s.ErrorRate, ThrottleRate: s.ThrottleRate, Inflight: s.Inflight,
 				Requests: s.Requests, Failures: s.Failures,
+				Penalty: s.Penalty, Penalties: p.Penalties(),
 			})
 		}
 		st.Chains = append(st.Chains, cs)
@@ -146,6 +151,7 @@ func (g *Gateway) chainStates() []metrics.ChainState {
 				Usable: s.Usable(), BreakerOpen: s.Breaker == upstream.BreakerOpen, Degraded: s.Degraded,
 				Score: route.Score(&s, 50*time.Millisecond), LagBlocks: c.head.Lag(s.HeadNumber), Head: s.HeadNumber,
 				LatencyEWMASeconds: s.LatencyEWMA.Seconds(), ErrorRate: s.ErrorRate, Share: opShare[s.Labels.Operator],
+				Penalty: s.Penalty,
 			})
 		}
 		out = append(out, cs)

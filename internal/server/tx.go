@@ -25,6 +25,13 @@ func newTxWatch(cfg *config.Config, ch *config.Chain, c *chain, m *txwatch.Metri
 		Rank: func(penalty func(string) int) []txbroadcast.Target {
 			return txbroadcast.Ranked(c.providers, penalty)
 		},
+		Penalise: func(provider, reason string) {
+			for _, p := range c.providers {
+				if p.Name() == provider {
+					p.Penalise(reason)
+				}
+			}
+		},
 		Broadcaster: b,
 		Metrics:     m,
 		Logger:      logger,

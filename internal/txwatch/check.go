@@ -273,6 +273,9 @@ func (w *Watcher) recordCensorsLocked(e *Entry) {
 		e.CensoredBy = append(e.CensoredBy, s.Provider)
 		w.addEvidenceLocked(ev)
 		w.o.Metrics.censor(w.o.Chain, s.Provider, s.Operator)
+		if w.o.Penalise != nil {
+			w.o.Penalise(s.Provider, "censored")
+		}
 		w.logger.Warn("censorship recorded", "provider", s.Provider, "operator", s.Operator, "hash", e.Hash, "block", ev.BlockNumber)
 		if w.store != nil {
 			if err := w.store.put(evidenceBucket(w.o.Chain), e.Hash+"/"+s.Provider, ev); err != nil {

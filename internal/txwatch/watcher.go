@@ -29,7 +29,10 @@ type Options struct {
 	Head func() (uint64, bool)
 	// Rank orders the usable providers for a broadcast, penalty giving
 	// each provider's censorship count (txbroadcast.Ranked).
-	Rank        func(penalty func(name string) int) []txbroadcast.Target
+	Rank func(penalty func(name string) int) []txbroadcast.Target
+	// Penalise lowers a provider's shared routing score when censorship
+	// is recorded against it (upstream.Provider.Penalise); optional.
+	Penalise    func(provider, reason string)
 	Broadcaster *txbroadcast.Broadcaster
 	Metrics     *Metrics
 	Logger      *slog.Logger

@@ -155,6 +155,8 @@ func TestCensorIsRecordedWhenMinedThroughOthers(t *testing.T) {
 	w := newWorld()
 	nodes := []*node{{w: w, name: "censor", op: "a", censor: true}, {w: w, name: "b", op: "b"}, {w: w, name: "c", op: "c"}}
 	wt := testWatcher(w, nodes, 2)
+	var penalised []string
+	wt.o.Penalise = func(provider, reason string) { penalised = append(penalised, provider+":"+reason) }
 	tx := newTestTx(t, 0)
 	if _, err := wt.Send(context.Background(), tx); err != nil {
 		t.Fatal(err)
@@ -162,6 +164,9 @@ func TestCensorIsRecordedWhenMinedThroughOthers(t *testing.T) {
 	wt.o.Broadcaster.Close() // all outcomes recorded
 	w.mine()
 	wt.tick(context.Background())
+	if len(penalised) != 1 || penalised[0] != "censor:censored" {
+		t.Fatalf("penalised %v, want the censor once", penalised)
+	}
 	st := wt.Status(tx.Hash)
 	if st.State != StateIncluded || st.Included == nil || len(st.Included.Operators) < 2 {
 		t.Fatalf("status %+v, want included and agreed by 2 operators", st)

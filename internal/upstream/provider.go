@@ -77,6 +77,7 @@ type Provider struct {
 	degraded       bool      // failing or throttled often (see updateDegraded)
 	readmittedAt   time.Time // last readmission by probe, for the warm-up ramp
 	inflight       map[uint64]time.Time
+	integ          integrity
 	requests       uint64
 	failures       uint64
 }
@@ -101,6 +102,9 @@ func New(o Options) *Provider {
 	h := o.Health
 	if h.EWMAHalfLife <= 0 {
 		h.EWMAHalfLife = config.Duration(30 * time.Second)
+	}
+	if h.PenaltyHalfLife <= 0 {
+		h.PenaltyHalfLife = config.Duration(10 * time.Minute)
 	}
 	if h.BreakerFailures <= 0 {
 		h.BreakerFailures = 5

@@ -41,6 +41,9 @@ type Snapshot struct {
 	Requests      uint64
 	Failures      uint64
 	WrongChain    string
+	// Penalty is the decayed count of integrity failures (see Penalise):
+	// 0 for a provider never caught out.
+	Penalty float64
 }
 
 // Usable reports whether the state allows traffic at all.
@@ -78,6 +81,7 @@ func (p *Provider) snapshot(now time.Time, quantiles bool) Snapshot {
 		Requests:     p.requests,
 		Failures:     p.failures,
 		WrongChain:   p.wrongChain,
+		Penalty:      p.integ.decayed(now, p.health.PenaltyHalfLife.D()),
 	}
 	if quantiles {
 		s.P50, s.P90, s.P99 = p.st.quantile(0.5), p.st.quantile(0.9), p.st.quantile(0.99)

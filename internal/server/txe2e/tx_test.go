@@ -18,6 +18,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/txbroadcast"
 	"github.com/rpcmesh/rpcmesh/internal/txwatch"
+	"github.com/rpcmesh/rpcmesh/internal/upstream"
 )
 
 // Runs first: no transaction is watched yet, so any provider request
@@ -98,10 +99,18 @@ func TestCensoringFirstChoiceStillMined(t *testing.T) {
 	if i < 0 || st.Evidence[i].Provider != censor || len(st.Evidence[i].MinedVia) == 0 || st.Evidence[i].BlockNumber != e.Included.BlockNumber {
 		t.Fatalf("evidence %+v", st.Evidence)
 	}
+	// The censor is penalised in the routing score every part of the
+	// gateway shares, not only in the broadcast order.
+	for _, ps := range gw.Status().Chains[0].Providers {
+		if ps.Name == censor && (ps.Penalty < 0.5 || !slices.ContainsFunc(ps.Penalties, func(c upstream.PenaltyCount) bool { return c.Reason == "censored" && c.Count >= 1 })) {
+			t.Fatalf("censor %s not penalised in its routing score: penalty %.2f %+v", censor, ps.Penalty, ps.Penalties)
+		}
+	}
 	// The admin listener shows the same, and the metric counts it.
 	for path, want := range map[string]string{
 		"/transactions": `"` + censor + `": `,
 		"/metrics":      `rpcmesh_tx_censorship_total{chain="devnet",operator=`,
+		"/status":       `"reason": "censored"`,
 	} {
 		rec := httptest.NewRecorder()
 		gw.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
