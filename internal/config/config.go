@@ -59,6 +59,7 @@ type Config struct {
 
 	WebSocket WebSocket `yaml:"websocket"` // WS front door limits (websocket.go)
 	Broadcast Broadcast `yaml:"broadcast"` // transaction fan-out and inclusion watch (broadcast.go)
+	Verify    Verify    `yaml:"verify"`    // proofs and quorums (verify.go); chains may override
 }
 
 // Server configures the public HTTP listener.
@@ -136,6 +137,7 @@ type Chain struct {
 	FinalityDepth uint64     `yaml:"finality_depth"` // blocks behind head treated as finalized when providers lack the tag; default 64
 	MaxLagBlocks  uint64     `yaml:"max_lag_blocks"` // blocks a provider may trail the chain head; 0 = health.max_lag_blocks (see LagLimit)
 	Routing       *Routing   `yaml:"routing"`        // optional per-chain override; unset fields inherit the top-level routing
+	Verify        *Verify    `yaml:"verify"`         // optional per-chain override; unset fields inherit the top-level verify
 	Providers     []Provider `yaml:"providers"`      // at least one
 
 	// routingSet has bit i set when the YAML gave Routing's field i, so

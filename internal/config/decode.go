@@ -35,6 +35,7 @@ var (
 	chainType    = reflect.TypeFor[Chain]()
 	providerType = reflect.TypeFor[Provider]()
 	routingType  = reflect.TypeFor[Routing]()
+	verifyType   = reflect.TypeFor[Verify]()
 )
 
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
@@ -381,6 +382,26 @@ func (d *decoder) resolveChainRouting(cfg *Config) {
 		}
 		r := ch.EffectiveRouting(cfg.Routing)
 		ch.Routing = &r
+	}
+}
+
+// resolveChainVerify completes each chain's verify block with the
+// top-level values of the keys it leaves out.
+func (d *decoder) resolveChainVerify(cfg *Config) {
+	for i := range cfg.Chains {
+		ch := &cfg.Chains[i]
+		if ch.Verify == nil {
+			continue
+		}
+		prefix := fmt.Sprintf("chains[%d].verify", i)
+		out := cfg.Verify
+		dst, src := reflect.ValueOf(&out).Elem(), reflect.ValueOf(ch.Verify).Elem()
+		for _, f := range fieldsOf(verifyType) {
+			if _, ok := d.lines[join(prefix, f.key)]; ok {
+				dst.Field(f.index).Set(src.Field(f.index))
+			}
+		}
+		ch.Verify = &out
 	}
 }
 

@@ -27,7 +27,8 @@ func Default() *Config {
 			},
 			Gzip: true,
 		},
-		Admin: Admin{Listen: "127.0.0.1:9545"},
+		Admin:  Admin{Listen: "127.0.0.1:9545"},
+		Verify: DefaultVerify(),
 		Limits: Limits{
 			MaxBodyBytes:          1 << 20,
 			MaxBatchItems:         100,

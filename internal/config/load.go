@@ -72,6 +72,7 @@ func parse(data []byte, filename string, lookup func(string) (string, bool)) (*C
 		d.decode(root, reflect.ValueOf(cfg).Elem(), "")
 	}
 	d.resolveChainRouting(cfg)
+	d.resolveChainVerify(cfg)
 	cfg.Complete()
 	v := &validator{file: filename, lines: d.lines, fromEnv: d.fromEnv}
 	v.config(cfg)

@@ -76,6 +76,7 @@ func (v *validator) config(c *Config) {
 	v.health(&c.Health, c.Limits.RequestTimeout)
 	v.websocket(&c.WebSocket)
 	v.broadcast(&c.Broadcast)
+	v.verify("verify", &c.Verify)
 	v.chains(c)
 }
 
@@ -257,6 +258,9 @@ func (v *validator) chains(c *Config) {
 			continue
 		}
 		ops := ch.Operators()
+		if ch.Verify != nil {
+			v.verify(p+".verify", ch.Verify)
+		}
 		if ch.HeadAgreement < 1 {
 			v.errorf(p+".head_agreement", "must be at least 1, got %d", ch.HeadAgreement)
 		} else if ch.HeadAgreement > ops {

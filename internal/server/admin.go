@@ -27,6 +27,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
 	mux.HandleFunc("GET /transactions", g.serveTransactions)
+	mux.Handle("GET /verify/evidence", g.evidence) // answers that failed verification, newest first
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))

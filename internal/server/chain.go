@@ -15,6 +15,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/txbroadcast"
 	"github.com/rpcmesh/rpcmesh/internal/txwatch"
 	"github.com/rpcmesh/rpcmesh/internal/upstream"
+	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
 // chain is one served chain: its providers, agreed head, router and pipeline.
@@ -27,11 +28,12 @@ type chain struct {
 	hub       *subscribe.Hub // eth_subscribe over WS, fed by the agreed head
 	bcast     *txbroadcast.Broadcaster
 	watch     *txwatch.Watcher // accepted transactions until included
+	verify    config.Verify    // the chain's verification settings
 	lagLimit  uint64
 }
 
 // newChain builds a chain's objects; nothing runs until run is called.
-func newChain(cfg *config.Config, ch *config.Chain, m *metrics.Metrics, txm *txwatch.Metrics, logger *slog.Logger) *chain {
+func newChain(cfg *config.Config, ch *config.Chain, m *metrics.Metrics, txm *txwatch.Metrics, evidence *verify.EvidenceLog, vm *metrics.Verify, logger *slog.Logger) *chain {
 	c := &chain{cfg: ch, head: head.NewTracker(ch.HeadAgreement, ch.FinalityDepth, logger.With("chain", ch.Name)), lagLimit: ch.LagLimit(cfg.Health)}
 	for _, pc := range ch.Providers {
 		c.providers = append(c.providers, upstream.New(upstream.Options{
@@ -63,8 +65,9 @@ func newChain(cfg *config.Config, ch *config.Chain, m *metrics.Metrics, txm *txw
 		Observer:        m,
 	})
 	c.bcast, c.watch = newTxWatch(cfg, ch, c, txm, logger)
-	c.pipeline = buildPipeline(cfg, ch, c.head, c.router, c.watch)
-	c.hub = newHub(ch, c.head, c.pipeline, logger)
+	c.verify = ch.EffectiveVerify(cfg.Verify)
+	c.pipeline = buildPipeline(cfg, ch, c, evidence, verifyObserver{vm}, logger)
+	c.hub = newHub(cfg, c, logger)
 	return c
 }
 

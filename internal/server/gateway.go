@@ -17,6 +17,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
 	"github.com/rpcmesh/rpcmesh/internal/txwatch"
+	"github.com/rpcmesh/rpcmesh/internal/verify"
 	"github.com/rpcmesh/rpcmesh/internal/wsfront"
 )
 
@@ -29,6 +30,9 @@ type Gateway struct {
 	sem     chan struct{}   // bounds concurrent HTTP requests
 	ws      *wsfront.Server // WebSocket front door; nil when disabled
 	txStore *txwatch.Store  // broadcast.store, open between Start and Close
+	// evidence keeps the answers that failed verification, on every chain,
+	// for the admin listener's /verify/evidence.
+	evidence *verify.EvidenceLog
 
 	mu       sync.Mutex
 	httpSrv  *http.Server
@@ -54,10 +58,12 @@ func New(cfg *config.Config, logger *slog.Logger) (*Gateway, error) {
 		metrics:  metrics.New(),
 		sem:      make(chan struct{}, max(cfg.Limits.MaxConcurrentRequests, 1)),
 		serveErr: make(chan error, 2),
+		evidence: verify.NewEvidenceLog(cfg.Verify.Evidence),
 	}
 	txm := txwatch.NewMetrics(g.metrics.Registry)
+	vm := metrics.NewVerify(g.metrics.Registry)
 	for i := range cfg.Chains {
-		g.chains = append(g.chains, newChain(cfg, &cfg.Chains[i], g.metrics, txm, logger))
+		g.chains = append(g.chains, newChain(cfg, &cfg.Chains[i], g.metrics, txm, g.evidence, vm, logger))
 	}
 	g.ws = g.newWSFront()
 	g.metrics.WatchState(g.chainStates)

@@ -7,9 +7,8 @@ import (
 	"strings"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
-	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
-	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/metrics"
 	"github.com/rpcmesh/rpcmesh/internal/subscribe"
 	"github.com/rpcmesh/rpcmesh/internal/wsfront"
 )
@@ -27,6 +26,7 @@ func (g *Gateway) newWSFront() *wsfront.Server {
 		MaxResponseBytes: g.cfg.Limits.MaxResponseBytes,
 		RequestTimeout:   g.cfg.Limits.RequestTimeout.D(),
 		CheckOrigin:      g.originAllowed,
+		Observer:         metrics.NewWS(g.metrics.Registry),
 		Logger:           g.logger,
 	})
 }
@@ -82,18 +82,20 @@ func (g *Gateway) closeWS(ctx context.Context) error {
 
 // newHub builds a chain's subscription hub: heads and logs from the agreed
 // head through the chain's pipeline, pending transactions from every
-// provider that has a WS endpoint.
-func newHub(ch *config.Chain, tracker *head.Tracker, p pipeline.Handler, logger *slog.Logger) *subscribe.Hub {
-	var urls []string
-	for _, pc := range ch.Providers {
-		if pc.WS != "" {
-			urls = append(urls, pc.WS)
-		}
+// provider: its WS feed, or polling it over HTTP (through the same
+// *upstream.Provider as routed calls, so its limits apply).
+func newHub(cfg *config.Config, c *chain, logger *slog.Logger) *subscribe.Hub {
+	sources := make([]subscribe.PendingSource, 0, len(c.providers))
+	for _, p := range c.providers {
+		sources = append(sources, subscribe.PendingSource{Name: p.Name(), WS: p.Config().WS, Poll: p})
 	}
 	return subscribe.New(subscribe.Options{
-		Head:        tracker,
-		Fetch:       p,
-		PendingURLs: urls,
-		Logger:      logger.With("chain", ch.Name),
+		Head:            c.head,
+		Fetch:           c.pipeline,
+		Pending:         sources,
+		PendingPoll:     cfg.WebSocket.PendingPollInterval.D(),
+		PendingFallback: cfg.WebSocket.PendingWSFallback.D(),
+		CallTimeout:     cfg.Health.ProviderTimeout.D(),
+		Logger:          logger.With("chain", c.cfg.Name),
 	})
 }

@@ -9,7 +9,8 @@
 //     pipeline, so verification applies when it is wired); on a reorg the
 //     dropped blocks' logs are sent again with removed: true.
 //   - newPendingTransactions: hashes merged from several providers' WS feeds
-//     and de-duplicated.
+//     (or, for a provider without a working feed, a polled pending
+//     transaction filter) and de-duplicated.
 //
 // A Hub never blocks on a subscriber: a Sink must return at once (the WS
 // front door queues, and disconnects a client whose queue is full).
@@ -52,9 +53,17 @@ type HeadSource interface {
 type Options struct {
 	Head  HeadSource       // the agreed head
 	Fetch pipeline.Handler // the chain's pipeline: headers and logs are fetched through it
-	// PendingURLs are providers' WS endpoints to take pending transaction
-	// hashes from (empty: newPendingTransactions has no source).
-	PendingURLs []string
+	// Pending are the providers pending transaction hashes are taken from
+	// (none: newPendingTransactions has no source).
+	Pending []PendingSource
+	// PendingPoll is how often a source without a working WS feed is
+	// asked for its filter's changes; default 1s.
+	PendingPoll time.Duration
+	// PendingFallback is how long a source's WS feed may be down before
+	// the source is polled instead; default 10s.
+	PendingFallback time.Duration
+	// CallTimeout bounds one call to a provider when polling; default 5s.
+	CallTimeout time.Duration
 	// Poll is how often the agreed head is looked at; default 50ms.
 	Poll time.Duration
 	// MaxCatchUp bounds how many missing blocks are fetched when the head
@@ -91,6 +100,15 @@ func New(opts Options) *Hub {
 	}
 	if opts.MaxCatchUp <= 0 {
 		opts.MaxCatchUp = 128
+	}
+	if opts.PendingPoll <= 0 {
+		opts.PendingPoll = time.Second
+	}
+	if opts.PendingFallback <= 0 {
+		opts.PendingFallback = 10 * time.Second
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = 5 * time.Second
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

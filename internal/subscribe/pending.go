@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	// gorilla/websocket is already a dependency (go-ethereum and
@@ -18,7 +19,48 @@ import (
 // to drop the copies other providers send.
 const seenHashes = 16384
 
-// runPending keeps upstream newPendingTransactions feeds open while at
+// PendingSource is one provider pending transaction hashes are taken from.
+type PendingSource struct {
+	Name string
+	// WS is the provider's WebSocket URL ("" if none); its
+	// newPendingTransactions feed is followed.
+	WS string
+	// Poll calls the provider over HTTP (nil: WS only). A source without
+	// WS is always polled; one with WS only while its feed has been down
+	// for Options.PendingFallback.
+	Poll Caller
+}
+
+// Caller sends one JSON-RPC call to one provider (an *upstream.Provider).
+// An error answer from the node is a *jsonrpc.Error.
+type Caller interface {
+	Call(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error)
+}
+
+// feedState is whether a source's WS feed is up, shared by its WS
+// follower and its poller.
+type feedState struct {
+	up        atomic.Bool
+	downSince atomic.Int64 // unix nanos
+}
+
+func (f *feedState) setUp() { f.up.Store(true) }
+
+func (f *feedState) setDown(now time.Time) {
+	if f.up.Swap(false) {
+		f.downSince.Store(now.UnixNano())
+	}
+}
+
+// downFor is how long the feed has been down (0 while up).
+func (f *feedState) downFor(now time.Time) time.Duration {
+	if f.up.Load() {
+		return 0
+	}
+	return now.Sub(time.Unix(0, f.downSince.Load()))
+}
+
+// runPending keeps upstream pending transaction sources open while at
 // least one client subscribes, and merges them until ctx ends.
 func (h *Hub) runPending(ctx context.Context) {
 	merged := make(chan string, 1024)
@@ -36,7 +78,7 @@ func (h *Hub) runPending(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-h.pendingWake:
-			want := h.Count(KindPending) > 0 && len(h.opts.PendingURLs) > 0
+			want := h.Count(KindPending) > 0 && len(h.opts.Pending) > 0
 			switch {
 			case want && stop == nil:
 				stop = h.startFeeds(ctx, merged, &wg)
@@ -57,26 +99,40 @@ func (h *Hub) runPending(ctx context.Context) {
 	}
 }
 
-// startFeeds starts one feed per provider and returns what stops them.
+// startFeeds starts every source's WS follower and poller and returns what
+// stops them. Pollers clean up their node filters while ctx (the hub) lives.
 func (h *Hub) startFeeds(ctx context.Context, out chan<- string, wg *sync.WaitGroup) context.CancelFunc {
 	sctx, cancel := context.WithCancel(ctx)
-	for _, u := range h.opts.PendingURLs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h.feedPending(sctx, u, out)
-		}()
+	now := time.Now()
+	for _, src := range h.opts.Pending {
+		st := &feedState{}
+		st.downSince.Store(now.UnixNano()) // not up yet: counts as down from now
+		if src.WS != "" {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h.feedPending(sctx, src.WS, st, out)
+			}()
+		}
+		if src.Poll != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h.pollPending(ctx, sctx, src, st, out)
+			}()
+		}
 	}
 	return cancel
 }
 
 // feedPending follows one provider's pending transaction hashes, redialling
 // with backoff, until ctx ends.
-func (h *Hub) feedPending(ctx context.Context, url string, out chan<- string) {
+func (h *Hub) feedPending(ctx context.Context, url string, st *feedState, out chan<- string) {
 	backoff := 500 * time.Millisecond
 	for ctx.Err() == nil {
 		start := time.Now()
-		err := h.pendingOnce(ctx, url, out)
+		err := h.pendingOnce(ctx, url, st, out)
+		st.setDown(time.Now())
 		if ctx.Err() != nil {
 			return
 		}
@@ -91,8 +147,9 @@ func (h *Hub) feedPending(ctx context.Context, url string, out chan<- string) {
 	}
 }
 
-// pendingOnce runs one upstream subscription until it fails or ctx ends.
-func (h *Hub) pendingOnce(ctx context.Context, url string, out chan<- string) error {
+// pendingOnce runs one upstream subscription until it fails or ctx ends;
+// st is up from the node's answer to eth_subscribe on.
+func (h *Hub) pendingOnce(ctx context.Context, url string, st *feedState, out chan<- string) error {
 	dialer := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
 	conn, resp, err := dialer.DialContext(ctx, url, http.Header{"User-Agent": {"rpcmesh"}})
 	if resp != nil && resp.Body != nil {
@@ -120,7 +177,8 @@ func (h *Hub) pendingOnce(ctx context.Context, url string, out chan<- string) er
 		// while; the read deadline only catches a dead connection.
 		_ = conn.SetReadDeadline(time.Now().Add(2 * time.Minute))
 		var msg struct {
-			Method string `json:"method"`
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
 			Error  *struct {
 				Message string `json:"message"`
 			} `json:"error"`
@@ -133,6 +191,10 @@ func (h *Hub) pendingOnce(ctx context.Context, url string, out chan<- string) er
 		}
 		if msg.Error != nil {
 			return fmt.Errorf("%s: eth_subscribe: %s", url, msg.Error.Message)
+		}
+		if string(msg.ID) == "1" {
+			st.setUp()
+			continue
 		}
 		var tx string
 		if msg.Method != "eth_subscription" || json.Unmarshal(msg.Params.Result, &tx) != nil {

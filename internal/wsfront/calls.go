@@ -115,6 +115,7 @@ func runBounded(n, workers int, f func(int)) {
 // notification for an ID it does not know yet.
 type subState struct {
 	id    string
+	kind  string
 	ready bool
 	held  [][]byte
 }
@@ -141,7 +142,7 @@ func (c *conn) subscribe(req *jsonrpc.Request) (jsonrpc.Response, string) {
 	if max := c.s.opts.Limits.MaxSubscriptionsPerConn; len(c.subs) >= max {
 		return jsonrpc.NewError(req.ID, jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: %d subscriptions on this connection", max)), ""
 	}
-	st := &subState{}
+	st := &subState{kind: kind}
 	// The hub may call the sink before Subscribe returns; the sink waits
 	// for c.mu, held here until st.id is set.
 	id, err := c.ep.Hub.Subscribe(kind, filter, func(result json.RawMessage) { c.notify(st, result) })
@@ -150,6 +151,7 @@ func (c *conn) subscribe(req *jsonrpc.Request) (jsonrpc.Response, string) {
 	}
 	st.id = id
 	c.subs[id] = st
+	c.s.obs.Subscriptions(c.ep.Chain, kind, 1)
 	idJSON, _ := json.Marshal(id)
 	return jsonrpc.NewResult(req.ID, idJSON), id
 }
@@ -162,11 +164,12 @@ func (c *conn) unsubscribe(req *jsonrpc.Request) jsonrpc.Response {
 		return jsonrpc.NewError(req.ID, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: eth_unsubscribe takes a subscription ID"))
 	}
 	c.mu.Lock()
-	_, ok := c.subs[id]
+	st, ok := c.subs[id]
 	delete(c.subs, id)
 	c.mu.Unlock()
 	if ok {
 		c.ep.Hub.Unsubscribe(id)
+		c.s.obs.Subscriptions(c.ep.Chain, st.kind, -1)
 	}
 	return jsonrpc.NewResult(req.ID, json.RawMessage(boolJSON(ok)))
 }
@@ -220,14 +223,15 @@ func (c *conn) release(ids []string) {
 // unsubscribeAll ends the connection's subscriptions when it closes.
 func (c *conn) unsubscribeAll() {
 	c.mu.Lock()
-	ids := make([]string, 0, len(c.subs))
-	for id := range c.subs {
-		ids = append(ids, id)
+	subs := make([]*subState, 0, len(c.subs))
+	for _, st := range c.subs {
+		subs = append(subs, st)
 	}
 	clear(c.subs)
 	c.mu.Unlock()
-	for _, id := range ids {
-		c.ep.Hub.Unsubscribe(id)
+	for _, st := range subs {
+		c.ep.Hub.Unsubscribe(st.id)
+		c.s.obs.Subscriptions(c.ep.Chain, st.kind, -1)
 	}
 }
 

@@ -2,6 +2,7 @@ package wsfront
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -50,8 +51,9 @@ func newConn(s *Server, ws *websocket.Conn, ep Endpoint, log *slog.Logger) *conn
 	return c
 }
 
-// run serves the connection until it ends, then releases everything.
-func (c *conn) run() {
+// run serves the connection until it ends, then releases everything. It
+// returns the connection's close code (see Observer.ConnClosed).
+func (c *conn) run() int {
 	l := c.s.opts.Limits
 	c.ws.SetReadLimit(l.MaxMessageBytes)
 	c.ws.SetPongHandler(func(string) error {
@@ -65,20 +67,39 @@ func (c *conn) run() {
 		defer close(writerDone)
 		c.writeLoop()
 	}()
-	c.readLoop()
+	readErr := c.readLoop()
 	close(c.readDone)
+	gatewayFirst := c.ctx.Err() != nil // only closeWith cancels ctx
 	c.closeWith(websocket.CloseNormalClosure, "")
 	<-writerDone
 	c.calls.Wait()
 	c.unsubscribeAll()
+	if gatewayFirst {
+		return c.closeCode
+	}
+	return peerCloseCode(readErr)
+}
+
+// peerCloseCode is the close code of a connection the client ended (or
+// that broke) with readErr, as a browser would report it.
+func peerCloseCode(readErr error) int {
+	var ce *websocket.CloseError
+	switch {
+	case errors.As(readErr, &ce):
+		return ce.Code
+	case errors.Is(readErr, websocket.ErrReadLimit):
+		return websocket.CloseMessageTooBig // gorilla has sent the close frame
+	}
+	return websocket.CloseAbnormalClosure
 }
 
 // readLoop reads client messages and answers each in its own goroutine,
 // at most MaxInflightPerConn at once (then it stops reading). Once the
 // connection is closing it reads and drops what the client still sends,
 // so that closing the socket does not reset it (a reset would destroy the
-// answers and the close frame the client has not read yet).
-func (c *conn) readLoop() {
+// answers and the close frame the client has not read yet). It returns the
+// error that ended reading.
+func (c *conn) readLoop() error {
 	timeout := c.s.opts.Limits.PongTimeout.D()
 	for {
 		if c.ctx.Err() == nil {
@@ -89,7 +110,7 @@ func (c *conn) readLoop() {
 			if c.ctx.Err() == nil {
 				c.log.Debug("ws read ended", "err", err)
 			}
-			return
+			return err
 		}
 		if c.ctx.Err() != nil || (kind != websocket.TextMessage && kind != websocket.BinaryMessage) {
 			continue
@@ -191,6 +212,7 @@ func (c *conn) closeWith(code int, reason string) {
 		c.closeCode, c.closeReason = code, reason
 		if code == CloseSlowReader {
 			c.log.Info("ws client disconnected", "code", code, "reason", reason)
+			c.s.obs.SlowReader(c.ep.Chain)
 		}
 		c.cancel()
 	})

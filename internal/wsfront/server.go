@@ -60,13 +60,16 @@ type Options struct {
 	RequestTimeout   time.Duration
 	// CheckOrigin decides whether a browser origin may connect; nil allows all.
 	CheckOrigin func(r *http.Request) bool
-	Logger      *slog.Logger
+	// Observer is told about connections and subscriptions (metrics); nil: nobody.
+	Observer Observer
+	Logger   *slog.Logger
 }
 
 // Server accepts WebSocket clients; it is safe for concurrent use.
 type Server struct {
 	opts     Options
 	log      *slog.Logger
+	obs      Observer
 	upgrader websocket.Upgrader
 
 	mu     sync.Mutex
@@ -85,9 +88,14 @@ func New(opts Options) *Server {
 	if check == nil {
 		check = func(*http.Request) bool { return true }
 	}
+	obs := opts.Observer
+	if obs == nil {
+		obs = nopObserver{}
+	}
 	return &Server{
 		opts: opts,
 		log:  opts.Logger,
+		obs:  obs,
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: 10 * time.Second,
 			ReadBufferSize:   4096,
@@ -106,7 +114,8 @@ func IsUpgrade(r *http.Request) bool { return websocket.IsWebSocketUpgrade(r) }
 // its connection limit gets HTTP 429 before the upgrade.
 func (s *Server) Serve(w http.ResponseWriter, r *http.Request, ep Endpoint) {
 	ip := clientIP(r)
-	if !s.admit(ip) {
+	if reason := s.admit(ip); reason != "" {
+		s.obs.ConnRejected(ep.Chain, reason)
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "limit exceeded: too many WebSocket connections from this address", http.StatusTooManyRequests)
 		return
@@ -114,26 +123,37 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request, ep Endpoint) {
 	defer s.release(ip)
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		reason := RejectHandshake
+		if !s.upgrader.CheckOrigin(r) {
+			reason = RejectOrigin
+		}
+		s.obs.ConnRejected(ep.Chain, reason)
 		s.log.Debug("ws upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return // the upgrader has answered
 	}
+	s.obs.ConnAccepted(ep.Chain)
 	c := newConn(s, ws, ep, s.log.With("chain", ep.Chain, "remote", r.RemoteAddr))
 	if !s.track(c) {
 		c.closeWith(CloseShutdown, "server shutting down")
 	}
-	c.run()
+	code := c.run()
 	s.untrack(c)
+	s.obs.ConnClosed(ep.Chain, code)
 }
 
-// admit counts a connection from ip unless ip is at its limit.
-func (s *Server) admit(ip string) bool {
+// admit counts a connection from ip unless ip is at its limit or the
+// server is closing; it returns why it refused ("" when admitted).
+func (s *Server) admit(ip string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.perIP[ip] >= s.opts.Limits.MaxConnectionsPerIP {
-		return false
+	switch {
+	case s.closed:
+		return RejectShutdown
+	case s.perIP[ip] >= s.opts.Limits.MaxConnectionsPerIP:
+		return RejectPerIPLimit
 	}
 	s.perIP[ip]++
-	return true
+	return ""
 }
 
 func (s *Server) release(ip string) {

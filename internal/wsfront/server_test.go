@@ -68,9 +68,16 @@ func startServerSndbuf(t *testing.T, l config.WebSocket, sndbuf int) (*Server, s
 	if os.Getenv("WS_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	s := New(Options{Limits: l, MaxBatchItems: 100, BatchConcurrency: 4, RequestTimeout: 5 * time.Second, Logger: logger})
+	return serveOpts(t, Options{Limits: l, MaxBatchItems: 100, BatchConcurrency: 4, RequestTimeout: 5 * time.Second, Logger: logger}, testEndpoint(), sndbuf)
+}
+
+// serveOpts runs a Server with opts serving ep behind httptest (sndbuf as
+// for startServerSndbuf) and returns its ws:// URL.
+func serveOpts(t *testing.T, opts Options, ep Endpoint, sndbuf int) (*Server, string) {
+	t.Helper()
+	s := New(opts)
 	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.Serve(w, r, testEndpoint())
+		s.Serve(w, r, ep)
 	}))
 	if sndbuf > 0 {
 		hs.Listener = sndbufListener{Listener: hs.Listener, size: sndbuf}

@@ -116,16 +116,29 @@ type stream struct {
 	backward atomic.Int64
 }
 
-func startStream(workers int) *stream {
-	s := &stream{stop: make(chan struct{})}
+// read is one method and its params.
+type read struct{ method, params string }
+
+// oneProviderReads are reads one provider answers (proven, or local):
+// what routing's tiers and caps order.
+func oneProviderReads() []read {
 	account := dn.Info().Accounts[0].Address
-	reads := []struct{ method, params string }{
+	return []read{
 		{"eth_getBalance", fmt.Sprintf(`[%q,"latest"]`, account)},
 		{"eth_getBlockByNumber", `["latest",false]`},
 		{"eth_blockNumber", `[]`},
 		{"eth_getTransactionCount", fmt.Sprintf(`[%q,"latest"]`, account)},
-		{"eth_gasPrice", `[]`},
 	}
+}
+
+// startStream sends proven reads and eth_gasPrice (a quorum of two
+// operators) from workers until finish.
+func startStream(workers int) *stream {
+	return startStreamOf(workers, append(oneProviderReads(), read{"eth_gasPrice", `[]`}))
+}
+
+func startStreamOf(workers int, reads []read) *stream {
+	s := &stream{stop: make(chan struct{})}
 	for w := range workers {
 		s.wg.Add(1)
 		go func() {
@@ -343,7 +356,9 @@ func TestCloudOutage(t *testing.T) {
 func TestTiersGiveBack(t *testing.T) {
 	waitHealthy(t)
 	nodes := dn.Info().Nodes
-	s := startStream(2)
+	// No quorum reads: a quorum's second operator is, by design, outside
+	// the devnet's one-operator own tier.
+	s := startStreamOf(2, oneProviderReads())
 	defer s.finish(t)
 	before := requests()
 	time.Sleep(time.Second)

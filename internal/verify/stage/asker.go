@@ -4,10 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"sort"
 	"sync"
-	"time"
 
+	"github.com/rpcmesh/rpcmesh/internal/ethmethod"
 	"github.com/rpcmesh/rpcmesh/internal/route"
 	"github.com/rpcmesh/rpcmesh/internal/upstream"
 )
@@ -44,118 +43,77 @@ type Asker interface {
 	// failure is blamed on the right one).
 	AskProvider(ctx context.Context, provider string, req Request) Answer
 	// AskDistinct sends req to up to k providers of distinct operators at
-	// once and returns every answer (fewer when fewer operators qualify).
-	AskDistinct(ctx context.Context, req Request, k int) []Answer
+	// once and returns every answer (fewer when fewer operators qualify),
+	// leaving out the providers and operators skip names.
+	AskDistinct(ctx context.Context, req Request, k int, skip Skip) []Answer
 	// Penalise lowers the routing score of a provider whose answer failed
 	// verification.
 	Penalise(provider string, reason string)
 }
 
-// Providers is an Asker over a chain's upstream providers, until routing
-// offers these calls itself: it orders usable providers by route.Score and
-// skips those that have not reached the block. It cannot change scores:
-// Penalise only counts, for Penalties.
-type Providers struct {
-	List []*upstream.Provider
-
-	mu        sync.Mutex
-	penalties map[string]int
+// Skip names what a further quorum round must not ask again: providers
+// already asked, and operators whose vote is already counted.
+type Skip struct {
+	Providers map[string]bool
+	Operators map[string]bool
 }
 
-// Ask sends req to the best-scored usable provider not in avoid.
-func (p *Providers) Ask(ctx context.Context, req Request, avoid map[string]bool) Answer {
-	for _, pr := range p.ordered(req) {
-		if avoid[pr.Name()] {
-			continue
-		}
-		v, err := pr.Call(ctx, req.Method, req.Params)
-		return Answer{Provider: pr.Name(), Operator: pr.Labels().Operator, Value: v, Err: err}
+// Routed is the Asker over a chain's router: providers are chosen, counted
+// and timed by routing, and a penalty lowers the provider's shared routing
+// score (upstream.Provider.Penalise), so every later call avoids it.
+type Routed struct {
+	Router *route.Router
+}
+
+func (a Routed) request(req Request) *route.Request {
+	return &route.Request{Method: req.Method, Params: req.Params, Info: ethmethod.Lookup(req.Method), Block: req.Block, HasBlock: req.HasBlock}
+}
+
+func (a Routed) call(ctx context.Context, p *upstream.Provider, req *route.Request) Answer {
+	v, err := a.Router.Call(ctx, p, req)
+	return Answer{Provider: p.Name(), Operator: p.Labels().Operator, Value: v, Err: err}
+}
+
+// Ask sends req to the provider routing picks among those not in avoid.
+func (a Routed) Ask(ctx context.Context, req Request, avoid map[string]bool) Answer {
+	rr := a.request(req)
+	p := a.Router.Pick(rr, avoid)
+	if p == nil {
+		return Answer{Err: ErrNoProvider}
 	}
-	return Answer{Err: ErrNoProvider}
+	return a.call(ctx, p, rr)
 }
 
 // AskProvider sends req to the named provider.
-func (p *Providers) AskProvider(ctx context.Context, provider string, req Request) Answer {
-	for _, pr := range p.List {
-		if pr.Name() == provider {
-			v, err := pr.Call(ctx, req.Method, req.Params)
-			return Answer{Provider: pr.Name(), Operator: pr.Labels().Operator, Value: v, Err: err}
-		}
+func (a Routed) AskProvider(ctx context.Context, provider string, req Request) Answer {
+	p := a.Router.Provider(provider)
+	if p == nil {
+		return Answer{Provider: provider, Err: ErrNoProvider}
 	}
-	return Answer{Provider: provider, Err: ErrNoProvider}
+	return a.call(ctx, p, a.request(req))
 }
 
-// AskDistinct sends req to the best provider of each of up to k operators.
-func (p *Providers) AskDistinct(ctx context.Context, req Request, k int) []Answer {
-	var picked []*upstream.Provider
-	seen := map[string]bool{}
-	for _, pr := range p.ordered(req) {
-		if op := pr.Labels().Operator; !seen[op] && len(picked) < k {
-			seen[op] = true
-			picked = append(picked, pr)
-		}
-	}
+// AskDistinct sends req at once to the providers of up to k distinct
+// operators that routing picks.
+func (a Routed) AskDistinct(ctx context.Context, req Request, k int, skip Skip) []Answer {
+	rr := a.request(req)
+	picked := a.Router.PickDistinct(rr, k, skip.Providers, skip.Operators)
 	out := make([]Answer, len(picked))
 	var wg sync.WaitGroup
-	for i, pr := range picked {
+	for i, p := range picked {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, err := pr.Call(ctx, req.Method, req.Params)
-			out[i] = Answer{Provider: pr.Name(), Operator: pr.Labels().Operator, Value: v, Err: err}
+			out[i] = a.call(ctx, p, rr)
 		}()
 	}
 	wg.Wait()
 	return out
 }
 
-// Penalise counts a failed verification against provider.
-func (p *Providers) Penalise(provider string, _ string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.penalties == nil {
-		p.penalties = map[string]int{}
+// Penalise lowers the provider's routing score.
+func (a Routed) Penalise(provider string, reason string) {
+	if p := a.Router.Provider(provider); p != nil {
+		p.Penalise(reason)
 	}
-	p.penalties[provider]++
-}
-
-// Penalties returns how often each provider was penalised.
-func (p *Providers) Penalties() map[string]int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make(map[string]int, len(p.penalties))
-	for k, v := range p.penalties {
-		out[k] = v
-	}
-	return out
-}
-
-// ordered returns the usable providers that have req's block, best score
-// first, penalised ones last.
-func (p *Providers) ordered(req Request) []*upstream.Provider {
-	now := time.Now()
-	type cand struct {
-		p     *upstream.Provider
-		score float64
-	}
-	p.mu.Lock()
-	pen := make(map[string]int, len(p.penalties))
-	for k, v := range p.penalties {
-		pen[k] = v
-	}
-	p.mu.Unlock()
-	var cs []cand
-	for _, pr := range p.List {
-		s := pr.Snapshot(now)
-		if !s.Usable() || (req.HasBlock && s.HeadNumber < req.Block) {
-			continue
-		}
-		cs = append(cs, cand{pr, route.Score(&s, 50*time.Millisecond) * float64(1+pen[pr.Name()])})
-	}
-	sort.SliceStable(cs, func(i, j int) bool { return cs[i].score < cs[j].score })
-	out := make([]*upstream.Provider, len(cs))
-	for i, c := range cs {
-		out[i] = c.p
-	}
-	return out
 }

@@ -258,10 +258,15 @@ func (a *nodeAsker) AskProvider(ctx context.Context, name string, req Request) A
 	return a.answer(ctx, name, req)
 }
 
-func (a *nodeAsker) AskDistinct(ctx context.Context, req Request, k int) []Answer {
+func (a *nodeAsker) AskDistinct(ctx context.Context, req Request, k int, skip Skip) []Answer {
 	var out []Answer
-	for _, name := range a.names[:min(k, len(a.names))] {
-		out = append(out, a.answer(ctx, name, req))
+	for _, name := range a.names {
+		if len(out) == k {
+			break
+		}
+		if !skip.Providers[name] && !skip.Operators[a.operators[name]] {
+			out = append(out, a.answer(ctx, name, req))
+		}
 	}
 	return out
 }

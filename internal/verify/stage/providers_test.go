@@ -12,6 +12,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/route"
 	"github.com/rpcmesh/rpcmesh/internal/upstream"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
@@ -30,24 +31,25 @@ func TestStageWithGatewayParts(t *testing.T) {
 	for _, n := range d.Info().Nodes {
 		pc := config.DefaultProvider()
 		pc.Name, pc.HTTP = n.Name, n.HTTP
-		pc.Labels = config.Labels{Operator: n.Labels.Operator, Cloud: n.Labels.Cloud, Tier: n.Labels.Tier}
+		// One tier, and routing prefers the liar: the worst case.
+		pc.Labels = config.Labels{Operator: n.Labels.Operator, Cloud: n.Labels.Cloud, Tier: config.TierOwn}
 		if n.Name == "node2" {
-			pc.Weight = 100 // routing prefers the liar: the worst case
+			pc.Weight = 100
 		}
 		p := upstream.New(upstream.Options{Chain: "devnet", ChainID: d.Info().ChainID, Provider: pc, Health: cfg.Health,
 			OnHead: func(p *upstream.Provider, b head.Block) { tracker.Observe(p.Name(), p.Labels().Operator, b) }})
 		go p.Run(ctx)
 		list = append(list, p)
 	}
-	asker := &Providers{List: list}
+	router := route.New(route.Options{Chain: "devnet", Routing: cfg.Routing, MaxLagBlocks: 3, Providers: list, Head: tracker})
 	if err := waitUntil(ctx, func() bool {
 		b, ok := tracker.Latest()
-		return ok && b.Number > act.blocks[len(act.blocks)-1] && len(asker.ordered(Request{})) == len(list)
+		return ok && b.Number > act.blocks[len(act.blocks)-1] && len(router.PickDistinct(&route.Request{}, len(list), nil, nil)) == len(list)
 	}); err != nil {
 		t.Fatalf("providers and agreed head not ready: %v", err)
 	}
 	ev := verify.NewEvidenceLog(1024)
-	v := FromGateway("devnet", d.Info().ChainID, tracker, list, ev, nil)(nil)
+	v := FromGateway(Gateway{Chain: "devnet", ChainID: d.Info().ChainID, Config: config.DefaultVerify(), Head: tracker, Router: router, Evidence: ev})(nil)
 
 	url, _ := d.DirectURL("node1")
 	direct := dialCaller(t, url)
@@ -86,6 +88,13 @@ func TestStageWithGatewayParts(t *testing.T) {
 	t.Logf("%d calls through upstream providers: 0 wrong, 0 failed; evidence %v", len(reqs), blamed)
 	if blamed["node2"] == 0 || len(blamed) != 1 {
 		t.Errorf("evidence should blame node2 only: %v", blamed)
+	}
+	// The liar's routing score carries the penalty; the honest ones' do not.
+	for _, p := range list {
+		pen := p.Snapshot(time.Now()).Penalty
+		if (p.Name() == "node2") != (pen > 0) {
+			t.Errorf("%s: penalty %.2f after the run", p.Name(), pen)
+		}
 	}
 }
 

@@ -14,27 +14,88 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
 // quorum asks Quorum providers of distinct operators and answers with what
 // at least Agree of them agree on: the same result, the same node error
-// (an eth_call revert), or for market values the median. why, when set, is
-// the reason a proof-policy call fell back to quorum.
+// (an eth_call revert), or for market values the median. A provider that
+// did not answer casts no vote, and a split vote is no answer: either way
+// further operators are asked, one round per attempt, until enough agree
+// or none is left. why, when set, is the reason a proof-policy call fell
+// back to quorum.
 func (v *Verifier) quorum(ctx context.Context, c *pipeline.Call, why string) (json.RawMessage, error) {
-	answers := v.o.Asker.AskDistinct(ctx, Request{Method: c.Method, Params: c.Params, Block: c.Block, HasBlock: c.HasBlock}, v.o.Quorum)
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	req := Request{Method: c.Method, Params: c.Params, Block: c.Block, HasBlock: c.HasBlock}
+	skip := Skip{Providers: map[string]bool{}, Operators: map[string]bool{}}
+	var answers []Answer
+	need := v.o.Quorum
+	for round := 0; round < v.o.Attempts && need > 0; round++ {
+		got := v.o.Asker.AskDistinct(ctx, req, need, skip)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if len(got) == 0 {
+			break // no operator left to ask
+		}
+		for _, a := range got {
+			skip.Providers[a.Provider] = true
+			if vote(a) {
+				skip.Operators[a.Operator] = true
+			}
+		}
+		answers = append(answers, got...)
+		var best int
+		if medianMethod(c.Method) {
+			best = len(skip.Operators)
+		} else {
+			g, groups := tally(answers)
+			if g != nil && len(distinct(g.operators)) >= v.o.Agree {
+				ReportFrom(ctx).set(ClassQuorum, why, g.operators...)
+				v.minority(c, g, groups)
+				if g.err != nil {
+					return nil, g.err
+				}
+				return g.value, nil
+			}
+			if g != nil {
+				best = len(distinct(g.operators))
+			}
+		}
+		if medianMethod(c.Method) && best >= v.o.Agree {
+			return v.median(ctx, c, answers, why)
+		}
+		need = max(v.o.Agree-best, 1)
+		if round == 0 && best == 0 {
+			need = v.o.Quorum
+		}
 	}
 	if medianMethod(c.Method) {
 		return v.median(ctx, c, answers, why)
 	}
-	type group struct {
-		value     json.RawMessage
-		err       *jsonrpc.Error
-		operators []string
-	}
-	groups := map[string]*group{}
-	var order []string
+	_, groups := tally(answers)
+	return nil, v.noQuorum(c, answers, len(groups), why)
+}
+
+// group is the operators that gave one answer.
+type group struct {
+	value     json.RawMessage
+	err       *jsonrpc.Error
+	operators []string
+	providers []Answer
+}
+
+// vote reports whether a is an answer (a result or the node's own error)
+// rather than a transport failure.
+func vote(a Answer) bool {
+	var je *jsonrpc.Error
+	return a.Err == nil || errors.As(a.Err, &je)
+}
+
+// tally groups the answers by canonical value and returns the group with
+// the most distinct operators (the first such on a tie) and every group.
+func tally(answers []Answer) (*group, []*group) {
+	byKey := map[string]*group{}
+	var groups []*group
 	for _, a := range answers {
 		key, g := "", &group{}
 		var je *jsonrpc.Error
@@ -46,24 +107,35 @@ func (v *Verifier) quorum(ctx context.Context, c *pipeline.Call, why string) (js
 		default:
 			continue // a transport failure is no vote
 		}
-		if groups[key] == nil {
-			groups[key] = g
-			order = append(order, key)
+		if byKey[key] == nil {
+			byKey[key] = g
+			groups = append(groups, g)
 		}
-		groups[key].operators = append(groups[key].operators, a.Operator)
+		byKey[key].operators = append(byKey[key].operators, a.Operator)
+		byKey[key].providers = append(byKey[key].providers, a)
 	}
-	for _, k := range order {
-		g := groups[k]
-		if len(distinct(g.operators)) < v.o.Agree {
+	var best *group
+	for _, g := range groups {
+		if best == nil || len(distinct(g.operators)) > len(distinct(best.operators)) {
+			best = g
+		}
+	}
+	return best, groups
+}
+
+// minority records as evidence every result that differs from the agreed
+// one: with the call pinned to an agreed block, honest nodes give the same
+// answer. Node errors are not blamed (a node may lack the block).
+func (v *Verifier) minority(c *pipeline.Call, agreed *group, groups []*group) {
+	for _, g := range groups {
+		if g == agreed || g.err != nil {
 			continue
 		}
-		ReportFrom(ctx).set(ClassQuorum, why, g.operators...)
-		if g.err != nil {
-			return nil, g.err
+		for _, a := range g.providers {
+			v.reject(c.Method, c.Params, a, fmt.Errorf("%w: answer differs from the one %d other operators agreed on (%s)",
+				verify.ErrValueMismatch, len(distinct(agreed.operators)), strings.Join(distinct(agreed.operators), ",")))
 		}
-		return g.value, nil
 	}
-	return nil, v.noQuorum(c, answers, len(groups), why)
 }
 
 // median answers a market value with the median of the quantities given.

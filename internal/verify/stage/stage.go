@@ -59,6 +59,9 @@ type Options struct {
 	// client's own method (eth_getBalance, ...) and records a lie there as
 	// evidence; it costs one more upstream call per state read.
 	CheckPlain bool
+	// OperatorOf names a provider's operator, for the report of a
+	// trusted answer (nil: the provider's name is reported).
+	OperatorOf func(provider string) string
 	// Latest returns the agreed head number, to resolve block tags the
 	// earlier stages left (eth_getLogs ranges).
 	Latest func() (uint64, bool)
@@ -125,7 +128,11 @@ func (v *Verifier) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessag
 	default:
 		res, err = v.next.Handle(ctx, c)
 		if err == nil {
-			ReportFrom(ctx).set(ClassTrusted, "", c.Provider)
+			op := c.Provider
+			if v.o.OperatorOf != nil {
+				op = v.o.OperatorOf(c.Provider)
+			}
+			ReportFrom(ctx).set(ClassTrusted, "", op)
 		}
 		class = ClassTrusted
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 
+	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
@@ -48,10 +49,13 @@ func (f *fakeAsker) AskProvider(_ context.Context, name string, _ Request) Answe
 	return f.answer(name)
 }
 
-func (f *fakeAsker) AskDistinct(_ context.Context, _ Request, k int) []Answer {
+func (f *fakeAsker) AskDistinct(_ context.Context, _ Request, k int, skip Skip) []Answer {
 	var out []Answer
 	seen := map[string]bool{}
 	for _, n := range f.order {
+		if skip.Providers[n] || skip.Operators[f.ops[n]] {
+			continue
+		}
 		if !seen[f.ops[n]] && len(out) < k {
 			seen[f.ops[n]] = true
 			out = append(out, f.answer(n))
@@ -85,21 +89,26 @@ func TestQuorum(t *testing.T) {
 		want    string
 		code    int
 		ops     string
+		blamed  string // provider recorded as evidence
 	}{
-		{"agree", "eth_call", []Answer{ok(`"0xAB"`), ok(`"0xab"`)}, 2, `"0xAB"`, 0, "op-a,op-b"},
-		{"disagree", "eth_call", []Answer{ok(`"0x01"`), ok(`"0x02"`)}, 2, ``, CodeUnverified, ""},
-		{"agreed revert", "eth_call", []Answer{{Err: revert}, {Err: revert}}, 2, ``, 3, "op-a,op-b"},
-		{"transport failure is no vote", "eth_call", []Answer{ok(`"0x01"`), {Err: errors.New("dial")}}, 2, ``, CodeUnverified, ""},
-		{"two of three", "eth_estimateGas", []Answer{ok(`"0x5208"`), ok(`"0x5209"`), ok(`"0x5208"`)}, 3, ``, CodeUnverified, ""},
-		{"median", "eth_gasPrice", []Answer{ok(`"0x1"`), ok(`"0x9"`), ok(`"0x3"`)}, 3, `"0x3"`, 0, "op-a,op-b,op-c"},
-		{"median of two", "eth_gasPrice", []Answer{ok(`"0x2"`), ok(`"0x4"`)}, 2, `"0x3"`, 0, "op-a,op-b"},
-		{"median short", "eth_gasPrice", []Answer{ok(`"0x2"`), ok(`"junk"`)}, 2, ``, CodeUnverified, ""},
-		{"object keys in any order", "eth_feeHistory", []Answer{ok(`{"a":1,"b":[2]}`), ok(`{"b":[2],"a":1}`)}, 2, `{"a":1,"b":[2]}`, 0, "op-a,op-b"},
+		{"agree", "eth_call", []Answer{ok(`"0xAB"`), ok(`"0xab"`)}, 2, `"0xAB"`, 0, "op-a,op-b", ""},
+		{"disagree", "eth_call", []Answer{ok(`"0x01"`), ok(`"0x02"`)}, 2, ``, CodeUnverified, "", ""},
+		{"agreed revert", "eth_call", []Answer{{Err: revert}, {Err: revert}}, 2, ``, 3, "op-a,op-b", ""},
+		{"transport failure is no vote", "eth_call", []Answer{ok(`"0x01"`), {Err: errors.New("dial")}}, 2, ``, CodeUnverified, "", ""},
+		{"two of three", "eth_estimateGas", []Answer{ok(`"0x5208"`), ok(`"0x5209"`), ok(`"0x5208"`)}, 3, ``, CodeUnverified, "", ""},
+		{"median", "eth_gasPrice", []Answer{ok(`"0x1"`), ok(`"0x9"`), ok(`"0x3"`)}, 3, `"0x3"`, 0, "op-a,op-b,op-c", ""},
+		{"median of two", "eth_gasPrice", []Answer{ok(`"0x2"`), ok(`"0x4"`)}, 2, `"0x3"`, 0, "op-a,op-b", ""},
+		{"median short", "eth_gasPrice", []Answer{ok(`"0x2"`), ok(`"junk"`)}, 2, ``, CodeUnverified, "", ""},
+		{"object keys in any order", "eth_feeHistory", []Answer{ok(`{"a":1,"b":[2]}`), ok(`{"b":[2],"a":1}`)}, 2, `{"a":1,"b":[2]}`, 0, "op-a,op-b", ""},
+		{"failed vote replaced by another operator", "eth_call", []Answer{ok(`"0x01"`), {Err: errors.New("dial")}, ok(`"0x01"`)}, 2, `"0x01"`, 0, "op-a,op-c", ""},
+		{"split vote broken by a third operator", "eth_call", []Answer{ok(`"0x01"`), ok(`"0x02"`), ok(`"0x01"`)}, 2, `"0x01"`, 0, "op-a,op-c", "b"},
+		{"median after a failed vote", "eth_gasPrice", []Answer{ok(`"0x2"`), {Err: errors.New("dial")}, ok(`"0x4"`)}, 2, `"0x3"`, 0, "op-a,op-c", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake(tt.answers...)
-			v := New(nil, Options{Asker: f, Trust: verify.NewStaticTrust(), Quorum: tt.quorum})
+			ev := verify.NewEvidenceLog(10)
+			v := New(nil, Options{Asker: f, Trust: verify.NewStaticTrust(), Quorum: tt.quorum, Evidence: ev})
 			ctx, rep := WithReport(context.Background())
 			got, err := v.Handle(ctx, pipeline.NewCall(tt.method, json.RawMessage(`[]`)))
 			var je *jsonrpc.Error
@@ -115,6 +124,13 @@ func TestQuorum(t *testing.T) {
 			}
 			if tt.ops != "" && rep.Class() != ClassQuorum {
 				t.Fatalf("class %q", rep.Class())
+			}
+			var blamed []string
+			for _, e := range ev.Recent(0) {
+				blamed = append(blamed, e.Provider)
+			}
+			if strings.Join(blamed, ",") != tt.blamed {
+				t.Fatalf("evidence against %v, want %q", blamed, tt.blamed)
 			}
 		})
 	}
@@ -211,5 +227,25 @@ func TestProofFailures(t *testing.T) {
 	invalid := Answer{Err: &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "invalid argument"}}
 	if _, err := call(newFake(invalid)); !errors.As(err, &je) || je.Code != jsonrpc.CodeInvalidParams {
 		t.Fatalf("invalid params: %v", err)
+	}
+}
+
+// TestProvableMethodsMatchConfig: the methods config lets users give the
+// proof policy are exactly those the stage proves by default.
+func TestProvableMethodsMatchConfig(t *testing.T) {
+	proven := map[string]bool{}
+	for m, p := range DefaultPolicies() {
+		if p == Proof {
+			proven[m] = true
+		}
+	}
+	for _, m := range config.ProvableMethods {
+		if !proven[m] {
+			t.Errorf("config lists %s as provable; the stage does not prove it", m)
+		}
+		delete(proven, m)
+	}
+	for m := range proven {
+		t.Errorf("the stage proves %s; config.ProvableMethods does not list it", m)
 	}
 }

@@ -97,12 +97,18 @@ type wsClient struct {
 
 func dialWS(t *testing.T) *wsClient {
 	t.Helper()
-	conn, resp, err := websocket.DefaultDialer.Dial(wsURL, nil)
+	return dialWSAt(t, wsURL)
+}
+
+// dialWSAt is dialWS to another gateway's url.
+func dialWSAt(t *testing.T, url string) *wsClient {
+	t.Helper()
+	conn, resp, err := websocket.DefaultDialer.Dial(url, nil)
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
 	}
 	if err != nil {
-		t.Fatalf("dial %s: %v", wsURL, err)
+		t.Fatalf("dial %s: %v", url, err)
 	}
 	c := &wsClient{conn: conn, wait: map[string]chan json.RawMessage{}, subs: map[string]chan json.RawMessage{}, subq: map[string]bool{}, done: make(chan struct{})}
 	go c.read()

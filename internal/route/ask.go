@@ -1,0 +1,78 @@
+package route
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/upstream"
+)
+
+// The calls below let a stage that must choose its providers itself (the
+// verification stage: retry a liar's call elsewhere, ask k operators at
+// once, follow up with the provider that answered) use routing's choice,
+// share accounting and timeouts instead of bypassing them.
+
+// Pick returns the provider routing would choose for req now, skipping the
+// providers named in avoid, or nil when none qualifies. When no provider
+// is usable it may return one whose breaker is open (as Do would).
+func (r *Router) Pick(req *Request, avoid map[string]bool) *upstream.Provider {
+	t := newTried()
+	for _, p := range r.providers {
+		if avoid[p.Name()] {
+			t.providers[p] = true // excluded, without preferring other operators
+		}
+	}
+	p, _ := r.pick(req, t, false)
+	return p
+}
+
+// PickDistinct returns up to k providers of k distinct operators, on
+// distinct clouds where there are enough, best first, leaving out the
+// providers and operators named in avoid and avoidOperators (either may be
+// nil). Fewer are returned when fewer operators qualify.
+func (r *Router) PickDistinct(req *Request, k int, avoid, avoidOperators map[string]bool) []*upstream.Provider {
+	t := newTried()
+	for _, p := range r.providers {
+		if avoid[p.Name()] {
+			t.providers[p] = true
+		}
+	}
+	for op := range avoidOperators {
+		t.operators[op] = true
+	}
+	var out []*upstream.Provider
+	for len(out) < k {
+		p := r.pickFrom(req, t, true, false)
+		if p == nil {
+			break
+		}
+		t.add(p)
+		out = append(out, p)
+	}
+	return out
+}
+
+// Provider returns the chain's provider named name, or nil.
+func (r *Router) Provider(name string) *upstream.Provider {
+	for _, p := range r.providers {
+		if p.Name() == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Call sends req to p as one attempt: bounded by the provider timeout,
+// counted in the diversity share window and reported to the observer.
+func (r *Router) Call(ctx context.Context, p *upstream.Provider, req *Request) (json.RawMessage, error) {
+	start := time.Now()
+	r.shares.add(start, p.Labels().Operator, p.Labels().Cloud)
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	v, err := p.Call(cctx, req.Method, req.Params)
+	if r.obs != nil {
+		r.obs.Attempt(r.chain, p, req.Method, time.Since(start), err)
+	}
+	return v, err
+}

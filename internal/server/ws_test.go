@@ -1,0 +1,78 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// TestWSMetricsOnAdmin: the WebSocket front door's metrics are on the
+// admin /metrics, fed by the connections the gateway serves.
+func TestWSMetricsOnAdmin(t *testing.T) {
+	tg := startGateway(t, 2, nil)
+	scrape := func() string {
+		resp, err := http.Get("http://" + tg.gw.AdminAddr() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	waitMetrics := func(want ...string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for {
+			body := scrape()
+			missing := ""
+			for _, w := range want {
+				if !strings.Contains(body, w) {
+					missing = w
+					break
+				}
+			}
+			if missing == "" {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("/metrics lacks %s", missing)
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+
+	c, resp, err := websocket.DefaultDialer.Dial("ws://"+tg.gw.HTTPAddr()+"/dev", nil)
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := c.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newHeads"]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := c.ReadMessage(); err != nil || !strings.Contains(string(msg), `"result":"0x`) {
+		t.Fatalf("eth_subscribe: %s %v", msg, err)
+	}
+	waitMetrics(
+		`rpcmesh_ws_connections_open{chain="dev"} 1`,
+		`rpcmesh_ws_connections_accepted_total{chain="dev"} 1`,
+		`rpcmesh_ws_subscriptions_active{chain="dev",kind="newHeads"} 1`,
+	)
+
+	_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""), time.Now().Add(time.Second))
+	waitMetrics(
+		`rpcmesh_ws_connections_open{chain="dev"} 0`,
+		`rpcmesh_ws_disconnects_total{chain="dev",code="1001"} 1`,
+		`rpcmesh_ws_subscriptions_active{chain="dev",kind="newHeads"} 0`,
+	)
+}

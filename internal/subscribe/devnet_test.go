@@ -1,0 +1,219 @@
+package subscribe
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/big"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/upstream"
+)
+
+// dn is the package's devnet, nil with -short.
+var dn *devnet.Devnet
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if !testing.Short() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		d, err := devnet.Start(ctx, devnet.Options{Nodes: 3, BlockTime: time.Second})
+		cancel()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "start devnet:", err)
+			os.Exit(1)
+		}
+		dn = d
+	}
+	code := m.Run()
+	if dn != nil {
+		_ = dn.Close()
+	}
+	os.Exit(code)
+}
+
+// countingCaller counts a provider's calls by method.
+type countingCaller struct {
+	Caller
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *countingCaller) Call(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
+	res, err := c.Caller.Call(ctx, method, params)
+	if err == nil {
+		c.mu.Lock()
+		c.calls[method]++
+		c.mu.Unlock()
+	}
+	return res, err
+}
+
+func (c *countingCaller) count(method string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls[method]
+}
+
+// TestPendingFromDevnetWithoutWS: devnet nodes configured without WS are
+// polled (and one whose WS feed works is not); every transaction sent to a
+// node reaches the subscriber exactly once.
+func TestPendingFromDevnetWithoutWS(t *testing.T) {
+	if dn == nil {
+		t.Skip("needs the devnet (not with -short)")
+	}
+	cases := []struct {
+		name   string
+		wsNode int // the node given its WS URL; -1: none
+	}{
+		{"no provider has WS", -1},
+		{"one provider has WS", 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { pendingFromDevnet(t, tc.wsNode) })
+	}
+}
+
+func pendingFromDevnet(t *testing.T, wsNode int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	info := dn.Info()
+	var sources []PendingSource
+	var callers []*countingCaller
+	for i, n := range info.Nodes {
+		pc := config.DefaultProvider()
+		pc.Name, pc.HTTP = n.Name, n.HTTP
+		p := upstream.New(upstream.Options{Chain: "devnet", ChainID: info.ChainID, Provider: pc, Health: config.Default().Health})
+		cc := &countingCaller{Caller: p, calls: map[string]int{}}
+		callers = append(callers, cc)
+		src := PendingSource{Name: n.Name, Poll: cc}
+		if i == wsNode {
+			src.WS = n.WS
+		}
+		sources = append(sources, src)
+	}
+	f := newFakeChain() // no head: only pending transactions are followed
+	h := New(Options{Head: f, Fetch: f, Pending: sources, PendingPoll: 200 * time.Millisecond, PendingFallback: 5 * time.Second})
+	hctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); h.Run(hctx) }()
+	defer func() { stop(); <-done }()
+
+	var got collector
+	if _, err := h.Subscribe(KindPending, nil, got.sink); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the polled nodes' filters", func() bool {
+		for i, c := range callers {
+			if i != wsNode && c.count("eth_newPendingTransactionFilter") != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	if wsNode >= 0 {
+		time.Sleep(500 * time.Millisecond) // the WS feed subscribes meanwhile
+	}
+
+	sent := time.Now()
+	want := sendTransfers(ctx, t, info.Nodes[0].HTTP, info.ChainID, 5)
+	for {
+		m := counts(t, got.wait(t, 0))
+		seen := 0
+		for _, tx := range want {
+			if m[tx] > 0 {
+				seen++
+			}
+		}
+		if seen == len(want) {
+			t.Logf("all %d hashes arrived %s after the first send", len(want), time.Since(sent).Round(time.Millisecond))
+			break
+		}
+		if !sleep(ctx, 50*time.Millisecond) {
+			t.Fatalf("pending hashes seen %v, want %v", m, want)
+		}
+	}
+	time.Sleep(time.Second) // five more polls of every node: copies would show
+	m := counts(t, got.wait(t, 0))
+	for _, tx := range want {
+		if m[tx] != 1 {
+			t.Errorf("%s seen %d times", tx, m[tx])
+		}
+	}
+	if len(m) != len(want) {
+		t.Errorf("notifications %v, want only %v", m, want)
+	}
+	polls := make([]int, len(callers))
+	for i, c := range callers {
+		polls[i] = c.count("eth_getFilterChanges")
+		if i == wsNode && c.count("eth_newPendingTransactionFilter") != 0 {
+			t.Errorf("the node with a working WS feed was polled")
+		}
+	}
+	t.Logf("eth_getFilterChanges per node: %v", polls)
+}
+
+// TestFilterGoneOnDevnet: go-ethereum's answer for a filter it does not
+// have is recognised, so a restarted node's filter is made again.
+func TestFilterGoneOnDevnet(t *testing.T) {
+	if dn == nil {
+		t.Skip("needs the devnet (not with -short)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info := dn.Info()
+	pc := config.DefaultProvider()
+	pc.Name, pc.HTTP = info.Nodes[0].Name, info.Nodes[0].HTTP
+	p := upstream.New(upstream.Options{Chain: "devnet", ChainID: info.ChainID, Provider: pc, Health: config.Default().Health})
+	_, err := p.Call(ctx, "eth_getFilterChanges", json.RawMessage(`["0x1234"]`))
+	if !filterGone(err) {
+		t.Fatalf("eth_getFilterChanges of an unknown filter: %v, not recognised as a lost filter", err)
+	}
+}
+
+// sendTransfers sends n transfers from the devnet's last account to url
+// and returns their hashes in lower case.
+func sendTransfers(ctx context.Context, t *testing.T, url string, chainID uint64, n int) []string {
+	t.Helper()
+	ec, err := ethclient.DialContext(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	keys := dn.Keys()
+	key := keys[len(keys)-1]
+	nonce, err := ec.PendingNonceAt(ctx, crypto.PubkeyToAddress(key.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := common.HexToAddress("0x00000000000000000000000000000000000000bb")
+	id := new(big.Int).SetUint64(chainID)
+	var hashes []string
+	for i := range n {
+		tx, err := types.SignNewTx(key, types.LatestSignerForChainID(id), &types.DynamicFeeTx{
+			ChainID: id, Nonce: nonce + uint64(i), GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(100 * params.GWei),
+			Gas: 21000, To: &to, Value: big.NewInt(1),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ec.SendTransaction(ctx, tx); err != nil {
+			t.Fatal(err)
+		}
+		hashes = append(hashes, strings.ToLower(tx.Hash().Hex()))
+	}
+	return hashes
+}

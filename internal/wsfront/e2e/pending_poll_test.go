@@ -1,0 +1,34 @@
+package e2e
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
+)
+
+// TestPendingTransactionsPolledWithoutWS: a second gateway in front of the
+// same devnet, configured with no provider WS URL, still delivers pending
+// transaction hashes (by polling filters), each once.
+func TestPendingTransactionsPolledWithoutWS(t *testing.T) {
+	ctx := ctxT(t, 60*time.Second)
+	cfg := gatewayConfig(dn.Info())
+	for i := range cfg.Chains[0].Providers {
+		cfg.Chains[0].Providers[i].WS = ""
+	}
+	cfg.WebSocket.PendingPollInterval = config.Duration(200 * time.Millisecond)
+	g, err := devnetgw.Start(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnetgw.Stop(g)
+	c := dialWSAt(t, "ws://"+g.HTTPAddr()+"/"+devnetgw.ChainName)
+	_, ch, err := c.subscribe(ctx, `["newPendingTransactions"]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // the filters are made on the first subscriber
+	expectPendingOnce(ctx, t, ch, 1, 8)
+}
