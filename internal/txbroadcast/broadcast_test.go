@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
@@ -21,6 +22,7 @@ type fakeTarget struct {
 	send            func(hash common.Hash) (json.RawMessage, error)
 	inPool          bool
 	delay           time.Duration
+	nonce           uint64 // its eth_getTransactionCount answer
 	calls           atomic.Int32
 }
 
@@ -51,7 +53,7 @@ func (f *fakeTarget) Call(ctx context.Context, method string, params json.RawMes
 		}
 		return json.RawMessage(`null`), nil
 	case "eth_getTransactionCount":
-		return json.RawMessage(`"0x` + f.name[len(f.name)-1:] + `"`), nil
+		return json.Marshal(hexutil.Uint64(f.nonce))
 	}
 	return nil, errors.New("unexpected method " + method)
 }
@@ -191,20 +193,33 @@ func TestSendChecksPoolOfAcceptors(t *testing.T) {
 	}
 }
 
-func TestPendingNonceIsTheHighestAcrossOperators(t *testing.T) {
-	ranked := targets(
-		&fakeTarget{name: "p3", op: "a"},
-		&fakeTarget{name: "p7", op: "b"},
-		&fakeTarget{name: "p9", op: "b"}, // same operator as p7: not asked
-		&fakeTarget{name: "p5", op: "c"},
-	)
+func TestPendingNonce(t *testing.T) {
 	params := json.RawMessage(`["0x000000000000000000000000000000000000c0de","pending"]`)
 	if !IsPendingNonce(params) || IsPendingNonce(json.RawMessage(`["0x00","latest"]`)) {
 		t.Fatal("IsPendingNonce")
 	}
-	res, err := PendingNonce(context.Background(), ranked, params)
-	if err != nil || string(res) != `"0x7"` {
-		t.Fatalf("got %s %v, want 0x7", res, err)
+	tests := []struct {
+		name   string
+		counts map[string]uint64 // operator → its count; each a target of its own
+		floor  uint64
+		want   string
+	}{
+		{"highest two operators reach", map[string]uint64{"a": 3, "b": 7, "c": 7}, 0, `"0x7"`},
+		{"one operator alone is not believed", map[string]uint64{"a": 3, "b": 10, "c": 5}, 0, `"0x5"`},
+		{"only one answered", map[string]uint64{"a": 4}, 0, `"0x4"`},
+		{"never below the floor", map[string]uint64{"a": 3, "b": 3}, 6, `"0x6"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ts []*fakeTarget
+			for op, n := range tt.counts {
+				ts = append(ts, &fakeTarget{name: "p-" + op, op: op, nonce: n})
+			}
+			res, err := PendingNonce(context.Background(), targets(ts...), params, tt.floor)
+			if err != nil || string(res) != tt.want {
+				t.Fatalf("got %s %v, want %s", res, err, tt.want)
+			}
+		})
 	}
 }
 

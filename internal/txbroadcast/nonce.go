@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
@@ -23,10 +24,14 @@ func IsPendingNonce(params json.RawMessage) bool {
 }
 
 // PendingNonce asks one target of every operator in ranked for
-// eth_getTransactionCount(address, "pending") and answers the highest: a
-// transaction in any operator's pool counts, so a client that sends its
-// next transaction does not reuse a nonce.
-func PendingNonce(ctx context.Context, ranked []Target, params json.RawMessage) (json.RawMessage, error) {
+// eth_getTransactionCount(address, "pending") and answers the highest count
+// at least two operators reach (one operator's, when only one answered),
+// never below floor: the caller's proven "latest" count and the next nonce
+// of the sender's transactions it watches. A transaction that reached two
+// operators' pools counts, so a client does not reuse its nonce; a count
+// only one operator reports is not believed, as one lying node would
+// otherwise make the client leave a nonce gap and its transactions stuck.
+func PendingNonce(ctx context.Context, ranked []Target, params json.RawMessage, floor uint64) (json.RawMessage, error) {
 	targets := Distinct(ranked, len(ranked), nil)
 	if len(targets) == 0 {
 		return nil, jsonrpc.Errorf(jsonrpc.CodeNoProvider, "no provider available for eth_getTransactionCount")
@@ -51,8 +56,7 @@ func PendingNonce(ctx context.Context, ranked []Target, params json.RawMessage) 
 			answers <- answer{n: uint64(n)}
 		}()
 	}
-	var best uint64
-	var got int
+	var counts []uint64
 	var lastErr error
 	for range targets {
 		a := <-answers
@@ -60,11 +64,19 @@ func PendingNonce(ctx context.Context, ranked []Target, params json.RawMessage) 
 			lastErr = a.err
 			continue
 		}
-		got++
-		best = max(best, a.n)
+		counts = append(counts, a.n)
 	}
-	if got == 0 {
+	if len(counts) == 0 {
 		return nil, lastErr
 	}
-	return json.Marshal(hexutil.Uint64(best))
+	return json.Marshal(hexutil.Uint64(max(floor, secondHighest(counts))))
+}
+
+// secondHighest is the highest value two entries reach, or the only one.
+func secondHighest(v []uint64) uint64 {
+	slices.Sort(v)
+	if len(v) == 1 {
+		return v[0]
+	}
+	return v[len(v)-2]
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -218,6 +219,21 @@ func (w *Watcher) Evidence() ([]Evidence, map[string]int) {
 		counts[k] = v
 	}
 	return slices.Clone(w.evidence), counts
+}
+
+// NextNonce is the nonce after the highest of from's pending transactions
+// this gateway watches (0 when it watches none): the count a "pending"
+// eth_getTransactionCount must at least answer.
+func (w *Watcher) NextNonce(from common.Address) uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var next uint64
+	for _, e := range w.txs {
+		if e.State == StatePending && strings.EqualFold(e.From, from.Hex()) {
+			next = max(next, e.Nonce+1)
+		}
+	}
+	return next
 }
 
 // Pending is the number of transactions still watched.

@@ -2,8 +2,9 @@
 // checks eth_sendRawTransaction locally, fans it out to providers of
 // distinct operators and clouds and hands it to the inclusion watch;
 // answers rpcmesh_transactionStatus from the watch; and answers
-// eth_getTransactionCount(address, "pending") with the highest count among
-// distinct operators. Every other call passes on unchanged.
+// eth_getTransactionCount(address, "pending") with the highest count two
+// distinct operators reach, never below the proven "latest" count and the
+// watched transactions. Every other call passes on unchanged.
 package broadcast
 
 import (
@@ -11,6 +12,7 @@ import (
 	"encoding/json"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
@@ -38,7 +40,7 @@ func (b *Broadcast) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessa
 		return b.status(c)
 	case "eth_getTransactionCount":
 		if txbroadcast.IsPendingNonce(c.Params) {
-			res, err := txbroadcast.PendingNonce(ctx, b.Watch.Ranked(), c.Params)
+			res, err := txbroadcast.PendingNonce(ctx, b.Watch.Ranked(), c.Params, b.nonceFloor(ctx, c.Params))
 			if err != nil {
 				return nil, forward.ToRPC(err)
 			}
@@ -47,6 +49,25 @@ func (b *Broadcast) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessa
 		}
 	}
 	return b.Next.Handle(ctx, c)
+}
+
+// nonceFloor is the least a "pending" count may be: the sender's "latest"
+// count through the rest of the pipeline (proven there when verification
+// is on), and the next nonce of its transactions the watch holds.
+func (b *Broadcast) nonceFloor(ctx context.Context, params json.RawMessage) uint64 {
+	var args []json.RawMessage
+	var addr common.Address
+	if json.Unmarshal(params, &args) != nil || len(args) != 2 || json.Unmarshal(args[0], &addr) != nil {
+		return 0
+	}
+	floor := b.Watch.NextNonce(addr)
+	latest, _ := json.Marshal([]any{addr, "latest"})
+	res, err := b.Next.Handle(ctx, pipeline.NewCall("eth_getTransactionCount", latest))
+	var n hexutil.Uint64
+	if err == nil && json.Unmarshal(res, &n) == nil {
+		floor = max(floor, uint64(n))
+	}
+	return floor
 }
 
 // send decodes, checks and broadcasts a raw transaction; the answer is its

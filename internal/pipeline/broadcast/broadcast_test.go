@@ -53,7 +53,8 @@ func TestStage(t *testing.T) {
 		{method: StatusMethod, params: `[]`, wantCode: jsonrpc.CodeInvalidParams},
 		{method: StatusMethod, params: `["0x0000000000000000000000000000000000000000000000000000000000000001"]`,
 			wantResult: `"unknown"`},
-		{method: "eth_getTransactionCount", params: `["0x000000000000000000000000000000000000c0de","pending"]`, wantResult: `"0x1"`, wantCalls: 1},
+		// pending: the operators' count, and "latest" passed on for the floor.
+		{method: "eth_getTransactionCount", params: `["0x000000000000000000000000000000000000c0de","pending"]`, wantResult: `"0x1"`, wantCalls: 1, wantPassed: 1},
 		{method: "eth_getTransactionCount", params: `["0x000000000000000000000000000000000000c0de","latest"]`, wantResult: `"next"`, wantPassed: 1},
 		{method: "eth_getBalance", params: `["0x000000000000000000000000000000000000c0de","latest"]`, wantResult: `"next"`, wantPassed: 1},
 	} {
@@ -79,5 +80,23 @@ func TestStage(t *testing.T) {
 		if target.calls != tc.wantCalls || passed != tc.wantPassed {
 			t.Errorf("%s %s: %d provider calls, %d passed on; want %d, %d", tc.method, tc.params, target.calls, passed, tc.wantCalls, tc.wantPassed)
 		}
+	}
+}
+
+// TestPendingNonceFloor: a "pending" count below the sender's proven
+// "latest" count (a provider behind, or lying low) is raised to it.
+func TestPendingNonceFloor(t *testing.T) {
+	var asked string
+	next := pipeline.HandlerFunc(func(_ context.Context, c *pipeline.Call) (json.RawMessage, error) {
+		asked = c.Method + string(c.Params)
+		return json.RawMessage(`"0x5"`), nil
+	})
+	s := newStage(&countingTarget{}, next)
+	res, err := s.Handle(context.Background(), pipeline.NewCall("eth_getTransactionCount", json.RawMessage(`["0x000000000000000000000000000000000000c0de","pending"]`)))
+	if err != nil || string(res) != `"0x5"` {
+		t.Fatalf("got %s %v, want the floor 0x5", res, err)
+	}
+	if asked != `eth_getTransactionCount["0x000000000000000000000000000000000000c0de","latest"]` {
+		t.Fatalf("floor asked %s", asked)
 	}
 }

@@ -1,6 +1,7 @@
 package txe2e
 
 import (
+	"encoding/json"
 	"errors"
 	"math/big"
 	"net/http/httptest"
@@ -265,4 +266,28 @@ func TestWatchSurvivesRestart(t *testing.T) {
 	if e.Rebroadcasts < 1 {
 		t.Fatalf("included without a re-broadcast: %+v", e)
 	}
+}
+
+// TestLyingNonceIsNotBelieved: one node adds 7 to every transaction count.
+// The gateway's "pending" count is still the honest one, so a client's
+// next transaction is mined instead of waiting behind a nonce gap.
+func TestLyingNonceIsNotBelieved(t *testing.T) {
+	waitUsable(t)
+	ctx := ctxT(t, 30*time.Second)
+	key := dn.Keys()[9]
+	addr := crypto.PubkeyToAddress(key.PublicKey)
+	honest, err := direct(t, "node5").PendingNonceAt(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dn.SetFault(ctx, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["nonce"]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dn.ClearFaults)
+	if got := pendingNonce(t, gw, key); got != honest {
+		t.Fatalf("pending nonce %d through the gateway, the honest nodes say %d", got, honest)
+	}
+	tx := signTx(t, key, honest)
+	send(t, gw, tx)
+	waitIncluded(t, ctx, gw, tx.Hash())
 }
