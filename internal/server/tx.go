@@ -1,11 +1,16 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 
+	"github.com/ethereum/go-ethereum/common/hexutil"
+
 	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/txbroadcast"
 	"github.com/rpcmesh/rpcmesh/internal/txwatch"
 )
@@ -36,6 +41,9 @@ func newTxWatch(cfg *config.Config, ch *config.Chain, c *chain, m *txwatch.Metri
 		Metrics:     m,
 		Logger:      logger,
 	})
+	if ch.EffectiveVerify(cfg.Verify).Enabled {
+		w.SetReceipt(c.provenReceipt)
+	}
 	return b, w
 }
 
@@ -119,4 +127,23 @@ func (g *Gateway) BroadcastOrder(chain string) []string {
 		return out
 	}
 	return nil
+}
+
+// provenReceipt looks a receipt up through the chain's pipeline, where the
+// verification stage proves it against the block's receiptsRoot; nil when
+// the chain does not verify (inclusion is then agreed by operators alone).
+func (c *chain) provenReceipt(ctx context.Context, hash string) (uint64, string, error) {
+	params, _ := json.Marshal([]string{hash})
+	res, err := c.pipeline.Handle(ctx, pipeline.NewCall("eth_getTransactionReceipt", params))
+	if err != nil {
+		return 0, "", err
+	}
+	var r struct {
+		BlockNumber hexutil.Uint64 `json:"blockNumber"`
+		BlockHash   string         `json:"blockHash"`
+	}
+	if err := json.Unmarshal(res, &r); err != nil || r.BlockHash == "" {
+		return 0, "", fmt.Errorf("receipt of %s: not found (%s)", hash, res)
+	}
+	return uint64(r.BlockNumber), r.BlockHash, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,6 +98,10 @@ func (w *Watcher) check(ctx context.Context, hash string, targets []txbroadcast.
 	defer cancel()
 	sightings := lookup(cctx, hash, targets)
 	head, haveHead := w.o.Head()
+	inc := agreedInclusion(sightings, w.o.Agreement, head, haveHead)
+	if inc != nil && !w.prove(cctx, hash, inc) {
+		inc = nil
+	}
 
 	w.mu.Lock()
 	e, ok := w.txs[hash]
@@ -113,7 +118,7 @@ func (w *Watcher) check(ctx context.Context, hash string, targets []txbroadcast.
 			}
 		}
 	}
-	if inc := agreedInclusion(sightings, w.o.Agreement, head, haveHead); inc != nil {
+	if inc != nil {
 		e.Included = inc
 		w.recordCensorsLocked(e)
 		w.finishLocked(e, StateIncluded)
@@ -141,6 +146,26 @@ func (w *Watcher) check(ctx context.Context, hash string, targets []txbroadcast.
 	case due && !spread:
 		w.rebroadcast(ctx, raw, sent)
 	}
+}
+
+// prove checks inc against the receipt proven through the verification
+// stage (Options.Receipt) and marks it proven; true without Receipt.
+func (w *Watcher) prove(ctx context.Context, hash string, inc *Inclusion) bool {
+	if w.o.Receipt == nil {
+		return true
+	}
+	num, blockHash, err := w.o.Receipt(ctx, hash)
+	switch {
+	case err != nil:
+		w.logger.Debug("transaction watch: inclusion not proven yet", "hash", hash, "err", err)
+		return false
+	case !strings.EqualFold(blockHash, inc.BlockHash):
+		w.logger.Warn("transaction watch: proven receipt is in another block than operators report", "hash", hash,
+			"proven_block", num, "reported_block", inc.BlockNumber)
+		return false
+	}
+	inc.Proven = true
+	return true
 }
 
 // lookup asks every target for the transaction, in parallel.

@@ -53,6 +53,9 @@ type Inclusion struct {
 	BlockNumber uint64   `json:"blockNumber"`
 	BlockHash   string   `json:"blockHash"`
 	Operators   []string `json:"operators"`
+	// Proven is set when the receipt was also verified against the
+	// block's receiptsRoot (verification on).
+	Proven bool `json:"proven,omitempty"`
 }
 
 // Evidence is one censorship record: a provider accepted a transaction,

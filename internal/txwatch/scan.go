@@ -53,14 +53,31 @@ func (w *Watcher) scan(ctx context.Context, targets []txbroadcast.Target) {
 			return // try again next tick
 		}
 		w.mu.Lock()
+		var ours []string
 		for _, h := range b.Transactions {
 			if e, ok := w.txs[h.Hex()]; ok && e.State == StatePending {
-				e.Included = &Inclusion{BlockNumber: n, BlockHash: b.Hash.Hex(), Operators: ops}
-				w.recordCensorsLocked(e)
-				w.finishLocked(e, StateIncluded)
+				ours = append(ours, e.Hash)
 			}
 		}
 		w.mu.Unlock()
+		proven := true
+		for _, hash := range ours {
+			inc := &Inclusion{BlockNumber: n, BlockHash: b.Hash.Hex(), Operators: ops}
+			if !w.prove(ctx, hash, inc) {
+				proven = false // looked at again next tick
+				continue
+			}
+			w.mu.Lock()
+			if e, ok := w.txs[hash]; ok && e.State == StatePending {
+				e.Included = inc
+				w.recordCensorsLocked(e)
+				w.finishLocked(e, StateIncluded)
+			}
+			w.mu.Unlock()
+		}
+		if !proven {
+			return
+		}
 		w.setScanned(n)
 	}
 }

@@ -31,6 +31,10 @@ type Options struct {
 	// Rank orders the usable providers for a broadcast, penalty giving
 	// each provider's censorship count (txbroadcast.Ranked).
 	Rank func(penalty func(name string) int) []txbroadcast.Target
+	// Receipt, when set, looks the transaction's receipt up through the
+	// verification stage: inclusion is recorded only when it is proven in
+	// the block the operators report. Returns the block number and hash.
+	Receipt func(ctx context.Context, hash string) (uint64, string, error)
 	// Penalise lowers a provider's shared routing score when censorship
 	// is recorded against it (upstream.Provider.Penalise); optional.
 	Penalise    func(provider, reason string)
@@ -219,6 +223,11 @@ func (w *Watcher) Evidence() ([]Evidence, map[string]int) {
 		counts[k] = v
 	}
 	return slices.Clone(w.evidence), counts
+}
+
+// SetReceipt sets Options.Receipt; call it before Run.
+func (w *Watcher) SetReceipt(f func(ctx context.Context, hash string) (uint64, string, error)) {
+	w.o.Receipt = f
 }
 
 // NextNonce is the nonce after the highest of from's pending transactions

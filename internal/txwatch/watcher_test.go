@@ -294,3 +294,42 @@ func TestAgreedInclusion(t *testing.T) {
 		}
 	}
 }
+
+// TestInclusionNeedsProvenReceipt: with verification on, operators'
+// agreement is not enough; the receipt must be proven in the same block.
+func TestInclusionNeedsProvenReceipt(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		receipt func(block uint64) (uint64, string, error)
+		want    State
+	}{
+		{"proven in the reported block", func(b uint64) (uint64, string, error) {
+			return b, common.BigToHash(new(big.Int).SetUint64(b)).Hex(), nil
+		}, StateIncluded},
+		{"not provable", func(uint64) (uint64, string, error) { return 0, "", errors.New("answer could not be verified") }, StatePending},
+		{"proven elsewhere", func(b uint64) (uint64, string, error) { return b + 1, "0xdead", nil }, StatePending},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld()
+			nodes := []*node{{w: w, name: "a", op: "a"}, {w: w, name: "b", op: "b"}}
+			wt := testWatcher(w, nodes, 2)
+			tx := newTestTx(t, 0)
+			wt.SetReceipt(func(context.Context, string) (uint64, string, error) {
+				w.mu.Lock()
+				b := w.mined[tx.Hash]
+				w.mu.Unlock()
+				return tc.receipt(b)
+			})
+			if _, err := wt.Send(context.Background(), tx); err != nil {
+				t.Fatal(err)
+			}
+			wt.o.Broadcaster.Close()
+			w.mine()
+			wt.tick(context.Background())
+			st := wt.Status(tx.Hash)
+			if st.State != tc.want || (tc.want == StateIncluded && !st.Included.Proven) {
+				t.Fatalf("state %s %+v, want %s", st.State, st.Included, tc.want)
+			}
+		})
+	}
+}

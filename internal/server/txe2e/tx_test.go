@@ -89,6 +89,9 @@ func TestCensoringFirstChoiceStillMined(t *testing.T) {
 	if r, err := direct(t, "node5").TransactionReceipt(ctx, tx.Hash()); err != nil || r.BlockNumber.Uint64() != e.Included.BlockNumber {
 		t.Fatalf("receipt %v %v, status %+v", r, err, e.Included)
 	}
+	if !e.Included.Proven {
+		t.Fatalf("inclusion not proven by a verified receipt: %+v", e.Included)
+	}
 	if !slices.Contains(e.CensoredBy, censor) {
 		t.Fatalf("%s not recorded as censor: %+v", censor, e)
 	}
