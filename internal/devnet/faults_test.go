@@ -334,43 +334,13 @@ func TestFaultFlapAlternates(t *testing.T) {
 	}
 }
 
-// sendLogTx deploys the log contract and calls it once, returning the
-// contract address and the call's receipt.
-func sendLogTx(t *testing.T, ctx context.Context, c *ethclient.Client) (common.Address, *types.Receipt) {
-	t.Helper()
-	key := dn.Keys()[3]
-	nonce, err := c.PendingNonceAt(ctx, keyAddr(key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	deploy := signTx(t, dn.Info().ChainID, key, nonce, nil, big.NewInt(0), logContractInit, 200000)
-	if err := c.SendTransaction(ctx, deploy); err != nil {
-		t.Fatal(err)
-	}
-	dr, err := waitReceipt(ctx, c, deploy.Hash())
-	if err != nil || dr.Status != 1 {
-		t.Fatalf("deploy: %v %+v", err, dr)
-	}
-	call := signTx(t, dn.Info().ChainID, key, nonce+1, &dr.ContractAddress, big.NewInt(0), common.FromHex("0x00000000000000000000000000000000000000000000000000000000000000ff"), 100000)
-	if err := c.SendTransaction(ctx, call); err != nil {
-		t.Fatal(err)
-	}
-	cr, err := waitReceipt(ctx, c, call.Hash())
-	if err != nil || cr.Status != 1 || len(cr.Logs) != 1 {
-		t.Fatalf("call: %v %+v", err, cr)
-	}
-	return dr.ContractAddress, cr
-}
-
 func TestFaultLieTampersWithAnswers(t *testing.T) {
 	ctx := ctxT(t, 60*time.Second)
+	act := sharedActivity(t)
 	honest := directClient(t, "node2")
-	contract, rcpt := sendLogTx(t, ctx, honest)
-	// Let node2 import the block that holds the call.
-	if err := waitFor(ctx, "node2 to have the receipt", func() bool {
-		_, err := honest.TransactionReceipt(ctx, rcpt.TxHash)
-		return err == nil
-	}); err != nil {
+	contract := act.Contract
+	rcpt, err := honest.TransactionReceipt(ctx, act.Txs[1]) // the first call: it logged
+	if err != nil {
 		t.Fatal(err)
 	}
 	block := hexNum(rcpt.BlockNumber.Uint64())

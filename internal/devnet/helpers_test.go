@@ -17,14 +17,6 @@ import (
 	"github.com/ethereum/go-ethereum/rpc"
 )
 
-// logContractInit deploys a contract that, on any call, stores the first
-// calldata word in slot 0 and emits LOG1(logTopic) with the calldata.
-var (
-	logTopic        = common.HexToHash("0x00000000000000000000000000000000000000000000000000000000000000aa")
-	logContractInit = common.FromHex("603280600b6000396000f3" +
-		"366000600037" + "600035600055" + "7f" + logTopic.Hex()[2:] + "366000a1" + "00")
-)
-
 // dial connects a client with its own connection pool, so that connections
 // a fault cut in one test are not reused by the next.
 func dial(t *testing.T, url string) *ethclient.Client {

@@ -124,11 +124,21 @@ func (t *Tracker) agreedAt(height uint64) (string, bool) {
 			operators[v.hash] = ops
 		}
 		ops[v.operator] = true
-		if len(ops) >= t.agreement {
-			return v.hash, true
+	}
+	// The hash most operators report wins, not the first to reach the
+	// threshold: two colluding operators must not outvote three honest ones.
+	// A tie goes to the smaller hash, so the choice does not depend on map
+	// order.
+	best, n := "", 0
+	for hash, ops := range operators {
+		if len(ops) > n || len(ops) == n && hash < best {
+			best, n = hash, len(ops)
 		}
 	}
-	return "", false
+	if n < t.agreement {
+		return "", false
+	}
+	return best, true
 }
 
 // recompute moves the head forward to the highest agreed height, or back

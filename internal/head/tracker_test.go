@@ -46,6 +46,23 @@ func TestLiarCannotMoveHead(t *testing.T) {
 	}
 }
 
+// TestMajorityHashWins: at one height two colluding operators report a
+// made-up hash and three honest ones the real one; the head takes the
+// hash most operators report, whatever the order of the votes.
+func TestMajorityHashWins(t *testing.T) {
+	for run := range 20 {
+		tr := NewTracker(2, 64, nil)
+		votes := []struct{ op, fork string }{{"l1", "fake"}, {"l2", "fake"}, {"h1", "x"}, {"h2", "x"}, {"h3", "x"}}
+		for i := range votes {
+			v := votes[(i+run)%len(votes)]
+			tr.Observe(v.op+"-node", v.op, Block{Number: 10, Hash: "0x" + v.fork + "10", Parent: "0xx9"})
+		}
+		if h, _ := tr.Latest(); h.Hash != "0xx10" {
+			t.Fatalf("run %d: head %+v, want the honest majority's hash 0xx10", run, h)
+		}
+	}
+}
+
 func TestNeverBackwards(t *testing.T) {
 	tr := NewTracker(2, 64, nil)
 	tr.Observe("a-node", "a", blk(50, "x"))

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"sync"
 	"time"
@@ -43,6 +44,15 @@ func newChain(cfg *config.Config, ch *config.Chain, m *metrics.Metrics, txm *txw
 			Health:           cfg.Health,
 			MaxResponseBytes: cfg.Limits.MaxResponseBytes,
 			Logger:           logger,
+			// Heads must hash to what they claim before they vote, when the
+			// chain's headers can be hashed (verification on).
+			CheckHeaderHash: ch.EffectiveVerify(cfg.Verify).Enabled,
+			OnHeadLie: func(p *upstream.Provider, raw json.RawMessage, err error) {
+				e := verify.NewEvidence(p.Name(), "eth_getBlockByNumber", json.RawMessage(`["latest",false]`), raw, err)
+				e.Chain, e.Operator = ch.Name, p.Labels().Operator
+				evidence.Record(e)
+				vm.Rejected(ch.Name, p.Name(), "eth_getBlockByNumber", verify.Kind(err))
+			},
 			OnHead: func(p *upstream.Provider, b head.Block) {
 				before, _ := c.head.Latest()
 				c.head.Observe(p.Name(), p.Labels().Operator, b)

@@ -3,10 +3,13 @@ package upstream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/head"
+	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
 // Run checks the provider's chain ID, then polls its head and re-checks its
@@ -146,7 +149,7 @@ func (p *Provider) pollHead(ctx context.Context, tags, probe bool) {
 		p.logger.Debug("head poll failed", "err", err)
 		return
 	}
-	b, err := head.ParseHeader(res)
+	b, err := p.parseHead(res)
 	if err != nil {
 		p.logger.Debug("head poll: bad header", "err", err)
 		return
@@ -164,4 +167,23 @@ func (p *Provider) pollHead(ctx context.Context, tags, probe bool) {
 			p.onTag(p, tag, tb.Number)
 		}
 	}
+}
+
+// parseHead reads a head block; with CheckHeaderHash its hash must be the
+// one its header fields hash to, else the provider is penalised.
+func (p *Provider) parseHead(raw json.RawMessage) (head.Block, error) {
+	if !p.checkHash {
+		return head.ParseHeader(raw)
+	}
+	h, err := verify.DecodeHeader(raw)
+	if err != nil {
+		if errors.Is(err, verify.ErrHashMismatch) {
+			p.Penalise("head_hash")
+			if p.onHeadLie != nil {
+				p.onHeadLie(p, raw, err)
+			}
+		}
+		return head.Block{}, fmt.Errorf("head: %w", err)
+	}
+	return head.Block{Number: h.Number.Uint64(), Hash: strings.ToLower(h.Hash().Hex()), Parent: strings.ToLower(h.ParentHash.Hex())}, nil
 }

@@ -35,6 +35,14 @@ type Options struct {
 	OnHead func(p *Provider, b head.Block)
 	// OnTag receives the numbers of the "safe" and "finalized" blocks.
 	OnTag func(p *Provider, tag string, number uint64)
+	// CheckHeaderHash recomputes each head's hash from its header fields
+	// (go-ethereum's types.Header) before it counts as a vote for the
+	// agreed head; a header that does not hash to its claimed hash is a lie
+	// and penalised. Off for chains whose headers go-ethereum cannot hash.
+	CheckHeaderHash bool
+	// OnHeadLie receives a head refused by CheckHeaderHash (the header as
+	// sent and what failed), for the evidence log.
+	OnHeadLie func(p *Provider, raw json.RawMessage, err error)
 	// Transport overrides the HTTP transport (tests); nil builds one.
 	Transport http.RoundTripper
 }
@@ -53,6 +61,9 @@ type Provider struct {
 	logger  *slog.Logger
 	onHead  func(*Provider, head.Block)
 	onTag   func(*Provider, string, uint64)
+	// checkHash: see Options.CheckHeaderHash.
+	checkHash bool
+	onHeadLie func(*Provider, json.RawMessage, error)
 
 	client  *http.Client
 	header  http.Header   // every call's request header; read-only
@@ -124,17 +135,19 @@ func New(o Options) *Provider {
 		}
 	}
 	p := &Provider{
-		name:    pc.Name,
-		chain:   o.Chain,
-		chainID: o.ChainID,
-		cfg:     pc,
-		labels:  labels,
-		tier:    config.TierRank(labels.Tier),
-		health:  h,
-		maxResp: o.MaxResponseBytes,
-		logger:  logger.With("chain", o.Chain, "provider", pc.Name, "operator", labels.Operator),
-		onHead:  o.OnHead,
-		onTag:   o.OnTag,
+		name:      pc.Name,
+		chain:     o.Chain,
+		chainID:   o.ChainID,
+		cfg:       pc,
+		labels:    labels,
+		tier:      config.TierRank(labels.Tier),
+		health:    h,
+		maxResp:   o.MaxResponseBytes,
+		logger:    logger.With("chain", o.Chain, "provider", pc.Name, "operator", labels.Operator),
+		onHead:    o.OnHead,
+		onTag:     o.OnTag,
+		checkHash: o.CheckHeaderHash,
+		onHeadLie: o.OnHeadLie,
 		// No cookie jar and no client headers: nothing of the client's identity travels.
 		client: &http.Client{Transport: rt, CheckRedirect: noRedirects},
 		header: http.Header{

@@ -3,13 +3,14 @@ package upstream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/gorilla/websocket"
 
-	"github.com/rpcmesh/rpcmesh/internal/head"
+	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
 // wsIdleTimeout is how long a newHeads subscription may stay silent before
@@ -95,7 +96,10 @@ func (p *Provider) subscribeNewHeads(ctx context.Context) error {
 		if msg.Method != "eth_subscription" || msg.Params == nil || msg.Params.Subscription != sub {
 			continue
 		}
-		b, err := head.ParseHeader(msg.Params.Result)
+		b, err := p.parseHead(msg.Params.Result)
+		if errors.Is(err, verify.ErrHashMismatch) {
+			continue // a lie: penalised, not a vote
+		}
 		if err != nil {
 			return fmt.Errorf("upstream %s: newHeads: %w", p.name, err)
 		}

@@ -2,10 +2,8 @@ package verify
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/http"
 	"os"
 	"sync"
@@ -15,8 +13,6 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rpc"
 
@@ -42,14 +38,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// activity is what the shared devnet was made to hold: a contract that
-// stores and logs, calls to it and transfers, in known blocks.
+// activity is the shared devnet's activity (a contract that stores and
+// logs, calls to it and transfers, in known blocks) and the chain's rules.
 type activity struct {
-	contract common.Address
-	funded   common.Address
-	txs      []common.Hash
-	blocks   []uint64 // blocks holding the transactions, ascending, distinct
-	config   *params.ChainConfig
+	*devnet.Activity
+	config *params.ChainConfig
 }
 
 // sharedDevnet starts the devnet and its activity once.
@@ -65,116 +58,13 @@ func sharedDevnet(t *testing.T) (*devnet.Devnet, *activity) {
 		if dnErr != nil {
 			return
 		}
-		dnAct, dnErr = makeActivity(ctx, dn)
+		a, err := dn.MakeActivity(ctx)
+		dnAct, dnErr = &activity{Activity: a, config: ChainConfigFor(dn.Info().ChainID)}, err
 	})
 	if dnErr != nil {
 		t.Fatalf("devnet: %v", dnErr)
 	}
 	return dn, dnAct
-}
-
-// logContractInit deploys code that stores the first calldata word in slot
-// 0 and emits LOG1(0xaa) with the calldata.
-var logContractInit = common.FromHex("603280600b6000396000f3" + "366000600037" + "600035600055" +
-	"7f00000000000000000000000000000000000000000000000000000000000000aa" + "366000a1" + "00")
-
-func makeActivity(ctx context.Context, d *devnet.Devnet) (*activity, error) {
-	url, _ := d.DirectURL("node1")
-	c, err := ethclient.DialContext(ctx, url)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	chainID := new(big.Int).SetUint64(d.Info().ChainID)
-	keys := d.Keys()
-	deployer, payer := keys[5], keys[6]
-	act := &activity{funded: crypto.PubkeyToAddress(keys[1].PublicKey), config: ChainConfigFor(d.Info().ChainID)}
-	send := func(key *ecdsa.PrivateKey, nonce uint64, to *common.Address, value int64, data []byte, gas uint64) (common.Hash, error) {
-		tx, err := types.SignNewTx(key, types.LatestSignerForChainID(chainID), &types.DynamicFeeTx{
-			ChainID: chainID, Nonce: nonce, GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(100 * params.GWei),
-			Gas: gas, To: to, Value: big.NewInt(value), Data: data,
-		})
-		if err != nil {
-			return common.Hash{}, err
-		}
-		return tx.Hash(), c.SendTransaction(ctx, tx)
-	}
-	dh, err := send(deployer, 0, nil, 0, logContractInit, 200_000)
-	if err != nil {
-		return nil, fmt.Errorf("deploy: %w", err)
-	}
-	dr, err := waitMined(ctx, c, dh)
-	if err != nil {
-		return nil, err
-	}
-	act.contract = dr.ContractAddress
-	to := common.HexToAddress("0x00000000000000000000000000000000000b0b01")
-	var pending []common.Hash
-	for i := range 12 {
-		h, err := send(deployer, uint64(1+i), &act.contract, 0, common.BigToHash(big.NewInt(int64(i+1))).Bytes(), 100_000)
-		if err != nil {
-			return nil, err
-		}
-		pending = append(pending, h)
-		if h, err = send(payer, uint64(i), &to, int64(i+1), nil, 21_000); err != nil {
-			return nil, err
-		}
-		pending = append(pending, h)
-		if i%3 == 2 { // spread over several blocks
-			time.Sleep(600 * time.Millisecond)
-		}
-	}
-	seen := map[uint64]bool{}
-	for _, h := range append([]common.Hash{dh}, pending...) {
-		r, err := waitMined(ctx, c, h)
-		if err != nil {
-			return nil, err
-		}
-		act.txs = append(act.txs, h)
-		if n := r.BlockNumber.Uint64(); !seen[n] {
-			seen[n] = true
-			act.blocks = append(act.blocks, n)
-		}
-	}
-	// Let every node import the last block.
-	last := act.blocks[len(act.blocks)-1]
-	for _, n := range d.Info().Nodes {
-		nc, err := ethclient.DialContext(ctx, n.HTTP)
-		if err != nil {
-			return nil, err
-		}
-		for {
-			got, err := nc.BlockNumber(ctx)
-			if err == nil && got >= last+1 {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				nc.Close()
-				return nil, fmt.Errorf("%s did not reach block %d: %w", n.Name, last+1, ctx.Err())
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-		nc.Close()
-	}
-	return act, nil
-}
-
-func waitMined(ctx context.Context, c *ethclient.Client, h common.Hash) (*types.Receipt, error) {
-	for {
-		r, err := c.TransactionReceipt(ctx, h)
-		if err == nil {
-			if r.Status != types.ReceiptStatusSuccessful {
-				return nil, fmt.Errorf("transaction %s failed", h.Hex())
-			}
-			return r, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("receipt %s: %w", h.Hex(), ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // caller is a Caller over one URL with its own connection pool.
@@ -220,14 +110,14 @@ func probes(act *activity) []probe {
 			return direct(ctx, method, Params(args(h, i)...))
 		}
 	}
-	txAt := func(i int) common.Hash { return act.txs[i%len(act.txs)] }
+	txAt := func(i int) common.Hash { return act.Txs[i%len(act.Txs)] }
 	return []probe{
 		{"balance", func(ctx context.Context, call Caller, _ TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
-			acc, raw, err := ProveAccount(ctx, call, h, act.funded, nil)
+			acc, raw, err := ProveAccount(ctx, call, h, act.Payer, nil)
 			if err != nil {
 				return nil, raw, err
 			}
-			claimed, err := call(ctx, "eth_getBalance", Params(act.funded, num(h)))
+			claimed, err := call(ctx, "eth_getBalance", Params(act.Payer, num(h)))
 			if err != nil {
 				return nil, nil, err
 			}
@@ -235,13 +125,13 @@ func probes(act *activity) []probe {
 				return nil, claimed, err
 			}
 			return acc.BalanceJSON(), claimed, nil
-		}, plain("eth_getBalance", func(h *types.Header, _ int) []any { return []any{act.funded, num(h)} })},
+		}, plain("eth_getBalance", func(h *types.Header, _ int) []any { return []any{act.Payer, num(h)} })},
 		{"nonce", func(ctx context.Context, call Caller, _ TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
-			acc, raw, err := ProveAccount(ctx, call, h, act.funded, nil)
+			acc, raw, err := ProveAccount(ctx, call, h, act.Payer, nil)
 			if err != nil {
 				return nil, raw, err
 			}
-			claimed, err := call(ctx, "eth_getTransactionCount", Params(act.funded, num(h)))
+			claimed, err := call(ctx, "eth_getTransactionCount", Params(act.Payer, num(h)))
 			if err != nil {
 				return nil, nil, err
 			}
@@ -249,13 +139,13 @@ func probes(act *activity) []probe {
 				return nil, claimed, err
 			}
 			return acc.NonceJSON(), claimed, nil
-		}, plain("eth_getTransactionCount", func(h *types.Header, _ int) []any { return []any{act.funded, num(h)} })},
+		}, plain("eth_getTransactionCount", func(h *types.Header, _ int) []any { return []any{act.Payer, num(h)} })},
 		{"code", func(ctx context.Context, call Caller, _ TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
-			acc, raw, err := ProveAccount(ctx, call, h, act.contract, nil)
+			acc, raw, err := ProveAccount(ctx, call, h, act.Contract, nil)
 			if err != nil {
 				return nil, raw, err
 			}
-			claimed, err := call(ctx, "eth_getCode", Params(act.contract, num(h)))
+			claimed, err := call(ctx, "eth_getCode", Params(act.Contract, num(h)))
 			if err != nil {
 				return nil, nil, err
 			}
@@ -264,13 +154,13 @@ func probes(act *activity) []probe {
 				return nil, claimed, err
 			}
 			return mustMarshal(hexutil.Bytes(code)), claimed, nil
-		}, plain("eth_getCode", func(h *types.Header, _ int) []any { return []any{act.contract, num(h)} })},
+		}, plain("eth_getCode", func(h *types.Header, _ int) []any { return []any{act.Contract, num(h)} })},
 		{"storage", func(ctx context.Context, call Caller, _ TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
-			acc, raw, err := ProveAccount(ctx, call, h, act.contract, []common.Hash{slot0})
+			acc, raw, err := ProveAccount(ctx, call, h, act.Contract, []common.Hash{slot0})
 			if err != nil {
 				return nil, raw, err
 			}
-			claimed, err := call(ctx, "eth_getStorageAt", Params(act.contract, "0x0", num(h)))
+			claimed, err := call(ctx, "eth_getStorageAt", Params(act.Contract, "0x0", num(h)))
 			if err != nil {
 				return nil, nil, err
 			}
@@ -279,15 +169,15 @@ func probes(act *activity) []probe {
 			}
 			out, err := acc.StorageJSON(slot0)
 			return out, claimed, err
-		}, plain("eth_getStorageAt", func(h *types.Header, _ int) []any { return []any{act.contract, "0x0", num(h)} })},
+		}, plain("eth_getStorageAt", func(h *types.Header, _ int) []any { return []any{act.Contract, "0x0", num(h)} })},
 		{"proof", func(ctx context.Context, call Caller, _ TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
-			_, raw, err := ProveAccount(ctx, call, h, act.contract, []common.Hash{slot0, {1}})
+			_, raw, err := ProveAccount(ctx, call, h, act.Contract, []common.Hash{slot0, {1}})
 			if err != nil {
 				return nil, raw, err
 			}
 			return raw, raw, nil
 		}, plain("eth_getProof", func(h *types.Header, _ int) []any {
-			return []any{act.contract, []common.Hash{slot0, {1}}, num(h)}
+			return []any{act.Contract, []common.Hash{slot0, {1}}, num(h)}
 		})},
 		{"block", func(ctx context.Context, call Caller, _ TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
 			claimed, err := call(ctx, "eth_getBlockByNumber", Params(num(h), true))
@@ -361,12 +251,12 @@ func probes(act *activity) []probe {
 			return out, claimed, err
 		}, plain("eth_getTransactionByHash", func(_ *types.Header, i int) []any { return []any{txAt(i)} })},
 		{"logs", func(ctx context.Context, call Caller, trust TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
-			from, to := act.blocks[0], act.blocks[len(act.blocks)-1] // every block with logs
+			from, to := act.Blocks[0], act.Blocks[len(act.Blocks)-1] // every block with logs
 			claimed, err := call(ctx, "eth_getLogs", Params(logFilter(act)))
 			if err != nil {
 				return nil, nil, err
 			}
-			derived, _, err := DeriveLogs(ctx, call, trust, from, to, LogFilter{Addresses: []common.Address{act.contract}}, 64, act.config)
+			derived, _, err := DeriveLogs(ctx, call, trust, from, to, LogFilter{Addresses: []common.Address{act.Contract}}, 64, act.config)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -381,9 +271,9 @@ func probes(act *activity) []probe {
 // logFilter selects the activity contract's logs over all activity blocks.
 func logFilter(act *activity) map[string]any {
 	return map[string]any{
-		"fromBlock": hexutil.EncodeUint64(act.blocks[0]),
-		"toBlock":   hexutil.EncodeUint64(act.blocks[len(act.blocks)-1]),
-		"address":   act.contract,
+		"fromBlock": hexutil.EncodeUint64(act.Blocks[0]),
+		"toBlock":   hexutil.EncodeUint64(act.Blocks[len(act.Blocks)-1]),
+		"address":   act.Contract,
 	}
 }
 
@@ -413,7 +303,7 @@ func run(t *testing.T, ctx context.Context, name string, call, direct Caller, tr
 	t.Helper()
 	tl := tally{rejectedBy: map[string]int{}}
 	for i := range rounds {
-		n := act.blocks[i%len(act.blocks)]
+		n := act.Blocks[i%len(act.Blocks)]
 		h, err := trust.HeaderByNumber(ctx, n)
 		if err != nil {
 			t.Fatalf("trusted header %d: %v", n, err)

@@ -27,7 +27,7 @@ func BenchmarkBalance(b *testing.B) {
 	}
 	h.v.o.Trust = verify.NewLinkedTrust(func() (uint64, common.Hash, bool) { return n, hash, true }, HeaderFetcher(h.asker, 3, nil), 1024, 4096)
 	h.asker.first = []string{"node3"}
-	params := verify.Params(act.funded[0], hexutil.EncodeUint64(act.blocks[len(act.blocks)-1]))
+	params := verify.Params(act.Payer, hexutil.EncodeUint64(act.Blocks[len(act.Blocks)-1]))
 	ctx := context.Background()
 	if _, err := h.v.Handle(ctx, pipeline.NewCall("eth_getBalance", params)); err != nil { // warm the header cache
 		b.Fatal(err)
@@ -40,7 +40,7 @@ func BenchmarkBalance(b *testing.B) {
 		}
 	})
 	b.Run("eth_getProof only", func(b *testing.B) {
-		pp := verify.Params(act.funded[0], []string{}, hexutil.EncodeUint64(act.blocks[len(act.blocks)-1]))
+		pp := verify.Params(act.Payer, []string{}, hexutil.EncodeUint64(act.Blocks[len(act.Blocks)-1]))
 		for b.Loop() {
 			if a := h.asker.Ask(ctx, Request{Method: "eth_getProof", Params: pp}, nil); a.Err != nil {
 				b.Fatal(a.Err)

@@ -2,11 +2,9 @@ package stage
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"os"
 	"sync"
@@ -15,10 +13,6 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
-	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/ethclient"
-	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
@@ -31,7 +25,7 @@ import (
 var (
 	dnOnce sync.Once
 	dn     *devnet.Devnet
-	dnAct  *activity
+	dnAct  *devnet.Activity
 	dnErr  error
 )
 
@@ -45,15 +39,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// activity is what the devnet was made to hold.
-type activity struct {
-	contract common.Address
-	funded   []common.Address
-	txs      []common.Hash
-	blocks   []uint64
-}
-
-func sharedDevnet(t testing.TB) (*devnet.Devnet, *activity) {
+func sharedDevnet(t testing.TB) (*devnet.Devnet, *devnet.Activity) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("devnet test skipped in -short mode")
@@ -63,107 +49,13 @@ func sharedDevnet(t testing.TB) (*devnet.Devnet, *activity) {
 		defer cancel()
 		dn, dnErr = devnet.Start(ctx, devnet.Options{BlockTime: 500 * time.Millisecond})
 		if dnErr == nil {
-			dnAct, dnErr = makeActivity(ctx, dn)
+			dnAct, dnErr = dn.MakeActivity(ctx)
 		}
 	})
 	if dnErr != nil {
 		t.Fatalf("devnet: %v", dnErr)
 	}
 	return dn, dnAct
-}
-
-var logContractInit = common.FromHex("603280600b6000396000f3" + "366000600037" + "600035600055" +
-	"7f00000000000000000000000000000000000000000000000000000000000000aa" + "366000a1" + "00")
-
-func makeActivity(ctx context.Context, d *devnet.Devnet) (*activity, error) {
-	url, _ := d.DirectURL("node1")
-	c, err := ethclient.DialContext(ctx, url)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	chainID := new(big.Int).SetUint64(d.Info().ChainID)
-	keys := d.Keys()
-	act := &activity{}
-	for _, k := range keys[:4] {
-		act.funded = append(act.funded, crypto.PubkeyToAddress(k.PublicKey))
-	}
-	act.funded = append(act.funded, common.HexToAddress("0x000000000000000000000000000000000000dead")) // absent
-	send := func(key *ecdsa.PrivateKey, nonce uint64, to *common.Address, data []byte, gas uint64) (common.Hash, error) {
-		tx, err := types.SignNewTx(key, types.LatestSignerForChainID(chainID), &types.DynamicFeeTx{
-			ChainID: chainID, Nonce: nonce, GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(100 * params.GWei),
-			Gas: gas, To: to, Value: big.NewInt(1), Data: data,
-		})
-		if err != nil {
-			return common.Hash{}, err
-		}
-		return tx.Hash(), c.SendTransaction(ctx, tx)
-	}
-	deployer := keys[7]
-	h, err := send(deployer, 0, nil, logContractInit, 200_000)
-	if err != nil {
-		return nil, err
-	}
-	r, err := mined(ctx, c, h)
-	if err != nil {
-		return nil, err
-	}
-	act.contract = r.ContractAddress
-	var hashes []common.Hash
-	for i := range 8 {
-		h, err := send(deployer, uint64(1+i), &act.contract, common.BigToHash(big.NewInt(int64(i+1))).Bytes(), 100_000)
-		if err != nil {
-			return nil, err
-		}
-		hashes = append(hashes, h)
-		if i%2 == 1 {
-			time.Sleep(600 * time.Millisecond)
-		}
-	}
-	seen := map[uint64]bool{}
-	for _, h := range hashes {
-		r, err := mined(ctx, c, h)
-		if err != nil {
-			return nil, err
-		}
-		act.txs = append(act.txs, h)
-		if !seen[r.BlockNumber.Uint64()] {
-			seen[r.BlockNumber.Uint64()] = true
-			act.blocks = append(act.blocks, r.BlockNumber.Uint64())
-		}
-	}
-	last := act.blocks[len(act.blocks)-1] + 1
-	for _, n := range d.Info().Nodes {
-		nc, err := ethclient.DialContext(ctx, n.HTTP)
-		if err != nil {
-			return nil, err
-		}
-		for {
-			if got, err := nc.BlockNumber(ctx); err == nil && got >= last {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-		nc.Close()
-	}
-	return act, nil
-}
-
-func mined(ctx context.Context, c *ethclient.Client, h common.Hash) (*types.Receipt, error) {
-	for {
-		if r, err := c.TransactionReceipt(ctx, h); err == nil {
-			return r, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("receipt %s: %w", h.Hex(), ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // rpcCaller calls one URL.
@@ -290,24 +182,24 @@ type request struct {
 }
 
 // requests builds a mix of calls at the activity's blocks.
-func requests(act *activity, rounds int) []request {
+func requests(act *devnet.Activity, rounds int) []request {
 	p := verify.Params
 	var out []request
 	for i := range rounds {
-		n := hexutil.EncodeUint64(act.blocks[i%len(act.blocks)])
-		acct := act.funded[i%len(act.funded)]
-		tx := act.txs[i%len(act.txs)]
+		n := hexutil.EncodeUint64(act.Blocks[i%len(act.Blocks)])
+		acct := act.Accounts()[i%len(act.Accounts())]
+		tx := act.Txs[i%len(act.Txs)]
 		out = append(out,
 			request{"eth_getBalance", p(acct, n)},
 			request{"eth_getTransactionCount", p(acct, n)},
-			request{"eth_getCode", p(act.contract, n)},
-			request{"eth_getStorageAt", p(act.contract, "0x0", n)},
-			request{"eth_getProof", p(act.contract, []string{"0x0", "0x1"}, n)},
+			request{"eth_getCode", p(act.Contract, n)},
+			request{"eth_getStorageAt", p(act.Contract, "0x0", n)},
+			request{"eth_getProof", p(act.Contract, []string{"0x0", "0x1"}, n)},
 			request{"eth_getBlockByNumber", p(n, i%2 == 0)},
 			request{"eth_getBlockReceipts", p(n)},
 			request{"eth_getTransactionReceipt", p(tx)},
 			request{"eth_getTransactionByHash", p(tx)},
-			request{"eth_getLogs", p(map[string]any{"fromBlock": hexutil.EncodeUint64(act.blocks[0]), "toBlock": n, "address": act.contract})},
+			request{"eth_getLogs", p(map[string]any{"fromBlock": hexutil.EncodeUint64(act.Blocks[0]), "toBlock": n, "address": act.Contract})},
 		)
 	}
 	return out

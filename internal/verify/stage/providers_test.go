@@ -44,7 +44,7 @@ func TestStageWithGatewayParts(t *testing.T) {
 	router := route.New(route.Options{Chain: "devnet", Routing: cfg.Routing, MaxLagBlocks: 3, Providers: list, Head: tracker})
 	if err := waitUntil(ctx, func() bool {
 		b, ok := tracker.Latest()
-		return ok && b.Number > act.blocks[len(act.blocks)-1] && len(router.PickDistinct(&route.Request{}, len(list), nil, nil)) == len(list)
+		return ok && b.Number > act.Blocks[len(act.Blocks)-1] && len(router.PickDistinct(&route.Request{}, len(list), nil, nil)) == len(list)
 	}); err != nil {
 		t.Fatalf("providers and agreed head not ready: %v", err)
 	}

@@ -46,7 +46,10 @@ func (v *Verifier) quorum(ctx context.Context, c *pipeline.Call, why string) (js
 		answers = append(answers, got...)
 		var best int
 		if medianMethod(c.Method) {
-			best = len(skip.Operators)
+			// Only quantities count towards a median: a node's error
+			// (e.g. an internal error of a failing node) is no value.
+			_, ops := quantities(answers)
+			best = len(distinct(ops))
 		} else {
 			g, groups := tally(answers)
 			if g != nil && len(distinct(g.operators)) >= v.o.Agree {
@@ -138,10 +141,8 @@ func (v *Verifier) minority(c *pipeline.Call, agreed *group, groups []*group) {
 	}
 }
 
-// median answers a market value with the median of the quantities given.
-func (v *Verifier) median(ctx context.Context, c *pipeline.Call, answers []Answer, why string) (json.RawMessage, error) {
-	var vals []*big.Int
-	var ops []string
+// quantities returns the answers that are quantities and their operators.
+func quantities(answers []Answer) (vals []*big.Int, ops []string) {
 	for _, a := range answers {
 		var q hexutil.Big
 		if a.Err != nil || json.Unmarshal(a.Value, &q) != nil {
@@ -150,6 +151,12 @@ func (v *Verifier) median(ctx context.Context, c *pipeline.Call, answers []Answe
 		vals = append(vals, q.ToInt())
 		ops = append(ops, a.Operator)
 	}
+	return vals, ops
+}
+
+// median answers a market value with the median of the quantities given.
+func (v *Verifier) median(ctx context.Context, c *pipeline.Call, answers []Answer, why string) (json.RawMessage, error) {
+	vals, ops := quantities(answers)
 	if len(distinct(ops)) < v.o.Agree {
 		return nil, v.noQuorum(c, answers, len(vals), why)
 	}

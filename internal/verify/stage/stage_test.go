@@ -103,6 +103,7 @@ func TestQuorum(t *testing.T) {
 		{"failed vote replaced by another operator", "eth_call", []Answer{ok(`"0x01"`), {Err: errors.New("dial")}, ok(`"0x01"`)}, 2, `"0x01"`, 0, "op-a,op-c", ""},
 		{"split vote broken by a third operator", "eth_call", []Answer{ok(`"0x01"`), ok(`"0x02"`), ok(`"0x01"`)}, 2, `"0x01"`, 0, "op-a,op-c", "b"},
 		{"median after a failed vote", "eth_gasPrice", []Answer{ok(`"0x2"`), {Err: errors.New("dial")}, ok(`"0x4"`)}, 2, `"0x3"`, 0, "op-a,op-c", ""},
+		{"median after a node error", "eth_gasPrice", []Answer{{Err: jsonrpc.Errorf(-32603, "internal error")}, ok(`"0x2"`), ok(`"0x4"`)}, 2, `"0x3"`, 0, "op-b,op-c", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
