@@ -26,6 +26,10 @@ type Verify struct {
 	MaxWalkBlocks int `yaml:"max_walk_blocks"`
 	// HeaderCache is how many verified headers are kept (default 4096).
 	HeaderCache int `yaml:"header_cache"`
+	// ProofCache is how many proven accounts (balance, nonce, a storage
+	// slot at one state root) are kept, so repeated reads of one account at
+	// one block cost no upstream call (default 4096; 0: none).
+	ProofCache int `yaml:"proof_cache"`
 	// Evidence is how many failed verifications are kept for the admin
 	// listener's /verify/evidence (default 1000).
 	Evidence int `yaml:"evidence"`
@@ -76,6 +80,7 @@ func DefaultVerify() Verify {
 		MaxLogBlocks:  64,
 		MaxWalkBlocks: 1024,
 		HeaderCache:   4096,
+		ProofCache:    4096,
 		Evidence:      1000,
 		DefaultPolicy: PolicyQuorum,
 	}
@@ -111,6 +116,9 @@ func (v *validator) verify(path string, vf *Verify) {
 	v.atLeastOne(path+".max_log_blocks", int64(vf.MaxLogBlocks))
 	v.atLeastOne(path+".max_walk_blocks", int64(vf.MaxWalkBlocks))
 	v.atLeastOne(path+".header_cache", int64(vf.HeaderCache))
+	if vf.ProofCache < 0 {
+		v.errorf(path+".proof_cache", "must be 0 (no cache) or more, got %d", vf.ProofCache)
+	}
 	v.atLeastOne(path+".evidence", int64(vf.Evidence))
 	switch vf.DefaultPolicy {
 	case PolicyQuorum, PolicyTrustOne:

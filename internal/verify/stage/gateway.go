@@ -37,7 +37,7 @@ func FromGateway(g Gateway) pipeline.Stage {
 	cfg := g.Config
 	o := &Options{Chain: g.Chain, ChainConfig: verify.ChainConfigFor(g.ChainID), Asker: asker, Evidence: g.Evidence, Observer: g.Observer,
 		Quorum: cfg.Quorum, Agree: cfg.AgreeCount(), Attempts: cfg.Attempts, MaxLogBlocks: cfg.MaxLogBlocks,
-		CheckPlain: cfg.CheckPlain, FallbackToQuorum: cfg.FallbackToQuorum,
+		CheckPlain: cfg.CheckPlain, FallbackToQuorum: cfg.FallbackToQuorum, ProofCache: cfg.ProofCache,
 		DefaultPolicy: Policy(cfg.DefaultPolicy), Policies: map[string]Policy{}}
 	for _, mp := range cfg.Policies {
 		for _, m := range mp.Methods {

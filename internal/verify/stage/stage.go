@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ethereum/go-ethereum/common/lru"
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
@@ -55,6 +56,9 @@ type Options struct {
 	// error instead. Calls that can never be proven (the pending block, a
 	// transaction's absence, log ranges beyond MaxLogBlocks) always use quorum.
 	FallbackToQuorum bool
+	// ProofCache is how many proven accounts are kept by state root, so
+	// that reads of one account at one block are proven once (0: none).
+	ProofCache int
 	// CheckPlain also asks the provider that gave a verified proof the
 	// client's own method (eth_getBalance, ...) and records a lie there as
 	// evidence; it costs one more upstream call per state read.
@@ -72,6 +76,7 @@ type Verifier struct {
 	next     pipeline.Handler
 	o        Options
 	policies map[string]Policy
+	accounts *lru.Cache[accountKey, provenAccount] // nil: no cache
 }
 
 // Stage returns the verification stage for the pipeline.
@@ -101,7 +106,11 @@ func New(next pipeline.Handler, o Options) *Verifier {
 	for m, p := range o.Policies {
 		pol[m] = p
 	}
-	return &Verifier{next: next, o: o, policies: pol}
+	v := &Verifier{next: next, o: o, policies: pol}
+	if o.ProofCache > 0 {
+		v.accounts = lru.NewCache[accountKey, provenAccount](o.ProofCache)
+	}
+	return v
 }
 
 // Policy returns the policy for method.

@@ -10,7 +10,15 @@ import (
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/rawdb"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethdb/memorydb"
+	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/ethereum/go-ethereum/trie"
+	"github.com/ethereum/go-ethereum/triedb"
+	"github.com/holiman/uint256"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
@@ -248,5 +256,43 @@ func TestProvableMethodsMatchConfig(t *testing.T) {
 	}
 	for m := range proven {
 		t.Errorf("the stage proves %s; config.ProvableMethods does not list it", m)
+	}
+}
+
+// TestProvenAccountCached: an account proven at a state root answers later
+// reads of it at that root without asking any provider; another block's
+// root, or another method, asks again.
+func TestProvenAccountCached(t *testing.T) {
+	addr := common.HexToAddress("0x0000000000000000000000000000000000000001")
+	tr := trie.NewEmpty(triedb.NewDatabase(rawdb.NewMemoryDatabase(), nil))
+	acct, _ := rlp.EncodeToBytes(&types.StateAccount{Nonce: 3, Balance: uint256.NewInt(500), Root: types.EmptyRootHash, CodeHash: types.EmptyCodeHash.Bytes()})
+	if err := tr.Update(crypto.Keccak256(addr.Bytes()), acct); err != nil {
+		t.Fatal(err)
+	}
+	root := tr.Hash()
+	nodes := memorydb.New()
+	if err := tr.Prove(crypto.Keccak256(addr.Bytes()), nodes); err != nil {
+		t.Fatal(err)
+	}
+	var proof []string
+	it := nodes.NewIterator(nil, nil)
+	for it.Next() {
+		proof = append(proof, hexutil.Encode(it.Value()))
+	}
+	it.Release()
+	answer, _ := json.Marshal(map[string]any{"address": addr, "accountProof": proof, "balance": "0x1f4", "nonce": "0x3",
+		"codeHash": types.EmptyCodeHash, "storageHash": types.EmptyRootHash, "storageProof": []any{}})
+	h := &types.Header{Number: big.NewInt(16), Root: root, Difficulty: big.NewInt(0)}
+	f := newFake(ok(string(answer)), ok(string(answer)))
+	v := New(nil, Options{Asker: f, Trust: verify.NewStaticTrust(h), ProofCache: 16})
+	for i, tc := range []struct{ method, want string }{{"eth_getBalance", `"0x1f4"`}, {"eth_getBalance", `"0x1f4"`}, {"eth_getTransactionCount", `"0x3"`}} {
+		ctx, rep := WithReport(context.Background())
+		got, err := v.Handle(ctx, pipeline.NewCall(tc.method, json.RawMessage(`["0x0000000000000000000000000000000000000001","0x10"]`)))
+		if err != nil || string(got) != tc.want || rep.Class() != ClassProof || strings.Join(rep.Operators(), ",") != "op-a" {
+			t.Fatalf("call %d (%s): %s %v %q", i, tc.method, got, err, rep.Header())
+		}
+	}
+	if len(f.asked) != 1 {
+		t.Fatalf("providers asked %v, want one eth_getProof for three reads at one root", f.asked)
 	}
 }

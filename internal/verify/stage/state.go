@@ -78,6 +78,13 @@ func (v *Verifier) state(ctx context.Context, c *pipeline.Call) (json.RawMessage
 		return nil, v.noHeader(err)
 	}
 	pinned := verify.ByHash(h.Hash())
+	key, cacheable := v.accountKey(c.Method, h.Root, sc)
+	if cacheable {
+		if hit, ok := v.accounts.Get(key); ok {
+			ReportFrom(ctx).set(ClassProof, "", hit.operator)
+			return v.stateAnswer(ctx, c.Method, sc, hit.acc, nil, nil, pinned)
+		}
+	}
 	first := Request{Method: "eth_getProof", Params: verify.Params(sc.address, sc.slots, pinned), Block: h.Number.Uint64(), HasBlock: true}
 	return v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
 		res, err := verify.DecodeAccountResult(a.Value)
@@ -88,6 +95,9 @@ func (v *Verifier) state(ctx context.Context, c *pipeline.Call) (json.RawMessage
 		if err != nil {
 			return nil, err
 		}
+		if cacheable {
+			v.accounts.Add(key, provenAccount{acc: acc, operator: a.Operator})
+		}
 		out, err := v.stateAnswer(ctx, c.Method, sc, acc, res, call, pinned)
 		if err != nil {
 			return nil, err
@@ -97,6 +107,38 @@ func (v *Verifier) state(ctx context.Context, c *pipeline.Call) (json.RawMessage
 		}
 		return out, nil
 	})
+}
+
+// accountKey names a proven account (and the one storage slot asked) by
+// the state root it was proven against: state at a root never changes, so
+// a proof is good for every later read of the same account at that block.
+type accountKey struct {
+	root, slot common.Hash
+	addr       common.Address
+	hasSlot    bool
+}
+
+// provenAccount is a cached proven account and whose proof it was.
+type provenAccount struct {
+	acc      *verify.Account
+	operator string
+}
+
+// accountKey returns the cache key of a state read the cache can answer
+// (balance, nonce, one storage slot) and whether it can.
+func (v *Verifier) accountKey(method string, root common.Hash, sc *stateCall) (accountKey, bool) {
+	if v.accounts == nil {
+		return accountKey{}, false
+	}
+	k := accountKey{root: root, addr: sc.address}
+	switch method {
+	case "eth_getBalance", "eth_getTransactionCount":
+		return k, true
+	case "eth_getStorageAt":
+		k.slot, k.hasSlot = sc.slots[0], true
+		return k, true
+	}
+	return accountKey{}, false
 }
 
 // stateAnswer builds the client's answer from the proven account.
