@@ -20,6 +20,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline/forward"
 	"github.com/rpcmesh/rpcmesh/internal/route"
+	"github.com/rpcmesh/rpcmesh/internal/verify/stage"
 )
 
 // RequestIDHeader carries the request ID back to the client (and into logs).
@@ -96,7 +97,12 @@ func (g *Gateway) serveChain(w http.ResponseWriter, r *http.Request, ch *chain, 
 	// The request's logger is built only when a call logs (logger.With
 	// allocates, and most calls log nothing at the default level).
 	logger := callLogger{base: g.logger, rid: rid, chain: ch.cfg.Name}
-	responses := g.runCalls(ctx, ch, calls, &logger)
+	var reports []*stage.Report // how each answer was established, for X-Rpcmesh-Verified
+	if ch.verify.Enabled {
+		reports = make([]*stage.Report, len(calls))
+	}
+	responses := g.runCalls(ctx, ch, calls, reports, &logger)
+	setVerified(w.Header(), reports, batch)
 	out := g.encode(responses, batch)
 	if out == nil {
 		w.WriteHeader(http.StatusNoContent) // only notifications
@@ -147,7 +153,7 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *htt
 // BatchConcurrency calls at once; the calls of a wave that reach routing go
 // to one provider as one upstream batch (see route.Batch). Notifications
 // are run but get no response.
-func (g *Gateway) runCalls(ctx context.Context, ch *chain, calls []jsonrpc.Call, logger *callLogger) []jsonrpc.Response {
+func (g *Gateway) runCalls(ctx context.Context, ch *chain, calls []jsonrpc.Call, reports []*stage.Report, logger *callLogger) []jsonrpc.Response {
 	results := make([]jsonrpc.Response, len(calls))
 	answered := make([]bool, len(calls))
 	one := func(ctx context.Context, i int) {
@@ -155,6 +161,9 @@ func (g *Gateway) runCalls(ctx context.Context, ch *chain, calls []jsonrpc.Call,
 		if c.Err != nil {
 			results[i], answered[i] = jsonrpc.Response{ID: c.Req.ID, Error: c.Err}, true
 			return
+		}
+		if reports != nil {
+			ctx, reports[i] = stage.WithReport(ctx)
 		}
 		resp := g.call(ctx, ch, &c.Req, logger)
 		if !c.Req.IsNotification() {
