@@ -167,6 +167,12 @@ func (f *fanout) run(first []Target, answer chan<- Outcome) []Outcome {
 		case o := <-f.results:
 			f.running--
 			all = append(all, o)
+			if o.Accepted && !answered {
+				// Its acceptance is still in f.accepts: select picked
+				// the result first. Answer with it all the same.
+				answered = true
+				answer <- o
+			}
 			launchRest()
 			if !o.Accepted && o.Reason == "" && !answered {
 				// Not answered at all: try one more operator.
