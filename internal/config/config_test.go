@@ -55,7 +55,7 @@ func TestDefault(t *testing.T) {
 		{"admin.listen", d.Admin.Listen, "127.0.0.1:9545"},
 		{"limits.max_body_bytes", d.Limits.MaxBodyBytes, int64(1 << 20)},
 		{"limits.max_batch_items", d.Limits.MaxBatchItems, 100},
-		{"limits.batch_concurrency", d.Limits.BatchConcurrency, 8},
+		{"limits.batch_concurrency", d.Limits.BatchConcurrency, 16},
 		{"limits.max_response_bytes", d.Limits.MaxResponseBytes, int64(32 << 20)},
 		{"limits.request_timeout", d.Limits.RequestTimeout.D(), 30 * time.Second},
 		{"limits.max_concurrent_requests", d.Limits.MaxConcurrentRequests, 1024},

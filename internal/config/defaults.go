@@ -32,7 +32,7 @@ func Default() *Config {
 		Limits: Limits{
 			MaxBodyBytes:          1 << 20,
 			MaxBatchItems:         100,
-			BatchConcurrency:      8,
+			BatchConcurrency:      16,
 			MaxResponseBytes:      32 << 20,
 			RequestTimeout:        Duration(30 * time.Second),
 			MaxConcurrentRequests: 1024,

@@ -56,3 +56,27 @@ func BenchmarkParamsArray(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkScanResponses measures splitting a provider's answer to a batch
+// of ten into each answer's members.
+func BenchmarkScanResponses(b *testing.B) {
+	item := `{"jsonrpc":"2.0","id":1,"result":"0x1bc16d674ec80000"}`
+	body := []byte("[" + strings.TrimSuffix(strings.Repeat(item+",", 10), ",") + "]")
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, ok := ScanResponses(body); !ok {
+			b.Fatal("not scanned")
+		}
+	}
+}
+
+// BenchmarkEncodeParams measures rebuilding a params array (the block-tag
+// stage does it for every call with a block param).
+func BenchmarkEncodeParams(b *testing.B) {
+	items := []json.RawMessage{json.RawMessage(`"0x407d73d8a49eeb85d32cf465507dd71d507100c1"`), json.RawMessage(`"0x1b4"`)}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = EncodeParams(items)
+	}
+}

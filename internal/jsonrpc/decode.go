@@ -3,7 +3,6 @@ package jsonrpc
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
 )
 
 // Call is one item of a decoded body: a valid request, or the error to
@@ -35,9 +34,11 @@ func Decode(body []byte) (calls []Call, batch bool, err *Error) {
 			items, ok = splitArray(body)
 		}
 		if !ok {
-			if e := json.Unmarshal(body, &items); e != nil {
+			var all []json.RawMessage // declared here: only this path allocates it
+			if e := json.Unmarshal(body, &all); e != nil {
 				return nil, true, ErrParse(e.Error())
 			}
+			items = all
 		}
 		if len(items) == 0 {
 			return nil, true, errEmptyBatch
@@ -67,10 +68,11 @@ func decodeOne(raw json.RawMessage) Call {
 	}
 	var w wireRequest
 	if !scanRequest(raw, &w) {
-		w = wireRequest{}
-		if err := json.Unmarshal(raw, &w); err != nil {
+		var fw wireRequest // declared here: only this path allocates it
+		if err := json.Unmarshal(raw, &fw); err != nil {
 			return Call{Err: Errorf(CodeInvalidRequest, "invalid request: %v", err)}
 		}
+		w = fw
 	}
 	c := Call{}
 	if w.ID != nil {
@@ -90,8 +92,8 @@ func decodeOne(raw json.RawMessage) Call {
 		c.Err = Errorf(CodeInvalidRequest, `invalid request: "jsonrpc" must be "2.0"`)
 		return c
 	}
-	method, plain := plainString(w.Method)
-	if !plain && (firstByte(w.Method) != '"' || json.Unmarshal(w.Method, &method) != nil) || method == "" {
+	method, ok := StringValue(w.Method)
+	if !ok || firstByte(w.Method) != '"' || method == "" {
 		if c.Req.ID == nil {
 			c.Req.ID = nullID
 		}
@@ -140,14 +142,17 @@ func ParamsArray(params json.RawMessage) ([]json.RawMessage, *Error) {
 
 // EncodeParams builds a params array from raw elements.
 func EncodeParams(items []json.RawMessage) json.RawMessage {
-	var b strings.Builder
-	b.WriteByte('[')
+	n := 2 + len(items)
+	for _, it := range items {
+		n += len(it)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
 	for i, it := range items {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.Write(it)
+		b = append(b, it...)
 	}
-	b.WriteByte(']')
-	return json.RawMessage(b.String())
+	return append(b, ']')
 }

@@ -215,6 +215,7 @@ func FuzzScan(f *testing.F) {
 	for _, s := range []string{
 		`{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x1","latest"]}`,
 		`[1,"a,]",{"b":[2,3]},[],null]`, `{"Id":1}`, `{"id":"\"}"}`, `[]`, `{}`,
+		`[{"jsonrpc":"2.0","id":7,"result":"0x1"},{"id":8,"error":{"code":-32000,"message":"x"}}]`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -230,7 +231,7 @@ func FuzzScan(f *testing.F) {
 			}
 		}
 		var items []json.RawMessage
-		if json.Unmarshal(b, &items) == nil {
+		if json.Unmarshal(b, &items) == nil && items != nil { // null leaves items nil
 			got, ok := splitArray(b)
 			if !ok || len(got) != len(items) {
 				t.Fatalf("splitArray(%s) = %q, %v; want %q", b, got, ok, items)
@@ -238,6 +239,21 @@ func FuzzScan(f *testing.F) {
 			for i := range got {
 				if string(got[i]) != string(items[i]) {
 					t.Fatalf("splitArray(%s)[%d] = %s, want %s", b, i, got[i], items[i])
+				}
+			}
+		}
+		var answers []struct {
+			ID     json.RawMessage `json:"id"`
+			Result json.RawMessage `json:"result"`
+			Error  json.RawMessage `json:"error"`
+		}
+		if got, ok := ScanResponses(b); ok {
+			if err := json.Unmarshal(b, &answers); err != nil || len(answers) != len(got) {
+				t.Fatalf("ScanResponses(%s) = %q, but encoding/json: %v, %d answers", b, got, err, len(answers))
+			}
+			for i, a := range answers {
+				if string(got[i].ID) != string(a.ID) || string(got[i].Result) != string(a.Result) || string(got[i].Error) != string(a.Error) {
+					t.Fatalf("ScanResponses(%s)[%d] = %q, want %q", b, i, got[i], a)
 				}
 			}
 		}

@@ -190,10 +190,11 @@ func plainString(s []byte) (string, bool) {
 // StringValue decodes raw as json.Unmarshal into a string would (null
 // gives ""), quickly when raw is a string without escapes. ok is false when
 // Unmarshal would fail.
-func StringValue(raw json.RawMessage) (s string, ok bool) {
+func StringValue(raw json.RawMessage) (string, bool) {
 	if s, ok := plainString(bytes.TrimSpace(raw)); ok {
 		return s, true
 	}
+	var s string // declared here: only this path allocates it
 	if json.Unmarshal(raw, &s) != nil {
 		return "", false
 	}
@@ -213,6 +214,29 @@ func ScanResponse(b []byte) (m ResponseMembers, ok bool) {
 	if !json.Valid(b) {
 		return m, false
 	}
+	return scanResponse(b)
+}
+
+// ScanResponses splits a batch answer, an array of response objects, into
+// each response's members, validating the JSON once. ok is false when b is
+// not valid JSON, not an array, or holds an item ScanResponse would refuse;
+// callers then decode with encoding/json.
+func ScanResponses(b []byte) ([]ResponseMembers, bool) {
+	items, ok := SplitArray(b)
+	if !ok {
+		return nil, false
+	}
+	out := make([]ResponseMembers, len(items))
+	for i, it := range items {
+		if out[i], ok = scanResponse(it); !ok {
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+// scanResponse is ScanResponse for b known to be valid JSON.
+func scanResponse(b []byte) (m ResponseMembers, ok bool) {
 	return m, scanObject(b, func(key []byte, v json.RawMessage) bool {
 		switch string(key) {
 		case "id":

@@ -33,13 +33,14 @@ type Batch struct {
 	mu      sync.Mutex
 	open    int // calls of the wave neither waiting here nor done
 	waiting []*batchItem
+	ready   chan struct{} // closed when the waiting calls are answered
 	timer   *time.Timer
 }
 
 type batchItem struct {
 	ctx      context.Context
 	req      *Request
-	ready    chan struct{}
+	ready    chan struct{} // shared by the calls sent together
 	res      Result
 	err      error
 	fallback bool // route it on its own with Do
@@ -56,6 +57,11 @@ type Slot struct {
 
 // Slot returns the place of one call of the wave.
 func (b *Batch) Slot() *Slot { return &Slot{b: b} }
+
+// Go runs f, a call of the wave, on one of the router's workers (see
+// workers): a call waiting for its batch holds a goroutine, and a worker's
+// stack is already grown.
+func (b *Batch) Go(f func()) { b.r.workers.Go(f) }
 
 type slotKey struct{}
 
@@ -86,12 +92,13 @@ func (s *Slot) leave() {
 	s.used = true
 	b.open--
 	var items []*batchItem
+	var ready chan struct{}
 	if b.open == 0 {
-		items = b.takeLocked()
+		items, ready = b.takeLocked()
 	}
 	b.mu.Unlock()
 	if len(items) > 0 {
-		b.send(items[0].ctx, items)
+		b.send(items[0].ctx, items, ready)
 	}
 }
 
@@ -111,17 +118,21 @@ func (s *Slot) Do(ctx context.Context, req *Request) (Result, error) {
 	}
 	s.used = true
 	b.open--
-	it := &batchItem{ctx: ctx, req: req, ready: make(chan struct{})}
+	if b.ready == nil {
+		b.ready = make(chan struct{})
+	}
+	it := &batchItem{ctx: ctx, req: req, ready: b.ready}
 	b.waiting = append(b.waiting, it)
 	var items []*batchItem
+	var ready chan struct{}
 	if b.open == 0 {
-		items = b.takeLocked()
+		items, ready = b.takeLocked()
 	} else if b.timer == nil {
 		b.timer = time.AfterFunc(batchWait, b.flush)
 	}
 	b.mu.Unlock()
 	if len(items) > 0 {
-		b.send(ctx, items)
+		b.send(ctx, items, ready)
 	}
 	select {
 	case <-it.ready:
@@ -134,34 +145,32 @@ func (s *Slot) Do(ctx context.Context, req *Request) (Result, error) {
 	return it.res, it.err
 }
 
-// takeLocked takes the waiting calls. Called with mu held.
-func (b *Batch) takeLocked() []*batchItem {
-	items := b.waiting
-	b.waiting = nil
+// takeLocked takes the waiting calls and the channel that tells them they
+// are answered. Called with mu held.
+func (b *Batch) takeLocked() ([]*batchItem, chan struct{}) {
+	items, ready := b.waiting, b.ready
+	b.waiting, b.ready = nil, nil
 	if b.timer != nil {
 		b.timer.Stop()
 		b.timer = nil
 	}
-	return items
+	return items, ready
 }
 
 // flush sends what waits when batchWait has passed.
 func (b *Batch) flush() {
 	b.mu.Lock()
-	items := b.takeLocked()
+	items, ready := b.takeLocked()
 	b.mu.Unlock()
 	if len(items) > 0 {
-		b.send(items[0].ctx, items)
+		b.send(items[0].ctx, items, ready)
 	}
 }
 
-// send routes items as one upstream batch and hands each its answer.
-func (b *Batch) send(ctx context.Context, items []*batchItem) {
-	defer func() {
-		for _, it := range items {
-			close(it.ready)
-		}
-	}()
+// send routes items as one upstream batch, hands each its answer, and
+// closes ready.
+func (b *Batch) send(ctx context.Context, items []*batchItem, ready chan struct{}) {
+	defer close(ready)
 	fallback := func() {
 		for _, it := range items {
 			it.fallback = true
@@ -200,10 +209,10 @@ func (b *Batch) send(ctx context.Context, items []*batchItem) {
 	// As in Do, the attempt outlives the client's context, bounded by release.
 	actx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	a.cancel = cancel
-	go func() {
-		cctx, stop := context.WithTimeout(actx, r.timeout)
-		defer stop()
-		answers, a.err = p.CallBatch(cctx, calls)
+	r.workers.Go(func() {
+		timeout := a.timeout(r.timeout)
+		answers, a.err = p.CallBatch(actx, calls)
+		timeout.Stop()
 		if r.obs != nil && !errors.Is(a.err, upstream.ErrNoBatches) {
 			d := time.Since(a.start)
 			for i, it := range items {
@@ -216,11 +225,11 @@ func (b *Batch) send(ctx context.Context, items []*batchItem) {
 		}
 		cancel(nil)
 		close(done)
-	}()
+	})
 	var hedgeC <-chan time.Time
 	if r.cfg.Hedge {
-		timer := time.NewTimer(r.hedgeDelay(t))
-		defer timer.Stop()
+		timer := r.startTimer(r.hedgeDelay(t))
+		defer r.stopTimer(timer)
 		hedgeC = timer.C
 	}
 	select {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
@@ -74,6 +75,8 @@ type Router struct {
 	head      *head.Tracker
 	obs       Observer
 	shares    *shareWindow
+	workers   workers   // run attempts and the calls of client batches
+	timers    sync.Pool // *time.Timer for hedge delays, see startTimer
 }
 
 // New builds a router over providers.
@@ -95,6 +98,45 @@ func New(o Options) *Router {
 		head:      o.Head,
 		obs:       o.Observer,
 		shares:    newShareWindow(window),
+		workers:   newWorkers(),
+	}
+}
+
+// workers runs functions on goroutines that outlive one function: an
+// attempt, or a call of a client's batch, then waits for the next. A new
+// goroutine starts with a small stack and grows it (copying) in the call's
+// deep path every time; a worker grows it once. A worker waits at most
+// workerIdle for more work, then exits, so an idle router holds none.
+type workers struct {
+	work chan func() // unbuffered: a send succeeds only to a waiting worker
+}
+
+func newWorkers() workers { return workers{work: make(chan func())} }
+
+// workerIdle is how long a worker waits for work before it exits.
+const workerIdle = 2 * time.Second
+
+// Go runs f on an idle worker, or on a new one.
+func (w *workers) Go(f func()) {
+	select {
+	case w.work <- f: // a waiting worker took it
+	default:
+		go w.run(f)
+	}
+}
+
+func (w *workers) run(f func()) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		f()
+		f = nil
+		idle.Reset(workerIdle)
+		select {
+		case f = <-w.work:
+		case <-idle.C:
+			return
+		}
 	}
 }
 
@@ -107,12 +149,24 @@ func (r *Router) Shares() (total int, operator, cloud map[string]float64) { retu
 
 // attempt is one call to one provider.
 type attempt struct {
-	p      *upstream.Provider
-	start  time.Time
-	hedge  bool
-	cancel context.CancelCauseFunc
-	value  json.RawMessage
-	err    error
+	p          *upstream.Provider
+	lastResort bool // sent with CallLastResort
+	start      time.Time
+	hedge      bool
+	cancel     context.CancelCauseFunc
+	value      json.RawMessage
+	err        error
+}
+
+// doState is one Do in progress: what it tried, what runs, what came back.
+type doState struct {
+	r        *Router
+	req      *Request
+	t        *tried
+	results  chan *attempt
+	running  []*attempt // launched, not yet back
+	runBuf   [4]*attempt
+	attempts int
 }
 
 // Do routes req and returns the first good answer. Errors are a
@@ -120,55 +174,21 @@ type attempt struct {
 // *upstream.Error; a context error when ctx ended first.
 func (r *Router) Do(ctx context.Context, req *Request) (Result, error) {
 	write := req.Info.Kind == ethmethod.Write
-	t := newTried()
-	results := make(chan *attempt, r.cfg.Retries+3)
-	running := map[*attempt]bool{}
-	attempts := 0
+	d := &doState{r: r, req: req, t: newTried(), results: make(chan *attempt, r.cfg.Retries+3)}
+	d.running = d.runBuf[:0]
 	defer func() {
-		for a := range running {
+		for _, a := range d.running {
 			r.release(a)
 		}
 	}()
 
-	launch := func(hedge bool) bool {
-		p, lastResort := r.pick(req, t, hedge)
-		if p == nil {
-			return false
-		}
-		call := p.Call
-		if lastResort {
-			call = p.CallLastResort
-		}
-		t.add(p)
-		attempts++
-		a := &attempt{p: p, start: time.Now(), hedge: hedge}
-		running[a] = true
-		r.shares.add(a.start, p.Labels().Operator, p.Labels().Cloud)
-		// The attempt outlives the client's context on purpose: a loser is
-		// left to finish (bounded by release) so a hung provider shows up
-		// as stalled instead of hiding behind cancellations.
-		actx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-		a.cancel = cancel
-		go func() {
-			cctx, stop := context.WithTimeout(actx, r.timeout)
-			defer stop()
-			a.value, a.err = call(cctx, req.Method, req.Params)
-			if r.obs != nil {
-				r.obs.Attempt(r.chain, p, req.Method, time.Since(a.start), a.err)
-			}
-			cancel(nil)
-			results <- a
-		}()
-		return true
-	}
-
-	if !launch(false) {
+	if !d.launch(ctx, false) {
 		return Result{}, r.noProvider(req)
 	}
 	var hedgeC <-chan time.Time
 	if r.cfg.Hedge && !write {
-		timer := time.NewTimer(r.hedgeDelay(t))
-		defer timer.Stop()
+		timer := r.startTimer(r.hedgeDelay(d.t))
+		defer r.stopTimer(timer)
 		hedgeC = timer.C
 	}
 	var retryC <-chan time.Time
@@ -176,41 +196,115 @@ func (r *Router) Do(ctx context.Context, req *Request) (Result, error) {
 	var lastErr error
 	for {
 		select {
-		case a := <-results:
-			delete(running, a)
+		case a := <-d.results:
+			d.done(a)
 			if a.err == nil {
-				return Result{Value: a.value, Provider: a.p.Name(), Attempts: attempts, Hedged: a.hedge}, nil
+				return Result{Value: a.value, Provider: a.p.Name(), Attempts: d.attempts, Hedged: a.hedge}, nil
 			}
 			lastErr = a.err
 			if !r.retryable(write, a.err) {
-				if len(running) == 0 || isAnswer(a.err) {
-					return Result{Attempts: attempts}, a.err
+				if len(d.running) == 0 || isAnswer(a.err) {
+					return Result{Attempts: d.attempts}, a.err
 				}
 				continue // a hedge may still answer
 			}
 			if retries < r.cfg.Retries && retryC == nil {
 				retries++
 				retryC = time.After(r.backoff(retries))
-			} else if len(running) == 0 && retryC == nil {
-				return Result{Attempts: attempts}, lastErr
+			} else if len(d.running) == 0 && retryC == nil {
+				return Result{Attempts: d.attempts}, lastErr
 			}
 		case <-retryC:
 			retryC = nil
 			if r.obs != nil {
 				r.obs.Retry(r.chain, req.Method)
 			}
-			if !launch(false) && len(running) == 0 {
-				return Result{Attempts: attempts}, lastErr
+			if !d.launch(ctx, false) && len(d.running) == 0 {
+				return Result{Attempts: d.attempts}, lastErr
 			}
 		case <-hedgeC:
 			hedgeC = nil
-			if launch(true) && r.obs != nil {
+			if d.launch(ctx, true) && r.obs != nil {
 				r.obs.Hedge(r.chain, req.Method)
 			}
 		case <-ctx.Done():
-			return Result{Attempts: attempts}, ctx.Err()
+			return Result{Attempts: d.attempts}, ctx.Err()
 		}
 	}
+}
+
+// launch starts an attempt at the next provider, reporting false when none
+// qualifies.
+func (d *doState) launch(ctx context.Context, hedge bool) bool {
+	r := d.r
+	p, lastResort := r.pick(d.req, d.t, hedge)
+	if p == nil {
+		return false
+	}
+	d.t.add(p)
+	d.attempts++
+	a := &attempt{p: p, lastResort: lastResort, start: time.Now(), hedge: hedge}
+	d.running = append(d.running, a)
+	r.shares.add(a.start, p.Labels().Operator, p.Labels().Cloud)
+	// The attempt outlives the client's context on purpose: a loser is
+	// left to finish (bounded by release) so a hung provider shows up
+	// as stalled instead of hiding behind cancellations.
+	actx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	a.cancel = cancel
+	req, results := d.req, d.results
+	r.workers.Go(func() { r.run(actx, a, req, results) })
+	return true
+}
+
+// done removes a from the running attempts.
+func (d *doState) done(a *attempt) {
+	for i, b := range d.running {
+		if b == a {
+			d.running = append(d.running[:i], d.running[i+1:]...)
+			return
+		}
+	}
+}
+
+// run makes one attempt (on its own goroutine) and reports it on results.
+// ctx is the attempt's own context (see launch), whose cancel is a.cancel.
+func (r *Router) run(ctx context.Context, a *attempt, req *Request, results chan<- *attempt) {
+	timeout := a.timeout(r.timeout)
+	if a.lastResort {
+		a.value, a.err = a.p.CallLastResort(ctx, req.Method, req.Params)
+	} else {
+		a.value, a.err = a.p.Call(ctx, req.Method, req.Params)
+	}
+	timeout.Stop()
+	if r.obs != nil {
+		r.obs.Attempt(r.chain, a.p, req.Method, time.Since(a.start), a.err)
+	}
+	a.cancel(nil)
+	results <- a
+}
+
+// timeout ends the attempt's context after d with context.DeadlineExceeded
+// as its cause, which upstream reports as a timeout: the provider timeout
+// without a second context (and its timer, and its registration with the
+// first) per attempt.
+func (a *attempt) timeout(d time.Duration) *time.Timer {
+	return time.AfterFunc(d, func() { a.cancel(context.DeadlineExceeded) })
+}
+
+// startTimer returns a timer that fires after d, from the router's pool;
+// stopTimer stops it and returns it there. A timer per call is three
+// allocations; with Go 1.23 timers a stopped timer delivers no stale tick.
+func (r *Router) startTimer(d time.Duration) *time.Timer {
+	if t, ok := r.timers.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+func (r *Router) stopTimer(t *time.Timer) {
+	t.Stop()
+	r.timers.Put(t)
 }
 
 // release bounds an attempt whose answer is no longer awaited: it may run

@@ -42,6 +42,9 @@ func BenchmarkGatewayCall(b *testing.B) {
 		ch.Providers = append(ch.Providers, p)
 	}
 	cfg.Chains = []config.Chain{ch}
+	// The proxying path: a fake node's answers cannot be verified, and
+	// verification has its own benchmarks (internal/verify/stage).
+	cfg.Verify.Enabled = false
 	cfg.Complete()
 	gw, err := New(cfg, nil)
 	if err != nil {
@@ -88,6 +91,9 @@ func startBenchGateway(b *testing.B) http.Handler {
 		ch.Providers = append(ch.Providers, p)
 	}
 	cfg.Chains = []config.Chain{ch}
+	// The proxying path: a fake node's answers cannot be verified, and
+	// verification has its own benchmarks (internal/verify/stage).
+	cfg.Verify.Enabled = false
 	cfg.Complete()
 	gw, err := New(cfg, nil)
 	if err != nil {

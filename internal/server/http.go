@@ -124,13 +124,21 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *htt
 	if limit <= 0 {
 		limit = 1 << 20
 	}
-	tooLarge := &httpError{http.StatusRequestEntityTooLarge,
-		jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: request body over %d bytes", limit)}
 	if r.ContentLength > limit {
-		return nil, tooLarge
+		return nil, bodyTooLarge(limit)
+	}
+	gzipped := strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip")
+	if !gzipped && r.ContentLength >= 0 {
+		// The usual request: its length is announced and within the limit
+		// (net/http ends the body there), so one allocation holds it.
+		body := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("reading body: " + err.Error())}
+		}
+		return body, nil
 	}
 	var src io.Reader = http.MaxBytesReader(w, r.Body, limit)
-	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+	if gzipped {
 		zr, err := gzip.NewReader(src)
 		if err != nil {
 			return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("bad gzip body: " + err.Error())}
@@ -142,11 +150,16 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *htt
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe) || int64(len(body)) > limit:
-		return nil, tooLarge
+		return nil, bodyTooLarge(limit)
 	case err != nil:
 		return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("reading body: " + err.Error())}
 	}
 	return body, nil
+}
+
+func bodyTooLarge(limit int64) *httpError {
+	return &httpError{http.StatusRequestEntityTooLarge,
+		jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: request body over %d bytes", limit)}
 }
 
 // runCalls answers the calls in order. A batch runs in waves of at most
@@ -192,7 +205,7 @@ func (g *Gateway) runCalls(ctx context.Context, ch *chain, calls []jsonrpc.Call,
 // runWave runs calls[start:end] at once (the wave is at most
 // BatchConcurrency long), with a route.Batch gathering their upstream calls:
 // the last valid call on this goroutine (its stack is already grown), the
-// others on one goroutine each.
+// others on the router's workers.
 func (g *Gateway) runWave(ctx context.Context, ch *chain, calls []jsonrpc.Call, start, end int, one func(context.Context, int)) {
 	n, last := 0, -1
 	for i := start; i < end; i++ {
@@ -211,7 +224,11 @@ func (g *Gateway) runWave(ctx context.Context, ch *chain, calls []jsonrpc.Call, 
 	for i := start; i < last; i++ {
 		if calls[i].Err == nil {
 			slot := b.Slot()
-			wg.Go(func() { run(i, slot) })
+			wg.Add(1)
+			b.Go(func() {
+				defer wg.Done()
+				run(i, slot)
+			})
 		}
 	}
 	if last >= 0 {
@@ -268,8 +285,14 @@ func (g *Gateway) encode(responses []jsonrpc.Response, batch bool) []byte {
 // write sends body, gzipped when the client accepts it and it is worth it.
 func (g *Gateway) write(w http.ResponseWriter, r *http.Request, status int, body []byte) int {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Add("Vary", "Accept-Encoding")
+	// Shared, never written: net/http copies the header map when it
+	// writes it, and Add appends to a full slice by copying it.
+	h["Content-Type"] = contentTypeJSON
+	if _, ok := h["Vary"]; ok {
+		h.Add("Vary", "Accept-Encoding") // after "Origin" (cors)
+	} else {
+		h["Vary"] = varyAcceptEncoding
+	}
 	if g.cfg.Server.Gzip && len(body) >= gzipMinBytes && acceptsGzip(r) {
 		var buf bytes.Buffer
 		zw := gzip.NewWriter(&buf)
@@ -283,6 +306,12 @@ func (g *Gateway) write(w http.ResponseWriter, r *http.Request, status int, body
 	_, _ = w.Write(body)
 	return status
 }
+
+// Header values of every answer, shared (see write).
+var (
+	contentTypeJSON    = []string{"application/json"}
+	varyAcceptEncoding = []string{"Accept-Encoding"}
+)
 
 func acceptsGzip(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {

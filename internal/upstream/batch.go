@@ -210,19 +210,23 @@ func (p *Provider) postStd(ctx context.Context, body []byte) (h1Answer, error) {
 	return ans, err
 }
 
-// decodeBatchResponse decodes a batch answer: an array of answer objects.
+// decodeBatchResponse decodes a batch answer: an array of answer objects,
+// without reflection unless an answer carries an error or the array is
+// unusual (as decodeResponse for one answer).
 func decodeBatchResponse(data []byte) ([]response, error) {
-	items, ok := jsonrpc.SplitArray(data)
+	members, ok := jsonrpc.ScanResponses(data)
 	if !ok {
-		var msgs []response
+		var msgs []response // declared here: only this path allocates it
 		err := json.Unmarshal(data, &msgs)
 		return msgs, err
 	}
-	msgs := make([]response, len(items))
-	for i, it := range items {
-		var err error
-		if msgs[i], err = decodeResponse(it); err != nil {
-			return nil, err
+	msgs := make([]response, len(members))
+	for i, m := range members {
+		msgs[i].ID, msgs[i].Result = m.ID, m.Result
+		if len(m.Error) > 0 && string(m.Error) != "null" {
+			if err := json.Unmarshal(m.Error, &msgs[i].Error); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return msgs, nil

@@ -29,9 +29,13 @@ func Stage(timeout time.Duration, maxResponseBytes int64) pipeline.Stage {
 // Handle runs the call under the limits.
 func (l *Limits) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
 	if l.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, l.Timeout)
-		defer cancel()
+		// The HTTP front door already bounds the request by the same
+		// timeout: a second timer for the same moment would only cost.
+		if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > l.Timeout {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, l.Timeout)
+			defer cancel()
+		}
 	}
 	res, err := l.Next.Handle(ctx, c)
 	if err != nil {

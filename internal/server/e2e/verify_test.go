@@ -720,9 +720,12 @@ func checkCaught(t *testing.T, v *verifyGateway, liars []string, peak map[string
 			t.Errorf("honest %s blamed: peak penalty %.3f, penalties %v, %d evidence records", p.Name, peak[p.Name], p.Penalties, blamed[p.Name])
 		}
 	}
+	// The health loop may record a head lie between the reads: the metric
+	// read between two evidence reads lies between their totals.
 	rejected := v.metricSum(t, "rpcmesh_verify_rejected_total")
-	if rejected != float64(doc.Total) || doc.Total == 0 {
-		t.Errorf("rpcmesh_verify_rejected_total %g, evidence total %d", rejected, doc.Total)
+	after := v.evidence(t).Total
+	if rejected < float64(doc.Total) || rejected > float64(after) || doc.Total == 0 {
+		t.Errorf("rpcmesh_verify_rejected_total %g, evidence total %d then %d", rejected, doc.Total, after)
 	}
 	t.Logf("evidence: %d records by provider %v, by kind %v; penalties %v", doc.Total, blamed, kinds, penalty)
 	return int(doc.Total)
