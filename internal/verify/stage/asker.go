@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/rpcmesh/rpcmesh/internal/ethmethod"
+	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/route"
 	"github.com/rpcmesh/rpcmesh/internal/upstream"
 )
@@ -75,8 +76,28 @@ func (a Routed) call(ctx context.Context, p *upstream.Provider, req *route.Reque
 }
 
 // Ask sends req to the provider routing picks among those not in avoid.
+// The first ask of a call (avoid empty) goes through routing in full:
+// retries and hedging, and, inside a client batch, the wave's upstream
+// batch (route.Slot), so a batch of proven reads is one upstream request.
 func (a Routed) Ask(ctx context.Context, req Request, avoid map[string]bool) Answer {
 	rr := a.request(req)
+	if len(avoid) == 0 {
+		var res route.Result
+		var err error
+		if s := route.SlotFrom(ctx); s != nil {
+			res, err = s.Do(ctx, rr)
+		} else {
+			res, err = a.Router.Do(ctx, rr)
+		}
+		if err != nil && res.Provider == "" && !isNodeAnswer(err) {
+			return Answer{Err: err}
+		}
+		ans := Answer{Provider: res.Provider, Value: res.Value, Err: err}
+		if p := a.Router.Provider(res.Provider); p != nil {
+			ans.Operator = p.Labels().Operator
+		}
+		return ans
+	}
 	p := a.Router.Pick(rr, avoid)
 	if p == nil {
 		return Answer{Err: ErrNoProvider}
@@ -116,4 +137,10 @@ func (a Routed) Penalise(provider string, reason string) {
 	if p := a.Router.Provider(provider); p != nil {
 		p.Penalise(reason)
 	}
+}
+
+// isNodeAnswer reports whether err is a node's own JSON-RPC answer.
+func isNodeAnswer(err error) bool {
+	var je *jsonrpc.Error
+	return errors.As(err, &je)
 }
