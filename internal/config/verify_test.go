@@ -6,17 +6,7 @@ import (
 )
 
 func TestVerifyValidation(t *testing.T) {
-	valid := func() *Config {
-		c := Default()
-		ch := DefaultChain()
-		ch.Name, ch.ChainID = "dev", 1337
-		p := DefaultProvider()
-		p.Name, p.HTTP = "a", "http://127.0.0.1:1"
-		ch.Providers = []Provider{p}
-		c.Chains = []Chain{ch}
-		c.Complete()
-		return c
-	}
+	valid := oneChainConfig
 	if err := valid().Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
@@ -99,4 +89,17 @@ chains:
 	if got.Enabled || got.MaxLogBlocks != 16 || got.Quorum != 3 || !got.CheckPlain || len(got.Policies) != 1 {
 		t.Fatalf("chain block over top: %+v", got)
 	}
+}
+
+// oneChainConfig is the defaults with one chain of one provider: valid.
+func oneChainConfig() *Config {
+	c := Default()
+	ch := DefaultChain()
+	ch.Name, ch.ChainID = "dev", 1337
+	p := DefaultProvider()
+	p.Name, p.HTTP = "a", "http://127.0.0.1:1"
+	ch.Providers = []Provider{p}
+	c.Chains = []Chain{ch}
+	c.Complete()
+	return c
 }

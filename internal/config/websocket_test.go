@@ -7,17 +7,7 @@ import (
 )
 
 func TestWebSocketValidation(t *testing.T) {
-	valid := func() *Config {
-		c := Default()
-		ch := DefaultChain()
-		ch.Name, ch.ChainID = "dev", 1337
-		p := DefaultProvider()
-		p.Name, p.HTTP = "a", "http://127.0.0.1:1"
-		ch.Providers = []Provider{p}
-		c.Chains = []Chain{ch}
-		c.Complete()
-		return c
-	}
+	valid := oneChainConfig
 	if err := valid().Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
