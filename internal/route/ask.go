@@ -20,7 +20,7 @@ func (r *Router) Pick(req *Request, avoid map[string]bool) *upstream.Provider {
 	t := newTried()
 	for _, p := range r.providers {
 		if avoid[p.Name()] {
-			t.providers[p] = true // excluded, without preferring other operators
+			t.exclude(p) // without preferring other operators
 		}
 	}
 	p, _ := r.pick(req, t, false)
@@ -35,11 +35,11 @@ func (r *Router) PickDistinct(req *Request, k int, avoid, avoidOperators map[str
 	t := newTried()
 	for _, p := range r.providers {
 		if avoid[p.Name()] {
-			t.providers[p] = true
+			t.exclude(p)
 		}
 	}
 	for op := range avoidOperators {
-		t.operators[op] = true
+		t.excludeOperator(op)
 	}
 	var out []*upstream.Provider
 	for len(out) < k {

@@ -322,7 +322,7 @@ func (r *Router) release(a *attempt) {
 // latency, clamped to [HedgeMinDelay, HedgeMaxDelay].
 func (r *Router) hedgeDelay(t *tried) time.Duration {
 	var d time.Duration
-	for p := range t.providers {
+	for _, p := range t.providers {
 		d = p.Quantile(r.cfg.HedgeQuantile)
 	}
 	if d <= 0 { // no samples yet: the slowest known quantile of the chain

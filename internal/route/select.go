@@ -2,6 +2,7 @@ package route
 
 import (
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/ethmethod"
@@ -17,24 +18,42 @@ type candidate struct {
 
 // tried remembers what a request already used, so retries and hedges go
 // elsewhere.
+// Slices, not maps: a request tries a handful of providers, and the
+// sets are made on every call.
 type tried struct {
-	providers map[*upstream.Provider]bool
-	operators map[string]bool
-	clouds    map[string]bool
+	providers []*upstream.Provider
+	operators []string
+	clouds    []string
 }
 
-func newTried() *tried {
-	return &tried{providers: map[*upstream.Provider]bool{}, operators: map[string]bool{}, clouds: map[string]bool{}}
-}
+func newTried() *tried { return &tried{} }
 
 func (t *tried) add(p *upstream.Provider) {
 	l := p.Labels()
-	t.providers[p] = true
-	t.operators[l.Operator] = true
-	if l.Cloud != "" {
-		t.clouds[l.Cloud] = true
+	t.exclude(p)
+	t.excludeOperator(l.Operator)
+	if l.Cloud != "" && !slices.Contains(t.clouds, l.Cloud) {
+		t.clouds = append(t.clouds, l.Cloud)
 	}
 }
+
+// exclude marks p tried without preferring other operators or clouds.
+func (t *tried) exclude(p *upstream.Provider) {
+	if !t.hasProvider(p) {
+		t.providers = append(t.providers, p)
+	}
+}
+
+// excludeOperator marks every provider of op tried.
+func (t *tried) excludeOperator(op string) {
+	if !t.hasOperator(op) {
+		t.operators = append(t.operators, op)
+	}
+}
+
+func (t *tried) hasProvider(p *upstream.Provider) bool { return slices.Contains(t.providers, p) }
+func (t *tried) hasOperator(op string) bool            { return slices.Contains(t.operators, op) }
+func (t *tried) hasCloud(c string) bool                { return slices.Contains(t.clouds, c) }
 
 // pick chooses the provider for the next attempt of req, or nil. When
 // newOperator is set only providers of operators not yet tried qualify
@@ -59,10 +78,10 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 	cands := make([]candidate, 0, len(r.providers))
 	snaps := make([]upstream.Snapshot, len(r.providers))
 	for i, p := range r.providers {
-		if t.providers[p] {
+		if t.hasProvider(p) {
 			continue
 		}
-		if newOperator && t.operators[p.Labels().Operator] {
+		if newOperator && t.hasOperator(p.Labels().Operator) {
 			continue
 		}
 		snaps[i] = p.RouteSnapshot(now)
@@ -97,7 +116,7 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 		cands = keep(cands, func(c candidate) bool { return c.snap.HeadNumber+1 >= agreed.Number })
 	}
 	cands = keep(cands, func(c candidate) bool { return !c.p.Saturated() })
-	cands = keep(cands, func(c candidate) bool { return !t.operators[c.snap.Labels.Operator] })
+	cands = keep(cands, func(c candidate) bool { return !t.hasOperator(c.snap.Labels.Operator) })
 
 	// Tiers first: only the best tier that has a candidate.
 	best := cands[0].snap.Tier
@@ -107,7 +126,7 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 	cands = keep(cands, func(c candidate) bool { return c.snap.Tier == best })
 	// Within the tier, a cloud not yet tried (a retry or hedge should not
 	// land on the same outage).
-	cands = keep(cands, func(c candidate) bool { return c.snap.Labels.Cloud == "" || !t.clouds[c.snap.Labels.Cloud] })
+	cands = keep(cands, func(c candidate) bool { return c.snap.Labels.Cloud == "" || !t.hasCloud(c.snap.Labels.Cloud) })
 
 	// Diversity caps within the tier: skip operators and clouds over their share.
 	cands = keep(cands, func(c candidate) bool {
