@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	applyRuntime(cfg.Server, os.Getenv, logger)
 	gw, err := server.New(cfg, logger)
 	if err != nil {
 		return err

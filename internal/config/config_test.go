@@ -80,6 +80,8 @@ func TestDefault(t *testing.T) {
 		{"health.ewma_half_life", d.Health.EWMAHalfLife.D(), 30 * time.Second},
 		{"health.provider_timeout", d.Health.ProviderTimeout.D(), 10 * time.Second},
 		{"health.penalty_half_life", d.Health.PenaltyHalfLife.D(), 10 * time.Minute},
+		{"server.gc_percent", d.Server.GCPercent, 400},
+		{"server.memory_limit_mib", d.Server.MemoryLimitMiB, int64(0)},
 		{"chains", len(d.Chains), 0},
 	}
 	for _, c := range checks {

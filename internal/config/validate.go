@@ -88,6 +88,12 @@ func (v *validator) server(c *Config) {
 	v.positive("server.write_timeout", s.WriteTimeout)
 	v.positive("server.idle_timeout", s.IdleTimeout)
 	v.positive("server.shutdown_timeout", s.ShutdownTimeout)
+	if s.GCPercent < 25 || s.GCPercent > 10000 {
+		v.errorf("server.gc_percent", "must be between 25 and 10000, got %d", s.GCPercent)
+	}
+	if s.MemoryLimitMiB < 0 {
+		v.errorf("server.memory_limit_mib", "must be 0 (no limit) or more, got %d", s.MemoryLimitMiB)
+	}
 	if s.ReadHeaderTimeout > s.ReadTimeout && s.ReadTimeout > 0 {
 		v.errorf("server.read_header_timeout", "%s is longer than server.read_timeout (%s), which also covers the headers", s.ReadHeaderTimeout, s.ReadTimeout)
 	}

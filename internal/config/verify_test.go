@@ -91,6 +91,24 @@ chains:
 	}
 }
 
+func TestRuntimeSettingsValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		edit  func(*Server)
+		field string
+	}{
+		{"gc percent too low", func(s *Server) { s.GCPercent = 10 }, "server.gc_percent"},
+		{"gc percent too high", func(s *Server) { s.GCPercent = 20000 }, "server.gc_percent"},
+		{"negative memory limit", func(s *Server) { s.MemoryLimitMiB = -1 }, "server.memory_limit_mib"},
+	} {
+		c := oneChainConfig()
+		tc.edit(&c.Server)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: %v, want an error naming %s", tc.name, err, tc.field)
+		}
+	}
+}
+
 // oneChainConfig is the defaults with one chain of one provider: valid.
 func oneChainConfig() *Config {
 	c := Default()
