@@ -155,16 +155,8 @@ func (m *Metrics) Call(chain, method string, d time.Duration, err *jsonrpc.Error
 func (m *Metrics) Attempt(chain string, p *upstream.Provider, method string, d time.Duration, err error) {
 	method = MethodLabel(method)
 	outcome := "ok"
-	var ue *upstream.Error
-	var je *jsonrpc.Error
-	switch {
-	case err == nil:
-	case errors.As(err, &ue):
-		outcome = string(ue.Class)
-	case errors.As(err, &je):
-		outcome = "rpc_error"
-	default:
-		outcome = "error"
+	if err != nil {
+		outcome = attemptOutcome(err)
 	}
 	k := attemptKey{chain, p.Name(), method, outcome}
 	c := m.attemptChildren.get(k, func() attemptChild {
@@ -178,6 +170,20 @@ func (m *Metrics) Attempt(chain string, p *upstream.Provider, method string, d t
 	if c.duration != nil {
 		c.duration.Observe(d.Seconds())
 	}
+}
+
+// attemptOutcome classifies a failed attempt. Apart from Attempt so that
+// a successful attempt does not pay for the errors.As targets escaping.
+func attemptOutcome(err error) string {
+	var ue *upstream.Error
+	var je *jsonrpc.Error
+	switch {
+	case errors.As(err, &ue):
+		return string(ue.Class)
+	case errors.As(err, &je):
+		return "rpc_error"
+	}
+	return "error"
 }
 
 // Retry records a retry (route.Observer).
