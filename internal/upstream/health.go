@@ -178,6 +178,7 @@ func (p *Provider) parseHead(raw json.RawMessage) (head.Block, error) {
 	h, err := verify.DecodeHeader(raw)
 	if err != nil {
 		if errors.Is(err, verify.ErrHashMismatch) {
+			p.logger.Warn("head refused: its header does not hash to the hash it claims (a lie; or, if every provider of the chain is refused, a chain whose headers go-ethereum cannot hash: give it verify: { enabled: false })", "err", err)
 			p.Penalise("head_hash")
 			if p.onHeadLie != nil {
 				p.onHeadLie(p, raw, err)
