@@ -13,47 +13,19 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/rpcmesh/rpcmesh/internal/forks"
 )
 
 // prefundWei is each derived account's genesis balance: 1,000,000 ether.
 var prefundWei = new(big.Int).Mul(big.NewInt(1_000_000), big.NewInt(params.Ether))
 
-// chainConfig enables every released fork at genesis (through Osaka and its
-// blob-parameter-only forks). geth's dev preset also turns on unreleased forks,
-// which real networks do not run, so the config is built here.
+// chainConfig is the all-forks-at-genesis schedule the verification code
+// also assumes for unknown chains, with the mainnet deposit contract.
 func chainConfig(chainID uint64) *params.ChainConfig {
-	zero := uint64(0)
-	return &params.ChainConfig{
-		ChainID:                 new(big.Int).SetUint64(chainID),
-		HomesteadBlock:          big.NewInt(0),
-		EIP150Block:             big.NewInt(0),
-		EIP155Block:             big.NewInt(0),
-		EIP158Block:             big.NewInt(0),
-		ByzantiumBlock:          big.NewInt(0),
-		ConstantinopleBlock:     big.NewInt(0),
-		PetersburgBlock:         big.NewInt(0),
-		IstanbulBlock:           big.NewInt(0),
-		MuirGlacierBlock:        big.NewInt(0),
-		BerlinBlock:             big.NewInt(0),
-		LondonBlock:             big.NewInt(0),
-		ArrowGlacierBlock:       big.NewInt(0),
-		GrayGlacierBlock:        big.NewInt(0),
-		MergeNetsplitBlock:      big.NewInt(0),
-		ShanghaiTime:            &zero,
-		CancunTime:              &zero,
-		PragueTime:              &zero,
-		OsakaTime:               &zero,
-		BPO1Time:                &zero,
-		BPO2Time:                &zero,
-		TerminalTotalDifficulty: big.NewInt(0),
-		DepositContractAddress:  common.HexToAddress("0x00000000219ab540356cbb839cbe05303d7705fa"),
-		BlobScheduleConfig: &params.BlobScheduleConfig{
-			Cancun: params.DefaultCancunBlobConfig,
-			Prague: params.DefaultPragueBlobConfig,
-			BPO1:   params.DefaultBPO1BlobConfig,
-			BPO2:   params.DefaultBPO2BlobConfig,
-		},
-	}
+	c := forks.AllAtGenesis(chainID)
+	c.DepositContractAddress = common.HexToAddress("0x00000000219ab540356cbb839cbe05303d7705fa")
+	return c
 }
 
 // deriveKeys derives n private keys from seed: key i is keccak256(seed || i),

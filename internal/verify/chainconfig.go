@@ -1,9 +1,9 @@
 package verify
 
 import (
-	"math/big"
-
 	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/rpcmesh/rpcmesh/internal/forks"
 )
 
 // ChainConfigFor returns the fork schedule to verify a chain's blocks with:
@@ -16,35 +16,5 @@ func ChainConfigFor(chainID uint64) *params.ChainConfig {
 			return c
 		}
 	}
-	zero := uint64(0)
-	return &params.ChainConfig{
-		ChainID:                 new(big.Int).SetUint64(chainID),
-		HomesteadBlock:          big.NewInt(0),
-		EIP150Block:             big.NewInt(0),
-		EIP155Block:             big.NewInt(0),
-		EIP158Block:             big.NewInt(0),
-		ByzantiumBlock:          big.NewInt(0),
-		ConstantinopleBlock:     big.NewInt(0),
-		PetersburgBlock:         big.NewInt(0),
-		IstanbulBlock:           big.NewInt(0),
-		MuirGlacierBlock:        big.NewInt(0),
-		BerlinBlock:             big.NewInt(0),
-		LondonBlock:             big.NewInt(0),
-		ArrowGlacierBlock:       big.NewInt(0),
-		GrayGlacierBlock:        big.NewInt(0),
-		MergeNetsplitBlock:      big.NewInt(0),
-		ShanghaiTime:            &zero,
-		CancunTime:              &zero,
-		PragueTime:              &zero,
-		OsakaTime:               &zero,
-		BPO1Time:                &zero,
-		BPO2Time:                &zero,
-		TerminalTotalDifficulty: big.NewInt(0),
-		BlobScheduleConfig: &params.BlobScheduleConfig{
-			Cancun: params.DefaultCancunBlobConfig,
-			Prague: params.DefaultPragueBlobConfig,
-			BPO1:   params.DefaultBPO1BlobConfig,
-			BPO2:   params.DefaultBPO2BlobConfig,
-		},
-	}
+	return forks.AllAtGenesis(chainID)
 }
