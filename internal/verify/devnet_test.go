@@ -102,6 +102,30 @@ type probe struct {
 
 func num(h *types.Header) string { return hexutil.EncodeUint64(h.Number.Uint64()) }
 
+// stateProbe asks method (args at a header) and checks the claim against
+// the account proven at that header; answer returns the proven answer, or
+// the error of the check.
+func stateProbe(name, method string, addr common.Address, slots []common.Hash, args func(h *types.Header) []any,
+	answer func(claimed json.RawMessage, acc *Account) (json.RawMessage, error)) probe {
+	return probe{name, func(ctx context.Context, call Caller, _ TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
+		acc, raw, err := ProveAccount(ctx, call, h, addr, slots)
+		if err != nil {
+			return nil, raw, err
+		}
+		claimed, err := call(ctx, method, Params(args(h)...))
+		if err != nil {
+			return nil, nil, err
+		}
+		out, err := answer(claimed, acc)
+		if err != nil {
+			return nil, claimed, err
+		}
+		return out, claimed, nil
+	}, func(ctx context.Context, direct Caller, h *types.Header, _ int) (json.RawMessage, error) {
+		return direct(ctx, method, Params(args(h)...))
+	}}
+}
+
 // probes are the questions asked, each verified the way the gateway will.
 func probes(act *activity) []probe {
 	slot0 := common.Hash{}
@@ -112,34 +136,14 @@ func probes(act *activity) []probe {
 	}
 	txAt := func(i int) common.Hash { return act.Txs[i%len(act.Txs)] }
 	return []probe{
-		{"balance", func(ctx context.Context, call Caller, _ TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
-			acc, raw, err := ProveAccount(ctx, call, h, act.Payer, nil)
-			if err != nil {
-				return nil, raw, err
-			}
-			claimed, err := call(ctx, "eth_getBalance", Params(act.Payer, num(h)))
-			if err != nil {
-				return nil, nil, err
-			}
-			if err := CheckBalance(claimed, acc); err != nil {
-				return nil, claimed, err
-			}
-			return acc.BalanceJSON(), claimed, nil
-		}, plain("eth_getBalance", func(h *types.Header, _ int) []any { return []any{act.Payer, num(h)} })},
-		{"nonce", func(ctx context.Context, call Caller, _ TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
-			acc, raw, err := ProveAccount(ctx, call, h, act.Payer, nil)
-			if err != nil {
-				return nil, raw, err
-			}
-			claimed, err := call(ctx, "eth_getTransactionCount", Params(act.Payer, num(h)))
-			if err != nil {
-				return nil, nil, err
-			}
-			if err := CheckNonce(claimed, acc); err != nil {
-				return nil, claimed, err
-			}
-			return acc.NonceJSON(), claimed, nil
-		}, plain("eth_getTransactionCount", func(h *types.Header, _ int) []any { return []any{act.Payer, num(h)} })},
+		stateProbe("balance", "eth_getBalance", act.Payer, nil, func(h *types.Header) []any { return []any{act.Payer, num(h)} },
+			func(claimed json.RawMessage, acc *Account) (json.RawMessage, error) {
+				return acc.BalanceJSON(), CheckBalance(claimed, acc)
+			}),
+		stateProbe("nonce", "eth_getTransactionCount", act.Payer, nil, func(h *types.Header) []any { return []any{act.Payer, num(h)} },
+			func(claimed json.RawMessage, acc *Account) (json.RawMessage, error) {
+				return acc.NonceJSON(), CheckNonce(claimed, acc)
+			}),
 		{"code", func(ctx context.Context, call Caller, _ TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
 			acc, raw, err := ProveAccount(ctx, call, h, act.Contract, nil)
 			if err != nil {
@@ -155,21 +159,13 @@ func probes(act *activity) []probe {
 			}
 			return mustMarshal(hexutil.Bytes(code)), claimed, nil
 		}, plain("eth_getCode", func(h *types.Header, _ int) []any { return []any{act.Contract, num(h)} })},
-		{"storage", func(ctx context.Context, call Caller, _ TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
-			acc, raw, err := ProveAccount(ctx, call, h, act.Contract, []common.Hash{slot0})
-			if err != nil {
-				return nil, raw, err
-			}
-			claimed, err := call(ctx, "eth_getStorageAt", Params(act.Contract, "0x0", num(h)))
-			if err != nil {
-				return nil, nil, err
-			}
-			if err := CheckStorageAt(claimed, acc, slot0); err != nil {
-				return nil, claimed, err
-			}
-			out, err := acc.StorageJSON(slot0)
-			return out, claimed, err
-		}, plain("eth_getStorageAt", func(h *types.Header, _ int) []any { return []any{act.Contract, "0x0", num(h)} })},
+		stateProbe("storage", "eth_getStorageAt", act.Contract, []common.Hash{slot0}, func(h *types.Header) []any { return []any{act.Contract, "0x0", num(h)} },
+			func(claimed json.RawMessage, acc *Account) (json.RawMessage, error) {
+				if err := CheckStorageAt(claimed, acc, slot0); err != nil {
+					return nil, err
+				}
+				return acc.StorageJSON(slot0)
+			}),
 		{"proof", func(ctx context.Context, call Caller, _ TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
 			_, raw, err := ProveAccount(ctx, call, h, act.Contract, []common.Hash{slot0, {1}})
 			if err != nil {
