@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -29,35 +28,14 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if testing.Short() {
-		fmt.Println("e2e: skipped with -short")
-		os.Exit(0)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	d, err := devnet.Start(ctx, devnet.Options{BlockTime: 500 * time.Millisecond})
-	if err != nil {
-		cancel()
-		fmt.Fprintln(os.Stderr, "start devnet:", err)
-		os.Exit(1)
-	}
-	dn = d
-	level := slog.LevelError
-	if os.Getenv("E2E_LOG") != "" {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	g, err := devnetgw.Start(ctx, gatewayConfig(d.Info()), logger)
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start gateway:", err)
-		d.Close()
-		os.Exit(1)
-	}
-	gw, url = g, "http://"+g.HTTPAddr()+"/devnet"
-	code := m.Run()
-	devnetgw.Stop(gw)
-	_ = dn.Close()
-	os.Exit(code)
+	os.Exit(devnetgw.RunSuite("e2e", testing.Short(),
+		func(ctx context.Context, d *devnet.Devnet) (*server.Gateway, error) {
+			return devnetgw.Start(ctx, gatewayConfig(d.Info()), devnetgw.SuiteLogger())
+		},
+		func(d *devnet.Devnet, g *server.Gateway) int {
+			dn, gw, url = d, g, "http://"+g.HTTPAddr()+"/devnet"
+			return m.Run()
+		}))
 }
 
 // gatewayConfig puts the gateway in front of every devnet node.

@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/big"
 	"net/http"
 	"os"
@@ -38,30 +37,15 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if testing.Short() {
-		fmt.Println("txe2e: skipped with -short")
-		os.Exit(0)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	d, err := devnet.Start(ctx, devnet.Options{BlockTime: 500 * time.Millisecond})
-	if err != nil {
-		cancel()
-		fmt.Fprintln(os.Stderr, "start devnet:", err)
-		os.Exit(1)
-	}
-	dn = d
-	g, err := startGateway(ctx, "")
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start gateway:", err)
-		d.Close()
-		os.Exit(1)
-	}
-	gw = g
-	code := m.Run()
-	closeGateway(gw)
-	_ = dn.Close()
-	os.Exit(code)
+	os.Exit(devnetgw.RunSuite("txe2e", testing.Short(),
+		func(ctx context.Context, d *devnet.Devnet) (*server.Gateway, error) {
+			dn = d // startGateway reads it
+			return startGateway(ctx, "")
+		},
+		func(d *devnet.Devnet, g *server.Gateway) int {
+			gw = g
+			return m.Run()
+		}))
 }
 
 // startGateway runs a gateway in front of every devnet node; store is
@@ -76,11 +60,7 @@ func startGateway(ctx context.Context, store string) (*server.Gateway, error) {
 		cfg.Chains[0].Providers[i].WS = "" // heads by polling: these tests are about sending
 	}
 	cfg.Complete()
-	level := slog.LevelError
-	if os.Getenv("E2E_LOG") != "" {
-		level = slog.LevelDebug
-	}
-	return devnetgw.Start(ctx, cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	return devnetgw.Start(ctx, cfg, devnetgw.SuiteLogger())
 }
 
 func closeGateway(g *server.Gateway) { devnetgw.Stop(g) }

@@ -1,0 +1,55 @@
+package devnetgw
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/server"
+)
+
+// SuiteLogger is the logger end-to-end suites give their gateways: errors
+// only, everything when E2E_LOG is set.
+func SuiteLogger() *slog.Logger {
+	level := slog.LevelError
+	if os.Getenv("E2E_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// RunSuite runs an end-to-end test package against one shared devnet (500 ms
+// blocks) and the gateway start builds in front of it: the body of its
+// TestMain. run gets both and runs the tests (m.Run); RunSuite then stops
+// the gateway and the devnet and returns the exit code. With short set
+// (testing.Short) nothing starts and the suite is skipped.
+func RunSuite(name string, short bool, start func(ctx context.Context, d *devnet.Devnet) (*server.Gateway, error),
+	run func(d *devnet.Devnet, gw *server.Gateway) int) int {
+	if short {
+		fmt.Println(name + ": skipped with -short")
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	d, err := devnet.Start(ctx, devnet.Options{BlockTime: 500 * time.Millisecond})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start devnet:", err)
+		return 1
+	}
+	gw, err := start(ctx, d)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start gateway:", err)
+		_ = d.Close()
+		return 1
+	}
+	cancel()
+	code := run(d, gw)
+	Stop(gw)
+	if err := d.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "close devnet:", err)
+	}
+	return code
+}
