@@ -30,36 +30,8 @@ func BenchmarkGatewayCall(b *testing.B) {
 			w.Write([]byte(`{"jsonrpc":"2.0","id":1,"result":"0x1bc16d674ec80000"}`))
 		}
 	}))
-	defer node.Close()
-	cfg := config.Default()
-	cfg.Server.Listen, cfg.Admin.Listen = "127.0.0.1:0", ""
-	ch := config.DefaultChain()
-	ch.Name, ch.ChainID = "dev", 1337
-	for _, name := range []string{"a", "b"} {
-		p := config.DefaultProvider()
-		p.Name, p.HTTP = name, node.URL
-		p.Labels.Operator = name
-		ch.Providers = append(ch.Providers, p)
-	}
-	cfg.Chains = []config.Chain{ch}
-	// The proxying path: a fake node's answers cannot be verified, and
-	// verification has its own benchmarks (internal/verify/stage).
-	cfg.Verify.Enabled = false
-	cfg.Complete()
-	gw, err := New(cfg, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := gw.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	defer gw.Close(context.Background())
-	if err := gw.Ready(ctx); err != nil {
-		b.Fatal(err)
-	}
-	h := gw.Handler()
+	b.Cleanup(node.Close)
+	h := benchGateway(b, node.URL)
 	body := `{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x407d73d8a49eeb85d32cf465507dd71d507100c1","latest"]}`
 	b.ReportAllocs()
 	for b.Loop() {
@@ -80,13 +52,19 @@ func startBenchGateway(b *testing.B) http.Handler {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { up.Close() })
+	return benchGateway(b, up.URL)
+}
+
+// benchGateway starts a gateway with two providers (of two operators) at
+// upstream and returns its handler; it is closed when the benchmark ends.
+func benchGateway(b *testing.B, upstream string) http.Handler {
 	cfg := config.Default()
 	cfg.Server.Listen, cfg.Admin.Listen = "127.0.0.1:0", ""
 	ch := config.DefaultChain()
 	ch.Name, ch.ChainID = "dev", 1337
 	for _, name := range []string{"a", "b"} {
 		p := config.DefaultProvider()
-		p.Name, p.HTTP = name, up.URL
+		p.Name, p.HTTP = name, upstream
 		p.Labels.Operator = name
 		ch.Providers = append(ch.Providers, p)
 	}
