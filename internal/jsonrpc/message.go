@@ -75,6 +75,23 @@ func (r *Response) AppendJSON(buf []byte) []byte {
 	return append(buf, '}')
 }
 
+// EncodeLimited is EncodeBatch with the answers past a total of limit result
+// bytes (0: no limit) replaced by a limit-exceeded error, as both front
+// doors (HTTP and WebSocket) answer.
+func EncodeLimited(responses []Response, batch bool, limit int64) []byte {
+	if limit > 0 {
+		var total int64
+		for i := range responses {
+			total += int64(len(responses[i].Result))
+			if total > limit && responses[i].Error == nil {
+				responses[i] = NewError(responses[i].ID,
+					Errorf(CodeLimitExceeded, "limit exceeded: batch response over %d bytes", limit))
+			}
+		}
+	}
+	return EncodeBatch(responses, batch)
+}
+
 // EncodeBatch encodes responses as a JSON array (batch) or, when batch is
 // false, the single response. It returns nil when there is nothing to send
 // (only notifications).

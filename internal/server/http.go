@@ -269,17 +269,7 @@ func (g *Gateway) call(ctx context.Context, ch *chain, req *jsonrpc.Request, log
 // encode builds the response body, replacing answers past the total
 // response size limit with a limit error.
 func (g *Gateway) encode(responses []jsonrpc.Response, batch bool) []byte {
-	if limit := g.cfg.Limits.MaxResponseBytes; limit > 0 {
-		var total int64
-		for i := range responses {
-			total += int64(len(responses[i].Result))
-			if total > limit && responses[i].Error == nil {
-				responses[i] = jsonrpc.NewError(responses[i].ID,
-					jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: batch response over %d bytes", limit))
-			}
-		}
-	}
-	return jsonrpc.EncodeBatch(responses, batch)
+	return jsonrpc.EncodeLimited(responses, batch, g.cfg.Limits.MaxResponseBytes)
 }
 
 // write sends body, gzipped when the client accepts it and it is worth it.

@@ -469,3 +469,30 @@ func TestAdmin(t *testing.T) {
 		t.Fatalf("/status: %s", body)
 	}
 }
+
+// TestBatchResponseSizeLimit: a batch whose answers together pass
+// limits.max_response_bytes gets the limit error for the answers past it,
+// the earlier ones intact. (The limit also bounds each provider answer, so
+// it must leave room for one block.)
+func TestBatchResponseSizeLimit(t *testing.T) {
+	tg := startGateway(t, 2, nil)
+	one := `{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["0x10",false]}`
+	_, _, out := tg.post(t, "/dev", one)
+	size := int64(len(decode(t, out).Result))
+	if size < 50 {
+		t.Fatalf("block answer of %d bytes: %s", size, out)
+	}
+	limited := startGateway(t, 2, func(c *config.Config) { c.Limits.MaxResponseBytes = 2*size + size/2 })
+	call := `{"jsonrpc":"2.0","id":%d,"method":"eth_getBlockByNumber","params":["0x10",false]}`
+	body := "[" + fmt.Sprintf(call, 1) + "," + fmt.Sprintf(call, 2) + "," + fmt.Sprintf(call, 3) + "," + fmt.Sprintf(call, 4) + "]"
+	status, _, out := limited.post(t, "/dev", body)
+	var got []jsonrpc.Response
+	if err := json.Unmarshal([]byte(out), &got); status != 200 || err != nil || len(got) != 4 {
+		t.Fatalf("%d %v %s", status, err, out)
+	}
+	for i, r := range got {
+		if wantLimited := i >= 2; wantLimited != (r.Error != nil && r.Error.Code == jsonrpc.CodeLimitExceeded) || !wantLimited && len(r.Result) == 0 {
+			t.Fatalf("answer %d: %+v (limit %d bytes, %d each), want the first two whole and the rest -32005", i, r, 2*size+size/2, size)
+		}
+	}
+}

@@ -70,17 +70,7 @@ func (c *conn) answer(msg []byte) {
 // encode builds the message, replacing answers past the response size
 // limit with a limit error, as the HTTP front door does.
 func (c *conn) encode(responses []jsonrpc.Response, batch bool) []byte {
-	if limit := c.s.opts.MaxResponseBytes; limit > 0 {
-		var total int64
-		for i := range responses {
-			total += int64(len(responses[i].Result))
-			if total > limit && responses[i].Error == nil {
-				responses[i] = jsonrpc.NewError(responses[i].ID,
-					jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: batch response over %d bytes", limit))
-			}
-		}
-	}
-	return jsonrpc.EncodeBatch(responses, batch)
+	return jsonrpc.EncodeLimited(responses, batch, c.s.opts.MaxResponseBytes)
 }
 
 // runBounded calls f(0..n-1) with at most workers at once.
