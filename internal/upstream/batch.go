@@ -47,20 +47,10 @@ func (p *Provider) CallBatch(ctx context.Context, calls []BatchCall) ([]BatchAns
 	if !p.Batches() {
 		return nil, &Error{Provider: p.name, Method: method, Class: ClassUnavailable, Err: ErrNoBatches}
 	}
-	if err := p.admit(method, false); err != nil {
+	if err := p.acquire(ctx, method, false, len(calls)); err != nil {
 		return nil, err
 	}
-	select {
-	case p.sem <- struct{}{}:
-	case <-ctx.Done():
-		err := p.ctxError(ctx, method)
-		err.Sent = false
-		return nil, err
-	}
-	defer func() { <-p.sem }()
-	if p.limiter != nil && !p.limiter.AllowN(time.Now(), len(calls)) {
-		return nil, &Error{Provider: p.name, Method: method, Class: ClassUnavailable, Err: ErrBusy}
-	}
+	defer p.release()
 	first := p.seq.Add(uint64(len(calls))) - uint64(len(calls)) + 1
 	start := time.Now()
 	p.mu.Lock()

@@ -203,21 +203,35 @@ func (p *Provider) CallLastResort(ctx context.Context, method string, params jso
 	return p.call(ctx, method, params, true)
 }
 
-func (p *Provider) call(ctx context.Context, method string, params json.RawMessage, lastResort bool) (json.RawMessage, error) {
+// acquire lets a request of n calls go: the breaker and any Retry-After
+// (admit), a concurrency slot, which the caller gives back with release,
+// and the rate limit.
+func (p *Provider) acquire(ctx context.Context, method string, lastResort bool, n int) error {
 	if err := p.admit(method, lastResort); err != nil {
-		return nil, err
+		return err
 	}
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():
 		err := p.ctxError(ctx, method)
 		err.Sent = false
+		return err
+	}
+	if p.limiter != nil && !p.limiter.AllowN(time.Now(), n) {
+		p.release()
+		return &Error{Provider: p.name, Method: method, Class: ClassUnavailable, Err: ErrBusy}
+	}
+	return nil
+}
+
+// release gives back the concurrency slot of acquire.
+func (p *Provider) release() { <-p.sem }
+
+func (p *Provider) call(ctx context.Context, method string, params json.RawMessage, lastResort bool) (json.RawMessage, error) {
+	if err := p.acquire(ctx, method, lastResort, 1); err != nil {
 		return nil, err
 	}
-	defer func() { <-p.sem }()
-	if p.limiter != nil && !p.limiter.Allow() {
-		return nil, &Error{Provider: p.name, Method: method, Class: ClassUnavailable, Err: ErrBusy}
-	}
+	defer p.release()
 	id := p.seq.Add(1)
 	start := time.Now()
 	p.mu.Lock()
