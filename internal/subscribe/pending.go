@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	// gorilla/websocket is already a dependency (go-ethereum and
-	// internal/upstream use it): one WS library in the binary.
-	"github.com/gorilla/websocket"
+	"github.com/rpcmesh/rpcmesh/internal/upstream"
 )
 
 // seenHashes is how many recent pending transaction hashes are remembered
@@ -150,28 +147,11 @@ func (h *Hub) feedPending(ctx context.Context, url string, st *feedState, out ch
 // pendingOnce runs one upstream subscription until it fails or ctx ends;
 // st is up from the node's answer to eth_subscribe on.
 func (h *Hub) pendingOnce(ctx context.Context, url string, st *feedState, out chan<- string) error {
-	dialer := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	conn, resp, err := dialer.DialContext(ctx, url, http.Header{"User-Agent": {"rpcmesh"}})
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
-	}
+	conn, stop, err := upstream.DialSubscription(ctx, url, "newPendingTransactions", 5*time.Second)
 	if err != nil {
-		return fmt.Errorf("dial %s: %w", url, err)
+		return err
 	}
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-done:
-		}
-		conn.Close()
-	}()
-	conn.SetReadLimit(1 << 20)
-	_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newPendingTransactions"]}`)); err != nil {
-		return fmt.Errorf("%s: eth_subscribe: %w", url, err)
-	}
+	defer stop()
 	for {
 		// A devnet or a quiet chain may have no pending transaction for a
 		// while; the read deadline only catches a dead connection.

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
-	"github.com/gorilla/websocket"
 
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
@@ -49,28 +47,11 @@ func (p *Provider) subscribeNewHeads(ctx context.Context) error {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	dialer := websocket.Dialer{HandshakeTimeout: timeout, Proxy: nil}
-	conn, resp, err := dialer.DialContext(ctx, p.cfg.WS, http.Header{"User-Agent": {"rpcmesh"}})
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
-	}
+	conn, stop, err := DialSubscription(ctx, p.cfg.WS, "newHeads", timeout)
 	if err != nil {
-		return fmt.Errorf("upstream %s: dial ws: %w", p.name, err)
+		return fmt.Errorf("upstream %s: %w", p.name, err)
 	}
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-done:
-		}
-		conn.Close()
-	}()
-	conn.SetReadLimit(1 << 20)
-	_ = conn.SetWriteDeadline(time.Now().Add(timeout))
-	if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newHeads"]}`)); err != nil {
-		return fmt.Errorf("upstream %s: eth_subscribe: %w", p.name, err)
-	}
+	defer stop()
 	_ = conn.SetReadDeadline(time.Now().Add(timeout))
 	var sub string
 	for sub == "" {
