@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
