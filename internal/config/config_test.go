@@ -48,6 +48,7 @@ func TestDefault(t *testing.T) {
 		{"server.read_header_timeout", d.Server.ReadHeaderTimeout.D(), 5 * time.Second},
 		{"server.read_timeout", d.Server.ReadTimeout.D(), 30 * time.Second},
 		{"server.write_timeout", d.Server.WriteTimeout.D(), 60 * time.Second},
+		{"server.max_header_bytes", d.Server.MaxHeaderBytes, 16 << 10},
 		{"server.idle_timeout", d.Server.IdleTimeout.D(), 120 * time.Second},
 		{"server.shutdown_timeout", d.Server.ShutdownTimeout.D(), 15 * time.Second},
 		{"server.cors.allowed_origins", d.Server.CORS.AllowedOrigins, []string{"*"}},

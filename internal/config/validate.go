@@ -97,8 +97,8 @@ func (v *validator) server(c *Config) {
 	if s.ReadHeaderTimeout > s.ReadTimeout && s.ReadTimeout > 0 {
 		v.errorf("server.read_header_timeout", "%s is longer than server.read_timeout (%s), which also covers the headers", s.ReadHeaderTimeout, s.ReadTimeout)
 	}
-	if s.WriteTimeout > 0 && s.WriteTimeout < c.Limits.RequestTimeout {
-		v.errorf("server.write_timeout", "%s is shorter than limits.request_timeout (%s): answers to slow requests would be cut off", s.WriteTimeout, c.Limits.RequestTimeout)
+	if s.MaxHeaderBytes < 4<<10 || s.MaxHeaderBytes > 1<<20 {
+		v.errorf("server.max_header_bytes", "must be between 4096 and 1048576, got %d", s.MaxHeaderBytes)
 	}
 	for i, o := range s.CORS.AllowedOrigins {
 		path := fmt.Sprintf("server.cors.allowed_origins[%d]", i)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/rpcmesh/rpcmesh/internal/bench"
 	"github.com/rpcmesh/rpcmesh/internal/config"
@@ -31,7 +34,7 @@ func BenchmarkGatewayCall(b *testing.B) {
 		}
 	}))
 	b.Cleanup(node.Close)
-	h := benchGateway(b, node.URL)
+	h := benchGateway(b, node.URL).Handler()
 	body := `{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x407d73d8a49eeb85d32cf465507dd71d507100c1","latest"]}`
 	b.ReportAllocs()
 	for b.Loop() {
@@ -46,7 +49,7 @@ func BenchmarkGatewayCall(b *testing.B) {
 
 // startBenchGateway starts a gateway with two providers in front of the
 // trivial upstream of internal/bench (which answers batches too).
-func startBenchGateway(b *testing.B) http.Handler {
+func startBenchGateway(b *testing.B) *Gateway {
 	up, err := bench.StartUpstream("127.0.0.1:0", bench.UpstreamOptions{ChainID: 1337})
 	if err != nil {
 		b.Fatal(err)
@@ -56,8 +59,8 @@ func startBenchGateway(b *testing.B) http.Handler {
 }
 
 // benchGateway starts a gateway with two providers (of two operators) at
-// upstream and returns its handler; it is closed when the benchmark ends.
-func benchGateway(b *testing.B, upstream string) http.Handler {
+// upstream; it is closed when the benchmark ends.
+func benchGateway(b *testing.B, upstream string) *Gateway {
 	cfg := config.Default()
 	cfg.Server.Listen, cfg.Admin.Listen = "127.0.0.1:0", ""
 	ch := config.DefaultChain()
@@ -86,7 +89,7 @@ func benchGateway(b *testing.B, upstream string) http.Handler {
 	if err := gw.Ready(ctx); err != nil {
 		b.Fatal(err)
 	}
-	return gw.Handler()
+	return gw
 }
 
 func balanceCall(id int) string {
@@ -97,7 +100,7 @@ func balanceCall(id int) string {
 // clients (GOMAXPROCS goroutines), the trivial upstream as the node:
 // throughput and allocations of the whole path under load.
 func BenchmarkGatewayCallParallel(b *testing.B) {
-	h := startBenchGateway(b)
+	h := startBenchGateway(b).Handler()
 	body := balanceCall(1)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -116,7 +119,7 @@ func BenchmarkGatewayCallParallel(b *testing.B) {
 // BenchmarkGatewayBatch10 measures a batch of ten eth_getBalance calls
 // (distinct addresses) through the whole path: per op is per batch.
 func BenchmarkGatewayBatch10(b *testing.B) {
-	h := startBenchGateway(b)
+	h := startBenchGateway(b).Handler()
 	items := make([]string, 10)
 	for i := range items {
 		items[i] = balanceCall(i + 1)
@@ -129,6 +132,29 @@ func BenchmarkGatewayBatch10(b *testing.B) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != 200 || strings.Count(rec.Body.String(), `"result"`) != 10 {
 			b.Fatalf("%d %s", rec.Code, rec.Body.String())
+		}
+	}
+}
+
+// BenchmarkPublicListenerCall is BenchmarkGatewayCall through the public
+// listener's own handler (fasthttp, serveFast), the trivial upstream as
+// the node: what one call costs the gateway apart from its socket I/O
+// toward the client.
+func BenchmarkPublicListenerCall(b *testing.B) {
+	gw := startBenchGateway(b)
+	body := []byte(balanceCall(1))
+	var req fasthttp.Request
+	req.Header.SetMethod(http.MethodPost)
+	req.SetRequestURI("/dev")
+	req.Header.SetContentType("application/json")
+	var ctx fasthttp.RequestCtx
+	b.ReportAllocs()
+	for b.Loop() {
+		req.SetBody(body)
+		ctx.Init(&req, nil, nil)
+		gw.serveFast(&ctx)
+		if ctx.Response.StatusCode() != 200 || !bytes.Contains(ctx.Response.Body(), []byte("result")) {
+			b.Fatalf("%d %s", ctx.Response.StatusCode(), ctx.Response.Body())
 		}
 	}
 }

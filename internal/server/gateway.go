@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
 	"github.com/rpcmesh/rpcmesh/internal/txwatch"
@@ -35,7 +37,7 @@ type Gateway struct {
 	evidence *verify.EvidenceLog
 
 	mu       sync.Mutex
-	httpSrv  *http.Server
+	httpSrv  *fasthttp.Server // the public listener (fast.go)
 	adminSrv *http.Server
 	httpLn   net.Listener
 	adminLn  net.Listener
@@ -106,18 +108,14 @@ func (g *Gateway) Start(ctx context.Context) error {
 	for _, c := range g.chains {
 		c.run(runCtx, &g.wg)
 	}
-	s := g.cfg.Server
 	g.httpLn = ln
-	g.httpSrv = &http.Server{
-		Handler:           g.Handler(),
-		ReadHeaderTimeout: s.ReadHeaderTimeout.D(),
-		ReadTimeout:       s.ReadTimeout.D(),
-		WriteTimeout:      s.WriteTimeout.D(),
-		IdleTimeout:       s.IdleTimeout.D(),
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelDebug),
-	}
-	g.serve(g.httpSrv, ln)
+	g.httpSrv = g.newPublicServer()
+	go func() {
+		if err := g.httpSrv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+			g.logger.Error("listener stopped", "addr", ln.Addr().String(), "err", err)
+			g.serveErr <- err
+		}
+	}()
 	if adminLn != nil {
 		g.adminLn = adminLn
 		g.adminSrv = &http.Server{Handler: g.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
@@ -185,9 +183,11 @@ func (g *Gateway) Close(ctx context.Context) error {
 	defer g.mu.Unlock()
 	var errs []error
 	if g.httpSrv != nil {
-		if err := g.httpSrv.Shutdown(ctx); err != nil {
+		// Waits for in-flight requests (each bounded by
+		// limits.request_timeout) until ctx ends; WebSocket connections are
+		// hijacked and closed by closeWS below.
+		if err := g.httpSrv.ShutdownWithContext(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("server: shutdown: %w", err))
-			g.httpSrv.Close()
 		}
 	}
 	if g.adminSrv != nil {

@@ -53,11 +53,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // serveChain answers one HTTP request and returns its status code.
 func (g *Gateway) serveChain(w http.ResponseWriter, r *http.Request, ch *chain, found bool, name, rid string) int {
 	if !found {
-		msg := "unknown chain " + strconv.Quote(name) + "; configured: " + strings.Join(g.chainNames(), ", ")
-		if name == "" {
-			msg = "several chains are configured: POST to /{chain}, one of: " + strings.Join(g.chainNames(), ", ")
-		}
-		return writeError(w, http.StatusNotFound, jsonrpc.Errorf(jsonrpc.CodeInvalidRequest, "%s", msg))
+		return writeError(w, http.StatusNotFound, g.unknownChain(name))
 	}
 	if g.ws != nil && isWSUpgrade(r) { // ws://host/{chain}: same path, see ws.go
 		g.serveWS(w, r, ch, rid)
@@ -67,31 +63,68 @@ func (g *Gateway) serveChain(w http.ResponseWriter, r *http.Request, ch *chain, 
 		w.Header().Set("Allow", "POST, OPTIONS")
 		return writeError(w, http.StatusMethodNotAllowed, jsonrpc.Errorf(jsonrpc.CodeInvalidRequest, "use POST with a JSON-RPC body"))
 	}
-	select {
-	case g.sem <- struct{}{}:
-		defer func() { <-g.sem }()
-	default:
+	if !g.admit() {
 		w.Header().Set("Retry-After", "1")
-		return writeError(w, http.StatusTooManyRequests, jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: too many concurrent requests"))
+		return writeError(w, http.StatusTooManyRequests, errTooManyRequests())
 	}
-	g.metrics.Inflight(1)
-	defer g.metrics.Inflight(-1)
-
+	defer g.leave()
 	body, herr := g.readBody(w, r)
 	if herr != nil {
 		return writeError(w, herr.status, herr.rpc)
 	}
+	status, out := g.answer(r.Context(), ch, body, rid, w.Header())
+	if out == nil {
+		w.WriteHeader(status)
+		return status
+	}
+	return g.write(w, r, status, out)
+}
+
+// admit takes a slot of the gateway-wide concurrency limit (HTTP requests
+// and WebSocket calls); leave gives it back.
+func (g *Gateway) admit() bool {
+	select {
+	case g.sem <- struct{}{}:
+		g.metrics.Inflight(1)
+		return true
+	default:
+		return false
+	}
+}
+
+func (g *Gateway) leave() {
+	g.metrics.Inflight(-1)
+	<-g.sem
+}
+
+func errTooManyRequests() *jsonrpc.Error {
+	return jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: too many concurrent requests")
+}
+
+// headerSetter is a response's headers: net/http's http.Header or
+// fasthttp's *ResponseHeader.
+type headerSetter interface {
+	Set(key, value string)
+	Add(key, value string)
+}
+
+// answer runs one request body on chain ch, the part both HTTP front doors
+// share: decode, limits, the calls through the pipeline, encode. It
+// returns the HTTP status and the body, nil when there is nothing to send
+// (only notifications: 204). The request's timeout starts here, under
+// parent.
+func (g *Gateway) answer(parent context.Context, ch *chain, body []byte, rid string, h headerSetter) (int, []byte) {
 	calls, batch, derr := jsonrpc.Decode(body)
 	if derr != nil {
-		return writeError(w, http.StatusOK, derr)
+		return http.StatusOK, errorBody(derr)
 	}
 	if max := g.cfg.Limits.MaxBatchItems; max > 0 && len(calls) > max {
-		return writeError(w, http.StatusOK, jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: batch of %d calls is over the limit of %d", len(calls), max))
+		return http.StatusOK, errorBody(jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: batch of %d calls is over the limit of %d", len(calls), max))
 	}
-	ctx := r.Context()
+	ctx := parent
 	if t := g.cfg.Limits.RequestTimeout.D(); t > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t)
+		ctx, cancel = context.WithTimeout(parent, t)
 		defer cancel()
 	}
 	// The request's logger is built only when a call logs (logger.With
@@ -102,13 +135,18 @@ func (g *Gateway) serveChain(w http.ResponseWriter, r *http.Request, ch *chain, 
 		reports = make([]*stage.Report, len(calls))
 	}
 	responses := g.runCalls(ctx, ch, calls, reports, &logger)
-	setVerified(w.Header(), reports, batch)
+	setVerified(h, reports, batch)
 	out := g.encode(responses, batch)
 	if out == nil {
-		w.WriteHeader(http.StatusNoContent) // only notifications
-		return http.StatusNoContent
+		return http.StatusNoContent, nil
 	}
-	return g.write(w, r, http.StatusOK, out)
+	return http.StatusOK, out
+}
+
+// errorBody is one JSON-RPC error response (id null).
+func errorBody(e *jsonrpc.Error) []byte {
+	resp := jsonrpc.NewError(nil, e)
+	return resp.AppendJSON(nil)
 }
 
 // httpError is a request rejected before decoding.
@@ -120,10 +158,7 @@ type httpError struct {
 // readBody reads the (possibly gzipped) body within MaxBodyBytes, which
 // bounds the decompressed size too.
 func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *httpError) {
-	limit := g.cfg.Limits.MaxBodyBytes
-	if limit <= 0 {
-		limit = 1 << 20
-	}
+	limit := g.bodyLimit()
 	if r.ContentLength > limit {
 		return nil, bodyTooLarge(limit)
 	}
@@ -139,14 +174,26 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *htt
 	}
 	var src io.Reader = http.MaxBytesReader(w, r.Body, limit)
 	if gzipped {
-		zr, err := gzip.NewReader(src)
-		if err != nil {
-			return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("bad gzip body: " + err.Error())}
-		}
-		defer zr.Close()
-		src = zr
+		return gunzipBody(src, limit)
 	}
 	body, err := io.ReadAll(io.LimitReader(src, limit+1))
+	return checkBody(body, err, limit)
+}
+
+// gunzipBody inflates a gzipped request body, at most limit bytes of it.
+func gunzipBody(src io.Reader, limit int64) ([]byte, *httpError) {
+	zr, err := gzip.NewReader(src)
+	if err != nil {
+		return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("bad gzip body: " + err.Error())}
+	}
+	defer zr.Close()
+	body, err := io.ReadAll(io.LimitReader(zr, limit+1))
+	return checkBody(body, err, limit)
+}
+
+// checkBody turns what reading a body gave into the body or the client's
+// error: over the limit (on the wire or inflated), or unreadable.
+func checkBody(body []byte, err error, limit int64) ([]byte, *httpError) {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe) || int64(len(body)) > limit:
@@ -155,6 +202,14 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *htt
 		return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("reading body: " + err.Error())}
 	}
 	return body, nil
+}
+
+// bodyLimit is limits.max_body_bytes, 1 MiB when unset.
+func (g *Gateway) bodyLimit() int64 {
+	if l := g.cfg.Limits.MaxBodyBytes; l > 0 {
+		return l
+	}
+	return 1 << 20
 }
 
 func bodyTooLarge(limit int64) *httpError {
@@ -167,6 +222,19 @@ func bodyTooLarge(limit int64) *httpError {
 // to one provider as one upstream batch (see route.Batch). Notifications
 // are run but get no response.
 func (g *Gateway) runCalls(ctx context.Context, ch *chain, calls []jsonrpc.Call, reports []*stage.Report, logger *callLogger) []jsonrpc.Response {
+	if len(calls) == 1 && calls[0].Err == nil {
+		// The usual request: one call, answered in place (no result and
+		// bookkeeping slices, no closure).
+		c := &calls[0]
+		if reports != nil {
+			ctx, reports[0] = stage.WithReport(ctx)
+		}
+		resp := g.call(ctx, ch, &c.Req, logger)
+		if c.Req.IsNotification() {
+			return nil
+		}
+		return []jsonrpc.Response{resp}
+	}
 	results := make([]jsonrpc.Response, len(calls))
 	answered := make([]bool, len(calls))
 	one := func(ctx context.Context, i int) {
@@ -283,18 +351,28 @@ func (g *Gateway) write(w http.ResponseWriter, r *http.Request, status int, body
 	} else {
 		h["Vary"] = varyAcceptEncoding
 	}
-	if g.cfg.Server.Gzip && len(body) >= gzipMinBytes && acceptsGzip(r) {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		_, _ = zw.Write(body)
-		_ = zw.Close()
+	if zipped, ok := g.maybeGzip(body, func() string { return r.Header.Get("Accept-Encoding") }); ok {
 		h.Set("Content-Encoding", "gzip")
-		body = buf.Bytes()
+		body = zipped
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 	return status
+}
+
+// maybeGzip compresses body when gzip is on, the body is big enough to be
+// worth it and the client accepts it (accept gives its Accept-Encoding,
+// read only then); it reports whether it did.
+func (g *Gateway) maybeGzip(body []byte, accept func() string) ([]byte, bool) {
+	if !g.cfg.Server.Gzip || len(body) < gzipMinBytes || !acceptsGzip(accept()) {
+		return body, false
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, _ = zw.Write(body)
+	_ = zw.Close()
+	return buf.Bytes(), true
 }
 
 // Header values of every answer, shared (see write).
@@ -303,8 +381,12 @@ var (
 	varyAcceptEncoding = []string{"Accept-Encoding"}
 )
 
-func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+// acceptsGzip reads an Accept-Encoding header value.
+func acceptsGzip(accept string) bool {
+	if accept == "" {
+		return false
+	}
+	for _, part := range strings.Split(accept, ",") {
 		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
 		if strings.EqualFold(strings.TrimSpace(enc), "gzip") && strings.TrimSpace(q) != "q=0" {
 			return true
@@ -315,8 +397,7 @@ func acceptsGzip(r *http.Request) bool {
 
 // writeError sends one JSON-RPC error (id null) with status.
 func writeError(w http.ResponseWriter, status int, e *jsonrpc.Error) int {
-	resp := jsonrpc.NewError(nil, e)
-	body := resp.AppendJSON(nil)
+	body := errorBody(e)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
@@ -328,23 +409,12 @@ func writeError(w http.ResponseWriter, status int, e *jsonrpc.Error) int {
 // it reports whether the request was a preflight.
 func (g *Gateway) cors(w http.ResponseWriter, r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
 	if origin == "" {
 		return false
 	}
-	allowed := ""
-	for _, o := range g.cfg.Server.CORS.AllowedOrigins {
-		if o == "*" {
-			allowed = "*"
-			break
-		}
-		if strings.EqualFold(o, origin) {
-			allowed = origin
-			break
-		}
-	}
+	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
 	h := w.Header()
-	h.Add("Vary", "Origin")
+	allowed := g.corsHeaders(h, origin)
 	if allowed == "" {
 		if preflight {
 			w.WriteHeader(http.StatusForbidden)
@@ -352,8 +422,6 @@ func (g *Gateway) cors(w http.ResponseWriter, r *http.Request) bool {
 		}
 		return false
 	}
-	h.Set("Access-Control-Allow-Origin", allowed)
-	h.Set("Access-Control-Expose-Headers", RequestIDHeader)
 	if !preflight {
 		return false
 	}
@@ -368,6 +436,33 @@ func (g *Gateway) cors(w http.ResponseWriter, r *http.Request) bool {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return true
+}
+
+// corsHeaders sets the CORS headers every answer to a request from origin
+// (not empty) carries, and returns the allowed origin ("" when origin is
+// not allowed).
+func (g *Gateway) corsHeaders(h headerSetter, origin string) string {
+	h.Add("Vary", "Origin")
+	allowed := g.allowedOrigin(origin)
+	if allowed != "" {
+		h.Set("Access-Control-Allow-Origin", allowed)
+		h.Set("Access-Control-Expose-Headers", RequestIDHeader)
+	}
+	return allowed
+}
+
+// allowedOrigin is the Access-Control-Allow-Origin answer to origin: "*",
+// origin itself, or "" when server.cors.allowed_origins does not list it.
+func (g *Gateway) allowedOrigin(origin string) string {
+	for _, o := range g.cfg.Server.CORS.AllowedOrigins {
+		if o == "*" {
+			return "*"
+		}
+		if strings.EqualFold(o, origin) {
+			return origin
+		}
+	}
+	return ""
 }
 
 // chainFor finds the chain for a path: a name, a decimal chain ID, or ""
@@ -389,6 +484,14 @@ func (g *Gateway) chainFor(name string) (*chain, bool) {
 		}
 	}
 	return nil, false
+}
+
+// unknownChain is the error for a path that names no configured chain.
+func (g *Gateway) unknownChain(name string) *jsonrpc.Error {
+	if name == "" {
+		return jsonrpc.Errorf(jsonrpc.CodeInvalidRequest, "several chains are configured: POST to /{chain}, one of: %s", strings.Join(g.chainNames(), ", "))
+	}
+	return jsonrpc.Errorf(jsonrpc.CodeInvalidRequest, "unknown chain %q; configured: %s", name, strings.Join(g.chainNames(), ", "))
 }
 
 func (g *Gateway) chainNames() []string {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"net/http"
 	"strconv"
 
 	"github.com/rpcmesh/rpcmesh/internal/verify/stage"
@@ -16,7 +15,7 @@ const VerifiedHeader = "X-Rpcmesh-Verified"
 
 // setVerified writes the verification header from the calls' reports (nil
 // when the chain does not verify).
-func setVerified(h http.Header, reports []*stage.Report, batch bool) {
+func setVerified(h headerSetter, reports []*stage.Report, batch bool) {
 	for i, r := range reports {
 		if r == nil {
 			continue

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
@@ -40,14 +39,10 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, ch *chain, rid
 		Call: func(ctx context.Context, req *jsonrpc.Request) jsonrpc.Response {
 			// One WS call takes a slot of the gateway-wide concurrency
 			// limit, as one HTTP request does.
-			select {
-			case g.sem <- struct{}{}:
-				defer func() { <-g.sem }()
-			default:
-				return jsonrpc.NewError(req.ID, jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: too many concurrent requests"))
+			if !g.admit() {
+				return jsonrpc.NewError(req.ID, errTooManyRequests())
 			}
-			g.metrics.Inflight(1)
-			defer g.metrics.Inflight(-1)
+			defer g.leave()
 			return g.call(ctx, ch, req, logger)
 		},
 	})
@@ -60,15 +55,7 @@ func isWSUpgrade(r *http.Request) bool { return wsfront.IsUpgrade(r) }
 // (a request without Origin is not from a browser and is allowed).
 func (g *Gateway) originAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	for _, o := range g.cfg.Server.CORS.AllowedOrigins {
-		if o == "*" || strings.EqualFold(o, origin) {
-			return true
-		}
-	}
-	return false
+	return origin == "" || g.allowedOrigin(origin) != ""
 }
 
 // closeWS closes every WebSocket client (they are hijacked connections,
