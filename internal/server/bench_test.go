@@ -141,8 +141,21 @@ func BenchmarkGatewayBatch10(b *testing.B) {
 // the node: what one call costs the gateway apart from its socket I/O
 // toward the client.
 func BenchmarkPublicListenerCall(b *testing.B) {
+	benchPublicListener(b, balanceCall(1), 1)
+}
+
+// BenchmarkPublicListenerBatch10 is BenchmarkGatewayBatch10 through the
+// public listener's own handler: per op is per batch.
+func BenchmarkPublicListenerBatch10(b *testing.B) {
+	items := make([]string, 10)
+	for i := range items {
+		items[i] = balanceCall(i + 1)
+	}
+	benchPublicListener(b, "["+strings.Join(items, ",")+"]", 10)
+}
+
+func benchPublicListener(b *testing.B, body string, results int) {
 	gw := startBenchGateway(b)
-	body := []byte(balanceCall(1))
 	var req fasthttp.Request
 	req.Header.SetMethod(http.MethodPost)
 	req.SetRequestURI("/dev")
@@ -150,10 +163,10 @@ func BenchmarkPublicListenerCall(b *testing.B) {
 	var ctx fasthttp.RequestCtx
 	b.ReportAllocs()
 	for b.Loop() {
-		req.SetBody(body)
+		req.SetBodyString(body)
 		ctx.Init(&req, nil, nil)
 		gw.serveFast(&ctx)
-		if ctx.Response.StatusCode() != 200 || !bytes.Contains(ctx.Response.Body(), []byte("result")) {
+		if ctx.Response.StatusCode() != 200 || bytes.Count(ctx.Response.Body(), []byte(`"result"`)) != results {
 			b.Fatalf("%d %s", ctx.Response.StatusCode(), ctx.Response.Body())
 		}
 	}

@@ -283,24 +283,43 @@ func (g *Gateway) runWave(ctx context.Context, ch *chain, calls []jsonrpc.Call, 
 			one(ctx, i) // answered with its decoding error
 		}
 	}
+	if n == 0 {
+		return
+	}
 	b := ch.router.NewBatch(n)
-	run := func(i int, slot *route.Slot) {
+	run := func(i int) {
+		slot := b.Slot()
 		defer slot.Done()
 		one(route.WithSlot(ctx, slot), i)
 	}
-	var wg sync.WaitGroup
-	for i := start; i < last; i++ {
-		if calls[i].Err == nil {
-			slot := b.Slot()
-			wg.Add(1)
-			b.Go(func() {
-				defer wg.Done()
-				run(i, slot)
-			})
+	// The valid calls before last run on the router's workers. One closure
+	// serves them all, each run taking the next index: a closure per call
+	// was an allocation per call.
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		next = start
+	)
+	take := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		for next < last && calls[next].Err != nil {
+			next++
 		}
+		i := next
+		next++
+		return i
+	}
+	worker := func() {
+		defer wg.Done()
+		run(take())
+	}
+	wg.Add(n - 1)
+	for range n - 1 {
+		b.Go(worker)
 	}
 	if last >= 0 {
-		run(last, b.Slot())
+		run(last)
 	}
 	wg.Wait()
 }

@@ -163,6 +163,7 @@ func TestErrorsAndBatches(t *testing.T) {
 	}{
 		{"parse error", `{"jsonrpc":`, 200, `"code":-32700`},
 		{"empty batch", `[]`, 200, `"code":-32600`},
+		{"batch of invalid items", `[1,{"id":2}]`, 200, `[{"jsonrpc":"2.0","id":null,"error":{"code":-32600`},
 		{"wrong version", `{"jsonrpc":"1.0","id":1,"method":"eth_chainId"}`, 200, `"code":-32600`},
 		{"method not found", `{"jsonrpc":"2.0","id":1,"method":"admin_peers"}`, 200, `"code":-32601`},
 		{"node's method not found", `{"jsonrpc":"2.0","id":1,"method":"eth_fooBar"}`, 200, `"code":-32601`},
