@@ -121,36 +121,60 @@ func decodeOne(raw json.RawMessage) Call {
 // are an empty array; an object or anything else is an error. The elements
 // point into params.
 func ParamsArray(params json.RawMessage) ([]json.RawMessage, *Error) {
-	params = bytes.TrimSpace(params)
-	if len(params) == 0 || string(params) == "null" {
+	if p := bytes.TrimSpace(params); len(p) == 0 || string(p) == "null" {
 		return nil, nil
 	}
-	if params[0] != '[' {
-		return nil, Errorf(CodeInvalidParams, "invalid params: expected an array")
-	}
-	if json.Valid(params) {
-		if out, ok := splitArray(params); ok {
-			return out, nil
-		}
-	}
-	var out []json.RawMessage
-	if err := json.Unmarshal(params, &out); err != nil {
-		return nil, Errorf(CodeInvalidParams, "invalid params: %v", err)
+	out, err := AppendParamsArray(make([]json.RawMessage, 0, 4), params)
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
+// AppendParamsArray is ParamsArray appending the elements to dst, so that
+// a caller can split params into an array of its own (on its stack). Absent
+// params append nothing.
+func AppendParamsArray(dst []json.RawMessage, params json.RawMessage) ([]json.RawMessage, *Error) {
+	params = bytes.TrimSpace(params)
+	if len(params) == 0 || string(params) == "null" {
+		return dst, nil
+	}
+	if params[0] != '[' {
+		return dst, Errorf(CodeInvalidParams, "invalid params: expected an array")
+	}
+	if json.Valid(params) {
+		if out, ok := appendArray(dst, params); ok {
+			return out, nil
+		}
+	}
+	var out []json.RawMessage // declared here: only this path allocates it
+	if err := json.Unmarshal(params, &out); err != nil {
+		return dst, Errorf(CodeInvalidParams, "invalid params: %v", err)
+	}
+	return append(dst, out...), nil
+}
+
 // EncodeParams builds a params array from raw elements.
-func EncodeParams(items []json.RawMessage) json.RawMessage {
+func EncodeParams(items []json.RawMessage) json.RawMessage { return EncodeParamsWith(items, -1, nil) }
+
+// EncodeParamsWith is EncodeParams with items[i] replaced by v (i < 0:
+// none), leaving items as they are: v may then live on the caller's stack.
+func EncodeParamsWith(items []json.RawMessage, i int, v json.RawMessage) json.RawMessage {
 	n := 2 + len(items)
-	for _, it := range items {
+	for j, it := range items {
+		if j == i {
+			it = v
+		}
 		n += len(it)
 	}
 	b := make([]byte, 0, n)
 	b = append(b, '[')
-	for i, it := range items {
-		if i > 0 {
+	for j, it := range items {
+		if j > 0 {
 			b = append(b, ',')
+		}
+		if j == i {
+			it = v
 		}
 		b = append(b, it...)
 	}

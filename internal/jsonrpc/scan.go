@@ -76,15 +76,19 @@ func stringEnd(b []byte, i int) int {
 
 // splitArray returns the elements of the valid JSON array b.
 func splitArray(b []byte) ([]json.RawMessage, bool) {
+	return appendArray(make([]json.RawMessage, 0, 4), b)
+}
+
+// appendArray appends the elements of the valid JSON array b to out.
+func appendArray(out []json.RawMessage, b []byte) ([]json.RawMessage, bool) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '[' {
 		return nil, false
 	}
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == ']' {
-		return []json.RawMessage{}, skipSpace(b, i+1) == len(b)
+		return out, skipSpace(b, i+1) == len(b)
 	}
-	out := make([]json.RawMessage, 0, 4)
 	for {
 		e := valueEnd(b, i)
 		if e < 0 {
@@ -179,13 +183,34 @@ func scanObject(b []byte, member func(key []byte, v json.RawMessage) bool) bool 
 }
 
 // plainString returns the contents of the JSON string s when it has no
-// escapes.
+// escapes. A common method name or block tag is returned without copying.
 func plainString(s []byte) (string, bool) {
 	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' || bytes.IndexByte(s, '\\') >= 0 {
 		return "", false
 	}
+	if c, ok := common[string(s[1:len(s)-1])]; ok { // this lookup does not allocate
+		return c, true
+	}
 	return string(s[1 : len(s)-1]), true
 }
+
+// common holds the strings every request decodes (method names, block
+// tags), so that decoding them allocates nothing. Read-only after init.
+var common = func() map[string]string {
+	m := make(map[string]string)
+	for _, s := range []string{
+		"latest", "pending", "safe", "finalized", "earliest",
+		"eth_blockNumber", "eth_chainId", "eth_gasPrice", "eth_maxPriorityFeePerGas", "eth_feeHistory",
+		"eth_getBalance", "eth_getCode", "eth_getTransactionCount", "eth_getStorageAt", "eth_getProof",
+		"eth_call", "eth_estimateGas", "eth_createAccessList", "eth_getLogs",
+		"eth_getBlockByNumber", "eth_getBlockByHash", "eth_getBlockReceipts",
+		"eth_getTransactionByHash", "eth_getTransactionReceipt", "eth_sendRawTransaction",
+		"eth_subscribe", "eth_unsubscribe", "eth_syncing", "net_version", "web3_clientVersion",
+	} {
+		m[s] = s
+	}
+	return m
+}()
 
 // StringValue decodes raw as json.Unmarshal into a string would (null
 // gives ""), quickly when raw is a string without escapes. ok is false when

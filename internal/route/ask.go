@@ -17,13 +17,13 @@ import (
 // providers named in avoid, or nil when none qualifies. When no provider
 // is usable it may return one whose breaker is open (as Do would).
 func (r *Router) Pick(req *Request, avoid map[string]bool) *upstream.Provider {
-	t := newTried()
+	var t tried
 	for _, p := range r.providers {
 		if avoid[p.Name()] {
 			t.exclude(p) // without preferring other operators
 		}
 	}
-	p, _ := r.pick(req, t, false)
+	p, _ := r.pick(req, &t, false)
 	return p
 }
 
@@ -32,7 +32,7 @@ func (r *Router) Pick(req *Request, avoid map[string]bool) *upstream.Provider {
 // providers and operators named in avoid and avoidOperators (either may be
 // nil). Fewer are returned when fewer operators qualify.
 func (r *Router) PickDistinct(req *Request, k int, avoid, avoidOperators map[string]bool) []*upstream.Provider {
-	t := newTried()
+	var t tried
 	for _, p := range r.providers {
 		if avoid[p.Name()] {
 			t.exclude(p)
@@ -43,7 +43,7 @@ func (r *Router) PickDistinct(req *Request, k int, avoid, avoidOperators map[str
 	}
 	var out []*upstream.Provider
 	for len(out) < k {
-		p := r.pickFrom(req, t, true, false)
+		p := r.pickFrom(req, &t, true, false)
 		if p == nil {
 			break
 		}

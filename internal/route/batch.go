@@ -39,7 +39,7 @@ type Batch struct {
 
 type batchItem struct {
 	ctx      context.Context
-	req      *Request
+	req      Request       // a copy: the caller's may live on its stack
 	ready    chan struct{} // shared by the calls sent together
 	res      Result
 	err      error
@@ -61,7 +61,7 @@ func (b *Batch) Slot() *Slot { return &Slot{b: b} }
 // Go runs f, a call of the wave, on one of the router's workers (see
 // workers): a call waiting for its batch holds a goroutine, and a worker's
 // stack is already grown.
-func (b *Batch) Go(f func()) { b.r.workers.Go(f) }
+func (b *Batch) Go(f func()) { b.r.workers.Go(funcJob(f)) }
 
 type slotKey struct{}
 
@@ -121,7 +121,7 @@ func (s *Slot) Do(ctx context.Context, req *Request) (Result, error) {
 	if b.ready == nil {
 		b.ready = make(chan struct{})
 	}
-	it := &batchItem{ctx: ctx, req: req, ready: b.ready}
+	it := &batchItem{ctx: ctx, req: *req, ready: b.ready}
 	b.waiting = append(b.waiting, it)
 	var items []*batchItem
 	var ready chan struct{}
@@ -189,8 +189,8 @@ func (b *Batch) send(ctx context.Context, items []*batchItem, ready chan struct{
 		}
 		rep.Info.State = rep.Info.State || it.req.Info.State
 	}
-	t := newTried()
-	p, lastResort := r.pick(&rep, t, false)
+	var t tried
+	p, lastResort := r.pick(&rep, &t, false)
 	if p == nil || lastResort || !p.Batches() {
 		fallback()
 		return
@@ -207,12 +207,9 @@ func (b *Batch) send(ctx context.Context, items []*batchItem, ready chan struct{
 	var answers []upstream.BatchAnswer
 	done := make(chan struct{})
 	// As in Do, the attempt outlives the client's context, bounded by release.
-	actx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	a.cancel = cancel
-	r.workers.Go(func() {
-		timeout := a.timeout(r.timeout)
-		answers, a.err = p.CallBatch(actx, calls)
-		timeout.Stop()
+	a.ctx.Init(ctx, a.start.Add(r.timeout))
+	r.workers.Go(funcJob(func() {
+		answers, a.err = p.CallBatch(&a.ctx, calls)
 		if r.obs != nil && !errors.Is(a.err, upstream.ErrNoBatches) {
 			d := time.Since(a.start)
 			for i, it := range items {
@@ -223,12 +220,12 @@ func (b *Batch) send(ctx context.Context, items []*batchItem, ready chan struct{
 				r.obs.Attempt(r.chain, p, it.req.Method, d, err)
 			}
 		}
-		cancel(nil)
+		a.ctx.Cancel(nil)
 		close(done)
-	})
+	}))
 	var hedgeC <-chan time.Time
 	if r.cfg.Hedge {
-		timer := r.startTimer(r.hedgeDelay(t))
+		timer := r.startTimer(r.hedgeDelay(&t))
 		defer r.stopTimer(timer)
 		hedgeC = timer.C
 	}

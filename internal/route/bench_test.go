@@ -1,8 +1,13 @@
 package route
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"strconv"
 	"sync"
 	"testing"
 )
@@ -23,7 +28,7 @@ func BenchmarkPick(b *testing.B) {
 	req := read("eth_gasPrice")
 	b.ReportAllocs()
 	for b.Loop() {
-		if p, _ := n.router.pick(req, newTried(), false); p == nil {
+		if p, _ := n.router.pick(req, &tried{}, false); p == nil {
 			b.Fatal("no pick")
 		}
 	}
@@ -71,4 +76,92 @@ func BenchmarkBatch10(b *testing.B) {
 		}
 		wg.Wait()
 	}
+}
+
+// BenchmarkDoLean is BenchmarkDo against canned nodes that allocate
+// nothing (see startCannedNode), so that allocs/op are routing's and the
+// upstream client's own.
+func BenchmarkDoLean(b *testing.B) {
+	t := &testing.T{}
+	var specs []nodeSpec
+	for i, op := range []string{"a", "b", "c"} {
+		specs = append(specs, nodeSpec{name: fmt.Sprintf("n%d", i), operator: op, tier: "own"})
+	}
+	n := startNetAt(t, testRouting(), testHealth(), func(string) string { return startCannedNode(b) }, specs...)
+	if t.Failed() {
+		b.Fatal("canned nodes did not become healthy")
+	}
+	req := read("eth_gasPrice")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := n.router.Do(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// startCannedNode starts a loopback HTTP/1.1 node that answers every
+// request from canned bytes (eth_chainId 0x539, a block for
+// eth_getBlockByNumber, "0x1" for anything else) without allocating per
+// request, and returns its URL.
+func startCannedNode(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	answer := func(body string) []byte {
+		return []byte(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
+	}
+	chainID := answer(`{"jsonrpc":"2.0","id":1,"result":"0x539"}`)
+	block := answer(`{"jsonrpc":"2.0","id":1,"result":{"number":"0x3e8","hash":"0xaa","parentHash":"0xbb"}}`)
+	other := answer(`{"jsonrpc":"2.0","id":1,"result":"0x1"}`)
+	serve := func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
+		body := make([]byte, 0, 4096)
+		for {
+			length := -1
+			for { // the header block
+				line, err := br.ReadSlice('\n')
+				if err != nil {
+					return
+				}
+				if len(line) <= 2 {
+					break
+				}
+				if v, ok := bytes.CutPrefix(line, []byte("Content-Length: ")); ok {
+					length, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
+				}
+			}
+			if length < 0 || length > cap(body) {
+				return
+			}
+			body = body[:length]
+			if _, err := io.ReadFull(br, body); err != nil {
+				return
+			}
+			out := other
+			switch {
+			case bytes.Contains(body, []byte("eth_chainId")):
+				out = chainID
+			case bytes.Contains(body, []byte("eth_getBlockByNumber")):
+				out = block
+			}
+			if _, err := c.Write(out); err != nil {
+				return
+			}
+		}
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serve(c)
+		}
+	}()
+	return "http://" + ln.Addr().String()
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
@@ -77,6 +78,8 @@ type Router struct {
 	shares    *shareWindow
 	workers   workers   // run attempts and the calls of client batches
 	timers    sync.Pool // *time.Timer for hedge delays, see startTimer
+	snaps     sync.Pool // *[]upstream.Snapshot for pickFrom, see snapshots
+	dos       sync.Pool // *doState, see newDoState
 }
 
 // New builds a router over providers.
@@ -108,32 +111,41 @@ func New(o Options) *Router {
 // deep path every time; a worker grows it once. A worker waits at most
 // workerIdle for more work, then exits, so an idle router holds none.
 type workers struct {
-	work chan func() // unbuffered: a send succeeds only to a waiting worker
+	work chan job // unbuffered: a send succeeds only to a waiting worker
 }
 
-func newWorkers() workers { return workers{work: make(chan func())} }
+// job is what a worker runs: an attempt, or a function (funcJob). An
+// attempt is its own job, so launching one allocates no closure.
+type job interface{ run() }
+
+// funcJob runs a function as a job.
+type funcJob func()
+
+func (f funcJob) run() { f() }
+
+func newWorkers() workers { return workers{work: make(chan job)} }
 
 // workerIdle is how long a worker waits for work before it exits.
 const workerIdle = 2 * time.Second
 
-// Go runs f on an idle worker, or on a new one.
-func (w *workers) Go(f func()) {
+// Go runs j on an idle worker, or on a new one.
+func (w *workers) Go(j job) {
 	select {
-	case w.work <- f: // a waiting worker took it
+	case w.work <- j: // a waiting worker took it
 	default:
-		go w.run(f)
+		go w.run(j)
 	}
 }
 
-func (w *workers) run(f func()) {
+func (w *workers) run(j job) {
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
 	for {
-		f()
-		f = nil
+		j.run()
+		j = nil
 		idle.Reset(workerIdle)
 		select {
-		case f = <-w.work:
+		case j = <-w.work:
 		case <-idle.C:
 			return
 		}
@@ -149,24 +161,40 @@ func (r *Router) Shares() (total int, operator, cloud map[string]float64) { retu
 
 // attempt is one call to one provider.
 type attempt struct {
+	d          *doState // the Do it belongs to (nil: a batch's attempt)
+	index      int      // in d.launched
 	p          *upstream.Provider
 	lastResort bool // sent with CallLastResort
 	start      time.Time
 	hedge      bool
-	cancel     context.CancelCauseFunc
-	value      json.RawMessage
-	err        error
+	// ctx is the attempt's own context: it outlives the client's on
+	// purpose (a loser is left to finish, bounded by release, so that a
+	// hung provider shows up as stalled instead of hiding behind
+	// cancellations) and ends at the provider timeout with
+	// context.DeadlineExceeded, which upstream reports as a timeout.
+	ctx   upstream.CallContext
+	value json.RawMessage
+	err   error
 }
 
 // doState is one Do in progress: what it tried, what runs, what came back.
+// It holds its first attempt, and comes from the router's pool: Do, each
+// attempt not yet back and each pending stall timer (see release) hold a
+// reference, and the last to let go returns it (see unref), so that no
+// late attempt can touch a doState another Do is using.
 type doState struct {
-	r        *Router
-	req      *Request
-	t        *tried
-	results  chan *attempt
+	r    *Router
+	refs atomic.Int32
+	req  Request // a copy: the caller's may live on its stack
+	t    tried
+	// results carries the index in launched of each attempt that is back:
+	// a channel of pointers would cost two allocations, of ints one.
+	results  chan int
+	launched []*attempt // Do's goroutine only
 	running  []*attempt // launched, not yet back
+	launBuf  [4]*attempt
 	runBuf   [4]*attempt
-	attempts int
+	first    attempt
 }
 
 // Do routes req and returns the first good answer. Errors are a
@@ -174,8 +202,8 @@ type doState struct {
 // *upstream.Error; a context error when ctx ended first.
 func (r *Router) Do(ctx context.Context, req *Request) (Result, error) {
 	write := req.Info.Kind == ethmethod.Write
-	d := &doState{r: r, req: req, t: newTried(), results: make(chan *attempt, r.cfg.Retries+3)}
-	d.running = d.runBuf[:0]
+	d := r.newDoState(req)
+	defer d.unref()
 	defer func() {
 		for _, a := range d.running {
 			r.release(a)
@@ -187,7 +215,7 @@ func (r *Router) Do(ctx context.Context, req *Request) (Result, error) {
 	}
 	var hedgeC <-chan time.Time
 	if r.cfg.Hedge && !write {
-		timer := r.startTimer(r.hedgeDelay(d.t))
+		timer := r.startTimer(r.hedgeDelay(&d.t))
 		defer r.stopTimer(timer)
 		hedgeC = timer.C
 	}
@@ -196,15 +224,16 @@ func (r *Router) Do(ctx context.Context, req *Request) (Result, error) {
 	var lastErr error
 	for {
 		select {
-		case a := <-d.results:
+		case i := <-d.results:
+			a := d.launched[i]
 			d.done(a)
 			if a.err == nil {
-				return Result{Value: a.value, Provider: a.p.Name(), Attempts: d.attempts, Hedged: a.hedge}, nil
+				return Result{Value: a.value, Provider: a.p.Name(), Attempts: len(d.launched), Hedged: a.hedge}, nil
 			}
 			lastErr = a.err
 			if !r.retryable(write, a.err) {
 				if len(d.running) == 0 || isAnswer(a.err) {
-					return Result{Attempts: d.attempts}, a.err
+					return Result{Attempts: len(d.launched)}, a.err
 				}
 				continue // a hedge may still answer
 			}
@@ -212,7 +241,7 @@ func (r *Router) Do(ctx context.Context, req *Request) (Result, error) {
 				retries++
 				retryC = time.After(r.backoff(retries))
 			} else if len(d.running) == 0 && retryC == nil {
-				return Result{Attempts: d.attempts}, lastErr
+				return Result{Attempts: len(d.launched)}, lastErr
 			}
 		case <-retryC:
 			retryC = nil
@@ -220,7 +249,7 @@ func (r *Router) Do(ctx context.Context, req *Request) (Result, error) {
 				r.obs.Retry(r.chain, req.Method)
 			}
 			if !d.launch(ctx, false) && len(d.running) == 0 {
-				return Result{Attempts: d.attempts}, lastErr
+				return Result{Attempts: len(d.launched)}, lastErr
 			}
 		case <-hedgeC:
 			hedgeC = nil
@@ -228,31 +257,68 @@ func (r *Router) Do(ctx context.Context, req *Request) (Result, error) {
 				r.obs.Hedge(r.chain, req.Method)
 			}
 		case <-ctx.Done():
-			return Result{Attempts: d.attempts}, ctx.Err()
+			return Result{Attempts: len(d.launched)}, ctx.Err()
 		}
 	}
+}
+
+// newDoState returns a doState for req from the router's pool, holding
+// the caller's reference.
+func (r *Router) newDoState(req *Request) *doState {
+	d, ok := r.dos.Get().(*doState)
+	if !ok {
+		d = &doState{r: r, results: make(chan int, r.cfg.Retries+3)}
+	}
+	d.req = *req
+	d.launched, d.running = d.launBuf[:0], d.runBuf[:0]
+	d.refs.Store(1)
+	return d
+}
+
+// unref lets go of one reference to d; the last one empties d (the reports
+// of attempts that came back after Do returned included) and returns it to
+// the pool. A d whose first attempt's context escaped (to net/http, a dial,
+// a timer: see upstream.CallContext.Escaped) is left to the garbage
+// collector instead: something may still read that context.
+func (d *doState) unref() {
+	if d.refs.Add(-1) > 0 {
+		return
+	}
+	if d.first.ctx.Escaped() {
+		return
+	}
+	for len(d.results) > 0 {
+		<-d.results
+	}
+	d.req, d.t = Request{}, tried{}
+	clear(d.launBuf[:])
+	clear(d.runBuf[:])
+	d.launched, d.running = nil, nil
+	d.first = attempt{}
+	d.r.dos.Put(d)
 }
 
 // launch starts an attempt at the next provider, reporting false when none
 // qualifies.
 func (d *doState) launch(ctx context.Context, hedge bool) bool {
 	r := d.r
-	p, lastResort := r.pick(d.req, d.t, hedge)
+	p, lastResort := r.pick(&d.req, &d.t, hedge)
 	if p == nil {
 		return false
 	}
 	d.t.add(p)
-	d.attempts++
-	a := &attempt{p: p, lastResort: lastResort, start: time.Now(), hedge: hedge}
+	a := &d.first
+	if len(d.launched) > 0 {
+		a = new(attempt)
+	}
+	a.index = len(d.launched)
+	d.launched = append(d.launched, a)
+	a.d, a.p, a.lastResort, a.start, a.hedge = d, p, lastResort, time.Now(), hedge
+	a.ctx.Init(ctx, a.start.Add(r.timeout))
 	d.running = append(d.running, a)
 	r.shares.add(a.start, p.Labels().Operator, p.Labels().Cloud)
-	// The attempt outlives the client's context on purpose: a loser is
-	// left to finish (bounded by release) so a hung provider shows up
-	// as stalled instead of hiding behind cancellations.
-	actx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	a.cancel = cancel
-	req, results := d.req, d.results
-	r.workers.Go(func() { r.run(actx, a, req, results) })
+	d.refs.Add(1) // let go in run
+	r.workers.Go(a)
 	return true
 }
 
@@ -266,29 +332,22 @@ func (d *doState) done(a *attempt) {
 	}
 }
 
-// run makes one attempt (on its own goroutine) and reports it on results.
-// ctx is the attempt's own context (see launch), whose cancel is a.cancel.
-func (r *Router) run(ctx context.Context, a *attempt, req *Request, results chan<- *attempt) {
-	timeout := a.timeout(r.timeout)
+// run makes the attempt of a Do (on a worker) and reports it on the Do's
+// results.
+func (a *attempt) run() {
+	d := a.d
+	r, req := d.r, &d.req
 	if a.lastResort {
-		a.value, a.err = a.p.CallLastResort(ctx, req.Method, req.Params)
+		a.value, a.err = a.p.CallLastResort(&a.ctx, req.Method, req.Params)
 	} else {
-		a.value, a.err = a.p.Call(ctx, req.Method, req.Params)
+		a.value, a.err = a.p.Call(&a.ctx, req.Method, req.Params)
 	}
-	timeout.Stop()
 	if r.obs != nil {
 		r.obs.Attempt(r.chain, a.p, req.Method, time.Since(a.start), a.err)
 	}
-	a.cancel(nil)
-	results <- a
-}
-
-// timeout ends the attempt's context after d with context.DeadlineExceeded
-// as its cause, which upstream reports as a timeout: the provider timeout
-// without a second context (and its timer, and its registration with the
-// first) per attempt.
-func (a *attempt) timeout(d time.Duration) *time.Timer {
-	return time.AfterFunc(d, func() { a.cancel(context.DeadlineExceeded) })
+	a.ctx.Cancel(nil) // stops its timer, if something waited on it
+	d.results <- a.index
+	d.unref() // a must not be touched after this
 }
 
 // startTimer returns a timer that fires after d, from the router's pool;
@@ -312,17 +371,26 @@ func (r *Router) stopTimer(t *time.Timer) {
 func (r *Router) release(a *attempt) {
 	left := a.p.StallAfter() - time.Since(a.start)
 	if left <= 0 {
-		a.cancel(upstream.ErrStalled)
+		a.ctx.Cancel(upstream.ErrStalled)
 		return
 	}
-	time.AfterFunc(left, func() { a.cancel(upstream.ErrStalled) })
+	d := a.d
+	if d != nil {
+		d.refs.Add(1) // the timer holds a, so it holds a's doState
+	}
+	time.AfterFunc(left, func() {
+		a.ctx.Cancel(upstream.ErrStalled)
+		if d != nil {
+			d.unref()
+		}
+	})
 }
 
 // hedgeDelay is the configured quantile of the first attempt's provider
 // latency, clamped to [HedgeMinDelay, HedgeMaxDelay].
 func (r *Router) hedgeDelay(t *tried) time.Duration {
 	var d time.Duration
-	for _, p := range t.providers {
+	if p, ok := t.providers.last(); ok {
 		d = p.Quantile(r.cfg.HedgeQuantile)
 	}
 	if d <= 0 { // no samples yet: the slowest known quantile of the chain

@@ -62,17 +62,30 @@ func testHealth() config.Health {
 
 func startNetWith(t *testing.T, routing config.Routing, health config.Health, specs ...nodeSpec) *testNet {
 	t.Helper()
+	return startNetAt(t, routing, health, nil, specs...)
+}
+
+// startNetAt is startNetWith with the providers' URLs from url (nil: a
+// fake node per spec).
+func startNetAt(t *testing.T, routing config.Routing, health config.Health, url func(name string) string, specs ...nodeSpec) *testNet {
+	t.Helper()
 	n := &testNet{chain: fakenode.NewChain(1337, 1000), nodes: map[string]*fakenode.Node{}}
 	n.head = head.NewTracker(2, 64, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var providers []*upstream.Provider
 	for _, s := range specs {
-		node := fakenode.Start(s.name, n.chain)
-		n.nodes[s.name] = node
+		var u string
+		if url != nil {
+			u = url(s.name)
+		} else {
+			node := fakenode.Start(s.name, n.chain)
+			n.nodes[s.name] = node
+			u = node.URL()
+		}
 		p := upstream.New(upstream.Options{
 			Chain: "test", ChainID: 1337, Health: health,
-			Provider: config.Provider{Name: s.name, HTTP: node.URL(), Weight: s.weight, ArchiveDepth: s.archive,
+			Provider: config.Provider{Name: s.name, HTTP: u, Weight: s.weight, ArchiveDepth: s.archive,
 				Labels: config.Labels{Operator: s.operator, Cloud: s.cloud, Tier: s.tier}},
 			OnHead: func(p *upstream.Provider, b head.Block) { n.head.Observe(p.Name(), p.Labels().Operator, b) },
 		})
@@ -528,4 +541,76 @@ func TestPenalisedProviderIsAvoided(t *testing.T) {
 	if c := n.nodes["pub"].Served(); c != 0 {
 		t.Fatalf("public tier served %d reads after the own provider's penalty faded", c)
 	}
+}
+
+// TestLateAttemptsStayWithTheirDo checks the reuse of a Do's state: a
+// losing attempt that comes back after its Do returned must finish as
+// itself (its provider, its report) and must not reach the Do that uses
+// the state next.
+func TestLateAttemptsStayWithTheirDo(t *testing.T) {
+	routing := testRouting()
+	routing.ExplorationShare = 0.5 // first attempts on either provider
+	routing.HedgeMinDelay = config.Duration(5 * time.Millisecond)
+	routing.HedgeMaxDelay = config.Duration(10 * time.Millisecond)
+	n := startNet(t, routing,
+		nodeSpec{name: "slow", operator: "alice", tier: "own", weight: 1e6},
+		nodeSpec{name: "fast", operator: "bob", tier: "own", weight: 1e-6},
+	)
+	obs := &attemptCounter{n: map[string]int{}}
+	n.router.obs = obs
+	n.nodes["slow"].SetFault(fakenode.Fault{Delay: 30 * time.Millisecond, OnlyMethod: "eth_gasPrice"})
+	n.resetCalls()
+	hedged := 0
+	var pooled []*doState // taken from the pool as a Do returns: no attempt may still use them
+	for range 40 {
+		res, err := n.router.Do(context.Background(), read("eth_gasPrice"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Value) == 0 || res.Provider == "" {
+			t.Fatalf("an answer without a value: %+v", res)
+		}
+		if res.Hedged {
+			hedged++
+		}
+		if d, ok := n.router.dos.Get().(*doState); ok {
+			pooled = append(pooled, d)
+		}
+	}
+	if hedged == 0 {
+		t.Fatal("no Do was hedged: the test proves nothing")
+	}
+	time.Sleep(200 * time.Millisecond) // the late attempts come back
+	for _, d := range pooled {
+		if d.first.value != nil || d.first.p != nil || len(d.results) > 0 {
+			t.Fatal("a late attempt wrote to a pooled doState")
+		}
+	}
+	for name, node := range n.nodes {
+		if got, want := obs.count(name), node.Calls("eth_gasPrice"); got != want {
+			t.Errorf("%s: %d attempts reported, %d served", name, got, want)
+		}
+	}
+}
+
+// attemptCounter is an Observer counting the successful attempts per provider.
+type attemptCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *attemptCounter) Attempt(_ string, p *upstream.Provider, _ string, _ time.Duration, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil {
+		c.n[p.Name()]++
+	}
+}
+func (c *attemptCounter) Retry(string, string) {}
+func (c *attemptCounter) Hedge(string, string) {}
+
+func (c *attemptCounter) count(name string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[name]
 }

@@ -17,43 +17,72 @@ type candidate struct {
 }
 
 // tried remembers what a request already used, so retries and hedges go
-// elsewhere.
-// Slices, not maps: a request tries a handful of providers, and the
+// elsewhere. The zero value is empty and ready.
+// Small sets, not maps: a request tries a handful of providers, and the
 // sets are made on every call.
 type tried struct {
-	providers []*upstream.Provider
-	operators []string
-	clouds    []string
+	providers smallSet[*upstream.Provider]
+	operators smallSet[string]
+	clouds    smallSet[string]
 }
-
-func newTried() *tried { return &tried{} }
 
 func (t *tried) add(p *upstream.Provider) {
 	l := p.Labels()
 	t.exclude(p)
 	t.excludeOperator(l.Operator)
-	if l.Cloud != "" && !slices.Contains(t.clouds, l.Cloud) {
-		t.clouds = append(t.clouds, l.Cloud)
+	if l.Cloud != "" {
+		t.clouds.add(l.Cloud)
 	}
 }
 
 // exclude marks p tried without preferring other operators or clouds.
-func (t *tried) exclude(p *upstream.Provider) {
-	if !t.hasProvider(p) {
-		t.providers = append(t.providers, p)
-	}
-}
+func (t *tried) exclude(p *upstream.Provider) { t.providers.add(p) }
 
 // excludeOperator marks every provider of op tried.
-func (t *tried) excludeOperator(op string) {
-	if !t.hasOperator(op) {
-		t.operators = append(t.operators, op)
+func (t *tried) excludeOperator(op string) { t.operators.add(op) }
+
+func (t *tried) hasProvider(p *upstream.Provider) bool { return t.providers.has(p) }
+func (t *tried) hasOperator(op string) bool            { return t.operators.has(op) }
+func (t *tried) hasCloud(c string) bool                { return t.clouds.has(c) }
+
+// smallSet is a set of a few values, in the order added: the first four
+// are held inline (no allocation), any more in a slice.
+type smallSet[T comparable] struct {
+	n      int // values held inline
+	inline [4]T
+	more   []T
+}
+
+func (s *smallSet[T]) add(v T) {
+	switch {
+	case s.has(v):
+	case s.n < len(s.inline):
+		s.inline[s.n] = v
+		s.n++
+	default:
+		s.more = append(s.more, v)
 	}
 }
 
-func (t *tried) hasProvider(p *upstream.Provider) bool { return slices.Contains(t.providers, p) }
-func (t *tried) hasOperator(op string) bool            { return slices.Contains(t.operators, op) }
-func (t *tried) hasCloud(c string) bool                { return slices.Contains(t.clouds, c) }
+func (s *smallSet[T]) has(v T) bool {
+	for _, x := range s.inline[:s.n] {
+		if x == v {
+			return true
+		}
+	}
+	return slices.Contains(s.more, v)
+}
+
+// last returns the value added last.
+func (s *smallSet[T]) last() (v T, ok bool) {
+	if len(s.more) > 0 {
+		return s.more[len(s.more)-1], true
+	}
+	if s.n == 0 {
+		return v, false
+	}
+	return s.inline[s.n-1], true
+}
 
 // pick chooses the provider for the next attempt of req, or nil. When
 // newOperator is set only providers of operators not yet tried qualify
@@ -74,9 +103,19 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 	now := time.Now()
 	agreed, haveHead := r.head.Latest()
 
+	// The candidates are on the stack for the usual chain of a few
+	// providers. Their snapshots are not: the filters' closures make what
+	// a candidate points to escape, so they come from the router's pool.
+	var candBuf [maxInline]candidate
+	cands := candBuf[:0]
+	if n := len(r.providers); n > maxInline {
+		cands = make([]candidate, 0, n)
+	}
+	snapBuf := r.snapshots()
+	defer r.snaps.Put(snapBuf)
+	snaps := *snapBuf
+
 	// Hard filters: what must hold for the provider to serve the call at all.
-	cands := make([]candidate, 0, len(r.providers))
-	snaps := make([]upstream.Snapshot, len(r.providers))
 	for i, p := range r.providers {
 		if t.hasProvider(p) {
 			continue
@@ -99,7 +138,9 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 		} else if haveHead && r.maxLag > 0 && s.HeadNumber+r.maxLag < agreed.Number {
 			continue // lagging: it would answer from the past
 		}
-		cands = append(cands, candidate{p: p, snap: s})
+		// Not append: its elements escape to the heap (it might grow).
+		cands = cands[:len(cands)+1]
+		cands[len(cands)-1] = candidate{p: p, snap: s}
 	}
 	if len(cands) == 0 {
 		return nil
@@ -142,6 +183,20 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 	return weighted(cands)
 }
 
+// snapshots returns a buffer for a snapshot of each provider, from the
+// router's pool (give it back with r.snaps.Put).
+func (r *Router) snapshots() *[]upstream.Snapshot {
+	if b, ok := r.snaps.Get().(*[]upstream.Snapshot); ok {
+		return b
+	}
+	b := make([]upstream.Snapshot, len(r.providers))
+	return &b
+}
+
+// maxInline is how many candidates pickFrom and weighted handle in arrays
+// on the stack; a chain with more providers allocates.
+const maxInline = 16
+
 // dropDegraded drops (softly) providers that fail or throttle often (see
 // upstream's degraded state), or whose recent latency is far above the best
 // candidate's: such a provider must not keep its tier's traffic while
@@ -179,13 +234,14 @@ func keep(cands []candidate, f func(candidate) bool) []candidate {
 	if n == 0 || n == len(cands) {
 		return cands
 	}
-	out := cands[:0]
+	out := 0
 	for i, c := range cands {
-		if pass[i] {
-			out = append(out, c)
+		if pass[i] { // not append: its elements would escape to the heap
+			cands[out] = c
+			out++
 		}
 	}
-	return out
+	return cands[:out]
 }
 
 // capable reports whether p offers the namespace the method needs.
@@ -236,7 +292,12 @@ func weighted(cands []candidate) *upstream.Provider {
 	if n > 0 {
 		fallback = time.Duration(sum / n)
 	}
-	weights := make([]float64, len(cands))
+	var buf [maxInline]float64
+	weights := buf[:0]
+	if len(cands) > len(buf) {
+		weights = make([]float64, 0, len(cands))
+	}
+	weights = weights[:len(cands)]
 	var total float64
 	for i, c := range cands {
 		weights[i] = 1 / Score(c.snap, fallback)

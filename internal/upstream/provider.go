@@ -72,6 +72,8 @@ type Provider struct {
 	sem     chan struct{}
 	limiter *rate.Limiter
 	seq     atomic.Uint64
+	// callBufs holds *[]byte buffers for calls sent with h1 (see post).
+	callBufs sync.Pool
 	// noBatches is set once the provider answered a batch request with
 	// something other than a batch.
 	noBatches atomic.Bool
@@ -210,12 +212,18 @@ func (p *Provider) acquire(ctx context.Context, method string, lastResort bool, 
 	if err := p.admit(method, lastResort); err != nil {
 		return err
 	}
+	// Try the free slot first: a select evaluates ctx.Done() even when the
+	// send can proceed, which makes the context build its channel.
 	select {
 	case p.sem <- struct{}{}:
-	case <-ctx.Done():
-		err := p.ctxError(ctx, method)
-		err.Sent = false
-		return err
+	default:
+		select {
+		case p.sem <- struct{}{}:
+		case <-ctx.Done():
+			err := p.ctxError(ctx, method)
+			err.Sent = false
+			return err
+		}
 	}
 	if p.limiter != nil && !p.limiter.AllowN(time.Now(), n) {
 		p.release()
@@ -270,8 +278,8 @@ func (p *Provider) admit(method string, lastResort bool) error {
 // checks (probe true) close an open breaker on success.
 func (p *Provider) record(start time.Time, err error, probe bool) {
 	now := time.Now()
-	var ue *Error
-	isUE := asError(err, &ue)
+	ue := errorOf(err)
+	isUE := ue != nil
 	if isUE && ue.Class == ClassCanceled {
 		return // the caller went away: says nothing about the provider
 	}

@@ -114,6 +114,15 @@ func (p *Provider) snapshot(now time.Time, quantiles bool) Snapshot {
 	return s
 }
 
-func asError(err error, target **Error) bool {
-	return err != nil && errors.As(err, target)
+// errorOf returns the *Error in err's chain, or nil. Its target variable
+// is allocated only for a non-nil err: record runs on every call.
+func errorOf(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var ue *Error
+	if errors.As(err, &ue) {
+		return ue
+	}
+	return nil
 }

@@ -27,8 +27,21 @@ func (p *Provider) post(ctx context.Context, id uint64, method string, params js
 	fail := func(class Class, sent bool, err error) error {
 		return &Error{Provider: p.name, Method: method, Class: class, Sent: sent, Err: err}
 	}
-	body := appendCall(make([]byte, 0, 64+len(method)+len(params)), id, method, params)
-	data, status, err := p.roundTrip(ctx, method, body)
+	var data []byte
+	var status int
+	var err error
+	if p.h1 != nil {
+		// The lean client is done with the body when it returns (it copies
+		// it into the connection's buffer): the body buffer is reused.
+		buf := p.callBuf()
+		*buf = appendCall((*buf)[:0], id, method, params)
+		data, status, err = p.roundTrip(ctx, method, *buf)
+		p.putCallBuf(buf)
+	} else {
+		// net/http may read a body after its RoundTrip returned: a new one.
+		body := appendCall(make([]byte, 0, 64+len(method)+len(params)), id, method, params)
+		data, status, err = p.roundTrip(ctx, method, body)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -54,6 +67,26 @@ func (p *Provider) post(ctx context.Context, id uint64, method string, params js
 	return msg.Result, nil
 }
 
+// maxPooledCall is the largest call buffer kept for reuse: a rare huge
+// call (a big transaction) should not pin its memory.
+const maxPooledCall = 64 << 10
+
+// callBuf returns a buffer for one call's JSON, from the provider's pool.
+func (p *Provider) callBuf() *[]byte {
+	if b, ok := p.callBufs.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 512)
+	return &b
+}
+
+// putCallBuf returns b to the pool.
+func (p *Provider) putCallBuf(b *[]byte) {
+	if cap(*b) <= maxPooledCall {
+		p.callBufs.Put(b)
+	}
+}
+
 // response is one decoded JSON-RPC answer; the result stays raw.
 type response struct {
 	ID     json.RawMessage `json:"id"`
@@ -64,17 +97,19 @@ type response struct {
 // decodeResponse decodes one answer object, without reflection unless it
 // carries an error or has unusual member names.
 func decodeResponse(data []byte) (response, error) {
-	var r response
 	m, ok := jsonrpc.ScanResponse(data)
 	if !ok {
+		var r response // declared here: only this path allocates it
 		err := json.Unmarshal(data, &r)
 		return r, err
 	}
-	r.ID, r.Result = m.ID, m.Result
+	r := response{ID: m.ID, Result: m.Result}
 	if len(m.Error) > 0 && string(m.Error) != "null" {
-		if err := json.Unmarshal(m.Error, &r.Error); err != nil {
+		var e *jsonrpc.Error // likewise
+		if err := json.Unmarshal(m.Error, &e); err != nil {
 			return r, err
 		}
+		r.Error = e
 	}
 	return r, nil
 }
@@ -94,7 +129,12 @@ func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 // ctxError classifies a call that ended because its context did.
 func (p *Provider) ctxError(ctx context.Context, method string) *Error {
-	cause := context.Cause(ctx)
+	var cause error
+	if c, ok := ctx.(interface{ Cause() error }); ok {
+		cause = c.Cause() // a *CallContext: context.Cause may not see it
+	} else {
+		cause = context.Cause(ctx)
+	}
 	class := ClassTimeout
 	switch {
 	case errors.Is(cause, ErrStalled):

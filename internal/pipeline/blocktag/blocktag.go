@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
@@ -28,23 +29,24 @@ func (b *BlockTag) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessag
 	if idx < 0 {
 		return b.Next.Handle(ctx, c)
 	}
-	params, perr := jsonrpc.ParamsArray(c.Params)
+	var buf [4]json.RawMessage // the params, split on the stack
+	params, perr := jsonrpc.AppendParamsArray(buf[:0], c.Params)
 	if perr != nil {
 		return b.Next.Handle(ctx, c) // let the node explain its own params
 	}
+	var q [20]byte // room for a quoted quantity, on the stack
 	switch {
 	case idx < len(params):
-		raw, n, pinned, err := Resolve(b.Head, params[idx])
+		raw, n, pinned, err := resolve(b.Head, params[idx], q[:0])
 		if err != nil {
 			return nil, err
 		}
-		params[idx] = raw
-		c.Params = jsonrpc.EncodeParams(params)
+		c.Params = jsonrpc.EncodeParamsWith(params, idx, raw)
 		c.Block, c.HasBlock = n, pinned
 	case idx == len(params) && c.Info.DefaultLatest:
 		if h, ok := b.Head.Latest(); ok {
-			params = append(params, json.RawMessage(`"`+head.Quantity(h.Number)+`"`))
-			c.Params = jsonrpc.EncodeParams(params)
+			params = append(params, nil) // the place of the block param
+			c.Params = jsonrpc.EncodeParamsWith(params, idx, quantity(q[:0], h.Number))
 			c.Block, c.HasBlock = h.Number, true
 		}
 	}
@@ -55,10 +57,23 @@ func (b *BlockTag) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessag
 // into the param to forward and the block it pins, if any. A block beyond
 // the agreed head is not pinned: a provider answers it as it sees fit.
 func Resolve(t *head.Tracker, raw json.RawMessage) (json.RawMessage, uint64, bool, *jsonrpc.Error) {
+	return resolve(t, raw, nil)
+}
+
+// resolve is Resolve writing a block number it substitutes into q's
+// storage (the caller copies the param before q goes).
+func resolve(t *head.Tracker, raw json.RawMessage, q []byte) (json.RawMessage, uint64, bool, *jsonrpc.Error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) > 0 && raw[0] == '{' {
 		return resolveObject(t, raw)
 	}
+	return resolveTag(t, raw, q)
+}
+
+// resolveTag resolves a tag or a number (raw trimmed). Apart from resolve
+// so that the recursion of resolveObject does not include it: escape
+// analysis would then move the caller's q to the heap.
+func resolveTag(t *head.Tracker, raw json.RawMessage, q []byte) (json.RawMessage, uint64, bool, *jsonrpc.Error) {
 	tag, ok := jsonrpc.StringValue(raw)
 	if !ok {
 		return nil, 0, false, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: block must be a tag, a hex number or an object")
@@ -69,7 +84,7 @@ func Resolve(t *head.Tracker, raw json.RawMessage) (json.RawMessage, uint64, boo
 		if !haveHead {
 			return raw, 0, false, nil
 		}
-		return quantity(h.Number), h.Number, true, nil
+		return quantity(q, h.Number), h.Number, true, nil
 	case "pending":
 		// Keep "pending", but only providers at the agreed head may answer it.
 		return raw, h.Number, haveHead, nil
@@ -81,7 +96,7 @@ func Resolve(t *head.Tracker, raw json.RawMessage) (json.RawMessage, uint64, boo
 		if !ok {
 			return raw, 0, false, nil
 		}
-		return quantity(n), n, true, nil
+		return quantity(q, n), n, true, nil
 	case "earliest":
 		return raw, 0, true, nil
 	}
@@ -105,7 +120,15 @@ func resolveObject(t *head.Tracker, raw json.RawMessage) (json.RawMessage, uint6
 	if !ok {
 		return raw, 0, false, nil // by hash: any provider that knows the hash
 	}
-	r, n, pinned, err := Resolve(t, num)
+	var r json.RawMessage
+	var n uint64
+	var pinned bool
+	var err *jsonrpc.Error
+	if num = bytes.TrimSpace(num); len(num) > 0 && num[0] == '{' {
+		r, n, pinned, err = resolveObject(t, num)
+	} else {
+		r, n, pinned, err = resolveTag(t, num, nil)
+	}
 	if err != nil {
 		return nil, 0, false, err
 	}
@@ -117,4 +140,9 @@ func resolveObject(t *head.Tracker, raw json.RawMessage) (json.RawMessage, uint6
 	return out, n, pinned, nil
 }
 
-func quantity(n uint64) json.RawMessage { return json.RawMessage(`"` + head.Quantity(n) + `"`) }
+// quantity appends n as a quoted JSON quantity (as head.Quantity) to q.
+func quantity(q []byte, n uint64) json.RawMessage {
+	q = append(q, `"0x`...)
+	q = strconv.AppendUint(q, n, 16)
+	return append(q, '"')
+}
