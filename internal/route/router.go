@@ -76,7 +76,7 @@ type Router struct {
 	head      *head.Tracker
 	obs       Observer
 	shares    *shareWindow
-	workers   workers   // run attempts and the calls of client batches
+	workers   *workers  // run attempts and the calls of client batches
 	timers    sync.Pool // *time.Timer for hedge delays, see startTimer
 	snaps     sync.Pool // *[]upstream.Snapshot for pickFrom, see snapshots
 	dos       sync.Pool // *doState, see newDoState
@@ -108,10 +108,16 @@ func New(o Options) *Router {
 // workers runs functions on goroutines that outlive one function: an
 // attempt, or a call of a client's batch, then waits for the next. A new
 // goroutine starts with a small stack and grows it (copying) in the call's
-// deep path every time; a worker grows it once. A worker waits at most
-// workerIdle for more work, then exits, so an idle router holds none.
+// deep path every time; a worker grows it once. Workers wait for work with
+// a plain channel receive (a timer per worker in that wait cost a timer
+// reset and a timer-channel select per job); a reaper ends them once no job
+// has started for an idle period, so an idle router holds none.
 type workers struct {
-	work chan job // unbuffered: a send succeeds only to a waiting worker
+	work    chan job      // unbuffered: a send succeeds only to a waiting worker
+	idle    time.Duration // how long without a new job ends the workers
+	started atomic.Uint64 // jobs handed out, for the reaper
+	live    atomic.Int32  // workers running
+	reaping atomic.Bool   // a reaper runs
 }
 
 // job is what a worker runs: an attempt, or a function (funcJob). An
@@ -123,30 +129,60 @@ type funcJob func()
 
 func (f funcJob) run() { f() }
 
-func newWorkers() workers { return workers{work: make(chan job)} }
+func newWorkers() *workers { return &workers{work: make(chan job), idle: workerIdle} }
 
-// workerIdle is how long a worker waits for work before it exits.
+// workerIdle is how long workers wait without any new job before they exit.
 const workerIdle = 2 * time.Second
 
 // Go runs j on an idle worker, or on a new one.
 func (w *workers) Go(j job) {
+	w.started.Add(1)
 	select {
 	case w.work <- j: // a waiting worker took it
 	default:
+		w.live.Add(1)
 		go w.run(j)
+		if w.reaping.CompareAndSwap(false, true) {
+			go w.reap()
+		}
 	}
 }
 
+// run runs j, then the jobs it is handed, until it is handed nil (reap).
 func (w *workers) run(j job) {
-	idle := time.NewTimer(workerIdle)
-	defer idle.Stop()
-	for {
+	defer w.live.Add(-1)
+	for j != nil {
 		j.run()
-		j = nil
-		idle.Reset(workerIdle)
-		select {
-		case j = <-w.work:
-		case <-idle.C:
+		j = <-w.work
+	}
+}
+
+// reap looks every idle period: when no job started since the last look, it
+// ends every waiting worker. It stops once no worker is left.
+func (w *workers) reap() {
+	t := time.NewTicker(w.idle)
+	defer t.Stop()
+	last := w.started.Load()
+	for range t.C {
+		if now := w.started.Load(); now != last {
+			last = now
+			continue
+		}
+	end:
+		for {
+			select {
+			case w.work <- nil:
+			default:
+				break end
+			}
+		}
+		if w.live.Load() > 0 {
+			continue
+		}
+		w.reaping.Store(false)
+		// A worker started since the check found a reaper running: take
+		// over again, unless its Go already started another.
+		if w.live.Load() == 0 || !w.reaping.CompareAndSwap(false, true) {
 			return
 		}
 	}

@@ -614,3 +614,50 @@ func (c *attemptCounter) count(name string) int {
 	defer c.mu.Unlock()
 	return c.n[name]
 }
+
+// TestWorkersEndWhenIdle: workers run jobs at once (a new one when none is
+// waiting), are reused while jobs keep coming, and all end once no job has
+// started for the idle period; after that, new jobs start new workers.
+func TestWorkersEndWhenIdle(t *testing.T) {
+	w := &workers{work: make(chan job), idle: 20 * time.Millisecond}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(3 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s (live %d)", what, w.live.Load())
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	for round := range 2 {
+		release := make(chan struct{})
+		var wg sync.WaitGroup
+		const n = 8
+		wg.Add(n)
+		for range n {
+			w.Go(funcJob(func() {
+				defer wg.Done()
+				<-release
+			}))
+		}
+		if got := w.live.Load(); got != n {
+			t.Fatalf("round %d: %d workers for %d blocked jobs", round, got, n)
+		}
+		close(release)
+		wg.Wait()
+		// Jobs one after the other while the workers wait: they are reused
+		// (at most one or two more start while the first ones get back to
+		// waiting).
+		for range 20 {
+			var done sync.WaitGroup
+			done.Add(1)
+			w.Go(funcJob(done.Done))
+			done.Wait()
+		}
+		if got := w.live.Load(); got > n+2 {
+			t.Fatalf("round %d: %d workers after sequential jobs, want at most %d", round, got, n+2)
+		}
+		waitFor("idle workers to end", func() bool { return w.live.Load() == 0 && !w.reaping.Load() })
+	}
+}
