@@ -3,6 +3,7 @@ package route
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -145,6 +146,52 @@ func (s *Slot) Do(ctx context.Context, req *Request) (Result, error) {
 	return it.res, it.err
 }
 
+// batchAttempt is one upstream batch request of a wave.
+type batchAttempt struct {
+	a       attempt
+	answers []upstream.BatchAnswer
+}
+
+// launchBatch sends calls to p as one batch on a worker and reports the
+// attempt on results when it is back. As in Do, the attempt outlives the
+// client's context, bounded by release.
+func (r *Router) launchBatch(ctx context.Context, p *upstream.Provider, hedge bool, items []*batchItem, calls []upstream.BatchCall, t *tried, results chan<- *batchAttempt) *batchAttempt {
+	t.add(p)
+	ba := &batchAttempt{a: attempt{p: p, start: time.Now(), hedge: hedge}}
+	a := &ba.a
+	for range items {
+		r.shares.add(a.start, p.Labels().Operator, p.Labels().Cloud)
+	}
+	a.ctx.Init(ctx, a.start.Add(r.timeout))
+	r.workers.Go(funcJob(func() {
+		ba.answers, a.err = p.CallBatch(&a.ctx, calls)
+		if r.obs != nil && !errors.Is(a.err, upstream.ErrNoBatches) {
+			d := time.Since(a.start)
+			for i, it := range items {
+				err := a.err
+				if err == nil {
+					err = ba.answers[i].Err
+				}
+				r.obs.Attempt(r.chain, p, it.req.Method, d, err)
+			}
+		}
+		a.ctx.Cancel(nil)
+		results <- ba
+	}))
+	return ba
+}
+
+// batchHedgeDelay is the hedge delay of a batch of n calls: a node answers
+// a batch's calls one after the other (go-ethereum does), so the single
+// call's delay times n, at most routing.hedge_max_delay.
+func (r *Router) batchHedgeDelay(t *tried, n int) time.Duration {
+	hi := r.cfg.HedgeMaxDelay.D()
+	if hi <= 0 {
+		hi = 2 * time.Second
+	}
+	return min(r.hedgeDelay(t)*time.Duration(n), hi)
+}
+
 // takeLocked takes the waiting calls and the channel that tells them they
 // are answered. Called with mu held.
 func (b *Batch) takeLocked() ([]*batchItem, chan struct{}) {
@@ -195,63 +242,63 @@ func (b *Batch) send(ctx context.Context, items []*batchItem, ready chan struct{
 		fallback()
 		return
 	}
-	t.add(p)
 	calls := make([]upstream.BatchCall, len(items))
 	for i, it := range items {
 		calls[i] = upstream.BatchCall{Method: it.req.Method, Params: it.req.Params}
 	}
-	a := &attempt{p: p, start: time.Now()}
-	for range items {
-		r.shares.add(a.start, p.Labels().Operator, p.Labels().Cloud)
-	}
-	var answers []upstream.BatchAnswer
-	done := make(chan struct{})
-	// As in Do, the attempt outlives the client's context, bounded by release.
-	a.ctx.Init(ctx, a.start.Add(r.timeout))
-	r.workers.Go(funcJob(func() {
-		answers, a.err = p.CallBatch(&a.ctx, calls)
-		if r.obs != nil && !errors.Is(a.err, upstream.ErrNoBatches) {
-			d := time.Since(a.start)
-			for i, it := range items {
-				err := a.err
-				if err == nil {
-					err = answers[i].Err
-				}
-				r.obs.Attempt(r.chain, p, it.req.Method, d, err)
-			}
-		}
-		a.ctx.Cancel(nil)
-		close(done)
-	}))
+	results := make(chan *batchAttempt, 2) // the first attempt and its hedge
+	running := []*batchAttempt{r.launchBatch(ctx, p, false, items, calls, &t, results)}
+	launched := 1
 	var hedgeC <-chan time.Time
 	if r.cfg.Hedge {
-		timer := r.startTimer(r.hedgeDelay(&t))
+		timer := r.startTimer(r.batchHedgeDelay(&t, len(items)))
 		defer r.stopTimer(timer)
 		hedgeC = timer.C
 	}
-	select {
-	case <-done:
-	case <-hedgeC: // slower than a hedge would wait: each call on its own
-		r.release(a)
-		fallback()
-		return
-	case <-ctx.Done():
-		r.release(a)
-		fallback() // each call then sees its own context's end
-		return
+	// The batch is hedged as a batch: one more request, to another
+	// operator. Falling back to each call on its own when the first was
+	// slow made ten requests of one on a node that was slow because it
+	// was busy, and throughput collapsed under load.
+	var won *batchAttempt
+	for won == nil {
+		select {
+		case ba := <-results:
+			running = slices.DeleteFunc(running, func(x *batchAttempt) bool { return x == ba })
+			if ba.a.err == nil {
+				won = ba
+			} else if len(running) == 0 {
+				fallback()
+				return
+			}
+		case <-hedgeC:
+			hedgeC = nil
+			if hp, lr := r.pick(&rep, &t, true); hp != nil && !lr && hp.Batches() {
+				if r.obs != nil {
+					r.obs.Hedge(r.chain, rep.Method)
+				}
+				running = append(running, r.launchBatch(ctx, hp, true, items, calls, &t, results))
+				launched++
+			}
+		case <-ctx.Done():
+			for _, ba := range running {
+				r.release(&ba.a)
+			}
+			fallback() // each call then sees its own context's end
+			return
+		}
 	}
-	if a.err != nil {
-		fallback()
-		return
+	for _, ba := range running {
+		r.release(&ba.a) // the slower one, left to finish
 	}
+	p, answers := won.a.p, won.answers
 	for i, it := range items {
 		ans := answers[i]
 		je, answered := ans.Err.(*jsonrpc.Error) // not wrapped: a node failure is an *upstream.Error
 		switch {
 		case ans.Err == nil:
-			it.res = Result{Value: ans.Result, Provider: p.Name(), Attempts: 1}
+			it.res = Result{Value: ans.Result, Provider: p.Name(), Attempts: launched, Hedged: won.a.hedge}
 		case answered && !missingData(je):
-			it.res, it.err = Result{Provider: p.Name(), Attempts: 1}, je // the node's answer
+			it.res, it.err = Result{Provider: p.Name(), Attempts: launched, Hedged: won.a.hedge}, je // the node's answer
 		default:
 			it.fallback = true
 		}
