@@ -38,7 +38,11 @@ func BenchmarkPick(b *testing.B) {
 // worker, the upstream call to an in-process fake node (its HTTP server's
 // cost is in the figures), and the answer.
 func BenchmarkDo(b *testing.B) {
-	n := startNet(&testing.T{}, testRouting(), threeOperators()...)
+	benchDo(b, startNet(&testing.T{}, testRouting(), threeOperators()...))
+}
+
+// benchDo routes eth_gasPrice through n's router per op.
+func benchDo(b *testing.B, n *testNet) {
 	req := read("eth_gasPrice")
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -91,14 +95,7 @@ func BenchmarkDoLean(b *testing.B) {
 	if t.Failed() {
 		b.Fatal("canned nodes did not become healthy")
 	}
-	req := read("eth_gasPrice")
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := n.router.Do(ctx, req); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchDo(b, n)
 }
 
 // startCannedNode starts a loopback HTTP/1.1 node that answers every
