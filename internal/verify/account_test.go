@@ -194,3 +194,17 @@ func TestDecodeStorageKey(t *testing.T) {
 		}
 	}
 }
+
+// TestProofParams: the directly built eth_getProof params are the bytes
+// encoding/json makes of the same values.
+func TestProofParams(t *testing.T) {
+	addr := common.HexToAddress("0x407d73d8a49eeb85d32cf465507dd71d507100c1")
+	block := common.HexToHash("0xabcdef0000000000000000000000000000000000000000000000000000000001")
+	for _, slots := range [][]common.Hash{{}, {common.HexToHash("0x1")}, {common.HexToHash("0x2"), common.HexToHash("0xff00")}} {
+		got := string(ProofParams(addr, slots, block))
+		want := string(Params(addr, slots, ByHash(block)))
+		if got != want {
+			t.Errorf("%d slots:\n got %s\nwant %s", len(slots), got, want)
+		}
+	}
+}

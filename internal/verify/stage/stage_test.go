@@ -296,3 +296,18 @@ func TestProvenAccountCached(t *testing.T) {
 		t.Fatalf("providers asked %v, want one eth_getProof for three reads at one root", f.asked)
 	}
 }
+
+// TestHeaderHashMemo: the remembered hash is each header's own, however the
+// calls interleave.
+func TestHeaderHashMemo(t *testing.T) {
+	v := New(nil, Options{})
+	a := &types.Header{Number: big.NewInt(1), Difficulty: big.NewInt(0)}
+	b := &types.Header{Number: big.NewInt(2), Difficulty: big.NewInt(0)}
+	for range 3 {
+		for _, h := range []*types.Header{a, b} {
+			if got, want := v.headerHash(h), h.Hash(); got != want {
+				t.Fatalf("header %d: %s, want %s", h.Number, got, want)
+			}
+		}
+	}
+}

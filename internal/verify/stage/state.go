@@ -77,7 +77,8 @@ func (v *Verifier) state(ctx context.Context, c *pipeline.Call) (json.RawMessage
 	if err != nil {
 		return nil, v.noHeader(err)
 	}
-	pinned := verify.ByHash(h.Hash())
+	hash := v.headerHash(h)
+	pinned := verify.ByHash(hash)
 	key, cacheable := v.accountKey(c.Method, h.Root, sc)
 	if cacheable {
 		if hit, ok := v.accounts.Get(key); ok {
@@ -85,7 +86,7 @@ func (v *Verifier) state(ctx context.Context, c *pipeline.Call) (json.RawMessage
 			return v.stateAnswer(ctx, c.Method, sc, hit.acc, nil, nil, pinned)
 		}
 	}
-	first := Request{Method: "eth_getProof", Params: verify.Params(sc.address, sc.slots, pinned), Block: h.Number.Uint64(), HasBlock: true}
+	first := Request{Method: "eth_getProof", Params: verify.ProofParams(sc.address, sc.slots, hash), Block: h.Number.Uint64(), HasBlock: true}
 	return v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
 		res, err := verify.DecodeAccountResult(a.Value)
 		if err != nil {
