@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
@@ -30,6 +31,7 @@ func (g *Gateway) newPublicServer() *fasthttp.Server {
 	bodyTimeout := fasthttp.RequestConfig{ReadTimeout: s.ReadTimeout.D()}
 	return &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
+			defer g.recoverFast(ctx)
 			if ctx.IsPost() && len(ctx.Request.Header.Peek("Upgrade")) == 0 {
 				g.serveFast(ctx)
 				return
@@ -142,6 +144,20 @@ func (g *Gateway) fastError(ctx *fasthttp.RequestCtx, err error) {
 		label = ch.cfg.Name
 	}
 	g.metrics.HTTPRequest(label, status)
+}
+
+// recoverFast turns a panic while serving ctx into a logged internal error
+// for that request, as net/http does, instead of the end of the process
+// (fasthttp does not recover). Deferred by the listener's handler.
+func (g *Gateway) recoverFast(ctx *fasthttp.RequestCtx) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	g.logger.Error("panic serving a request", "panic", p, "path", string(ctx.Path()), "stack", string(debug.Stack()))
+	ctx.Response.Reset()
+	ctx.SetConnectionClose()
+	fastWriteError(ctx, http.StatusInternalServerError, jsonrpc.Errorf(jsonrpc.CodeInternalError, "internal error"))
 }
 
 // fastWriteError sends one JSON-RPC error (id null) with status.

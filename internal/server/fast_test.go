@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 )
@@ -136,4 +139,22 @@ func grepLines(s, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestRecoverFast: a panic while serving a request ends that request with
+// a JSON-RPC internal error (and is logged), not the process.
+func TestRecoverFast(t *testing.T) {
+	var logs strings.Builder
+	g := &Gateway{logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	var ctx fasthttp.RequestCtx
+	func() {
+		defer g.recoverFast(&ctx)
+		panic("boom")
+	}()
+	if ctx.Response.StatusCode() != 500 || !strings.Contains(string(ctx.Response.Body()), `"code":-32603`) {
+		t.Fatalf("after a panic: %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+	if !strings.Contains(logs.String(), "boom") {
+		t.Fatalf("panic not logged: %q", logs.String())
+	}
 }
