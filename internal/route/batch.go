@@ -185,11 +185,7 @@ func (r *Router) launchBatch(ctx context.Context, p *upstream.Provider, hedge bo
 // a batch's calls one after the other (go-ethereum does), so the single
 // call's delay times n, at most routing.hedge_max_delay.
 func (r *Router) batchHedgeDelay(t *tried, n int) time.Duration {
-	hi := r.cfg.HedgeMaxDelay.D()
-	if hi <= 0 {
-		hi = 2 * time.Second
-	}
-	return min(r.hedgeDelay(t)*time.Duration(n), hi)
+	return min(r.hedgeDelay(t)*time.Duration(n), r.hedgeMax())
 }
 
 // takeLocked takes the waiting calls and the channel that tells them they

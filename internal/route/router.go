@@ -434,14 +434,19 @@ func (r *Router) hedgeDelay(t *tried) time.Duration {
 			d = max(d, p.Quantile(r.cfg.HedgeQuantile))
 		}
 	}
-	lo, hi := r.cfg.HedgeMinDelay.D(), r.cfg.HedgeMaxDelay.D()
-	if hi <= 0 {
-		hi = 2 * time.Second
-	}
+	lo, hi := r.cfg.HedgeMinDelay.D(), r.hedgeMax()
 	if d <= 0 {
 		d = hi
 	}
 	return min(max(d, lo), hi)
+}
+
+// hedgeMax is routing.hedge_max_delay, 2 s when unset.
+func (r *Router) hedgeMax() time.Duration {
+	if hi := r.cfg.HedgeMaxDelay.D(); hi > 0 {
+		return hi
+	}
+	return 2 * time.Second
 }
 
 // backoff is the wait before the nth retry: RetryBackoff doubled each time.

@@ -62,12 +62,8 @@ func (g *Gateway) serveFast(ctx *fasthttp.RequestCtx) {
 	rid := newRequestID()
 	ctx.Response.Header.Set(RequestIDHeader, rid)
 	ch, ok, name := g.chainForPath(ctx.Path())
-	label := "unknown"
-	if ok {
-		label = ch.cfg.Name
-	}
 	status := g.serveFastChain(ctx, ch, ok, name, rid)
-	g.metrics.HTTPRequest(label, status)
+	g.metrics.HTTPRequest(chainLabel(ch, ok), status)
 }
 
 func (g *Gateway) serveFastChain(ctx *fasthttp.RequestCtx, ch *chain, found bool, name, rid string) int {
@@ -139,11 +135,8 @@ func (g *Gateway) fastError(ctx *fasthttp.RequestCtx, err error) {
 	ctx.Response.Reset()
 	ctx.Response.Header.Set(RequestIDHeader, newRequestID())
 	fastWriteError(ctx, status, e)
-	label := "unknown"
-	if ch, ok, _ := g.chainForPath(ctx.Path()); ok {
-		label = ch.cfg.Name
-	}
-	g.metrics.HTTPRequest(label, status)
+	ch, ok, _ := g.chainForPath(ctx.Path())
+	g.metrics.HTTPRequest(chainLabel(ch, ok), status)
 }
 
 // recoverFast turns a panic while serving ctx into a logged internal error

@@ -40,14 +40,17 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	name := strings.Trim(r.URL.Path, "/")
 	ch, ok := g.chainFor(name)
-	label := name
-	if ok {
-		label = ch.cfg.Name
-	} else {
-		label = "unknown"
-	}
 	status := g.serveChain(w, r, ch, ok, name, rid)
-	g.metrics.HTTPRequest(label, status)
+	g.metrics.HTTPRequest(chainLabel(ch, ok), status)
+}
+
+// chainLabel is the chain label of a request's metrics: the chain's name,
+// or "unknown" (a client's path is not a label value).
+func chainLabel(ch *chain, found bool) string {
+	if !found {
+		return "unknown"
+	}
+	return ch.cfg.Name
 }
 
 // serveChain answers one HTTP request and returns its status code.
