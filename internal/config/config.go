@@ -168,7 +168,21 @@ type Provider struct {
 	ArchiveDepth   uint64  `yaml:"archive_depth"`   // 0 = full archive; else how many blocks back it serves state
 	Debug          bool    `yaml:"debug"`           // serves debug_*
 	Trace          bool    `yaml:"trace"`           // serves trace_*
+	// CallTransport carries the provider's calls: "http" (default) or "ws",
+	// multiplexed over WSConns WebSocket connections to the ws URL.
+	CallTransport string `yaml:"call_transport"`
+	WSConns       int    `yaml:"ws_conns"` // default 2, 1..MaxWSConns; used with call_transport ws
 }
+
+// Call transports (Provider.CallTransport).
+const (
+	CallTransportHTTP = "http"
+	CallTransportWS   = "ws"
+)
+
+// MaxWSConns bounds Provider.WSConns: a few connections carry thousands of
+// calls a second; more only cost the provider sockets.
+const MaxWSConns = 64
 
 // Labels describe who runs a provider and where, for tiering and diversity.
 // Complete trims operator, cloud and tier and makes them lower-case, so that

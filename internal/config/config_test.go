@@ -118,7 +118,8 @@ func TestParseAppliesDefaults(t *testing.T) {
 		t.Errorf("LagLimit = %d, want health.max_lag_blocks 3", got)
 	}
 	p := ch.Providers[0]
-	wantP := Provider{Name: "a", HTTP: "https://a.example", Labels: Labels{Operator: "a", Tier: TierPublic}, Weight: 1, MaxConcurrency: 64}
+	wantP := Provider{Name: "a", HTTP: "https://a.example", Labels: Labels{Operator: "a", Tier: TierPublic}, Weight: 1, MaxConcurrency: 64,
+		CallTransport: CallTransportHTTP, WSConns: 2}
 	if !reflect.DeepEqual(p, wantP) {
 		t.Errorf("provider defaults:\n got %+v\nwant %+v", p, wantP)
 	}
@@ -150,6 +151,9 @@ chains:
         archive_depth: 128
         debug: true
         trace: true
+        ws: wss://a.example
+        call_transport: ws
+        ws_conns: 4
       - name: b
         http: https://b.example
         labels: { operator: op2 }
@@ -170,8 +174,9 @@ chains:
 	if ch.FinalityDepth != 0 || ch.HeadAgreement != 2 || ch.LagLimit(cfg.Health) != 40 {
 		t.Errorf("chain: finality %d head_agreement %d lag %d", ch.FinalityDepth, ch.HeadAgreement, ch.LagLimit(cfg.Health))
 	}
-	want := Provider{Name: "a", HTTP: "https://a.example", Labels: Labels{"op1", "aws", "us-east-1", "own"},
-		Weight: 2.5, MaxConcurrency: 8, MaxRPS: 12.5, ArchiveDepth: 128, Debug: true, Trace: true}
+	want := Provider{Name: "a", HTTP: "https://a.example", WS: "wss://a.example", Labels: Labels{"op1", "aws", "us-east-1", "own"},
+		Weight: 2.5, MaxConcurrency: 8, MaxRPS: 12.5, ArchiveDepth: 128, Debug: true, Trace: true,
+		CallTransport: CallTransportWS, WSConns: 4}
 	if !reflect.DeepEqual(ch.Providers[0], want) {
 		t.Errorf("provider:\n got %+v\nwant %+v", ch.Providers[0], want)
 	}

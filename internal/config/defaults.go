@@ -87,6 +87,8 @@ func DefaultProvider() Provider {
 		Labels:         Labels{Tier: TierPublic},
 		Weight:         1,
 		MaxConcurrency: 64,
+		CallTransport:  CallTransportHTTP,
+		WSConns:        2,
 	}
 }
 

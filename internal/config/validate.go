@@ -336,6 +336,18 @@ func (v *validator) providers(ch *Chain, chainPath string) {
 			v.errorf(p+".weight", "must be a positive number, got %g", pr.Weight)
 		}
 		v.atLeastOne(p+".max_concurrency", int64(pr.MaxConcurrency))
+		switch pr.CallTransport {
+		case CallTransportHTTP:
+		case CallTransportWS:
+			if pr.WS == "" {
+				v.errorf(p+".call_transport", "ws needs the provider's ws URL: set ws, or use call_transport: http")
+			}
+		default:
+			v.errorf(p+".call_transport", "%s is not one of http, ws", v.show(p+".call_transport", pr.CallTransport))
+		}
+		if pr.WSConns < 1 || pr.WSConns > MaxWSConns {
+			v.errorf(p+".ws_conns", "must be between 1 and %d, got %d", MaxWSConns, pr.WSConns)
+		}
 		if !(pr.MaxRPS >= 0) || math.IsInf(pr.MaxRPS, 0) {
 			v.errorf(p+".max_rps", "must be 0 (unlimited) or a positive number, got %g", pr.MaxRPS)
 		}

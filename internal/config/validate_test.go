@@ -154,6 +154,12 @@ func TestParseErrors(t *testing.T) {
 		{"weight negative", chainDoc("", provA+"        weight: -2 #<\n"), "chains[0].providers[0].weight", "must be a positive number, got -2"},
 		{"max_concurrency", chainDoc("", provA+"        max_concurrency: 0 #<\n"), "chains[0].providers[0].max_concurrency", "must be at least 1, got 0"},
 		{"max_rps", chainDoc("", provA+"        max_rps: -1 #<\n"), "chains[0].providers[0].max_rps", "must be 0 (unlimited) or a positive number, got -1"},
+		{"call_transport unknown", chainDoc("", provA+"        call_transport: grpc #<\n"), "chains[0].providers[0].call_transport", `"grpc" is not one of http, ws`},
+		{"call_transport empty", chainDoc("", provA+"        call_transport: '' #<\n"), "chains[0].providers[0].call_transport", `"" is not one of http, ws`},
+		{"call_transport ws without ws", chainDoc("", provA+"        call_transport: ws #<\n"), "chains[0].providers[0].call_transport", "ws needs the provider's ws URL"},
+		{"ws_conns zero", chainDoc("", provA+"        ws: wss://a.example\n        call_transport: ws\n        ws_conns: 0 #<\n"), "chains[0].providers[0].ws_conns", "must be between 1 and 64, got 0"},
+		{"ws_conns too many", chainDoc("", provA+"        ws_conns: 65 #<\n"), "chains[0].providers[0].ws_conns", "must be between 1 and 64, got 65"},
+		{"ws_conns negative", chainDoc("", provA+"        ws_conns: -1 #<\n"), "chains[0].providers[0].ws_conns", "must be between 1 and 64, got -1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -233,6 +239,8 @@ func TestValidateInCode(t *testing.T) {
 		"limits.max_batch_items: must be at least 1, got 0",
 		"chains[0].providers[0].weight: must be a positive number, got 0",
 		"chains[0].providers[0].max_concurrency: must be at least 1, got 0",
+		`chains[0].providers[0].call_transport: "" is not one of http, ws`,
+		"chains[0].providers[0].ws_conns: must be between 1 and 64, got 0",
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want %q", err, want)

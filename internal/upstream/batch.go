@@ -93,7 +93,7 @@ func (p *Provider) postBatch(ctx context.Context, first uint64, calls []BatchCal
 		body = appendCall(body, first+uint64(i), c.Method, c.Params)
 	}
 	body = append(body, ']')
-	data, status, err := p.roundTrip(ctx, method, body)
+	data, status, err := p.roundTrip(ctx, first, method, body)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +101,7 @@ func (p *Provider) postBatch(ctx context.Context, first uint64, calls []BatchCal
 	if err != nil || status >= 400 {
 		// A provider that refuses batches answers with an HTTP error or
 		// with one error object instead of an array.
-		return nil, fail(ClassUnavailable, true, fmt.Errorf("%w: HTTP %d: %.200s", ErrNoBatches, status, data))
+		return nil, fail(ClassUnavailable, true, fmt.Errorf("%w: %s: %.200s", ErrNoBatches, answerFrom(status), data))
 	}
 	answers := make([]BatchAnswer, len(calls))
 	got := make([]bool, len(calls))
@@ -120,24 +120,38 @@ func (p *Provider) postBatch(ctx context.Context, first uint64, calls []BatchCal
 		case m.Error != nil:
 			answers[i].Err = m.Error
 		case m.Result == nil:
-			answers[i].Err = fail(ClassBadResponse, true, fmt.Errorf("HTTP %d: neither result nor error", status))
+			answers[i].Err = fail(ClassBadResponse, true, fmt.Errorf("%s: neither result nor error", answerFrom(status)))
 		default:
 			answers[i].Result = m.Result
 		}
 	}
 	for i := range answers {
 		if !got[i] {
-			answers[i].Err = fail(ClassBadResponse, true, fmt.Errorf("HTTP %d: no answer for call %d of the batch", status, i))
+			answers[i].Err = fail(ClassBadResponse, true, fmt.Errorf("%s: no answer for call %d of the batch", answerFrom(status), i))
 		}
 	}
 	return answers, nil
 }
 
-// roundTrip posts body and returns the answer's body and status: the
+// roundTrip sends body (a call, or a batch, whose first id is id) and
+// returns the answer's body and HTTP status (0 over WebSocket): the
 // transport, status and size checks every call shares.
-func (p *Provider) roundTrip(ctx context.Context, method string, body []byte) ([]byte, int, error) {
+func (p *Provider) roundTrip(ctx context.Context, id uint64, method string, body []byte) ([]byte, int, error) {
 	fail := func(class Class, sent bool, err error) error {
 		return &Error{Provider: p.name, Method: method, Class: class, Sent: sent, Err: err}
+	}
+	if p.ws != nil {
+		data, sent, err := p.ws.call(ctx, id, body)
+		switch {
+		case err == nil && int64(len(data)) <= p.maxResp:
+			return data, 0, nil
+		case err != nil && ctx.Err() != nil:
+			return nil, 0, p.ctxError(ctx, method)
+		case err == nil || errors.Is(err, ErrResponseTooLarge):
+			return nil, 0, fail(ClassTooLarge, true, fmt.Errorf("%w: over %d bytes", ErrResponseTooLarge, p.maxResp))
+		}
+		// A frame not written may go to another provider, even a write.
+		return nil, 0, fail(ClassTransport, sent, err)
 	}
 	var ans h1Answer
 	var err error
@@ -220,4 +234,13 @@ func decodeBatchResponse(data []byte) ([]response, error) {
 		}
 	}
 	return msgs, nil
+}
+
+// answerFrom names how an answer came, for errors: its HTTP status, or
+// WebSocket (status 0), which has none.
+func answerFrom(status int) string {
+	if status == 0 {
+		return "WebSocket"
+	}
+	return "HTTP " + strconv.Itoa(status)
 }

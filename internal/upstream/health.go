@@ -13,9 +13,11 @@ import (
 )
 
 // Run checks the provider's chain ID, then polls its head and re-checks its
-// chain ID until ctx ends. While the provider is excluded (breaker open,
-// wrong chain, unreachable) the same checks act as the readmission probe.
+// chain ID until ctx ends, and then closes the provider (Close). While the
+// provider is excluded (breaker open, wrong chain, unreachable) the same
+// checks act as the readmission probe.
 func (p *Provider) Run(ctx context.Context) {
+	defer p.Close()
 	poll := p.health.PollInterval.D()
 	if poll <= 0 {
 		poll = 2 * time.Second

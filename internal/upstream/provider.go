@@ -67,7 +67,8 @@ type Provider struct {
 
 	client  *http.Client
 	header  http.Header   // every call's request header; read-only
-	h1      *h1Client     // plain-http providers: the lean client (nil: client)
+	h1      *h1Client     // plain-http providers: the lean client (nil: client, or ws)
+	ws      *wsCaller     // call_transport ws: every call goes over it (nil: HTTP)
 	poke    chan struct{} // wakes the health loop for an early head poll
 	sem     chan struct{}
 	limiter *rate.Limiter
@@ -166,7 +167,10 @@ func New(o Options) *Provider {
 	if p.maxResp <= 0 {
 		p.maxResp = 32 << 20
 	}
-	if o.Transport == nil {
+	if pc.CallTransport == config.CallTransportWS {
+		p.ws = p.newWSCaller(conc)
+	}
+	if o.Transport == nil && p.ws == nil {
 		p.h1 = newH1Client(pc.HTTP, conc)
 	}
 	if pc.MaxRPS > 0 {
@@ -174,6 +178,41 @@ func New(o Options) *Provider {
 		p.limiter = rate.NewLimiter(rate.Limit(pc.MaxRPS), burst)
 	}
 	return p
+}
+
+// newWSCaller builds the WebSocket call transport of a provider with
+// call_transport ws, or returns nil (calls over HTTP) when it has no ws URL
+// (a config built in code and not validated).
+func (p *Provider) newWSCaller(conc int) *wsCaller {
+	if p.cfg.WS == "" {
+		p.logger.Warn("call_transport ws without a ws URL: calls go over HTTP")
+		return nil
+	}
+	conns := p.cfg.WSConns
+	if conns <= 0 {
+		conns = 2
+	}
+	timeout := p.health.ProviderTimeout.D()
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	return newWSCaller(wsCallerOptions{
+		URL:        p.cfg.WS,
+		Conns:      min(conns, config.MaxWSConns),
+		MaxPending: conc + wsPendingSlack,
+		MaxResp:    p.maxResp,
+		Timeout:    timeout,
+		Logger:     p.logger,
+	})
+}
+
+// Close closes the provider's WebSocket call connections (call_transport
+// ws) and ends their goroutines; calls after Close fail over WebSocket.
+// Run calls it when it returns. It does nothing for HTTP.
+func (p *Provider) Close() {
+	if p.ws != nil {
+		p.ws.close()
+	}
 }
 
 // noRedirects stops redirects: a provider that redirects POSTs is misconfigured.

@@ -35,19 +35,20 @@ func (p *Provider) post(ctx context.Context, id uint64, method string, params js
 		// it into the connection's buffer): the body buffer is reused.
 		buf := p.callBuf()
 		*buf = appendCall((*buf)[:0], id, method, params)
-		data, status, err = p.roundTrip(ctx, method, *buf)
+		data, status, err = p.roundTrip(ctx, id, method, *buf)
 		p.putCallBuf(buf)
 	} else {
-		// net/http may read a body after its RoundTrip returned: a new one.
+		// net/http may read a body after its RoundTrip returned, and a
+		// WebSocket writer after its call ended: a new one.
 		body := appendCall(make([]byte, 0, 64+len(method)+len(params)), id, method, params)
-		data, status, err = p.roundTrip(ctx, method, body)
+		data, status, err = p.roundTrip(ctx, id, method, body)
 	}
 	if err != nil {
 		return nil, err
 	}
 	msg, err := decodeResponse(data)
 	if err != nil {
-		return nil, fail(ClassBadResponse, true, fmt.Errorf("HTTP %d: decode: %w", status, err))
+		return nil, fail(ClassBadResponse, true, fmt.Errorf("%s: decode: %w", answerFrom(status), err))
 	}
 	if msg.Error != nil {
 		if isRateLimitError(msg.Error) {
@@ -62,7 +63,7 @@ func (p *Provider) post(ctx context.Context, id uint64, method string, params js
 		return nil, msg.Error
 	}
 	if msg.Result == nil {
-		return nil, fail(ClassBadResponse, true, fmt.Errorf("HTTP %d: neither result nor error", status))
+		return nil, fail(ClassBadResponse, true, fmt.Errorf("%s: neither result nor error", answerFrom(status)))
 	}
 	return msg.Result, nil
 }

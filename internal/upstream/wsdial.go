@@ -14,13 +14,9 @@ import (
 // notifications. The connection is closed when ctx ends or stop is called.
 // Nothing of a client's identity is sent; no proxy is used.
 func DialSubscription(ctx context.Context, url, kind string, timeout time.Duration) (conn *websocket.Conn, stop func(), err error) {
-	dialer := websocket.Dialer{HandshakeTimeout: timeout, Proxy: nil}
-	conn, resp, err := dialer.DialContext(ctx, url, http.Header{"User-Agent": {"rpcmesh"}})
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
-	}
+	conn, err = dialWS(ctx, &websocket.Dialer{HandshakeTimeout: timeout}, url)
 	if err != nil {
-		return nil, nil, fmt.Errorf("dial %s: %w", url, err)
+		return nil, nil, err
 	}
 	done := make(chan struct{})
 	go func() {
@@ -38,4 +34,18 @@ func DialSubscription(ctx context.Context, url, kind string, timeout time.Durati
 		return nil, nil, fmt.Errorf("%s: eth_subscribe %s: %w", url, kind, err)
 	}
 	return conn, stop, nil
+}
+
+// dialWS dials url with d, sending nothing of a client's identity and
+// never through a proxy (d.Proxy is ignored).
+func dialWS(ctx context.Context, d *websocket.Dialer, url string) (*websocket.Conn, error) {
+	d.Proxy = nil
+	conn, resp, err := d.DialContext(ctx, url, http.Header{"User-Agent": {"rpcmesh"}})
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", url, err)
+	}
+	return conn, nil
 }

@@ -1,0 +1,854 @@
+package upstream
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// wsCaller carries a provider's calls over a fixed set of WebSocket
+// connections (call_transport: ws) instead of one HTTP exchange each. A
+// connection has one writer goroutine, which writes every frame queued
+// while it was busy and sends them with one write syscall, and one reader
+// goroutine, which reads many answers per read syscall and hands each to
+// the call waiting for its id. Ids are the provider's own (unique per
+// provider), so nothing is rewritten; a batch waits under its first id.
+//
+// Connections are dialled on first use and again after a failure; one
+// that failed before it answered anything is redialled only after a
+// backoff. Close ends them and their goroutines.
+type wsCaller struct {
+	url        string
+	maxResp    int64         // the provider's answer size limit
+	readLimit  int64         // gorilla's: a larger message fails the connection
+	timeout    time.Duration // dial, handshake and write timeout
+	maxPending int           // calls waiting on one connection, and its queue
+	logger     *slog.Logger
+	// dialTCP opens the TCP connection under the WebSocket (tests wrap it).
+	dialTCP func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	slots []*wsSlot
+	next  atomic.Uint32 // round robin over slots
+	calls sync.Pool     // *wsCall, reused when nothing can touch them any more
+
+	ctx    context.Context // ends dials in progress on close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // dials, readers and writers
+}
+
+// Tuning of the WebSocket call transport.
+const (
+	wsCoalesceBuffer = 32 << 10 // frames gathered for one write syscall
+	wsReadBuffer     = 64 << 10 // gorilla's read buffer: many answers per read syscall
+	wsFrameBuffer    = 8 << 10  // gorilla's buffer for assembling (masking) a frame
+	wsKeepReadBuffer = 1 << 20  // the reader's message buffer is kept up to this size
+	wsPendingSlack   = 16       // health checks hold no concurrency slot
+	wsDialBackoff    = 100 * time.Millisecond
+	wsMaxDialBackoff = 5 * time.Second
+)
+
+var (
+	errWSClosed       = errors.New("websocket call transport closed")
+	errCallEnded      = errors.New("call context ended")
+	errTooManyPending = errors.New("too many calls waiting on the websocket connection")
+	errWSSilent       = errors.New("no message on the websocket connection for a call timeout")
+)
+
+// wsCallerOptions configure newWSCaller.
+type wsCallerOptions struct {
+	URL        string
+	Conns      int           // connections (1..config.MaxWSConns)
+	MaxPending int           // calls waiting on one connection
+	MaxResp    int64         // answer size limit
+	Timeout    time.Duration // dial, handshake and write timeout
+	Logger     *slog.Logger
+}
+
+func newWSCaller(o wsCallerOptions) *wsCaller {
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}
+	maxResp := min(o.MaxResp, 1<<40)
+	w := &wsCaller{
+		url:     o.URL,
+		maxResp: maxResp,
+		// An answer over maxResp fails only its call, its rest discarded up
+		// to this limit: a provider streaming more is cut off.
+		readLimit:  maxResp + max(maxResp, 1<<20),
+		timeout:    o.Timeout,
+		maxPending: max(o.MaxPending, 1),
+		logger:     o.Logger,
+		dialTCP:    d.DialContext,
+		ctx:        ctx,
+		cancel:     cancel,
+	}
+	for range max(o.Conns, 1) {
+		w.slots = append(w.slots, &wsSlot{backoff: wsDialBackoff})
+	}
+	return w
+}
+
+// wsSlot is one of the caller's connections, across redials.
+type wsSlot struct {
+	conn atomic.Pointer[wsConn] // live, failed (dead) or nil (never dialled)
+
+	mu      sync.Mutex
+	closed  bool
+	dialing chan struct{} // closed when the dial in progress ends; nil: none
+	err     error         // why the last dial or connection failed
+	retryAt time.Time     // no dial before (backoff)
+	backoff time.Duration // the next backoff
+}
+
+// live returns the slot's connection if it is up.
+func (s *wsSlot) live() *wsConn {
+	if c := s.conn.Load(); c != nil && !c.dead.Load() {
+		return c
+	}
+	return nil
+}
+
+// down records the failure of the slot's connection: it is redialled on
+// next use, at once if it had worked (answered), else after the backoff,
+// so a server that accepts and drops connections is not dialled in a loop.
+func (s *wsSlot) down(answered bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.err = err
+	if answered {
+		s.backoff, s.retryAt = wsDialBackoff, time.Time{}
+		return
+	}
+	s.retryAt = time.Now().Add(s.backoff)
+	s.backoff = min(2*s.backoff, wsMaxDialBackoff)
+}
+
+// call sends body (a call or batch whose first id is id) and returns the
+// answer's bytes. sent is false when the frame was certainly not written.
+// An answer over maxResp returns ErrResponseTooLarge; when ctx ends first,
+// errCallEnded (the caller asks ctx why).
+func (w *wsCaller) call(ctx context.Context, id uint64, body []byte) (data []byte, sent bool, err error) {
+	deadline, _ := ctx.Deadline()
+	cc, lean := ctx.(*CallContext)
+	var c *wsConn
+	var e *wsCall
+	for try := 0; ; try++ {
+		if c, err = w.pick(ctx); err != nil {
+			return nil, false, err
+		}
+		if e, err = c.register(id, deadline, lean); err == nil {
+			break
+		}
+		if try > 0 || !c.dead.Load() {
+			return nil, false, err
+		}
+		// The connection failed since it was picked: once more on another.
+	}
+	return c.await(ctx, cc, e, body)
+}
+
+// pick returns a live connection: the next slot's in turn, or, when that
+// one is down, any other while it is redialled in the background. With
+// none live it waits for that dial (a first call, or after failures).
+func (w *wsCaller) pick(ctx context.Context) (*wsConn, error) {
+	n := uint32(len(w.slots))
+	first := w.next.Add(1) % n
+	s := w.slots[first]
+	if c := s.live(); c != nil {
+		return c, nil
+	}
+	wait, retryIn, err := w.redial(s)
+	for i := uint32(1); i < n; i++ {
+		if c := w.slots[(first+i)%n].live(); c != nil {
+			return c, nil
+		}
+	}
+	if retryIn > 0 {
+		return nil, fmt.Errorf("%w (not redialled for %s)", err, retryIn.Round(time.Millisecond))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if wait != nil {
+		// Waiting on ctx.Done builds a *CallContext's channel (allocations):
+		// only a call that has no connection at all gets here.
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if c := s.live(); c != nil {
+		return c, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		return nil, errors.New("websocket connection lost")
+	}
+	return nil, s.err
+}
+
+// redial starts dialling s unless it is closed (errWSClosed), being
+// dialled (wait for the returned channel), live again (all zero) or backing
+// off (for retryIn, after err).
+func (w *wsCaller) redial(s *wsSlot) (wait <-chan struct{}, retryIn time.Duration, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	switch {
+	case s.closed:
+		return nil, 0, errWSClosed
+	case s.dialing != nil:
+		return s.dialing, 0, nil
+	case s.live() != nil:
+		return nil, 0, nil
+	case now.Before(s.retryAt):
+		return nil, s.retryAt.Sub(now), s.err
+	}
+	s.dialing = make(chan struct{})
+	w.wg.Add(1)
+	go w.dial(s, s.dialing)
+	return s.dialing, 0, nil
+}
+
+// dial opens a connection for s and starts its reader and writer.
+func (w *wsCaller) dial(s *wsSlot, done chan struct{}) {
+	defer w.wg.Done()
+	ctx, cancel := context.WithTimeout(w.ctx, w.timeout)
+	c, err := w.open(ctx, s)
+	cancel()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer close(done)
+	s.dialing = nil
+	if err == nil && s.closed {
+		_ = c.raw.Conn.Close()
+		err = errWSClosed
+	}
+	if err != nil {
+		w.logger.Debug("websocket call connection: dial failed", "err", err, "retry_in", s.backoff)
+		s.err = err
+		s.retryAt = time.Now().Add(s.backoff)
+		s.backoff = min(2*s.backoff, wsMaxDialBackoff)
+		return
+	}
+	s.conn.Store(c)
+	w.wg.Add(2)
+	go c.readLoop()
+	go c.writeLoop()
+}
+
+// open dials one connection, its socket wrapped so that the writer can
+// coalesce frames.
+func (w *wsCaller) open(ctx context.Context, s *wsSlot) (*wsConn, error) {
+	var raw *flushConn
+	d := websocket.Dialer{
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := w.dialTCP(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			raw = &flushConn{Conn: conn, bw: bufio.NewWriterSize(conn, wsCoalesceBuffer)}
+			return raw, nil
+		},
+		HandshakeTimeout: w.timeout,
+		ReadBufferSize:   wsReadBuffer,
+		WriteBufferSize:  wsFrameBuffer,
+	}
+	ws, err := dialWS(ctx, &d, w.url)
+	if err != nil {
+		return nil, err
+	}
+	ws.SetReadLimit(w.readLimit)
+	return &wsConn{
+		w:       w,
+		slot:    s,
+		ws:      ws,
+		raw:     raw,
+		queue:   make(chan wsFrame, w.maxPending),
+		closing: make(chan struct{}),
+		pending: make(map[uint64]*wsCall, w.maxPending),
+	}, nil
+}
+
+// close ends every connection (failing the calls waiting on them) and
+// waits for the goroutines. Calls after close fail, unsent.
+func (w *wsCaller) close() {
+	w.cancel()
+	for _, s := range w.slots {
+		s.mu.Lock()
+		s.closed = true
+		c := s.conn.Load()
+		s.mu.Unlock()
+		if c != nil {
+			c.fail(errWSClosed)
+		}
+	}
+	w.wg.Wait()
+}
+
+// wsConn is one WebSocket connection and the calls waiting on it.
+type wsConn struct {
+	w       *wsCaller
+	slot    *wsSlot
+	ws      *websocket.Conn
+	raw     *flushConn
+	queue   chan wsFrame  // frames for the writer
+	closing chan struct{} // closed by fail: the writer stops, blocked senders give up
+	dead    atomic.Bool
+
+	mu       sync.Mutex
+	pending  map[uint64]*wsCall // by id (a batch's first)
+	err      error              // why the connection failed; nil while it is up
+	lastRead time.Time          // when the last message arrived
+	answered bool               // an answer was delivered: the connection worked
+	timer    *time.Timer        // sweeps calls past their deadline at timerAt
+	timerAt  time.Time
+
+	// The reader's own.
+	rbuf bytes.Buffer
+	lr   io.LimitedReader
+}
+
+// wsFrame is one queued call or batch.
+type wsFrame struct {
+	id   uint64
+	body []byte
+}
+
+// wsCall is one call waiting on a connection. Whoever removes it from the
+// connection's pending map (the reader with its answer, the deadline
+// sweep, the interrupt of its context, the connection's failure) sets its
+// outcome and sends on done; its caller receives it. Reused through
+// wsCaller.calls.
+type wsCall struct {
+	c         *wsConn
+	id        uint64
+	deadline  time.Time // zero: none
+	lean      bool      // a *CallContext's: the sweep enforces the deadline
+	sent      bool      // the writer took its frame
+	sentAt    time.Time
+	done      chan struct{} // capacity 1: one outcome per registration
+	data      []byte
+	err       error
+	interrupt func() // end, as a func made once per wsCall
+}
+
+// register adds a call waiting for id; the error says the connection
+// failed or is full.
+func (c *wsConn) register(id uint64, deadline time.Time, lean bool) (*wsCall, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.err != nil:
+		return nil, c.err
+	case len(c.pending) >= c.w.maxPending:
+		return nil, errTooManyPending
+	case c.pending[id] != nil:
+		return nil, fmt.Errorf("id %d is already waiting for an answer", id)
+	}
+	e, _ := c.w.calls.Get().(*wsCall)
+	if e == nil {
+		e = &wsCall{done: make(chan struct{}, 1)}
+		e.interrupt = e.end
+	}
+	e.c, e.id, e.deadline, e.lean, e.sent = c, id, deadline, lean, false
+	c.pending[id] = e
+	if lean && !deadline.IsZero() && (c.timerAt.IsZero() || deadline.Before(c.timerAt)) {
+		// Deadlines mostly come in order (one provider timeout): the timer
+		// is moved only when the connection had none or this one is sooner.
+		c.timerAt = deadline
+		if c.timer == nil {
+			c.timer = time.AfterFunc(time.Until(deadline), c.sweep)
+		} else {
+			c.timer.Reset(time.Until(deadline))
+		}
+	}
+	return e, nil
+}
+
+// await queues the call's frame and waits for its outcome. The end of ctx
+// reaches it without ctx.Done: a *CallContext calls its interrupt on
+// Cancel and the sweep enforces its deadline; another context gets an
+// AfterFunc.
+func (c *wsConn) await(ctx context.Context, cc *CallContext, e *wsCall, body []byte) ([]byte, bool, error) {
+	watched, ended := false, false
+	var stop func() bool
+	if cc != nil {
+		if watched = cc.watch(e.interrupt); !watched {
+			e.end() // over already: not sent
+			ended = true
+		}
+	} else {
+		stop = context.AfterFunc(ctx, e.interrupt)
+	}
+	got := false
+	if f := (wsFrame{id: e.id, body: body}); !ended {
+		select {
+		case c.queue <- f:
+		default: // full (only when far more calls wait than max_concurrency)
+			select {
+			case c.queue <- f:
+			case <-c.closing: // failed: e has its outcome
+			case <-e.done:
+				got = true
+			}
+		}
+	}
+	if !got {
+		<-e.done
+	}
+	data, sent, err := e.data, e.sent, e.err
+	e.data, e.err = nil, nil
+	// Reused only when its interrupt cannot run any more: it would end
+	// another call.
+	reuse := true
+	switch {
+	case watched:
+		reuse = cc.unwatch()
+	case stop != nil:
+		reuse = stop()
+	}
+	if reuse {
+		c.w.calls.Put(e)
+	}
+	return data, sent, err
+}
+
+// end ends the call because its context ended (its interrupt). A call that
+// timed out on a connection that has stayed silent since its frame went
+// out also fails the connection: it is likely dead.
+func (e *wsCall) end() {
+	c := e.c
+	c.mu.Lock()
+	if c.pending[e.id] != e {
+		c.mu.Unlock()
+		return // over already
+	}
+	delete(c.pending, e.id)
+	e.err = errCallEnded
+	silent := e.silentLocked(time.Now())
+	e.done <- struct{}{}
+	c.mu.Unlock()
+	if silent {
+		c.fail(errWSSilent)
+	}
+}
+
+// silentLocked reports whether e, sent, is past its deadline with nothing
+// received on its connection since. Called with c.mu held.
+func (e *wsCall) silentLocked(now time.Time) bool {
+	return e.sent && !e.deadline.IsZero() && !now.Before(e.deadline) && e.c.lastRead.Before(e.sentAt)
+}
+
+// sweep ends the calls of *CallContexts past their deadline (they have no
+// timer of their own) and sets the timer for the next deadline.
+func (c *wsConn) sweep() {
+	now := time.Now()
+	silent := false
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	var next time.Time
+	for id, e := range c.pending {
+		if !e.lean || e.deadline.IsZero() {
+			continue
+		}
+		if now.Before(e.deadline) {
+			if next.IsZero() || e.deadline.Before(next) {
+				next = e.deadline
+			}
+			continue
+		}
+		delete(c.pending, id)
+		e.err = errCallEnded
+		silent = silent || e.silentLocked(now)
+		e.done <- struct{}{}
+	}
+	c.timerAt = next
+	if !next.IsZero() {
+		c.timer.Reset(next.Sub(now))
+	}
+	c.mu.Unlock()
+	if silent {
+		c.fail(errWSSilent)
+	}
+}
+
+// fail closes the connection and fails every call waiting on it: Sent
+// tells the router which ones may go elsewhere. Later calls fail too.
+func (c *wsConn) fail(cause error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err = fmt.Errorf("websocket connection failed: %w", cause)
+	c.dead.Store(true)
+	for id, e := range c.pending {
+		delete(c.pending, id)
+		e.err = c.err
+		e.done <- struct{}{}
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	answered, err := c.answered, c.err
+	c.mu.Unlock()
+	close(c.closing)
+	// The socket itself: this unblocks the reader and a writer stuck in a
+	// write at once (a TLS close would first try to write an alert).
+	_ = c.raw.Conn.Close()
+	c.slot.down(answered, err)
+	if !errors.Is(cause, errWSClosed) {
+		c.w.logger.Debug("websocket call connection failed", "err", cause)
+	}
+}
+
+// writeLoop writes queued frames: the first that arrives and every other
+// already queued, flushed with one write.
+func (c *wsConn) writeLoop() {
+	defer c.w.wg.Done()
+	frames := make([]wsFrame, 0, min(cap(c.queue), 512))
+	for {
+		select {
+		case f := <-c.queue:
+			frames = append(frames[:0], f)
+		case <-c.closing:
+			return
+		}
+	more:
+		for len(frames) < cap(frames) {
+			select {
+			case f := <-c.queue:
+				frames = append(frames, f)
+			default:
+				break more
+			}
+		}
+		frames = c.claim(frames)
+		if len(frames) == 0 {
+			continue
+		}
+		err := c.writeFrames(frames)
+		clear(frames) // the bodies are the callers'
+		if err != nil {
+			c.fail(fmt.Errorf("write: %w", err))
+			return
+		}
+	}
+}
+
+// claim marks the calls of frames as sent, dropping the frames of calls
+// that have ended: they are not sent at all.
+func (c *wsConn) claim(frames []wsFrame) []wsFrame {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kept := frames[:0]
+	for _, f := range frames {
+		if e := c.pending[f.id]; e != nil {
+			e.sent, e.sentAt = true, now
+			kept = append(kept, f)
+		}
+	}
+	clear(frames[len(kept):])
+	return kept
+}
+
+// writeFrames writes frames through gorilla (framing, masking) into the
+// socket's buffer and flushes it once, all within the write timeout.
+func (c *wsConn) writeFrames(frames []wsFrame) error {
+	deadline := time.Now().Add(c.w.timeout)
+	_ = c.ws.SetWriteDeadline(deadline)
+	if err := c.raw.hold(deadline); err != nil {
+		return err
+	}
+	for _, f := range frames {
+		if err := c.ws.WriteMessage(websocket.TextMessage, f.body); err != nil {
+			return err
+		}
+	}
+	return c.raw.flush()
+}
+
+// readLoop reads messages until the connection fails.
+func (c *wsConn) readLoop() {
+	defer c.w.wg.Done()
+	for {
+		_, r, err := c.ws.NextReader()
+		if err == nil {
+			err = c.readMessage(r)
+		}
+		if err != nil {
+			c.fail(fmt.Errorf("read: %w", err))
+			return
+		}
+	}
+}
+
+// readMessage reads one message (at most maxResp+1 bytes of it) and hands
+// it to the call waiting for its id. A message no call waits for (a late
+// answer, a notification) is dropped. One over maxResp fails only its
+// call; its rest is discarded, within the read limit. Its id must be in
+// what was read (geth writes "jsonrpc" and "id" first): without one, the
+// connection fails, as it cannot tell whose answer it was.
+func (c *wsConn) readMessage(r io.Reader) error {
+	limit := c.w.maxResp
+	c.rbuf.Reset()
+	c.lr = io.LimitedReader{R: r, N: limit + 1}
+	_, err := c.rbuf.ReadFrom(&c.lr)
+	c.lr.R = nil
+	if err != nil {
+		return err
+	}
+	msg := c.rbuf.Bytes()
+	over := int64(len(msg)) > limit
+	e, found := c.match(msg)
+	switch {
+	case over && !found:
+		return fmt.Errorf("an answer over %d bytes without an id in its first %d bytes", limit, len(msg))
+	case over:
+		if e != nil {
+			e.deliver(nil, ErrResponseTooLarge)
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return err
+		}
+	case e != nil:
+		e.deliver(bytes.Clone(msg), nil)
+	}
+	if c.rbuf.Cap() > wsKeepReadBuffer {
+		c.rbuf = bytes.Buffer{} // a rare huge answer does not pin its memory
+	}
+	return nil
+}
+
+// match finds the call msg answers and removes it from pending: for a
+// batch, the first element whose id a call waits for (normally the first).
+// found reports whether msg had an id at all.
+func (c *wsConn) match(msg []byte) (e *wsCall, found bool) {
+	now := time.Now()
+	for pos := 0; ; {
+		id, next, ok := answerID(msg, pos)
+		c.mu.Lock()
+		c.lastRead = now
+		if ok {
+			found = true
+			if e = c.pending[id]; e != nil {
+				delete(c.pending, id)
+				c.answered = true
+			}
+		}
+		c.mu.Unlock()
+		if e != nil || next < 0 {
+			return e, found
+		}
+		pos = next
+	}
+}
+
+// deliver hands the answer to the call (removed from pending by match).
+func (e *wsCall) deliver(data []byte, err error) {
+	e.data, e.err = data, err
+	e.done <- struct{}{}
+}
+
+// flushConn is the socket under a WebSocket. While the writer holds it,
+// writes go to a buffer until flush, so that many frames leave in one
+// write syscall, all by the deadline given to hold; otherwise (the
+// handshake, control frames the reader answers between batches) writes
+// and their deadlines pass through.
+type flushConn struct {
+	net.Conn
+	mu      sync.Mutex
+	bw      *bufio.Writer
+	holding bool
+}
+
+// Write buffers b while the writer holds the connection.
+func (c *flushConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.holding {
+		return c.Conn.Write(b)
+	}
+	return c.bw.Write(b)
+}
+
+// SetWriteDeadline sets the socket's write deadline, except while the
+// writer holds it: gorilla sets one before every frame, and hold's covers
+// them all (and costs one call instead of one a frame).
+func (c *flushConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.holding {
+		return nil
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// hold starts buffering writes, which must all be written by deadline
+// (the buffer may fill up before flush).
+func (c *flushConn) hold(deadline time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.holding = true
+	return c.Conn.SetWriteDeadline(deadline)
+}
+
+// flush writes what was buffered and stops buffering.
+func (c *flushConn) flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.holding = false
+	return c.bw.Flush()
+}
+
+// answerID returns the id of an answer in msg, which may be a prefix of
+// the message. pos 0 scans msg itself: an object, or an array and then its
+// first element; a later pos, returned as next, is the next element of the
+// array. next is -1 when no element follows (or the rest cannot be
+// scanned). ok is false without a plain unsigned id.
+func answerID(msg []byte, pos int) (id uint64, next int, ok bool) {
+	i := skipJSONSpace(msg, pos)
+	array := pos > 0
+	if pos == 0 && i < len(msg) && msg[i] == '[' {
+		array = true
+		i = skipJSONSpace(msg, i+1)
+	}
+	id, ok = objectID(msg, i)
+	if !array {
+		return id, -1, ok
+	}
+	end := jsonValueEnd(msg, i)
+	if end < 0 {
+		return id, -1, ok
+	}
+	if j := skipJSONSpace(msg, end); j < len(msg) && msg[j] == ',' {
+		return id, j + 1, ok
+	}
+	return id, -1, ok
+}
+
+// objectID returns the "id" member of the object at b[i], a number, without
+// reading past it.
+func objectID(b []byte, i int) (uint64, bool) {
+	if i >= len(b) || b[i] != '{' {
+		return 0, false
+	}
+	i = skipJSONSpace(b, i+1)
+	for i < len(b) && b[i] == '"' {
+		ke := jsonStringEnd(b, i)
+		if ke < 0 {
+			return 0, false
+		}
+		key := b[i+1 : ke-1]
+		i = skipJSONSpace(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return 0, false
+		}
+		i = skipJSONSpace(b, i+1)
+		e := jsonValueEnd(b, i)
+		if e < 0 {
+			return 0, false
+		}
+		if string(key) == "id" {
+			return parseID(b[i:e])
+		}
+		i = skipJSONSpace(b, e)
+		if i >= len(b) || b[i] != ',' {
+			return 0, false
+		}
+		i = skipJSONSpace(b, i+1)
+	}
+	return 0, false
+}
+
+// parseID parses the decimal id the provider was sent.
+func parseID(v []byte) (uint64, bool) {
+	if len(v) == 0 || len(v) > 20 {
+		return 0, false
+	}
+	var n uint64
+	for _, d := range v {
+		if d < '0' || d > '9' || n > (math.MaxUint64-uint64(d-'0'))/10 {
+			return 0, false
+		}
+		n = n*10 + uint64(d-'0')
+	}
+	return n, true
+}
+
+func skipJSONSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// jsonValueEnd returns the index just past the JSON value at b[i], or -1
+// when b ends before it does (as jsonrpc's scanner, which is not exported).
+func jsonValueEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return jsonStringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				e := jsonStringEnd(b, j)
+				if e < 0 {
+					return -1
+				}
+				j = e - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	default: // number, true, false, null
+		j := i
+		for j < len(b) && b[j] != ',' && b[j] != ']' && b[j] != '}' && b[j] != ' ' && b[j] != '\t' && b[j] != '\r' && b[j] != '\n' {
+			j++
+		}
+		if j == i || j == len(b) {
+			return -1 // a number cut short is not known to have ended
+		}
+		return j
+	}
+}
+
+// jsonStringEnd returns the index just past the string at b[i] == '"', or -1.
+func jsonStringEnd(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
