@@ -61,6 +61,18 @@ func valueEnd(b []byte, i int) int {
 	}
 }
 
+// PrefixValueEnd is valueEnd for b that may be only the beginning of a
+// document (an answer read up to a size limit): -1 when b ends before the
+// value does, including a number, true, false or null that runs to the end
+// of b, which may go on.
+func PrefixValueEnd(b []byte, i int) int {
+	e := valueEnd(b, i)
+	if e == len(b) && b[i] != '"' && b[i] != '{' && b[i] != '[' {
+		return -1
+	}
+	return e
+}
+
 // stringEnd returns the index just past the string starting at b[i] == '"'.
 func stringEnd(b []byte, i int) int {
 	for j := i + 1; j < len(b); j++ {

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 )
 
 // wsCaller carries a provider's calls over a fixed set of WebSocket
@@ -742,7 +744,7 @@ func answerID(msg []byte, pos int) (id uint64, next int, ok bool) {
 	if !array {
 		return id, -1, ok
 	}
-	end := jsonValueEnd(msg, i)
+	end := jsonrpc.PrefixValueEnd(msg, i)
 	if end < 0 {
 		return id, -1, ok
 	}
@@ -760,7 +762,7 @@ func objectID(b []byte, i int) (uint64, bool) {
 	}
 	i = skipJSONSpace(b, i+1)
 	for i < len(b) && b[i] == '"' {
-		ke := jsonStringEnd(b, i)
+		ke := jsonrpc.PrefixValueEnd(b, i)
 		if ke < 0 {
 			return 0, false
 		}
@@ -770,7 +772,7 @@ func objectID(b []byte, i int) (uint64, bool) {
 			return 0, false
 		}
 		i = skipJSONSpace(b, i+1)
-		e := jsonValueEnd(b, i)
+		e := jsonrpc.PrefixValueEnd(b, i)
 		if e < 0 {
 			return 0, false
 		}
@@ -806,57 +808,4 @@ func skipJSONSpace(b []byte, i int) int {
 		i++
 	}
 	return i
-}
-
-// jsonValueEnd returns the index just past the JSON value at b[i], or -1
-// when b ends before it does (as jsonrpc's scanner, which is not exported).
-func jsonValueEnd(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return jsonStringEnd(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				e := jsonStringEnd(b, j)
-				if e < 0 {
-					return -1
-				}
-				j = e - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	default: // number, true, false, null
-		j := i
-		for j < len(b) && b[j] != ',' && b[j] != ']' && b[j] != '}' && b[j] != ' ' && b[j] != '\t' && b[j] != '\r' && b[j] != '\n' {
-			j++
-		}
-		if j == i || j == len(b) {
-			return -1 // a number cut short is not known to have ended
-		}
-		return j
-	}
-}
-
-// jsonStringEnd returns the index just past the string at b[i] == '"', or -1.
-func jsonStringEnd(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return -1
 }

@@ -519,12 +519,7 @@ func hookDial(p *Provider, delay time.Duration) chan *testConn {
 // write syscalls than calls: every frame queued while the writer was
 // writing goes out with the next single write.
 func TestWSCoalescedWrites(t *testing.T) {
-	var frames atomic.Int64
-	srv := startWSServer(t, func(c *wsPeer, msg []byte) {
-		frames.Add(1)
-		reqs, _ := parseReqs(t, msg)
-		c.send([]byte(echo(reqs[0])))
-	})
+	srv, frames := countingEchoServer(t)
 	p := wsProvider(t, srv.url(), 1, nil)
 	conns := hookDial(p, 5*time.Millisecond) // a slow socket: calls queue up meanwhile
 	if _, err := echoCall(timed(t, false, 5*time.Second), p, "eth_call", "warm"); err != nil {
@@ -744,12 +739,7 @@ func TestWSCallContextEnds(t *testing.T) {
 
 // TestWSEndedContext: a call on a context that has ended already is not sent.
 func TestWSEndedContext(t *testing.T) {
-	var frames atomic.Int64
-	srv := startWSServer(t, func(c *wsPeer, msg []byte) {
-		frames.Add(1)
-		reqs, _ := parseReqs(t, msg)
-		c.send([]byte(echo(reqs[0])))
-	})
+	srv, frames := countingEchoServer(t)
 	p := wsProvider(t, srv.url(), 1, nil)
 	if _, err := echoCall(timed(t, false, 5*time.Second), p, "eth_call", "warm"); err != nil {
 		t.Fatal(err)
@@ -950,4 +940,16 @@ func BenchmarkCallTransport(b *testing.B) {
 			})
 		})
 	}
+}
+
+// countingEchoServer answers every call with its echo and counts the
+// frames it received.
+func countingEchoServer(t *testing.T) (*wsServer, *atomic.Int64) {
+	frames := new(atomic.Int64)
+	srv := startWSServer(t, func(c *wsPeer, msg []byte) {
+		frames.Add(1)
+		reqs, _ := parseReqs(t, msg)
+		c.send([]byte(echo(reqs[0])))
+	})
+	return srv, frames
 }
