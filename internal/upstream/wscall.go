@@ -36,6 +36,7 @@ type wsCaller struct {
 	maxResp    int64         // the provider's answer size limit
 	readLimit  int64         // gorilla's: a larger message fails the connection
 	timeout    time.Duration // dial, handshake and write timeout
+	pingEvery  time.Duration // keepalive (wsPingEvery; tests shorten it)
 	maxPending int           // calls waiting on one connection, and its queue
 	logger     *slog.Logger
 	// dialTCP opens the TCP connection under the WebSocket (tests wrap it).
@@ -58,6 +59,11 @@ const (
 	wsKeepReadBuffer = 1 << 20  // the reader's message buffer is kept up to this size
 	wsPendingSlack   = 16       // health checks hold no concurrency slot
 	wsDialBackoff    = 100 * time.Millisecond
+	// wsPingEvery: a connection silent this long is pinged, and one that
+	// stays silent for another such period is failed. Load balancers in
+	// front of hosted nodes drop idle WebSockets after about a minute;
+	// a NAT or a dead peer drops packets without a word.
+	wsPingEvery      = 30 * time.Second
 	wsMaxDialBackoff = 5 * time.Second
 )
 
@@ -66,6 +72,7 @@ var (
 	errCallEnded      = errors.New("call context ended")
 	errTooManyPending = errors.New("too many calls waiting on the websocket connection")
 	errWSSilent       = errors.New("no message on the websocket connection for a call timeout")
+	errWSNoPong       = errors.New("no pong or message on the websocket connection since a keepalive ping")
 )
 
 // wsCallerOptions configure newWSCaller.
@@ -89,6 +96,7 @@ func newWSCaller(o wsCallerOptions) *wsCaller {
 		// to this limit: a provider streaming more is cut off.
 		readLimit:  maxResp + max(maxResp, 1<<20),
 		timeout:    o.Timeout,
+		pingEvery:  wsPingEvery,
 		maxPending: max(o.MaxPending, 1),
 		logger:     o.Logger,
 		dialTCP:    d.DialContext,
@@ -274,15 +282,23 @@ func (w *wsCaller) open(ctx context.Context, s *wsSlot) (*wsConn, error) {
 		return nil, err
 	}
 	ws.SetReadLimit(w.readLimit)
-	return &wsConn{
-		w:       w,
-		slot:    s,
-		ws:      ws,
-		raw:     raw,
-		queue:   make(chan wsFrame, w.maxPending),
-		closing: make(chan struct{}),
-		pending: make(map[uint64]*wsCall, w.maxPending),
-	}, nil
+	c := &wsConn{
+		w:        w,
+		slot:     s,
+		ws:       ws,
+		raw:      raw,
+		queue:    make(chan wsFrame, w.maxPending),
+		closing:  make(chan struct{}),
+		pending:  make(map[uint64]*wsCall, w.maxPending),
+		lastRead: time.Now(),
+	}
+	ws.SetPongHandler(func(string) error {
+		c.mu.Lock()
+		c.lastRead = time.Now()
+		c.mu.Unlock()
+		return nil
+	})
+	return c, nil
 }
 
 // close ends every connection (failing the calls waiting on them) and
@@ -314,7 +330,8 @@ type wsConn struct {
 	mu       sync.Mutex
 	pending  map[uint64]*wsCall // by id (a batch's first)
 	err      error              // why the connection failed; nil while it is up
-	lastRead time.Time          // when the last message arrived
+	lastRead time.Time          // when the last message or pong arrived
+	pingSent time.Time          // the unanswered keepalive ping (zero: none)
 	answered bool               // an answer was delivered: the connection worked
 	timer    *time.Timer        // sweeps calls past their deadline at timerAt
 	timerAt  time.Time
@@ -526,10 +543,18 @@ func (c *wsConn) fail(cause error) {
 func (c *wsConn) writeLoop() {
 	defer c.w.wg.Done()
 	frames := make([]wsFrame, 0, min(cap(c.queue), 512))
+	ping := time.NewTicker(c.w.pingEvery)
+	defer ping.Stop()
 	for {
 		select {
 		case f := <-c.queue:
 			frames = append(frames[:0], f)
+		case <-ping.C:
+			if err := c.keepalive(); err != nil {
+				c.fail(err)
+				return
+			}
+			continue
 		case <-c.closing:
 			return
 		}
@@ -560,6 +585,29 @@ func (c *wsConn) writeLoop() {
 			return
 		}
 	}
+}
+
+// keepalive pings a connection that has been silent for a ping period and
+// fails one that has not answered the previous ping (or sent anything)
+// since. On the writer's goroutine, so the ping passes straight through.
+func (c *wsConn) keepalive() error {
+	now := time.Now()
+	c.mu.Lock()
+	switch {
+	case !c.pingSent.IsZero() && c.lastRead.Before(c.pingSent):
+		c.mu.Unlock()
+		return errWSNoPong
+	case now.Sub(c.lastRead) < c.w.pingEvery:
+		c.pingSent = time.Time{} // messages flow: no ping needed
+		c.mu.Unlock()
+		return nil
+	}
+	c.pingSent = now
+	c.mu.Unlock()
+	if err := c.ws.WriteControl(websocket.PingMessage, nil, now.Add(c.w.timeout)); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
 }
 
 // claim marks the calls of frames as sent, dropping the frames of calls

@@ -27,6 +27,8 @@ import (
 type wsServer struct {
 	srv      *httptest.Server
 	accepted atomic.Int64
+	pings    atomic.Int64 // keepalive pings received
+	mute     atomic.Bool  // pings go unanswered
 	handle   func(c *wsPeer, msg []byte)
 
 	mu    sync.Mutex
@@ -61,6 +63,13 @@ func startWSServer(t *testing.T, handle func(c *wsPeer, msg []byte)) *wsServer {
 		}
 		defer conn.Close()
 		s.accepted.Add(1)
+		conn.SetPingHandler(func(data string) error {
+			s.pings.Add(1)
+			if s.mute.Load() {
+				return nil
+			}
+			return conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(5*time.Second))
+		})
 		p := &wsPeer{conn: conn}
 		s.mu.Lock()
 		s.peers = append(s.peers, p)
@@ -952,4 +961,40 @@ func countingEchoServer(t *testing.T) (*wsServer, *atomic.Int64) {
 		c.send([]byte(echo(reqs[0])))
 	})
 	return srv, frames
+}
+
+// TestWSKeepalive: an idle connection is pinged and, while pongs come
+// back, kept; once they stop, it is failed and the next call redials.
+func TestWSKeepalive(t *testing.T) {
+	srv, _ := countingEchoServer(t)
+	p := wsProvider(t, srv.url(), 1, nil)
+	p.ws.pingEvery = 20 * time.Millisecond
+	if _, err := echoCall(timed(t, false, 5*time.Second), p, "eth_call", "a"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "three pings", func() bool { return srv.pings.Load() >= 3 })
+	if p.ws.slots[0].live() == nil || srv.accepted.Load() != 1 {
+		t.Fatalf("answered pings: connection live %v, %d dialled, want live and 1", p.ws.slots[0].live() != nil, srv.accepted.Load())
+	}
+
+	srv.mute.Store(true)
+	waitFor(t, "the unanswered connection to fail", func() bool { return p.ws.slots[0].live() == nil })
+	if _, err := echoCall(timed(t, false, 5*time.Second), p, "eth_call", "b"); err != nil {
+		t.Fatalf("call after the keepalive failure: %v", err)
+	}
+	if n := srv.accepted.Load(); n != 2 {
+		t.Errorf("%d connections, want 2 (one redial)", n)
+	}
+}
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
