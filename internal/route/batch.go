@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/ethmethod"
@@ -36,6 +37,13 @@ type Batch struct {
 	waiting []*batchItem
 	ready   chan struct{} // closed when the waiting calls are answered
 	timer   *time.Timer
+
+	// The wave's slots and items, made with it: one allocation for all
+	// instead of two per call. Each is handed out once.
+	slots    []Slot
+	nextSlot atomic.Int32
+	items    []batchItem
+	nextItem int // guarded by mu
 }
 
 type batchItem struct {
@@ -48,7 +56,10 @@ type batchItem struct {
 }
 
 // NewBatch starts a wave of n calls.
-func (r *Router) NewBatch(n int) *Batch { return &Batch{r: r, open: n} }
+func (r *Router) NewBatch(n int) *Batch {
+	return &Batch{r: r, open: n, slots: make([]Slot, n), items: make([]batchItem, n),
+		waiting: make([]*batchItem, 0, n)}
+}
 
 // Slot is one call's place in a Batch.
 type Slot struct {
@@ -57,7 +68,14 @@ type Slot struct {
 }
 
 // Slot returns the place of one call of the wave.
-func (b *Batch) Slot() *Slot { return &Slot{b: b} }
+func (b *Batch) Slot() *Slot {
+	if i := int(b.nextSlot.Add(1)) - 1; i < len(b.slots) {
+		s := &b.slots[i]
+		s.b = b
+		return s
+	}
+	return &Slot{b: b}
+}
 
 // Go runs f, a call of the wave, on one of the router's workers (see
 // workers): a call waiting for its batch holds a goroutine, and a worker's
@@ -122,7 +140,14 @@ func (s *Slot) Do(ctx context.Context, req *Request) (Result, error) {
 	if b.ready == nil {
 		b.ready = make(chan struct{})
 	}
-	it := &batchItem{ctx: ctx, req: *req, ready: b.ready}
+	var it *batchItem
+	if b.nextItem < len(b.items) {
+		it = &b.items[b.nextItem]
+		b.nextItem++
+	} else {
+		it = new(batchItem)
+	}
+	*it = batchItem{ctx: ctx, req: *req, ready: b.ready}
 	b.waiting = append(b.waiting, it)
 	var items []*batchItem
 	var ready chan struct{}
