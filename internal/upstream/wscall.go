@@ -543,7 +543,9 @@ func (c *wsConn) fail(cause error) {
 func (c *wsConn) writeLoop() {
 	defer c.w.wg.Done()
 	frames := make([]wsFrame, 0, min(cap(c.queue), 512))
-	ping := time.NewTicker(c.w.pingEvery)
+	// Looked at twice a period: a connection is pinged 30 to 45 s into a
+	// silence, before a load balancer's usual 60 s idle timeout.
+	ping := time.NewTicker(c.w.pingEvery / 2)
 	defer ping.Stop()
 	for {
 		select {
@@ -596,7 +598,10 @@ func (c *wsConn) keepalive() error {
 	switch {
 	case !c.pingSent.IsZero() && c.lastRead.Before(c.pingSent):
 		c.mu.Unlock()
-		return errWSNoPong
+		if now.Sub(c.pingSent) >= c.w.pingEvery {
+			return errWSNoPong
+		}
+		return nil // the pong has time yet
 	case now.Sub(c.lastRead) < c.w.pingEvery:
 		c.pingSent = time.Time{} // messages flow: no ping needed
 		c.mu.Unlock()
