@@ -11,6 +11,7 @@ package upstream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -321,6 +322,9 @@ func (p *Provider) record(start time.Time, err error, probe bool) {
 	isUE := ue != nil
 	if isUE && ue.Class == ClassCanceled {
 		return // the caller went away: says nothing about the provider
+	}
+	if isUE && errors.Is(ue.Err, errLostWithConn) {
+		return // its connection's failure is counted with another call
 	}
 	failed := isUE && ue.Class != ClassUnavailable
 	throttled := isUE && ue.Class == ClassThrottled

@@ -73,6 +73,12 @@ var (
 	errTooManyPending = errors.New("too many calls waiting on the websocket connection")
 	errWSSilent       = errors.New("no message on the websocket connection for a call timeout")
 	errWSNoPong       = errors.New("no pong or message on the websocket connection since a keepalive ping")
+	// errLostWithConn marks the calls a connection's failure took down
+	// besides the one that reports it: one dropped connection is one
+	// failure of the provider, not one per call it carried (which would
+	// open the breaker of a healthy provider whose load balancer closed a
+	// busy connection).
+	errLostWithConn = errors.New("lost with the connection (counted once)")
 )
 
 // wsCallerOptions configure newWSCaller.
@@ -518,9 +524,14 @@ func (c *wsConn) fail(cause error) {
 	}
 	c.err = fmt.Errorf("websocket connection failed: %w", cause)
 	c.dead.Store(true)
+	first := true
 	for id, e := range c.pending {
 		delete(c.pending, id)
 		e.err = c.err
+		if !first {
+			e.err = fmt.Errorf("%w: %w", c.err, errLostWithConn)
+		}
+		first = false
 		e.done <- struct{}{}
 	}
 	if c.timer != nil {

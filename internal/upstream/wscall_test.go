@@ -435,6 +435,12 @@ func TestWSConnectionDropped(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("pending calls failed %s after the drop", d)
 	}
+	p.mu.Lock()
+	failures, breaker := p.failures, p.br.failures
+	p.mu.Unlock()
+	if failures != 1 || breaker != 1 {
+		t.Errorf("one dropped connection with %d calls counted as %d failures (breaker %d), want 1", hangs, failures, breaker)
+	}
 	if got, err := echoCall(timed(t, true, 5*time.Second), p, "eth_call", "again"); err != nil || got != "again" {
 		t.Fatalf("call after the drop: %q, %v", got, err)
 	}
