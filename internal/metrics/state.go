@@ -15,8 +15,15 @@ type ProviderState struct {
 	Head                            uint64
 	LatencyEWMASeconds              float64
 	ErrorRate                       float64
-	Share                           float64 // of the chain's attempts in the share window
-	Penalty                         float64 // decayed integrity penalty
+	Share                           float64  // of the chain's attempts in the share window
+	Penalty                         float64  // decayed integrity penalty
+	WS                              *WSState // nil: calls over HTTP
+}
+
+// WSState is a provider's WebSocket call connections (call_transport ws).
+type WSState struct {
+	Live     int    // connections up now
+	Failures uint64 // dials and connections that failed
 }
 
 // ChainState is one chain's agreed head and providers.
@@ -34,7 +41,7 @@ type stateCollector struct {
 
 	head, finalized, reorgs                                     *prometheus.Desc
 	up, breaker, degraded, score, lag, phead, latency, errs, sh *prometheus.Desc
-	penalty                                                     *prometheus.Desc
+	penalty, wsLive, wsFailures                                 *prometheus.Desc
 }
 
 // WatchState registers a collector that calls read at every scrape.
@@ -57,13 +64,16 @@ func (m *Metrics) WatchState(read func() []ChainState) {
 		latency:   d("rpcmesh_provider_latency_ewma_seconds", "The provider's latency EWMA.", pl),
 		errs:      d("rpcmesh_provider_error_rate", "The provider's failure rate EWMA.", pl),
 		sh:        d("rpcmesh_provider_operator_share", "The provider's operator's share of the chain's attempts in the share window.", pl),
-		penalty:   d("rpcmesh_provider_penalty", "The provider's integrity penalty (failed verifications and censored transactions, fading with health.penalty_half_life); from 0.5 it gets traffic only if no clean provider is left.", pl),
+		wsLive:    d("rpcmesh_provider_ws_connections", "WebSocket connections up that carry the provider's calls (call_transport: ws).", pl),
+		wsFailures: d("rpcmesh_provider_ws_connection_failures_total",
+			"Dials and WebSocket connections carrying the provider's calls that failed (call_transport: ws).", pl),
+		penalty: d("rpcmesh_provider_penalty", "The provider's integrity penalty (failed verifications and censored transactions, fading with health.penalty_half_life); from 0.5 it gets traffic only if no clean provider is left.", pl),
 	})
 }
 
 // Describe sends the descriptors.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.head, c.finalized, c.reorgs, c.up, c.breaker, c.degraded, c.score, c.lag, c.phead, c.latency, c.errs, c.sh, c.penalty} {
+	for _, d := range []*prometheus.Desc{c.head, c.finalized, c.reorgs, c.up, c.breaker, c.degraded, c.score, c.lag, c.phead, c.latency, c.errs, c.sh, c.penalty, c.wsLive, c.wsFailures} {
 		ch <- d
 	}
 }
@@ -92,6 +102,10 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.errs, prometheus.GaugeValue, p.ErrorRate, lv...)
 			ch <- prometheus.MustNewConstMetric(c.sh, prometheus.GaugeValue, p.Share, lv...)
 			ch <- prometheus.MustNewConstMetric(c.penalty, prometheus.GaugeValue, p.Penalty, lv...)
+			if p.WS != nil {
+				ch <- prometheus.MustNewConstMetric(c.wsLive, prometheus.GaugeValue, float64(p.WS.Live), lv...)
+				ch <- prometheus.MustNewConstMetric(c.wsFailures, prometheus.CounterValue, float64(p.WS.Failures), lv...)
+			}
 		}
 	}
 }

@@ -99,6 +99,9 @@ type ProviderStatus struct {
 	// failed verification or censored transaction by kind.
 	Penalty   float64                 `json:"penalty"`
 	Penalties []upstream.PenaltyCount `json:"penalties,omitempty"`
+	// CallTransport is how calls reach it: HTTP, or WebSockets with how
+	// many are up.
+	CallTransport upstream.TransportStatus `json:"callTransport"`
 }
 
 // Status reports every chain's head and providers.
@@ -126,7 +129,7 @@ func (g *Gateway) Status() Status {
 					"p90": s.P90.Microseconds(), "p99": s.P99.Microseconds()},
 				ErrorRate: s.ErrorRate, ThrottleRate: s.ThrottleRate, Inflight: s.Inflight,
 				Requests: s.Requests, Failures: s.Failures,
-				Penalty: s.Penalty, Penalties: p.Penalties(),
+				Penalty: s.Penalty, Penalties: p.Penalties(), CallTransport: p.Transport(),
 			})
 		}
 		st.Chains = append(st.Chains, cs)
@@ -152,10 +155,19 @@ func (g *Gateway) chainStates() []metrics.ChainState {
 				Usable: s.Usable(), BreakerOpen: s.Breaker == upstream.BreakerOpen, Degraded: s.Degraded,
 				Score: route.Score(&s, 50*time.Millisecond), LagBlocks: c.head.Lag(s.HeadNumber), Head: s.HeadNumber,
 				LatencyEWMASeconds: s.LatencyEWMA.Seconds(), ErrorRate: s.ErrorRate, Share: opShare[s.Labels.Operator],
-				Penalty: s.Penalty,
+				Penalty: s.Penalty, WS: wsState(p.Transport()),
 			})
 		}
 		out = append(out, cs)
 	}
 	return out
+}
+
+// wsState is the metrics' view of a provider's WebSocket call connections
+// (nil for HTTP).
+func wsState(t upstream.TransportStatus) *metrics.WSState {
+	if t.WS == nil {
+		return nil
+	}
+	return &metrics.WSState{Live: t.WS.Live, Failures: t.WS.Failures}
 }

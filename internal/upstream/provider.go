@@ -216,6 +216,28 @@ func (p *Provider) Close() {
 	}
 }
 
+// TransportStatus is how a provider's calls travel, for /status and
+// metrics: over HTTP, or over WebSockets (call_transport ws).
+type TransportStatus struct {
+	Kind string    `json:"kind"` // "http" or "ws"
+	WS   *WSStatus `json:"ws,omitempty"`
+}
+
+// WSStatus is the state of a provider's WebSocket call connections.
+type WSStatus struct {
+	Connections int    `json:"connections"`        // ws_conns
+	Live        int    `json:"live"`               // up now
+	Failures    uint64 `json:"connectionFailures"` // dials and connections that failed
+}
+
+// Transport reports how the provider's calls travel now.
+func (p *Provider) Transport() TransportStatus {
+	if p.ws == nil {
+		return TransportStatus{Kind: "http"}
+	}
+	return TransportStatus{Kind: "ws", WS: p.ws.status()}
+}
+
 // noRedirects stops redirects: a provider that redirects POSTs is misconfigured.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 

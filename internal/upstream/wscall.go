@@ -39,9 +39,10 @@ type wsCaller struct {
 	// dialTCP opens the TCP connection under the WebSocket (tests wrap it).
 	dialTCP func(ctx context.Context, network, addr string) (net.Conn, error)
 
-	slots []*wsSlot
-	next  atomic.Uint32 // round robin over slots
-	calls sync.Pool     // *wsCall, reused when nothing can touch them any more
+	slots    []*wsSlot
+	next     atomic.Uint32 // round robin over slots
+	failures atomic.Uint64 // dials and connections that failed (not by close)
+	calls    sync.Pool     // *wsCall, reused when nothing can touch them any more
 
 	ctx    context.Context // ends dials in progress on close
 	cancel context.CancelFunc
@@ -110,6 +111,17 @@ func newWSCaller(o wsCallerOptions) *wsCaller {
 		w.slots = append(w.slots, &wsSlot{backoff: wsDialBackoff})
 	}
 	return w
+}
+
+// status counts the live connections, for /status and metrics.
+func (w *wsCaller) status() *WSStatus {
+	st := &WSStatus{Connections: len(w.slots), Failures: w.failures.Load()}
+	for _, s := range w.slots {
+		if s.live() != nil {
+			st.Live++
+		}
+	}
+	return st
 }
 
 // wsSlot is one of the caller's connections, across redials.
@@ -251,6 +263,9 @@ func (w *wsCaller) dial(s *wsSlot, done chan struct{}) {
 		err = errWSClosed
 	}
 	if err != nil {
+		if !errors.Is(err, errWSClosed) {
+			w.failures.Add(1)
+		}
 		w.logger.Debug("websocket call connection: dial failed", "err", err, "retry_in", s.backoff)
 		s.err = err
 		s.retryAt = time.Now().Add(s.backoff)
@@ -542,6 +557,7 @@ func (c *wsConn) fail(cause error) {
 	_ = c.raw.Conn.Close()
 	c.slot.down(answered, err)
 	if !errors.Is(cause, errWSClosed) {
+		c.w.failures.Add(1)
 		c.w.logger.Debug("websocket call connection failed", "err", cause)
 	}
 }

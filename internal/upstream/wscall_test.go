@@ -435,6 +435,9 @@ func TestWSConnectionDropped(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("pending calls failed %s after the drop", d)
 	}
+	if st := p.Transport(); st.Kind != "ws" || st.WS == nil || st.WS.Live != 0 || st.WS.Failures != 1 {
+		t.Errorf("after the drop: transport %+v (ws %+v), want ws, 0 live, 1 failure", st, st.WS)
+	}
 	p.mu.Lock()
 	failures, breaker := p.failures, p.br.failures
 	p.mu.Unlock()
@@ -446,6 +449,9 @@ func TestWSConnectionDropped(t *testing.T) {
 	}
 	if n := srv.accepted.Load(); n != 2 {
 		t.Errorf("%d connections accepted, want 2 (one redial)", n)
+	}
+	if st := p.Transport(); st.WS == nil || st.WS.Live != 1 || st.WS.Connections != 1 {
+		t.Errorf("after the redial: transport %+v, want 1 of 1 live", st.WS)
 	}
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
@@ -108,4 +110,23 @@ func TestCallsOverWebSocket(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+
+	// /status and /metrics say how the calls travel.
+	st := g.Status()
+	if len(st.Chains) != 1 || len(st.Chains[0].Providers) != 1 {
+		t.Fatalf("status: %+v", st)
+	}
+	ct := st.Chains[0].Providers[0].CallTransport
+	if ct.Kind != "ws" || ct.WS == nil || ct.WS.Connections != 2 || ct.WS.Live < 1 {
+		t.Errorf("status callTransport %+v (ws %+v), want ws with 2 connections, at least one live", ct, ct.WS)
+	}
+	resp, err := http.Get("http://" + g.AdminAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`(?m)^rpcmesh_provider_ws_connections\{[^}]*provider="` + node.Name + `"[^}]*\} [12]$`).Match(body) {
+		t.Errorf("/metrics has no rpcmesh_provider_ws_connections of 1 or 2 for %s", node.Name)
+	}
 }
