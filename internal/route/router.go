@@ -353,8 +353,12 @@ func (d *doState) launch(ctx context.Context, hedge bool) bool {
 	a.ctx.Init(ctx, a.start.Add(r.timeout))
 	d.running = append(d.running, a)
 	r.shares.add(a.start, p.Labels().Operator, p.Labels().Cloud)
-	d.refs.Add(1) // let go in run
-	r.workers.Go(a)
+	d.refs.Add(1) // let go in finish
+	// Over a provider's WebSockets the attempt needs no goroutine of its
+	// own: the connection completes it (Complete). Otherwise, a worker.
+	if !p.Start(&a.ctx, d.req.Method, d.req.Params, lastResort, a) {
+		r.workers.Go(a)
+	}
 	return true
 }
 
@@ -371,13 +375,26 @@ func (d *doState) done(a *attempt) {
 // run makes the attempt of a Do (on a worker) and reports it on the Do's
 // results.
 func (a *attempt) run() {
-	d := a.d
-	r, req := d.r, &d.req
+	req := &a.d.req
 	if a.lastResort {
 		a.value, a.err = a.p.CallLastResort(&a.ctx, req.Method, req.Params)
 	} else {
 		a.value, a.err = a.p.Call(&a.ctx, req.Method, req.Params)
 	}
+	a.finish()
+}
+
+// Complete is the outcome of an attempt its provider started without a
+// worker (upstream.Provider.Start).
+func (a *attempt) Complete(value json.RawMessage, err error) {
+	a.value, a.err = value, err
+	a.finish()
+}
+
+// finish reports the attempt on its Do's results.
+func (a *attempt) finish() {
+	d := a.d
+	r, req := d.r, &d.req
 	if r.obs != nil {
 		r.obs.Attempt(r.chain, a.p, req.Method, time.Since(a.start), a.err)
 	}

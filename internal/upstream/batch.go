@@ -142,16 +142,8 @@ func (p *Provider) roundTrip(ctx context.Context, id uint64, method string, body
 	}
 	if p.ws != nil {
 		data, sent, err := p.ws.call(ctx, id, body)
-		switch {
-		case err == nil && int64(len(data)) <= p.maxResp:
-			return data, 0, nil
-		case err != nil && ctx.Err() != nil:
-			return nil, 0, p.ctxError(ctx, method)
-		case err == nil || errors.Is(err, ErrResponseTooLarge):
-			return nil, 0, fail(ClassTooLarge, true, fmt.Errorf("%w: over %d bytes", ErrResponseTooLarge, p.maxResp))
-		}
-		// A frame not written may go to another provider, even a write.
-		return nil, 0, fail(ClassTransport, sent, err)
+		data, err = p.wsResult(ctx, method, data, sent, err)
+		return data, 0, err
 	}
 	var ans h1Answer
 	var err error
@@ -234,6 +226,26 @@ func decodeBatchResponse(data []byte) ([]response, error) {
 		}
 	}
 	return msgs, nil
+}
+
+// wsResult applies roundTrip's checks to what a WebSocket call brought:
+// the answer's bytes, or the error to report.
+func (p *Provider) wsResult(ctx context.Context, method string, data []byte, sent bool, err error) ([]byte, error) {
+	fail := func(class Class, sent bool, err error) error {
+		return &Error{Provider: p.name, Method: method, Class: class, Sent: sent, Err: err}
+	}
+	switch {
+	case err == nil && int64(len(data)) <= p.maxResp:
+		return data, nil
+	case err != nil && ctx.Err() != nil:
+		e := p.ctxError(ctx, method)
+		e.Sent = sent // a call that ended before its frame went out was not sent
+		return nil, e
+	case err == nil || errors.Is(err, ErrResponseTooLarge):
+		return nil, fail(ClassTooLarge, true, fmt.Errorf("%w: over %d bytes", ErrResponseTooLarge, p.maxResp))
+	}
+	// A frame not written may go to another provider, even a write.
+	return nil, fail(ClassTransport, sent, err)
 }
 
 // answerFrom names how an answer came, for errors: its HTTP status, or

@@ -24,9 +24,6 @@ const maxRetryAfter = 5 * time.Minute
 
 // post sends one call over HTTP and decodes the answer.
 func (p *Provider) post(ctx context.Context, id uint64, method string, params json.RawMessage) (json.RawMessage, error) {
-	fail := func(class Class, sent bool, err error) error {
-		return &Error{Provider: p.name, Method: method, Class: class, Sent: sent, Err: err}
-	}
 	var data []byte
 	var status int
 	var err error
@@ -45,6 +42,15 @@ func (p *Provider) post(ctx context.Context, id uint64, method string, params js
 	}
 	if err != nil {
 		return nil, err
+	}
+	return p.decodeAnswer(method, data, status)
+}
+
+// decodeAnswer decodes a call's answer (status 0: over WebSocket): its
+// result, the node's error, or why the answer is no good.
+func (p *Provider) decodeAnswer(method string, data []byte, status int) (json.RawMessage, error) {
+	fail := func(class Class, sent bool, err error) error {
+		return &Error{Provider: p.name, Method: method, Class: class, Sent: sent, Err: err}
 	}
 	msg, err := decodeResponse(data)
 	if err != nil {

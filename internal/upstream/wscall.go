@@ -172,7 +172,7 @@ func (w *wsCaller) call(ctx context.Context, id uint64, body []byte) (data []byt
 		if c, err = w.pick(ctx); err != nil {
 			return nil, false, err
 		}
-		if e, err = c.register(id, deadline, lean); err == nil {
+		if e, err = c.register(id, deadline, lean, nil); err == nil {
 			break
 		}
 		if try > 0 || !c.dead.Load() {
@@ -381,11 +381,15 @@ type wsCall struct {
 	data      []byte
 	err       error
 	interrupt func() // end, as a func made once per wsCall
+	// A call started with Provider.Start has no waiter: whoever ends it
+	// runs its completion (complete) instead of sending on done.
+	async *wsStart
+	start wsStart // what async points to
 }
 
 // register adds a call waiting for id; the error says the connection
 // failed or is full.
-func (c *wsConn) register(id uint64, deadline time.Time, lean bool) (*wsCall, error) {
+func (c *wsConn) register(id uint64, deadline time.Time, lean bool, async *wsStart) (*wsCall, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
@@ -402,6 +406,10 @@ func (c *wsConn) register(id uint64, deadline time.Time, lean bool) (*wsCall, er
 		e.interrupt = e.end
 	}
 	e.c, e.id, e.deadline, e.lean, e.sent = c, id, deadline, lean, false
+	if async != nil {
+		e.start = *async
+		e.async = &e.start
+	}
 	c.pending[id] = e
 	if lean && !deadline.IsZero() && (c.timerAt.IsZero() || deadline.Before(c.timerAt)) {
 		// Deadlines mostly come in order (one provider timeout): the timer
@@ -477,11 +485,25 @@ func (e *wsCall) end() {
 	delete(c.pending, e.id)
 	e.err = errCallEnded
 	silent := e.silentLocked(time.Now())
-	e.done <- struct{}{}
+	async := e.signalLocked()
 	c.mu.Unlock()
+	if async {
+		e.complete()
+	}
 	if silent {
 		c.fail(errWSSilent)
 	}
+}
+
+// signalLocked hands e its outcome, set by the caller: a waiter gets it on
+// done; for a started call it reports true, and the caller runs complete
+// once it has let go of c.mu.
+func (e *wsCall) signalLocked() (async bool) {
+	if e.async != nil {
+		return true
+	}
+	e.done <- struct{}{}
+	return false
 }
 
 // silentLocked reports whether e, sent, is past its deadline with nothing
@@ -501,6 +523,7 @@ func (c *wsConn) sweep() {
 		return
 	}
 	var next time.Time
+	var async []*wsCall
 	for id, e := range c.pending {
 		if !e.lean || e.deadline.IsZero() {
 			continue
@@ -514,13 +537,18 @@ func (c *wsConn) sweep() {
 		delete(c.pending, id)
 		e.err = errCallEnded
 		silent = silent || e.silentLocked(now)
-		e.done <- struct{}{}
+		if e.signalLocked() {
+			async = append(async, e)
+		}
 	}
 	c.timerAt = next
 	if !next.IsZero() {
 		c.timer.Reset(next.Sub(now))
 	}
 	c.mu.Unlock()
+	for _, e := range async {
+		e.complete()
+	}
 	if silent {
 		c.fail(errWSSilent)
 	}
@@ -536,7 +564,11 @@ func (c *wsConn) fail(cause error) {
 	}
 	c.err = fmt.Errorf("websocket connection failed: %w", cause)
 	c.dead.Store(true)
+	if !errors.Is(cause, errWSClosed) {
+		c.w.failures.Add(1) // before any call hears of it
+	}
 	first := true
+	var async []*wsCall
 	for id, e := range c.pending {
 		delete(c.pending, id)
 		e.err = c.err
@@ -544,20 +576,24 @@ func (c *wsConn) fail(cause error) {
 			e.err = fmt.Errorf("%w: %w", c.err, errLostWithConn)
 		}
 		first = false
-		e.done <- struct{}{}
+		if e.signalLocked() {
+			async = append(async, e)
+		}
 	}
 	if c.timer != nil {
 		c.timer.Stop()
 	}
 	answered, err := c.answered, c.err
 	c.mu.Unlock()
+	for _, e := range async {
+		e.complete()
+	}
 	close(c.closing)
 	// The socket itself: this unblocks the reader and a writer stuck in a
 	// write at once (a TLS close would first try to write an alert).
 	_ = c.raw.Conn.Close()
 	c.slot.down(answered, err)
 	if !errors.Is(cause, errWSClosed) {
-		c.w.failures.Add(1)
 		c.w.logger.Debug("websocket call connection failed", "err", cause)
 	}
 }
@@ -751,5 +787,9 @@ func (c *wsConn) match(msg []byte) (e *wsCall, found bool) {
 // deliver hands the answer to the call (removed from pending by match).
 func (e *wsCall) deliver(data []byte, err error) {
 	e.data, e.err = data, err
+	if e.async != nil {
+		e.complete()
+		return
+	}
 	e.done <- struct{}{}
 }
