@@ -52,11 +52,7 @@ func (p *Provider) CallBatch(ctx context.Context, calls []BatchCall) ([]BatchAns
 	}
 	defer p.release()
 	first := p.seq.Add(uint64(len(calls))) - uint64(len(calls)) + 1
-	start := time.Now()
-	p.mu.Lock()
-	p.inflight[first] = start
-	p.requests++
-	p.mu.Unlock()
+	start := p.enter(first)
 
 	answers, err := p.postBatch(ctx, first, calls)
 

@@ -294,6 +294,16 @@ func (p *Provider) acquire(ctx context.Context, method string, lastResort bool, 
 	return nil
 }
 
+// enter records a request with id as in flight from now, and returns now.
+func (p *Provider) enter(id uint64) time.Time {
+	now := time.Now()
+	p.mu.Lock()
+	p.inflight[id] = now
+	p.requests++
+	p.mu.Unlock()
+	return now
+}
+
 // release gives back the concurrency slot of acquire.
 func (p *Provider) release() { <-p.sem }
 
@@ -303,11 +313,7 @@ func (p *Provider) call(ctx context.Context, method string, params json.RawMessa
 	}
 	defer p.release()
 	id := p.seq.Add(1)
-	start := time.Now()
-	p.mu.Lock()
-	p.inflight[id] = start
-	p.requests++
-	p.mu.Unlock()
+	start := p.enter(id)
 
 	res, err := p.post(ctx, id, method, params)
 

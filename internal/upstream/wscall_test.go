@@ -391,15 +391,7 @@ func TestWSAnswerTooLarge(t *testing.T) {
 // fail at once as sent transport failures; the next call is answered on
 // a new connection.
 func TestWSConnectionDropped(t *testing.T) {
-	hung := make(chan *wsPeer, 16)
-	srv := startWSServer(t, func(c *wsPeer, msg []byte) {
-		reqs, _ := parseReqs(t, msg)
-		if reqs[0].Method == "hang" {
-			hung <- c
-			return
-		}
-		c.send([]byte(echo(reqs[0])))
-	})
+	srv, hung := hangingServer(t)
 	p := wsProvider(t, srv.url(), 1, nil)
 	if got, err := echoCall(timed(t, false, 5*time.Second), p, "eth_call", "warm"); err != nil || got != "warm" {
 		t.Fatalf("first call: %q, %v", got, err)
@@ -1009,4 +1001,19 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// hangingServer echoes every call but "hang", which it never answers: it
+// reports the connection such a call came on instead.
+func hangingServer(t *testing.T) (*wsServer, chan *wsPeer) {
+	hung := make(chan *wsPeer, 16)
+	srv := startWSServer(t, func(c *wsPeer, msg []byte) {
+		reqs, _ := parseReqs(t, msg)
+		if reqs[0].Method == "hang" {
+			hung <- c
+			return
+		}
+		c.send([]byte(echo(reqs[0])))
+	})
+	return srv, hung
 }

@@ -50,13 +50,9 @@ func (p *Provider) Start(cc *CallContext, method string, params json.RawMessage,
 		return false
 	}
 	id := p.seq.Add(1)
-	begun := time.Now()
 	// In flight before it is registered: its connection may fail, and
 	// complete it, at once.
-	p.mu.Lock()
-	p.inflight[id] = begun
-	p.requests++
-	p.mu.Unlock()
+	begun := p.enter(id)
 	deadline, _ := cc.Deadline()
 	e, err := c.register(id, deadline, true, &wsStart{p: p, cc: cc, method: method, begun: begun, done: done})
 	if err != nil {

@@ -91,15 +91,7 @@ func TestWSStart(t *testing.T) {
 // before or after it began, or at its deadline) or with its connection,
 // and reports it as Call would.
 func TestWSStartEnds(t *testing.T) {
-	hung := make(chan *wsPeer, 8)
-	srv := startWSServer(t, func(c *wsPeer, msg []byte) {
-		reqs, _ := parseReqs(t, msg)
-		if reqs[0].Method == "hang" {
-			hung <- c
-			return
-		}
-		c.send([]byte(echo(reqs[0])))
-	})
+	srv, hung := hangingServer(t)
 	p := wsProvider(t, srv.url(), 1, nil)
 	if _, err := echoCall(timed(t, true, 5*time.Second), p, "eth_call", "warm"); err != nil {
 		t.Fatal(err)
