@@ -35,17 +35,18 @@ func (p *Provider) Start(cc *CallContext, method string, params json.RawMessage,
 	if p.ws == nil || p.admit(method, lastResort) != nil {
 		return false
 	}
+	// The connection first: a call that falls back to Call must not have
+	// spent a rate-limit token here.
+	c := p.ws.pickLive()
+	if c == nil {
+		return false
+	}
 	select {
 	case p.sem <- struct{}{}:
 	default:
 		return false
 	}
 	if p.limiter != nil && !p.limiter.AllowN(time.Now(), 1) {
-		p.release()
-		return false
-	}
-	c := p.ws.pickLive()
-	if c == nil {
 		p.release()
 		return false
 	}
