@@ -383,8 +383,7 @@ type wsCall struct {
 	interrupt func() // end, as a func made once per wsCall
 	// A call started with Provider.Start has no waiter: whoever ends it
 	// runs its completion (complete) instead of sending on done.
-	async *wsStart
-	start wsStart // what async points to
+	start wsStart // of a started call (start.done set); zero for a waiter
 }
 
 // register adds a call waiting for id; the error says the connection
@@ -406,9 +405,9 @@ func (c *wsConn) register(id uint64, deadline time.Time, lean bool, async *wsSta
 		e.interrupt = e.end
 	}
 	e.c, e.id, e.deadline, e.lean, e.sent = c, id, deadline, lean, false
+	e.start = wsStart{}
 	if async != nil {
 		e.start = *async
-		e.async = &e.start
 	}
 	c.pending[id] = e
 	if lean && !deadline.IsZero() && (c.timerAt.IsZero() || deadline.Before(c.timerAt)) {
@@ -495,11 +494,15 @@ func (e *wsCall) end() {
 	}
 }
 
+// started reports whether e was begun by Provider.Start: no goroutine
+// waits on done, its completion runs instead.
+func (e *wsCall) started() bool { return e.start.done != nil }
+
 // signalLocked hands e its outcome, set by the caller: a waiter gets it on
 // done; for a started call it reports true, and the caller runs complete
 // once it has let go of c.mu.
 func (e *wsCall) signalLocked() (async bool) {
-	if e.async != nil {
+	if e.started() {
 		return true
 	}
 	e.done <- struct{}{}
@@ -787,7 +790,7 @@ func (c *wsConn) match(msg []byte) (e *wsCall, found bool) {
 // deliver hands the answer to the call (removed from pending by match).
 func (e *wsCall) deliver(data []byte, err error) {
 	e.data, e.err = data, err
-	if e.async != nil {
+	if e.started() {
 		e.complete()
 		return
 	}

@@ -94,7 +94,7 @@ func (e *wsCall) complete() {
 	st := e.start
 	id, data, sent, err := e.id, e.data, e.sent, e.err
 	w := e.c.w
-	e.data, e.err, e.async, e.start = nil, nil, nil, wsStart{}
+	e.data, e.err, e.start = nil, nil, wsStart{}
 	if st.cc.unwatch() {
 		w.calls.Put(e)
 	}
