@@ -126,7 +126,7 @@ func (s *Slot) leave() {
 // eth_getLogs).
 func (s *Slot) Do(ctx context.Context, req *Request) (Result, error) {
 	b := s.b
-	if req.Info.Kind == ethmethod.Write || req.Info.Needs != "" {
+	if !batchable(req) {
 		s.leave()
 		return b.r.Do(ctx, req)
 	}
@@ -239,6 +239,64 @@ func (b *Batch) flush() {
 // closes ready.
 func (b *Batch) send(ctx context.Context, items []*batchItem, ready chan struct{}) {
 	defer close(ready)
+	b.r.sendBatch(ctx, items)
+}
+
+// DoBatch routes the calls of one wave of a client's batch at once, as the
+// calls of a Batch are routed: the calls that may share a request go to one
+// provider as one upstream batch; the others (writes, debug and trace
+// calls) and any call the batch could not answer for sure go through Do
+// each, at the same time, all but one on the router's workers. out[i] and
+// errs[i] are reqs[i]'s answer, as Do would give it.
+func (r *Router) DoBatch(ctx context.Context, reqs []Request, out []Result, errs []error) {
+	items := make([]batchItem, len(reqs))
+	batched := make([]*batchItem, 0, len(reqs))
+	alone := make([]int, 0, len(reqs)) // indexes of reqs for Do
+	for i := range reqs {
+		if !batchable(&reqs[i]) {
+			alone = append(alone, i)
+			continue
+		}
+		items[i] = batchItem{ctx: ctx, req: reqs[i]}
+		batched = append(batched, &items[i])
+	}
+	if len(batched) > 0 {
+		r.sendBatch(ctx, batched)
+	}
+	for i := range items {
+		it := &items[i]
+		switch {
+		case it.ctx == nil: // in alone already
+		case it.fallback:
+			alone = append(alone, i)
+		default:
+			out[i], errs[i] = it.res, it.err
+		}
+	}
+	var wg sync.WaitGroup
+	for k, i := range alone {
+		if k == len(alone)-1 {
+			out[i], errs[i] = r.Do(ctx, &reqs[i]) // the last on this goroutine
+			break
+		}
+		wg.Add(1)
+		r.workers.Go(funcJob(func() {
+			defer wg.Done()
+			out[i], errs[i] = r.Do(ctx, &reqs[i])
+		}))
+	}
+	wg.Wait()
+}
+
+// batchable reports whether req may share an upstream batch: writes go
+// alone (each to its own operators), and so do debug and trace calls.
+func batchable(req *Request) bool {
+	return req.Info.Kind != ethmethod.Write && req.Info.Needs == ""
+}
+
+// sendBatch routes items as one upstream batch and hands each its answer,
+// or marks it fallback: to be routed on its own with Do.
+func (r *Router) sendBatch(ctx context.Context, items []*batchItem) {
 	fallback := func() {
 		for _, it := range items {
 			it.fallback = true
@@ -248,7 +306,6 @@ func (b *Batch) send(ctx context.Context, items []*batchItem, ready chan struct{
 		fallback() // a single call: the ordinary path
 		return
 	}
-	r := b.r
 	// Route as the most demanding call: the highest pinned block, state.
 	rep := Request{Method: items[0].req.Method, Info: items[0].req.Info}
 	for _, it := range items {

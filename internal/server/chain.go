@@ -26,6 +26,7 @@ type chain struct {
 	providers []*upstream.Provider
 	router    *route.Router
 	pipeline  pipeline.Handler
+	batches   pipeline.BatchHandler // the pipeline, when it takes a batch's waves whole; else nil
 	hub       *subscribe.Hub // eth_subscribe over WS, fed by the agreed head
 	bcast     *txbroadcast.Broadcaster
 	watch     *txwatch.Watcher // accepted transactions until included
@@ -77,6 +78,9 @@ func newChain(cfg *config.Config, ch *config.Chain, m *metrics.Metrics, txm *txw
 	c.bcast, c.watch = newTxWatch(cfg, ch, c, txm, logger)
 	c.verify = ch.EffectiveVerify(cfg.Verify)
 	c.pipeline = buildPipeline(cfg, ch, c, evidence, verifyObserver{vm}, logger)
+	if pipeline.CanBatch(c.pipeline) {
+		c.batches = c.pipeline.(pipeline.BatchHandler)
+	}
 	c.hub = newHub(cfg, c, logger)
 	return c
 }

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -255,11 +256,16 @@ func (g *Gateway) runCalls(ctx context.Context, ch *chain, calls []jsonrpc.Call,
 		}
 	}
 	workers := min(max(g.cfg.Limits.BatchConcurrency, 1), len(calls))
-	if workers <= 1 {
+	switch {
+	case workers <= 1:
 		for i := range calls {
 			one(ctx, i)
 		}
-	} else {
+	case ch.batches != nil:
+		for start := 0; start < len(calls); start += workers {
+			g.runWaveWhole(ctx, ch, calls[start:min(start+workers, len(calls))], results[start:], answered[start:], logger)
+		}
+	default:
 		for start := 0; start < len(calls); start += workers {
 			g.runWave(ctx, ch, calls, start, min(start+workers, len(calls)), one)
 		}
@@ -327,12 +333,51 @@ func (g *Gateway) runWave(ctx context.Context, ch *chain, calls []jsonrpc.Call, 
 	wg.Wait()
 }
 
+// runWaveWhole runs a wave's calls down a pipeline that takes them
+// together (pipeline.BatchHandler): one pass of each stage over the wave on
+// this goroutine, and one upstream batch, instead of a goroutine per call.
+// results[i] and answered[i] are calls[i]'s.
+func (g *Gateway) runWaveWhole(ctx context.Context, ch *chain, calls []jsonrpc.Call, results []jsonrpc.Response, answered []bool, logger *callLogger) {
+	start := time.Now()
+	pcs := make([]pipeline.Call, 0, len(calls))
+	at := make([]int, 0, len(calls)) // pcs[j] is calls[at[j]]
+	for i := range calls {
+		if c := &calls[i]; c.Err != nil {
+			results[i], answered[i] = jsonrpc.Response{ID: c.Req.ID, Error: c.Err}, true
+		} else {
+			pcs, at = append(pcs, *pipeline.NewCall(c.Req.Method, c.Req.Params)), append(at, i)
+		}
+	}
+	if len(pcs) == 0 {
+		return
+	}
+	ptrs := make([]*pipeline.Call, len(pcs))
+	for j := range pcs {
+		ptrs[j] = &pcs[j]
+	}
+	out := make([]pipeline.Answer, len(pcs))
+	ch.batches.HandleBatch(ctx, ptrs, out)
+	d := time.Since(start)
+	for j, i := range at {
+		req := &calls[i].Req
+		resp := g.respond(ctx, ch, req, &pcs[j], out[j].Result, out[j].Err, d, logger)
+		if !req.IsNotification() {
+			results[i], answered[i] = resp, true
+		}
+	}
+}
+
 // call runs one request through the chain's pipeline.
 func (g *Gateway) call(ctx context.Context, ch *chain, req *jsonrpc.Request, logger *callLogger) jsonrpc.Response {
 	start := time.Now()
 	c := pipeline.NewCall(req.Method, req.Params)
 	res, err := ch.pipeline.Handle(ctx, c)
-	d := time.Since(start)
+	return g.respond(ctx, ch, req, c, res, err, time.Since(start), logger)
+}
+
+// respond turns what the pipeline answered c (req) in d into its
+// response, counting and logging it.
+func (g *Gateway) respond(ctx context.Context, ch *chain, req *jsonrpc.Request, c *pipeline.Call, res json.RawMessage, err error, d time.Duration, logger *callLogger) jsonrpc.Response {
 	if err != nil {
 		var je *jsonrpc.Error
 		if !errors.As(err, &je) {

@@ -25,21 +25,46 @@ type BlockTag struct {
 
 // Handle resolves the block param and passes the call on.
 func (b *BlockTag) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
+	if err := b.pin(c); err != nil {
+		return nil, err
+	}
+	return b.Next.Handle(ctx, c)
+}
+
+// HandleBatch resolves the block params of a wave's calls and passes them
+// on together.
+func (b *BlockTag) HandleBatch(ctx context.Context, calls []*pipeline.Call, out []pipeline.Answer) {
+	pipeline.HandleWave(ctx, b, b.Next.(pipeline.BatchHandler), calls, out, func(i int, c *pipeline.Call) pipeline.Way {
+		if err := b.pin(c); err != nil {
+			out[i] = pipeline.Answer{Err: err}
+			return pipeline.Answered
+		}
+		return pipeline.PassOn
+	})
+}
+
+// Batches reports whether the stages behind take waves whole.
+func (b *BlockTag) Batches() bool { return pipeline.CanBatch(b.Next) }
+
+// pin rewrites c's block param to the block it resolves to and pins c to
+// that block. A nil error is a nil error interface, never a nil
+// *jsonrpc.Error in one.
+func (b *BlockTag) pin(c *pipeline.Call) error {
 	idx := c.Info.BlockParam
 	if idx < 0 {
-		return b.Next.Handle(ctx, c)
+		return nil
 	}
 	var buf [4]json.RawMessage // the params, split on the stack
 	params, perr := jsonrpc.AppendParamsArray(buf[:0], c.Params)
 	if perr != nil {
-		return b.Next.Handle(ctx, c) // let the node explain its own params
+		return nil // let the node explain its own params
 	}
 	var q [20]byte // room for a quoted quantity, on the stack
 	switch {
 	case idx < len(params):
 		raw, n, pinned, err := resolve(b.Head, params[idx], q[:0])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		c.Params = jsonrpc.EncodeParamsWith(params, idx, raw)
 		c.Block, c.HasBlock = n, pinned
@@ -50,7 +75,7 @@ func (b *BlockTag) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessag
 			c.Block, c.HasBlock = h.Number, true
 		}
 	}
-	return b.Next.Handle(ctx, c)
+	return nil
 }
 
 // Resolve turns one block param (a tag, a number, or an EIP-1898 object)

@@ -51,6 +51,31 @@ func (b *Broadcast) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessa
 	return b.Next.Handle(ctx, c)
 }
 
+// HandleBatch runs a wave's transaction calls on their own and passes the
+// rest on together.
+func (b *Broadcast) HandleBatch(ctx context.Context, calls []*pipeline.Call, out []pipeline.Answer) {
+	pipeline.HandleWave(ctx, b, b.Next.(pipeline.BatchHandler), calls, out, func(_ int, c *pipeline.Call) pipeline.Way {
+		if b.serves(c) {
+			return pipeline.Alone
+		}
+		return pipeline.PassOn
+	})
+}
+
+// Batches reports whether the stages behind take waves whole.
+func (b *Broadcast) Batches() bool { return pipeline.CanBatch(b.Next) }
+
+// serves reports whether the stage answers c itself (Handle's cases).
+func (b *Broadcast) serves(c *pipeline.Call) bool {
+	switch c.Method {
+	case "eth_sendRawTransaction", StatusMethod:
+		return true
+	case "eth_getTransactionCount":
+		return txbroadcast.IsPendingNonce(c.Params)
+	}
+	return false
+}
+
 // nonceFloor is the least a "pending" count may be: the sender's "latest"
 // count through the rest of the pipeline (proven there when verification
 // is on), and the next nonce of its transactions the watch holds.

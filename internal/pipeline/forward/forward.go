@@ -35,6 +35,31 @@ func (f *Forward) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessage
 	return res.Value, nil
 }
 
+// HandleBatch routes a wave's calls together (route.Router.DoBatch): one
+// upstream batch for the calls that may share one.
+func (f *Forward) HandleBatch(ctx context.Context, calls []*pipeline.Call, out []pipeline.Answer) {
+	n := len(calls)
+	reqs := make([]route.Request, n)
+	results := make([]route.Result, n)
+	errs := make([]error, n)
+	for i, c := range calls {
+		reqs[i] = route.Request{Method: c.Method, Params: c.Params, Info: c.Info, Block: c.Block, HasBlock: c.HasBlock}
+	}
+	f.Router.DoBatch(ctx, reqs, results, errs)
+	for i, c := range calls {
+		res := results[i]
+		c.Provider, c.Attempts, c.Hedged = res.Provider, res.Attempts, res.Hedged
+		if errs[i] != nil {
+			out[i] = pipeline.Answer{Err: ToRPC(errs[i])}
+			continue
+		}
+		out[i] = pipeline.Answer{Result: res.Value}
+	}
+}
+
+// Batches reports true: routing takes a wave whole.
+func (f *Forward) Batches() bool { return true }
+
 // ToRPC maps a routing error to the JSON-RPC error the client sees. It never
 // names a provider's URL.
 func ToRPC(err error) *jsonrpc.Error {

@@ -28,16 +28,40 @@ func Stage(timeout time.Duration, maxResponseBytes int64) pipeline.Stage {
 
 // Handle runs the call under the limits.
 func (l *Limits) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
+	ctx, cancel := l.bound(ctx)
+	defer cancel()
+	res, err := l.Next.Handle(ctx, c)
+	return l.check(ctx, c, res, err)
+}
+
+// HandleBatch bounds a wave's calls by one timeout and checks each answer.
+func (l *Limits) HandleBatch(ctx context.Context, calls []*pipeline.Call, out []pipeline.Answer) {
+	ctx, cancel := l.bound(ctx)
+	defer cancel()
+	l.Next.(pipeline.BatchHandler).HandleBatch(ctx, calls, out)
+	for i, c := range calls {
+		out[i].Result, out[i].Err = l.check(ctx, c, out[i].Result, out[i].Err)
+	}
+}
+
+// Batches reports whether the stages behind take waves whole.
+func (l *Limits) Batches() bool { return pipeline.CanBatch(l.Next) }
+
+// bound gives ctx the call's timeout.
+func (l *Limits) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	if l.Timeout > 0 {
 		// The HTTP front door already bounds the request by the same
 		// timeout: a second timer for the same moment would only cost.
 		if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > l.Timeout {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, l.Timeout)
-			defer cancel()
+			return context.WithTimeout(ctx, l.Timeout)
 		}
 	}
-	res, err := l.Next.Handle(ctx, c)
+	return ctx, func() {}
+}
+
+// check turns a deadline into the timeout error and refuses answers over
+// the size limit.
+func (l *Limits) check(ctx context.Context, c *pipeline.Call, res json.RawMessage, err error) (json.RawMessage, error) {
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || (ctx.Err() != nil && !isRPC(err)) {
 			return nil, jsonrpc.Errorf(jsonrpc.CodeTimeout, "timeout: %s did not finish within %s", c.Method, l.Timeout)

@@ -32,6 +32,20 @@ type Splitter struct {
 	Concurrency int
 }
 
+// HandleBatch runs a wave's eth_getLogs calls on their own (each may be
+// split into chunks) and passes the rest on together.
+func (s *Splitter) HandleBatch(ctx context.Context, calls []*pipeline.Call, out []pipeline.Answer) {
+	pipeline.HandleWave(ctx, s, s.Next.(pipeline.BatchHandler), calls, out, func(_ int, c *pipeline.Call) pipeline.Way {
+		if c.Method == "eth_getLogs" {
+			return pipeline.Alone
+		}
+		return pipeline.PassOn
+	})
+}
+
+// Batches reports whether the stages behind take waves whole.
+func (s *Splitter) Batches() bool { return pipeline.CanBatch(s.Next) }
+
 // Handle bounds and splits eth_getLogs and passes anything else on.
 func (s *Splitter) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
 	if c.Method != "eth_getLogs" {

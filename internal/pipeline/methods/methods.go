@@ -28,25 +28,50 @@ type Methods struct {
 
 // Handle answers locally, refuses, or passes the call on.
 func (m *Methods) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
-	if c.Info.Kind == ethmethod.Refused {
-		return nil, jsonrpc.Errorf(jsonrpc.CodeMethodNotFound, "method %s is not available through this gateway: %s", c.Method, c.Info.Reason)
-	}
-	if c.Info.Needs != "" && !m.Capabilities[c.Info.Needs] {
-		return nil, jsonrpc.Errorf(jsonrpc.CodeMethodNotFound, "method %s is not available: no provider of chain %s serves the %s namespace", c.Method, m.Chain, c.Info.Needs)
-	}
-	switch c.Method {
-	case "eth_chainId":
-		return quoted(head.Quantity(m.ChainID)), nil
-	case "net_version":
-		return quoted(strconv.FormatUint(m.ChainID, 10)), nil
-	case "eth_blockNumber":
-		b, ok := m.Head.Latest()
-		if !ok {
-			return nil, jsonrpc.Errorf(jsonrpc.CodeNoProvider, "no provider available: chain %s has no agreed head yet", m.Chain)
-		}
-		return quoted(head.Quantity(b.Number)), nil
+	if a, ok := m.local(c); ok {
+		return a.Result, a.Err
 	}
 	return m.Next.Handle(ctx, c)
 }
 
-func quoted(s string) json.RawMessage { return json.RawMessage(`"` + s + `"`) }
+// HandleBatch answers or refuses what it can of a wave and passes the rest on.
+func (m *Methods) HandleBatch(ctx context.Context, calls []*pipeline.Call, out []pipeline.Answer) {
+	pipeline.HandleWave(ctx, m, m.Next.(pipeline.BatchHandler), calls, out, func(i int, c *pipeline.Call) pipeline.Way {
+		a, ok := m.local(c)
+		if !ok {
+			return pipeline.PassOn
+		}
+		out[i] = a
+		return pipeline.Answered
+	})
+}
+
+// Batches reports whether the stages behind take waves whole.
+func (m *Methods) Batches() bool { return pipeline.CanBatch(m.Next) }
+
+// local answers or refuses c when its method says so (ok).
+func (m *Methods) local(c *pipeline.Call) (pipeline.Answer, bool) {
+	if c.Info.Kind == ethmethod.Refused {
+		return refuse(jsonrpc.Errorf(jsonrpc.CodeMethodNotFound, "method %s is not available through this gateway: %s", c.Method, c.Info.Reason))
+	}
+	if c.Info.Needs != "" && !m.Capabilities[c.Info.Needs] {
+		return refuse(jsonrpc.Errorf(jsonrpc.CodeMethodNotFound, "method %s is not available: no provider of chain %s serves the %s namespace", c.Method, m.Chain, c.Info.Needs))
+	}
+	switch c.Method {
+	case "eth_chainId":
+		return quoted(head.Quantity(m.ChainID)), true
+	case "net_version":
+		return quoted(strconv.FormatUint(m.ChainID, 10)), true
+	case "eth_blockNumber":
+		b, ok := m.Head.Latest()
+		if !ok {
+			return refuse(jsonrpc.Errorf(jsonrpc.CodeNoProvider, "no provider available: chain %s has no agreed head yet", m.Chain))
+		}
+		return quoted(head.Quantity(b.Number)), true
+	}
+	return pipeline.Answer{}, false
+}
+
+func quoted(s string) pipeline.Answer { return pipeline.Answer{Result: json.RawMessage(`"` + s + `"`)} }
+
+func refuse(err *jsonrpc.Error) (pipeline.Answer, bool) { return pipeline.Answer{Err: err}, true }
