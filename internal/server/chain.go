@@ -27,7 +27,7 @@ type chain struct {
 	router    *route.Router
 	pipeline  pipeline.Handler
 	batches   pipeline.BatchHandler // the pipeline, when it takes a batch's waves whole; else nil
-	hub       *subscribe.Hub // eth_subscribe over WS, fed by the agreed head
+	hub       *subscribe.Hub        // eth_subscribe over WS, fed by the agreed head
 	bcast     *txbroadcast.Broadcaster
 	watch     *txwatch.Watcher // accepted transactions until included
 	verify    config.Verify    // the chain's verification settings
