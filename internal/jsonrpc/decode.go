@@ -154,6 +154,16 @@ func AppendParamsArray(dst []json.RawMessage, params json.RawMessage) ([]json.Ra
 	return append(dst, out...), nil
 }
 
+// AppendValidParamsArray is AppendParamsArray for params already known to
+// be valid JSON (a decoded body's members, or params built from them): it
+// skips the validation pass, the larger part of splitting.
+func AppendValidParamsArray(dst []json.RawMessage, params json.RawMessage) ([]json.RawMessage, *Error) {
+	if out, ok := appendArray(dst, params); ok {
+		return out, nil
+	}
+	return AppendParamsArray(dst, params) // absent, null, not an array: its own answer
+}
+
 // EncodeParams builds a params array from raw elements.
 func EncodeParams(items []json.RawMessage) json.RawMessage { return EncodeParamsWith(items, -1, nil) }
 

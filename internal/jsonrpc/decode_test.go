@@ -121,6 +121,27 @@ func TestParamsArray(t *testing.T) {
 	}
 }
 
+// TestAppendValidParamsArray: on valid JSON it splits as AppendParamsArray
+// does, errors included.
+func TestAppendValidParamsArray(t *testing.T) {
+	for _, params := range []string{
+		``, `null`, ` null `, `[]`, ` [ ] `, `["0x1","latest"]`, ` [ "0x1" , {"a":[1,{"b":"]"}]} , null ] `,
+		`[[],[[]],""]`, `{"a":1}`, `"x"`, `7`,
+	} {
+		want, wantErr := AppendParamsArray(nil, json.RawMessage(params))
+		got, gotErr := AppendValidParamsArray(nil, json.RawMessage(params))
+		if len(got) != len(want) || (gotErr == nil) != (wantErr == nil) || (gotErr != nil && gotErr.Code != wantErr.Code) {
+			t.Errorf("%q: got %q %v, want %q %v", params, got, gotErr, want, wantErr)
+			continue
+		}
+		for i := range got {
+			if string(got[i]) != string(want[i]) {
+				t.Errorf("%q: element %d is %s, want %s", params, i, got[i], want[i])
+			}
+		}
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		`{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}`,

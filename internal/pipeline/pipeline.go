@@ -18,7 +18,7 @@ import (
 // the call was served.
 type Call struct {
 	Method string
-	Params json.RawMessage // raw array or object; nil when absent
+	Params json.RawMessage // raw array or object, valid JSON; nil when absent
 	Info   ethmethod.Info  // what the method is (read/write, block param)
 
 	// Block pins the call to a block: set by the block-tag stage once

@@ -47,57 +47,113 @@ func runWave(t *testing.T, r *Router, skip int, reqs ...*Request) []Result {
 	return results
 }
 
-func TestBatchIsOneUpstreamRequest(t *testing.T) {
-	routing := testRouting()
-	routing.Hedge = false
-	n := startNet(t, routing, threeOperators()...)
-	// A wave whose goroutines were not all scheduled within batchWait is
-	// sent in parts (correct, only slower): allow a few tries on a busy machine.
-	var got uint64
-	var res []Result
-	for try := 0; try < 5 && got != 1; try++ {
-		before := n.requests()
-		res = runWave(t, n.router, 2, read("eth_gasPrice"), read("eth_blockNumber"), read("eth_gasPrice"))
-		got = n.requests() - before
+// runDoBatch routes reqs as one wave with DoBatch (the calls of a pipeline
+// that takes waves whole); skip is not used: such calls never reach routing.
+func runDoBatch(t *testing.T, r *Router, _ int, reqs ...*Request) []Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	wave := make([]Request, len(reqs))
+	for i, req := range reqs {
+		wave[i] = *req
 	}
-	if got != 1 {
-		t.Errorf("%d upstream requests for a wave of 3 routed calls, want 1", got)
-	}
-	for i, r := range res {
-		if len(r.Value) == 0 || r.Provider != res[0].Provider {
-			t.Errorf("call %d: %+v", i, r)
+	results, errs := make([]Result, len(reqs)), make([]error, len(reqs))
+	r.DoBatch(ctx, wave, results, errs)
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("call %d (%s): %v", i, reqs[i].Method, err)
 		}
+	}
+	return results
+}
+
+// waveRunners are the two ways a wave reaches routing: each call on a
+// goroutine of its own through its Slot, or the whole wave through DoBatch.
+// tries is how many times a test may run a wave before it counts: a wave
+// of slots whose goroutines were not all scheduled within batchWait is sent
+// in parts (correct, only slower), which DoBatch never does.
+var waveRunners = []struct {
+	name  string
+	run   func(t *testing.T, r *Router, skip int, reqs ...*Request) []Result
+	tries int
+}{
+	{"slots", runWave, 5},
+	{"DoBatch", runDoBatch, 1},
+}
+
+func TestBatchIsOneUpstreamRequest(t *testing.T) {
+	for _, wr := range waveRunners {
+		t.Run(wr.name, func(t *testing.T) {
+			routing := testRouting()
+			routing.Hedge = false
+			n := startNet(t, routing, threeOperators()...)
+			var got uint64
+			var res []Result
+			for try := 0; try < wr.tries && got != 1; try++ {
+				before := n.requests()
+				res = wr.run(t, n.router, 2, read("eth_gasPrice"), read("eth_blockNumber"), read("eth_gasPrice"))
+				got = n.requests() - before
+			}
+			if got != 1 {
+				t.Errorf("%d upstream requests for a wave of 3 routed calls, want 1", got)
+			}
+			for i, r := range res {
+				if len(r.Value) == 0 || r.Provider != res[0].Provider {
+					t.Errorf("call %d: %+v", i, r)
+				}
+			}
+			// Each call gets its own answer, in its place.
+			for i, m := range []string{"eth_gasPrice", "eth_blockNumber"} {
+				alone, err := n.router.Do(context.Background(), read(m))
+				if err != nil || string(alone.Value) != string(res[i].Value) {
+					t.Errorf("call %d (%s) answered %s in the wave, %s alone (%v)", i, m, res[i].Value, alone.Value, err)
+				}
+			}
+		})
 	}
 }
 
 func TestBatchWritesGoAlone(t *testing.T) {
-	routing := testRouting()
-	routing.Hedge = false
-	n := startNet(t, routing, threeOperators()...)
-	var got uint64
-	for try := 0; try < 5 && got != 2; try++ { // see TestBatchIsOneUpstreamRequest
-		before := n.requests()
-		runWave(t, n.router, 0, read("eth_gasPrice"), read("eth_gasPrice"), read("eth_sendRawTransaction"))
-		got = n.requests() - before
-	}
-	if got != 2 {
-		t.Errorf("%d upstream requests, want 2 (one batch, one write)", got)
+	for _, wr := range waveRunners {
+		t.Run(wr.name, func(t *testing.T) {
+			routing := testRouting()
+			routing.Hedge = false
+			n := startNet(t, routing, threeOperators()...)
+			var got uint64
+			for try := 0; try < wr.tries && got != 2; try++ {
+				before := n.requests()
+				wr.run(t, n.router, 0, read("eth_gasPrice"), read("eth_gasPrice"), read("eth_sendRawTransaction"))
+				got = n.requests() - before
+			}
+			if got != 2 {
+				t.Errorf("%d upstream requests, want 2 (one batch, one write)", got)
+			}
+		})
 	}
 }
 
 func TestBatchRefusedFallsBack(t *testing.T) {
-	routing := testRouting()
-	n := startNet(t, routing, threeOperators()...)
-	for _, node := range n.nodes {
-		node.SetFault(fakenode.Fault{NoBatches: true})
-	}
-	for range 5 {
-		runWave(t, n.router, 0, read("eth_gasPrice"), read("eth_gasPrice"), read("eth_gasPrice"))
-	}
-	for _, p := range n.router.Providers() {
-		if s := p.Snapshot(time.Now()); s.ErrorRate > 0 || s.Degraded {
-			t.Errorf("%s: refusing batches counted as failures: %+v", p.Name(), s)
-		}
+	for _, wr := range waveRunners {
+		t.Run(wr.name, func(t *testing.T) {
+			routing := testRouting()
+			n := startNet(t, routing, threeOperators()...)
+			for _, node := range n.nodes {
+				node.SetFault(fakenode.Fault{NoBatches: true})
+			}
+			for range 5 {
+				res := wr.run(t, n.router, 0, read("eth_gasPrice"), read("eth_gasPrice"), read("eth_gasPrice"))
+				for i, r := range res {
+					if len(r.Value) == 0 {
+						t.Errorf("call %d not answered: %+v", i, r)
+					}
+				}
+			}
+			for _, p := range n.router.Providers() {
+				if s := p.Snapshot(time.Now()); s.ErrorRate > 0 || s.Degraded {
+					t.Errorf("%s: refusing batches counted as failures: %+v", p.Name(), s)
+				}
+			}
+		})
 	}
 }
 
@@ -106,38 +162,42 @@ func TestBatchRefusedFallsBack(t *testing.T) {
 // each sent on their own (ten requests for one, on a node that may be slow
 // because it is busy).
 func TestBatchSlowerThanHedgeIsHedgedAsABatch(t *testing.T) {
-	routing := testRouting()
-	routing.ExplorationShare = 0
-	n := startNet(t, routing,
-		nodeSpec{name: "slow", operator: "alice", cloud: "aws", tier: "own", weight: 1e6},
-		nodeSpec{name: "fast", operator: "bob", cloud: "gcp", tier: "own", weight: 1e-6},
-	)
-	n.run(t, 20, "eth_gasPrice") // prime latencies
-	n.nodes["slow"].SetFault(fakenode.Fault{Delay: time.Second, OnlyMethod: "eth_gasPrice"})
-	fast := n.router.Providers()[1]
-	if fast.Name() != "fast" {
-		t.Fatalf("provider order: %s", fast.Name())
-	}
-	// A wave sent in parts (see TestBatchIsOneUpstreamRequest) gets a few
-	// more tries.
-	var got uint64
-	var res []Result
-	for try := 0; try < 5 && got != 1; try++ {
-		before := fast.Snapshot(time.Now()).Requests
-		start := time.Now()
-		res = runWave(t, n.router, 0, read("eth_gasPrice"), read("eth_gasPrice"), read("eth_gasPrice"))
-		if d := time.Since(start); d > 500*time.Millisecond {
-			t.Fatalf("wave answered after %s; want the hedge's fast answer", d)
-		}
-		got = fast.Snapshot(time.Now()).Requests - before
-	}
-	if got != 1 {
-		t.Errorf("fast got %d requests for the wave of 3, want 1 (the hedge batch)", got)
-	}
-	for i, r := range res {
-		if r.Provider != "fast" || !r.Hedged || r.Attempts != 2 {
-			t.Errorf("call %d: %+v, want answered by the hedge at fast, 2 attempts", i, r)
-		}
+	for _, wr := range waveRunners {
+		t.Run(wr.name, func(t *testing.T) {
+			routing := testRouting()
+			routing.ExplorationShare = 0
+			n := startNet(t, routing,
+				nodeSpec{name: "slow", operator: "alice", cloud: "aws", tier: "own", weight: 1e6},
+				nodeSpec{name: "fast", operator: "bob", cloud: "gcp", tier: "own", weight: 1e-6},
+			)
+			n.run(t, 20, "eth_gasPrice") // prime latencies
+			n.nodes["slow"].SetFault(fakenode.Fault{Delay: time.Second, OnlyMethod: "eth_gasPrice"})
+			fast := n.router.Providers()[1]
+			if fast.Name() != "fast" {
+				t.Fatalf("provider order: %s", fast.Name())
+			}
+			// A wave sent in parts (see TestBatchIsOneUpstreamRequest) gets a few
+			// more tries.
+			var got uint64
+			var res []Result
+			for try := 0; try < wr.tries && got != 1; try++ {
+				before := fast.Snapshot(time.Now()).Requests
+				start := time.Now()
+				res = wr.run(t, n.router, 0, read("eth_gasPrice"), read("eth_gasPrice"), read("eth_gasPrice"))
+				if d := time.Since(start); d > 500*time.Millisecond {
+					t.Fatalf("wave answered after %s; want the hedge's fast answer", d)
+				}
+				got = fast.Snapshot(time.Now()).Requests - before
+			}
+			if got != 1 {
+				t.Errorf("fast got %d requests for the wave of 3, want 1 (the hedge batch)", got)
+			}
+			for i, r := range res {
+				if r.Provider != "fast" || !r.Hedged || r.Attempts != 2 {
+					t.Errorf("call %d: %+v, want answered by the hedge at fast, 2 attempts", i, r)
+				}
+			}
+		})
 	}
 }
 
@@ -167,5 +227,18 @@ func TestBatchNodeAnswersPerCall(t *testing.T) {
 	wg.Wait()
 	if farErr == nil {
 		t.Error("a block past the head was answered")
+	}
+
+	// The same wave through DoBatch.
+	wave := []Request{*read("eth_gasPrice"), *far}
+	results, errs := make([]Result, 2), make([]error, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	n.router.DoBatch(ctx, wave, results, errs)
+	if errs[0] != nil || len(results[0].Value) == 0 {
+		t.Errorf("DoBatch: eth_gasPrice: %+v, %v", results[0], errs[0])
+	}
+	if errs[1] == nil {
+		t.Errorf("DoBatch: a block past the head was answered: %s", results[1].Value)
 	}
 }

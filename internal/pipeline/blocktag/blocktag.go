@@ -55,7 +55,8 @@ func (b *BlockTag) pin(c *pipeline.Call) error {
 		return nil
 	}
 	var buf [4]json.RawMessage // the params, split on the stack
-	params, perr := jsonrpc.AppendParamsArray(buf[:0], c.Params)
+	// A call's params are valid JSON (the front door checked the body).
+	params, perr := jsonrpc.AppendValidParamsArray(buf[:0], c.Params)
 	if perr != nil {
 		return nil // let the node explain its own params
 	}
