@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 )
@@ -92,5 +95,61 @@ func TestBatchWaysAgree(t *testing.T) {
 		if (r.Error != nil) != wantErr || (!wantErr && len(r.Result) == 0) {
 			t.Errorf("answer %d: %+v", i, r)
 		}
+	}
+}
+
+// TestWSBatchIsOneUpstreamRequest: a WebSocket client's batch runs as an
+// HTTP batch does: its reads reach the provider as one upstream batch, its
+// subscriptions are answered by the connection, every item in its place.
+func TestWSBatchIsOneUpstreamRequest(t *testing.T) {
+	tg := startGateway(t, 1, func(c *config.Config) { c.Routing.Hedge = false })
+	c, resp, err := websocket.DefaultDialer.Dial("ws://"+tg.gw.HTTPAddr()+"/dev", nil)
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	before := tg.upstreamRequests()
+	const batch = `[
+		{"jsonrpc":"2.0","id":1,"method":"eth_gasPrice"},
+		{"jsonrpc":"2.0","id":2,"method":"eth_subscribe","params":["newHeads"]},
+		{"jsonrpc":"2.0","id":3,"method":"eth_getBlockByNumber","params":["0x10",false]},
+		{"jsonrpc":"2.0","method":"eth_gasPrice"},
+		"x",
+		{"jsonrpc":"2.0","id":4,"method":"eth_chainId"},
+		{"jsonrpc":"2.0","id":5,"method":"eth_getBalance","params":["0x407d73d8a49eeb85d32cf465507dd71d507100c1","latest"]}]`
+	if err := c.WriteMessage(websocket.TextMessage, []byte(batch)); err != nil {
+		t.Fatal(err)
+	}
+	var rs []rpcResp
+	for rs == nil { // skip newHeads notifications that may come first
+		_, msg, err := c.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(strings.TrimSpace(string(msg)), "[") {
+			if err := json.Unmarshal(msg, &rs); err != nil {
+				t.Fatalf("%v: %s", err, msg)
+			}
+		}
+	}
+	ids := []string{`1`, `2`, `3`, `null`, `4`, `5`}
+	if len(rs) != len(ids) {
+		t.Fatalf("%d answers, want %d: %+v", len(rs), len(ids), rs)
+	}
+	for i, r := range rs {
+		if string(r.ID) != ids[i] || (r.Error == nil) != (ids[i] != `null`) {
+			t.Errorf("answer %d: id %s, error %v, result %s", i, r.ID, r.Error, r.Result)
+		}
+	}
+	if !strings.HasPrefix(string(rs[1].Result), `"0x`) {
+		t.Errorf("eth_subscribe answered %s", rs[1].Result)
+	}
+	// eth_gasPrice ×2, eth_getBlockByNumber, eth_getBalance: one request.
+	if n := tg.upstreamRequests() - before; n != 1 {
+		t.Errorf("the batch took %d upstream requests, want 1", n)
 	}
 }

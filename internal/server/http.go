@@ -239,8 +239,21 @@ func (g *Gateway) runCalls(ctx context.Context, ch *chain, calls []jsonrpc.Call,
 		}
 		return []jsonrpc.Response{resp}
 	}
-	results := make([]jsonrpc.Response, len(calls))
-	answered := make([]bool, len(calls))
+	results, answered := g.runBatch(ctx, ch, calls, reports, logger)
+	out := results[:0]
+	for i := range results {
+		if answered[i] {
+			out = append(out, results[i])
+		}
+	}
+	return out
+}
+
+// runBatch answers the calls of a batch in waves (see runCalls): results[i]
+// is calls[i]'s response when answered[i] (not a notification).
+func (g *Gateway) runBatch(ctx context.Context, ch *chain, calls []jsonrpc.Call, reports []*stage.Report, logger *callLogger) (results []jsonrpc.Response, answered []bool) {
+	results = make([]jsonrpc.Response, len(calls))
+	answered = make([]bool, len(calls))
 	one := func(ctx context.Context, i int) {
 		c := &calls[i]
 		if c.Err != nil {
@@ -270,13 +283,7 @@ func (g *Gateway) runCalls(ctx context.Context, ch *chain, calls []jsonrpc.Call,
 			g.runWave(ctx, ch, calls, start, min(start+workers, len(calls)), one)
 		}
 	}
-	out := results[:0]
-	for i := range results {
-		if answered[i] {
-			out = append(out, results[i])
-		}
-	}
-	return out
+	return results, answered
 }
 
 // runWave runs calls[start:end] at once (the wave is at most

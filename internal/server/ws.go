@@ -45,6 +45,20 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, ch *chain, rid
 			defer g.leave()
 			return g.call(ctx, ch, req, logger)
 		},
+		Batch: func(ctx context.Context, calls []jsonrpc.Call) []jsonrpc.Response {
+			// A batch takes one slot, as one HTTP request does, and runs as
+			// an HTTP batch does: in waves, each wave's reads one upstream batch.
+			if !g.admit() {
+				out := make([]jsonrpc.Response, len(calls))
+				for i := range calls {
+					out[i] = jsonrpc.NewError(calls[i].Req.ID, errTooManyRequests())
+				}
+				return out
+			}
+			defer g.leave()
+			out, _ := g.runBatch(ctx, ch, calls, nil, logger)
+			return out
+		},
 	})
 }
 

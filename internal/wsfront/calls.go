@@ -54,7 +54,11 @@ func (c *conn) answer(msg []byte) {
 			results[i] = &resp
 		}
 	}
-	runBounded(len(calls), c.s.opts.BatchConcurrency, one)
+	if batch && c.ep.Batch != nil {
+		c.answerBatch(ctx, calls, results, one)
+	} else {
+		runBounded(len(calls), c.s.opts.BatchConcurrency, one)
+	}
 	out := make([]jsonrpc.Response, 0, len(calls))
 	for _, r := range results {
 		if r != nil {
@@ -65,6 +69,30 @@ func (c *conn) answer(msg []byte) {
 		c.enqueue(body)
 	}
 	c.release(newSubs) // notifications only after the answer naming the subscription
+}
+
+// answerBatch answers a batch's subscription calls and invalid items with
+// one, one after the other, and the rest together through the endpoint's
+// Batch, filling results as one does.
+func (c *conn) answerBatch(ctx context.Context, calls []jsonrpc.Call, results []*jsonrpc.Response, one func(int)) {
+	rest := make([]jsonrpc.Call, 0, len(calls))
+	at := make([]int, 0, len(calls)) // rest[j] is calls[at[j]]
+	for i := range calls {
+		if m := calls[i].Req.Method; calls[i].Err != nil || m == "eth_subscribe" || m == "eth_unsubscribe" {
+			one(i)
+			continue
+		}
+		rest, at = append(rest, calls[i]), append(at, i)
+	}
+	if len(rest) == 0 {
+		return
+	}
+	answers := c.ep.Batch(ctx, rest)
+	for j, i := range at {
+		if !calls[i].Req.IsNotification() {
+			results[i] = &answers[j]
+		}
+	}
 }
 
 // encode builds the message, replacing answers past the response size

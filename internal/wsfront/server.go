@@ -48,7 +48,12 @@ type Endpoint struct {
 	Chain string
 	// Call answers one request through the chain's pipeline.
 	Call func(ctx context.Context, req *jsonrpc.Request) jsonrpc.Response
-	Hub  *subscribe.Hub // nil: eth_subscribe is refused
+	// Batch, when set, answers the calls of a client's batch other than
+	// subscriptions together (so that they can reach a provider as one
+	// upstream batch): the answer to calls[i] is at [i]. Unset, each call
+	// goes through Call, at most BatchConcurrency at once.
+	Batch func(ctx context.Context, calls []jsonrpc.Call) []jsonrpc.Response
+	Hub   *subscribe.Hub // nil: eth_subscribe is refused
 }
 
 // Options configure a Server.
