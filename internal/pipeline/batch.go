@@ -53,10 +53,13 @@ const (
 // time. A wave is at most the server's batch concurrency long, so the
 // goroutines are bounded.
 func HandleWave(ctx context.Context, self Handler, next BatchHandler, calls []*Call, out []Answer, way func(i int, c *Call) Way) {
+	if len(calls) == 0 {
+		return
+	}
 	var (
-		pass []*Call // nil while every call so far passes on
-		at   []int   // pass[j] is calls[at[j]]
-		wg   sync.WaitGroup
+		pass []*Call         // nil while every call so far passes on
+		at   []int           // pass[j] is calls[at[j]]
+		wg   *sync.WaitGroup // made for the first call run alone: most waves have none
 	)
 	for i, c := range calls {
 		w := way(i, c)
@@ -74,6 +77,9 @@ func HandleWave(ctx context.Context, self Handler, next BatchHandler, calls []*C
 			}
 		}
 		if w == Alone {
+			if wg == nil {
+				wg = new(sync.WaitGroup)
+			}
 			wg.Go(func() {
 				res, err := self.Handle(ctx, c)
 				out[i] = Answer{Result: res, Err: err}
@@ -90,5 +96,7 @@ func HandleWave(ctx context.Context, self Handler, next BatchHandler, calls []*C
 			out[i] = sub[j]
 		}
 	}
-	wg.Wait()
+	if wg != nil {
+		wg.Wait()
+	}
 }
