@@ -12,11 +12,15 @@ import (
 	"time"
 )
 
-// Main runs `rpcmesh bench` with its arguments: the load generator, or
-// `bench upstream` for the trivial upstream.
+// Main runs `rpcmesh bench` with its arguments: the load generator,
+// `bench upstream` for the trivial upstream, or `bench floor` for the
+// floor server.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "upstream" {
 		return mainUpstream(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "floor" {
+		return mainFloor(ctx, args[1:], stdout, stderr)
 	}
 	o, asJSON, err := ParseArgs(args, stderr)
 	if err != nil {
@@ -89,7 +93,8 @@ func ParseArgs(args []string, stderr io.Writer) (Options, bool, error) {
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: rpcmesh bench --target [name=]URL [--target ...] [flags]\n"+
-			"       rpcmesh bench upstream [--listen ADDR] [--chain-id N] [--head N] [--latency D]\n\nflags:\n")
+			"       rpcmesh bench upstream [--listen ADDR] [--chain-id N] [--head N] [--latency D]\n"+
+			"       rpcmesh bench floor [--listen ADDR]\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -221,6 +226,35 @@ func mainUpstream(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintln(stdout, srv.URL)
 	fmt.Fprintf(stderr, "bench upstream: serving %s and %s (chain id %d); interrupt to stop\n", srv.URL, srv.WSURL, srv.Upstream().opts.ChainID)
+	<-ctx.Done()
+	return srv.Close()
+}
+
+// mainFloor runs the floor server until ctx ends, printing its URL.
+func mainFloor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rpcmesh bench floor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8545", "`address` to listen on (port 0 picks a free one)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: rpcmesh bench floor [flags]\n\n"+
+			"An HTTP server that answers every request with one fixed JSON-RPC result carrying the\n"+
+			"request's id, decoding nothing else, on the gateway's HTTP library: its CPU per request\n"+
+			"(rpcmesh bench --pid) is the least any HTTP front door costs on this machine. Single\n"+
+			"calls only. Prints its URL, serves until interrupted.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	srv, err := StartFloor(*listen)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, srv.URL)
+	fmt.Fprintf(stderr, "bench floor: serving %s; interrupt to stop\n", srv.URL)
 	<-ctx.Done()
 	return srv.Close()
 }
