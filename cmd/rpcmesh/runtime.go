@@ -2,34 +2,49 @@ package main
 
 import (
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 )
 
-// runtimeSettings is what serve sets of Go's runtime: the GC percent (-1:
-// leave it, GOGC is set) and the soft memory limit in bytes (0: leave it,
-// none configured or GOMEMLIMIT is set).
-func runtimeSettings(s config.Server, getenv func(string) string) (gcPercent int, memoryLimit int64) {
-	gcPercent = s.GCPercent
+// runtimeConfig is what serve sets of Go's runtime; a zero or negative
+// field leaves that setting as it is.
+type runtimeConfig struct {
+	GCPercent   int   // -1: GOGC is set
+	MemoryLimit int64 // bytes; 0: none configured, or GOMEMLIMIT is set
+	MaxProcs    int   // 0: Go's default, or GOMAXPROCS is set
+}
+
+// runtimeSettings is what serve sets of Go's runtime from the server
+// config; the environment's GOGC, GOMEMLIMIT and GOMAXPROCS win.
+func runtimeSettings(s config.Server, getenv func(string) string) runtimeConfig {
+	rc := runtimeConfig{GCPercent: s.GCPercent}
 	if getenv("GOGC") != "" {
-		gcPercent = -1
+		rc.GCPercent = -1
 	}
 	if s.MemoryLimitMiB > 0 && getenv("GOMEMLIMIT") == "" {
-		memoryLimit = s.MemoryLimitMiB << 20
+		rc.MemoryLimit = s.MemoryLimitMiB << 20
 	}
-	return gcPercent, memoryLimit
+	if s.MaxProcs > 0 && getenv("GOMAXPROCS") == "" {
+		rc.MaxProcs = s.MaxProcs
+	}
+	return rc
 }
 
 // applyRuntime sets the garbage collector from server.gc_percent and
-// server.memory_limit_mib, unless the environment does.
+// server.memory_limit_mib and the processors from server.max_procs,
+// unless the environment does.
 func applyRuntime(s config.Server, getenv func(string) string, logger *slog.Logger) {
-	gc, limit := runtimeSettings(s, getenv)
-	if gc > 0 {
-		debug.SetGCPercent(gc)
+	rc := runtimeSettings(s, getenv)
+	if rc.GCPercent > 0 {
+		debug.SetGCPercent(rc.GCPercent)
 	}
-	if limit > 0 {
-		debug.SetMemoryLimit(limit)
+	if rc.MemoryLimit > 0 {
+		debug.SetMemoryLimit(rc.MemoryLimit)
 	}
-	logger.Debug("runtime", "gc_percent", gc, "memory_limit_bytes", limit)
+	if rc.MaxProcs > 0 {
+		runtime.GOMAXPROCS(rc.MaxProcs)
+	}
+	logger.Debug("runtime", "gc_percent", rc.GCPercent, "memory_limit_bytes", rc.MemoryLimit, "max_procs", runtime.GOMAXPROCS(0))
 }

@@ -9,20 +9,20 @@ import (
 func TestRuntimeSettings(t *testing.T) {
 	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
 	for _, tc := range []struct {
-		name      string
-		server    config.Server
-		env       map[string]string
-		gc        int
-		memLimitB int64
+		name   string
+		server config.Server
+		env    map[string]string
+		want   runtimeConfig
 	}{
-		{"defaults", config.Server{GCPercent: 400}, nil, 400, 0},
-		{"memory limit", config.Server{GCPercent: 200, MemoryLimitMiB: 512}, nil, 200, 512 << 20},
-		{"GOGC wins", config.Server{GCPercent: 400}, map[string]string{"GOGC": "100"}, -1, 0},
-		{"GOMEMLIMIT wins", config.Server{GCPercent: 400, MemoryLimitMiB: 512}, map[string]string{"GOMEMLIMIT": "1GiB"}, 400, 0},
+		{"defaults", config.Server{GCPercent: 400}, nil, runtimeConfig{GCPercent: 400}},
+		{"memory limit", config.Server{GCPercent: 200, MemoryLimitMiB: 512}, nil, runtimeConfig{GCPercent: 200, MemoryLimit: 512 << 20}},
+		{"GOGC wins", config.Server{GCPercent: 400}, map[string]string{"GOGC": "100"}, runtimeConfig{GCPercent: -1}},
+		{"GOMEMLIMIT wins", config.Server{GCPercent: 400, MemoryLimitMiB: 512}, map[string]string{"GOMEMLIMIT": "1GiB"}, runtimeConfig{GCPercent: 400}},
+		{"max procs", config.Server{GCPercent: 400, MaxProcs: 1}, nil, runtimeConfig{GCPercent: 400, MaxProcs: 1}},
+		{"GOMAXPROCS wins", config.Server{GCPercent: 400, MaxProcs: 1}, map[string]string{"GOMAXPROCS": "2"}, runtimeConfig{GCPercent: 400}},
 	} {
-		gc, limit := runtimeSettings(tc.server, env(tc.env))
-		if gc != tc.gc || limit != tc.memLimitB {
-			t.Errorf("%s: gc %d limit %d, want %d %d", tc.name, gc, limit, tc.gc, tc.memLimitB)
+		if got := runtimeSettings(tc.server, env(tc.env)); got != tc.want {
+			t.Errorf("%s: got %+v, want %+v", tc.name, got, tc.want)
 		}
 	}
 }

@@ -83,6 +83,7 @@ func TestDefault(t *testing.T) {
 		{"health.penalty_half_life", d.Health.PenaltyHalfLife.D(), 10 * time.Minute},
 		{"server.gc_percent", d.Server.GCPercent, 400},
 		{"server.memory_limit_mib", d.Server.MemoryLimitMiB, int64(0)},
+		{"server.max_procs", d.Server.MaxProcs, 0},
 		{"chains", len(d.Chains), 0},
 	}
 	for _, c := range checks {

@@ -10,6 +10,10 @@ import (
 	"strings"
 )
 
+// maxProcsLimit is the most server.max_procs may say: a bound on typos,
+// above the CPU count of any machine rpcmesh serves from.
+const maxProcsLimit = 1024
+
 // Validate checks a complete config (Complete already called) and returns
 // every problem found, each a *FieldError naming the field path. Parse and
 // Load call it for you, with line numbers.
@@ -93,6 +97,9 @@ func (v *validator) server(c *Config) {
 	}
 	if s.MemoryLimitMiB < 0 {
 		v.errorf("server.memory_limit_mib", "must be 0 (no limit) or more, got %d", s.MemoryLimitMiB)
+	}
+	if s.MaxProcs < 0 || s.MaxProcs > maxProcsLimit {
+		v.errorf("server.max_procs", "must be 0 (Go's default: the CPUs available) to %d, got %d", maxProcsLimit, s.MaxProcs)
 	}
 	if s.ReadHeaderTimeout > s.ReadTimeout && s.ReadTimeout > 0 {
 		v.errorf("server.read_header_timeout", "%s is longer than server.read_timeout (%s), which also covers the headers", s.ReadHeaderTimeout, s.ReadTimeout)

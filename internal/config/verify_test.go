@@ -100,6 +100,8 @@ func TestRuntimeSettingsValidation(t *testing.T) {
 		{"gc percent too low", func(s *Server) { s.GCPercent = 10 }, "server.gc_percent"},
 		{"gc percent too high", func(s *Server) { s.GCPercent = 20000 }, "server.gc_percent"},
 		{"negative memory limit", func(s *Server) { s.MemoryLimitMiB = -1 }, "server.memory_limit_mib"},
+		{"negative max procs", func(s *Server) { s.MaxProcs = -1 }, "server.max_procs"},
+		{"too many max procs", func(s *Server) { s.MaxProcs = 5000 }, "server.max_procs"},
 	} {
 		c := oneChainConfig()
 		tc.edit(&c.Server)
