@@ -17,7 +17,8 @@ type Answer struct {
 // client's batch together: HandleBatch answers calls[i] in out[i] as Handle
 // would, all at once, without a goroutine per call. A wave walks the
 // pipeline as a whole (one pass of each stage over its calls) and reaches
-// routing at once, as one upstream batch.
+// routing at once, as one upstream batch. HandleBatch may be called only
+// when Batches reports true: a stage hands the wave to its Next whole.
 type BatchHandler interface {
 	Handler
 	HandleBatch(ctx context.Context, calls []*Call, out []Answer)

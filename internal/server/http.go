@@ -343,7 +343,8 @@ func (g *Gateway) runWave(ctx context.Context, ch *chain, calls []jsonrpc.Call, 
 // runWaveWhole runs a wave's calls down a pipeline that takes them
 // together (pipeline.BatchHandler): one pass of each stage over the wave on
 // this goroutine, and one upstream batch, instead of a goroutine per call.
-// results[i] and answered[i] are calls[i]'s.
+// results[i] and answered[i] are calls[i]'s. Each call's duration in the
+// metrics and logs is the wave's: its calls are answered together.
 func (g *Gateway) runWaveWhole(ctx context.Context, ch *chain, calls []jsonrpc.Call, results []jsonrpc.Response, answered []bool, logger *callLogger) {
 	start := time.Now()
 	pcs := make([]pipeline.Call, 0, len(calls))
