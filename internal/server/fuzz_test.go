@@ -10,48 +10,59 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/config"
 )
 
-// FuzzFrontDoor sends arbitrary bodies to the public handler of a gateway
+// FuzzFrontDoor sends arbitrary bodies to the public handler of gateways
 // whose providers were never started (so every forwarded call fails fast
-// with "no provider"): the answer must be valid JSON-RPC or a 204, never a
-// panic.
+// with "no provider"), one with verification on (a batch's calls run one
+// by one) and one without (a batch's waves walk the pipeline whole): the
+// answer must be valid JSON-RPC or a 204, never a panic.
 func FuzzFrontDoor(f *testing.F) {
-	cfg := config.Default()
-	ch := config.DefaultChain()
-	ch.Name, ch.ChainID = "dev", 1337
-	p := config.DefaultProvider()
-	p.Name, p.HTTP = "a", "http://127.0.0.1:1"
-	ch.Providers = []config.Provider{p}
-	cfg.Chains = []config.Chain{ch}
-	cfg.Limits.MaxBatchItems = 20
-	cfg.Limits.MaxBodyBytes = 1 << 14
-	cfg.Complete()
-	gw, err := New(cfg, nil)
-	if err != nil {
-		f.Fatal(err)
+	gateway := func(verify bool) http.Handler {
+		cfg := config.Default()
+		ch := config.DefaultChain()
+		ch.Name, ch.ChainID = "dev", 1337
+		p := config.DefaultProvider()
+		p.Name, p.HTTP = "a", "http://127.0.0.1:1"
+		ch.Providers = []config.Provider{p}
+		cfg.Chains = []config.Chain{ch}
+		cfg.Limits.MaxBatchItems = 20
+		cfg.Limits.MaxBodyBytes = 1 << 14
+		cfg.Verify.Enabled = verify
+		cfg.Complete()
+		gw, err := New(cfg, nil)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if (gw.chains[0].batches != nil) == verify {
+			f.Fatalf("verification %v: waves whole %v", verify, gw.chains[0].batches != nil)
+		}
+		return gw.Handler()
 	}
-	h := gw.Handler()
+	handlers := []http.Handler{gateway(true), gateway(false)}
 	for _, s := range []string{
 		`{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}`,
 		`[{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"fromBlock":"0x1"}]},{"jsonrpc":"2.0","method":"x"}]`,
 		`{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x1",{"blockNumber":"latest"}]}`,
 		`[]`, `[1]`, `{`, `null`, `{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":{}}`,
+		`[{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x1","nope"]},{"jsonrpc":"2.0","id":2,"method":"eth_sendRawTransaction","params":["0x00"]},{"jsonrpc":"2.0","id":3,"method":"eth_chainId"}]`,
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/dev", strings.NewReader(body)))
-		switch rec.Code {
-		case http.StatusNoContent:
-			if rec.Body.Len() != 0 {
-				t.Fatal("204 with a body")
+		for _, h := range handlers {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/dev", strings.NewReader(body)))
+			switch rec.Code {
+			case http.StatusNoContent:
+				if rec.Body.Len() != 0 {
+					t.Fatal("204 with a body")
+				}
+			case http.StatusOK, http.StatusRequestEntityTooLarge:
+				if !json.Valid(rec.Body.Bytes()) {
+					t.Fatalf("invalid JSON answer %q to %q", rec.Body.String(), body)
+				}
+			default:
+				t.Fatalf("status %d for %q", rec.Code, body)
 			}
-		case http.StatusOK, http.StatusRequestEntityTooLarge:
-			if !json.Valid(rec.Body.Bytes()) {
-				t.Fatalf("invalid JSON answer %q to %q", rec.Body.String(), body)
-			}
-		default:
-			t.Fatalf("status %d for %q", rec.Code, body)
 		}
 	})
 }
