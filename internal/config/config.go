@@ -177,6 +177,12 @@ type Provider struct {
 	// multiplexed over WSConns WebSocket connections to the ws URL.
 	CallTransport string `yaml:"call_transport"`
 	WSConns       int    `yaml:"ws_conns"` // default 2, 1..MaxWSConns; used with call_transport ws
+	// CoalesceAbove, when over 0, merges calls into batch requests once
+	// that many requests are in flight to the provider over HTTP: the
+	// cheap point reads waiting then go together, at most CoalesceMax in
+	// one request. 0: off (default). Not used with call_transport ws.
+	CoalesceAbove int `yaml:"coalesce_above"`
+	CoalesceMax   int `yaml:"coalesce_max"` // default 32, 2..MaxCoalesce
 }
 
 // Call transports (Provider.CallTransport).
@@ -184,6 +190,11 @@ const (
 	CallTransportHTTP = "http"
 	CallTransportWS   = "ws"
 )
+
+// MaxCoalesce bounds Provider.CoalesceMax and CoalesceAbove: go-ethereum
+// answers a batch's calls one after another, so a longer batch only makes
+// its last call wait.
+const MaxCoalesce = 256
 
 // MaxWSConns bounds Provider.WSConns: a few connections carry thousands of
 // calls a second; more only cost the provider sockets.

@@ -120,7 +120,7 @@ func TestParseAppliesDefaults(t *testing.T) {
 	}
 	p := ch.Providers[0]
 	wantP := Provider{Name: "a", HTTP: "https://a.example", Labels: Labels{Operator: "a", Tier: TierPublic}, Weight: 1, MaxConcurrency: 64,
-		CallTransport: CallTransportHTTP, WSConns: 2}
+		CallTransport: CallTransportHTTP, WSConns: 2, CoalesceMax: 32}
 	if !reflect.DeepEqual(p, wantP) {
 		t.Errorf("provider defaults:\n got %+v\nwant %+v", p, wantP)
 	}
@@ -177,7 +177,7 @@ chains:
 	}
 	want := Provider{Name: "a", HTTP: "https://a.example", WS: "wss://a.example", Labels: Labels{"op1", "aws", "us-east-1", "own"},
 		Weight: 2.5, MaxConcurrency: 8, MaxRPS: 12.5, ArchiveDepth: 128, Debug: true, Trace: true,
-		CallTransport: CallTransportWS, WSConns: 4}
+		CallTransport: CallTransportWS, WSConns: 4, CoalesceMax: 32}
 	if !reflect.DeepEqual(ch.Providers[0], want) {
 		t.Errorf("provider:\n got %+v\nwant %+v", ch.Providers[0], want)
 	}

@@ -89,6 +89,7 @@ func DefaultProvider() Provider {
 		MaxConcurrency: 64,
 		CallTransport:  CallTransportHTTP,
 		WSConns:        2,
+		CoalesceMax:    32,
 	}
 }
 

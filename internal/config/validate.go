@@ -352,6 +352,12 @@ func (v *validator) providers(ch *Chain, chainPath string) {
 		default:
 			v.errorf(p+".call_transport", "%s is not one of http, ws", v.show(p+".call_transport", pr.CallTransport))
 		}
+		if pr.CoalesceAbove < 0 || pr.CoalesceAbove > MaxCoalesce {
+			v.errorf(p+".coalesce_above", "must be 0 (off) to %d, got %d", MaxCoalesce, pr.CoalesceAbove)
+		}
+		if pr.CoalesceMax < 2 || pr.CoalesceMax > MaxCoalesce {
+			v.errorf(p+".coalesce_max", "must be between 2 and %d, got %d", MaxCoalesce, pr.CoalesceMax)
+		}
 		if pr.WSConns < 1 || pr.WSConns > MaxWSConns {
 			v.errorf(p+".ws_conns", "must be between 1 and %d, got %d", MaxWSConns, pr.WSConns)
 		}

@@ -66,14 +66,17 @@ type Provider struct {
 	checkHash bool
 	onHeadLie func(*Provider, json.RawMessage, error)
 
-	client  *http.Client
-	header  http.Header   // every call's request header; read-only
-	h1      *h1Client     // plain-http providers: the lean client (nil: client, or ws)
-	ws      *wsCaller     // call_transport ws: every call goes over it (nil: HTTP)
-	poke    chan struct{} // wakes the health loop for an early head poll
-	sem     chan struct{}
-	limiter *rate.Limiter
-	seq     atomic.Uint64
+	client *http.Client
+	header http.Header // every call's request header; read-only
+	h1     *h1Client   // plain-http providers: the lean client (nil: client, or ws)
+	ws     *wsCaller   // call_transport ws: every call goes over it (nil: HTTP)
+	// coalesce merges waiting calls into batches when the provider is busy
+	// (coalesce_above; nil: off, and always over ws).
+	coalesce *coalescer
+	poke     chan struct{} // wakes the health loop for an early head poll
+	sem      chan struct{}
+	limiter  *rate.Limiter
+	seq      atomic.Uint64
 	// callBufs holds *[]byte buffers for calls sent with h1 (see post).
 	callBufs sync.Pool
 	// noBatches is set once the provider answered a batch request with
@@ -174,6 +177,9 @@ func New(o Options) *Provider {
 	if o.Transport == nil && p.ws == nil {
 		p.h1 = newH1Client(pc.HTTP, conc)
 	}
+	if pc.CoalesceAbove > 0 && p.ws == nil {
+		p.coalesce = newCoalescer(p, pc.CoalesceAbove, max(pc.CoalesceMax, 2))
+	}
 	if pc.MaxRPS > 0 {
 		burst := max(1, int(pc.MaxRPS/10))
 		p.limiter = rate.NewLimiter(rate.Limit(pc.MaxRPS), burst)
@@ -193,10 +199,7 @@ func (p *Provider) newWSCaller(conc int) *wsCaller {
 	if conns <= 0 {
 		conns = 2
 	}
-	timeout := p.health.ProviderTimeout.D()
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
+	timeout := p.callTimeout()
 	return newWSCaller(wsCallerOptions{
 		URL:        p.cfg.WS,
 		Conns:      min(conns, config.MaxWSConns),
@@ -307,7 +310,17 @@ func (p *Provider) enter(id uint64) time.Time {
 // release gives back the concurrency slot of acquire.
 func (p *Provider) release() { <-p.sem }
 
+// call sends one call: through the coalescer when the provider has one and
+// the call may be merged, else alone.
 func (p *Provider) call(ctx context.Context, method string, params json.RawMessage, lastResort bool) (json.RawMessage, error) {
+	if c := p.coalesce; c != nil && !lastResort && coalescable[method] {
+		return c.call(ctx, method, params, lastResort)
+	}
+	return p.callAlone(ctx, method, params, lastResort)
+}
+
+// callAlone sends one call as a request of its own.
+func (p *Provider) callAlone(ctx context.Context, method string, params json.RawMessage, lastResort bool) (json.RawMessage, error) {
 	if err := p.acquire(ctx, method, lastResort, 1); err != nil {
 		return nil, err
 	}
