@@ -354,6 +354,8 @@ func (v *validator) providers(ch *Chain, chainPath string) {
 		}
 		if pr.CoalesceAbove < 0 || pr.CoalesceAbove > MaxCoalesce {
 			v.errorf(p+".coalesce_above", "must be 0 (off) to %d, got %d", MaxCoalesce, pr.CoalesceAbove)
+		} else if pr.CoalesceAbove >= pr.MaxConcurrency && pr.MaxConcurrency > 0 {
+			v.errorf(p+".coalesce_above", "%d never comes into play: it must be below max_concurrency (%d), which holds calls back first", pr.CoalesceAbove, pr.MaxConcurrency)
 		}
 		if pr.CoalesceMax < 2 || pr.CoalesceMax > MaxCoalesce {
 			v.errorf(p+".coalesce_max", "must be between 2 and %d, got %d", MaxCoalesce, pr.CoalesceMax)

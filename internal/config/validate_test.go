@@ -162,6 +162,7 @@ func TestParseErrors(t *testing.T) {
 		{"ws_conns negative", chainDoc("", provA+"        ws_conns: -1 #<\n"), "chains[0].providers[0].ws_conns", "must be between 1 and 64, got -1"},
 		{"coalesce_above negative", chainDoc("", provA+"        coalesce_above: -1 #<\n"), "chains[0].providers[0].coalesce_above", "must be 0 (off) to 256, got -1"},
 		{"coalesce_above too many", chainDoc("", provA+"        coalesce_above: 300 #<\n"), "chains[0].providers[0].coalesce_above", "must be 0 (off) to 256, got 300"},
+		{"coalesce_above not below max_concurrency", chainDoc("", provA+"        max_concurrency: 8\n        coalesce_above: 8 #<\n"), "chains[0].providers[0].coalesce_above", "must be below max_concurrency (8)"},
 		{"coalesce_max one", chainDoc("", provA+"        coalesce_max: 1 #<\n"), "chains[0].providers[0].coalesce_max", "must be between 2 and 256, got 1"},
 	}
 	for _, tt := range tests {
