@@ -15,9 +15,15 @@ type ProviderState struct {
 	Head                            uint64
 	LatencyEWMASeconds              float64
 	ErrorRate                       float64
-	Share                           float64  // of the chain's attempts in the share window
-	Penalty                         float64  // decayed integrity penalty
-	WS                              *WSState // nil: calls over HTTP
+	Share                           float64        // of the chain's attempts in the share window
+	Penalty                         float64        // decayed integrity penalty
+	WS                              *WSState       // nil: calls over HTTP
+	Coalesce                        *CoalesceState // nil: no coalesce_above
+}
+
+// CoalesceState is what a provider's coalescer merged (coalesce_above).
+type CoalesceState struct {
+	Batches, Calls uint64
 }
 
 // WSState is a provider's WebSocket call connections (call_transport ws).
@@ -41,7 +47,7 @@ type stateCollector struct {
 
 	head, finalized, reorgs                                     *prometheus.Desc
 	up, breaker, degraded, score, lag, phead, latency, errs, sh *prometheus.Desc
-	penalty, wsLive, wsFailures                                 *prometheus.Desc
+	penalty, wsLive, wsFailures, coBatches, coCalls             *prometheus.Desc
 }
 
 // WatchState registers a collector that calls read at every scrape.
@@ -67,13 +73,16 @@ func (m *Metrics) WatchState(read func() []ChainState) {
 		wsLive:    d("rpcmesh_provider_ws_connections", "WebSocket connections up that carry the provider's calls (call_transport: ws).", pl),
 		wsFailures: d("rpcmesh_provider_ws_connection_failures_total",
 			"Dials and WebSocket connections carrying the provider's calls that failed (call_transport: ws).", pl),
+		coBatches: d("rpcmesh_provider_coalesced_batches_total",
+			"Batch requests that carried the provider's waiting calls together (coalesce_above).", pl),
+		coCalls: d("rpcmesh_provider_coalesced_calls_total", "Calls those batch requests carried (coalesce_above).", pl),
 		penalty: d("rpcmesh_provider_penalty", "The provider's integrity penalty (failed verifications and censored transactions, fading with health.penalty_half_life); from 0.5 it gets traffic only if no clean provider is left.", pl),
 	})
 }
 
 // Describe sends the descriptors.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.head, c.finalized, c.reorgs, c.up, c.breaker, c.degraded, c.score, c.lag, c.phead, c.latency, c.errs, c.sh, c.penalty, c.wsLive, c.wsFailures} {
+	for _, d := range []*prometheus.Desc{c.head, c.finalized, c.reorgs, c.up, c.breaker, c.degraded, c.score, c.lag, c.phead, c.latency, c.errs, c.sh, c.penalty, c.wsLive, c.wsFailures, c.coBatches, c.coCalls} {
 		ch <- d
 	}
 }
@@ -105,6 +114,10 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			if p.WS != nil {
 				ch <- prometheus.MustNewConstMetric(c.wsLive, prometheus.GaugeValue, float64(p.WS.Live), lv...)
 				ch <- prometheus.MustNewConstMetric(c.wsFailures, prometheus.CounterValue, float64(p.WS.Failures), lv...)
+			}
+			if p.Coalesce != nil {
+				ch <- prometheus.MustNewConstMetric(c.coBatches, prometheus.CounterValue, float64(p.Coalesce.Batches), lv...)
+				ch <- prometheus.MustNewConstMetric(c.coCalls, prometheus.CounterValue, float64(p.Coalesce.Calls), lv...)
 			}
 		}
 	}

@@ -149,18 +149,27 @@ func (g *Gateway) chainStates() []metrics.ChainState {
 		cs.Finalized, _ = c.head.Finalized()
 		_, opShare, _ := c.router.Shares()
 		for _, p := range c.providers {
-			s := p.Snapshot(now)
+			s, t := p.Snapshot(now), p.Transport()
 			cs.Providers = append(cs.Providers, metrics.ProviderState{
 				Provider: s.Name, Operator: s.Labels.Operator, Cloud: s.Labels.Cloud, Tier: s.Labels.Tier,
 				Usable: s.Usable(), BreakerOpen: s.Breaker == upstream.BreakerOpen, Degraded: s.Degraded,
 				Score: route.Score(&s, 50*time.Millisecond), LagBlocks: c.head.Lag(s.HeadNumber), Head: s.HeadNumber,
 				LatencyEWMASeconds: s.LatencyEWMA.Seconds(), ErrorRate: s.ErrorRate, Share: opShare[s.Labels.Operator],
-				Penalty: s.Penalty, WS: wsState(p.Transport()),
+				Penalty: s.Penalty, WS: wsState(t), Coalesce: coalesceState(t),
 			})
 		}
 		out = append(out, cs)
 	}
 	return out
+}
+
+// coalesceState is the metrics' view of what a provider's coalescer merged
+// (nil without coalesce_above).
+func coalesceState(t upstream.TransportStatus) *metrics.CoalesceState {
+	if t.Coalesce == nil {
+		return nil
+	}
+	return &metrics.CoalesceState{Batches: t.Coalesce.Batches, Calls: t.Coalesce.Calls}
 }
 
 // wsState is the metrics' view of a provider's WebSocket call connections

@@ -3,14 +3,19 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/fakenode"
 )
 
 // upstreamRequests is how many traffic requests (not health checks) the
@@ -151,5 +156,44 @@ func TestWSBatchIsOneUpstreamRequest(t *testing.T) {
 	// eth_gasPrice ×2, eth_getBlockByNumber, eth_getBalance: one request.
 	if n := tg.upstreamRequests() - before; n != 1 {
 		t.Errorf("the batch took %d upstream requests, want 1", n)
+	}
+}
+
+// TestCoalescedCallsInStatusAndMetrics: with coalesce_above, single calls
+// that wait for a busy provider go to it together, and /status and
+// /metrics say how many did.
+func TestCoalescedCallsInStatusAndMetrics(t *testing.T) {
+	tg := startGateway(t, 1, func(c *config.Config) {
+		c.Routing.Hedge = false
+		c.Chains[0].Providers[0].CoalesceAbove = 1
+	})
+	tg.nodes[0].SetFault(fakenode.Fault{Delay: 300 * time.Millisecond, OnlyMethod: "eth_getBalance"})
+	const call = `{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x407d73d8a49eeb85d32cf465507dd71d507100c1","0x%x"]}`
+	var wg sync.WaitGroup
+	for i := range 5 {
+		wg.Go(func() {
+			if status, _, body := tg.post(t, "/dev", fmt.Sprintf(call, 16+i)); status != 200 || !strings.Contains(body, `"result"`) {
+				t.Errorf("call %d: %d %s", i, status, body)
+			}
+		})
+		if i == 0 {
+			time.Sleep(50 * time.Millisecond) // the first is at the node, alone
+		}
+	}
+	wg.Wait()
+	st := tg.gw.Status()
+	co := st.Chains[0].Providers[0].CallTransport.Coalesce
+	if co == nil || co.Above != 1 || co.Batches < 1 || co.Calls < 2 || co.Calls > 4 {
+		t.Fatalf("status coalesce %+v, want the waiting calls merged (at most the four that waited)", co)
+	}
+	resp, err := http.Get("http://" + tg.gw.AdminAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := fmt.Sprintf(`rpcmesh_provider_coalesced_calls_total{chain="dev",cloud="aws",operator="op-n0",provider="n0",tier="own"} %d`, co.Calls)
+	if !strings.Contains(string(b), want) {
+		t.Errorf("/metrics lacks %s", want)
 	}
 }

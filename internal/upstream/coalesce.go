@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +27,8 @@ type coalescer struct {
 	mu       sync.Mutex
 	inflight int        // requests in flight that went through the coalescer
 	queue    []*waiting // calls waiting for a request to end, oldest first
+
+	batches, calls atomic.Uint64 // batch requests sent, and their calls
 }
 
 // waiting is one call waiting in the coalescer's queue.
@@ -147,6 +150,10 @@ func (c *coalescer) send(batch []*waiting) {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	answers, err := c.p.CallBatch(ctx, calls)
 	cancel()
+	if !errors.Is(err, ErrNoBatches) {
+		c.batches.Add(1)
+		c.calls.Add(uint64(len(calls)))
+	}
 	for i, w := range batch {
 		switch {
 		case errors.Is(err, ErrNoBatches):
@@ -158,6 +165,14 @@ func (c *coalescer) send(batch []*waiting) {
 		}
 		close(w.done)
 	}
+}
+
+// status reports what the coalescer merged; nil for a provider without one.
+func (c *coalescer) status() *CoalesceStatus {
+	if c == nil {
+		return nil
+	}
+	return &CoalesceStatus{Above: c.above, Max: c.max, Batches: c.batches.Load(), Calls: c.calls.Load()}
 }
 
 // asCallOf is a batch's failure as the failure of one of its calls, method:

@@ -180,6 +180,9 @@ func TestCoalesceMergesWaitingCalls(t *testing.T) {
 	if inflight != 0 {
 		t.Errorf("%d requests still counted in flight", inflight)
 	}
+	if st := p.Transport(); st.Kind != "http" || st.Coalesce == nil || *st.Coalesce != (CoalesceStatus{Above: 1, Max: 32, Batches: 1, Calls: 5}) {
+		t.Errorf("transport status %+v (coalesce %+v), want one batch of 5 calls", st, st.Coalesce)
+	}
 }
 
 func TestCoalesceIdleProviderGetsSingleCalls(t *testing.T) {

@@ -222,8 +222,17 @@ func (p *Provider) Close() {
 // TransportStatus is how a provider's calls travel, for /status and
 // metrics: over HTTP, or over WebSockets (call_transport ws).
 type TransportStatus struct {
-	Kind string    `json:"kind"` // "http" or "ws"
-	WS   *WSStatus `json:"ws,omitempty"`
+	Kind     string          `json:"kind"` // "http" or "ws"
+	WS       *WSStatus       `json:"ws,omitempty"`
+	Coalesce *CoalesceStatus `json:"coalesce,omitempty"` // coalesce_above set (HTTP)
+}
+
+// CoalesceStatus is what a provider's coalescer merged (coalesce_above).
+type CoalesceStatus struct {
+	Above   int    `json:"above"`   // coalesce_above
+	Max     int    `json:"max"`     // coalesce_max
+	Batches uint64 `json:"batches"` // batch requests it sent
+	Calls   uint64 `json:"calls"`   // calls they carried
 }
 
 // WSStatus is the state of a provider's WebSocket call connections.
@@ -236,7 +245,7 @@ type WSStatus struct {
 // Transport reports how the provider's calls travel now.
 func (p *Provider) Transport() TransportStatus {
 	if p.ws == nil {
-		return TransportStatus{Kind: "http"}
+		return TransportStatus{Kind: "http", Coalesce: p.coalesce.status()}
 	}
 	return TransportStatus{Kind: "ws", WS: p.ws.status()}
 }
