@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,11 +98,9 @@ func (c *coalescer) call(ctx context.Context, method string, params json.RawMess
 func (c *coalescer) remove(w *waiting) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for i, q := range c.queue {
-		if q == w {
-			c.queue = append(c.queue[:i], c.queue[i+1:]...)
-			return true
-		}
+	if i := slices.Index(c.queue, w); i >= 0 {
+		c.queue = slices.Delete(c.queue, i, i+1)
+		return true
 	}
 	return false
 }
@@ -119,7 +118,7 @@ func (c *coalescer) ended() {
 	n := min(len(c.queue), c.max)
 	batch := make([]*waiting, n)
 	copy(batch, c.queue)
-	c.queue = append(c.queue[:0], c.queue[n:]...)
+	c.queue = slices.Delete(c.queue, 0, n) // zeroes what it frees: no waiting call held
 	c.mu.Unlock()
 	go c.send(batch)
 }
