@@ -108,15 +108,7 @@ func TestBatchWaysAgree(t *testing.T) {
 // subscriptions are answered by the connection, every item in its place.
 func TestWSBatchIsOneUpstreamRequest(t *testing.T) {
 	tg := startGateway(t, 1, func(c *config.Config) { c.Routing.Hedge = false })
-	c, resp, err := websocket.DefaultDialer.Dial("ws://"+tg.gw.HTTPAddr()+"/dev", nil)
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c := tg.dialWS(t)
 	before := tg.upstreamRequests()
 	const batch = `[
 		{"jsonrpc":"2.0","id":1,"method":"eth_gasPrice"},

@@ -48,15 +48,7 @@ func TestWSMetricsOnAdmin(t *testing.T) {
 		}
 	}
 
-	c, resp, err := websocket.DefaultDialer.Dial("ws://"+tg.gw.HTTPAddr()+"/dev", nil)
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c := tg.dialWS(t)
 	if err := c.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newHeads"]}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -75,4 +67,20 @@ func TestWSMetricsOnAdmin(t *testing.T) {
 		`rpcmesh_ws_disconnects_total{chain="dev",code="1001"} 1`,
 		`rpcmesh_ws_subscriptions_active{chain="dev",kind="newHeads"} 0`,
 	)
+}
+
+// dialWS opens a WebSocket to the gateway's chain dev, closed when the test
+// ends, with a read deadline 5 s away.
+func (tg *testGateway) dialWS(t *testing.T) *websocket.Conn {
+	t.Helper()
+	c, resp, err := websocket.DefaultDialer.Dial("ws://"+tg.gw.HTTPAddr()+"/dev", nil)
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	return c
 }
