@@ -32,16 +32,17 @@ type coalescer struct {
 	batches, calls atomic.Uint64 // batch requests sent, and their calls
 }
 
-// waiting is one call waiting in the coalescer's queue.
+// waiting is one call waiting in the coalescer's queue. It keeps its
+// caller's deadline, not its context: the caller may leave while the call
+// is on its way, and a route attempt's context is then reused.
 type waiting struct {
-	ctx        context.Context
-	method     string
-	params     json.RawMessage
-	lastResort bool
-	done       chan struct{} // closed when res and err (or alone) are set
-	res        json.RawMessage
-	err        error
-	alone      bool // the batch was refused: the caller sends the call itself
+	deadline time.Time
+	method   string
+	params   json.RawMessage
+	done     chan struct{} // closed when res and err (or alone) are set
+	res      json.RawMessage
+	err      error
+	alone    bool // the batch was refused: the caller sends the call itself
 }
 
 // coalescable are the methods merged into batches: point reads a node
@@ -61,20 +62,25 @@ func newCoalescer(p *Provider, above, max int) *coalescer {
 }
 
 // call sends one call, alone or, when the provider is busy, with others.
-// A provider that refused a batch gets every call alone.
-func (c *coalescer) call(ctx context.Context, method string, params json.RawMessage, lastResort bool) (json.RawMessage, error) {
+// A provider that refused a batch gets every call alone. (Last-resort
+// calls never come here: they go alone.)
+func (c *coalescer) call(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
 	if !c.p.Batches() {
-		return c.p.callAlone(ctx, method, params, lastResort)
+		return c.p.callAlone(ctx, method, params, false)
 	}
 	c.mu.Lock()
 	if c.inflight < c.above && len(c.queue) == 0 {
 		c.inflight++
 		c.mu.Unlock()
-		res, err := c.p.callAlone(ctx, method, params, lastResort)
+		res, err := c.p.callAlone(ctx, method, params, false)
 		c.ended()
 		return res, err
 	}
-	w := &waiting{ctx: ctx, method: method, params: params, lastResort: lastResort, done: make(chan struct{})}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(c.p.callTimeout())
+	}
+	w := &waiting{deadline: deadline, method: method, params: params, done: make(chan struct{})}
 	c.queue = append(c.queue, w)
 	c.mu.Unlock()
 	select {
@@ -89,7 +95,7 @@ func (c *coalescer) call(ctx context.Context, method string, params json.RawMess
 		return nil, c.p.ctxError(ctx, method)
 	}
 	if w.alone {
-		return c.p.callAlone(ctx, method, params, lastResort)
+		return c.p.callAlone(ctx, method, params, false)
 	}
 	return w.res, w.err
 }
@@ -124,31 +130,27 @@ func (c *coalescer) ended() {
 }
 
 // send sends the calls of batch as one request and hands each its answer.
+// The request lives as long as its most patient call: one caller going
+// away must not cancel the others' calls.
 func (c *coalescer) send(batch []*waiting) {
 	defer c.ended()
-	if len(batch) == 1 {
-		w := batch[0]
-		w.res, w.err = c.p.callAlone(w.ctx, w.method, w.params, w.lastResort)
-		close(w.done)
-		return
-	}
-	// The batch lives as long as its most patient call: one caller going
-	// away must not cancel the others' calls.
 	deadline := time.Time{}
 	calls := make([]BatchCall, len(batch))
 	for i, w := range batch {
 		calls[i] = BatchCall{Method: w.method, Params: w.params}
-		d, ok := w.ctx.Deadline()
-		if !ok {
-			d = time.Now().Add(c.p.callTimeout())
-		}
-		if d.After(deadline) {
-			deadline = d
+		if w.deadline.After(deadline) {
+			deadline = w.deadline
 		}
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if len(batch) == 1 {
+		w := batch[0]
+		w.res, w.err = c.p.callAlone(ctx, w.method, w.params, false)
+		close(w.done)
+		return
+	}
 	answers, err := c.p.CallBatch(ctx, calls)
-	cancel()
 	if !errors.Is(err, ErrNoBatches) {
 		c.batches.Add(1)
 		c.calls.Add(uint64(len(calls)))

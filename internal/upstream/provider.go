@@ -323,7 +323,7 @@ func (p *Provider) release() { <-p.sem }
 // the call may be merged, else alone.
 func (p *Provider) call(ctx context.Context, method string, params json.RawMessage, lastResort bool) (json.RawMessage, error) {
 	if c := p.coalesce; c != nil && !lastResort && coalescable[method] {
-		return c.call(ctx, method, params, lastResort)
+		return c.call(ctx, method, params)
 	}
 	return p.callAlone(ctx, method, params, lastResort)
 }
