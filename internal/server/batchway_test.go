@@ -171,6 +171,7 @@ func TestCoalescedCallsInStatusAndMetrics(t *testing.T) {
 		}
 	}
 	wg.Wait()
+	http.DefaultClient.CloseIdleConnections() // so that the gateway's shutdown need not wait for them
 	st := tg.gw.Status()
 	co := st.Chains[0].Providers[0].CallTransport.Coalesce
 	if co == nil || co.Above != 1 || co.Batches < 1 || co.Calls < 2 || co.Calls > 4 {
@@ -186,4 +187,32 @@ func TestCoalescedCallsInStatusAndMetrics(t *testing.T) {
 	if !strings.Contains(string(b), want) {
 		t.Errorf("/metrics lacks %s", want)
 	}
+}
+
+// TestCoalescedCallsFailOver: when a provider fails the batch its waiting
+// calls went in, each call is retried at another provider, as a call of
+// its own would be.
+func TestCoalescedCallsFailOver(t *testing.T) {
+	tg := startGateway(t, 2, func(c *config.Config) {
+		for i := range c.Chains[0].Providers {
+			c.Chains[0].Providers[i].CoalesceAbove = 1
+		}
+	})
+	// n0 answers eth_getBalance with a 503: the calls that piled up behind
+	// one fail together.
+	tg.nodes[0].SetFault(fakenode.Fault{Status: http.StatusServiceUnavailable, OnlyMethod: "eth_getBalance"})
+	const call = `{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x407d73d8a49eeb85d32cf465507dd71d507100c1","0x%x"]}`
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			if status, _, body := tg.post(t, "/dev", fmt.Sprintf(call, 16+i%8)); status != 200 || !strings.Contains(body, `"result"`) {
+				t.Errorf("call %d: %d %s", i, status, body)
+			}
+		})
+	}
+	wg.Wait()
+	// Twenty keep-alive connections would hold the gateway's shutdown up.
+	http.DefaultClient.CloseIdleConnections()
+	co := tg.gw.Status().Chains[0].Providers[0].CallTransport.Coalesce
+	t.Logf("n0: %d eth_getBalance calls, coalesced %+v", tg.nodes[0].Calls("eth_getBalance"), co)
 }
