@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
-	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 )
 
 // TestCoalescedCallsAgainstGeth runs a gateway whose only provider is one
@@ -20,33 +18,15 @@ import (
 func TestCoalescedCallsAgainstGeth(t *testing.T) {
 	waitHealthy(t)
 	act := sharedActivity(t)
-	node := dn.Info().Nodes[0]
-	cfg := gatewayConfig(dn.Info())
-	cfg.Verify.Enabled = false
-	cfg.Routing.Hedge = false
-	ch := &cfg.Chains[0]
-	var pc config.Provider
-	for _, p := range ch.Providers {
-		if p.Name == node.Name {
-			pc = p
-		}
-	}
-	pc.CoalesceAbove = 1
-	ch.Providers = []config.Provider{pc}
-	ch.HeadAgreement = 1
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	g, err := devnetgw.Start(ctx, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := &http.Transport{MaxIdleConnsPerHost: 16}
-	t.Cleanup(func() {
-		tr.CloseIdleConnections()
-		devnetgw.Stop(g)
+	node := dn.Info().Nodes[0]
+	g, client, target := startOneNodeGateway(t, ctx, node.Name, func(cfg *config.Config, pc *config.Provider) {
+		cfg.Verify.Enabled = false
+		cfg.Routing.Hedge = false
+		pc.CoalesceAbove = 1
 	})
-	client := &http.Client{Transport: tr, Timeout: 20 * time.Second}
-	target := "http://" + g.HTTPAddr() + "/devnet"
+	var err error
 	honest := newTruth(t, node.Name)
 	direct, _ := dn.DirectURL(node.Name)
 	at := fmt.Sprintf("0x%x", max(headOf(t, direct), 1)-1) // a block the gateway has agreed on

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
+	"github.com/rpcmesh/rpcmesh/internal/server"
 )
 
 // TestCallsOverWebSocket runs a second gateway whose only provider is one
@@ -23,33 +24,15 @@ import (
 // over HTTP.
 func TestCallsOverWebSocket(t *testing.T) {
 	waitHealthy(t) // no fault left by an earlier test
-	node := dn.Info().Nodes[0]
-	cfg := gatewayConfig(dn.Info())
-	ch := &cfg.Chains[0]
-	var pc config.Provider
-	for _, p := range ch.Providers {
-		if p.Name == node.Name {
-			pc = p
-		}
-	}
-	pc.HTTP = "http://127.0.0.1:1" // nothing listens: a call over HTTP would fail
-	pc.CallTransport = config.CallTransportWS
-	pc.WSConns = 2
-	ch.Providers = []config.Provider{pc}
-	ch.HeadAgreement = 1
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	g, err := devnetgw.Start(ctx, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := &http.Transport{MaxIdleConnsPerHost: 8}
-	t.Cleanup(func() {
-		tr.CloseIdleConnections()
-		devnetgw.Stop(g)
+	node := dn.Info().Nodes[0]
+	g, client, target := startOneNodeGateway(t, ctx, node.Name, func(_ *config.Config, pc *config.Provider) {
+		pc.HTTP = "http://127.0.0.1:1" // nothing listens: a call over HTTP would fail
+		pc.CallTransport = config.CallTransportWS
+		pc.WSConns = 2
 	})
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	target := "http://" + g.HTTPAddr() + "/devnet"
+	var err error
 
 	honest := newTruth(t, node.Name)
 	direct, _ := dn.DirectURL(node.Name)
@@ -129,4 +112,32 @@ func TestCallsOverWebSocket(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^rpcmesh_provider_ws_connections\{[^}]*provider="` + node.Name + `"[^}]*\} [12]$`).Match(body) {
 		t.Errorf("/metrics has no rpcmesh_provider_ws_connections of 1 or 2 for %s", node.Name)
 	}
+}
+
+// startOneNodeGateway starts a gateway of the test's own whose only
+// provider is the devnet node named node (its config changed by tune), and
+// returns it with a client and the chain's URL; both end with the test.
+func startOneNodeGateway(t *testing.T, ctx context.Context, node string, tune func(*config.Config, *config.Provider)) (*server.Gateway, *http.Client, string) {
+	t.Helper()
+	cfg := gatewayConfig(dn.Info())
+	ch := &cfg.Chains[0]
+	var pc config.Provider
+	for _, p := range ch.Providers {
+		if p.Name == node {
+			pc = p
+		}
+	}
+	tune(cfg, &pc)
+	ch.Providers = []config.Provider{pc}
+	ch.HeadAgreement = 1
+	g, err := devnetgw.Start(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 16}
+	t.Cleanup(func() {
+		tr.CloseIdleConnections()
+		devnetgw.Stop(g)
+	})
+	return g, &http.Client{Transport: tr, Timeout: 20 * time.Second}, "http://" + g.HTTPAddr() + "/devnet"
 }
