@@ -127,3 +127,20 @@ var common = map[string]struct{}{
 	"eth_accounts": {}, "eth_protocolVersion": {}, "web3_sha3": {}, "debug_traceTransaction": {}, "trace_transaction": {},
 	"txpool_status": {}, "txpool_content": {},
 }
+
+// pointReads are reads a node answers from an index or one trie walk, in
+// microseconds, whatever the params.
+var pointReads = map[string]bool{
+	"eth_getBalance": true, "eth_getCode": true, "eth_getTransactionCount": true,
+	"eth_getStorageAt": true, "eth_getBlockByNumber": true, "eth_getBlockByHash": true,
+	"eth_getTransactionByHash": true, "eth_getTransactionReceipt": true,
+	"eth_getBlockTransactionCountByNumber": true, "eth_getBlockTransactionCountByHash": true,
+	"eth_getTransactionByBlockNumberAndIndex": true, "eth_getTransactionByBlockHashAndIndex": true,
+	"eth_blockNumber": true, "eth_chainId": true, "net_version": true, "eth_gasPrice": true,
+	"eth_maxPriorityFeePerGas": true, "eth_blobBaseFee": true,
+}
+
+// PointRead reports whether method is a cheap point read: one that may wait
+// in a batch with others without holding them up (not eth_call,
+// eth_getLogs, traces or writes, whose cost depends on their params).
+func PointRead(method string) bool { return pointReads[method] }

@@ -18,8 +18,8 @@ import (
 // the calls it saw before; a loaded one sees a few batches instead of a
 // queue of requests, each with its HTTP and JSON-RPC envelope to handle.
 // go-ethereum answers a batch's calls one after another, so only cheap
-// point reads are merged (coalescable): a slow call never holds up the
-// calls merged with it by much.
+// point reads are merged (ethmethod.PointRead): a slow call never holds up
+// the calls merged with it by much.
 type coalescer struct {
 	p     *Provider
 	above int // requests in flight before calls wait to go together
@@ -43,18 +43,6 @@ type waiting struct {
 	res      json.RawMessage
 	err      error
 	alone    bool // the batch was refused: the caller sends the call itself
-}
-
-// coalescable are the methods merged into batches: point reads a node
-// answers from an index or one trie walk, in microseconds.
-var coalescable = map[string]bool{
-	"eth_getBalance": true, "eth_getCode": true, "eth_getTransactionCount": true,
-	"eth_getStorageAt": true, "eth_getBlockByNumber": true, "eth_getBlockByHash": true,
-	"eth_getTransactionByHash": true, "eth_getTransactionReceipt": true,
-	"eth_getBlockTransactionCountByNumber": true, "eth_getBlockTransactionCountByHash": true,
-	"eth_getTransactionByBlockNumberAndIndex": true, "eth_getTransactionByBlockHashAndIndex": true,
-	"eth_blockNumber": true, "eth_chainId": true, "net_version": true, "eth_gasPrice": true,
-	"eth_maxPriorityFeePerGas": true, "eth_blobBaseFee": true,
 }
 
 func newCoalescer(p *Provider, above, max int) *coalescer {

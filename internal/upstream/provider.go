@@ -21,6 +21,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/ethmethod"
 	"github.com/rpcmesh/rpcmesh/internal/head"
 )
 
@@ -322,7 +323,7 @@ func (p *Provider) release() { <-p.sem }
 // call sends one call: through the coalescer when the provider has one and
 // the call may be merged, else alone.
 func (p *Provider) call(ctx context.Context, method string, params json.RawMessage, lastResort bool) (json.RawMessage, error) {
-	if c := p.coalesce; c != nil && !lastResort && coalescable[method] {
+	if c := p.coalesce; c != nil && !lastResort && ethmethod.PointRead(method) {
 		return c.call(ctx, method, params)
 	}
 	return p.callAlone(ctx, method, params, lastResort)

@@ -20,15 +20,15 @@ type Forward struct {
 
 // Handle routes the call and records who served it.
 func (f *Forward) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
-	req := &route.Request{Method: c.Method, Params: c.Params, Info: c.Info, Block: c.Block, HasBlock: c.HasBlock}
+	req := request(c)
 	var res route.Result
 	var err error
 	if s := route.SlotFrom(ctx); s != nil {
-		res, err = s.Do(ctx, req) // an item of a client batch: with its wave, as one upstream batch
+		res, err = s.Do(ctx, &req) // an item of a client batch: with its wave, as one upstream batch
 	} else {
-		res, err = f.Router.Do(ctx, req)
+		res, err = f.Router.Do(ctx, &req)
 	}
-	c.Provider, c.Attempts, c.Hedged = res.Provider, res.Attempts, res.Hedged
+	served(c, res)
 	if err != nil {
 		return nil, ToRPC(err)
 	}
@@ -43,18 +43,27 @@ func (f *Forward) HandleBatch(ctx context.Context, calls []*pipeline.Call, out [
 	results := make([]route.Result, n)
 	errs := make([]error, n)
 	for i, c := range calls {
-		reqs[i] = route.Request{Method: c.Method, Params: c.Params, Info: c.Info, Block: c.Block, HasBlock: c.HasBlock}
+		reqs[i] = request(c)
 	}
 	f.Router.DoBatch(ctx, reqs, results, errs)
 	for i, c := range calls {
-		res := results[i]
-		c.Provider, c.Attempts, c.Hedged = res.Provider, res.Attempts, res.Hedged
+		served(c, results[i])
 		if errs[i] != nil {
 			out[i] = pipeline.Answer{Err: ToRPC(errs[i])}
 			continue
 		}
-		out[i] = pipeline.Answer{Result: res.Value}
+		out[i] = pipeline.Answer{Result: results[i].Value}
 	}
+}
+
+// request is what routing needs of c.
+func request(c *pipeline.Call) route.Request {
+	return route.Request{Method: c.Method, Params: c.Params, Info: c.Info, Block: c.Block, HasBlock: c.HasBlock}
+}
+
+// served records on c who served it and how.
+func served(c *pipeline.Call, res route.Result) {
+	c.Provider, c.Attempts, c.Hedged = res.Provider, res.Attempts, res.Hedged
 }
 
 // Batches reports true: routing takes a wave whole.
