@@ -1,0 +1,189 @@
+package conformance
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
+)
+
+var reportPath = flag.String("conformance.report", "", "write every failure (request, answer, expected) to this file")
+
+const (
+	fixturesDir = "testdata/execution-apis"
+	knownFile   = "testdata/known-failures.txt"
+	chainID     = 3503995874084926 // genesis.json
+)
+
+// setup is one way of serving the fixtures: straight from a node, or
+// through a gateway in front of fresh nodes.
+type setup struct {
+	name    string
+	nodes   int  // fresh nodes of distinct operators
+	gateway bool // through rpcmesh
+	verify  bool // verification on
+}
+
+var setups = []setup{
+	{name: "baseline", nodes: 1},
+	{name: "verify-off", nodes: 1, gateway: true},
+	{name: "verify-on", nodes: 1, gateway: true, verify: true},
+	{name: "three-operators", nodes: 3, gateway: true, verify: true},
+}
+
+// TestConformance runs the execution-apis fixtures in each setup, each on
+// fresh nodes, and fails on a failure that known-failures.txt does not
+// list and on a listed test that passes (the list only shrinks).
+func TestConformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts go-ethereum nodes; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 110*time.Second)
+	defer cancel()
+	fixtures, err := LoadFixtures(filepath.Join(fixturesDir, "tests"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemas, err := LoadSchemas(filepath.Join(fixturesDir, "src"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	known, err := LoadKnown(knownFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkKnownNames(t, known, fixtures)
+	judge := &Judge{Schemas: schemas}
+
+	results := make([][]Result, len(setups))
+	var wg sync.WaitGroup
+	for i, s := range setups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := runSetup(ctx, s, fixtures, judge)
+			if err != nil {
+				t.Errorf("%s: %v", s.name, err)
+				return
+			}
+			results[i] = res
+		}()
+	}
+	wg.Wait()
+
+	var report strings.Builder
+	for i, s := range setups {
+		if results[i] == nil {
+			continue
+		}
+		passed := 0
+		for _, r := range results[i] {
+			reason, listed := known[s.name][r.Path]
+			switch {
+			case r.Err == nil:
+				passed++
+				if listed {
+					t.Errorf("%s %s passes: remove it from %s (%s)", s.name, r.Path, knownFile, reason)
+				}
+			case !listed:
+				t.Errorf("%s %s fails: %v\n  sent %.300s\n  got  %.300s\n  want %.300s", s.name, r.Path, r.Err, r.Sent, r.Got, r.Want)
+			}
+			if r.Err != nil {
+				fmt.Fprintf(&report, "== %s %s\n%v\n>> %s\n<< %s\nwant %s\n\n", s.name, r.Path, r.Err, r.Sent, r.Got, r.Want)
+			}
+		}
+		fmt.Printf("conformance %s: %d of %d\n", s.name, passed, len(results[i]))
+	}
+	if *reportPath != "" {
+		if err := os.WriteFile(*reportPath, []byte(report.String()), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// checkKnownNames refuses entries for unknown setups or tests, so a renamed
+// fixture cannot hide behind a stale line.
+func checkKnownNames(t *testing.T, known Known, fixtures []Fixture) {
+	t.Helper()
+	paths := map[string]bool{}
+	for _, f := range fixtures {
+		paths[f.Path] = true
+	}
+	names := map[string]bool{}
+	for _, s := range setups {
+		names[s.name] = true
+	}
+	for cfg, tests := range known {
+		if !names[cfg] {
+			t.Errorf("%s: unknown configuration %q", knownFile, cfg)
+		}
+		for p := range tests {
+			if !paths[p] {
+				t.Errorf("%s: unknown test %q", knownFile, p)
+			}
+		}
+	}
+}
+
+// runSetup starts the setup's fresh nodes (and gateway), runs every
+// fixture in order and stops them.
+func runSetup(ctx context.Context, s setup, fixtures []Fixture, j *Judge) ([]Result, error) {
+	nodes := make([]*Node, s.nodes)
+	defer func() {
+		for _, n := range nodes {
+			if n != nil {
+				_ = n.Close()
+			}
+		}
+	}()
+	for i := range nodes {
+		n, err := StartNode(ctx, fmt.Sprintf("%s-%d", s.name, i), filepath.Join(fixturesDir, "tests"))
+		if err != nil {
+			return nil, err
+		}
+		nodes[i] = n
+	}
+	url := nodes[0].URL()
+	if s.gateway {
+		cfg := gatewayConfig(s, nodes)
+		gw, err := devnetgw.Start(ctx, cfg, devnetgw.SuiteLogger())
+		if err != nil {
+			return nil, err
+		}
+		defer devnetgw.Stop(gw)
+		url = "http://" + gw.HTTPAddr() + "/" + devnetgw.ChainName
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	return Run(ctx, client, url, fixtures, j), nil
+}
+
+// gatewayConfig is the devnet gateway config in front of the setup's
+// nodes, one operator each, every provider serving debug_ as the nodes do.
+func gatewayConfig(s setup, nodes []*Node) *config.Config {
+	info := devnet.Info{ChainID: chainID}
+	for i, n := range nodes {
+		info.Nodes = append(info.Nodes, devnet.NodeInfo{
+			Name:   fmt.Sprintf("node%d", i),
+			HTTP:   n.URL(),
+			WS:     n.WSURL(),
+			Labels: devnet.Labels{Operator: fmt.Sprintf("op%d", i), Cloud: fmt.Sprintf("cloud%d", i), Region: "local", Tier: "own"},
+		})
+	}
+	cfg := devnetgw.Config(info, "127.0.0.1:0", "127.0.0.1:0")
+	cfg.Verify.Enabled = s.verify
+	for i := range cfg.Chains[0].Providers {
+		cfg.Chains[0].Providers[i].Debug = true
+	}
+	return cfg
+}

@@ -1,0 +1,200 @@
+package conformance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ethereum/go-ethereum/beacon/engine"
+	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/eth"
+	"github.com/ethereum/go-ethereum/eth/catalyst"
+	"github.com/ethereum/go-ethereum/eth/ethconfig"
+	"github.com/ethereum/go-ethereum/eth/filters"
+	"github.com/ethereum/go-ethereum/eth/tracers"
+	"github.com/ethereum/go-ethereum/node"
+	"github.com/ethereum/go-ethereum/p2p"
+	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/ethereum/go-ethereum/rpc"
+
+	// Registers the native tracers (callTracer, prestateTracer) for debug_trace*.
+	_ "github.com/ethereum/go-ethereum/eth/tracers/native"
+)
+
+// rpcModules are the namespaces hive's go-ethereum client serves
+// (clients/go-ethereum/geth.sh: --http.api).
+var rpcModules = []string{"admin", "debug", "eth", "miner", "net", "txpool", "web3", "testing"}
+
+// importBatch is how many blocks go to InsertChain at once, as geth import does.
+const importBatch = 2500
+
+// Node is one go-ethereum node running in this process with the test chain
+// imported, set up as hive's go-ethereum client runs for rpc-compat: full
+// sync, path state scheme, the engine API registered (so the testing_
+// namespace exists) and no consensus client, so it never makes a block.
+type Node struct {
+	name  string
+	stack *node.Node
+	eth   *eth.Ethereum
+}
+
+// StartNode starts a node of the test chain in dir (genesis.json,
+// chain.rlp, headfcu.json), imports the chain and applies the head
+// forkchoice. The database is in memory.
+func StartNode(ctx context.Context, name, dir string) (*Node, error) {
+	genesis, err := loadGenesis(filepath.Join(dir, "genesis.json"))
+	if err != nil {
+		return nil, err
+	}
+	cfg := node.DefaultConfig
+	cfg.Name = "rpcmesh-conformance-" + name
+	cfg.DataDir = "" // in memory
+	cfg.IPCPath = ""
+	cfg.HTTPHost, cfg.HTTPPort = "127.0.0.1", 0
+	cfg.HTTPModules = rpcModules
+	cfg.HTTPVirtualHosts = []string{"*"}
+	cfg.WSHost, cfg.WSPort = "127.0.0.1", 0 // shares the HTTP listener
+	cfg.WSModules = rpcModules
+	cfg.WSOrigins = []string{"*"}
+	cfg.AuthAddr, cfg.AuthPort = "127.0.0.1", 0
+	cfg.P2P = p2p.Config{ListenAddr: "", NoDial: true, MaxPeers: 0, NoDiscovery: true}
+	stack, err := node.New(&cfg)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: create: %w", name, err)
+	}
+	ecfg := ethconfig.Defaults
+	ecfg.Genesis = genesis
+	ecfg.NetworkId = genesis.Config.ChainID.Uint64()
+	ecfg.SyncMode = ethconfig.FullSync
+	ecfg.StateScheme = "path"
+	backend, err := eth.New(stack, &ecfg)
+	if err != nil {
+		stack.Close()
+		return nil, fmt.Errorf("node %s: eth service: %w", name, err)
+	}
+	// What geth's makeFullNode adds beside eth.New: tracers, filters, and
+	// the engine API with the testing_ namespace.
+	stack.RegisterAPIs(tracers.APIs(backend.APIBackend))
+	fs := filters.NewFilterSystem(backend.APIBackend, filters.Config{
+		LogCacheSize: ecfg.FilterLogCacheSize, LogQueryLimit: ecfg.LogQueryLimit, RangeLimit: ecfg.RangeLimit,
+	})
+	stack.RegisterAPIs([]rpc.API{{Namespace: "eth", Service: filters.NewFilterAPI(fs)}})
+	if err := catalyst.Register(stack, backend); err != nil {
+		stack.Close()
+		return nil, fmt.Errorf("node %s: engine API: %w", name, err)
+	}
+	n := &Node{name: name, stack: stack, eth: backend}
+	if err := importChain(ctx, backend, filepath.Join(dir, "chain.rlp")); err != nil {
+		stack.Close()
+		return nil, fmt.Errorf("node %s: %w", name, err)
+	}
+	if err := stack.Start(); err != nil {
+		stack.Close()
+		return nil, fmt.Errorf("node %s: start: %w", name, err)
+	}
+	if err := applyHeadForkchoice(ctx, backend, filepath.Join(dir, "headfcu.json")); err != nil {
+		_ = n.Close()
+		return nil, fmt.Errorf("node %s: %w", name, err)
+	}
+	return n, nil
+}
+
+// URL is the node's HTTP JSON-RPC endpoint.
+func (n *Node) URL() string { return n.stack.HTTPEndpoint() }
+
+// WSURL is the node's WebSocket endpoint (the same listener).
+func (n *Node) WSURL() string {
+	return "ws://" + strings.TrimPrefix(n.stack.HTTPEndpoint(), "http://")
+}
+
+// Close stops the node.
+func (n *Node) Close() error {
+	if err := n.stack.Close(); err != nil {
+		return fmt.Errorf("node %s: close: %w", n.name, err)
+	}
+	return nil
+}
+
+func loadGenesis(path string) (*core.Genesis, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	g := new(core.Genesis)
+	if err := json.Unmarshal(b, g); err != nil {
+		return nil, fmt.Errorf("genesis %s: %w", path, err)
+	}
+	return g, nil
+}
+
+// importChain inserts the blocks of an RLP chain file, as geth import does.
+func importChain(ctx context.Context, backend *eth.Ethereum, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("import chain: %w", err)
+	}
+	defer f.Close()
+	stream := rlp.NewStream(f, 0)
+	chain := backend.BlockChain()
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("import chain: %w", err)
+		}
+		var blocks types.Blocks
+		for len(blocks) < importBatch {
+			b := new(types.Block)
+			if err := stream.Decode(b); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				return fmt.Errorf("import chain: block %d: %w", len(blocks), err)
+			}
+			if b.NumberU64() == 0 {
+				continue // the genesis is already there
+			}
+			blocks = append(blocks, b)
+		}
+		if len(blocks) == 0 {
+			return nil
+		}
+		if _, err := chain.InsertChain(blocks); err != nil {
+			return fmt.Errorf("import chain: %w", err)
+		}
+	}
+}
+
+// applyHeadForkchoice sends headfcu.json's engine_forkchoiceUpdatedV3
+// through the in-process engine API, as hive does before the tests.
+func applyHeadForkchoice(ctx context.Context, backend *eth.Ethereum, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("head forkchoice: %w", err)
+	}
+	var req struct {
+		Method string            `json:"method"`
+		Params []json.RawMessage `json:"params"`
+	}
+	if err := json.Unmarshal(b, &req); err != nil || len(req.Params) == 0 {
+		return fmt.Errorf("head forkchoice %s: not a forkchoice call: %v", path, err)
+	}
+	if req.Method != "engine_forkchoiceUpdatedV3" {
+		return fmt.Errorf("head forkchoice %s: method %s, want engine_forkchoiceUpdatedV3", path, req.Method)
+	}
+	var state engine.ForkchoiceStateV1
+	if err := json.Unmarshal(req.Params[0], &state); err != nil {
+		return fmt.Errorf("head forkchoice %s: %w", path, err)
+	}
+	resp, err := catalyst.NewConsensusAPI(backend).ForkchoiceUpdatedV3(ctx, state, nil)
+	if err != nil {
+		return fmt.Errorf("head forkchoice: %w", err)
+	}
+	if resp.PayloadStatus.Status != engine.VALID {
+		return fmt.Errorf("head forkchoice: status %s", resp.PayloadStatus.Status)
+	}
+	return nil
+}
