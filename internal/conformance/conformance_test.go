@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +18,11 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 )
 
-var reportPath = flag.String("conformance.report", "", "write every failure (request, answer, expected) to this file")
+var (
+	reportPath = flag.String("conformance.report", "", "write every failure (request, answer, expected) to this file")
+	onlyTests  = flag.String("conformance.tests", "", "run only the fixtures whose path matches this regexp")
+	onlySetups = flag.String("conformance.setups", "", "run only the setups whose name matches this regexp")
+)
 
 const (
 	fixturesDir = "testdata/execution-apis"
@@ -63,15 +68,29 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkKnownNames(t, known, fixtures)
+	fixtures = filterFixtures(t, fixtures, *onlyTests)
+	chosen := filterSetups(t, setups, *onlySetups)
 	judge := &Judge{Schemas: schemas}
 
-	results := make([][]Result, len(setups))
+	// The KZG setup loads while the nodes start; fixtures wait for it.
+	kzgReady := make(chan error, 1)
+	go func() { kzgReady <- WarmKZG() }()
+	kzg := sync.OnceValue(func() error {
+		select {
+		case err := <-kzgReady:
+			return err
+		case <-ctx.Done():
+			return fmt.Errorf("kzg: %w", ctx.Err())
+		}
+	})
+
+	results := make([][]Result, len(chosen))
 	var wg sync.WaitGroup
-	for i, s := range setups {
+	for i, s := range chosen {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := runSetup(ctx, s, fixtures, judge)
+			res, err := runSetup(ctx, s, fixtures, judge, kzg)
 			if err != nil {
 				t.Errorf("%s: %v", s.name, err)
 				return
@@ -82,12 +101,15 @@ func TestConformance(t *testing.T) {
 	wg.Wait()
 
 	var report strings.Builder
-	for i, s := range setups {
+	for i, s := range chosen {
 		if results[i] == nil {
 			continue
 		}
 		passed := 0
 		for _, r := range results[i] {
+			if r.Took > time.Second {
+				t.Logf("%s %s took %s", s.name, r.Path, r.Took.Round(time.Millisecond))
+			}
 			reason, listed := known[s.name][r.Path]
 			switch {
 			case r.Err == nil:
@@ -137,7 +159,7 @@ func checkKnownNames(t *testing.T, known Known, fixtures []Fixture) {
 
 // runSetup starts the setup's fresh nodes (and gateway), runs every
 // fixture in order and stops them.
-func runSetup(ctx context.Context, s setup, fixtures []Fixture, j *Judge) ([]Result, error) {
+func runSetup(ctx context.Context, s setup, fixtures []Fixture, j *Judge, ready func() error) ([]Result, error) {
 	nodes := make([]*Node, s.nodes)
 	defer func() {
 		for _, n := range nodes {
@@ -163,6 +185,9 @@ func runSetup(ctx context.Context, s setup, fixtures []Fixture, j *Judge) ([]Res
 		defer devnetgw.Stop(gw)
 		url = "http://" + gw.HTTPAddr() + "/" + devnetgw.ChainName
 	}
+	if err := ready(); err != nil {
+		return nil, err
+	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	defer client.CloseIdleConnections()
 	return Run(ctx, client, url, fixtures, j), nil
@@ -186,4 +211,40 @@ func gatewayConfig(s setup, nodes []*Node) *config.Config {
 		cfg.Chains[0].Providers[i].Debug = true
 	}
 	return cfg
+}
+
+func filterFixtures(t *testing.T, fixtures []Fixture, expr string) []Fixture {
+	t.Helper()
+	if expr == "" {
+		return fixtures
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		t.Fatalf("-conformance.tests: %v", err)
+	}
+	var out []Fixture
+	for _, f := range fixtures {
+		if re.MatchString(f.Path) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func filterSetups(t *testing.T, all []setup, expr string) []setup {
+	t.Helper()
+	if expr == "" {
+		return all
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		t.Fatalf("-conformance.setups: %v", err)
+	}
+	var out []setup
+	for _, s := range all {
+		if re.MatchString(s.name) {
+			out = append(out, s)
+		}
+	}
+	return out
 }

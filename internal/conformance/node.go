@@ -13,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/beacon/engine"
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto/kzg4844"
 	"github.com/ethereum/go-ethereum/eth"
 	"github.com/ethereum/go-ethereum/eth/catalyst"
 	"github.com/ethereum/go-ethereum/eth/ethconfig"
@@ -195,6 +196,17 @@ func applyHeadForkchoice(ctx context.Context, backend *eth.Ethereum, path string
 	}
 	if resp.PayloadStatus.Status != engine.VALID {
 		return fmt.Errorf("head forkchoice: status %s", resp.PayloadStatus.Status)
+	}
+	return nil
+}
+
+// WarmKZG loads go-ethereum's KZG trusted setup, which it does once per
+// process on first use. That takes seconds on a small machine, more than
+// the 5 s a request may take, so send-blob-tx would time out on whichever
+// node verifies a blob first; a long-running node has long paid it.
+func WarmKZG() error {
+	if _, err := kzg4844.BlobToCommitment(new(kzg4844.Blob)); err != nil {
+		return fmt.Errorf("kzg: %w", err)
 	}
 	return nil
 }

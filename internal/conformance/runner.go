@@ -22,6 +22,7 @@ type Result struct {
 	Sent []byte // the request whose answer failed, when one did
 	Got  []byte // that answer
 	Want []byte // the fixture's answer for it
+	Took time.Duration
 }
 
 // Run sends every fixture to url in order, one request at a time, and
@@ -34,8 +35,10 @@ func Run(ctx context.Context, client *http.Client, url string, fixtures []Fixtur
 	return out
 }
 
-func runFixture(ctx context.Context, client *http.Client, url string, f Fixture, j *Judge) Result {
-	r := Result{Path: f.Path}
+func runFixture(ctx context.Context, client *http.Client, url string, f Fixture, j *Judge) (r Result) {
+	r = Result{Path: f.Path}
+	start := time.Now()
+	defer func() { r.Took = time.Since(start) }()
 	for _, s := range f.Steps {
 		got, err := post(ctx, client, url, s.Request)
 		if err == nil {
