@@ -11,6 +11,12 @@ import (
 // path, each with a one-line reason.
 type Known map[string]map[string]string
 
+// Flaky reports whether a listed failure depends on timing (its reason
+// starts with "flaky:"): such a test may pass or fail.
+func (k Known) Flaky(config, path string) bool {
+	return strings.HasPrefix(k[config][path], "flaky:")
+}
+
 // LoadKnown reads a known-failures file: one "config path reason" line per
 // failing test; blank lines and lines starting with # are ignored.
 func LoadKnown(path string) (Known, error) {
