@@ -189,7 +189,16 @@ func runSetup(ctx context.Context, s setup, fixtures []Fixture, j *Judge, ready 
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	defer client.CloseIdleConnections()
-	return Run(ctx, client, url, fixtures, j), nil
+	start := nodes[0].Head()
+	res := Run(ctx, client, url, fixtures, j)
+	// The nodes serve a fixed chain: a block made on the way (no consensus
+	// client should make one) would change what later tests expect.
+	for _, n := range nodes {
+		if h := n.Head(); h != start {
+			return nil, fmt.Errorf("node %s moved from block %d to %d during the run", n.name, start, h)
+		}
+	}
+	return res, nil
 }
 
 // gatewayConfig is rpcmesh's default config in front of the setup's

@@ -106,6 +106,9 @@ func StartNode(ctx context.Context, name, dir string) (*Node, error) {
 	return n, nil
 }
 
+// Head is the number of the node's current head block.
+func (n *Node) Head() uint64 { return n.eth.BlockChain().CurrentBlock().Number.Uint64() }
+
 // URL is the node's HTTP JSON-RPC endpoint.
 func (n *Node) URL() string { return n.stack.HTTPEndpoint() }
 
