@@ -47,7 +47,8 @@ type Node struct {
 
 // StartNode starts a node of the test chain in dir (genesis.json,
 // chain.rlp, headfcu.json), imports the chain and applies the head
-// forkchoice. The database is in memory.
+// forkchoice. The database is in memory. genesis.json's config already is
+// what hive's mapper.jq builds from forkenv.json, so it is used as it is.
 func StartNode(ctx context.Context, name, dir string) (*Node, error) {
 	genesis, err := loadGenesis(filepath.Join(dir, "genesis.json"))
 	if err != nil {
