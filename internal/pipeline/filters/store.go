@@ -70,8 +70,18 @@ type filter struct {
 	spec     Spec
 	client   string
 	sub      string // the event source's subscription ("" while being made)
-	changes  []json.RawMessage
+	changes  []entry
 	deadline time.Time
+}
+
+// entry is one change waiting in a filter.
+type entry struct {
+	raw json.RawMessage
+	// A removed log's block and index: removed logs of a reorg are
+	// returned oldest first, as go-ethereum returns them (the event source
+	// sends the newest block's first).
+	removed      bool
+	block, index uint64
 }
 
 // Store keeps one chain's filters: what each collected since it was last
@@ -99,7 +109,7 @@ func NewStore(events Events, limits Limits, now func() time.Time) *Store {
 func (s *Store) Install(client string, spec Spec) (string, error) {
 	s.Sweep()
 	id := newID()
-	f := &filter{spec: spec, client: client, changes: []json.RawMessage{}}
+	f := &filter{spec: spec, client: client}
 	s.mu.Lock()
 	switch {
 	case len(s.filters) >= s.limits.MaxTotal:
@@ -142,7 +152,7 @@ func (s *Store) Changes(id string) (json.RawMessage, error) {
 	}
 	f.deadline = s.now().Add(s.limits.Timeout)
 	changes := f.changes
-	f.changes = []json.RawMessage{}
+	f.changes = nil
 	s.mu.Unlock()
 	return joinArray(changes), nil
 }
@@ -227,8 +237,8 @@ func (s *Store) deliver(id string, raw json.RawMessage) {
 		s.unsubscribe([]string{f.sub})
 		return
 	}
-	if item, keep := change(&f.spec, raw); keep {
-		f.changes = append(f.changes, item)
+	if e, keep := change(&f.spec, raw); keep {
+		f.changes = appendChange(f.changes, e)
 	}
 	s.mu.Unlock()
 }
@@ -270,41 +280,58 @@ func (s *Store) unsubscribe(subs []string) {
 // change turns an event into what eth_getFilterChanges returns for the
 // filter: a log as it is (if its block is in the filter's range), a block
 // header as its hash, a pending transaction hash as it is.
-func change(spec *Spec, raw json.RawMessage) (json.RawMessage, bool) {
+func change(spec *Spec, raw json.RawMessage) (entry, bool) {
 	switch spec.Kind {
 	case Blocks:
 		var h struct {
 			Hash string `json:"hash"`
 		}
 		if json.Unmarshal(raw, &h) != nil || h.Hash == "" {
-			return nil, false
+			return entry{}, false
 		}
 		out, _ := json.Marshal(strings.ToLower(h.Hash))
-		return out, true
+		return entry{raw: out}, true
 	case Logs:
-		if spec.From < 0 && spec.To < 0 {
-			return raw, true
-		}
 		var l struct {
 			BlockNumber string `json:"blockNumber"`
+			LogIndex    string `json:"logIndex"`
+			Removed     bool   `json:"removed"`
 		}
 		if json.Unmarshal(raw, &l) != nil {
-			return nil, false
+			return entry{}, false
 		}
 		n, ok := parseQuantity(l.BlockNumber)
 		if !ok || (spec.From >= 0 && n < uint64(spec.From)) || (spec.To >= 0 && n > uint64(spec.To)) {
-			return nil, false
+			return entry{}, false
 		}
-		return raw, true
+		idx, _ := parseQuantity(l.LogIndex)
+		return entry{raw: raw, removed: l.Removed, block: n, index: idx}, true
 	}
-	return raw, true
+	return entry{raw: raw}, true
 }
 
-// joinArray encodes items as a JSON array.
-func joinArray(items []json.RawMessage) json.RawMessage {
+// appendChange appends e; a removed log goes before the removed logs just
+// before it of later blocks, so that a reorg's removed logs read oldest
+// block first (the walk back is bounded by the reorg's logs).
+func appendChange(changes []entry, e entry) []entry {
+	changes = append(changes, e)
+	if !e.removed {
+		return changes
+	}
+	i := len(changes) - 1
+	for i > 0 && changes[i-1].removed && changes[i-1].block > e.block {
+		changes[i] = changes[i-1]
+		i--
+	}
+	changes[i] = e
+	return changes
+}
+
+// joinArray encodes the changes' items as a JSON array.
+func joinArray(items []entry) json.RawMessage {
 	n := 2
 	for _, it := range items {
-		n += len(it) + 1
+		n += len(it.raw) + 1
 	}
 	out := make([]byte, 0, n)
 	out = append(out, '[')
@@ -312,7 +339,7 @@ func joinArray(items []json.RawMessage) json.RawMessage {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = append(out, it...)
+		out = append(out, it.raw...)
 	}
 	return append(out, ']')
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,6 +123,9 @@ func TestStoreBounds(t *testing.T) {
 func TestStoreChanges(t *testing.T) {
 	hash := func(n int) string { return fmt.Sprintf(`{"number":"0x%x","hash":"0x%064X"}`, n, n) }
 	logAt := func(n int) string { return fmt.Sprintf(`{"blockNumber":"0x%x","logIndex":"0x0"}`, n) }
+	removed := func(n, i int) string {
+		return fmt.Sprintf(`{"blockNumber":"0x%x","logIndex":"0x%x","removed":true}`, n, i)
+	}
 	tests := []struct {
 		name   string
 		spec   Spec
@@ -140,10 +144,16 @@ func TestStoreChanges(t *testing.T) {
 			[]string{logAt(5), logAt(6), logAt(7)}, `[` + logAt(6) + `,` + logAt(7) + `]`},
 		{"logs 5 to 6", Spec{Kind: Logs, From: 5, To: 6}, subscribe.KindLogs,
 			[]string{logAt(4), logAt(5), logAt(6), logAt(7)}, `[` + logAt(5) + `,` + logAt(6) + `]`},
+		// The hub sends a reorg's removed logs newest block first; a node
+		// returns them oldest block first, each block's in log order.
+		{"removed logs oldest block first", Spec{Kind: Logs, From: -1, To: -1}, subscribe.KindLogs,
+			[]string{logAt(7), removed(7, 0), removed(7, 1), removed(6, 0), removed(6, 1), logAt(6)},
+			`[` + strings.Join([]string{logAt(7), removed(6, 0), removed(6, 1), removed(7, 0), removed(7, 1), logAt(6)}, ",") + `]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, ev, _ := newTestStore()
+			ev := newEvents()
+			s := NewStore(ev, Limits{MaxPerClient: 1, MaxTotal: 1, MaxChanges: 100, Timeout: time.Minute}, nil)
 			id, err := s.Install("a", tt.spec)
 			if err != nil {
 				t.Fatal(err)
