@@ -60,7 +60,7 @@ func logSpec(raw json.RawMessage) (Spec, *jsonrpc.Error) {
 	if !ok {
 		return Spec{}, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid block range params")
 	}
-	spec := Spec{Kind: Logs, Criteria: raw, From: -1, To: -1}
+	spec := Spec{Kind: Logs, Criteria: getLogsCriteria(raw, &crit), From: -1, To: -1}
 	if from >= 0 {
 		spec.From = int64(from)
 	}
@@ -93,6 +93,48 @@ func hubFilter(crit *gethfilters.FilterCriteria) json.RawMessage {
 	}
 	out, _ := json.Marshal(h)
 	return out
+}
+
+// getLogsCriteria is the eth_getLogs object for eth_getFilterLogs: the
+// client's block tags or numbers as sent, and the parsed addresses and
+// topics, so that what a filter keeps is bounded by go-ethereum's limits
+// on them, whatever else the client's object held.
+func getLogsCriteria(raw json.RawMessage, crit *gethfilters.FilterCriteria) json.RawMessage {
+	var tags struct {
+		FromBlock json.RawMessage `json:"fromBlock,omitempty"`
+		ToBlock   json.RawMessage `json:"toBlock,omitempty"`
+	}
+	_ = json.Unmarshal(raw, &tags) // decoded once already, by go-ethereum's decoder
+	out := struct {
+		BlockHash string          `json:"blockHash,omitempty"`
+		FromBlock json.RawMessage `json:"fromBlock,omitempty"`
+		ToBlock   json.RawMessage `json:"toBlock,omitempty"`
+		Address   []string        `json:"address,omitempty"`
+		Topics    [][]string      `json:"topics,omitempty"`
+	}{FromBlock: nullIsAbsent(tags.FromBlock), ToBlock: nullIsAbsent(tags.ToBlock)}
+	if crit.BlockHash != nil {
+		out.BlockHash = crit.BlockHash.Hex()
+		out.FromBlock, out.ToBlock = nil, nil
+	}
+	for _, a := range crit.Addresses {
+		out.Address = append(out.Address, strings.ToLower(a.Hex()))
+	}
+	for _, alts := range crit.Topics {
+		var pos []string // none: null, any topic
+		for _, t := range alts {
+			pos = append(pos, t.Hex())
+		}
+		out.Topics = append(out.Topics, pos)
+	}
+	b, _ := json.Marshal(out)
+	return b
+}
+
+func nullIsAbsent(raw json.RawMessage) json.RawMessage {
+	if string(raw) == "null" {
+		return nil
+	}
+	return raw
 }
 
 // argError is go-ethereum's answer to an argument it cannot decode, in

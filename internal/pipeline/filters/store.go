@@ -50,6 +50,7 @@ type Limits struct {
 	MaxPerClient int           // filters one client may have installed
 	MaxTotal     int           // filters in the store
 	MaxChanges   int           // changes waiting in one filter; past it the filter is dropped
+	MaxBytes     int64         // bytes of the changes waiting in one filter; same rule
 	Timeout      time.Duration // a filter not polled for this long is removed
 }
 
@@ -71,6 +72,7 @@ type filter struct {
 	client   string
 	sub      string // the event source's subscription ("" while being made)
 	changes  []entry
+	bytes    int64 // of changes
 	deadline time.Time
 }
 
@@ -152,7 +154,7 @@ func (s *Store) Changes(id string) (json.RawMessage, error) {
 	}
 	f.deadline = s.now().Add(s.limits.Timeout)
 	changes := f.changes
-	f.changes = nil
+	f.changes, f.bytes = nil, 0
 	s.mu.Unlock()
 	return joinArray(changes), nil
 }
@@ -221,8 +223,8 @@ func (s *Store) Run(ctx context.Context) {
 	}
 }
 
-// deliver adds one event to filter id. A filter with MaxChanges waiting is
-// dropped: its client learns it from "filter not found", as when a filter
+// deliver adds one event to filter id. A filter with MaxChanges (or
+// MaxBytes) waiting is dropped: its client learns it from "filter not found", as when a filter
 // expires, rather than miss changes without knowing.
 func (s *Store) deliver(id string, raw json.RawMessage) {
 	s.mu.Lock()
@@ -238,6 +240,12 @@ func (s *Store) deliver(id string, raw json.RawMessage) {
 		return
 	}
 	if e, keep := change(&f.spec, raw); keep {
+		if f.bytes += int64(len(e.raw)); s.limits.MaxBytes > 0 && f.bytes > s.limits.MaxBytes {
+			s.removeLocked(id, f)
+			s.mu.Unlock()
+			s.unsubscribe([]string{f.sub})
+			return
+		}
 		f.changes = appendChange(f.changes, e)
 	}
 	s.mu.Unlock()
