@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -271,6 +272,59 @@ func waitHealthy(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal("providers did not recover")
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// TestPendingFilterSeesTransactionsSentThroughTheGateway: a pending
+// transaction filter gives the hash of a transaction sent through the
+// gateway (once the providers' pending feeds, opened for the first
+// pending filter, are up: transactions are sent until one shows).
+func TestPendingFilterSeesTransactionsSentThroughTheGateway(t *testing.T) {
+	ctx := ctxT(t, 60*time.Second)
+	e := newEmitter(t, ctx, 5)
+	id := newFilter(t, ctx, url, "eth_newPendingTransactionFilter", `[]`)
+	defer anyClient.call(ctx, url, "eth_uninstallFilter", fmt.Sprintf(`[%q]`, id))
+	seen := map[string]int{}
+	poll := func() {
+		var got []string
+		_ = json.Unmarshal(must(t, ctx, url, "eth_getFilterChanges", fmt.Sprintf(`[%q]`, id)), &got)
+		for _, h := range got {
+			seen[strings.ToLower(h)]++
+		}
+	}
+	send := func(i int) string {
+		tx := e.sign(t, i)
+		raw, _ := tx.MarshalBinary()
+		must(t, ctx, url, "eth_sendRawTransaction", fmt.Sprintf(`[%q]`, hexutil.Encode(raw)))
+		return strings.ToLower(tx.Hash().Hex())
+	}
+	var sent []string
+	for i := 0; ; i++ {
+		sent = append(sent, send(i))
+		poll()
+		if slices.ContainsFunc(sent, func(h string) bool { return seen[h] > 0 }) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("none of %d transactions sent showed in the filter", len(sent))
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	// Now that the feeds are up, the next one shows, once.
+	last := send(len(sent))
+	for seen[last] == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("transaction %s never showed", last)
+		case <-time.After(100 * time.Millisecond):
+		}
+		poll()
+	}
+	for h, n := range seen {
+		if n != 1 {
+			t.Errorf("hash %s given %d times", h, n)
 		}
 	}
 }

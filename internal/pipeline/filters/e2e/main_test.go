@@ -193,6 +193,21 @@ func newEmitter(t *testing.T, ctx context.Context, k int) *emitter {
 	return e
 }
 
+// sign signs a call of the contract with the next nonce, which it takes.
+func (e *emitter) sign(t *testing.T, i int) *types.Transaction {
+	t.Helper()
+	id := new(big.Int).SetUint64(dn.Info().ChainID)
+	tx, err := types.SignNewTx(e.key, types.LatestSignerForChainID(id), &types.DynamicFeeTx{
+		ChainID: id, Nonce: e.nonce, GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(100 * params.GWei),
+		Gas: 100000, To: &e.contract, Value: big.NewInt(0), Data: common.LeftPadBytes(big.NewInt(int64(i)).Bytes(), 32),
+	})
+	if err != nil {
+		t.Fatalf("sign tx: %v", err)
+	}
+	e.nonce++
+	return tx
+}
+
 // send signs and sends one transaction.
 func (e *emitter) send(t *testing.T, ctx context.Context, to *common.Address, data []byte, gas uint64) *types.Transaction {
 	t.Helper()
