@@ -115,8 +115,8 @@ func (f *Filters) install(client string, spec Spec) (pipeline.Answer, bool) {
 	switch {
 	case errors.Is(err, ErrClientLimit), errors.Is(err, ErrTotalLimit):
 		return fail(limitError(err, f.Store.limits))
-	case err != nil:
-		return fail(jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: %v", err))
+	case err != nil: // the event source refused what this package built
+		return fail(jsonrpc.Errorf(jsonrpc.CodeInternalError, "internal error: filter not made: %v", err))
 	}
 	res, _ := json.Marshal(id)
 	return pipeline.Answer{Result: res}, true

@@ -128,14 +128,17 @@ func (s *Store) Install(client string, spec Spec) (string, error) {
 
 	sub, err := s.events.Subscribe(hubKind[spec.Kind], spec.Hub, func(r json.RawMessage) { s.deliver(id, r) })
 	s.mu.Lock()
-	if err != nil || s.filters[id] != f { // failed, or removed meanwhile
+	switch {
+	case err != nil:
 		s.removeLocked(id, f)
 		s.mu.Unlock()
-		if err == nil {
-			s.events.Unsubscribe(sub)
-			return "", ErrNotFound
-		}
 		return "", err
+	case s.filters[id] != f:
+		// Removed meanwhile (it overflowed at once): made, and gone, as
+		// its first poll will say.
+		s.mu.Unlock()
+		s.events.Unsubscribe(sub)
+		return id, nil
 	}
 	f.sub = sub
 	s.mu.Unlock()

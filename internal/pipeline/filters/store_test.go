@@ -275,3 +275,46 @@ func TestIDsAsGoEthereumMakesThem(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// TestStoreConcurrent installs, polls and uninstalls from many goroutines
+// while events arrive (run with -race); the counts stay within the bounds
+// and nothing is left behind.
+func TestStoreConcurrent(t *testing.T) {
+	ev := newEvents()
+	s := NewStore(ev, Limits{MaxPerClient: 4, MaxTotal: 16, MaxChanges: 50, Timeout: time.Minute}, nil)
+	stop := make(chan struct{})
+	var feed sync.WaitGroup
+	feed.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ev.send(subscribe.KindNewHeads, fmt.Sprintf(`{"hash":"0x%x"}`, i))
+		}
+	})
+	var wg sync.WaitGroup
+	for c := range 8 {
+		wg.Go(func() {
+			client := fmt.Sprint(c % 3)
+			for range 200 {
+				id, err := s.Install(client, Spec{Kind: Blocks, From: -1, To: -1})
+				if err != nil {
+					if !errors.Is(err, ErrClientLimit) && !errors.Is(err, ErrTotalLimit) {
+						t.Error(err)
+					}
+					continue
+				}
+				_, _ = s.Changes(id)
+				s.Uninstall(id)
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	feed.Wait()
+	if s.Len() != 0 || ev.open() != 0 || len(s.perClient) != 0 {
+		t.Fatalf("left %d filters, %d subscriptions, %d client counts", s.Len(), ev.open(), len(s.perClient))
+	}
+}
