@@ -138,6 +138,7 @@ func TestEthersEventsOverHTTPThroughFailover(t *testing.T) {
 		}
 	}
 	lastTx := strings.ToLower(txs[total-1].Hash().Hex())
+	waitLast := ctxT(t, 30*time.Second)
 	for {
 		mu.Lock()
 		done := seen[lastTx] > 0
@@ -146,7 +147,7 @@ func TestEthersEventsOverHTTPThroughFailover(t *testing.T) {
 			break
 		}
 		select {
-		case <-ctx.Done():
+		case <-waitLast.Done():
 			t.Fatalf("ethers never reported the last event (%d reported); stderr: %s", countSeen(), stderr.String())
 		case <-ended:
 			t.Fatalf("ethers ended: %s", stderr.String())
