@@ -60,6 +60,7 @@ type Config struct {
 	WebSocket WebSocket `yaml:"websocket"` // WS front door limits (websocket.go)
 	Broadcast Broadcast `yaml:"broadcast"` // transaction fan-out and inclusion watch (broadcast.go)
 	Verify    Verify    `yaml:"verify"`    // proofs and quorums (verify.go); chains may override
+	Filters   Filters   `yaml:"filters"`   // eth_newFilter & co. kept by the gateway (filters.go)
 }
 
 // Server configures the public HTTP listener.

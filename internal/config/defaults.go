@@ -44,6 +44,7 @@ func Default() *Config {
 		Routing:   DefaultRouting(),
 		WebSocket: DefaultWebSocket(),
 		Broadcast: DefaultBroadcast(),
+		Filters:   DefaultFilters(),
 		Health: Health{
 			PollInterval:    Duration(2 * time.Second),
 			ChainIDInterval: Duration(60 * time.Second),

@@ -80,6 +80,7 @@ func (v *validator) config(c *Config) {
 	v.health(&c.Health, c.Limits.RequestTimeout)
 	v.websocket(&c.WebSocket)
 	v.broadcast(&c.Broadcast)
+	v.filters(&c.Filters, c.Limits.MaxResponseBytes)
 	v.verify("verify", &c.Verify)
 	v.chains(c)
 }

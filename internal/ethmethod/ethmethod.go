@@ -67,13 +67,14 @@ var table = map[string]Info{
 
 	"eth_subscribe":   {Kind: Refused, BlockParam: -1, Reason: "subscriptions need a WebSocket connection"},
 	"eth_unsubscribe": {Kind: Refused, BlockParam: -1, Reason: "subscriptions need a WebSocket connection"},
-	"eth_newFilter":   {Kind: Refused, BlockParam: -1, Reason: "stateful filters live on one node and do not survive failover; use eth_getLogs"},
-	"eth_newBlockFilter": {Kind: Refused, BlockParam: -1,
-		Reason: "stateful filters live on one node and do not survive failover; poll eth_getBlockByNumber"},
-	"eth_newPendingTransactionFilter": {Kind: Refused, BlockParam: -1, Reason: "stateful filters are not supported"},
-	"eth_getFilterChanges":            {Kind: Refused, BlockParam: -1, Reason: "stateful filters are not supported"},
-	"eth_getFilterLogs":               {Kind: Refused, BlockParam: -1, Reason: "stateful filters are not supported; use eth_getLogs"},
-	"eth_uninstallFilter":             {Kind: Refused, BlockParam: -1, Reason: "stateful filters are not supported"},
+	// Filters are kept by the gateway (internal/pipeline/filters), never
+	// forwarded: a node's filter would not survive a failover.
+	"eth_newFilter":                   {BlockParam: -1},
+	"eth_newBlockFilter":              {BlockParam: -1},
+	"eth_newPendingTransactionFilter": {BlockParam: -1},
+	"eth_getFilterChanges":            {BlockParam: -1},
+	"eth_getFilterLogs":               {BlockParam: -1},
+	"eth_uninstallFilter":             {BlockParam: -1},
 }
 
 // refusedPrefixes are namespaces that control or unlock a node.

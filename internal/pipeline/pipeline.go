@@ -20,6 +20,9 @@ type Call struct {
 	Method string
 	Params json.RawMessage // raw array or object, valid JSON; nil when absent
 	Info   ethmethod.Info  // what the method is (read/write, block param)
+	// Client is who sent the call (the remote IP address), for bounds
+	// kept per client (filters); "" for the gateway's own calls.
+	Client string
 
 	// Block pins the call to a block: set by the block-tag stage once
 	// tags are resolved, read by routing.

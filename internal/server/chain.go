@@ -11,6 +11,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline/filters"
 	"github.com/rpcmesh/rpcmesh/internal/route"
 	"github.com/rpcmesh/rpcmesh/internal/subscribe"
 	"github.com/rpcmesh/rpcmesh/internal/txbroadcast"
@@ -28,6 +29,7 @@ type chain struct {
 	pipeline  pipeline.Handler
 	batches   pipeline.BatchHandler // the pipeline, when it takes a batch's waves whole; else nil
 	hub       *subscribe.Hub        // eth_subscribe over WS, fed by the agreed head
+	filters   *filters.Store        // eth_newFilter & co., fed by the hub
 	bcast     *txbroadcast.Broadcaster
 	watch     *txwatch.Watcher // accepted transactions until included
 	verify    config.Verify    // the chain's verification settings
@@ -77,11 +79,13 @@ func newChain(cfg *config.Config, ch *config.Chain, m *metrics.Metrics, txm *txw
 	})
 	c.bcast, c.watch = newTxWatch(cfg, ch, c, txm, logger)
 	c.verify = ch.EffectiveVerify(cfg.Verify)
+	c.hub = newHub(cfg, c, logger)
+	c.filters = filters.NewStore(c.hub, filters.Limits{MaxPerClient: cfg.Filters.MaxPerClient, MaxTotal: cfg.Filters.MaxTotal,
+		MaxChanges: cfg.Filters.MaxChanges, MaxBytes: cfg.Filters.MaxChangesBytes, Timeout: cfg.Filters.Timeout.D()}, nil)
 	c.pipeline = buildPipeline(cfg, ch, c, evidence, verifyObserver{vm}, logger)
 	if pipeline.CanBatch(c.pipeline) {
 		c.batches = c.pipeline.(pipeline.BatchHandler)
 	}
-	c.hub = newHub(cfg, c, logger)
 	return c
 }
 
@@ -106,6 +110,11 @@ func (c *chain) run(ctx context.Context, wg *sync.WaitGroup) {
 	go func() {
 		defer wg.Done()
 		c.watch.Run(ctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.filters.Run(ctx)
 	}()
 	for _, p := range c.providers {
 		wg.Add(1)

@@ -86,7 +86,7 @@ func (g *Gateway) serveFastChain(ctx *fasthttp.RequestCtx, ch *chain, found bool
 	// Not the request's context: fasthttp cancels that one when the server
 	// shuts down, and in-flight requests are drained, not cut off. The
 	// request's own timeout starts in answer.
-	status, out := g.answer(context.Background(), ch, body, rid, h)
+	status, out := g.answer(context.Background(), ch, body, rid, ctx.RemoteIP().String(), h)
 	ctx.SetStatusCode(status)
 	if out == nil {
 		return status

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -76,7 +77,7 @@ func (g *Gateway) serveChain(w http.ResponseWriter, r *http.Request, ch *chain, 
 	if herr != nil {
 		return writeError(w, herr.status, herr.rpc)
 	}
-	status, out := g.answer(r.Context(), ch, body, rid, w.Header())
+	status, out := g.answer(r.Context(), ch, body, rid, remoteIP(r.RemoteAddr), w.Header())
 	if out == nil {
 		w.WriteHeader(status)
 		return status
@@ -116,8 +117,8 @@ type headerSetter interface {
 // share: decode, limits, the calls through the pipeline, encode. It
 // returns the HTTP status and the body, nil when there is nothing to send
 // (only notifications: 204). The request's timeout starts here, under
-// parent.
-func (g *Gateway) answer(parent context.Context, ch *chain, body []byte, rid string, h headerSetter) (int, []byte) {
+// parent. client is the remote IP address (bounds kept per client).
+func (g *Gateway) answer(parent context.Context, ch *chain, body []byte, rid, client string, h headerSetter) (int, []byte) {
 	calls, batch, derr := jsonrpc.Decode(body)
 	if derr != nil {
 		return http.StatusOK, errorBody(derr)
@@ -133,7 +134,7 @@ func (g *Gateway) answer(parent context.Context, ch *chain, body []byte, rid str
 	}
 	// The request's logger is built only when a call logs (logger.With
 	// allocates, and most calls log nothing at the default level).
-	logger := callLogger{base: g.logger, rid: rid, chain: ch.cfg.Name}
+	logger := callLogger{base: g.logger, rid: rid, chain: ch.cfg.Name, client: client}
 	var reports []*stage.Report // how each answer was established, for X-Rpcmesh-Verified
 	if ch.verify.Enabled {
 		reports = make([]*stage.Report, len(calls))
@@ -354,6 +355,7 @@ func (g *Gateway) runWaveWhole(ctx context.Context, ch *chain, calls []jsonrpc.C
 			results[i], answered[i] = jsonrpc.Response{ID: c.Req.ID, Error: c.Err}, true
 		} else {
 			pcs, at = append(pcs, *pipeline.NewCall(c.Req.Method, c.Req.Params)), append(at, i)
+			pcs[len(pcs)-1].Client = logger.client
 		}
 	}
 	if len(pcs) == 0 {
@@ -379,6 +381,7 @@ func (g *Gateway) runWaveWhole(ctx context.Context, ch *chain, calls []jsonrpc.C
 func (g *Gateway) call(ctx context.Context, ch *chain, req *jsonrpc.Request, logger *callLogger) jsonrpc.Response {
 	start := time.Now()
 	c := pipeline.NewCall(req.Method, req.Params)
+	c.Client = logger.client
 	res, err := ch.pipeline.Handle(ctx, c)
 	return g.respond(ctx, ch, req, c, res, err, time.Since(start), logger)
 }
@@ -582,6 +585,7 @@ func (g *Gateway) chainNames() []string {
 type callLogger struct {
 	base       *slog.Logger
 	rid, chain string
+	client     string // the remote IP address, passed to the pipeline with each call
 	once       sync.Once
 	l          *slog.Logger
 }
@@ -589,6 +593,16 @@ type callLogger struct {
 func (c *callLogger) get() *slog.Logger {
 	c.once.Do(func() { c.l = c.base.With("request_id", c.rid, "chain", c.chain) })
 	return c.l
+}
+
+// remoteIP is the IP address of a remote "host:port" (proxies' headers
+// are not trusted: a client could name any address in them).
+func remoteIP(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return host
 }
 
 // newRequestID returns 16 random hex digits. math/rand/v2's generator is

@@ -8,6 +8,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline/blocktag"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline/broadcast"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline/filters"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline/forward"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline/limits"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline/logs"
@@ -21,7 +22,7 @@ import (
 // that says in which order a call meets the stages; new stages (cache,
 // dedup, verify, broadcast) are added to this list.
 //
-//	limits → methods → broadcast → blocktag → logs → verify → forward (route → upstream)
+//	limits → methods → filters → broadcast → blocktag → logs → verify → forward (route → upstream)
 func buildPipeline(cfg *config.Config, ch *config.Chain, c *chain, evidence *verify.EvidenceLog, obs stage.Observer, logger *slog.Logger) pipeline.Handler {
 	tracker, router, watch := c.head, c.router, c.watch
 	capabilities := map[string]bool{}
@@ -35,6 +36,11 @@ func buildPipeline(cfg *config.Config, ch *config.Chain, c *chain, evidence *ver
 		// Refuse what is not served; answer chain ID and block number locally.
 		func(next pipeline.Handler) pipeline.Handler {
 			return &methods.Methods{Next: next, Chain: ch.Name, ChainID: ch.ChainID, Head: tracker, Capabilities: capabilities}
+		},
+		// Filters kept by the gateway over the agreed chain (fed by the
+		// subscription hub; eth_getFilterLogs goes on as an eth_getLogs).
+		func(next pipeline.Handler) pipeline.Handler {
+			return &filters.Filters{Next: next, Store: c.filters}
 		},
 		// Transactions: check locally, fan out to distinct operators and
 		// clouds, watch until included; status; "pending" nonce across operators.

@@ -174,7 +174,9 @@ func TestErrorsAndBatches(t *testing.T) {
 		{"deep nesting", strings.Repeat("[", 2000) + strings.Repeat("]", 2000), 200, `"code":-32`},
 		{"wrong types", `{"jsonrpc":2,"id":[1],"method":{"a":1}}`, 200, `"code":-32600`},
 		{"logs range", `{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"fromBlock":"0x0","toBlock":"0x1f4"}]}`, 200, `"code":-32602`},
-		{"write refused filter", `{"jsonrpc":"2.0","id":1,"method":"eth_newFilter","params":[{}]}`, 200, `eth_getLogs`},
+		{"filter made", `{"jsonrpc":"2.0","id":1,"method":"eth_newFilter","params":[{}]}`, 200, `{"jsonrpc":"2.0","id":1,"result":"0x`},
+		{"unknown filter", `{"jsonrpc":"2.0","id":1,"method":"eth_getFilterChanges","params":["0x1"]}`, 200, `{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"filter not found"}}`},
+		{"filter range", `{"jsonrpc":"2.0","id":1,"method":"eth_newFilter","params":[{"fromBlock":"0x5","toBlock":"0x2"}]}`, 200, `"code":-32602,"message":"invalid block range params"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

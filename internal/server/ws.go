@@ -2,12 +2,14 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/subscribe"
 	"github.com/rpcmesh/rpcmesh/internal/wsfront"
 )
@@ -32,7 +34,7 @@ func (g *Gateway) newWSFront() *wsfront.Server {
 
 // serveWS hands a WebSocket upgrade for chain ch to the WS front door.
 func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, ch *chain, rid string) {
-	logger := &callLogger{base: g.logger.With("transport", "ws"), rid: rid, chain: ch.cfg.Name}
+	logger := &callLogger{base: g.logger.With("transport", "ws"), rid: rid, chain: ch.cfg.Name, client: remoteIP(r.RemoteAddr)}
 	g.ws.Serve(w, r, wsfront.Endpoint{
 		Chain: ch.cfg.Name,
 		Hub:   ch.hub,
@@ -91,8 +93,12 @@ func newHub(cfg *config.Config, c *chain, logger *slog.Logger) *subscribe.Hub {
 		sources = append(sources, subscribe.PendingSource{Name: p.Name(), WS: p.Config().WS, Poll: p})
 	}
 	return subscribe.New(subscribe.Options{
-		Head:            c.head,
-		Fetch:           c.pipeline,
+		Head: c.head,
+		// The pipeline is built after the hub (its filter stage is fed by
+		// the hub); it is read when the hub first fetches.
+		Fetch: pipeline.HandlerFunc(func(ctx context.Context, call *pipeline.Call) (json.RawMessage, error) {
+			return c.pipeline.Handle(ctx, call)
+		}),
 		Pending:         sources,
 		PendingPoll:     cfg.WebSocket.PendingPollInterval.D(),
 		PendingFallback: cfg.WebSocket.PendingWSFallback.D(),

@@ -1,0 +1,179 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/rpcmesh/rpcmesh/internal/devnet"
+)
+
+// TestEthersEventsOverHTTPThroughFailover runs a real dApp library (ethers
+// v6, in Node) against the gateway over HTTP: provider.on(filter), the
+// path contract.on takes (eth_newFilter, then eth_getFilterChanges at each
+// block). A contract emits a log every 300 ms while the provider serving
+// the chain (node 0) goes down and comes back: from the first event ethers
+// reports on, it reports every one exactly once, some while node 0 is
+// down. npm installs ethers into a directory under the system temp dir;
+// the test is skipped only when node or npm is missing.
+func TestEthersEventsOverHTTPThroughFailover(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed: skipping the ethers client test")
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		t.Skip("npm is not installed: skipping the ethers client test")
+	}
+	waitHealthy(t)
+	dir := filepath.Join(os.TempDir(), "rpcmesh-filters-node-test")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"package.json", "on.mjs"} {
+		b, err := os.ReadFile(filepath.Join("node", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := ctxT(t, 4*time.Minute)
+	install := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--loglevel=error")
+	install.Dir = dir
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("npm install ethers: %v\n%s", err, out)
+	}
+
+	e := newEmitter(t, ctx, 6)
+	const topic = "0x00000000000000000000000000000000000000000000000000000000000000aa"
+	run := exec.CommandContext(ctx, node, "on.mjs", url, fmt.Sprint(dn.Info().ChainID), strings.ToLower(e.contract.Hex()), topic)
+	run.Dir = dir
+	stdout, err := run.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	run.Stderr = &stderr
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		seen  = map[string]int{}
+		order []string
+		ready = make(chan struct{})
+		ended = make(chan struct{})
+	)
+	go func() {
+		defer close(ended)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var ev struct {
+				Ready   bool   `json:"ready"`
+				Tx      string `json:"tx"`
+				Removed bool   `json:"removed"`
+			}
+			if json.Unmarshal(sc.Bytes(), &ev) != nil {
+				continue
+			}
+			if ev.Ready {
+				close(ready)
+				continue
+			}
+			mu.Lock()
+			if !ev.Removed {
+				seen[strings.ToLower(ev.Tx)]++
+				order = append(order, strings.ToLower(ev.Tx))
+			}
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		_ = run.Process.Kill()
+		<-ended
+		_ = run.Wait()
+	}()
+	select {
+	case <-ready:
+	case <-ended:
+		t.Fatalf("ethers ended before listening: %s", stderr.String())
+	case <-ctx.Done():
+		t.Fatal("ethers never listened")
+	}
+
+	const total, downAt, upAt = 36, 10, 24
+	var txs []*types.Transaction
+	var fault devnet.Fault
+	countSeen := func() int { mu.Lock(); defer mu.Unlock(); return len(order) }
+	seenAtDown, seenAtUp := 0, 0
+	for i := range total {
+		switch i {
+		case downAt:
+			seenAtDown = countSeen()
+			if fault, err = dn.SetFault(ctx, devnet.FaultSpec{Target: dn.Info().Nodes[0].Name, Kind: devnet.FaultDown}); err != nil {
+				t.Fatal(err)
+			}
+		case upAt:
+			seenAtUp = countSeen()
+			if err := dn.ClearFault(fault.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		txs = append(txs, e.emit(t, ctx, i))
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	lastTx := strings.ToLower(txs[total-1].Hash().Hex())
+	waitLast := ctxT(t, 30*time.Second)
+	for {
+		mu.Lock()
+		done := seen[lastTx] > 0
+		mu.Unlock()
+		if done {
+			break
+		}
+		select {
+		case <-waitLast.Done():
+			t.Fatalf("ethers never reported the last event (%d reported); stderr: %s", countSeen(), stderr.String())
+		case <-ended:
+			t.Fatalf("ethers ended: %s", stderr.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	first := -1
+	for i, tx := range txs {
+		if seen[strings.ToLower(tx.Hash().Hex())] > 0 {
+			first = i
+			break
+		}
+	}
+	if first < 0 || first >= downAt {
+		t.Fatalf("ethers reported its first event at transaction %d, want before the fault at %d", first, downAt)
+	}
+	for i := first; i < total; i++ {
+		if n := seen[strings.ToLower(txs[i].Hash().Hex())]; n != 1 {
+			t.Errorf("transaction %d's event reported %d times", i, n)
+		}
+	}
+	if seenAtUp <= seenAtDown {
+		t.Errorf("no event reported while node 0 was down (%d before, %d after)", seenAtDown, seenAtUp)
+	}
+	t.Logf("ethers reported %d events from transaction %d on; %d while node 0 was down", len(order), first, seenAtUp-seenAtDown)
+	waitHealthy(t)
+}
