@@ -21,6 +21,8 @@ import (
 // with a 503), one request per connection: after its bytes it closes its
 // side of the connection and reads whatever still comes, so a client reads
 // exactly what was written and then EOF, with no timing in between.
+// Cleanup resets its connections: no TIME_WAIT left behind, which a fuzz
+// run's many connections would pile up.
 func scriptServer(tb testing.TB, script ...string) string {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -69,6 +71,7 @@ func scriptServer(tb testing.TB, script ...string) string {
 		ln.Close()
 		mu.Lock()
 		for _, c := range conns {
+			_ = c.(*net.TCPConn).SetLinger(0)
 			c.Close()
 		}
 		mu.Unlock()
@@ -97,6 +100,21 @@ func diffProvider(url string, lean bool) *Provider {
 	return New(o)
 }
 
+// closeIdle closes the connections p keeps for reuse.
+func closeIdle(p *Provider) {
+	if p.h1 != nil {
+		p.h1.mu.Lock()
+		for _, c := range p.h1.idle {
+			c.conn.Close()
+		}
+		p.h1.idle = nil
+		p.h1.mu.Unlock()
+	}
+	if tr, ok := p.client.Transport.(*http.Transport); ok {
+		tr.CloseIdleConnections()
+	}
+}
+
 func callOnce(p *Provider) callOutcome {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -116,16 +134,26 @@ func callOnce(p *Provider) callOutcome {
 // followed one answer as the next request's answer.
 func h1Differential(t *testing.T, a, b string) [2]callOutcome {
 	t.Helper()
+	// The providers' connections are closed after the servers reset theirs
+	// (cleanups run last first): no TIME_WAIT on either side.
+	var providers []*Provider
+	t.Cleanup(func() {
+		for _, p := range providers {
+			closeIdle(p)
+		}
+	})
 	lean := diffProvider(scriptServer(t, a, b), true)
 	if lean.h1 == nil {
 		t.Fatal("the provider does not use the hand-written client")
 	}
+	providers = append(providers, lean)
 	got := [2]callOutcome{callOnce(lean), callOnce(lean)}
 	for i, script := range []string{a, b} {
 		if got[i].failed {
 			continue // refusing is always allowed
 		}
 		ref := diffProvider(scriptServer(t, script), false)
+		providers = append(providers, ref)
 		ref.seq.Store(uint64(i)) // the same id as the lean client's call i
 		want := callOnce(ref)
 		if want.failed || want.result != got[i].result {
