@@ -22,8 +22,8 @@ import (
 func revertingCall(reason string) (params json.RawMessage, data string) {
 	payload := make([]byte, 4+32+32+32)
 	copy(payload, []byte{0x08, 0xc3, 0x79, 0xa0}) // Error(string)
-	payload[4+31] = 0x20                           // offset of the string
-	payload[4+63] = byte(len(reason))              // its length
+	payload[4+31] = 0x20                          // offset of the string
+	payload[4+63] = byte(len(reason))             // its length
 	copy(payload[4+64:], reason)
 	// PUSH1 100 PUSH1 12 PUSH1 0 CODECOPY PUSH1 100 PUSH1 0 REVERT, then
 	// the payload (at offset 12).
