@@ -13,6 +13,7 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/ethmethod"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/redact"
 )
 
 // BatchCall is one call of a batch sent to a provider.
@@ -151,6 +152,10 @@ func (p *Provider) roundTrip(ctx context.Context, want callIDs, method string, b
 		ans, err = p.h1.do(ctx, body, want, p.maxResp, ethmethod.Lookup(method).Kind != ethmethod.Write)
 	} else {
 		ans, err = p.postStd(ctx, body)
+	}
+	if err != nil {
+		// net/http's errors quote the URL, where the API key may be.
+		err = redact.Error(err, p.cfg.HTTP)
 	}
 	if err != nil && ans.status == 0 {
 		if ctx.Err() != nil {
