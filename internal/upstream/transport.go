@@ -217,6 +217,10 @@ const (
 	// answer when they throttle (the JSON-RPC error code 429); no node
 	// answers a call with it.
 	codeRateLimited = 429
+	// codeLimitExceeded is EIP-1474's "limit exceeded", what hosted
+	// providers answer over WebSocket (no HTTP status there) when a key
+	// is over its rate; go-ethereum never answers with it.
+	codeLimitExceeded = -32005
 	// codeTimeout is go-ethereum's "request timed out" (rpc/errors.go,
 	// errcodeTimeout): the node gave up on the call.
 	codeTimeout = -32002
@@ -224,7 +228,9 @@ const (
 
 // isRateLimitError recognises rate limiting reported inside an answer, by
 // its code.
-func isRateLimitError(e *jsonrpc.Error) bool { return e.Code == codeRateLimited }
+func isRateLimitError(e *jsonrpc.Error) bool {
+	return e.Code == codeRateLimited || e.Code == codeLimitExceeded
+}
 
 // isNodeFailure recognises error answers that say the node (or the proxy in
 // front of it) failed, rather than answering the call, by their code
