@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,9 +96,27 @@ func diffProvider(url string, lean bool) *Provider {
 	h.ProviderTimeout = config.Duration(5 * time.Second)
 	o := Options{Chain: "diff", ChainID: 1337, Health: h, Provider: config.Provider{Name: "diff", HTTP: url}}
 	if !lean {
-		o.Transport = defaultTransport(4)
+		tr := defaultTransport(4)
+		tr.DialContext = (&net.Dialer{Control: lingerZero}).DialContext
+		o.Transport = tr
 	}
-	return New(o)
+	p := New(o)
+	if p.h1 != nil {
+		p.h1.dialer.Control = lingerZero
+	}
+	return p
+}
+
+// lingerZero makes closing a connection reset it: a fuzz run's many
+// connections leave no TIME_WAIT behind to use up the machine's ports.
+func lingerZero(_, _ string, c syscall.RawConn) error {
+	var err error
+	if cerr := c.Control(func(fd uintptr) {
+		err = syscall.SetsockoptLinger(int(fd), syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 0})
+	}); cerr != nil {
+		return cerr
+	}
+	return err
 }
 
 // closeIdle closes the connections p keeps for reuse.
