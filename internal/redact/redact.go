@@ -34,18 +34,18 @@ func Error(err error, raw string) error {
 	if errors.As(err, &ue) && ue.URL != "" {
 		ue.URL = URL(ue.URL) // made for this call: nobody else holds it
 	}
-	secrets := Secrets(raw)
+	secrets := secretsOf(raw)
 	if len(secrets) == 0 {
 		return err
 	}
 	return &redacted{err: err, secrets: secrets}
 }
 
-// Secrets returns the parts of raw that may hold a secret, longest first
+// secretsOf returns the parts of raw that may hold a secret, longest first
 // (so that no shorter one leaves part of a longer one behind). Parts under
 // four bytes ("/", "/v1") are left: no key is that short, and replacing
 // them would garble every message.
-func Secrets(raw string) []string {
+func secretsOf(raw string) []string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return []string{raw} // cannot tell the parts apart: all of it
@@ -74,9 +74,6 @@ func Secrets(raw string) []string {
 	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
 	return out
 }
-
-// String returns s with the secrets of raw replaced by "***".
-func String(s, raw string) string { return replace(s, Secrets(raw)) }
 
 func replace(s string, secrets []string) string {
 	for _, x := range secrets {
