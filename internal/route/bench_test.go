@@ -108,16 +108,17 @@ func startCannedNode(b *testing.B) string {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { ln.Close() })
-	answer := func(body string) []byte {
-		return []byte(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
-	}
-	chainID := answer(`{"jsonrpc":"2.0","id":1,"result":"0x539"}`)
-	block := answer(`{"jsonrpc":"2.0","id":1,"result":{"number":"0x3e8","hash":"0xaa","parentHash":"0xbb"}}`)
-	other := answer(`{"jsonrpc":"2.0","id":1,"result":"0x1"}`)
+	// Each answer carries the call's id (the provider checks it): the id
+	// goes between a fixed head and tail.
+	const head = `{"jsonrpc":"2.0","id":`
+	chainID := `,"result":"0x539"}`
+	block := `,"result":{"number":"0x3e8","hash":"0xaa","parentHash":"0xbb"}}`
+	other := `,"result":"0x1"}`
 	serve := func(c net.Conn) {
 		defer c.Close()
 		br := bufio.NewReader(c)
 		body := make([]byte, 0, 4096)
+		out := make([]byte, 0, 512)
 		for {
 			length := -1
 			for { // the header block
@@ -139,13 +140,17 @@ func startCannedNode(b *testing.B) string {
 			if _, err := io.ReadFull(br, body); err != nil {
 				return
 			}
-			out := other
+			tail := other
 			switch {
 			case bytes.Contains(body, []byte("eth_chainId")):
-				out = chainID
+				tail = chainID
 			case bytes.Contains(body, []byte("eth_getBlockByNumber")):
-				out = block
+				tail = block
 			}
+			id := callID(body)
+			out = append(out[:0], "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "...)
+			out = strconv.AppendInt(out, int64(len(head)+len(id)+len(tail)), 10)
+			out = append(append(append(append(out, "\r\n\r\n"...), head...), id...), tail...)
 			if _, err := c.Write(out); err != nil {
 				return
 			}
@@ -161,4 +166,18 @@ func startCannedNode(b *testing.B) string {
 		}
 	}()
 	return "http://" + ln.Addr().String()
+}
+
+// callID returns the id of the call in body, as the provider writes it
+// (`"id":` then digits).
+func callID(body []byte) []byte {
+	_, rest, ok := bytes.Cut(body, []byte(`"id":`))
+	if !ok {
+		return []byte("null")
+	}
+	n := 0
+	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+		n++
+	}
+	return rest[:n]
 }

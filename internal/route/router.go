@@ -498,8 +498,15 @@ func isAnswer(err error) bool {
 }
 
 // missingData recognises node answers meaning "I lack that data", which
-// another provider may have.
+// another provider may have: go-ethereum's generic code (-32000) or
+// EIP-1474's "resource not found" (-32001), without data, and one of the
+// nodes' messages for it (no code tells them apart). Anything with data,
+// such as a revert (code 3, its reason in the message and its data), is
+// the caller's answer whatever the message says.
 func missingData(e *jsonrpc.Error) bool {
+	if e.Code != -32000 && e.Code != -32001 || len(e.Data) > 0 {
+		return false
+	}
 	m := strings.ToLower(e.Message)
 	for _, s := range []string{"header not found", "missing trie node", "unknown block", "block not found", "state is not available", "historical state", "pruned"} {
 		if strings.Contains(m, s) {

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/ethmethod"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/redact"
 )
 
 // BatchCall is one call of a batch sent to a provider.
@@ -89,7 +91,8 @@ func (p *Provider) postBatch(ctx context.Context, first uint64, calls []BatchCal
 		body = appendCall(body, first+uint64(i), c.Method, c.Params)
 	}
 	body = append(body, ']')
-	data, status, err := p.roundTrip(ctx, first, method, body)
+	want := batchIDs(first, len(calls))
+	data, status, err := p.roundTrip(ctx, want, method, body)
 	if err != nil {
 		return nil, err
 	}
@@ -99,18 +102,18 @@ func (p *Provider) postBatch(ctx context.Context, first uint64, calls []BatchCal
 		// with one error object instead of an array.
 		return nil, fail(ClassUnavailable, true, fmt.Errorf("%w: %s: %.200s", ErrNoBatches, answerFrom(status), data))
 	}
+	if err := checkBatchIDs(msgs, want); err != nil {
+		return nil, fail(ClassBadResponse, true, fmt.Errorf("%s: %w", answerFrom(status), err))
+	}
 	answers := make([]BatchAnswer, len(calls))
 	got := make([]bool, len(calls))
 	for _, m := range msgs {
-		id, perr := strconv.ParseUint(string(m.ID), 10, 64)
-		if perr != nil || id < first || id-first >= uint64(len(calls)) || got[id-first] {
-			continue
-		}
+		id, _ := parseID(bytes.TrimSpace(m.ID)) // one of the batch's: checkBatchIDs passed it
 		i := id - first
 		got[i] = true
 		switch {
 		case m.Error != nil && isRateLimitError(m.Error):
-			answers[i].Err = fail(ClassThrottled, false, fmt.Errorf("%w: %s", ErrThrottled, m.Error.Message))
+			answers[i].Err = fail(ClassThrottled, false, fmt.Errorf("%w: error %d", ErrThrottled, m.Error.Code))
 		case m.Error != nil && isNodeFailure(m.Error):
 			answers[i].Err = fail(ClassNodeError, true, m.Error)
 		case m.Error != nil:
@@ -129,15 +132,16 @@ func (p *Provider) postBatch(ctx context.Context, first uint64, calls []BatchCal
 	return answers, nil
 }
 
-// roundTrip sends body (a call, or a batch, whose first id is id) and
+// roundTrip sends body (a call, or a batch, with the ids of want) and
 // returns the answer's body and HTTP status (0 over WebSocket): the
-// transport, status and size checks every call shares.
-func (p *Provider) roundTrip(ctx context.Context, id uint64, method string, body []byte) ([]byte, int, error) {
+// transport, status and size checks every call shares. The caller checks
+// the ids of what it decodes.
+func (p *Provider) roundTrip(ctx context.Context, want callIDs, method string, body []byte) ([]byte, int, error) {
 	fail := func(class Class, sent bool, err error) error {
 		return &Error{Provider: p.name, Method: method, Class: class, Sent: sent, Err: err}
 	}
 	if p.ws != nil {
-		data, sent, err := p.ws.call(ctx, id, body)
+		data, sent, err := p.ws.call(ctx, want.first, body)
 		data, err = p.wsResult(ctx, method, data, sent, err)
 		return data, 0, err
 	}
@@ -145,9 +149,13 @@ func (p *Provider) roundTrip(ctx context.Context, id uint64, method string, body
 	var err error
 	if p.h1 != nil {
 		// A write is never sent twice, even on a connection the server closed.
-		ans, err = p.h1.do(ctx, body, p.maxResp, ethmethod.Lookup(method).Kind != ethmethod.Write)
+		ans, err = p.h1.do(ctx, body, want, p.maxResp, ethmethod.Lookup(method).Kind != ethmethod.Write)
 	} else {
 		ans, err = p.postStd(ctx, body)
+	}
+	if err != nil {
+		// net/http's errors quote the URL, where the API key may be.
+		err = redact.Error(err, p.cfg.HTTP)
 	}
 	if err != nil && ans.status == 0 {
 		if ctx.Err() != nil {

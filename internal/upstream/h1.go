@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -79,29 +80,32 @@ type h1Answer struct {
 	body       []byte
 }
 
-// do posts body and reads the answer (at most limit+1 bytes of it). A
-// request that failed on a reused connection before a byte of the answer
-// came back is sent once more on a new connection when resend is set (the
-// server had closed the idle connection); writes pass resend false.
-func (h *h1Client) do(ctx context.Context, body []byte, limit int64, resend bool) (h1Answer, error) {
+// do posts body, whose calls have the ids of want, and reads the answer (at
+// most limit+1 bytes of it). A request that failed on a reused connection
+// before a byte of the answer came back is sent once more on a new
+// connection when resend is set (the server had closed the idle
+// connection); writes pass resend false.
+func (h *h1Client) do(ctx context.Context, body []byte, want callIDs, limit int64, resend bool) (h1Answer, error) {
 	c, reused, err := h.get(ctx)
 	if err != nil {
 		return h1Answer{}, err
 	}
-	ans, answered, err := h.exchange(ctx, c, body, limit)
+	ans, answered, err := h.exchange(ctx, c, body, want, limit)
 	if err != nil && reused && !answered && resend && ctx.Err() == nil && staleConn(err) {
 		if c, err = h.dial(ctx); err != nil {
 			return h1Answer{}, err
 		}
-		ans, _, err = h.exchange(ctx, c, body, limit)
+		ans, _, err = h.exchange(ctx, c, body, want, limit)
 	}
 	return ans, err
 }
 
 // exchange sends one request on c and reads its answer; c goes back to the
-// pool when it can carry another request. answered reports whether any of
-// the answer arrived.
-func (h *h1Client) exchange(ctx context.Context, c *h1Conn, body []byte, limit int64) (ans h1Answer, answered bool, err error) {
+// pool when it can carry another request: the answer was framed, nothing
+// follows it in the buffer, and it answers the ids of want (a connection
+// that delivered someone else's answer is out of step with its requests).
+// answered reports whether any of the answer arrived.
+func (h *h1Client) exchange(ctx context.Context, c *h1Conn, body []byte, want callIDs, limit int64) (ans h1Answer, answered bool, err error) {
 	keep := false // set only once the context's end can no longer touch c
 	defer func() {
 		if keep {
@@ -128,7 +132,7 @@ func (h *h1Client) exchange(ctx context.Context, c *h1Conn, body []byte, limit i
 	if err != nil {
 		return ans, c.read != before, err
 	}
-	keep = reusable && w.end()
+	keep = reusable && (ans.status == http.StatusTooManyRequests || want.answeredBy(ans.body)) && w.end()
 	return ans, true, nil
 }
 
@@ -182,7 +186,9 @@ func (w ctxWatch) end() bool {
 
 // readAnswer reads one HTTP/1.x response from br into ans: its status,
 // Retry-After and body (at most limit+1 bytes; of a 429, at most 64 KiB).
-// reusable reports whether the connection may carry another request. The
+// reusable reports whether the connection may carry another request: the
+// answer said nothing against it and no byte follows it in br (a server
+// that wrote more than one answer is out of step with its requests). The
 // usual answer (HTTP/1.x, a Content-Length, no Transfer-Encoding) is parsed
 // here from the buffered header block; anything else is left to
 // http.ReadResponse, which then reads the same bytes.
@@ -221,13 +227,26 @@ func readAnswer(br *bufio.Reader, limit int64, ans *h1Answer) (reusable bool, er
 		}
 		return false, err
 	}
-	return !h.close, nil
+	return !h.close && br.Buffered() == 0, nil
 }
 
+// max1xx is how many interim (1xx) answers may precede the answer.
+const max1xx = 5
+
 // readAnswerStd reads the answer with net/http (chunked or close-delimited
-// bodies, 1xx, unusual headers).
+// bodies, 1xx, unusual headers). Interim answers (1xx) are skipped, as
+// net/http's Transport does; 101 (a protocol switch) is refused.
 func readAnswerStd(br *bufio.Reader, limit int64, ans *h1Answer) (reusable bool, err error) {
 	resp, err := http.ReadResponse(br, nil)
+	for n := 0; err == nil && resp.StatusCode >= 100 && resp.StatusCode < 200; n++ {
+		switch {
+		case resp.StatusCode == http.StatusSwitchingProtocols:
+			return false, errors.New("HTTP 101: the provider switched protocols")
+		case n == max1xx:
+			return false, fmt.Errorf("more than %d interim (1xx) answers", max1xx)
+		}
+		resp, err = http.ReadResponse(br, nil)
+	}
 	if err != nil {
 		return false, err
 	}
@@ -243,7 +262,7 @@ func readAnswerStd(br *bufio.Reader, limit int64, ans *h1Answer) (reusable bool,
 		return false, nil // over the limit: the rest is not read, the connection not reused
 	}
 	_ = resp.Body.Close() // at EOF already: consumes a chunked trailer, nothing more
-	return !resp.Close, nil
+	return !resp.Close && br.Buffered() == 0, nil
 }
 
 // peekHeader returns the status line and header block of the next answer

@@ -40,7 +40,15 @@ func TestReadAnswer(t *testing.T) {
 		reusable bool
 		failed   bool
 	}{
-		{"content-length", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\nhelloNEXT", 200, "hello", "", true, false},
+		{"content-length", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\nhello", 200, "hello", "", true, false},
+		// Bytes after the answer: the server is out of step with its
+		// requests, and what follows must not answer the next one.
+		{"bytes after the answer", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext", 200, "hello", "", false, false},
+		{"bytes after a chunked answer (net/http)", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\nX", 200, "hi", "", false, false},
+		{"interim 100 skipped", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi", 200, "hi", "", true, false},
+		{"interim 103 with headers skipped", "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi", 200, "hi", "", true, false},
+		{"too many interim answers", strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 6) + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi", 0, "", "", false, true},
+		{"protocol switch refused", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi", 0, "", "", false, true},
 		{"no reason phrase", "HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nhi", 200, "hi", "", true, false},
 		{"bare LF", "HTTP/1.1 200 OK\nContent-Length: 2\n\nhi", 200, "hi", "", true, false},
 		{"connection close", "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi", 200, "hi", "", false, false},

@@ -134,13 +134,7 @@ func New(o Options) *Provider {
 	}
 	rt := o.Transport
 	if rt == nil {
-		rt = &http.Transport{
-			Proxy:               nil, // never leak traffic through an environment proxy
-			MaxConnsPerHost:     conc,
-			MaxIdleConnsPerHost: conc,
-			IdleConnTimeout:     90 * time.Second,
-			ForceAttemptHTTP2:   true,
-		}
+		rt = defaultTransport(conc)
 	}
 	p := &Provider{
 		name:      pc.Name,
@@ -186,6 +180,18 @@ func New(o Options) *Provider {
 		p.limiter = rate.NewLimiter(rate.Limit(pc.MaxRPS), burst)
 	}
 	return p
+}
+
+// defaultTransport is the net/http transport of providers the hand-written
+// client does not serve (https, credentials in the URL).
+func defaultTransport(conc int) *http.Transport {
+	return &http.Transport{
+		Proxy:               nil, // never leak traffic through an environment proxy
+		MaxConnsPerHost:     conc,
+		MaxIdleConnsPerHost: conc,
+		IdleConnTimeout:     90 * time.Second,
+		ForceAttemptHTTP2:   true,
+	}
 }
 
 // newWSCaller builds the WebSocket call transport of a provider with

@@ -32,23 +32,25 @@ func (p *Provider) post(ctx context.Context, id uint64, method string, params js
 		// it into the connection's buffer): the body buffer is reused.
 		buf := p.callBuf()
 		*buf = appendCall((*buf)[:0], id, method, params)
-		data, status, err = p.roundTrip(ctx, id, method, *buf)
+		data, status, err = p.roundTrip(ctx, singleID(id), method, *buf)
 		p.putCallBuf(buf)
 	} else {
 		// net/http may read a body after its RoundTrip returned, and a
 		// WebSocket writer after its call ended: a new one.
 		body := appendCall(make([]byte, 0, 64+len(method)+len(params)), id, method, params)
-		data, status, err = p.roundTrip(ctx, id, method, body)
+		data, status, err = p.roundTrip(ctx, singleID(id), method, body)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return p.decodeAnswer(method, data, status)
+	return p.decodeAnswer(method, id, data, status)
 }
 
-// decodeAnswer decodes a call's answer (status 0: over WebSocket): its
-// result, the node's error, or why the answer is no good.
-func (p *Provider) decodeAnswer(method string, data []byte, status int) (json.RawMessage, error) {
+// decodeAnswer decodes the answer to the call with id (status 0: over
+// WebSocket): its result, the node's error, or why the answer is no good.
+// An answer with another id is someone else's: a provider failure, never
+// the caller's answer.
+func (p *Provider) decodeAnswer(method string, id uint64, data []byte, status int) (json.RawMessage, error) {
 	fail := func(class Class, sent bool, err error) error {
 		return &Error{Provider: p.name, Method: method, Class: class, Sent: sent, Err: err}
 	}
@@ -56,12 +58,15 @@ func (p *Provider) decodeAnswer(method string, data []byte, status int) (json.Ra
 	if err != nil {
 		return nil, fail(ClassBadResponse, true, fmt.Errorf("%s: decode: %w", answerFrom(status), err))
 	}
+	if err := checkID(msg.ID, id); err != nil {
+		return nil, fail(ClassBadResponse, true, fmt.Errorf("%s: %w", answerFrom(status), err))
+	}
 	if msg.Error != nil {
 		if isRateLimitError(msg.Error) {
 			p.mu.Lock()
 			p.throttledUntil = time.Now().Add(defaultRetryAfter)
 			p.mu.Unlock()
-			return nil, fail(ClassThrottled, false, fmt.Errorf("%w: %s", ErrThrottled, msg.Error.Message))
+			return nil, fail(ClassThrottled, false, fmt.Errorf("%w: error %d", ErrThrottled, msg.Error.Code))
 		}
 		if isNodeFailure(msg.Error) {
 			return nil, fail(ClassNodeError, true, msg.Error)
@@ -203,21 +208,34 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return defaultRetryAfter
 }
 
-// isRateLimitError recognises rate limiting reported inside a 200 answer.
+// Error codes that speak of the provider rather than the call. Only codes
+// are read, never messages: a message can be anything a contract reverts
+// with (an eth_call reverting with "rate limit exceeded" is the caller's
+// answer, code 3), and a client must not be able to bench a provider.
+const (
+	// codeRateLimited is the HTTP status hosted providers put in an error
+	// answer when they throttle (the JSON-RPC error code 429); no node
+	// answers a call with it.
+	codeRateLimited = 429
+	// codeLimitExceeded is EIP-1474's "limit exceeded", what hosted
+	// providers answer over WebSocket (no HTTP status there) when a key
+	// is over its rate; go-ethereum never answers with it.
+	codeLimitExceeded = -32005
+	// codeTimeout is go-ethereum's "request timed out" (rpc/errors.go,
+	// errcodeTimeout): the node gave up on the call.
+	codeTimeout = -32002
+)
+
+// isRateLimitError recognises rate limiting reported inside an answer, by
+// its code.
 func isRateLimitError(e *jsonrpc.Error) bool {
-	m := strings.ToLower(e.Message)
-	return e.Code == 429 || strings.Contains(m, "rate limit") || strings.Contains(m, "too many requests") ||
-		strings.Contains(m, "exceeded") && strings.Contains(m, "capacity")
+	return e.Code == codeRateLimited || e.Code == codeLimitExceeded
 }
 
 // isNodeFailure recognises error answers that say the node (or the proxy in
-// front of it) failed, rather than answering the call: they count against
+// front of it) failed, rather than answering the call, by their code
+// (JSON-RPC's internal error, go-ethereum's timeout): they count against
 // the provider's health, and reads are tried elsewhere.
 func isNodeFailure(e *jsonrpc.Error) bool {
-	if e.Code == jsonrpc.CodeInternalError {
-		return true
-	}
-	m := strings.ToLower(e.Message)
-	return strings.Contains(m, "internal error") || strings.Contains(m, "service unavailable") ||
-		strings.Contains(m, "bad gateway") || strings.Contains(m, "request timed out")
+	return e.Code == jsonrpc.CodeInternalError || e.Code == codeTimeout
 }

@@ -929,12 +929,18 @@ func BenchmarkCallTransport(b *testing.B) {
 	srv := httptest.NewServer(up)
 	defer srv.Close()
 	defer up.Close()
-	for _, transport := range []string{config.CallTransportHTTP, config.CallTransportWS} {
-		b.Run(transport, func(b *testing.B) {
+	// "http" is the hand-written client (h1.go); "http-nethttp" the same
+	// calls over net/http's Transport as New builds it for https.
+	for _, name := range []string{config.CallTransportHTTP, "http-nethttp", config.CallTransportWS} {
+		b.Run(name, func(b *testing.B) {
+			transport, rt := name, http.RoundTripper(nil)
+			if name == "http-nethttp" {
+				transport, rt = config.CallTransportHTTP, defaultTransport(256)
+			}
 			p := New(Options{Chain: "bench", ChainID: 1337, Health: testHealth(), Provider: config.Provider{
 				Name: "b", HTTP: srv.URL, WS: "ws" + strings.TrimPrefix(srv.URL, "http"), MaxConcurrency: 256,
 				CallTransport: transport, WSConns: 2,
-			}})
+			}, Transport: rt})
 			defer p.Close()
 			b.SetParallelism(16)
 			b.ReportAllocs()

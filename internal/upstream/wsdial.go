@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	neturl "net/url"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/rpcmesh/rpcmesh/internal/redact"
 )
 
 // DialSubscription dials a provider's WS endpoint and sends
@@ -32,7 +33,7 @@ func DialSubscription(ctx context.Context, url, kind string, timeout time.Durati
 	_ = conn.SetWriteDeadline(time.Now().Add(timeout))
 	if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["`+kind+`"]}`)); err != nil {
 		stop()
-		return nil, nil, fmt.Errorf("%s: eth_subscribe %s: %w", urlHost(url), kind, err)
+		return nil, nil, fmt.Errorf("%s: eth_subscribe %s: %w", redact.URL(url), kind, redact.Error(err, url))
 	}
 	return conn, stop, nil
 }
@@ -46,17 +47,7 @@ func dialWS(ctx context.Context, d *websocket.Dialer, url string) (*websocket.Co
 		resp.Body.Close()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", urlHost(url), err)
+		return nil, fmt.Errorf("dial %s: %w", redact.URL(url), redact.Error(err, url))
 	}
 	return conn, nil
-}
-
-// urlHost is what errors say of a provider's URL: its scheme and host, not
-// its path or credentials, where hosted providers put the API key.
-func urlHost(raw string) string {
-	u, err := neturl.Parse(raw)
-	if err != nil || u.Host == "" {
-		return "the provider's ws URL"
-	}
-	return u.Scheme + "://" + u.Host
 }

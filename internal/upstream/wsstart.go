@@ -78,7 +78,7 @@ func (p *Provider) Start(cc *CallContext, method string, params json.RawMessage,
 func (p *Provider) finishStarted(id uint64, st wsStart, data []byte, sent bool, err error) {
 	res, err := p.wsResult(st.cc, st.method, data, sent, err)
 	if err == nil {
-		res, err = p.decodeAnswer(st.method, res, 0)
+		res, err = p.decodeAnswer(st.method, id, res, 0)
 	}
 	p.mu.Lock()
 	delete(p.inflight, id)
