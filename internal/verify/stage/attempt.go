@@ -18,19 +18,20 @@ type check func(ctx context.Context, first Answer, call verify.Caller) (json.Raw
 // attempts asks first of one provider after another, never the same twice,
 // until chk accepts; every rejected answer is recorded against its
 // provider. It returns the accepted answer, the node's own answer to
-// invalid params, a *fallback when nothing could be proven and nobody
-// lied, or an unverified error once someone lied.
+// invalid params, null when chk found the thing absent (errNotFound) at
+// every operator asked (after a null, the next ask goes to another
+// operator), a *fallback when nothing could be proven and nobody lied, or
+// an unverified error once someone lied.
 func (v *Verifier) attempts(ctx context.Context, c *pipeline.Call, first Request, chk check) (json.RawMessage, error) {
-	avoid := map[string]bool{}
-	tried, lies, notFound := 0, 0, 0
+	var ab absence
+	tried, lies := 0, 0
 	var last error
 	for tried < v.o.Attempts {
-		a := v.o.Asker.Ask(ctx, first, avoid)
-		if errors.Is(a.Err, ErrNoProvider) {
+		a, ok := ab.ask(ctx, v.o.Asker, first)
+		if !ok {
 			break
 		}
 		tried++
-		avoid[a.Provider] = true
 		if a.Err != nil {
 			var je *jsonrpc.Error
 			if errors.As(a.Err, &je) && je.Code == jsonrpc.CodeInvalidParams {
@@ -65,19 +66,32 @@ func (v *Verifier) attempts(ctx context.Context, c *pipeline.Call, first Request
 			}
 			return nil, &fallback{why: "no trusted header: " + err.Error()}
 		case errors.Is(err, verify.ErrUnverifiable):
-			return nil, &fallback{why: err.Error()} // e.g. a pre-merge block with uncles
+			return nil, &fallback{why: err.Error()} // e.g. a transaction type go-ethereum does not decode
 		case errors.Is(err, errNotFound):
-			notFound++
+			ab.null(a)
 		case isNull(lastRaw):
 			// "I do not have it" (a provider behind the others) is no lie.
 		case isLie(err):
 			lies++
+			ab.lied = true
 			v.reject(c.Method, c.Params, Answer{Provider: a.Provider, Operator: a.Operator, Value: lastRaw}, err)
 		}
 		last = err
 	}
-	if lies == 0 && tried > 0 && notFound == tried {
-		return nil, &fallback{why: "absence cannot be proven"} // inherent: always quorum
+	if ab.unknown() && lies == 0 {
+		// Absence cannot be proven, but a node answers null for what it
+		// does not have, and so does the gateway once no operator asked
+		// showed it.
+		class := ClassTrusted
+		if len(ab.nullOps) >= v.o.Agree {
+			class = ClassQuorum
+		}
+		ops := make([]string, 0, len(ab.nullOps))
+		for o := range ab.nullOps {
+			ops = append(ops, o)
+		}
+		ReportFrom(ctx).set(class, "not found", ops...)
+		return json.RawMessage("null"), nil
 	}
 	if lies == 0 && tried > 0 && v.o.FallbackToQuorum {
 		// Nobody lied, nobody could prove (eth_getProof not served, state

@@ -43,8 +43,11 @@ func (v *Verifier) block(ctx context.Context, c *pipeline.Call) (json.RawMessage
 		}
 	}
 	h, err := v.blockHeader(ctx, c, ps)
+	if absentBlock(err) {
+		return json.RawMessage("null"), nil // not there (yet), as a node answers
+	}
 	if err != nil {
-		return nil, v.noHeader(err)
+		return nil, v.noHeader(c.Method, err)
 	}
 	first := Request{Method: "eth_getBlockByHash", Params: verify.Params(h.Hash(), true), Block: h.Number.Uint64(), HasBlock: true}
 	return v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
@@ -104,8 +107,11 @@ func (v *Verifier) blockReceipts(ctx context.Context, c *pipeline.Call) (json.Ra
 	} else {
 		h, err = v.header(ctx, ps[0])
 	}
+	if absentBlock(err) {
+		return json.RawMessage("null"), nil
+	}
 	if err != nil {
-		return nil, v.noHeader(err)
+		return nil, v.noHeader(c.Method, err)
 	}
 	first := Request{Method: "eth_getBlockByHash", Params: verify.Params(h.Hash(), true), Block: h.Number.Uint64(), HasBlock: true}
 	return v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {

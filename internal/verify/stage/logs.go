@@ -27,7 +27,7 @@ func (v *Verifier) logs(ctx context.Context, c *pipeline.Call) (json.RawMessage,
 	}
 	from, to, err := v.logRange(ctx, ps[0])
 	if err != nil {
-		return nil, v.noHeader(err)
+		return nil, v.noHeader(c.Method, err)
 	}
 	if from > to {
 		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: fromBlock %d is after toBlock %d", from, to)

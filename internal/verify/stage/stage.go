@@ -229,14 +229,41 @@ func (o *Options) reject(method string, params json.RawMessage, a Answer, err er
 	}
 }
 
-// unverified is the client's error when no answer could be verified.
+// unverified is the client's error when no answer could be verified: a
+// message in plain words, and data naming the method, how many providers
+// were tried, the reason (the kind of the last failure) and its detail.
 func unverified(method string, tried int, last error) *jsonrpc.Error {
-	data, _ := json.Marshal(map[string]any{"method": method, "providersTried": tried, "reason": verify.Kind(last), "detail": errString(last)})
+	reason := verify.Kind(last)
+	if reason == "" {
+		reason = "no_answer"
+	}
+	data, _ := json.Marshal(map[string]any{"method": method, "providersTried": tried, "reason": reason, "detail": errString(last)})
 	return &jsonrpc.Error{
 		Code:    CodeUnverified,
-		Message: fmt.Sprintf("answer could not be verified: %s", errString(last)),
+		Message: fmt.Sprintf("%s: %s", subject(method), why(last)),
 		Data:    data,
 	}
+}
+
+// subject opens an unverified message.
+func subject(method string) string {
+	if method == "" {
+		return "the answer could not be verified"
+	}
+	return "the answer to " + method + " could not be verified"
+}
+
+// why says in plain words why no answer could be verified.
+func why(err error) string {
+	switch {
+	case err == nil:
+		return "no provider answered"
+	case errors.Is(err, verify.ErrNoTrust):
+		return "the block could not be linked to the head the providers agree on"
+	case verify.IsLie(err):
+		return "the providers' answers did not match the proven data"
+	}
+	return "no provider gave an answer that could be checked"
 }
 
 func errString(err error) string {
@@ -247,8 +274,5 @@ func errString(err error) string {
 }
 
 // isLie reports whether err is a verification failure (the provider's
-// fault), as opposed to a transport error or missing trust.
-func isLie(err error) bool {
-	k := verify.Kind(err)
-	return k != "" && k != "no_trust" && k != "unverifiable"
-}
+// fault), as opposed to a transport error, absence or missing trust.
+func isLie(err error) bool { return verify.IsLie(err) }

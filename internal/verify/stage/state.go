@@ -15,6 +15,10 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
+// codeNodeError is the code go-ethereum gives a plain error, such as a
+// state read at a block it does not have.
+const codeNodeError = -32000
+
 // maxProofSlots bounds the storage slots of one eth_getProof call.
 const maxProofSlots = 1024
 
@@ -75,7 +79,7 @@ func (v *Verifier) state(ctx context.Context, c *pipeline.Call) (json.RawMessage
 	}
 	h, err := v.header(ctx, sc.block)
 	if err != nil {
-		return nil, v.noHeader(err)
+		return nil, v.noHeader(c.Method, err)
 	}
 	hash := v.headerHash(h)
 	pinned := verify.ByHash(hash)
@@ -197,18 +201,32 @@ func (v *Verifier) checkPlain(ctx context.Context, c *pipeline.Call, a Answer, c
 	}
 }
 
-// noHeader turns a failure to find a trusted header into a fallback or
-// the error to return.
-func (v *Verifier) noHeader(err error) error {
+// noHeader turns a failure to find a trusted header for method into a
+// fallback or the error to return. A block above the agreed head (not
+// there yet) or one no provider knows is answered as a node answers a
+// state read of a block it does not have.
+func (v *Verifier) noHeader(method string, err error) error {
 	var fb *fallback
 	if errors.As(err, &fb) {
 		return fb
 	}
-	if verify.Kind(err) == "no_trust" {
+	switch {
+	case errors.Is(err, verify.ErrAboveHead):
+		return &jsonrpc.Error{Code: codeNodeError, Message: "header not found"}
+	case errors.Is(err, verify.ErrNotFound):
+		return &jsonrpc.Error{Code: codeNodeError, Message: "header for hash not found"}
+	case errors.Is(err, verify.ErrNoTrust):
 		if !v.o.FallbackToQuorum {
-			return unverified("", 0, err)
+			return unverified(method, 0, err)
 		}
 		return &fallback{why: "no trusted header: " + err.Error()}
 	}
 	return err
+}
+
+// absentBlock reports whether err says the block is not there for the
+// gateway's clients (above the agreed head, or unknown to every operator
+// asked): block methods then answer null, as a node does.
+func absentBlock(err error) bool {
+	return errors.Is(err, verify.ErrAboveHead) || errors.Is(err, verify.ErrNotFound)
 }

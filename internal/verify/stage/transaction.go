@@ -19,7 +19,9 @@ var errNotFound = errors.New("not found")
 // transaction answers eth_getTransactionByHash and eth_getTransactionReceipt:
 // the provider's answer names a block; that block must be the trusted
 // canonical one at its height, and the transaction (or receipt) must be in
-// it as claimed. "Not found" cannot be proven: it is settled by quorum.
+// it as claimed. "Not found" cannot be proven: it is answered null once no
+// operator asked has it (see attempts); a transaction in a block above the
+// agreed head is not found yet.
 func (v *Verifier) transaction(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
 	ps, err := splitParams(c.Params, 1)
 	if err != nil {
@@ -41,6 +43,11 @@ func (v *Verifier) transaction(ctx context.Context, c *pipeline.Call) (json.RawM
 			return nil, err
 		}
 		h, err := v.o.Trust.HeaderByNumber(ctx, loc.BlockNumber)
+		if errors.Is(err, verify.ErrAboveHead) {
+			// In a block the gateway's clients do not see yet: to them it
+			// is not there yet, as for a node that has not imported it.
+			return nil, errNotFound
+		}
 		if err != nil {
 			return nil, err
 		}
