@@ -11,6 +11,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/params"
 
+	"github.com/rpcmesh/rpcmesh/internal/ethmethod"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
@@ -45,6 +46,16 @@ type Options struct {
 	// (default: all of Quorum).
 	Quorum int
 	Agree  int
+	// FeeQuorum is how many providers of distinct operators a fee method
+	// (eth_gasPrice, eth_maxPriorityFeePerGas, eth_blobBaseFee) asks for
+	// its median (default and minimum 3: one liar among three cannot move
+	// the median beyond the honest answers).
+	FeeQuorum int
+	// Operators returns how many distinct operators can serve method (by
+	// capability, e.g. debug_); a quorum method fewer than Agree operators
+	// serve is answered by one provider and labelled trusted, rather than
+	// failing every call. nil: enough.
+	Operators func(method string) int
 	// Attempts is how many providers a proven call tries before giving up (default 3).
 	Attempts int
 	// MaxLogBlocks bounds the blocks an eth_getLogs call verifies; beyond
@@ -118,6 +129,7 @@ func New(next pipeline.Handler, o Options) *Verifier {
 	if o.Attempts <= 0 {
 		o.Attempts = 3
 	}
+	o.FeeQuorum = max(o.FeeQuorum, 3)
 	if o.MaxLogBlocks <= 0 {
 		o.MaxLogBlocks = 64
 	}
@@ -132,8 +144,13 @@ func New(next pipeline.Handler, o Options) *Verifier {
 	return v
 }
 
-// Policy returns the policy for method.
+// Policy returns the policy for method. A write (other than those the
+// broadcast stage handles) goes to one provider whatever the
+// configuration says: fanning it out for a quorum would send it twice.
 func (v *Verifier) Policy(method string) Policy {
+	if ethmethod.Lookup(method).Kind == ethmethod.Write {
+		return TrustOne
+	}
 	if p, ok := v.policies[method]; ok {
 		return p
 	}
@@ -151,8 +168,7 @@ func (v *Verifier) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessag
 	case Proof:
 		res, class, err = v.prove(ctx, c)
 	case Quorum:
-		res, err = v.quorum(ctx, c, "")
-		class = ClassQuorum
+		res, class, err = v.quorum(ctx, c, "")
 	default:
 		res, err = v.next.Handle(ctx, c)
 		if err == nil {
@@ -196,8 +212,7 @@ func (v *Verifier) prove(ctx context.Context, c *pipeline.Call) (json.RawMessage
 	}
 	var fb *fallback
 	if errors.As(err, &fb) {
-		res, err = v.quorum(ctx, c, fb.why)
-		return res, ClassQuorum, err
+		return v.quorum(ctx, c, fb.why)
 	}
 	return res, ClassProof, err
 }
