@@ -13,6 +13,9 @@ import (
 // verifyTxObject decodes a transaction object found at index of the block
 // with header h and checks its location and sender fields.
 func verifyTxObject(raw json.RawMessage, signer types.Signer, h *types.Header, index uint64) (*types.Transaction, error) {
+	if err := knownTxType(raw); err != nil {
+		return nil, err
+	}
 	tx := new(types.Transaction)
 	if err := json.Unmarshal(raw, tx); err != nil {
 		return nil, malformed("transaction", err)
@@ -107,4 +110,25 @@ func VerifyTransaction(raw json.RawMessage, hash common.Hash, block *Block, conf
 		return nil, err
 	}
 	return json.Marshal(fields)
+}
+
+// knownTxType checks that a transaction object's type is one go-ethereum
+// decodes. Another type (an OP-stack deposit, 0x7e; Arbitrum's types) is
+// no lie: the chain has it, go-ethereum cannot check it, so the answer is
+// ErrUnverifiable and is settled another way.
+func knownTxType(raw json.RawMessage) error {
+	var t struct {
+		Type *hexutil.Uint64 `json:"type"`
+	}
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return malformed("transaction", err)
+	}
+	if t.Type == nil {
+		return nil // legacy objects may leave it out; decoding decides
+	}
+	switch *t.Type {
+	case types.LegacyTxType, types.AccessListTxType, types.DynamicFeeTxType, types.BlobTxType, types.SetCodeTxType:
+		return nil
+	}
+	return fmt.Errorf("transaction type %#x is not one go-ethereum decodes: %w", uint64(*t.Type), ErrUnverifiable)
 }

@@ -1,0 +1,178 @@
+package stage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+
+	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/head"
+	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/route"
+	"github.com/rpcmesh/rpcmesh/internal/upstream"
+	"github.com/rpcmesh/rpcmesh/internal/verify"
+)
+
+// gatewayStage builds the stage as the gateway does (FromGateway) over
+// upstream providers for the named devnet nodes, and waits until their
+// head is agreed. It returns the stage and the agreed head tracker.
+func gatewayStage(t *testing.T, ctx context.Context, d *devnet.Devnet, vc config.Verify, names ...string) (*Verifier, *head.Tracker, []*upstream.Provider) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Health.PollInterval = config.Duration(200 * time.Millisecond)
+	pctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	tracker := head.NewTracker(min(2, len(names)), 8, nil)
+	var list []*upstream.Provider
+	for _, n := range d.Info().Nodes {
+		if !contains(names, n.Name) {
+			continue
+		}
+		pc := config.DefaultProvider()
+		pc.Name, pc.HTTP = n.Name, n.HTTP
+		pc.Labels = config.Labels{Operator: n.Labels.Operator, Cloud: n.Labels.Cloud, Tier: config.TierOwn}
+		pc.Debug = n.Name == names[0] // one debug-capable operator
+		p := upstream.New(upstream.Options{Chain: "devnet", ChainID: d.Info().ChainID, Provider: pc, Health: cfg.Health,
+			OnHead: func(p *upstream.Provider, b head.Block) { tracker.Observe(p.Name(), p.Labels().Operator, b) }})
+		go p.Run(pctx)
+		list = append(list, p)
+	}
+	router := route.New(route.Options{Chain: "devnet", Routing: cfg.Routing, MaxLagBlocks: 3, Providers: list, Head: tracker})
+	if err := waitUntil(ctx, func() bool {
+		_, ok := tracker.Latest()
+		return ok && len(router.PickDistinct(&route.Request{}, len(list), nil, nil)) == len(list)
+	}); err != nil {
+		t.Fatalf("providers and agreed head not ready: %v", err)
+	}
+	forward := pipeline.HandlerFunc(func(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
+		res, err := router.Do(ctx, &route.Request{Method: c.Method, Params: c.Params, Info: c.Info, Block: c.Block, HasBlock: c.HasBlock})
+		c.Provider = res.Provider
+		return res.Value, err
+	})
+	v := FromGateway(Gateway{Chain: "devnet", ChainID: d.Info().ChainID, Config: vc, Head: tracker, Router: router,
+		Evidence: verify.NewEvidenceLog(64)})(forward).(*Verifier)
+	return v, tracker, list
+}
+
+// TestAbsenceAsANode: what does not exist (yet) is answered as go-ethereum
+// answers it, with one operator and with several: null for blocks,
+// transactions and receipts, the node's own error for state reads; never
+// -32012.
+func TestAbsenceAsANode(t *testing.T) {
+	d, act := sharedDevnet(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	url, _ := d.DirectURL("node1")
+	direct := dialCaller(t, url)
+	unknown := common.HexToHash("0x5eed00000000000000000000000000000000000000000000000000000000abcd")
+	acct := act.Accounts()[0]
+	for _, names := range [][]string{{"node1"}, {"node1", "node2", "node3"}} {
+		t.Run(names[len(names)-1], func(t *testing.T) {
+			v, tracker, _ := gatewayStage(t, ctx, d, config.DefaultVerify(), names...)
+			agreed, _ := tracker.Latest()
+			future := hexutil.EncodeUint64(agreed.Number + 1000)
+			p := verify.Params
+			for _, r := range []request{
+				{"eth_getBlockByNumber", p(future, false)},
+				{"eth_getBlockByNumber", p(hexutil.EncodeUint64(agreed.Number+1), true)},
+				{"eth_getBlockByHash", p(unknown, false)},
+				{"eth_getBlockReceipts", p(unknown)},
+				{"eth_getTransactionByHash", p(unknown)},
+				{"eth_getTransactionReceipt", p(unknown)},
+				{"eth_getBalance", p(acct, future)},
+				{"eth_getBalance", p(acct, map[string]any{"blockHash": unknown})},
+			} {
+				got, err := v.Handle(ctx, pipeline.NewCall(r.method, r.params))
+				want, werr := direct.call(ctx, r.method, r.params)
+				if r.method == "eth_getBlockByNumber" {
+					// The node may hold head+1 already; for the gateway's
+					// clients it is not there until the head is agreed.
+					want, werr = json.RawMessage("null"), nil
+				}
+				var je, wje *jsonrpc.Error
+				switch {
+				case werr == nil && (err != nil || string(got) != string(want)):
+					t.Errorf("%s %s: got %s %v, the node answers %s", r.method, r.params, got, err, want)
+				case werr != nil && (!errors.As(err, &je) || !errors.As(werr, &wje) || je.Code != wje.Code || je.Message != wje.Message):
+					t.Errorf("%s %s: got %s %v, the node answers %v", r.method, r.params, got, err, werr)
+				}
+			}
+		})
+	}
+}
+
+// hidingAsker answers null to transaction lookups from the providers in
+// hide: a provider hiding data.
+type hidingAsker struct {
+	Asker
+	hide map[string]bool
+}
+
+func (h hidingAsker) hid(a Answer, method string) Answer {
+	if h.hide[a.Provider] && (method == "eth_getTransactionByHash" || method == "eth_getTransactionReceipt") {
+		a.Value, a.Err = json.RawMessage("null"), nil
+	}
+	return a
+}
+
+func (h hidingAsker) Ask(ctx context.Context, req Request, avoid map[string]bool) Answer {
+	return h.hid(h.Asker.Ask(ctx, req, avoid), req.Method)
+}
+
+func (h hidingAsker) AskDistinct(ctx context.Context, req Request, k int, skip Skip) []Answer {
+	out := h.Asker.AskDistinct(ctx, req, k, skip)
+	for i := range out {
+		out[i] = h.hid(out[i], req.Method)
+	}
+	return out
+}
+
+// TestNullDoesNotHide: a provider answering null for a mined transaction
+// cannot make it absent while another operator has it.
+func TestNullDoesNotHide(t *testing.T) {
+	d, act := sharedDevnet(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	h := newHarness(t, d)
+	h.asker.first = []string{"node2"}
+	h.v.o.Asker = hidingAsker{Asker: h.asker, hide: map[string]bool{"node2": true}}
+	p := verify.Params
+	o := h.serve(t, ctx, []request{{"eth_getTransactionByHash", p(act.Txs[0])}, {"eth_getTransactionReceipt", p(act.Txs[0])}})
+	if o.correct != 2 {
+		t.Fatalf("a hidden transaction: %+v", o)
+	}
+}
+
+// TestLivenessTraps: debug_ with one capable operator is answered (by
+// that operator, labelled trusted) instead of failing every call; writes
+// are never fanned out for a quorum.
+func TestLivenessTraps(t *testing.T) {
+	d, _ := sharedDevnet(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	v, _, _ := gatewayStage(t, ctx, d, config.DefaultVerify(), "node1", "node2", "node3")
+	url, _ := d.DirectURL("node1")
+	direct := dialCaller(t, url)
+	params := verify.Params("0x1")
+	rctx, rep := WithReport(ctx)
+	got, err := v.Handle(rctx, pipeline.NewCall("debug_getRawHeader", params))
+	want, werr := direct.call(ctx, "debug_getRawHeader", params)
+	if werr != nil {
+		t.Fatalf("the node: %v", werr)
+	}
+	if err != nil || string(got) != string(want) || rep.Class() != ClassTrusted {
+		t.Fatalf("debug_getRawHeader with one debug operator: %s %v, class %q; the node answers %s", got, err, rep.Class(), want)
+	}
+	for _, m := range []string{"eth_sendTransaction", "eth_signTransaction", "eth_sign", "personal_sendTransaction", "eth_sendRawTransactionConditional"} {
+		if p := v.Policy(m); p != TrustOne {
+			t.Errorf("%s: policy %s, want %s (a write must go to one provider)", m, p, TrustOne)
+		}
+	}
+}
