@@ -49,11 +49,28 @@ func (v *Verifier) block(ctx context.Context, c *pipeline.Call) (json.RawMessage
 	if err != nil {
 		return nil, v.noHeader(c.Method, err)
 	}
-	first := Request{Method: "eth_getBlockByHash", Params: verify.Params(h.Hash(), true), Block: h.Number.Uint64(), HasBlock: true}
+	hash := v.headerHash(h)
+	if !full && v.blocks != nil && !v.o.CheckPlain {
+		// Transaction hashes alone cannot be checked against
+		// transactionsRoot: a block is verified once, in full, and its
+		// hashes-only answer kept.
+		if pb, ok := v.blocks.Get(hash); ok {
+			ReportFrom(ctx).set(ClassProof, "", pb.operator)
+			return pb.json, nil
+		}
+	}
+	first := Request{Method: "eth_getBlockByHash", Params: verify.Params(hash, true), Block: h.Number.Uint64(), HasBlock: true}
 	return v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
 		b, err := verifyFullBlock(a.Value, h, v)
 		if err != nil {
 			return nil, err
+		}
+		light, err := b.JSON(false, v.o.ChainConfig)
+		if err != nil {
+			return nil, err
+		}
+		if v.blocks != nil {
+			v.blocks.Add(hash, provenBlock{json: light, operator: a.Operator})
 		}
 		if v.o.CheckPlain && c.Method == "eth_getBlockByNumber" {
 			if raw, err := call(ctx, c.Method, c.Params); err == nil {
@@ -62,7 +79,10 @@ func (v *Verifier) block(ctx context.Context, c *pipeline.Call) (json.RawMessage
 				}
 			}
 		}
-		return b.JSON(full, v.o.ChainConfig)
+		if !full {
+			return light, nil
+		}
+		return b.JSON(true, v.o.ChainConfig)
 	})
 }
 

@@ -38,7 +38,7 @@ func FromGateway(g Gateway) pipeline.Stage {
 	cfg := g.Config
 	o := &Options{Chain: g.Chain, ChainConfig: verify.ChainConfigFor(g.ChainID), Asker: asker, Evidence: g.Evidence, Observer: g.Observer,
 		Quorum: cfg.Quorum, Agree: cfg.AgreeCount(), Attempts: cfg.Attempts, MaxLogBlocks: cfg.MaxLogBlocks,
-		CheckPlain: cfg.CheckPlain, FallbackToQuorum: cfg.FallbackToQuorum, ProofCache: cfg.ProofCache,
+		CheckPlain: cfg.CheckPlain, FallbackToQuorum: cfg.FallbackToQuorum, ProofCache: cfg.ProofCache, BlockCache: cfg.BlockCache,
 		DefaultPolicy: Policy(cfg.DefaultPolicy), Policies: map[string]Policy{}}
 	for _, mp := range cfg.Policies {
 		for _, m := range mp.Methods {

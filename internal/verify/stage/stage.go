@@ -72,6 +72,10 @@ type Options struct {
 	// ProofCache is how many proven accounts are kept by state root, so
 	// that reads of one account at one block are proven once (0: none).
 	ProofCache int
+	// BlockCache is how many verified blocks are kept as their
+	// hashes-only answer, by block hash, so that eth_getBlockByNumber(…,
+	// false) of a block verified once fetches nothing upstream (0: none).
+	BlockCache int
 	// CheckPlain also asks the provider that gave a verified proof the
 	// client's own method (eth_getBalance, ...) and records a lie there as
 	// evidence; it costs one more upstream call per state read.
@@ -94,6 +98,14 @@ type Verifier struct {
 	// the same *types.Header for a block, and recomputing its hash (RLP and
 	// keccak) for every proven read was 3 % of its CPU.
 	hashes *lru.Cache[*types.Header, common.Hash]
+	// blocks are verified blocks' hashes-only answers by block hash (nil: none).
+	blocks *lru.Cache[common.Hash, provenBlock]
+}
+
+// provenBlock is a verified block's hashes-only answer and whose it was.
+type provenBlock struct {
+	json     json.RawMessage
+	operator string
 }
 
 // headerHashes is how many header hashes a Verifier remembers.
@@ -140,6 +152,9 @@ func New(next pipeline.Handler, o Options) *Verifier {
 	v := &Verifier{next: next, o: o, policies: pol, hashes: lru.NewCache[*types.Header, common.Hash](headerHashes)}
 	if o.ProofCache > 0 {
 		v.accounts = lru.NewCache[accountKey, provenAccount](o.ProofCache)
+	}
+	if o.BlockCache > 0 {
+		v.blocks = lru.NewCache[common.Hash, provenBlock](o.BlockCache)
 	}
 	return v
 }
