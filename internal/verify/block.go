@@ -178,9 +178,9 @@ func (b *Block) JSON(full bool, config *params.ChainConfig) (json.RawMessage, er
 		return json.Marshal(m)
 	}
 	signer := types.MakeSigner(config, b.Header.Number, b.Header.Time)
-	txs := make([]map[string]any, len(b.Transactions))
+	txs := make([]*rpcTransaction, len(b.Transactions))
 	for i, tx := range b.Transactions {
-		f, err := txFields(tx, signer, b.Header, uint64(i))
+		f, err := txObject(tx, signer, b.Header, uint64(i))
 		if err != nil {
 			return nil, err
 		}

@@ -105,11 +105,11 @@ func VerifyTransaction(raw json.RawMessage, hash common.Hash, block *Block, conf
 	if tx.Hash() != hash {
 		return nil, &MismatchError{What: "transaction", Claimed: tx.Hash().Hex(), Proven: hash.Hex(), Err: ErrNotIncluded}
 	}
-	fields, err := txFields(block.Transactions[loc.TransactionIndex], signer, block.Header, loc.TransactionIndex)
+	obj, err := txObject(block.Transactions[loc.TransactionIndex], signer, block.Header, loc.TransactionIndex)
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(fields)
+	return json.Marshal(obj)
 }
 
 // knownTxType checks that a transaction object's type is one go-ethereum

@@ -170,7 +170,7 @@ func (v *Verifier) stateAnswer(ctx context.Context, method string, sc *stateCall
 		return json.Marshal(hexutil.Bytes(code))
 	case "eth_getProof":
 		for i := range res.StorageProof {
-			res.StorageProof[i].Key = sc.keys[i] // as the client wrote it
+			res.StorageProof[i].Key = verify.StorageKeyOut(sc.keys[i], sc.slots[i])
 		}
 		return json.Marshal(res)
 	}
