@@ -225,12 +225,14 @@ func (v *Verifier) noQuorum(c *pipeline.Call, answers []Answer, groups int, why 
 	for _, a := range answers {
 		ops = append(ops, a.Operator)
 	}
-	msg := fmt.Sprintf("no quorum: %d providers of operators %s gave %d different answers (%d must agree)", len(answers), strings.Join(distinct(ops), ","), groups, v.o.Agree)
+	n := len(distinct(ops))
+	msg := fmt.Sprintf("%s: the providers did not agree (%d operators gave %d different answers, %d must agree)", subject(c.Method), n, groups, v.o.Agree)
+	detail := fmt.Sprintf("operators %s", strings.Join(distinct(ops), ","))
 	if why != "" {
-		msg += "; proof impossible: " + why
+		detail += "; no proof possible: " + why
 	}
-	data, _ := json.Marshal(map[string]any{"method": c.Method, "providersTried": len(answers), "reason": "no_quorum"})
-	return &jsonrpc.Error{Code: CodeUnverified, Message: "answer could not be verified: " + msg, Data: data}
+	data, _ := json.Marshal(map[string]any{"method": c.Method, "providersTried": len(answers), "reason": "no_quorum", "detail": detail})
+	return &jsonrpc.Error{Code: CodeUnverified, Message: msg, Data: data}
 }
 
 // canonical is a JSON value in a form equal values share: compact, object

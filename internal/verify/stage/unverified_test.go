@@ -1,0 +1,49 @@
+package stage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/verify"
+)
+
+// TestUnverifiedData: -32012 says in plain words what could not be
+// verified, and its data names the method, the providers tried and why.
+func TestUnverifiedData(t *testing.T) {
+	tests := []struct {
+		name, method, params, reason string
+		asker                        *fakeAsker
+	}{
+		{"no trusted header", "eth_getBalance", `["0x0000000000000000000000000000000000000001","0x10"]`, "no_trust", newFake()},
+		{"no quorum", "eth_call", `[{"to":"0x0000000000000000000000000000000000000001"},"0x10"]`, "no_quorum", newFake(ok(`"0x1"`), ok(`"0x2"`))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := New(nil, Options{Asker: tt.asker, Trust: verify.NewStaticTrust(), Latest: func() (uint64, bool) { return 0x20, true }})
+			_, err := v.Handle(context.Background(), pipeline.NewCall(tt.method, json.RawMessage(tt.params)))
+			var je *jsonrpc.Error
+			if !errors.As(err, &je) || je.Code != CodeUnverified {
+				t.Fatalf("got %v, want -32012", err)
+			}
+			var data struct {
+				Method         string `json:"method"`
+				ProvidersTried *int   `json:"providersTried"`
+				Reason         string `json:"reason"`
+			}
+			if err := json.Unmarshal(je.Data, &data); err != nil {
+				t.Fatalf("data %s: %v", je.Data, err)
+			}
+			if data.Method != tt.method || data.ProvidersTried == nil || data.Reason != tt.reason {
+				t.Errorf("data %s: want method %s, providersTried and reason %s", je.Data, tt.method, tt.reason)
+			}
+			if !strings.Contains(je.Message, tt.method) || strings.Contains(je.Message, "0x0000") {
+				t.Errorf("message %q: want the method named, in plain words", je.Message)
+			}
+		})
+	}
+}
