@@ -65,6 +65,11 @@ func (v *Verifier) block(ctx context.Context, c *pipeline.Call) (json.RawMessage
 		if err != nil {
 			return nil, err
 		}
+		if b.NeedsUncles() {
+			if err := verify.FetchUncles(ctx, call, b); err != nil {
+				return nil, err
+			}
+		}
 		light, err := b.JSON(false, v.o.ChainConfig)
 		if err != nil {
 			return nil, err
