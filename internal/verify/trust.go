@@ -87,19 +87,31 @@ func (t *LinkedTrust) HeaderByNumber(ctx context.Context, number uint64) (*types
 		return h, nil // the head itself: no walk
 	}
 	key := fmt.Sprintf("%d@%x", number, hash)
-	for {
-		ch := t.flight.DoChan(key, func() (any, error) { return t.walk(ctx, hash, number) })
+	return t.shared(ctx, key, func() (*types.Header, error) { return t.walk(ctx, hash, number) })
+}
+
+// sharedRetries bounds how often a caller repeats a shared walk or fetch
+// that failed only because the caller that started it gave up.
+const sharedRetries = 3
+
+// shared runs do once for all concurrent callers with the same key. A
+// caller whose own context is fine repeats it when it failed because the
+// context of the caller that ran it ended.
+func (t *LinkedTrust) shared(ctx context.Context, key string, do func() (*types.Header, error)) (*types.Header, error) {
+	for try := 0; ; try++ {
+		ch := t.flight.DoChan(key, func() (any, error) { return do() })
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case r := <-ch:
-			if r.Err != nil && r.Shared && ctx.Err() == nil && errors.Is(r.Err, context.Canceled) {
-				continue // the walk was another caller's, who gave up: walk again
+			if r.Err == nil {
+				return r.Val.(*types.Header), nil
 			}
-			if r.Err != nil {
-				return nil, r.Err
+			theirs := errors.Is(r.Err, context.Canceled) || errors.Is(r.Err, context.DeadlineExceeded)
+			if r.Shared && theirs && ctx.Err() == nil && try < sharedRetries {
+				continue
 			}
-			return r.Val.(*types.Header), nil
+			return nil, r.Err
 		}
 	}
 }
@@ -149,21 +161,7 @@ func (t *LinkedTrust) HeaderByHash(ctx context.Context, hash common.Hash) (*type
 	if h, ok := t.cached(hash); ok {
 		return h, nil
 	}
-	for {
-		ch := t.flight.DoChan("h"+string(hash[:]), func() (any, error) { return t.fetchHeader(ctx, hash) })
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case r := <-ch:
-			if r.Err != nil && r.Shared && ctx.Err() == nil && errors.Is(r.Err, context.Canceled) {
-				continue
-			}
-			if r.Err != nil {
-				return nil, r.Err
-			}
-			return r.Val.(*types.Header), nil
-		}
-	}
+	return t.shared(ctx, "h"+string(hash[:]), func() (*types.Header, error) { return t.fetchHeader(ctx, hash) })
 }
 
 // fetchHeader fetches, checks and caches the header with hash.
