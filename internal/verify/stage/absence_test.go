@@ -88,6 +88,7 @@ func TestAbsenceAsANode(t *testing.T) {
 				{"eth_getTransactionReceipt", p(unknown)},
 				{"eth_getBalance", p(acct, future)},
 				{"eth_getBalance", p(acct, map[string]any{"blockHash": unknown})},
+				{"eth_getLogs", p(map[string]any{"fromBlock": "0x1", "toBlock": future})},
 			} {
 				got, err := v.Handle(ctx, pipeline.NewCall(r.method, r.params))
 				want, werr := direct.call(ctx, r.method, r.params)

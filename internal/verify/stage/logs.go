@@ -29,6 +29,11 @@ func (v *Verifier) logs(ctx context.Context, c *pipeline.Call) (json.RawMessage,
 	if err != nil {
 		return nil, v.noHeader(c.Method, err)
 	}
+	if head, ok := v.latest(); ok && to > head {
+		// As go-ethereum answers: the range must not reach past the head
+		// (here the agreed one), or a client would skip blocks unknowingly.
+		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "block range extends beyond current head block")
+	}
 	if from > to {
 		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: fromBlock %d is after toBlock %d", from, to)
 	}
@@ -85,4 +90,12 @@ func (v *Verifier) logRange(ctx context.Context, raw json.RawMessage) (uint64, u
 		return 0, 0, err
 	}
 	return from, to, nil
+}
+
+// latest is the agreed head number, if known.
+func (v *Verifier) latest() (uint64, bool) {
+	if v.o.Latest == nil {
+		return 0, false
+	}
+	return v.o.Latest()
 }
