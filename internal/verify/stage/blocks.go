@@ -39,7 +39,7 @@ func (v *Verifier) block(ctx context.Context, c *pipeline.Call) (json.RawMessage
 	var full bool
 	if len(ps[1]) > 0 {
 		if err := json.Unmarshal(ps[1], &full); err != nil {
-			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: full transactions flag: %v", err)
+			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 1: the full transactions flag must be true or false")
 		}
 	}
 	h, err := v.blockHeader(ctx, c, ps)

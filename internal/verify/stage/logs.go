@@ -23,7 +23,7 @@ func (v *Verifier) logs(ctx context.Context, c *pipeline.Call) (json.RawMessage,
 	}
 	filter, err := verify.DecodeLogFilter(ps[0])
 	if err != nil {
-		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: %v", err)
+		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: the filter must be an object with block range, address and topics in hex")
 	}
 	from, to, err := v.logRange(ctx, ps[0])
 	if err != nil {
@@ -65,7 +65,7 @@ func (v *Verifier) logRange(ctx context.Context, raw json.RawMessage) (uint64, u
 		BlockHash *common.Hash    `json:"blockHash"`
 	}
 	if err := json.Unmarshal(raw, &f); err != nil {
-		return 0, 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: filter: %v", err)
+		return 0, 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: the filter must be an object")
 	}
 	if f.BlockHash != nil {
 		h, err := v.o.Trust.HeaderByHash(ctx, *f.BlockHash)

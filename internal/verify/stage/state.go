@@ -38,7 +38,7 @@ func parseState(c *pipeline.Call) (*stateCall, error) {
 	}
 	sc := &stateCall{slots: []common.Hash{}}
 	if err := json.Unmarshal(ps[0], &sc.address); err != nil {
-		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: address: %v", err)
+		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: the address must be 20 bytes of hex")
 	}
 	sc.block = ps[1]
 	switch c.Method {
@@ -46,13 +46,13 @@ func parseState(c *pipeline.Call) (*stateCall, error) {
 		sc.block = ps[2]
 		var key string
 		if err := json.Unmarshal(ps[1], &key); err != nil {
-			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: storage slot: %v", err)
+			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 1: the storage slot must be a hex string")
 		}
 		sc.keys = []string{key}
 	case "eth_getProof":
 		sc.block = ps[2]
 		if err := json.Unmarshal(ps[1], &sc.keys); err != nil {
-			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: storage keys: %v", err)
+			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 1: the storage keys must be a list of hex strings")
 		}
 		if len(sc.keys) > maxProofSlots {
 			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: more than %d storage keys", maxProofSlots)

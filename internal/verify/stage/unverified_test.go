@@ -47,3 +47,29 @@ func TestUnverifiedData(t *testing.T) {
 		})
 	}
 }
+
+// TestPlainInvalidParams: bad params get -32602 in plain words, never Go
+// type names.
+func TestPlainInvalidParams(t *testing.T) {
+	v := New(nil, Options{Asker: newFake(), Trust: verify.NewStaticTrust(), Latest: func() (uint64, bool) { return 0x20, true }})
+	for _, tc := range []struct{ method, params string }{
+		{"eth_getTransactionByHash", `["0x12"]`},
+		{"eth_getTransactionReceipt", `{"hash":"0x12"}`},
+		{"eth_getBalance", `["0x12","latest"]`},
+		{"eth_getProof", `["0x0000000000000000000000000000000000000001",{"a":1},"latest"]`},
+		{"eth_getBlockByNumber", `["0x1","yes"]`},
+		{"eth_getLogs", `[{"address":7}]`},
+	} {
+		_, err := v.Handle(context.Background(), pipeline.NewCall(tc.method, json.RawMessage(tc.params)))
+		var je *jsonrpc.Error
+		if !errors.As(err, &je) || je.Code != jsonrpc.CodeInvalidParams {
+			t.Errorf("%s %s: got %v, want -32602", tc.method, tc.params, err)
+			continue
+		}
+		for _, leak := range []string{"Go value", "common.", "json:", "[]json", "strconv", "hexutil"} {
+			if strings.Contains(je.Message, leak) {
+				t.Errorf("%s %s: %q speaks Go (%s)", tc.method, tc.params, je.Message, leak)
+			}
+		}
+	}
+}
