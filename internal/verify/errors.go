@@ -81,6 +81,11 @@ func malformed(what string, err error) error {
 	return fmt.Errorf("%s: %w: %v", what, ErrMalformed, err)
 }
 
+// ErrNotInBlock means a transaction answer names no block: the transaction
+// is pending (in the provider's pool). Its inclusion cannot be proven; its
+// content can (VerifyPendingTransaction).
+var ErrNotInBlock = fmt.Errorf("transaction in no block: %w", ErrUnverifiable)
+
 // ErrUnverifiable means the answer may be true but cannot be checked with
 // the data at hand (uncles of a pre-merge block, a hashes-only block): the
 // caller must fetch more or fall back to quorum.

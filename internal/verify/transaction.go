@@ -67,7 +67,7 @@ func DecodeTxLocation(raw json.RawMessage) (TxLocation, error) {
 		return TxLocation{}, malformed("transaction", fmt.Errorf("no hash"))
 	}
 	if loc.BlockHash == nil || loc.BlockNumber == nil || loc.TransactionIndex == nil || *loc.BlockHash == (common.Hash{}) {
-		return TxLocation{}, fmt.Errorf("transaction %s is not in a block: %w", loc.Hash.Hex(), ErrUnverifiable)
+		return TxLocation{}, fmt.Errorf("transaction %s: %w", loc.Hash.Hex(), ErrNotInBlock)
 	}
 	n := loc.BlockNumber.ToInt()
 	if n.Sign() < 0 || !n.IsUint64() {
@@ -131,4 +131,35 @@ func knownTxType(raw json.RawMessage) error {
 		return nil
 	}
 	return fmt.Errorf("transaction type %#x is not one go-ethereum decodes: %w", uint64(*t.Type), ErrUnverifiable)
+}
+
+// VerifyPendingTransaction checks an eth_getTransactionByHash answer for a
+// transaction in no block (pending): everything the sender signed is
+// decoded from it, its hash must be hash and its claimed sender the one
+// its signature recovers. That it is pending is the provider's word.
+func VerifyPendingTransaction(raw json.RawMessage, hash common.Hash, config *params.ChainConfig) error {
+	if err := knownTxType(raw); err != nil {
+		return err
+	}
+	tx := new(types.Transaction)
+	if err := json.Unmarshal(raw, tx); err != nil {
+		return malformed("transaction", err)
+	}
+	if tx.Hash() != hash {
+		return mismatch("hash", tx.Hash().Hex(), hash.Hex())
+	}
+	var claimed struct {
+		From common.Address `json:"from"`
+	}
+	if err := json.Unmarshal(raw, &claimed); err != nil {
+		return malformed("transaction", err)
+	}
+	from, err := types.Sender(types.LatestSigner(config), tx)
+	if err != nil {
+		return malformed("transaction signature", err)
+	}
+	if from != claimed.From {
+		return mismatch("from", claimed.From.Hex(), from.Hex())
+	}
+	return nil
 }

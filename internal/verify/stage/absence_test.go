@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/big"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
@@ -175,5 +179,52 @@ func TestLivenessTraps(t *testing.T) {
 		if p := v.Policy(m); p != TrustOne {
 			t.Errorf("%s: policy %s, want %s (a write must go to one provider)", m, p, TrustOne)
 		}
+	}
+}
+
+// TestPendingTransaction: a transaction in a provider's pool (here one
+// that can never be mined: its nonce leaves a gap, so only the node it was
+// sent to holds it) is answered as that node answers it, with one
+// operator and with several, never -32012; its receipt is null.
+func TestPendingTransaction(t *testing.T) {
+	d, _ := sharedDevnet(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	url, _ := d.DirectURL("node1")
+	direct := dialCaller(t, url)
+	keys := d.Keys()
+	key := keys[len(keys)-1]
+	cfg := verify.ChainConfigFor(d.Info().ChainID)
+	to := common.Address{0xb0, 0xb}
+	tx, err := types.SignNewTx(key, types.LatestSigner(cfg), &types.DynamicFeeTx{ChainID: cfg.ChainID, Nonce: 1 << 20,
+		GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(100 * params.GWei), Gas: 21_000, To: &to, Value: big.NewInt(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, _ := tx.MarshalBinary()
+	if _, err := direct.call(ctx, "eth_sendRawTransaction", verify.Params(hexutil.Bytes(bin))); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	p := verify.Params(tx.Hash())
+	want, err := direct.call(ctx, "eth_getTransactionByHash", p)
+	if err != nil || isNull(want) {
+		t.Fatalf("the node does not hold the transaction: %s %v", want, err)
+	}
+	for _, names := range [][]string{{"node1"}, {"node2", "node3", "node1"}} {
+		t.Run(names[0], func(t *testing.T) {
+			v, _, _ := gatewayStage(t, ctx, d, config.DefaultVerify(), names...)
+			rctx, rep := WithReport(ctx)
+			got, err := v.Handle(rctx, pipeline.NewCall("eth_getTransactionByHash", p))
+			if err != nil || string(got) != string(want) {
+				t.Fatalf("pending transaction: %s %v; node1 answers %s", got, err, want)
+			}
+			if rep.Class() != ClassTrusted || !strings.Contains(rep.Note(), "pending") {
+				t.Errorf("report %q", rep.Header())
+			}
+			got, err = v.Handle(ctx, pipeline.NewCall("eth_getTransactionReceipt", p))
+			if err != nil || string(got) != "null" {
+				t.Errorf("receipt of a pending transaction: %s %v, want null", got, err)
+			}
+		})
 	}
 }

@@ -26,6 +26,7 @@ func (v *Verifier) attempts(ctx context.Context, c *pipeline.Call, first Request
 	var ab absence
 	tried, lies := 0, 0
 	var last error
+	var pool *pending // a pending transaction some provider holds
 	for tried < v.o.Attempts {
 		a, ok := ab.ask(ctx, v.o.Asker, first)
 		if !ok {
@@ -55,9 +56,15 @@ func (v *Verifier) attempts(ctx context.Context, c *pipeline.Call, first Request
 			return res, nil
 		}
 		var fb *fallback
+		var pd *pending
 		switch {
 		case errors.As(err, &fb):
 			return nil, err
+		case errors.As(err, &pd):
+			ab.null(a) // in no block: ask another operator, as for a null
+			if pool == nil {
+				pool = pd
+			}
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		case errors.Is(err, verify.ErrNoTrust):
@@ -89,6 +96,10 @@ func (v *Verifier) attempts(ctx context.Context, c *pipeline.Call, first Request
 		ops := make([]string, 0, len(ab.nullOps))
 		for o := range ab.nullOps {
 			ops = append(ops, o)
+		}
+		if pool != nil {
+			ReportFrom(ctx).set(ClassTrusted, "pending: in no block yet", pool.operator)
+			return pool.raw, nil
 		}
 		ReportFrom(ctx).set(class, "not found", ops...)
 		return json.RawMessage("null"), nil

@@ -16,6 +16,16 @@ import (
 // errNotFound is a provider's "null": no lie, and nothing to prove.
 var errNotFound = errors.New("not found")
 
+// pending is a provider's answer for a transaction in its pool, in no
+// block: checked as far as it can be, answered when no operator asked
+// shows the transaction in a block.
+type pending struct {
+	raw      json.RawMessage
+	operator string
+}
+
+func (p *pending) Error() string { return "transaction pending" }
+
 // transaction answers eth_getTransactionByHash and eth_getTransactionReceipt:
 // the provider's answer names a block; that block must be the trusted
 // canonical one at its height, and the transaction (or receipt) must be in
@@ -39,6 +49,17 @@ func (v *Verifier) transaction(ctx context.Context, c *pipeline.Call) (json.RawM
 			return nil, errNotFound
 		}
 		loc, err := verify.DecodeTxLocation(a.Value)
+		if errors.Is(err, verify.ErrNotInBlock) {
+			if c.Method == "eth_getTransactionReceipt" {
+				return nil, errNotFound // no receipt before inclusion
+			}
+			// In this provider's pool: its content is checked, its being
+			// pending is its word; another operator may show it mined.
+			if err := verify.VerifyPendingTransaction(a.Value, hash, v.o.ChainConfig); err != nil {
+				return nil, err
+			}
+			return nil, &pending{raw: a.Value, operator: a.Operator}
+		}
 		if err != nil {
 			return nil, err
 		}
