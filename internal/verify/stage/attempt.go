@@ -24,7 +24,7 @@ type check func(ctx context.Context, first Answer, call verify.Caller) (json.Raw
 // an unverified error once someone lied.
 func (v *Verifier) attempts(ctx context.Context, c *pipeline.Call, first Request, chk check) (json.RawMessage, error) {
 	var ab absence
-	tried, lies := 0, 0
+	tried, lies, answered := 0, 0, 0
 	var last error
 	var pool *pending // a pending transaction some provider holds
 	for tried < v.o.Attempts {
@@ -44,6 +44,7 @@ func (v *Verifier) attempts(ctx context.Context, c *pipeline.Call, first Request
 			last = a.Err
 			continue
 		}
+		answered++
 		lastRaw := a.Value
 		call := func(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
 			ans := v.o.Asker.AskProvider(ctx, a.Provider, Request{Method: method, Params: params, Block: first.Block, HasBlock: first.HasBlock})
@@ -103,6 +104,16 @@ func (v *Verifier) attempts(ctx context.Context, c *pipeline.Call, first Request
 		}
 		ReportFrom(ctx).set(class, "not found", ops...)
 		return json.RawMessage("null"), nil
+	}
+	if answered == 0 {
+		// Nobody answered: not an answer that failed verification (-32012)
+		// but no provider or a transport failure, as routing reports it.
+		if tried == 0 {
+			return nil, jsonrpc.Errorf(jsonrpc.CodeNoProvider, "no provider available for %s", c.Method)
+		}
+		if last != nil && !isNodeAnswer(last) && ctx.Err() == nil {
+			return nil, last
+		}
 	}
 	if lies == 0 && tried > 0 && v.o.FallbackToQuorum {
 		// Nobody lied, nobody could prove (eth_getProof not served, state

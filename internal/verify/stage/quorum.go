@@ -69,8 +69,28 @@ func (v *Verifier) quorum(ctx context.Context, c *pipeline.Call, why string) (js
 			need = v.o.Quorum
 		}
 	}
+	if err := noVote(c, answers); err != nil {
+		return nil, ClassQuorum, err
+	}
 	_, groups := tally(answers)
 	return nil, ClassQuorum, v.noQuorum(c, answers, len(groups), why)
+}
+
+// noVote is the error when no provider answered at all (none, or only
+// transport failures): routing's error, not -32012, for nothing failed
+// verification. nil when someone answered.
+func noVote(c *pipeline.Call, answers []Answer) error {
+	var last error
+	for _, a := range answers {
+		if vote(a) {
+			return nil
+		}
+		last = a.Err
+	}
+	if last == nil {
+		return jsonrpc.Errorf(jsonrpc.CodeNoProvider, "no provider available for %s", c.Method)
+	}
+	return last
 }
 
 // add records the asked providers, and the operators of those that
@@ -123,6 +143,9 @@ func (v *Verifier) feeMedian(ctx context.Context, c *pipeline.Call, why string) 
 			break
 		}
 		answers = append(answers, skip.add(got)...)
+	}
+	if err := noVote(c, answers); err != nil {
+		return nil, err
 	}
 	return v.median(ctx, c, answers, why)
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
@@ -69,6 +72,27 @@ func TestPlainInvalidParams(t *testing.T) {
 		for _, leak := range []string{"Go value", "common.", "json:", "[]json", "strconv", "hexutil"} {
 			if strings.Contains(je.Message, leak) {
 				t.Errorf("%s %s: %q speaks Go (%s)", tc.method, tc.params, je.Message, leak)
+			}
+		}
+	}
+}
+
+// TestNoAnswerIsNotUnverified: when no provider answered at all, the
+// client is told so (routing's error), not that an answer failed
+// verification.
+func TestNoAnswerIsNotUnverified(t *testing.T) {
+	h := &types.Header{Number: big.NewInt(16), Difficulty: big.NewInt(0), BaseFee: big.NewInt(7)}
+	params := json.RawMessage(`["0x0000000000000000000000000000000000000001","0x10"]`)
+	for name, f := range map[string]*fakeAsker{
+		"transport failures": newFake(Answer{Err: errors.New("connection refused")}, Answer{Err: errors.New("connection reset")}),
+		"no provider":        newFake(),
+	} {
+		v := New(nil, Options{Asker: f, Trust: verify.NewStaticTrust(h), Latest: func() (uint64, bool) { return 16, true }})
+		for _, m := range []string{"eth_getBalance", "eth_call", "eth_gasPrice"} {
+			_, err := v.Handle(context.Background(), pipeline.NewCall(m, params))
+			var je *jsonrpc.Error
+			if err == nil || (errors.As(err, &je) && je.Code == CodeUnverified) {
+				t.Errorf("%s, %s: got %v, want routing's error, not -32012", name, m, err)
 			}
 		}
 	}
