@@ -267,7 +267,11 @@ func (o *Options) reject(method string, params json.RawMessage, a Answer, err er
 // were tried, the reason (the kind of the last failure) and its detail.
 func unverified(method string, tried int, last error) *jsonrpc.Error {
 	reason := verify.Kind(last)
-	if reason == "" {
+	switch {
+	case reason != "":
+	case isNodeAnswer(last):
+		reason = "node_error" // e.g. state a provider no longer keeps
+	default:
 		reason = "no_answer"
 	}
 	data, _ := json.Marshal(map[string]any{"method": method, "providersTried": tried, "reason": reason, "detail": errString(last)})
