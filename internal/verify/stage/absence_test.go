@@ -228,3 +228,47 @@ func TestPendingTransaction(t *testing.T) {
 		})
 	}
 }
+
+// TestAboveTheAgreedHead: a transaction mined in a block the providers
+// serve but the gateway's head has not reached is, for its clients, not
+// there yet: null, as from a node that has not imported the block (not
+// -32012, which made ethers' tx.wait() fail behind HTTP-only providers).
+func TestAboveTheAgreedHead(t *testing.T) {
+	d, act := sharedDevnet(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	h := newHarness(t, d)
+	tx := act.Txs[len(act.Txs)-1]
+	raw, err := h.direct.call(ctx, "eth_getTransactionReceipt", verify.Params(tx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rc struct {
+		BlockNumber hexutil.Uint64 `json:"blockNumber"`
+	}
+	if err := json.Unmarshal(raw, &rc); err != nil || rc.BlockNumber == 0 {
+		t.Fatalf("receipt %s: %v", raw, err)
+	}
+	below, err := h.direct.call(ctx, "eth_getBlockByNumber", verify.Params(hexutil.EncodeUint64(uint64(rc.BlockNumber)-1), false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchor, err := verify.DecodeHeader(below)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The agreed head one block below the transaction's.
+	h.v.o.Trust = verify.NewLinkedTrust(func() (uint64, common.Hash, bool) { return anchor.Number.Uint64(), anchor.Hash(), true },
+		HeaderFetcher(h.asker, 5, nil), 1024, 1024)
+	h.v.o.Latest = func() (uint64, bool) { return anchor.Number.Uint64(), true }
+	for _, r := range []request{
+		{"eth_getTransactionReceipt", verify.Params(tx)},
+		{"eth_getTransactionByHash", verify.Params(tx)},
+		{"eth_getBlockByNumber", verify.Params(hexutil.EncodeUint64(uint64(rc.BlockNumber)), false)},
+	} {
+		got, err := h.v.Handle(ctx, pipeline.NewCall(r.method, r.params))
+		if err != nil || string(got) != "null" {
+			t.Errorf("%s %s above the agreed head: %s %v, want null", r.method, r.params, got, err)
+		}
+	}
+}
