@@ -15,6 +15,19 @@ type Verify struct {
 	// asks (default 2); Agree how many must give the same answer (0: all).
 	Quorum int `yaml:"quorum"`
 	Agree  int `yaml:"agree"`
+	// FeeQuorum is how many providers of distinct operators a fee method
+	// (eth_gasPrice, eth_maxPriorityFeePerGas, eth_blobBaseFee) asks for its
+	// median (default 3, at least 3: one liar cannot move it beyond the
+	// honest answers).
+	FeeQuorum int `yaml:"fee_quorum"`
+	// MaxConcurrentWalks bounds the header walks (proving an older block
+	// by parent links) that run at once; concurrent walks to one block
+	// share one (default 4).
+	MaxConcurrentWalks int `yaml:"max_concurrent_walks"`
+	// BlockCache is how many verified blocks' transaction-hash lists are
+	// kept, so eth_getBlockByNumber(…, false) of a recent block fetches the
+	// full block once (default 256; 0: none).
+	BlockCache int `yaml:"block_cache"`
 	// Attempts is how many providers a proven call tries before the client
 	// gets an "unverified" error (default 3).
 	Attempts int `yaml:"attempts"`
@@ -74,15 +87,18 @@ var ProvableMethods = []string{
 // DefaultVerify returns the default verification settings.
 func DefaultVerify() Verify {
 	return Verify{
-		Enabled:       true,
-		Quorum:        2,
-		Attempts:      3,
-		MaxLogBlocks:  64,
-		MaxWalkBlocks: 1024,
-		HeaderCache:   4096,
-		ProofCache:    4096,
-		Evidence:      1000,
-		DefaultPolicy: PolicyQuorum,
+		Enabled:            true,
+		Quorum:             2,
+		FeeQuorum:          3,
+		Attempts:           3,
+		MaxConcurrentWalks: 4,
+		BlockCache:         256,
+		MaxLogBlocks:       64,
+		MaxWalkBlocks:      1024,
+		HeaderCache:        4096,
+		ProofCache:         4096,
+		Evidence:           1000,
+		DefaultPolicy:      PolicyQuorum,
 	}
 }
 
@@ -116,6 +132,13 @@ func (v *validator) verify(path string, vf *Verify) {
 	v.atLeastOne(path+".max_log_blocks", int64(vf.MaxLogBlocks))
 	v.atLeastOne(path+".max_walk_blocks", int64(vf.MaxWalkBlocks))
 	v.atLeastOne(path+".header_cache", int64(vf.HeaderCache))
+	if vf.FeeQuorum < 3 {
+		v.errorf(path+".fee_quorum", "must be 3 or more (a median of fewer cannot outvote one liar), got %d", vf.FeeQuorum)
+	}
+	v.atLeastOne(path+".max_concurrent_walks", int64(vf.MaxConcurrentWalks))
+	if vf.BlockCache < 0 {
+		v.errorf(path+".block_cache", "must be 0 (no cache) or more, got %d", vf.BlockCache)
+	}
 	if vf.ProofCache < 0 {
 		v.errorf(path+".proof_cache", "must be 0 (no cache) or more, got %d", vf.ProofCache)
 	}

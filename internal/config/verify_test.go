@@ -20,6 +20,9 @@ func TestVerifyValidation(t *testing.T) {
 		{"zero attempts", func(v *Verify) { v.Attempts = 0 }, "verify.attempts"},
 		{"zero log blocks", func(v *Verify) { v.MaxLogBlocks = 0 }, "verify.max_log_blocks"},
 		{"zero evidence", func(v *Verify) { v.Evidence = 0 }, "verify.evidence"},
+		{"fee quorum of two", func(v *Verify) { v.FeeQuorum = 2 }, "verify.fee_quorum"},
+		{"zero walks", func(v *Verify) { v.MaxConcurrentWalks = 0 }, "verify.max_concurrent_walks"},
+		{"negative block cache", func(v *Verify) { v.BlockCache = -1 }, "verify.block_cache"},
 		{"proof as default", func(v *Verify) { v.DefaultPolicy = PolicyProof }, "verify.default_policy"},
 		{"unknown policy", func(v *Verify) {
 			v.Policies = []MethodPolicy{{Methods: []string{"eth_call"}, Policy: "trust"}}

@@ -203,3 +203,17 @@ func DecodeStorageKey(s string) (common.Hash, error) {
 	}
 	return common.BytesToHash(b), nil
 }
+
+// StorageKeyOut is a storage key as go-ethereum's eth_getProof answers it:
+// a key the client wrote as 32 bytes comes back as 32 bytes, a shorter one
+// as a quantity ("0x00" and "0x0" both as "0x0").
+func StorageKeyOut(written string, slot common.Hash) string {
+	s := written
+	if len(s) >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
+		s = s[2:]
+	}
+	if (len(s)+1)/2 == common.HashLength {
+		return hexutil.Encode(slot[:])
+	}
+	return hexutil.EncodeBig(slot.Big())
+}

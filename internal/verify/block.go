@@ -27,7 +27,16 @@ type Block struct {
 	TxHashes         []common.Hash
 	FullTransactions bool
 	Withdrawals      types.Withdrawals // nil before Shanghai
+	// UncleHashes are the uncles the answer listed (pre-merge blocks).
+	// They are proven only once ProveUncles checked the uncle headers
+	// against sha3Uncles; until then JSON refuses to answer.
+	UncleHashes []common.Hash
+	Uncles      []*types.Header // the proven uncle headers
+	claimedSize *hexutil.Uint64
 }
+
+// maxUncles bounds the uncles of one block (Ethereum allows 2).
+const maxUncles = 16
 
 // blockBody is the part of a block answer beyond the header.
 type blockBody struct {
@@ -66,15 +75,51 @@ func VerifyBlock(raw json.RawMessage, config *params.ChainConfig) (*Block, error
 	case h.UncleHash == types.EmptyUncleHash && len(body.Uncles) != 0:
 		return nil, mismatch("uncles", len(body.Uncles), "none (sha3Uncles is the empty list's)")
 	case h.UncleHash != types.EmptyUncleHash:
-		// Uncle hashes alone cannot prove sha3Uncles; only pre-merge blocks have uncles.
-		return nil, fmt.Errorf("block %d has uncles: %w", h.Number, ErrUnverifiable)
+		// Uncle hashes alone cannot prove sha3Uncles (pre-merge blocks):
+		// the caller fetches the uncle headers and calls ProveUncles. The
+		// transactions and withdrawals are proven without them.
+		if len(body.Uncles) == 0 || len(body.Uncles) > maxUncles {
+			return nil, mismatch("uncles", len(body.Uncles), "1 to "+fmt.Sprint(maxUncles)+" (sha3Uncles is not the empty list's)")
+		}
+		b.UncleHashes, b.claimedSize = body.Uncles, body.Size
+		return b, nil
 	}
-	if b.FullTransactions && body.Size != nil {
-		if size := b.gethBlock().Size(); uint64(*body.Size) != size {
-			return nil, mismatch("size", *body.Size, hexutil.Uint64(size))
+	return b, b.checkSize(body.Size)
+}
+
+// NeedsUncles reports whether the block lists uncles not yet proven.
+func (b *Block) NeedsUncles() bool { return len(b.UncleHashes) > 0 && b.Uncles == nil }
+
+// ProveUncles checks the uncle header answers (one per listed uncle, in
+// order; eth_getUncleByBlockHashAndIndex) against the block: each must
+// hash to the listed hash, and together they must hash to sha3Uncles.
+func (b *Block) ProveUncles(answers []json.RawMessage) error {
+	if len(answers) != len(b.UncleHashes) {
+		return mismatch("uncles length", len(answers), len(b.UncleHashes))
+	}
+	uncles := make([]*types.Header, len(answers))
+	for i, raw := range answers {
+		u, err := VerifyHeader(raw, b.UncleHashes[i])
+		if err != nil {
+			return fmt.Errorf("uncle %d: %w", i, err)
+		}
+		uncles[i] = u
+	}
+	if got := types.CalcUncleHash(uncles); got != b.Header.UncleHash {
+		return &MismatchError{What: "sha3Uncles", Claimed: got.Hex(), Proven: b.Header.UncleHash.Hex(), Err: ErrRootMismatch}
+	}
+	b.Uncles = uncles
+	return b.checkSize(b.claimedSize)
+}
+
+// checkSize compares a claimed block size with the verified block's.
+func (b *Block) checkSize(claimed *hexutil.Uint64) error {
+	if b.FullTransactions && claimed != nil {
+		if size := b.gethBlock().Size(); uint64(*claimed) != size {
+			return mismatch("size", *claimed, hexutil.Uint64(size))
 		}
 	}
-	return b, nil
+	return nil
 }
 
 // setTransactions decodes and verifies the block's transaction list.
@@ -136,7 +181,7 @@ func (b *Block) setWithdrawals(ws *types.Withdrawals) error {
 
 // gethBlock assembles the verified parts as a go-ethereum block.
 func (b *Block) gethBlock() *types.Block {
-	return types.NewBlockWithHeader(b.Header).WithBody(types.Body{Transactions: b.Transactions, Withdrawals: b.Withdrawals})
+	return types.NewBlockWithHeader(b.Header).WithBody(types.Body{Transactions: b.Transactions, Uncles: b.Uncles, Withdrawals: b.Withdrawals})
 }
 
 // MatchHashes checks a hashes-only block against a verified full block of
@@ -162,8 +207,14 @@ func (b *Block) JSON(full bool, config *params.ChainConfig) (json.RawMessage, er
 	if full && !b.FullTransactions {
 		return nil, fmt.Errorf("block %s: full transactions not verified: %w", b.Hash.Hex(), ErrUnverifiable)
 	}
+	if b.NeedsUncles() {
+		return nil, fmt.Errorf("block %s: uncles not proven: %w", b.Hash.Hex(), ErrUnverifiable)
+	}
 	m := headerFields(b.Header)
 	m["uncles"] = []common.Hash{}
+	if len(b.UncleHashes) > 0 {
+		m["uncles"] = b.UncleHashes
+	}
 	if b.Withdrawals != nil {
 		m["withdrawals"] = b.Withdrawals
 	}
@@ -178,9 +229,9 @@ func (b *Block) JSON(full bool, config *params.ChainConfig) (json.RawMessage, er
 		return json.Marshal(m)
 	}
 	signer := types.MakeSigner(config, b.Header.Number, b.Header.Time)
-	txs := make([]map[string]any, len(b.Transactions))
+	txs := make([]*rpcTransaction, len(b.Transactions))
 	for i, tx := range b.Transactions {
-		f, err := txFields(tx, signer, b.Header, uint64(i))
+		f, err := txObject(tx, signer, b.Header, uint64(i))
 		if err != nil {
 			return nil, err
 		}

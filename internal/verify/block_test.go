@@ -187,7 +187,19 @@ func TestVerifyBlockPreMergeUncles(t *testing.T) {
 	m := headerFields(h)
 	m["transactions"], m["uncles"], m["withdrawals"] = []any{}, []common.Hash{{2}}, f.blocks[2].Withdrawals()
 	raw, _ := json.Marshal(m)
-	if _, err := VerifyBlock(raw, f.config); !errors.Is(err, ErrUnverifiable) {
+	b, err := VerifyBlock(raw, f.config)
+	if err != nil || !b.NeedsUncles() {
 		t.Fatalf("block with uncles: %v", err)
+	}
+	// Until the uncle headers are proven, the block cannot be answered.
+	if _, err := b.JSON(false, f.config); !errors.Is(err, ErrUnverifiable) {
+		t.Fatalf("answer before the uncles are proven: %v", err)
+	}
+	uncle, _ := json.Marshal(headerFields(f.blocks[1].Header()))
+	if err := b.ProveUncles([]json.RawMessage{uncle}); !errors.Is(err, ErrHashMismatch) {
+		t.Fatalf("an uncle that is not the listed one: %v", err)
+	}
+	if err := b.ProveUncles(nil); !errors.Is(err, ErrValueMismatch) {
+		t.Fatalf("missing uncles: %v", err)
 	}
 }

@@ -25,7 +25,26 @@ var (
 	ErrNotIncluded = errors.New("transaction not included as claimed")
 	// ErrNoTrust means no trusted header is available for the block asked about.
 	ErrNoTrust = errors.New("no trusted header")
+	// ErrAboveHead means the block asked about is above the agreed head:
+	// for the gateway's clients it is not there yet, as for a node that
+	// has not imported it. It wraps nothing; it is no lie and no failure.
+	ErrAboveHead = errors.New("block above the agreed head")
+	// ErrNotFound means every provider asked answered that it does not
+	// know the block (or transaction): absence, as a node reports it.
+	ErrNotFound = errors.New("not found")
 )
+
+// IsLie reports whether err says a provider's answer was false or
+// malformed (its fault), as opposed to absence, a transport failure,
+// missing trust or an answer that cannot be checked.
+func IsLie(err error) bool {
+	for _, e := range []error{ErrMalformed, ErrHashMismatch, ErrBrokenChain, ErrBadProof, ErrValueMismatch, ErrRootMismatch, ErrNotIncluded} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
 
 // MismatchError names the field whose claimed value differs from the proven
 // one. It wraps ErrValueMismatch unless Err says otherwise.
@@ -61,6 +80,11 @@ func malformed(what string, err error) error {
 	}
 	return fmt.Errorf("%s: %w: %v", what, ErrMalformed, err)
 }
+
+// ErrNotInBlock means a transaction answer names no block: the transaction
+// is pending (in the provider's pool). Its inclusion cannot be proven; its
+// content can (VerifyPendingTransaction).
+var ErrNotInBlock = fmt.Errorf("transaction in no block: %w", ErrUnverifiable)
 
 // ErrUnverifiable means the answer may be true but cannot be checked with
 // the data at hand (uncles of a pre-merge block, a hashes-only block): the

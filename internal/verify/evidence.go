@@ -53,6 +53,7 @@ var kinds = []struct {
 	{ErrMalformed, "malformed"}, {ErrHashMismatch, "hash_mismatch"}, {ErrBrokenChain, "broken_chain"},
 	{ErrBadProof, "bad_proof"}, {ErrValueMismatch, "value_mismatch"}, {ErrRootMismatch, "root_mismatch"},
 	{ErrNotIncluded, "not_included"}, {ErrNoTrust, "no_trust"}, {ErrUnverifiable, "unverifiable"},
+	{ErrAboveHead, "above_head"}, {ErrNotFound, "not_found"},
 }
 
 // Kind names the sentinel err wraps ("bad_proof", "value_mismatch", ...),

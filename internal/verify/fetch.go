@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/params"
 )
@@ -83,6 +84,21 @@ func FetchBlock(ctx context.Context, call Caller, hash common.Hash, config *para
 		return nil, raw, malformed("eth_getBlockByHash", fmt.Errorf("hashes where full transactions were asked"))
 	}
 	return b, raw, nil
+}
+
+// FetchUncles asks for the uncle headers of a verified block that lists
+// uncles (eth_getUncleByBlockHashAndIndex) and proves them against its
+// sha3Uncles (Block.ProveUncles).
+func FetchUncles(ctx context.Context, call Caller, b *Block) error {
+	answers := make([]json.RawMessage, len(b.UncleHashes))
+	for i := range b.UncleHashes {
+		raw, err := call(ctx, "eth_getUncleByBlockHashAndIndex", Params(b.Hash, hexutil.Uint64(i)))
+		if err != nil {
+			return fmt.Errorf("eth_getUncleByBlockHashAndIndex: %w", err)
+		}
+		answers[i] = raw
+	}
+	return b.ProveUncles(answers)
 }
 
 // FetchReceipts asks for a verified block's receipts and verifies them.

@@ -65,54 +65,105 @@ func headerFields(h *types.Header) map[string]any {
 	return m
 }
 
-// txFields is a mined transaction's RPC object (go-ethereum's
+// rpcTransaction is a mined transaction's RPC object with go-ethereum's
+// field order (its ethapi.RPCTransaction), so that the gateway's answer is
+// byte for byte the node's.
+type rpcTransaction struct {
+	BlockHash           common.Hash                  `json:"blockHash"`
+	BlockNumber         *hexutil.Big                 `json:"blockNumber"`
+	BlockTimestamp      hexutil.Uint64               `json:"blockTimestamp"`
+	From                common.Address               `json:"from"`
+	Gas                 hexutil.Uint64               `json:"gas"`
+	GasPrice            *hexutil.Big                 `json:"gasPrice"`
+	GasFeeCap           *hexutil.Big                 `json:"maxFeePerGas,omitempty"`
+	GasTipCap           *hexutil.Big                 `json:"maxPriorityFeePerGas,omitempty"`
+	MaxFeePerBlobGas    *hexutil.Big                 `json:"maxFeePerBlobGas,omitempty"`
+	Hash                common.Hash                  `json:"hash"`
+	Input               hexutil.Bytes                `json:"input"`
+	Nonce               hexutil.Uint64               `json:"nonce"`
+	To                  *common.Address              `json:"to"`
+	TransactionIndex    hexutil.Uint64               `json:"transactionIndex"`
+	Value               *hexutil.Big                 `json:"value"`
+	Type                hexutil.Uint64               `json:"type"`
+	Accesses            *types.AccessList            `json:"accessList,omitempty"`
+	ChainID             *hexutil.Big                 `json:"chainId,omitempty"`
+	BlobVersionedHashes []common.Hash                `json:"blobVersionedHashes,omitempty"`
+	AuthorizationList   []types.SetCodeAuthorization `json:"authorizationList,omitempty"`
+	V                   *hexutil.Big                 `json:"v"`
+	R                   *hexutil.Big                 `json:"r"`
+	S                   *hexutil.Big                 `json:"s"`
+	YParity             *hexutil.Uint64              `json:"yParity,omitempty"`
+}
+
+// txObject is a mined transaction's RPC object (go-ethereum's
 // newRPCTransaction) at index in the block with header h.
-func txFields(tx *types.Transaction, signer types.Signer, h *types.Header, index uint64) (map[string]any, error) {
+func txObject(tx *types.Transaction, signer types.Signer, h *types.Header, index uint64) (*rpcTransaction, error) {
 	from, err := types.Sender(signer, tx)
 	if err != nil {
 		return nil, fmt.Errorf("transaction %d sender: %w: %v", index, ErrNotIncluded, err)
 	}
 	v, r, s := tx.RawSignatureValues()
-	hash := h.Hash()
-	m := map[string]any{
-		"blockHash":        hash,
-		"blockNumber":      (*hexutil.Big)(h.Number),
-		"blockTimestamp":   hexutil.Uint64(h.Time),
-		"transactionIndex": hexutil.Uint64(index),
-		"type":             hexutil.Uint64(tx.Type()),
-		"from":             from,
-		"gas":              hexutil.Uint64(tx.Gas()),
-		"gasPrice":         (*hexutil.Big)(tx.GasPrice()),
-		"hash":             tx.Hash(),
-		"input":            hexutil.Bytes(tx.Data()),
-		"nonce":            hexutil.Uint64(tx.Nonce()),
-		"to":               tx.To(),
-		"value":            (*hexutil.Big)(tx.Value()),
-		"v":                (*hexutil.Big)(v),
-		"r":                (*hexutil.Big)(r),
-		"s":                (*hexutil.Big)(s),
+	o := &rpcTransaction{
+		BlockHash:        h.Hash(),
+		BlockNumber:      (*hexutil.Big)(h.Number),
+		BlockTimestamp:   hexutil.Uint64(h.Time),
+		TransactionIndex: hexutil.Uint64(index),
+		Type:             hexutil.Uint64(tx.Type()),
+		From:             from,
+		Gas:              hexutil.Uint64(tx.Gas()),
+		GasPrice:         (*hexutil.Big)(tx.GasPrice()),
+		Hash:             tx.Hash(),
+		Input:            hexutil.Bytes(tx.Data()),
+		Nonce:            hexutil.Uint64(tx.Nonce()),
+		To:               tx.To(),
+		Value:            (*hexutil.Big)(tx.Value()),
+		V:                (*hexutil.Big)(v),
+		R:                (*hexutil.Big)(r),
+		S:                (*hexutil.Big)(s),
 	}
 	if tx.Type() == types.LegacyTxType {
 		if id := tx.ChainId(); id.Sign() != 0 {
-			m["chainId"] = (*hexutil.Big)(id)
+			o.ChainID = (*hexutil.Big)(id)
 		}
-		return m, nil
+		return o, nil
 	}
-	m["accessList"] = tx.AccessList()
-	m["chainId"] = (*hexutil.Big)(tx.ChainId())
-	m["yParity"] = hexutil.Uint64(v.Sign())
+	al := tx.AccessList()
+	yParity := hexutil.Uint64(v.Sign())
+	o.Accesses, o.ChainID, o.YParity = &al, (*hexutil.Big)(tx.ChainId()), &yParity
 	if tx.Type() == types.AccessListTxType {
-		return m, nil
+		return o, nil
 	}
-	m["maxFeePerGas"] = (*hexutil.Big)(tx.GasFeeCap())
-	m["maxPriorityFeePerGas"] = (*hexutil.Big)(tx.GasTipCap())
-	m["gasPrice"] = (*hexutil.Big)(effectiveGasPrice(tx, h.BaseFee))
+	o.GasFeeCap = (*hexutil.Big)(tx.GasFeeCap())
+	o.GasTipCap = (*hexutil.Big)(tx.GasTipCap())
+	o.GasPrice = (*hexutil.Big)(effectiveGasPrice(tx, h.BaseFee))
 	switch tx.Type() {
 	case types.BlobTxType:
-		m["maxFeePerBlobGas"] = (*hexutil.Big)(tx.BlobGasFeeCap())
-		m["blobVersionedHashes"] = tx.BlobHashes()
+		o.MaxFeePerBlobGas = (*hexutil.Big)(tx.BlobGasFeeCap())
+		o.BlobVersionedHashes = tx.BlobHashes()
 	case types.SetCodeTxType:
-		m["authorizationList"] = tx.SetCodeAuthorizations()
+		o.AuthorizationList = tx.SetCodeAuthorizations()
+	}
+	return o, nil
+}
+
+// txFields is txObject's fields by name, for comparison with a claimed
+// object (compareFields).
+func txFields(tx *types.Transaction, signer types.Signer, h *types.Header, index uint64) (map[string]any, error) {
+	o, err := txObject(tx, signer, h, index)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		return nil, fmt.Errorf("transaction %d: encode: %w", index, err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("transaction %d: decode: %w", index, err)
+	}
+	m := make(map[string]any, len(raw))
+	for k, v := range raw {
+		m[k] = v
 	}
 	return m, nil
 }

@@ -46,7 +46,7 @@ func TestLinkedTrust(t *testing.T) {
 	if n := fetches.Load(); n != int32(len(f.blocks)) {
 		t.Fatalf("%d fetches for %d headers: cache not used", n, len(f.blocks))
 	}
-	if _, err := tr.HeaderByNumber(ctx, top.NumberU64()+1); !errors.Is(err, ErrNoTrust) {
+	if _, err := tr.HeaderByNumber(ctx, top.NumberU64()+1); !errors.Is(err, ErrAboveHead) {
 		t.Fatalf("above the head: %v", err)
 	}
 	short := NewLinkedTrust(anchor, fetch, 1, 16)

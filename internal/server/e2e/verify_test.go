@@ -804,7 +804,7 @@ func TestVerifiedHeader(t *testing.T) {
 	ethCall := rpcCall{Method: "eth_call", Params: params(map[string]any{"to": act.Contract, "data": "0x01"}, block)}
 	blockCall := rpcCall{Method: "eth_getBlockByNumber", Params: params(block, false)}
 	proof := regexp.MustCompile(`^proof; operators=([a-z0-9-]+)$`)
-	quorum := regexp.MustCompile(`^quorum; operators=([a-z0-9-]+),([a-z0-9-]+)(; note=.*)?$`)
+	quorum := regexp.MustCompile(`^quorum; operators=([a-z0-9-]+),([a-z0-9-]+)(?:,[a-z0-9-]+)*(; note=.*)?$`) // fees: three operators
 	check := func(t *testing.T, line string, re *regexp.Regexp) {
 		t.Helper()
 		m := re.FindStringSubmatch(line)

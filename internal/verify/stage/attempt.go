@@ -18,19 +18,21 @@ type check func(ctx context.Context, first Answer, call verify.Caller) (json.Raw
 // attempts asks first of one provider after another, never the same twice,
 // until chk accepts; every rejected answer is recorded against its
 // provider. It returns the accepted answer, the node's own answer to
-// invalid params, a *fallback when nothing could be proven and nobody
-// lied, or an unverified error once someone lied.
+// invalid params, null when chk found the thing absent (errNotFound) at
+// every operator asked (after a null, the next ask goes to another
+// operator), a *fallback when nothing could be proven and nobody lied, or
+// an unverified error once someone lied.
 func (v *Verifier) attempts(ctx context.Context, c *pipeline.Call, first Request, chk check) (json.RawMessage, error) {
-	avoid := map[string]bool{}
-	tried, lies, notFound := 0, 0, 0
+	var ab absence
+	tried, lies, answered := 0, 0, 0
 	var last error
+	var pool *pending // a pending transaction some provider holds
 	for tried < v.o.Attempts {
-		a := v.o.Asker.Ask(ctx, first, avoid)
-		if errors.Is(a.Err, ErrNoProvider) {
+		a, ok := ab.ask(ctx, v.o.Asker, first)
+		if !ok {
 			break
 		}
 		tried++
-		avoid[a.Provider] = true
 		if a.Err != nil {
 			var je *jsonrpc.Error
 			if errors.As(a.Err, &je) && je.Code == jsonrpc.CodeInvalidParams {
@@ -42,6 +44,7 @@ func (v *Verifier) attempts(ctx context.Context, c *pipeline.Call, first Request
 			last = a.Err
 			continue
 		}
+		answered++
 		lastRaw := a.Value
 		call := func(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
 			ans := v.o.Asker.AskProvider(ctx, a.Provider, Request{Method: method, Params: params, Block: first.Block, HasBlock: first.HasBlock})
@@ -54,9 +57,15 @@ func (v *Verifier) attempts(ctx context.Context, c *pipeline.Call, first Request
 			return res, nil
 		}
 		var fb *fallback
+		var pd *pending
 		switch {
 		case errors.As(err, &fb):
 			return nil, err
+		case errors.As(err, &pd):
+			ab.null(a) // in no block: ask another operator, as for a null
+			if pool == nil {
+				pool = pd
+			}
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		case errors.Is(err, verify.ErrNoTrust):
@@ -65,19 +74,46 @@ func (v *Verifier) attempts(ctx context.Context, c *pipeline.Call, first Request
 			}
 			return nil, &fallback{why: "no trusted header: " + err.Error()}
 		case errors.Is(err, verify.ErrUnverifiable):
-			return nil, &fallback{why: err.Error()} // e.g. a pre-merge block with uncles
+			return nil, &fallback{why: err.Error()} // e.g. a transaction type go-ethereum does not decode
 		case errors.Is(err, errNotFound):
-			notFound++
+			ab.null(a)
 		case isNull(lastRaw):
 			// "I do not have it" (a provider behind the others) is no lie.
 		case isLie(err):
 			lies++
+			ab.lied = true
 			v.reject(c.Method, c.Params, Answer{Provider: a.Provider, Operator: a.Operator, Value: lastRaw}, err)
 		}
 		last = err
 	}
-	if lies == 0 && tried > 0 && notFound == tried {
-		return nil, &fallback{why: "absence cannot be proven"} // inherent: always quorum
+	if ab.unknown() && lies == 0 {
+		// Absence cannot be proven, but a node answers null for what it
+		// does not have, and so does the gateway once no operator asked
+		// showed it.
+		class := ClassTrusted
+		if len(ab.nullOps) >= v.o.Agree {
+			class = ClassQuorum
+		}
+		ops := make([]string, 0, len(ab.nullOps))
+		for o := range ab.nullOps {
+			ops = append(ops, o)
+		}
+		if pool != nil {
+			ReportFrom(ctx).set(ClassTrusted, "pending: in no block yet", pool.operator)
+			return pool.raw, nil
+		}
+		ReportFrom(ctx).set(class, "not found", ops...)
+		return json.RawMessage("null"), nil
+	}
+	if answered == 0 {
+		// Nobody answered: not an answer that failed verification (-32012)
+		// but no provider or a transport failure, as routing reports it.
+		if tried == 0 {
+			return nil, jsonrpc.Errorf(jsonrpc.CodeNoProvider, "no provider available for %s", c.Method)
+		}
+		if last != nil && !isNodeAnswer(last) && ctx.Err() == nil {
+			return nil, last
+		}
 	}
 	if lies == 0 && tried > 0 && v.o.FallbackToQuorum {
 		// Nobody lied, nobody could prove (eth_getProof not served, state

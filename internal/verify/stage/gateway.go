@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/ethmethod"
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/route"
@@ -37,7 +38,7 @@ func FromGateway(g Gateway) pipeline.Stage {
 	cfg := g.Config
 	o := &Options{Chain: g.Chain, ChainConfig: verify.ChainConfigFor(g.ChainID), Asker: asker, Evidence: g.Evidence, Observer: g.Observer,
 		Quorum: cfg.Quorum, Agree: cfg.AgreeCount(), Attempts: cfg.Attempts, MaxLogBlocks: cfg.MaxLogBlocks,
-		CheckPlain: cfg.CheckPlain, FallbackToQuorum: cfg.FallbackToQuorum, ProofCache: cfg.ProofCache,
+		CheckPlain: cfg.CheckPlain, FallbackToQuorum: cfg.FallbackToQuorum, ProofCache: cfg.ProofCache, BlockCache: cfg.BlockCache,
 		DefaultPolicy: Policy(cfg.DefaultPolicy), Policies: map[string]Policy{}}
 	for _, mp := range cfg.Policies {
 		for _, m := range mp.Methods {
@@ -45,9 +46,19 @@ func FromGateway(g Gateway) pipeline.Stage {
 		}
 	}
 	operators := map[string]bool{}
+	// Distinct operators per capability a method may need ("", debug, trace).
+	capable := map[string]map[string]bool{"": operators, "debug": {}, "trace": {}}
 	for _, p := range g.Router.Providers() {
 		operators[p.Labels().Operator] = true
+		if p.Config().Debug {
+			capable["debug"][p.Labels().Operator] = true
+		}
+		if p.Config().Trace {
+			capable["trace"][p.Labels().Operator] = true
+		}
 	}
+	o.Operators = func(method string) int { return len(capable[ethmethod.Lookup(method).Needs]) }
+	o.FeeQuorum = cfg.FeeQuorum
 	if len(operators) < o.Agree {
 		if g.Logger != nil {
 			g.Logger.Warn("verification: too few operators for a quorum; quorum-policy methods trust one provider",
@@ -68,7 +79,8 @@ func FromGateway(g Gateway) pipeline.Stage {
 		}
 	}
 	onLie := func(a Answer, err error) { o.reject("eth_getBlockByHash", nil, a, err) }
-	o.Trust = verify.NewLinkedTrust(AnchorFrom(g.Head), HeaderFetcher(asker, cfg.Attempts, onLie), uint64(cfg.MaxWalkBlocks), cfg.HeaderCache)
+	o.Trust = verify.NewLinkedTrust(AnchorFrom(g.Head), HeaderFetcher(asker, cfg.Attempts, onLie), uint64(cfg.MaxWalkBlocks), cfg.HeaderCache).
+		WithMaxWalks(cfg.MaxConcurrentWalks)
 	o.OperatorOf = func(name string) string {
 		if p := g.Router.Provider(name); p != nil {
 			return p.Labels().Operator

@@ -88,7 +88,7 @@ func splitParams(raw json.RawMessage, n int) ([]json.RawMessage, error) {
 	var ps []json.RawMessage
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &ps); err != nil {
-			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: %v", err)
+			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: params must be a list")
 		}
 	}
 	for len(ps) < n {

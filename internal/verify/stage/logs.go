@@ -23,11 +23,16 @@ func (v *Verifier) logs(ctx context.Context, c *pipeline.Call) (json.RawMessage,
 	}
 	filter, err := verify.DecodeLogFilter(ps[0])
 	if err != nil {
-		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: %v", err)
+		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: the filter must be an object with block range, address and topics in hex")
 	}
 	from, to, err := v.logRange(ctx, ps[0])
 	if err != nil {
-		return nil, v.noHeader(err)
+		return nil, v.noHeader(c.Method, err)
+	}
+	if head, ok := v.latest(); ok && to > head {
+		// As go-ethereum answers: the range must not reach past the head
+		// (here the agreed one), or a client would skip blocks unknowingly.
+		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "block range extends beyond current head block")
 	}
 	if from > to {
 		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: fromBlock %d is after toBlock %d", from, to)
@@ -60,7 +65,7 @@ func (v *Verifier) logRange(ctx context.Context, raw json.RawMessage) (uint64, u
 		BlockHash *common.Hash    `json:"blockHash"`
 	}
 	if err := json.Unmarshal(raw, &f); err != nil {
-		return 0, 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: filter: %v", err)
+		return 0, 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: the filter must be an object")
 	}
 	if f.BlockHash != nil {
 		h, err := v.o.Trust.HeaderByHash(ctx, *f.BlockHash)
@@ -85,4 +90,12 @@ func (v *Verifier) logRange(ctx context.Context, raw json.RawMessage) (uint64, u
 		return 0, 0, err
 	}
 	return from, to, nil
+}
+
+// latest is the agreed head number, if known.
+func (v *Verifier) latest() (uint64, bool) {
+	if v.o.Latest == nil {
+		return 0, false
+	}
+	return v.o.Latest()
 }

@@ -1,5 +1,7 @@
 package stage
 
+import "github.com/rpcmesh/rpcmesh/internal/pipeline"
+
 // Policy is how a method's answers are established.
 type Policy string
 
@@ -65,6 +67,31 @@ func medianMethod(method string) bool {
 	switch method {
 	case "eth_gasPrice", "eth_maxPriorityFeePerGas", "eth_blobBaseFee":
 		return true
+	}
+	return false
+}
+
+// penaliseMinority reports whether a quorum minority of c is a lie worth
+// evidence and a penalty: only where honest nodes cannot differ. These are
+// answers fixed by a block hash or by the chain, and state or block reads
+// pinned to an agreed block (c.HasBlock). Everything else is not: gas
+// estimates and access lists (clients search differently), fee
+// suggestions, fee history, sync state, peer counts, the transaction pool,
+// client versions, debug_ and trace_ output (tracers differ), pending
+// state, and methods the gateway does not know. Clients could otherwise
+// steer penalties onto honest providers by asking such questions.
+func penaliseMinority(c *pipeline.Call) bool {
+	switch c.Method {
+	case "eth_chainId", "net_version",
+		"eth_getBlockTransactionCountByHash", "eth_getTransactionByBlockHashAndIndex",
+		"eth_getUncleCountByBlockHash", "eth_getUncleByBlockHashAndIndex":
+		return true
+	case "eth_call",
+		"eth_getBalance", "eth_getTransactionCount", "eth_getCode", "eth_getStorageAt", "eth_getProof",
+		"eth_getBlockByNumber", "eth_getBlockReceipts", "eth_getLogs",
+		"eth_getBlockTransactionCountByNumber", "eth_getTransactionByBlockNumberAndIndex",
+		"eth_getUncleCountByBlockNumber", "eth_getUncleByBlockNumberAndIndex":
+		return c.HasBlock
 	}
 	return false
 }

@@ -18,13 +18,24 @@ import (
 )
 
 // quorum asks Quorum providers of distinct operators and answers with what
-// at least Agree of them agree on: the same result, the same node error
-// (an eth_call revert), or for market values the median. A provider that
-// did not answer casts no vote, and a split vote is no answer: either way
-// further operators are asked, one round per attempt, until enough agree
-// or none is left. why, when set, is the reason a proof-policy call fell
-// back to quorum.
-func (v *Verifier) quorum(ctx context.Context, c *pipeline.Call, why string) (json.RawMessage, error) {
+// at least Agree of them agree on: the same result, or the same node error
+// (an eth_call revert). A provider that did not answer casts no vote, and a
+// split vote is no answer: either way further operators are asked, one
+// round per attempt, until enough agree or none is left. why, when set, is
+// the reason a proof-policy call fell back to quorum. Fee methods take a
+// median instead (feeMedian); a method fewer than Agree operators can serve
+// at all is answered by one provider and labelled trusted.
+func (v *Verifier) quorum(ctx context.Context, c *pipeline.Call, why string) (json.RawMessage, Class, error) {
+	if v.o.Operators != nil {
+		if n := v.o.Operators(c.Method); n < v.o.Agree {
+			res, err := v.trustOne(ctx, c, strings.TrimSpace(fmt.Sprintf("%s; %d operators serve %s", why, n, c.Method)))
+			return res, ClassTrusted, err
+		}
+	}
+	if medianMethod(c.Method) {
+		res, err := v.feeMedian(ctx, c, why)
+		return res, ClassQuorum, err
+	}
 	req := Request{Method: c.Method, Params: c.Params, Block: c.Block, HasBlock: c.HasBlock}
 	skip := Skip{Providers: map[string]bool{}, Operators: map[string]bool{}}
 	var answers []Answer
@@ -32,51 +43,111 @@ func (v *Verifier) quorum(ctx context.Context, c *pipeline.Call, why string) (js
 	for round := 0; round < v.o.Attempts && need > 0; round++ {
 		got := v.o.Asker.AskDistinct(ctx, req, need, skip)
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, ClassQuorum, err
 		}
 		if len(got) == 0 {
 			break // no operator left to ask
 		}
-		for _, a := range got {
-			skip.Providers[a.Provider] = true
-			if vote(a) {
-				skip.Operators[a.Operator] = true
-			}
-		}
-		answers = append(answers, got...)
-		var best int
-		if medianMethod(c.Method) {
-			// Only quantities count towards a median: a node's error
-			// (e.g. an internal error of a failing node) is no value.
-			_, ops := quantities(answers)
-			best = len(distinct(ops))
-		} else {
-			g, groups := tally(answers)
-			if g != nil && len(distinct(g.operators)) >= v.o.Agree {
-				ReportFrom(ctx).set(ClassQuorum, why, g.operators...)
+		answers = append(answers, skip.add(got)...)
+		g, groups := tally(answers)
+		if g != nil && len(distinct(g.operators)) >= v.o.Agree {
+			ReportFrom(ctx).set(ClassQuorum, why, g.operators...)
+			if penaliseMinority(c) {
 				v.minority(c, g, groups)
-				if g.err != nil {
-					return nil, g.err
-				}
-				return g.value, nil
 			}
-			if g != nil {
-				best = len(distinct(g.operators))
+			if g.err != nil {
+				return nil, ClassQuorum, g.err
 			}
+			return g.value, ClassQuorum, nil
 		}
-		if medianMethod(c.Method) && best >= v.o.Agree {
-			return v.median(ctx, c, answers, why)
+		best := 0
+		if g != nil {
+			best = len(distinct(g.operators))
 		}
 		need = max(v.o.Agree-best, 1)
 		if round == 0 && best == 0 {
 			need = v.o.Quorum
 		}
 	}
-	if medianMethod(c.Method) {
-		return v.median(ctx, c, answers, why)
+	if err := noVote(c, answers); err != nil {
+		return nil, ClassQuorum, err
 	}
 	_, groups := tally(answers)
-	return nil, v.noQuorum(c, answers, len(groups), why)
+	return nil, ClassQuorum, v.noQuorum(c, answers, len(groups), why)
+}
+
+// noVote is the error when no provider answered at all (none, or only
+// transport failures): routing's error, not -32012, for nothing failed
+// verification. nil when someone answered.
+func noVote(c *pipeline.Call, answers []Answer) error {
+	var last error
+	for _, a := range answers {
+		if vote(a) {
+			return nil
+		}
+		last = a.Err
+	}
+	if last == nil {
+		return jsonrpc.Errorf(jsonrpc.CodeNoProvider, "no provider available for %s", c.Method)
+	}
+	return last
+}
+
+// add records the asked providers, and the operators of those that
+// answered (a failed provider's operator may be asked again), and returns got.
+func (s Skip) add(got []Answer) []Answer {
+	for _, a := range got {
+		s.Providers[a.Provider] = true
+		if vote(a) {
+			s.Operators[a.Operator] = true
+		}
+	}
+	return got
+}
+
+// trustOne answers c with one provider's word, labelled trusted with note.
+func (v *Verifier) trustOne(ctx context.Context, c *pipeline.Call, note string) (json.RawMessage, error) {
+	a := v.o.Asker.Ask(ctx, Request{Method: c.Method, Params: c.Params, Block: c.Block, HasBlock: c.HasBlock}, nil)
+	if a.Err != nil && !isNodeAnswer(a.Err) {
+		return nil, a.Err
+	}
+	c.Provider = a.Provider
+	ReportFrom(ctx).set(ClassTrusted, note, a.Operator)
+	return a.Value, a.Err
+}
+
+// feeMedian answers a fee method with the median of the quantities that
+// FeeQuorum (at least 3) providers of distinct operators give, asking
+// further operators while fewer answered. With an odd number of answers
+// and at most one liar among them, the median lies between two honest
+// answers; with an even number it is the lower of the middle two, so one
+// liar can lower it only as far as the lowest honest answer, or, with just
+// two answers, to its own (fewer than three operators cannot outvote a
+// liar; the report says so).
+func (v *Verifier) feeMedian(ctx context.Context, c *pipeline.Call, why string) (json.RawMessage, error) {
+	req := Request{Method: c.Method, Params: c.Params, Block: c.Block, HasBlock: c.HasBlock}
+	skip := Skip{Providers: map[string]bool{}, Operators: map[string]bool{}}
+	want := max(v.o.FeeQuorum, v.o.Agree)
+	var answers []Answer
+	for round := 0; round < v.o.Attempts; round++ {
+		_, ops := quantities(answers)
+		have := len(distinct(ops))
+		if have >= want {
+			break
+		}
+		got := v.o.Asker.AskDistinct(ctx, req, want-have, skip)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if len(got) == 0 {
+			break
+		}
+		answers = append(answers, skip.add(got)...)
+	}
+	if err := noVote(c, answers); err != nil {
+		return nil, err
+	}
+	return v.median(ctx, c, answers, why)
 }
 
 // group is the operators that gave one answer.
@@ -127,8 +198,9 @@ func tally(answers []Answer) (*group, []*group) {
 }
 
 // minority records as evidence every result that differs from the agreed
-// one: with the call pinned to an agreed block, honest nodes give the same
-// answer. Node errors are not blamed (a node may lack the block).
+// one, for the methods penaliseMinority names: with the call pinned to an
+// agreed block, honest nodes give the same answer. Node errors are not
+// blamed (a node may lack the block).
 func (v *Verifier) minority(c *pipeline.Call, agreed *group, groups []*group) {
 	for _, g := range groups {
 		if g == agreed || g.err != nil {
@@ -161,11 +233,12 @@ func (v *Verifier) median(ctx context.Context, c *pipeline.Call, answers []Answe
 		return nil, v.noQuorum(c, answers, len(vals), why)
 	}
 	sort.Slice(vals, func(i, j int) bool { return vals[i].Cmp(vals[j]) < 0 })
-	m := vals[len(vals)/2]
-	if len(vals)%2 == 0 {
-		m = new(big.Int).Rsh(new(big.Int).Add(vals[len(vals)/2-1], vals[len(vals)/2]), 1)
+	m := vals[(len(vals)-1)/2] // the middle one, or the lower of the middle two: never a mean
+	note := "median"
+	if n := len(distinct(ops)); n < 3 {
+		note = fmt.Sprintf("median of %d operators: fewer than 3 cannot outvote one liar", n)
 	}
-	ReportFrom(ctx).set(ClassQuorum, strings.TrimSpace(why+" median"), ops...)
+	ReportFrom(ctx).set(ClassQuorum, strings.TrimSpace(why+" "+note), ops...)
 	return json.Marshal((*hexutil.Big)(m))
 }
 
@@ -175,12 +248,14 @@ func (v *Verifier) noQuorum(c *pipeline.Call, answers []Answer, groups int, why 
 	for _, a := range answers {
 		ops = append(ops, a.Operator)
 	}
-	msg := fmt.Sprintf("no quorum: %d providers of operators %s gave %d different answers (%d must agree)", len(answers), strings.Join(distinct(ops), ","), groups, v.o.Agree)
+	n := len(distinct(ops))
+	msg := fmt.Sprintf("%s: the providers did not agree (%d operators gave %d different answers, %d must agree)", subject(c.Method), n, groups, v.o.Agree)
+	detail := fmt.Sprintf("operators %s", strings.Join(distinct(ops), ","))
 	if why != "" {
-		msg += "; proof impossible: " + why
+		detail += "; no proof possible: " + why
 	}
-	data, _ := json.Marshal(map[string]any{"method": c.Method, "providersTried": len(answers), "reason": "no_quorum"})
-	return &jsonrpc.Error{Code: CodeUnverified, Message: "answer could not be verified: " + msg, Data: data}
+	data, _ := json.Marshal(map[string]any{"method": c.Method, "providersTried": len(answers), "reason": "no_quorum", "detail": detail})
+	return &jsonrpc.Error{Code: CodeUnverified, Message: msg, Data: data}
 }
 
 // canonical is a JSON value in a form equal values share: compact, object

@@ -11,6 +11,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/params"
 
+	"github.com/rpcmesh/rpcmesh/internal/ethmethod"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
@@ -45,6 +46,16 @@ type Options struct {
 	// (default: all of Quorum).
 	Quorum int
 	Agree  int
+	// FeeQuorum is how many providers of distinct operators a fee method
+	// (eth_gasPrice, eth_maxPriorityFeePerGas, eth_blobBaseFee) asks for
+	// its median (default and minimum 3: one liar among three cannot move
+	// the median beyond the honest answers).
+	FeeQuorum int
+	// Operators returns how many distinct operators can serve method (by
+	// capability, e.g. debug_); a quorum method fewer than Agree operators
+	// serve is answered by one provider and labelled trusted, rather than
+	// failing every call. nil: enough.
+	Operators func(method string) int
 	// Attempts is how many providers a proven call tries before giving up (default 3).
 	Attempts int
 	// MaxLogBlocks bounds the blocks an eth_getLogs call verifies; beyond
@@ -61,6 +72,10 @@ type Options struct {
 	// ProofCache is how many proven accounts are kept by state root, so
 	// that reads of one account at one block are proven once (0: none).
 	ProofCache int
+	// BlockCache is how many verified blocks are kept as their
+	// hashes-only answer, by block hash, so that eth_getBlockByNumber(…,
+	// false) of a block verified once fetches nothing upstream (0: none).
+	BlockCache int
 	// CheckPlain also asks the provider that gave a verified proof the
 	// client's own method (eth_getBalance, ...) and records a lie there as
 	// evidence; it costs one more upstream call per state read.
@@ -83,6 +98,14 @@ type Verifier struct {
 	// the same *types.Header for a block, and recomputing its hash (RLP and
 	// keccak) for every proven read was 3 % of its CPU.
 	hashes *lru.Cache[*types.Header, common.Hash]
+	// blocks are verified blocks' hashes-only answers by block hash (nil: none).
+	blocks *lru.Cache[common.Hash, provenBlock]
+}
+
+// provenBlock is a verified block's hashes-only answer and whose it was.
+type provenBlock struct {
+	json     json.RawMessage
+	operator string
 }
 
 // headerHashes is how many header hashes a Verifier remembers.
@@ -118,6 +141,7 @@ func New(next pipeline.Handler, o Options) *Verifier {
 	if o.Attempts <= 0 {
 		o.Attempts = 3
 	}
+	o.FeeQuorum = max(o.FeeQuorum, 3)
 	if o.MaxLogBlocks <= 0 {
 		o.MaxLogBlocks = 64
 	}
@@ -129,11 +153,19 @@ func New(next pipeline.Handler, o Options) *Verifier {
 	if o.ProofCache > 0 {
 		v.accounts = lru.NewCache[accountKey, provenAccount](o.ProofCache)
 	}
+	if o.BlockCache > 0 {
+		v.blocks = lru.NewCache[common.Hash, provenBlock](o.BlockCache)
+	}
 	return v
 }
 
-// Policy returns the policy for method.
+// Policy returns the policy for method. A write (other than those the
+// broadcast stage handles) goes to one provider whatever the
+// configuration says: fanning it out for a quorum would send it twice.
 func (v *Verifier) Policy(method string) Policy {
+	if ethmethod.Lookup(method).Kind == ethmethod.Write {
+		return TrustOne
+	}
 	if p, ok := v.policies[method]; ok {
 		return p
 	}
@@ -151,8 +183,7 @@ func (v *Verifier) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessag
 	case Proof:
 		res, class, err = v.prove(ctx, c)
 	case Quorum:
-		res, err = v.quorum(ctx, c, "")
-		class = ClassQuorum
+		res, class, err = v.quorum(ctx, c, "")
 	default:
 		res, err = v.next.Handle(ctx, c)
 		if err == nil {
@@ -196,8 +227,10 @@ func (v *Verifier) prove(ctx context.Context, c *pipeline.Call) (json.RawMessage
 	}
 	var fb *fallback
 	if errors.As(err, &fb) {
-		res, err = v.quorum(ctx, c, fb.why)
-		return res, ClassQuorum, err
+		return v.quorum(ctx, c, fb.why)
+	}
+	if r := ReportFrom(ctx); r != nil && r.Class() != "" {
+		return res, r.Class(), err // e.g. a null settled by operators, not a proof
 	}
 	return res, ClassProof, err
 }
@@ -229,14 +262,45 @@ func (o *Options) reject(method string, params json.RawMessage, a Answer, err er
 	}
 }
 
-// unverified is the client's error when no answer could be verified.
+// unverified is the client's error when no answer could be verified: a
+// message in plain words, and data naming the method, how many providers
+// were tried, the reason (the kind of the last failure) and its detail.
 func unverified(method string, tried int, last error) *jsonrpc.Error {
-	data, _ := json.Marshal(map[string]any{"method": method, "providersTried": tried, "reason": verify.Kind(last), "detail": errString(last)})
+	reason := verify.Kind(last)
+	switch {
+	case reason != "":
+	case isNodeAnswer(last):
+		reason = "node_error" // e.g. state a provider no longer keeps
+	default:
+		reason = "no_answer"
+	}
+	data, _ := json.Marshal(map[string]any{"method": method, "providersTried": tried, "reason": reason, "detail": errString(last)})
 	return &jsonrpc.Error{
 		Code:    CodeUnverified,
-		Message: fmt.Sprintf("answer could not be verified: %s", errString(last)),
+		Message: fmt.Sprintf("%s: %s", subject(method), why(last)),
 		Data:    data,
 	}
+}
+
+// subject opens an unverified message.
+func subject(method string) string {
+	if method == "" {
+		return "the answer could not be verified"
+	}
+	return "the answer to " + method + " could not be verified"
+}
+
+// why says in plain words why no answer could be verified.
+func why(err error) string {
+	switch {
+	case err == nil:
+		return "no provider answered"
+	case errors.Is(err, verify.ErrNoTrust):
+		return "the block could not be linked to the head the providers agree on"
+	case verify.IsLie(err):
+		return "the providers' answers did not match the proven data"
+	}
+	return "no provider gave an answer that could be checked"
 }
 
 func errString(err error) string {
@@ -247,8 +311,5 @@ func errString(err error) string {
 }
 
 // isLie reports whether err is a verification failure (the provider's
-// fault), as opposed to a transport error or missing trust.
-func isLie(err error) bool {
-	k := verify.Kind(err)
-	return k != "" && k != "no_trust" && k != "unverifiable"
-}
+// fault), as opposed to a transport error, absence or missing trust.
+func isLie(err error) bool { return verify.IsLie(err) }

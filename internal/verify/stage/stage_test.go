@@ -105,13 +105,20 @@ func TestQuorum(t *testing.T) {
 		{"transport failure is no vote", "eth_call", []Answer{ok(`"0x01"`), {Err: errors.New("dial")}}, 2, ``, CodeUnverified, "", ""},
 		{"two of three", "eth_estimateGas", []Answer{ok(`"0x5208"`), ok(`"0x5209"`), ok(`"0x5208"`)}, 3, ``, CodeUnverified, "", ""},
 		{"median", "eth_gasPrice", []Answer{ok(`"0x1"`), ok(`"0x9"`), ok(`"0x3"`)}, 3, `"0x3"`, 0, "op-a,op-b,op-c", ""},
-		{"median of two", "eth_gasPrice", []Answer{ok(`"0x2"`), ok(`"0x4"`)}, 2, `"0x3"`, 0, "op-a,op-b", ""},
+		// Two answers: the lower one, never their mean (a liar could set a mean).
+		{"median of two", "eth_gasPrice", []Answer{ok(`"0x2"`), ok(`"0x4"`)}, 2, `"0x2"`, 0, "op-a,op-b", ""},
+		// Fee methods ask three operators even with quorum 2: one liar
+		// cannot move the answer beyond the honest ones, up or down.
+		{"one liar cannot raise the fee", "eth_gasPrice", []Answer{ok(`"0x100000"`), ok(`"0x2"`), ok(`"0x3"`)}, 2, `"0x3"`, 0, "op-a,op-b,op-c", ""},
+		{"one liar cannot lower the fee", "eth_maxPriorityFeePerGas", []Answer{ok(`"0x0"`), ok(`"0x2"`), ok(`"0x3"`)}, 2, `"0x2"`, 0, "op-a,op-b,op-c", ""},
+		// Honest clients differ on gas estimates: a minority is no liar.
+		{"estimate minority not blamed", "eth_estimateGas", []Answer{ok(`"0x5208"`), ok(`"0x5300"`), ok(`"0x5208"`)}, 2, `"0x5208"`, 0, "op-a,op-c", ""},
 		{"median short", "eth_gasPrice", []Answer{ok(`"0x2"`), ok(`"junk"`)}, 2, ``, CodeUnverified, "", ""},
 		{"object keys in any order", "eth_feeHistory", []Answer{ok(`{"a":1,"b":[2]}`), ok(`{"b":[2],"a":1}`)}, 2, `{"a":1,"b":[2]}`, 0, "op-a,op-b", ""},
 		{"failed vote replaced by another operator", "eth_call", []Answer{ok(`"0x01"`), {Err: errors.New("dial")}, ok(`"0x01"`)}, 2, `"0x01"`, 0, "op-a,op-c", ""},
 		{"split vote broken by a third operator", "eth_call", []Answer{ok(`"0x01"`), ok(`"0x02"`), ok(`"0x01"`)}, 2, `"0x01"`, 0, "op-a,op-c", "b"},
-		{"median after a failed vote", "eth_gasPrice", []Answer{ok(`"0x2"`), {Err: errors.New("dial")}, ok(`"0x4"`)}, 2, `"0x3"`, 0, "op-a,op-c", ""},
-		{"median after a node error", "eth_gasPrice", []Answer{{Err: jsonrpc.Errorf(-32603, "internal error")}, ok(`"0x2"`), ok(`"0x4"`)}, 2, `"0x3"`, 0, "op-b,op-c", ""},
+		{"median after a failed vote", "eth_gasPrice", []Answer{ok(`"0x2"`), {Err: errors.New("dial")}, ok(`"0x4"`), ok(`"0x3"`)}, 2, `"0x3"`, 0, "op-a,op-c,op-d", ""},
+		{"median after a node error", "eth_gasPrice", []Answer{{Err: jsonrpc.Errorf(-32603, "internal error")}, ok(`"0x2"`), ok(`"0x4"`)}, 2, `"0x2"`, 0, "op-b,op-c", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,7 +126,9 @@ func TestQuorum(t *testing.T) {
 			ev := verify.NewEvidenceLog(10)
 			v := New(nil, Options{Asker: f, Trust: verify.NewStaticTrust(), Quorum: tt.quorum, Evidence: ev})
 			ctx, rep := WithReport(context.Background())
-			got, err := v.Handle(ctx, pipeline.NewCall(tt.method, json.RawMessage(`[]`)))
+			c := pipeline.NewCall(tt.method, json.RawMessage(`[]`))
+			c.HasBlock = true // pinned to an agreed block, as the blocktag stage does
+			got, err := v.Handle(ctx, c)
 			var je *jsonrpc.Error
 			if tt.code != 0 {
 				if !errors.As(err, &je) || je.Code != tt.code {

@@ -15,6 +15,10 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
+// codeNodeError is the code go-ethereum gives a plain error, such as a
+// state read at a block it does not have.
+const codeNodeError = -32000
+
 // maxProofSlots bounds the storage slots of one eth_getProof call.
 const maxProofSlots = 1024
 
@@ -34,7 +38,7 @@ func parseState(c *pipeline.Call) (*stateCall, error) {
 	}
 	sc := &stateCall{slots: []common.Hash{}}
 	if err := json.Unmarshal(ps[0], &sc.address); err != nil {
-		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: address: %v", err)
+		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: the address must be 20 bytes of hex")
 	}
 	sc.block = ps[1]
 	switch c.Method {
@@ -42,13 +46,13 @@ func parseState(c *pipeline.Call) (*stateCall, error) {
 		sc.block = ps[2]
 		var key string
 		if err := json.Unmarshal(ps[1], &key); err != nil {
-			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: storage slot: %v", err)
+			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 1: the storage slot must be a hex string")
 		}
 		sc.keys = []string{key}
 	case "eth_getProof":
 		sc.block = ps[2]
 		if err := json.Unmarshal(ps[1], &sc.keys); err != nil {
-			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: storage keys: %v", err)
+			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 1: the storage keys must be a list of hex strings")
 		}
 		if len(sc.keys) > maxProofSlots {
 			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: more than %d storage keys", maxProofSlots)
@@ -75,7 +79,7 @@ func (v *Verifier) state(ctx context.Context, c *pipeline.Call) (json.RawMessage
 	}
 	h, err := v.header(ctx, sc.block)
 	if err != nil {
-		return nil, v.noHeader(err)
+		return nil, v.noHeader(c.Method, err)
 	}
 	hash := v.headerHash(h)
 	pinned := verify.ByHash(hash)
@@ -166,7 +170,7 @@ func (v *Verifier) stateAnswer(ctx context.Context, method string, sc *stateCall
 		return json.Marshal(hexutil.Bytes(code))
 	case "eth_getProof":
 		for i := range res.StorageProof {
-			res.StorageProof[i].Key = sc.keys[i] // as the client wrote it
+			res.StorageProof[i].Key = verify.StorageKeyOut(sc.keys[i], sc.slots[i])
 		}
 		return json.Marshal(res)
 	}
@@ -197,18 +201,32 @@ func (v *Verifier) checkPlain(ctx context.Context, c *pipeline.Call, a Answer, c
 	}
 }
 
-// noHeader turns a failure to find a trusted header into a fallback or
-// the error to return.
-func (v *Verifier) noHeader(err error) error {
+// noHeader turns a failure to find a trusted header for method into a
+// fallback or the error to return. A block above the agreed head (not
+// there yet) or one no provider knows is answered as a node answers a
+// state read of a block it does not have.
+func (v *Verifier) noHeader(method string, err error) error {
 	var fb *fallback
 	if errors.As(err, &fb) {
 		return fb
 	}
-	if verify.Kind(err) == "no_trust" {
+	switch {
+	case errors.Is(err, verify.ErrAboveHead):
+		return &jsonrpc.Error{Code: codeNodeError, Message: "header not found"}
+	case errors.Is(err, verify.ErrNotFound):
+		return &jsonrpc.Error{Code: codeNodeError, Message: "header for hash not found"}
+	case errors.Is(err, verify.ErrNoTrust):
 		if !v.o.FallbackToQuorum {
-			return unverified("", 0, err)
+			return unverified(method, 0, err)
 		}
 		return &fallback{why: "no trusted header: " + err.Error()}
 	}
 	return err
+}
+
+// absentBlock reports whether err says the block is not there for the
+// gateway's clients (above the agreed head, or unknown to every operator
+// asked): block methods then answer null, as a node does.
+func absentBlock(err error) bool {
+	return errors.Is(err, verify.ErrAboveHead) || errors.Is(err, verify.ErrNotFound)
 }

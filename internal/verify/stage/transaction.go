@@ -16,10 +16,22 @@ import (
 // errNotFound is a provider's "null": no lie, and nothing to prove.
 var errNotFound = errors.New("not found")
 
+// pending is a provider's answer for a transaction in its pool, in no
+// block: checked as far as it can be, answered when no operator asked
+// shows the transaction in a block.
+type pending struct {
+	raw      json.RawMessage
+	operator string
+}
+
+func (p *pending) Error() string { return "transaction pending" }
+
 // transaction answers eth_getTransactionByHash and eth_getTransactionReceipt:
 // the provider's answer names a block; that block must be the trusted
 // canonical one at its height, and the transaction (or receipt) must be in
-// it as claimed. "Not found" cannot be proven: it is settled by quorum.
+// it as claimed. "Not found" cannot be proven: it is answered null once no
+// operator asked has it (see attempts); a transaction in a block above the
+// agreed head is not found yet.
 func (v *Verifier) transaction(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
 	ps, err := splitParams(c.Params, 1)
 	if err != nil {
@@ -27,7 +39,7 @@ func (v *Verifier) transaction(ctx context.Context, c *pipeline.Call) (json.RawM
 	}
 	var hash common.Hash
 	if err := json.Unmarshal(ps[0], &hash); err != nil {
-		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: transaction hash: %v", err)
+		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: the transaction hash must be 32 bytes of hex")
 	}
 	first := Request{Method: c.Method, Params: c.Params}
 	return v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
@@ -37,10 +49,26 @@ func (v *Verifier) transaction(ctx context.Context, c *pipeline.Call) (json.RawM
 			return nil, errNotFound
 		}
 		loc, err := verify.DecodeTxLocation(a.Value)
+		if errors.Is(err, verify.ErrNotInBlock) {
+			if c.Method == "eth_getTransactionReceipt" {
+				return nil, errNotFound // no receipt before inclusion
+			}
+			// In this provider's pool: its content is checked, its being
+			// pending is its word; another operator may show it mined.
+			if err := verify.VerifyPendingTransaction(a.Value, hash, v.o.ChainConfig); err != nil {
+				return nil, err
+			}
+			return nil, &pending{raw: a.Value, operator: a.Operator}
+		}
 		if err != nil {
 			return nil, err
 		}
 		h, err := v.o.Trust.HeaderByNumber(ctx, loc.BlockNumber)
+		if errors.Is(err, verify.ErrAboveHead) {
+			// In a block the gateway's clients do not see yet: to them it
+			// is not there yet, as for a node that has not imported it.
+			return nil, errNotFound
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -25,33 +25,42 @@ func AnchorFrom(t *head.Tracker) verify.Anchor {
 
 // HeaderFetcher fetches a header by hash from providers, one after another
 // (at most attempts), until one answers with a block whose recomputed hash
-// is the one asked for; the others are recorded as liars by onLie (may be nil).
+// is the one asked for; the others are recorded as liars by onLie (may be
+// nil). A provider that answers null may lag or hide the block: the next
+// ask goes to another operator, and when every one asked answered null
+// (none failed a check) the block is unknown: an error wrapping
+// verify.ErrNotFound.
 func HeaderFetcher(a Asker, attempts int, onLie func(Answer, error)) verify.HeaderFetcher {
 	return func(ctx context.Context, hash common.Hash) (json.RawMessage, error) {
-		avoid := map[string]bool{}
+		req := Request{Method: "eth_getBlockByHash", Params: verify.Params(hash, false)}
+		absent := absence{}
 		var last error
 		for range max(attempts, 1) {
-			ans := a.Ask(ctx, Request{Method: "eth_getBlockByHash", Params: verify.Params(hash, false)}, avoid)
-			if ans.Provider == "" {
+			ans, ok := absent.ask(ctx, a, req)
+			if !ok {
 				break
 			}
-			avoid[ans.Provider] = true
 			if ans.Err != nil {
 				last = ans.Err
 				continue
 			}
-			if len(ans.Value) == 0 || string(ans.Value) == "null" {
+			if isNull(ans.Value) {
+				absent.null(ans)
 				last = fmt.Errorf("%s does not know the block", ans.Provider)
 				continue // not a lie: a provider may lag
 			}
 			if _, err := verify.VerifyHeader(ans.Value, hash); err != nil {
-				if onLie != nil && verify.Kind(err) != "" {
+				if onLie != nil && verify.IsLie(err) {
 					onLie(ans, err)
 				}
+				absent.lied = true
 				last = err
 				continue
 			}
 			return ans.Value, nil
+		}
+		if absent.unknown() {
+			return nil, fmt.Errorf("block %s: %w (%s)", hash.Hex(), verify.ErrNotFound, &absent)
 		}
 		return nil, fmt.Errorf("no provider gave header %s: %v", hash.Hex(), last)
 	}
