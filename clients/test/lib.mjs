@@ -37,9 +37,9 @@ export const target = {
   name: env('CLIENTS_TARGET', false) || 'node',
 };
 
-// Which key each test file sends from (the devnet's third to sixth
+// Which key each test sends from (the devnet's third to seventh
 // accounts; devnet.MakeActivity sends from the eighth and ninth).
-export const KEY = { wait: 2, viemWait: 3, events: 4, failover: 5 };
+export const KEY = { wait: 2, waitWs: 3, viemWait: 4, events: 5, failover: 6 };
 
 /** key returns the prefunded private key at index i. */
 export function key(i) {

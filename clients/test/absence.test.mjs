@@ -1,0 +1,60 @@
+// What is not there yet, or never was: a block above the head, an unknown
+// block hash, transaction or receipt. A node answers null, and the client
+// libraries turn that into null (ethers) or their not-found error (viem).
+import assert from 'node:assert/strict';
+import { after } from 'node:test';
+import { ethers } from 'ethers';
+import { createPublicClient, http } from 'viem';
+import { check, httpProvider, target } from './lib.mjs';
+
+const provider = httpProvider(target.http);
+after(() => provider.destroy());
+const viem = createPublicClient({ transport: http(target.http, { retryCount: 0 }) });
+
+// A hash no block or transaction has.
+const unknownHash = ethers.id('rpcmesh: no block or transaction has this hash');
+
+check('ethers getBlock(head+1) is null', async () => {
+  const head = await provider.getBlockNumber();
+  const block = await provider.getBlock(head + 1);
+  if (block !== null) {
+    // Mined meanwhile: then it is the block asked for, and the head moved.
+    assert.equal(block.number, head + 1);
+    assert.ok(await provider.getBlockNumber() >= head + 1, 'a block above the head was served');
+  }
+});
+
+check('ethers getBlock(head+1000) is null', async () => {
+  const head = await provider.getBlockNumber();
+  assert.equal(await provider.getBlock(head + 1000), null);
+});
+
+check('ethers getBlock(unknown hash) is null', async () => {
+  assert.equal(await provider.getBlock(unknownHash), null);
+});
+
+check('ethers getTransaction and getTransactionReceipt of an unknown hash are null', async () => {
+  assert.equal(await provider.getTransaction(unknownHash), null);
+  assert.equal(await provider.getTransactionReceipt(unknownHash), null);
+});
+
+// viem throws BlockNotFoundError where the node answers null.
+check('viem getBlock(head+1000) throws BlockNotFoundError', async () => {
+  const head = await viem.getBlockNumber();
+  await assert.rejects(viem.getBlock({ blockNumber: head + 1000n }), { name: 'BlockNotFoundError' });
+});
+
+check('viem getBlock(head+1) is the next block or BlockNotFoundError', async () => {
+  const head = await viem.getBlockNumber();
+  try {
+    const block = await viem.getBlock({ blockNumber: head + 1n });
+    assert.equal(block.number, head + 1n);
+    assert.ok(await viem.getBlockNumber() >= head + 1n, 'a block above the head was served');
+  } catch (err) {
+    assert.equal(err.name, 'BlockNotFoundError', `got ${err.name}: ${err.shortMessage ?? err.message}`);
+  }
+});
+
+check('viem getTransactionReceipt of an unknown hash throws TransactionReceiptNotFoundError', async () => {
+  await assert.rejects(viem.getTransactionReceipt({ hash: unknownHash }), { name: 'TransactionReceiptNotFoundError' });
+});
