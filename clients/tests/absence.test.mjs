@@ -9,18 +9,26 @@ import { check, httpProvider, target } from './lib.mjs';
 
 const provider = httpProvider(target.http);
 after(() => provider.destroy());
-const viem = createPublicClient({ transport: http(target.http, { retryCount: 0 }) });
+// cacheTime 0: every getBlockNumber asks (viem caches it for 4 s by default).
+const viem = createPublicClient({ transport: http(target.http, { retryCount: 0 }), cacheTime: 0 });
 
 // A hash no block or transaction has.
 const unknownHash = ethers.id('rpcmesh: no block or transaction has this hash');
 
+// The next block may be mined between the two calls: each probe allows
+// that, and there are several so that an endpoint failing only sometimes
+// fails the test.
+const PROBES = 5;
+
 check('ethers getBlock(head+1) is null', async () => {
-  const head = await provider.getBlockNumber();
-  const block = await provider.getBlock(head + 1);
-  if (block !== null) {
-    // Mined meanwhile: then it is the block asked for, and the head moved.
-    assert.equal(block.number, head + 1);
-    assert.ok(await provider.getBlockNumber() >= head + 1, 'a block above the head was served');
+  for (let i = 0; i < PROBES; i++) {
+    const head = await provider.getBlockNumber();
+    const block = await provider.getBlock(head + 1);
+    if (block !== null) {
+      // Mined meanwhile: then it is the block asked for, and the head moved.
+      assert.equal(block.number, head + 1);
+      assert.ok(await provider.getBlockNumber() >= head + 1, 'a block above the head was served');
+    }
   }
 });
 
@@ -41,20 +49,30 @@ check('ethers getTransaction and getTransactionReceipt of an unknown hash are nu
 // viem throws BlockNotFoundError where the node answers null.
 check('viem getBlock(head+1000) throws BlockNotFoundError', async () => {
   const head = await viem.getBlockNumber();
-  await assert.rejects(viem.getBlock({ blockNumber: head + 1000n }), { name: 'BlockNotFoundError' });
+  await assert.rejects(viem.getBlock({ blockNumber: head + 1000n }), (err) => {
+    if (err.name === 'BlockNotFoundError') return true;
+    throw err;
+  });
 });
 
 check('viem getBlock(head+1) is the next block or BlockNotFoundError', async () => {
-  const head = await viem.getBlockNumber();
-  try {
-    const block = await viem.getBlock({ blockNumber: head + 1n });
+  for (let i = 0; i < PROBES; i++) {
+    const head = await viem.getBlockNumber();
+    let block;
+    try {
+      block = await viem.getBlock({ blockNumber: head + 1n });
+    } catch (err) {
+      if (err.name === 'BlockNotFoundError') continue;
+      throw err;
+    }
     assert.equal(block.number, head + 1n);
     assert.ok(await viem.getBlockNumber() >= head + 1n, 'a block above the head was served');
-  } catch (err) {
-    assert.equal(err.name, 'BlockNotFoundError', `got ${err.name}: ${err.shortMessage ?? err.message}`);
   }
 });
 
 check('viem getTransactionReceipt of an unknown hash throws TransactionReceiptNotFoundError', async () => {
-  await assert.rejects(viem.getTransactionReceipt({ hash: unknownHash }), { name: 'TransactionReceiptNotFoundError' });
+  await assert.rejects(viem.getTransactionReceipt({ hash: unknownHash }), (err) => {
+    if (err.name === 'TransactionReceiptNotFoundError') return true;
+    throw err;
+  });
 });

@@ -14,7 +14,7 @@ after(() => Promise.all(providers.map((p) => p.destroy())));
 
 // Transfers per test: the receipt is asked for at once after inclusion
 // each time, where an endpoint that lags the chain fails.
-const ROUNDS = 3;
+const ROUNDS = 5;
 
 // sameAsNode asserts that a receipt is the one the node holds.
 async function sameAsNode(hash, blockHash, blockNumber) {
