@@ -7,7 +7,8 @@ import { ethers } from 'ethers';
 import { createPublicClient, http } from 'viem';
 import { check, httpProvider, target } from './lib.mjs';
 
-const provider = httpProvider(target.http);
+// cacheTimeout -1: every getBlockNumber asks (ethers shares one answer for 250 ms).
+const provider = httpProvider(target.http, { cacheTimeout: -1 });
 after(() => provider.destroy());
 // cacheTime 0: every getBlockNumber asks (viem caches it for 4 s by default).
 const viem = createPublicClient({ transport: http(target.http, { retryCount: 0 }), cacheTime: 0 });

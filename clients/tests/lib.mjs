@@ -37,9 +37,9 @@ export const target = {
   name: env('CLIENTS_TARGET', false) || 'node',
 };
 
-// Which key each test sends from (the devnet's third to seventh
-// accounts; devnet.MakeActivity sends from the eighth and ninth).
-export const KEY = { wait: 2, waitWs: 3, viemWait: 4, events: 5, failover: 6 };
+// Which of DEVNET_KEYS each test sends from: each its own, so that tests
+// never share a nonce.
+export const KEY = { wait: 0, waitWs: 1, viemWait: 2, events: 3, failover: 4 };
 
 /** key returns the prefunded private key at index i. */
 export function key(i) {
@@ -125,9 +125,12 @@ export async function until(ms, what, cond, failed = () => undefined) {
   }
 }
 
-/** httpProvider is ethers' provider for url over HTTP, polling every 100 ms. */
-export function httpProvider(url) {
-  return new ethers.JsonRpcProvider(url, undefined, { staticNetwork: true, pollingInterval: 100 });
+/**
+ * httpProvider is ethers' provider for url over HTTP, polling every 100 ms
+ * (options override).
+ */
+export function httpProvider(url, options = {}) {
+  return new ethers.JsonRpcProvider(url, undefined, { staticNetwork: true, pollingInterval: 100, ...options });
 }
 
 /** Fault staging through the devnet control API (docs/devnet.md). */
