@@ -27,8 +27,8 @@ export const target = {
   // The devnet control API (docs/devnet.md); the failover test is skipped
   // without it.
   control: env('DEVNET_CONTROL_URL', false),
-  // Prefunded private keys, comma-separated; each test file sends from its
-  // own one so that files never share a nonce.
+  // Prefunded private keys, comma-separated (KEY says which test sends
+  // from which).
   keys: env('DEVNET_KEYS', true).split(',').filter(Boolean),
   // Nodes to take down one after another while events are emitted
   // (comma-separated names): the providers behind the target.
