@@ -84,7 +84,7 @@ func TestClientLibraries(t *testing.T) {
 		t.Run(tg.name, func(t *testing.T) {
 			t.Cleanup(dn.ClearFaults)
 			env := targetEnv(t, tg, dn.Info().Accounts[i*keysPerTarget:(i+1)*keysPerTarget])
-			ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			out, err := runNode(ctx, dir, nodeBin, env)
 			if err != nil {
