@@ -20,6 +20,8 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
+
+	"github.com/rpcmesh/rpcmesh/internal/clientlibs"
 )
 
 var (
@@ -78,7 +80,7 @@ var targets = []target{
 // in turn. A test clients/known-failures.json lists for a target must fail
 // there (the Node side checks it); every other test must pass.
 func TestClientLibraries(t *testing.T) {
-	dir, nodeBin := clientsDir(t)
+	dir, nodeBin := clientlibs.Dir(t)
 	known := knownFailures(t, dir)
 	for i, tg := range targets {
 		t.Run(tg.name, func(t *testing.T) {
@@ -110,33 +112,6 @@ func TestClientLibraries(t *testing.T) {
 			t.Errorf("known-failures.json names target %q, which the test does not run", name)
 		}
 	}
-}
-
-// clientsDir finds clients/ and node with its installed modules: it skips
-// when they are missing, unless CI is set (in CI they must be there).
-func clientsDir(t *testing.T) (dir, nodeBin string) {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "clients"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	missing := func(what string) {
-		msg := what + ": the ethers and viem tests need Node 20 and `npm ci` in clients/ (.ci/run does it)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg + "; CI is set, so this is a failure")
-		}
-		t.Skip(msg)
-	}
-	nodeBin, err = exec.LookPath("node")
-	if err != nil {
-		missing("node is not installed")
-	}
-	for _, mod := range []string{"ethers", "viem"} {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", mod, "package.json")); err != nil {
-			missing(mod + " is not installed in clients/node_modules")
-		}
-	}
-	return dir, nodeBin
 }
 
 // knownFailures reads clients/known-failures.json ("target/test name" →

@@ -4,52 +4,24 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/clientlibs"
 )
 
 // TestViemWatchesBlocks runs a real dApp library (viem, in Node) against
 // the gateway over WebSocket: chain ID and block number calls, then
-// watchBlocks, which subscribes to newHeads. npm installs viem into a
-// directory under the system temp dir; the test is skipped only when node
-// or npm is missing.
+// watchBlocks, which subscribes to newHeads. viem comes from clients/,
+// installed from its lockfile.
 func TestViemWatchesBlocks(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed: skipping the viem client test")
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		t.Skip("npm is not installed: skipping the viem client test")
-	}
+	dir, node := clientlibs.Dir(t)
 	waitHealthy(t)
-	// A fixed directory outside the repository, reused by later runs (npm
-	// install is then quick, and no thousands of files are removed per run).
-	dir := filepath.Join(os.TempDir(), "rpcmesh-ws-node-test")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"package.json", "watch.mjs"} {
-		b, err := os.ReadFile(filepath.Join("node", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	ctx := ctxT(t, 4*time.Minute)
-	install := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--loglevel=error")
-	install.Dir = dir
-	if out, err := install.CombinedOutput(); err != nil {
-		t.Fatalf("npm install viem: %v\n%s", err, out)
-	}
 	const want = 5
-	run := exec.CommandContext(ctx, node, "watch.mjs", wsURL, "5")
+	run := exec.CommandContext(ctx, node, "scripts/ws-watch-blocks.mjs", wsURL, "5")
 	run.Dir = dir
 	var stdout, stderr bytes.Buffer
 	run.Stdout, run.Stderr = &stdout, &stderr

@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +13,8 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+
+	"github.com/rpcmesh/rpcmesh/internal/clientlibs"
 )
 
 // TestEthersEventsOverHTTPThroughFailover runs a real dApp library (ethers
@@ -23,41 +23,15 @@ import (
 // block). A contract emits a log every 300 ms while the provider serving
 // the chain (node 0) goes down and comes back: from the first event ethers
 // reports on, it reports every one exactly once, some while node 0 is
-// down. npm installs ethers into a directory under the system temp dir;
-// the test is skipped only when node or npm is missing.
+// down. ethers comes from clients/, installed from its lockfile.
 func TestEthersEventsOverHTTPThroughFailover(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed: skipping the ethers client test")
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		t.Skip("npm is not installed: skipping the ethers client test")
-	}
+	dir, node := clientlibs.Dir(t)
 	waitHealthy(t)
-	dir := filepath.Join(os.TempDir(), "rpcmesh-filters-node-test")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"package.json", "on.mjs"} {
-		b, err := os.ReadFile(filepath.Join("node", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	ctx := ctxT(t, 4*time.Minute)
-	install := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--loglevel=error")
-	install.Dir = dir
-	if out, err := install.CombinedOutput(); err != nil {
-		t.Fatalf("npm install ethers: %v\n%s", err, out)
-	}
 
 	e := newEmitter(t, ctx, 6)
 	const topic = "0x00000000000000000000000000000000000000000000000000000000000000aa"
-	run := exec.CommandContext(ctx, node, "on.mjs", url, fmt.Sprint(dn.Info().ChainID), strings.ToLower(e.contract.Hex()), topic)
+	run := exec.CommandContext(ctx, node, "scripts/filter-events.mjs", url, fmt.Sprint(dn.Info().ChainID), strings.ToLower(e.contract.Hex()), topic)
 	run.Dir = dir
 	stdout, err := run.StdoutPipe()
 	if err != nil {

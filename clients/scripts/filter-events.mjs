@@ -1,7 +1,7 @@
 // Listens for a contract's events through rpcmesh over HTTP with ethers v6,
 // as a dApp's contract.on does (eth_newFilter, then eth_getFilterChanges at
 // every new block), and prints one JSON line per event until killed.
-// Usage: node on.mjs <http url> <chain id> <address> <topic>
+// Usage: node scripts/filter-events.mjs <http url> <chain id> <address> <topic>
 import { JsonRpcProvider, Network } from "ethers";
 
 const [url, chainId, address, topic] = process.argv.slice(2);

@@ -1,5 +1,5 @@
 // Watches blocks through rpcmesh over WebSocket with viem, as a dApp would.
-// Usage: node watch.mjs ws://host/chain COUNT
+// Usage: node scripts/ws-watch-blocks.mjs ws://host/chain COUNT
 // Prints one JSON line: {chainId, blockNumber, blocks: [{number, hash, parentHash}]}.
 import { createPublicClient, webSocket } from 'viem';
 
