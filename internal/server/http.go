@@ -521,7 +521,8 @@ func (g *Gateway) corsHeaders(h headerSetter, origin string) string {
 	allowed := g.allowedOrigin(origin)
 	if allowed != "" {
 		h.Set("Access-Control-Allow-Origin", allowed)
-		h.Set("Access-Control-Expose-Headers", RequestIDHeader)
+		// So that browser dApps can read how an answer was established.
+		h.Set("Access-Control-Expose-Headers", RequestIDHeader+", "+VerifiedHeader)
 	}
 	return allowed
 }
