@@ -172,7 +172,7 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *htt
 		// (net/http ends the body there), so one allocation holds it.
 		body := make([]byte, r.ContentLength)
 		if _, err := io.ReadFull(r.Body, body); err != nil {
-			return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("reading body: " + err.Error())}
+			return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("the request body could not be read")}
 		}
 		return body, nil
 	}
@@ -188,7 +188,7 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *htt
 func gunzipBody(src io.Reader, limit int64) ([]byte, *httpError) {
 	zr, err := gzip.NewReader(src)
 	if err != nil {
-		return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("bad gzip body: " + err.Error())}
+		return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("the request body is not valid gzip")}
 	}
 	defer zr.Close()
 	body, err := io.ReadAll(io.LimitReader(zr, limit+1))
@@ -203,7 +203,7 @@ func checkBody(body []byte, err error, limit int64) ([]byte, *httpError) {
 	case errors.As(err, &mbe) || int64(len(body)) > limit:
 		return nil, bodyTooLarge(limit)
 	case err != nil:
-		return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("reading body: " + err.Error())}
+		return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("the request body could not be read")}
 	}
 	return body, nil
 }
