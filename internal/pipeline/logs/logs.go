@@ -105,11 +105,11 @@ const (
 // range backwards, "pending", or a range past the agreed head is -32602,
 // never cut to what exists (an indexer would skip blocks unknowingly).
 func (s *Splitter) blockRange(rawFrom, rawTo json.RawMessage) (uint64, uint64, *jsonrpc.Error) {
-	from, err := bound(rawFrom, "fromBlock")
+	from, err := bound(rawFrom)
 	if err != nil {
 		return 0, 0, err
 	}
-	to, err := bound(rawTo, "toBlock")
+	to, err := bound(rawTo)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -140,13 +140,13 @@ func (s *Splitter) blockRange(rawFrom, rawTo json.RawMessage) (uint64, uint64, *
 }
 
 // bound parses fromBlock or toBlock (absent or null: "latest").
-func bound(raw json.RawMessage, key string) (blockref.Ref, *jsonrpc.Error) {
+func bound(raw json.RawMessage) (blockref.Ref, *jsonrpc.Error) {
 	if !given(raw) {
 		return blockref.Ref{Kind: blockref.Latest}, nil
 	}
 	r, err := blockref.ParseNumber(raw)
 	if err != nil {
-		return r, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: %s: %s", key, err.Error())
+		return r, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: %s", err.Error())
 	}
 	return r, nil
 }
