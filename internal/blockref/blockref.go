@@ -79,10 +79,18 @@ func ParseNumberOrHash(raw []byte) (Ref, error) {
 	if len(s) > 0 && s[0] == '{' {
 		return parseObject(s)
 	}
-	str, ok := stringValue(s)
-	if !ok {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' && bytes.IndexByte(s, '\\') < 0 {
+		return parseTagNumberOrHash(string(s[1 : len(s)-1])) // short strings stay on the stack
+	}
+	var str string // escaped (or not a string): decoded as a node decodes it
+	if json.Unmarshal(s, &str) != nil {
 		return Ref{}, ErrNotBlock
 	}
+	return parseTagNumberOrHash(str)
+}
+
+// parseTagNumberOrHash is rpc.BlockNumberOrHash's parse of a string.
+func parseTagNumberOrHash(str string) (Ref, error) {
 	if k, ok := tags[str]; ok {
 		return Ref{Kind: k}, nil
 	}
@@ -176,21 +184,6 @@ func parseObject(s []byte) (Ref, error) {
 // (go-ethereum decodes null into a nil pointer: absent).
 func present(m *json.RawMessage) bool {
 	return m != nil && string(bytes.TrimSpace(*m)) != "null"
-}
-
-// stringValue is the string a JSON string holds (false: not a string).
-func stringValue(s []byte) (string, bool) {
-	if len(s) < 2 || s[0] != '"' {
-		return "", false
-	}
-	if bytes.IndexByte(s[1:len(s)-1], '\\') < 0 && s[len(s)-1] == '"' {
-		return string(s[1 : len(s)-1]), true
-	}
-	var out string
-	if json.Unmarshal(s, &out) != nil {
-		return "", false
-	}
-	return out, true
 }
 
 // Quantity appends n as a quoted hex quantity ("0x…") to b.
