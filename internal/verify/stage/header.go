@@ -19,9 +19,8 @@ import (
 // param is parsed by internal/blockref as a node parses it. "pending"
 // cannot be proven: it returns a *fallback.
 func (v *Verifier) header(ctx context.Context, raw json.RawMessage) (*types.Header, error) {
-	ref := blockref.Ref{Kind: blockref.Latest}
 	if absent(raw) {
-		return v.headerOf(ctx, ref)
+		return v.headerOf(ctx, blockref.Ref{Kind: blockref.Latest})
 	}
 	ref, err := blockref.ParseNumberOrHash(raw)
 	if err != nil {
