@@ -7,16 +7,25 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/loglimit"
 	"github.com/rpcmesh/rpcmesh/internal/server"
 )
 
 // runServe runs the gateway from a YAML config until ctx ends, then drains
 // in-flight requests for at most server.shutdown_timeout.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// A service manager sends SIGHUP to ask for a reload, and by default it
+	// ends a Go program at once, with no drain. Until config reload exists
+	// it is logged and ignored. Caught first, so none arrives unhandled.
+	hangups := make(chan os.Signal, 1)
+	signal.Notify(hangups, syscall.SIGHUP)
+	defer signal.Stop(hangups)
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "rpcmesh.yaml", "config `file`")
@@ -29,6 +38,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	defer flushLogger(logger)
+	go ignoreHangups(ctx, hangups, logger)
 	cfg, err := config.Load(*path)
 	if err != nil {
 		return err
@@ -65,18 +76,43 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return runErr
 }
 
-// serveLogger builds the slog logger the flags ask for.
+// ignoreHangups logs every SIGHUP until ctx ends.
+func ignoreHangups(ctx context.Context, hangups <-chan os.Signal, logger *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hangups:
+			logger.Warn("SIGHUP received and ignored: config reload is not supported yet; restart to apply a new config")
+		}
+	}
+}
+
+// serveLogger builds the slog logger the flags ask for. Repeated lines are
+// rate-limited (internal/loglimit, defaults: 10 lines of one message per
+// 10 s, then one line counting the rest), so that a failure repeated by
+// every request cannot fill the disk.
 func serveLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: %w", level, err)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler
 	switch strings.ToLower(format) {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		h = slog.NewTextHandler(w, opts)
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		h = slog.NewJSONHandler(w, opts)
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", format)
 	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	return slog.New(loglimit.New(h, loglimit.Options{})), nil
+}
+
+// flushLogger writes the counts of lines a rate-limited logger dropped.
+func flushLogger(logger *slog.Logger) {
+	if h, ok := logger.Handler().(*loglimit.Handler); ok {
+		h.Flush(context.Background())
+	}
 }

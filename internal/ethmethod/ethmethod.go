@@ -30,26 +30,32 @@ type Info struct {
 	Needs string
 	// Reason explains a refusal.
 	Reason string
+	// ByHash is true when the block param may also name a block by hash, bare
+	// or in an EIP-1898 object (go-ethereum's BlockNumberOrHash); otherwise
+	// it is a number or a tag only.
+	ByHash bool
+	// Args is how many params a node takes.
+	Args Arity
 }
 
 var table = map[string]Info{
-	"eth_getBalance":                          {BlockParam: 1, State: true, DefaultLatest: true},
-	"eth_getCode":                             {BlockParam: 1, State: true, DefaultLatest: true},
-	"eth_getTransactionCount":                 {BlockParam: 1, State: true, DefaultLatest: true},
-	"eth_getStorageAt":                        {BlockParam: 2, State: true, DefaultLatest: true},
-	"eth_call":                                {BlockParam: 1, State: true, DefaultLatest: true},
-	"eth_estimateGas":                         {BlockParam: 1, State: true},
-	"eth_createAccessList":                    {BlockParam: 1, State: true},
-	"eth_getProof":                            {BlockParam: 2, State: true, DefaultLatest: true},
+	"eth_getBalance":                          {BlockParam: 1, State: true, DefaultLatest: true, ByHash: true},
+	"eth_getCode":                             {BlockParam: 1, State: true, DefaultLatest: true, ByHash: true},
+	"eth_getTransactionCount":                 {BlockParam: 1, State: true, DefaultLatest: true, ByHash: true},
+	"eth_getStorageAt":                        {BlockParam: 2, State: true, DefaultLatest: true, ByHash: true},
+	"eth_call":                                {BlockParam: 1, State: true, DefaultLatest: true, ByHash: true},
+	"eth_estimateGas":                         {BlockParam: 1, State: true, ByHash: true},
+	"eth_createAccessList":                    {BlockParam: 1, State: true, ByHash: true},
+	"eth_getProof":                            {BlockParam: 2, State: true, DefaultLatest: true, ByHash: true},
 	"eth_getBlockByNumber":                    {BlockParam: 0},
 	"eth_getBlockTransactionCountByNumber":    {BlockParam: 0},
 	"eth_getUncleCountByBlockNumber":          {BlockParam: 0},
 	"eth_getUncleByBlockNumberAndIndex":       {BlockParam: 0},
 	"eth_getTransactionByBlockNumberAndIndex": {BlockParam: 0},
-	"eth_getBlockReceipts":                    {BlockParam: 0},
+	"eth_getBlockReceipts":                    {BlockParam: 0, ByHash: true},
 	"eth_feeHistory":                          {BlockParam: 1},
 	"debug_traceBlockByNumber":                {BlockParam: 0, State: true, Needs: "debug"},
-	"debug_traceCall":                         {BlockParam: 1, State: true, Needs: "debug"},
+	"debug_traceCall":                         {BlockParam: 1, State: true, Needs: "debug", ByHash: true},
 	"trace_block":                             {BlockParam: 0, State: true, Needs: "trace"},
 	"trace_replayBlockTransactions":           {BlockParam: 0, State: true, Needs: "trace"},
 	"trace_call":                              {BlockParam: 2, State: true, Needs: "trace"},
@@ -86,6 +92,15 @@ var writePrefixes = []string{"personal_"}
 // Lookup describes method. Unknown methods are reads without a block param;
 // they are forwarded and the provider answers -32601 if it does not know them.
 func Lookup(method string) Info {
+	info := lookup(method)
+	if a, ok := arities[method]; ok {
+		info.Args = Arity{Min: a[0], Max: a[1], Known: true}
+	}
+	return info
+}
+
+// lookup is Lookup without the arity.
+func lookup(method string) Info {
 	if info, ok := table[method]; ok {
 		return info
 	}

@@ -36,7 +36,7 @@ func Decode(body []byte) (calls []Call, batch bool, err *Error) {
 		if !ok {
 			var all []json.RawMessage // declared here: only this path allocates it
 			if e := json.Unmarshal(body, &all); e != nil {
-				return nil, true, ErrParse(e.Error())
+				return nil, true, ErrParse(Plain(e))
 			}
 			items = all
 		}

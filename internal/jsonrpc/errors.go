@@ -36,8 +36,20 @@ type Error struct {
 // Error formats the error as "code: message".
 func (e *Error) Error() string { return fmt.Sprintf("json-rpc error %d: %s", e.Code, e.Message) }
 
-// Errorf builds an *Error with a formatted message.
+// Errorf builds an *Error with a formatted message. Errors among args are
+// rendered in plain words (Plain): the message goes to a client.
 func Errorf(code int, format string, args ...any) *Error {
+	copied := false
+	for i, a := range args {
+		err, ok := a.(error)
+		if _, rpc := a.(*Error); !ok || rpc {
+			continue
+		}
+		if !copied { // the caller's slice stays as it was
+			args, copied = append([]any(nil), args...), true
+		}
+		args[i] = Plain(err)
+	}
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 

@@ -70,12 +70,31 @@ func TestBlockTag(t *testing.T) {
 		{"eth_getBalance", `["0xaa","earliest"]`, `["0xaa","earliest"]`, 0, true, 0},
 		{"eth_getBalance", `["0xaa","tomorrow"]`, ``, 0, false, jsonrpc.CodeInvalidParams},
 		{"eth_getBalance", `["0xaa",{"blockNumber":"latest"}]`, `["0xaa",{"blockNumber":"0x3e8"}]`, 1000, true, 0},
-		{"eth_getBalance", `["0xaa",{"blockHash":"0xbb"}]`, `["0xaa",{"blockHash":"0xbb"}]`, 0, false, 0},
+		{"eth_getBalance", `["0xaa",{"blockHash":"0xbb"}]`, ``, 0, false, jsonrpc.CodeInvalidParams},
+		// Every form of the spec's BlockNumberOrTagOrHash, as a node takes it.
+		{"eth_getBalance", `["0xaa",{"blockHash":"HASH"}]`, `["0xaa",{"blockHash":"HASH"}]`, 0, false, 0},
+		{"eth_getBalance", `["0xaa",{"blockHash":"HASH","requireCanonical":true}]`, `["0xaa",{"blockHash":"HASH","requireCanonical":true}]`, 0, false, 0},
+		{"eth_getBalance", `["0xaa","HASH"]`, `["0xaa","HASH"]`, 0, false, 0},
+		{"eth_getProof", `["0xaa",[],"HASH"]`, `["0xaa",[],"HASH"]`, 0, false, 0},
+		{"eth_getBalance", `["0xaa",{"blockNumber":"0x10"}]`, `["0xaa",{"blockNumber":"0x10"}]`, 16, true, 0},
+		{"eth_getBalance", `["0xaa",{"blockNumber":"finalized"}]`, `["0xaa",{"blockNumber":"0x3a8"}]`, 936, true, 0},
+		{"eth_getBalance", `["0xaa",{"blockHash":"HASH","blockNumber":"0x1"}]`, ``, 0, false, jsonrpc.CodeInvalidParams},
+		{"eth_getBalance", `["0xaa",{}]`, ``, 0, false, jsonrpc.CodeInvalidParams},
+		{"eth_getBalance", `["0xaa",null]`, `["0xaa","0x3e8"]`, 1000, true, 0},
+		{"eth_call", `[{},null]`, `[{},"0x3e8"]`, 1000, true, 0},
+		{"eth_getBalance", `["0xaa","0x01"]`, ``, 0, false, jsonrpc.CodeInvalidParams},
+		// A number or tag only where the node takes rpc.BlockNumber.
+		{"eth_getBlockByNumber", `["HASH",false]`, ``, 0, false, jsonrpc.CodeInvalidParams},
+		{"eth_getBlockByNumber", `[{"blockNumber":"0x1"},false]`, ``, 0, false, jsonrpc.CodeInvalidParams},
+		{"eth_getBlockByNumber", `["pending",false]`, `["pending",false]`, 1000, true, 0},
+		{"eth_getBlockByNumber", `["earliest",false]`, `["earliest",false]`, 0, true, 0},
 		{"eth_getBlockByNumber", `["latest",false]`, `["0x3e8",false]`, 1000, true, 0},
 		{"eth_getTransactionReceipt", `["0xcc"]`, `["0xcc"]`, 0, false, 0},
 		{"eth_estimateGas", `[{}]`, `[{}]`, 0, false, 0},
 	}
 	for _, tt := range tests {
+		const hash = "0xabababababababababababababababababababababababababababababababab"
+		tt.params, tt.wantParams = strings.ReplaceAll(tt.params, "HASH", hash), strings.ReplaceAll(tt.wantParams, "HASH", hash)
 		t.Run(tt.method+tt.params, func(t *testing.T) {
 			rec := &recorder{}
 			h := &blocktag.BlockTag{Next: rec, Head: trackerAt(1000)}
@@ -98,25 +117,40 @@ func TestMethods(t *testing.T) {
 	rec := &recorder{}
 	h := &methods.Methods{Next: rec, Chain: "eth", ChainID: 1337, Head: trackerAt(255), Capabilities: map[string]bool{"debug": true}}
 	tests := []struct {
-		method, want string
-		code         int
-		forwarded    bool
+		method, params, want string
+		code                 int
+		forwarded            bool
 	}{
-		{"eth_chainId", `"0x539"`, 0, false},
-		{"net_version", `"1337"`, 0, false},
-		{"eth_blockNumber", `"0xff"`, 0, false},
-		{"admin_peers", ``, jsonrpc.CodeMethodNotFound, false},
-		{"eth_subscribe", ``, jsonrpc.CodeMethodNotFound, false},
-		{"eth_newFilter", `"ok"`, 0, true}, // passed on to the filters stage
-		{"trace_block", ``, jsonrpc.CodeMethodNotFound, false},
-		{"debug_traceTransaction", `"ok"`, 0, true},
-		{"eth_gasPrice", `"ok"`, 0, true},
+		{"eth_chainId", ``, `"0x539"`, 0, false},
+		{"net_version", `[]`, `"1337"`, 0, false},
+		{"eth_blockNumber", `null`, `"0xff"`, 0, false},
+		{"admin_peers", ``, ``, jsonrpc.CodeMethodNotFound, false},
+		{"eth_subscribe", ``, ``, jsonrpc.CodeMethodNotFound, false},
+		{"eth_newFilter", `[{}]`, `"ok"`, 0, true}, // passed on to the filters stage
+		{"trace_block", ``, ``, jsonrpc.CodeMethodNotFound, false},
+		{"debug_traceTransaction", `["0x01"]`, `"ok"`, 0, true},
+		{"eth_gasPrice", ``, `"ok"`, 0, true},
+		// Argument counts as a node checks them.
+		{"eth_chainId", `[1]`, ``, jsonrpc.CodeInvalidParams, false},
+		{"eth_getBalance", `["0x01","latest","extra"]`, ``, jsonrpc.CodeInvalidParams, false},
+		{"eth_getBalance", `[]`, ``, jsonrpc.CodeInvalidParams, false},
+		{"eth_getBalance", `[null]`, ``, jsonrpc.CodeInvalidParams, false},
+		{"eth_getBalance", `{"a":1}`, ``, jsonrpc.CodeInvalidParams, false},
+		{"eth_getBalance", `["0x01"]`, `"ok"`, 0, true},
+		{"eth_getBlockByNumber", `["latest"]`, ``, jsonrpc.CodeInvalidParams, false},
+		{"eth_call", `[{},"latest",null,null]`, `"ok"`, 0, true},
+		{"eth_call", `[{},"latest",null,null,null]`, ``, jsonrpc.CodeInvalidParams, false},
+		{"rpcmesh_unknown", `[1,2,3,4,5,6,7,8,9,10]`, `"ok"`, 0, true},
 	}
 	for _, tt := range tests {
 		rec.calls = nil
-		res, err := h.Handle(context.Background(), pipeline.NewCall(tt.method, nil))
+		var params json.RawMessage
+		if tt.params != "" {
+			params = json.RawMessage(tt.params)
+		}
+		res, err := h.Handle(context.Background(), pipeline.NewCall(tt.method, params))
 		if code(err) != tt.code || string(res) != tt.want || (len(rec.calls) == 1) != tt.forwarded {
-			t.Errorf("%s: got %s %v forwarded=%v", tt.method, res, err, len(rec.calls) == 1)
+			t.Errorf("%s %s: got %s %v forwarded=%v", tt.method, tt.params, res, err, len(rec.calls) == 1)
 		}
 	}
 	empty := &methods.Methods{Next: rec, Head: trackerAt(0)}
@@ -162,6 +196,15 @@ func TestLogsSplit(t *testing.T) {
 		{`["x"]`, jsonrpc.CodeInvalidParams},
 		{`[{"fromBlock":"latest"}]`, 0},
 		{`[{"blockHash":"0xab"}]`, 0},
+		// As a node: a range past the (agreed) head is refused, never cut.
+		{`[{"fromBlock":"0x3e0","toBlock":"0x3e9"}]`, jsonrpc.CodeInvalidParams},
+		{`[{"fromBlock":"0x3e0","toBlock":"0x3e8"}]`, 0},
+		{`[{"fromBlock":"0x3e9"}]`, jsonrpc.CodeInvalidParams}, // after latest
+		{`[{"fromBlock":"pending"}]`, jsonrpc.CodeInvalidParams},
+		{`[{"blockHash":"0xab","fromBlock":"0x1"}]`, jsonrpc.CodeInvalidParams},
+		{`[{"blockHash":null,"fromBlock":"0x3e0","toBlock":null}]`, 0},
+		{`[{"FromBlock":"0x3e0","ToBlock":"0x3e9"}]`, jsonrpc.CodeInvalidParams}, // names matched as a node does
+		{`[{"fromBlock":"0x3e0","toBlock":"0xffffffffffffffff"}]`, jsonrpc.CodeInvalidParams},
 	}
 	for _, tt := range tests {
 		_, err := h.Handle(context.Background(), pipeline.NewCall("eth_getLogs", json.RawMessage(tt.params)))
@@ -203,16 +246,24 @@ func TestLimitsAndChain(t *testing.T) {
 func TestLogsHugeRangeWithoutLimit(t *testing.T) {
 	rec := &recorder{answer: func(*pipeline.Call) (json.RawMessage, error) { return json.RawMessage(`[]`), nil }}
 	h := &logs.Splitter{Next: rec, Head: trackerAt(1000), Chunk: 100, Concurrency: 2}
-	// Beyond the head: capped at the head, so 11 chunks.
-	if _, err := h.Handle(context.Background(), pipeline.NewCall("eth_getLogs", json.RawMessage(`[{"fromBlock":"0x0","toBlock":"0xffffffffffffffff"}]`))); err != nil {
+	// Up to the head: 11 chunks.
+	if _, err := h.Handle(context.Background(), pipeline.NewCall("eth_getLogs", json.RawMessage(`[{"fromBlock":"0x0","toBlock":"latest"}]`))); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.calls) != 11 {
 		t.Fatalf("%d chunks, want 11", len(rec.calls))
 	}
-	// Entirely beyond the head: too many chunks, refused rather than looping.
-	_, err := h.Handle(context.Background(), pipeline.NewCall("eth_getLogs", json.RawMessage(`[{"fromBlock":"0x5000","toBlock":"0xffffffffffffffff"}]`)))
-	if code(err) != jsonrpc.CodeInvalidParams {
+	// Beyond the head: refused as a node refuses it, nothing sent upstream.
+	rec.calls = nil
+	_, err := h.Handle(context.Background(), pipeline.NewCall("eth_getLogs", json.RawMessage(`[{"fromBlock":"0x0","toBlock":"0x7fffffffffffffff"}]`)))
+	var je *jsonrpc.Error
+	if !errors.As(err, &je) || je.Code != jsonrpc.CodeInvalidParams || je.Message != "block range extends beyond current head block" || len(rec.calls) != 0 {
+		t.Fatalf("range past the head: %v, %d upstream calls", err, len(rec.calls))
+	}
+	// A long chain: too many chunks, refused rather than looping.
+	h.Head = trackerAt(500_000)
+	_, err = h.Handle(context.Background(), pipeline.NewCall("eth_getLogs", json.RawMessage(`[{"fromBlock":"0x0","toBlock":"latest"}]`)))
+	if code(err) != jsonrpc.CodeInvalidParams || len(rec.calls) != 0 {
 		t.Fatalf("huge range: %v", err)
 	}
 }

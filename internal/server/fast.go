@@ -130,7 +130,7 @@ func (g *Gateway) fastError(ctx *fasthttp.RequestCtx, err error) {
 	case errors.As(err, &ne) && ne.Timeout():
 		status, e = http.StatusRequestTimeout, jsonrpc.ErrParse("request not received in time")
 	default:
-		status, e = http.StatusBadRequest, jsonrpc.ErrParse("malformed HTTP request: "+err.Error())
+		status, e = http.StatusBadRequest, jsonrpc.ErrParse("malformed HTTP request")
 	}
 	ctx.Response.Reset()
 	ctx.Response.Header.Set(RequestIDHeader, newRequestID())

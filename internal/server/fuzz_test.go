@@ -14,7 +14,8 @@ import (
 // whose providers were never started (so every forwarded call fails fast
 // with "no provider"), one with verification on (a batch's calls run one
 // by one) and one without (a batch's waves walk the pipeline whole): the
-// answer must be valid JSON-RPC or a 204, never a panic.
+// answer must be valid JSON-RPC or a 204, never a panic, and its error
+// messages in plain words (no Go internals).
 func FuzzFrontDoor(f *testing.F) {
 	gateway := func(verify bool) http.Handler {
 		cfg := config.Default()
@@ -60,6 +61,7 @@ func FuzzFrontDoor(f *testing.F) {
 				if !json.Valid(rec.Body.Bytes()) {
 					t.Fatalf("invalid JSON answer %q to %q", rec.Body.String(), body)
 				}
+				plainMessages(t, rec.Body.Bytes(), body)
 			default:
 				t.Fatalf("status %d for %q", rec.Code, body)
 			}

@@ -173,7 +173,7 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *htt
 		// (net/http ends the body there), so one allocation holds it.
 		body := make([]byte, r.ContentLength)
 		if _, err := io.ReadFull(r.Body, body); err != nil {
-			return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("reading body: " + err.Error())}
+			return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("the request body could not be read")}
 		}
 		return body, nil
 	}
@@ -189,7 +189,7 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *htt
 func gunzipBody(src io.Reader, limit int64) ([]byte, *httpError) {
 	zr, err := gzip.NewReader(src)
 	if err != nil {
-		return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("bad gzip body: " + err.Error())}
+		return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("the request body is not valid gzip")}
 	}
 	defer zr.Close()
 	body, err := io.ReadAll(io.LimitReader(zr, limit+1))
@@ -204,7 +204,7 @@ func checkBody(body []byte, err error, limit int64) ([]byte, *httpError) {
 	case errors.As(err, &mbe) || int64(len(body)) > limit:
 		return nil, bodyTooLarge(limit)
 	case err != nil:
-		return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("reading body: " + err.Error())}
+		return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("the request body could not be read")}
 	}
 	return body, nil
 }
@@ -524,7 +524,8 @@ func (g *Gateway) corsHeaders(h headerSetter, origin string) string {
 	allowed := g.allowedOrigin(origin)
 	if allowed != "" {
 		h.Set("Access-Control-Allow-Origin", allowed)
-		h.Set("Access-Control-Expose-Headers", RequestIDHeader)
+		// So that browser dApps can read how an answer was established.
+		h.Set("Access-Control-Expose-Headers", RequestIDHeader+", "+VerifiedHeader)
 	}
 	return allowed
 }

@@ -290,6 +290,15 @@ func TestGzipAndCORS(t *testing.T) {
 	if h.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatal("CORS allowed an unlisted origin")
 	}
+	// A browser dApp may read the request ID and how the answer was established.
+	_, h, _ = tg.post(t, "/dev", `{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}`, "Origin", "https://dapp.example")
+	exposed := map[string]bool{}
+	for _, v := range strings.Split(h.Get("Access-Control-Expose-Headers"), ",") {
+		exposed[http.CanonicalHeaderKey(strings.TrimSpace(v))] = true
+	}
+	if !exposed["X-Request-Id"] || !exposed["X-Rpcmesh-Verified"] {
+		t.Fatalf("Access-Control-Expose-Headers %q: want X-Request-Id and X-Rpcmesh-Verified", h.Get("Access-Control-Expose-Headers"))
+	}
 }
 
 func TestClientIdentityNotForwarded(t *testing.T) {

@@ -54,7 +54,11 @@ func Decode(params json.RawMessage, lim Limits) (*Tx, error) {
 	}
 	tx := new(types.Transaction)
 	if err := tx.UnmarshalBinary(raw); err != nil {
-		return nil, invalid(ReasonMalformed, "malformed transaction: "+err.Error())
+		msg := "the bytes are not an encoded transaction" // rlp's own words name Go types
+		if errors.Is(err, types.ErrTxTypeNotSupported) {
+			msg = err.Error()
+		}
+		return nil, invalid(ReasonMalformed, "malformed transaction: "+msg)
 	}
 	if err := checkSize(tx, len(raw), lim); err != nil {
 		return nil, err

@@ -3,15 +3,18 @@
 // agreed numbers before the call is forwarded, so every provider is asked
 // about the same block and a client never sees the chain go backwards when
 // its calls land on different providers. It also pins the call to its
-// block, so routing picks only providers that have it.
+// block, so routing picks only providers that have it. The block param is
+// parsed by internal/blockref, as a node parses it: a number or tag, and
+// for the methods that take one (go-ethereum's BlockNumberOrHash) a block
+// hash, bare or in an EIP-1898 object.
 package blocktag
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"strconv"
 
+	"github.com/rpcmesh/rpcmesh/internal/blockref"
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
@@ -60,115 +63,84 @@ func (b *BlockTag) pin(c *pipeline.Call) error {
 	if perr != nil {
 		return nil // let the node explain its own params
 	}
-	var q [20]byte // room for a quoted quantity, on the stack
-	switch {
-	case idx < len(params):
-		raw, n, pinned, err := resolve(b.Head, params[idx], q[:0])
-		if err != nil {
-			return err
+	absent := idx >= len(params) || string(bytes.TrimSpace(params[idx])) == "null"
+	if absent {
+		// An optional block param left out (or null) means "latest" to a
+		// node; a required one was answered by the methods stage.
+		if !c.Info.DefaultLatest || idx > len(params) {
+			return nil
 		}
-		c.Params = jsonrpc.EncodeParamsWith(params, idx, raw)
-		c.Block, c.HasBlock = n, pinned
-	case idx == len(params) && c.Info.DefaultLatest:
-		if h, ok := b.Head.Latest(); ok {
+		h, ok := b.Head.Latest()
+		if !ok {
+			return nil
+		}
+		var q [20]byte // room for a quoted quantity, on the stack
+		if idx == len(params) {
 			params = append(params, nil) // the place of the block param
-			c.Params = jsonrpc.EncodeParamsWith(params, idx, quantity(q[:0], h.Number))
-			c.Block, c.HasBlock = h.Number, true
 		}
+		c.Params = jsonrpc.EncodeParamsWith(params, idx, blockref.Quantity(q[:0], h.Number))
+		c.Block, c.HasBlock = h.Number, true
+		return nil
+	}
+	ref, err := Parse(params[idx], c.Info.ByHash)
+	if err != nil {
+		return jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument %d: %s", idx, err.Error())
+	}
+	res, pinned := Resolve(b.Head, ref)
+	c.Block, c.HasBlock = res.Number, pinned
+	if res.Kind != ref.Kind { // a tag became the agreed number
+		var q [96]byte // room for a block object, on the stack
+		c.Params = jsonrpc.EncodeParamsWith(params, idx, res.AppendJSON(q[:0]))
 	}
 	return nil
 }
 
-// Resolve turns one block param (a tag, a number, or an EIP-1898 object)
-// into the param to forward and the block it pins, if any. A block beyond
-// the agreed head is not pinned: a provider answers it as it sees fit.
-func Resolve(t *head.Tracker, raw json.RawMessage) (json.RawMessage, uint64, bool, *jsonrpc.Error) {
-	return resolve(t, raw, nil)
+// Parse parses a block param as a node does: a number or tag, and when
+// byHash also a block hash, bare or in an EIP-1898 object.
+func Parse(raw json.RawMessage, byHash bool) (blockref.Ref, error) {
+	if byHash {
+		return blockref.ParseNumberOrHash(raw)
+	}
+	return blockref.ParseNumber(raw)
 }
 
-// resolve is Resolve writing a block number it substitutes into q's
-// storage (the caller copies the param before q goes).
-func resolve(t *head.Tracker, raw json.RawMessage, q []byte) (json.RawMessage, uint64, bool, *jsonrpc.Error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) > 0 && raw[0] == '{' {
-		return resolveObject(t, raw)
-	}
-	return resolveTag(t, raw, q)
-}
-
-// resolveTag resolves a tag or a number (raw trimmed). Apart from resolve
-// so that the recursion of resolveObject does not include it: escape
-// analysis would then move the caller's q to the heap.
-func resolveTag(t *head.Tracker, raw json.RawMessage, q []byte) (json.RawMessage, uint64, bool, *jsonrpc.Error) {
-	tag, ok := jsonrpc.StringValue(raw)
-	if !ok {
-		return nil, 0, false, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: block must be a tag, a hex number or an object")
-	}
+// Resolve turns a tag into the agreed number it stands for ("latest",
+// "safe", "finalized"; kept as written when the head has no such number
+// yet) and reports the block the call is pinned to (Number of the result)
+// if any. "pending" stays "pending" but is pinned at the agreed head, so
+// only providers there answer it; "earliest" is pinned at 0. A block by
+// hash is not pinned: any provider that knows the hash may answer. A
+// number beyond the agreed head is not pinned: for the gateway's clients
+// that block is not there yet, and a provider answers it as a node does.
+func Resolve(t *head.Tracker, r blockref.Ref) (blockref.Ref, bool) {
 	h, haveHead := t.Latest()
-	switch tag {
-	case "latest":
+	switch r.Kind {
+	case blockref.Latest:
 		if !haveHead {
-			return raw, 0, false, nil
+			return r, false
 		}
-		return quantity(q, h.Number), h.Number, true, nil
-	case "pending":
-		// Keep "pending", but only providers at the agreed head may answer it.
-		return raw, h.Number, haveHead, nil
-	case "safe", "finalized":
+		return number(r, h.Number), true
+	case blockref.Pending:
+		r.Number = h.Number
+		return r, haveHead
+	case blockref.Safe, blockref.Finalized:
 		n, ok := t.Safe()
-		if tag == "finalized" {
+		if r.Kind == blockref.Finalized {
 			n, ok = t.Finalized()
 		}
 		if !ok {
-			return raw, 0, false, nil
+			return r, false
 		}
-		return quantity(q, n), n, true, nil
-	case "earliest":
-		return raw, 0, true, nil
+		return number(r, n), true
+	case blockref.Earliest:
+		return r, true
+	case blockref.Number:
+		return r, haveHead && r.Number <= h.Number
 	}
-	n, err := head.ParseQuantity(tag)
-	if err != nil {
-		return nil, 0, false, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: block %q: %v", tag, err)
-	}
-	if !haveHead || n > h.Number {
-		return raw, n, false, nil
-	}
-	return raw, n, true, nil
+	return r, false // a hash
 }
 
-// resolveObject handles {"blockNumber": ...} and {"blockHash": ...}.
-func resolveObject(t *head.Tracker, raw json.RawMessage) (json.RawMessage, uint64, bool, *jsonrpc.Error) {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return nil, 0, false, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: block object: %v", err)
-	}
-	num, ok := obj["blockNumber"]
-	if !ok {
-		return raw, 0, false, nil // by hash: any provider that knows the hash
-	}
-	var r json.RawMessage
-	var n uint64
-	var pinned bool
-	var err *jsonrpc.Error
-	if num = bytes.TrimSpace(num); len(num) > 0 && num[0] == '{' {
-		r, n, pinned, err = resolveObject(t, num)
-	} else {
-		r, n, pinned, err = resolveTag(t, num, nil)
-	}
-	if err != nil {
-		return nil, 0, false, err
-	}
-	obj["blockNumber"] = r
-	out, mErr := json.Marshal(obj)
-	if mErr != nil {
-		return nil, 0, false, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: block object: %v", mErr)
-	}
-	return out, n, pinned, nil
-}
-
-// quantity appends n as a quoted JSON quantity (as head.Quantity) to q.
-func quantity(q []byte, n uint64) json.RawMessage {
-	q = append(q, `"0x`...)
-	q = strconv.AppendUint(q, n, 16)
-	return append(q, '"')
+// number is r with its tag replaced by block n, in the form r was written.
+func number(r blockref.Ref, n uint64) blockref.Ref {
+	return blockref.Ref{Kind: blockref.Number, Number: n, Object: r.Object}
 }

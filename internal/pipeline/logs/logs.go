@@ -1,6 +1,7 @@
 // Package logs is the pipeline stage for eth_getLogs: it resolves the
-// filter's block range against the agreed head, refuses ranges over the
-// limit with a clear -32602, and splits long ranges into chunks that are
+// filter's block range against the agreed head, checks it as a node does
+// (a range past the agreed head is -32602 "block range extends beyond
+// current head block"), refuses ranges over the limit with a clear -32602, and splits long ranges into chunks that are
 // routed independently (so across providers) and concatenated in order.
 package logs
 
@@ -9,8 +10,10 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"strings"
 	"sync"
 
+	"github.com/rpcmesh/rpcmesh/internal/blockref"
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
@@ -57,24 +60,19 @@ func (s *Splitter) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessag
 	}
 	var filter map[string]json.RawMessage
 	if err := json.Unmarshal(params[0], &filter); err != nil {
-		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: eth_getLogs filter: %v", err)
+		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: the filter must be an object")
 	}
-	if _, byHash := filter["blockHash"]; byHash {
+	rawFrom, rawTo := member(filter, "fromBlock"), member(filter, "toBlock")
+	if given(member(filter, "blockHash")) {
+		if given(rawFrom) || given(rawTo) {
+			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams,
+				"invalid argument 0: cannot specify both BlockHash and FromBlock/ToBlock, choose one or the other")
+		}
 		return s.Next.Handle(ctx, c)
 	}
-	from, err := s.bound(filter, "fromBlock")
-	if err != nil {
-		return nil, err
-	}
-	to, err := s.bound(filter, "toBlock")
-	if err != nil {
-		return nil, err
-	}
-	if h, ok := s.Head.Latest(); ok && to > h.Number && from <= h.Number {
-		to = h.Number // no logs beyond the head; keeps the span meaningful
-	}
-	if from > to {
-		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: fromBlock %d is after toBlock %d", from, to)
+	from, to, rerr := s.blockRange(rawFrom, rawTo)
+	if rerr != nil {
+		return nil, rerr
 	}
 	span := to - from + 1
 	if span == 0 { // the whole uint64 range
@@ -95,28 +93,91 @@ func (s *Splitter) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessag
 	return s.split(ctx, c, filter, from, to, chunk)
 }
 
-// bound resolves fromBlock/toBlock (default "latest") to a number.
-func (s *Splitter) bound(filter map[string]json.RawMessage, key string) (uint64, *jsonrpc.Error) {
-	raw, ok := filter[key]
-	if !ok || string(raw) == "null" {
-		raw = json.RawMessage(`"latest"`)
-	}
-	res, n, pinned, err := blocktag.Resolve(s.Head, raw)
+// Messages as a node words them (go-ethereum's eth/filters).
+const (
+	msgInvalidRange    = "invalid block range params"
+	msgRangeIntoFuture = "block range extends beyond current head block"
+	msgPendingLogs     = "pending logs are not supported"
+)
+
+// blockRange resolves a filter's fromBlock and toBlock (absent or null:
+// "latest") against the agreed head and checks them as a node does: a
+// range backwards, "pending", or a range past the agreed head is -32602,
+// never cut to what exists (an indexer would skip blocks unknowingly).
+func (s *Splitter) blockRange(rawFrom, rawTo json.RawMessage) (uint64, uint64, *jsonrpc.Error) {
+	from, err := bound(rawFrom)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	var tag string
-	if pinned || json.Unmarshal(res, &tag) == nil && len(tag) > 2 && tag[:2] == "0x" {
-		return n, nil
+	to, err := bound(rawTo)
+	if err != nil {
+		return 0, 0, err
 	}
-	return 0, jsonrpc.Errorf(jsonrpc.CodeNoProvider, "no provider available: no agreed head to resolve %s", key)
+	if from.Kind == blockref.Number && to.Kind == blockref.Number && from.Number > to.Number {
+		return 0, 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, msgInvalidRange)
+	}
+	if from.Kind == blockref.Pending || to.Kind == blockref.Pending {
+		return 0, 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, msgPendingLogs)
+	}
+	for _, r := range []*blockref.Ref{&from, &to} {
+		res, _ := blocktag.Resolve(s.Head, *r)
+		switch res.Kind {
+		case blockref.Earliest:
+			res = blockref.Ref{Kind: blockref.Number}
+		case blockref.Number:
+		default: // a tag the agreed head cannot resolve yet
+			return 0, 0, jsonrpc.Errorf(jsonrpc.CodeNoProvider, "no provider available: no agreed head to resolve %s", r.Kind)
+		}
+		*r = res
+	}
+	if from.Number > to.Number {
+		return 0, 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, msgInvalidRange)
+	}
+	if h, ok := s.Head.Latest(); ok && to.Number > h.Number {
+		return 0, 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, msgRangeIntoFuture)
+	}
+	return from.Number, to.Number, nil
+}
+
+// bound parses fromBlock or toBlock (absent or null: "latest").
+func bound(raw json.RawMessage) (blockref.Ref, *jsonrpc.Error) {
+	if !given(raw) {
+		return blockref.Ref{Kind: blockref.Latest}, nil
+	}
+	r, err := blockref.ParseNumber(raw)
+	if err != nil {
+		return r, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: %s", err.Error())
+	}
+	return r, nil
+}
+
+// given reports whether a member is there and not null (a node decodes
+// null as absent).
+func given(raw json.RawMessage) bool {
+	return raw != nil && string(bytes.TrimSpace(raw)) != "null"
+}
+
+// member is filter's member name, matched as encoding/json matches a
+// node's struct fields: exactly, else without regard to case.
+func member(filter map[string]json.RawMessage, name string) json.RawMessage {
+	if v, ok := filter[name]; ok {
+		return v
+	}
+	for k, v := range filter {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return nil
 }
 
 // sub builds the call for blocks from..to, pinned to to (capped at the head).
 func (s *Splitter) sub(c *pipeline.Call, filter map[string]json.RawMessage, from, to uint64) *pipeline.Call {
 	f := make(map[string]json.RawMessage, len(filter))
 	for k, v := range filter {
-		f[k] = v
+		if !strings.EqualFold(k, "fromBlock") && !strings.EqualFold(k, "toBlock") {
+			f[k] = v
+		}
 	}
 	f["fromBlock"] = json.RawMessage(`"` + head.Quantity(from) + `"`)
 	f["toBlock"] = json.RawMessage(`"` + head.Quantity(to) + `"`)

@@ -1,6 +1,7 @@
 // Package methods is the pipeline stage that refuses methods the gateway
-// does not serve and answers the ones it knows better than any single
-// provider: eth_chainId and net_version from the config, eth_blockNumber
+// does not serve, checks the number of params as a node does (-32602 "too
+// many arguments, want at most N", "missing value for required argument
+// N"), and answers the methods it knows better than any single provider: eth_chainId and net_version from the config, eth_blockNumber
 // from the agreed head (so it never goes backwards).
 package methods
 
@@ -57,6 +58,9 @@ func (m *Methods) local(c *pipeline.Call) (pipeline.Answer, bool) {
 	if c.Info.Needs != "" && !m.Capabilities[c.Info.Needs] {
 		return refuse(jsonrpc.Errorf(jsonrpc.CodeMethodNotFound, "method %s is not available: no provider of chain %s serves the %s namespace", c.Method, m.Chain, c.Info.Needs))
 	}
+	if msg := checkArgs(c); msg != "" {
+		return refuse(jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "%s", msg))
+	}
 	switch c.Method {
 	case "eth_chainId":
 		return quoted(head.Quantity(m.ChainID)), true
@@ -70,6 +74,16 @@ func (m *Methods) local(c *pipeline.Call) (pipeline.Answer, bool) {
 		return quoted(head.Quantity(b.Number)), true
 	}
 	return pipeline.Answer{}, false
+}
+
+// checkArgs is the node's check of c's argument count: its message, or "".
+func checkArgs(c *pipeline.Call) string {
+	if !c.Info.Args.Known {
+		return ""
+	}
+	var buf [8]json.RawMessage // the params, split on the stack
+	params, err := jsonrpc.AppendValidParamsArray(buf[:0], c.Params)
+	return c.Info.Args.CheckArgs(err == nil, params)
 }
 
 func quoted(s string) pipeline.Answer { return pipeline.Answer{Result: json.RawMessage(`"` + s + `"`)} }

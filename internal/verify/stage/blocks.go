@@ -22,7 +22,7 @@ func (v *Verifier) blockHeader(ctx context.Context, c *pipeline.Call, ps []json.
 		}
 		var h common.Hash
 		if err := json.Unmarshal(ps[0], &h); err != nil {
-			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: block hash: %v", err)
+			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: a block hash is a 0x-prefixed hex string of 32 bytes")
 		}
 		return v.o.Trust.HeaderByHash(ctx, h)
 	}

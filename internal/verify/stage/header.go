@@ -1,86 +1,103 @@
 package stage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 
+	"github.com/rpcmesh/rpcmesh/internal/blockref"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
-// header resolves a block param (a number or tag, or an EIP-1898 object;
-// absent means latest) to a trusted header. "pending" cannot be proven: it
-// returns a *fallback.
+// header resolves a block param (a number or tag, a block hash, or an
+// EIP-1898 object; absent or null means latest) to a trusted header. The
+// param is parsed by internal/blockref as a node parses it. "pending"
+// cannot be proven: it returns a *fallback.
 func (v *Verifier) header(ctx context.Context, raw json.RawMessage) (*types.Header, error) {
-	raw = json.RawMessage(strings.TrimSpace(string(raw)))
-	if len(raw) > 0 && raw[0] == '{' {
-		var obj struct {
-			BlockHash        *common.Hash    `json:"blockHash"`
-			BlockNumber      json.RawMessage `json:"blockNumber"`
-			RequireCanonical bool            `json:"requireCanonical"`
-		}
-		if err := json.Unmarshal(raw, &obj); err != nil {
-			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: block object: %v", err)
-		}
-		if obj.BlockHash == nil {
-			return v.header(ctx, obj.BlockNumber)
-		}
-		h, err := v.o.Trust.HeaderByHash(ctx, *obj.BlockHash)
-		if err != nil || !obj.RequireCanonical {
-			return h, err
-		}
-		canon, err := v.o.Trust.HeaderByNumber(ctx, h.Number.Uint64())
+	if absent(raw) {
+		return v.headerOf(ctx, blockref.Ref{Kind: blockref.Latest})
+	}
+	ref, err := blockref.ParseNumberOrHash(raw)
+	if err != nil {
+		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: block: %s", err.Error())
+	}
+	return v.headerOf(ctx, ref)
+}
+
+// headerOf is the trusted header of a parsed block param. A hash with
+// requireCanonical that is not on the agreed chain is answered as a node
+// answers it (-32000 "hash is not currently canonical").
+func (v *Verifier) headerOf(ctx context.Context, ref blockref.Ref) (*types.Header, error) {
+	if ref.Kind != blockref.Hash {
+		n, err := v.numberOf(ref)
 		if err != nil {
 			return nil, err
 		}
-		if canon.Hash() != h.Hash() {
-			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "block %s is not canonical", obj.BlockHash.Hex())
-		}
-		return h, nil
+		return v.o.Trust.HeaderByNumber(ctx, n)
 	}
-	n, err := v.number(raw)
+	h, err := v.o.Trust.HeaderByHash(ctx, common.Hash(ref.Hash))
+	if err != nil || !ref.RequireCanonical {
+		return h, err
+	}
+	canon, err := v.o.Trust.HeaderByNumber(ctx, h.Number.Uint64())
 	if err != nil {
 		return nil, err
 	}
-	return v.o.Trust.HeaderByNumber(ctx, n)
+	if canon.Hash() != h.Hash() {
+		return nil, jsonrpc.Errorf(codeServerError, "hash is not currently canonical")
+	}
+	return h, nil
 }
 
-// number resolves a block number or tag; absent means latest.
+// codeServerError is the code a node gives errors without one of their own.
+const codeServerError = -32000
+
+// number resolves a block number or tag (go-ethereum's rpc.BlockNumber:
+// a log filter's fromBlock/toBlock); absent or null means latest.
 func (v *Verifier) number(raw json.RawMessage) (uint64, error) {
-	tag := "latest"
-	if len(raw) > 0 && string(raw) != "null" {
-		if err := json.Unmarshal(raw, &tag); err != nil {
-			return 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: block must be a tag, a hex number or an object")
-		}
+	if absent(raw) {
+		return v.numberOf(blockref.Ref{Kind: blockref.Latest})
 	}
-	switch tag {
-	case "pending":
+	ref, err := blockref.ParseNumber(raw)
+	if err != nil {
+		return 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: block: %s", err.Error())
+	}
+	return v.numberOf(ref)
+}
+
+// numberOf is the number of a block named by number or tag.
+func (v *Verifier) numberOf(ref blockref.Ref) (uint64, error) {
+	switch ref.Kind {
+	case blockref.Number:
+		return ref.Number, nil
+	case blockref.Pending:
 		return 0, &fallback{why: "the pending block cannot be proven"}
-	case "earliest":
+	case blockref.Earliest:
 		return 0, nil
-	case "latest", "safe", "finalized":
+	case blockref.Latest, blockref.Safe, blockref.Finalized:
 		// The blocktag stage resolves tags to agreed numbers; without a
 		// head there is nothing to prove against.
 		if v.o.Latest == nil {
-			return 0, fmt.Errorf("block %q: %w", tag, verify.ErrNoTrust)
+			return 0, fmt.Errorf("block %q: %w", ref.Kind, verify.ErrNoTrust)
 		}
 		n, ok := v.o.Latest()
 		if !ok {
-			return 0, fmt.Errorf("block %q: no agreed head: %w", tag, verify.ErrNoTrust)
+			return 0, fmt.Errorf("block %q: no agreed head: %w", ref.Kind, verify.ErrNoTrust)
 		}
 		return n, nil
 	}
-	n, err := hexutil.DecodeUint64(tag)
-	if err != nil {
-		return 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: block %q: %v", tag, err)
-	}
-	return n, nil
+	return 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: a block hash where a block number is expected")
+}
+
+// absent reports whether a param was left out or null.
+func absent(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) == 0 || string(raw) == "null"
 }
 
 // splitParams splits a call's params into n positions (missing ones are nil).
@@ -88,7 +105,7 @@ func splitParams(raw json.RawMessage, n int) ([]json.RawMessage, error) {
 	var ps []json.RawMessage
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &ps); err != nil {
-			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: params must be a list")
+			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: expected an array")
 		}
 	}
 	for len(ps) < n {

@@ -65,7 +65,7 @@ func (v *Verifier) logRange(ctx context.Context, raw json.RawMessage) (uint64, u
 		BlockHash *common.Hash    `json:"blockHash"`
 	}
 	if err := json.Unmarshal(raw, &f); err != nil {
-		return 0, 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: the filter must be an object")
+		return 0, 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: the filter's blockHash, fromBlock, toBlock or address is not valid")
 	}
 	if f.BlockHash != nil {
 		h, err := v.o.Trust.HeaderByHash(ctx, *f.BlockHash)

@@ -38,7 +38,7 @@ func parseState(c *pipeline.Call) (*stateCall, error) {
 	}
 	sc := &stateCall{slots: []common.Hash{}}
 	if err := json.Unmarshal(ps[0], &sc.address); err != nil {
-		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: the address must be 20 bytes of hex")
+		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: an address is a 0x-prefixed hex string of 20 bytes")
 	}
 	sc.block = ps[1]
 	switch c.Method {

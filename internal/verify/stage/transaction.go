@@ -39,7 +39,7 @@ func (v *Verifier) transaction(ctx context.Context, c *pipeline.Call) (json.RawM
 	}
 	var hash common.Hash
 	if err := json.Unmarshal(ps[0], &hash); err != nil {
-		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: the transaction hash must be 32 bytes of hex")
+		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: a transaction hash is a 0x-prefixed hex string of 32 bytes")
 	}
 	first := Request{Method: c.Method, Params: c.Params}
 	return v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
