@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -99,6 +100,18 @@ func TestConformance(t *testing.T) {
 	}
 	wg.Wait()
 
+	// Where the node itself fails a fixture, rpcmesh must still answer
+	// exactly as the node does: drop-in means the node's answer, not the
+	// fixture's.
+	var baseline map[string]Result
+	for i, s := range chosen {
+		if !s.gateway && results[i] != nil {
+			baseline = map[string]Result{}
+			for _, r := range results[i] {
+				baseline[r.Path] = r
+			}
+		}
+	}
 	var report strings.Builder
 	for i, s := range chosen {
 		if results[i] == nil {
@@ -115,6 +128,15 @@ func TestConformance(t *testing.T) {
 				passed++
 				if listed && !known.Flaky(s.name, r.Path) {
 					t.Errorf("%s %s passes: remove it from %s (%s)", s.name, r.Path, knownFile, reason)
+				}
+			case s.gateway && baseline[r.Path].Err != nil && bytes.Equal(r.Sent, baseline[r.Path].Sent):
+				// Both failed at the same request: the gateway's answer must be the node's.
+				node := Step{Request: r.Sent, Want: baseline[r.Path].Got}
+				if err := judge.Check(false, node, r.Got); err != nil {
+					t.Errorf("%s %s: the node fails this fixture, and rpcmesh answers differently from it: %v\n  got  %.300s\n  node %.300s", s.name, r.Path, err, r.Got, node.Want)
+				}
+				if !listed {
+					t.Errorf("%s %s fails as the node does, but is not listed in %s", s.name, r.Path, knownFile)
 				}
 			case !listed:
 				t.Errorf("%s %s fails: %v\n  sent %.300s\n  got  %.300s\n  want %.300s", s.name, r.Path, r.Err, r.Sent, r.Got, r.Want)
