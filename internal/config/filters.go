@@ -13,13 +13,16 @@ type Filters struct {
 	// MaxChangesBytes bounds the bytes of the changes waiting in one
 	// filter, 4 MiB, at most limits.max_response_bytes (one poll answers
 	// them all); past it the filter is removed.
-	MaxChangesBytes int64    `yaml:"max_changes_bytes"`
-	Timeout         Duration `yaml:"timeout"` // 5m without eth_getFilterChanges removes a filter (go-ethereum's default)
+	MaxChangesBytes int64 `yaml:"max_changes_bytes"`
+	// MaxTotalBytes bounds the bytes waiting in all of a chain's filters
+	// together, 64 MiB; past it the filter with the most waiting is removed.
+	MaxTotalBytes int64    `yaml:"max_total_bytes"`
+	Timeout       Duration `yaml:"timeout"` // 5m without eth_getFilterChanges removes a filter (go-ethereum's default)
 }
 
 // DefaultFilters returns the default filter bounds.
 func DefaultFilters() Filters {
-	return Filters{MaxPerClient: 64, MaxTotal: 1024, MaxChanges: 10000, MaxChangesBytes: 4 << 20, Timeout: Duration(5 * time.Minute)}
+	return Filters{MaxPerClient: 64, MaxTotal: 1024, MaxChanges: 10000, MaxChangesBytes: 4 << 20, MaxTotalBytes: 64 << 20, Timeout: Duration(5 * time.Minute)}
 }
 
 func (v *validator) filters(f *Filters, maxResponse int64) {
@@ -29,6 +32,10 @@ func (v *validator) filters(f *Filters, maxResponse int64) {
 	v.atLeastOne("filters.max_changes_bytes", f.MaxChangesBytes)
 	if maxResponse > 0 && f.MaxChangesBytes > maxResponse {
 		v.errorf("filters.max_changes_bytes", "%d is over limits.max_response_bytes (%d): one poll answers every change waiting", f.MaxChangesBytes, maxResponse)
+	}
+	v.atLeastOne("filters.max_total_bytes", f.MaxTotalBytes)
+	if f.MaxChangesBytes > f.MaxTotalBytes && f.MaxTotalBytes > 0 {
+		v.errorf("filters.max_changes_bytes", "%d is over filters.max_total_bytes (%d)", f.MaxChangesBytes, f.MaxTotalBytes)
 	}
 	v.positive("filters.timeout", f.Timeout)
 	if f.MaxPerClient > f.MaxTotal && f.MaxTotal > 0 {

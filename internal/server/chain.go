@@ -81,7 +81,7 @@ func newChain(cfg *config.Config, ch *config.Chain, m *metrics.Metrics, txm *txw
 	c.verify = ch.EffectiveVerify(cfg.Verify)
 	c.hub = newHub(cfg, c, logger)
 	c.filters = filters.NewStore(c.hub, filters.Limits{MaxPerClient: cfg.Filters.MaxPerClient, MaxTotal: cfg.Filters.MaxTotal,
-		MaxChanges: cfg.Filters.MaxChanges, MaxBytes: cfg.Filters.MaxChangesBytes, Timeout: cfg.Filters.Timeout.D()}, nil)
+		MaxChanges: cfg.Filters.MaxChanges, MaxBytes: cfg.Filters.MaxChangesBytes, MaxTotalBytes: cfg.Filters.MaxTotalBytes, Timeout: cfg.Filters.Timeout.D()}, nil)
 	c.pipeline = buildPipeline(cfg, ch, c, evidence, verifyObserver{vm}, logger)
 	if pipeline.CanBatch(c.pipeline) {
 		c.batches = c.pipeline.(pipeline.BatchHandler)

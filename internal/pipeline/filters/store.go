@@ -47,11 +47,14 @@ type Events interface {
 
 // Limits bound a Store (config.Filters).
 type Limits struct {
-	MaxPerClient int           // filters one client may have installed
-	MaxTotal     int           // filters in the store
-	MaxChanges   int           // changes waiting in one filter; past it the filter is dropped
-	MaxBytes     int64         // bytes of the changes waiting in one filter; same rule
-	Timeout      time.Duration // a filter not polled for this long is removed
+	MaxPerClient int   // filters one client may have installed
+	MaxTotal     int   // filters in the store
+	MaxChanges   int   // changes waiting in one filter; past it the filter is dropped
+	MaxBytes     int64 // bytes of the changes waiting in one filter; same rule
+	// MaxTotalBytes bounds the bytes waiting in all filters together; past
+	// it the filter with the most waiting is removed (0: no bound).
+	MaxTotalBytes int64
+	Timeout       time.Duration // a filter not polled for this long is removed
 }
 
 // Spec is what a new filter collects.
@@ -97,6 +100,7 @@ type Store struct {
 	mu        sync.Mutex
 	filters   map[string]*filter
 	perClient map[string]int
+	bytes     int64 // of changes waiting in all filters
 }
 
 // NewStore returns an empty store fed by events. now is the clock (nil: time.Now).
@@ -157,6 +161,7 @@ func (s *Store) Changes(id string) (json.RawMessage, error) {
 	}
 	f.deadline = s.now().Add(s.limits.Timeout)
 	changes := f.changes
+	s.bytes -= f.bytes
 	f.changes, f.bytes = nil, 0
 	s.mu.Unlock()
 	return joinArray(changes), nil
@@ -228,7 +233,8 @@ func (s *Store) Run(ctx context.Context) {
 
 // deliver adds one event to filter id. A filter with MaxChanges (or
 // MaxBytes) waiting is dropped: its client learns it from "filter not found", as when a filter
-// expires, rather than miss changes without knowing.
+// expires, rather than miss changes without knowing. Past MaxTotalBytes the
+// filter with the most waiting (the least polled) is dropped the same way.
 func (s *Store) deliver(id string, raw json.RawMessage) {
 	s.mu.Lock()
 	f, ok := s.filters[id]
@@ -242,16 +248,43 @@ func (s *Store) deliver(id string, raw json.RawMessage) {
 		s.unsubscribe([]string{f.sub})
 		return
 	}
+	var gone []string
 	if e, keep := change(&f.spec, raw); keep {
-		if f.bytes += int64(len(e.raw)); s.limits.MaxBytes > 0 && f.bytes > s.limits.MaxBytes {
-			s.removeLocked(id, f)
-			s.mu.Unlock()
-			s.unsubscribe([]string{f.sub})
-			return
-		}
+		n := int64(len(e.raw))
+		f.bytes += n
+		s.bytes += n
 		f.changes = appendChange(f.changes, e)
+		if s.limits.MaxBytes > 0 && f.bytes > s.limits.MaxBytes {
+			s.removeLocked(id, f)
+			gone = append(gone, f.sub)
+		}
+		for s.limits.MaxTotalBytes > 0 && s.bytes > s.limits.MaxTotalBytes {
+			gone = append(gone, s.dropLargestLocked())
+		}
 	}
 	s.mu.Unlock()
+	s.unsubscribe(gone)
+}
+
+// dropLargestLocked removes the filter with the most bytes waiting and
+// returns its event subscription; s.mu is held. A scan of at most
+// MaxTotal filters, only when the store-wide bound is passed.
+func (s *Store) dropLargestLocked() string {
+	var (
+		bigID string
+		big   *filter
+	)
+	for id, f := range s.filters {
+		if big == nil || f.bytes > big.bytes {
+			bigID, big = id, f
+		}
+	}
+	if big == nil {
+		s.bytes = 0
+		return ""
+	}
+	s.removeLocked(bigID, big)
+	return big.sub
 }
 
 // live returns filter id if it is installed and not expired. An expired
@@ -275,6 +308,7 @@ func (s *Store) removeLocked(id string, f *filter) {
 		return
 	}
 	delete(s.filters, id)
+	s.bytes -= f.bytes
 	if s.perClient[f.client]--; s.perClient[f.client] <= 0 {
 		delete(s.perClient, f.client)
 	}

@@ -194,6 +194,39 @@ func TestStoreDropsFilterPastMaxChanges(t *testing.T) {
 	}
 }
 
+// A store-wide byte bound drops the filter polled least (most waiting),
+// and keeps the one whose client polls.
+func TestStoreDropsLargestPastTotalBytes(t *testing.T) {
+	ev, clk := newEvents(), &clock{t: time.Unix(1_000_000, 0)}
+	limits := Limits{MaxPerClient: 3, MaxTotal: 3, MaxChanges: 1000, MaxTotalBytes: 100, Timeout: time.Minute}
+	s := NewStore(ev, limits, clk.now)
+	idle, _ := s.Install("a", Spec{Kind: Pending, From: -1, To: -1})
+	busy, _ := s.Install("b", Spec{Kind: Pending, From: -1, To: -1})
+	waiting := func() int64 { s.mu.Lock(); defer s.mu.Unlock(); return s.bytes }
+	send := func(i int) { // 20 bytes to each filter, then busy polls
+		ev.send(subscribe.KindPending, fmt.Sprintf(`"0x%016x"`, i))
+		if _, err := s.Changes(busy); err != nil {
+			t.Fatalf("the polled filter was dropped: %v", err)
+		}
+	}
+	for i := range 4 {
+		send(i) // at most 80 (idle) + 20 (busy) waiting: at the bound, not past it
+	}
+	if got := waiting(); got != 80 {
+		t.Fatalf("%d bytes waiting, want 80 (idle's four hashes)", got)
+	}
+	send(4) // 100 + 20: past the bound
+	if _, err := s.Changes(idle); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("filter holding most past the store-wide bound: %v, want not found", err)
+	}
+	if ev.open() != 1 {
+		t.Fatalf("%d event subscriptions, want 1 (the dropped filter's ended)", ev.open())
+	}
+	if got := waiting(); got != 0 {
+		t.Fatalf("%d bytes waiting after busy polled, want 0", got)
+	}
+}
+
 func TestStoreExpiry(t *testing.T) {
 	tests := []struct {
 		name    string
