@@ -18,7 +18,7 @@ import (
 // bounded is a gateway with small filter bounds and a short timeout.
 func bounded(t *testing.T) string {
 	return startGateway(t, func(c *config.Config) {
-		c.Filters = config.Filters{MaxPerClient: 3, MaxTotal: 4, MaxChanges: 4, MaxChangesBytes: 1 << 20, Timeout: config.Duration(2 * time.Second)}
+		c.Filters = config.Filters{MaxPerClient: 3, MaxTotal: 4, MaxChanges: 4, MaxChangesBytes: 1 << 20, MaxTotalBytes: 4 << 20, Timeout: config.Duration(2 * time.Second)}
 	})
 }
 
