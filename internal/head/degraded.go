@@ -1,0 +1,190 @@
+package head
+
+import (
+	"slices"
+	"time"
+)
+
+// gapSamples is how many recent per-block intervals BlockTime takes the
+// median of.
+const gapSamples = 16
+
+// Trust says how well the head block is vouched for.
+type Trust struct {
+	// Operators is how many distinct operators vouch for the head block.
+	Operators int
+	// Required is head_agreement.
+	Required int
+	// Degraded is true when the head was followed on fewer operators than
+	// required, because the others stopped reporting (see Options.StaleBlocks).
+	Degraded bool
+	// Reporting is how many operators reported a new block linked to the
+	// agreed chain within the stale limit.
+	Reporting int
+}
+
+// Trust returns how well the head block is vouched for.
+func (t *Tracker) Trust() Trust {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return Trust{Operators: t.headOps, Required: t.opt.Agreement, Degraded: !t.head.IsZero() && t.headOps < t.opt.Agreement,
+		Reporting: t.reporting(t.opt.Now())}
+}
+
+// BlockTime returns the chain's block time as measured from the agreed head
+// (the median of recent per-block intervals); 0 until measured.
+func (t *Tracker) BlockTime() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.blockTime()
+}
+
+// HeadAge returns how long ago the head last moved (0 without a head).
+func (t *Tracker) HeadAge() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.head.IsZero() {
+		return 0
+	}
+	return t.opt.Now().Sub(t.headAt)
+}
+
+func (t *Tracker) blockTime() time.Duration {
+	if len(t.gaps) < 2 {
+		return 0
+	}
+	s := slices.Clone(t.gaps)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// learnGap records the per-block interval of a head moving to height.
+func (t *Tracker) learnGap(height uint64, now time.Time) {
+	if t.head.IsZero() || height <= t.head.Number || height-t.head.Number > 4 {
+		return // first head, reorg or catch-up: no measure of the chain's pace
+	}
+	gap := now.Sub(t.headAt) / time.Duration(height-t.head.Number)
+	if gap <= 0 {
+		return
+	}
+	if len(t.gaps) < gapSamples {
+		t.gaps = append(t.gaps, gap)
+		return
+	}
+	t.gaps[t.gapNext] = gap
+	t.gapNext = (t.gapNext + 1) % gapSamples
+}
+
+// staleAfter is how long an operator may go without a new linked block
+// before it counts as gone; 0 when not measurable or disabled.
+func (t *Tracker) staleAfter() time.Duration {
+	bt := t.blockTime()
+	if t.opt.StaleBlocks <= 0 || bt == 0 {
+		return 0
+	}
+	return time.Duration(t.opt.StaleBlocks * float64(bt))
+}
+
+// noteOperator records that operator reported a new block linked to the
+// agreed chain (a block on a fork, made up or repeated does not count).
+func (t *Tracker) noteOperator(provider, operator string, b Block, now time.Time) {
+	if t.head.IsZero() || !t.links(provider, b.Number) {
+		return
+	}
+	s := t.ops[operator]
+	if s == nil {
+		s = &operatorState{}
+		t.ops[operator] = s
+	}
+	if b.Number > s.best || s.at.IsZero() {
+		s.best, s.at = b.Number, now
+	}
+}
+
+// links reports whether provider's claims from height down reach the
+// agreed chain through parent hashes.
+func (t *Tracker) links(provider string, height uint64) bool {
+	h := height
+	for range ahead + 2 {
+		v, ok := t.votes[h][provider]
+		if !ok {
+			return false
+		}
+		if c, known := t.canon[h]; known {
+			return c == v.hash
+		}
+		if h <= t.head.Number || h == 0 || v.parent == "" {
+			return false
+		}
+		if pv, ok := t.votes[h-1][provider]; !ok || pv.hash != v.parent {
+			return false
+		}
+		h--
+	}
+	return false
+}
+
+// reporting counts operators with a linked new block within staleAfter.
+func (t *Tracker) reporting(now time.Time) int {
+	stale := t.staleAfter()
+	n := 0
+	for _, s := range t.ops {
+		if stale == 0 || now.Sub(s.at) <= stale {
+			n++
+		}
+	}
+	return n
+}
+
+// follow moves the head on the blocks of the operators still reporting
+// when fewer than agreement of them are (degraded trust): one block at a
+// time, each one's parent the head, never to a block two reporting
+// operators disagree on.
+func (t *Tracker) follow(now time.Time) {
+	stale := t.staleAfter()
+	if stale == 0 || t.head.IsZero() {
+		return
+	}
+	live := make(map[string]bool, len(t.ops))
+	for op, s := range t.ops {
+		if now.Sub(s.at) <= stale {
+			live[op] = true
+		}
+	}
+	if len(live) == 0 || len(live) >= t.opt.Agreement {
+		return
+	}
+	for range ahead {
+		next := t.head.Number + 1
+		m := t.votes[next]
+		if len(m) == 0 {
+			return
+		}
+		parent := t.head.Hash
+		hash, n := bestHash(m, func(v vote) bool { return live[v.operator] && v.parent == parent })
+		if n == 0 || t.contested(m, live, parent, hash) {
+			return
+		}
+		if t.headOps >= t.opt.Agreement {
+			t.opt.Logger.Warn("head degraded: following fewer operators than head_agreement", "number", next, "operators", n, "required", t.opt.Agreement)
+		}
+		t.learnGap(next, now)
+		t.head = Block{Number: next, Hash: hash, Parent: parent}
+		t.headOps = n
+		t.headAt = now
+		t.canon[next] = hash
+		t.version++
+		t.prune()
+	}
+}
+
+// contested reports whether a live operator links a different block than
+// hash to parent at the same height: then neither is followed.
+func (t *Tracker) contested(m map[string]vote, live map[string]bool, parent, hash string) bool {
+	for _, v := range m {
+		if live[v.operator] && v.parent == parent && v.hash != hash {
+			return true
+		}
+	}
+	return false
+}
