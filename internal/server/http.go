@@ -140,6 +140,7 @@ func (g *Gateway) answer(parent context.Context, ch *chain, body []byte, rid str
 	}
 	responses := g.runCalls(ctx, ch, calls, reports, &logger)
 	setVerified(h, reports, batch)
+	setHeadTrust(h, ch)
 	out := g.encode(responses, batch)
 	if out == nil {
 		return http.StatusNoContent, nil
@@ -521,7 +522,7 @@ func (g *Gateway) corsHeaders(h headerSetter, origin string) string {
 	allowed := g.allowedOrigin(origin)
 	if allowed != "" {
 		h.Set("Access-Control-Allow-Origin", allowed)
-		h.Set("Access-Control-Expose-Headers", RequestIDHeader)
+		h.Set("Access-Control-Expose-Headers", RequestIDHeader+", "+VerifiedHeader+", "+HeadHeader)
 	}
 	return allowed
 }

@@ -33,7 +33,7 @@ func (p *Provider) Run(ctx context.Context) {
 	if p.cfg.WS != "" {
 		go p.followNewHeads(ctx)
 	}
-	var lastChainCheck time.Time
+	var lastChainCheck, lastTags time.Time
 	tick := 0
 	startBackoff := 250 * time.Millisecond // until the chain ID is first confirmed
 	for {
@@ -51,7 +51,7 @@ func (p *Provider) Run(ctx context.Context) {
 		case excluded || now.Sub(lastChainCheck) >= chainEvery:
 			if p.CheckChainID(ctx) == nil {
 				lastChainCheck = now
-				p.pollHead(ctx, tick%4 == 0, true)
+				p.pollHead(ctx, p.tagsDue(now, &lastTags, poll), true)
 			}
 			if excluded {
 				wait = probe
@@ -64,7 +64,8 @@ func (p *Provider) Run(ctx context.Context) {
 		case p.wsFresh(now, 10*poll) && tick%5 != 0:
 			// newHeads over WS keeps the head fresh: poll only every fifth tick.
 		default:
-			p.pollHead(ctx, tick%4 == 0, false)
+			p.pollHead(ctx, p.tagsDue(now, &lastTags, poll), false)
+			wait = p.nextPoll(time.Now(), poll)
 		}
 		tick++
 		t := time.NewTimer(wait)
@@ -132,6 +133,9 @@ func (p *Provider) CheckChainID(ctx context.Context) error {
 func (p *Provider) observeHead(b head.Block, ws bool) {
 	now := time.Now()
 	p.mu.Lock()
+	if b.Number > p.head.Number || p.headRiseAt.IsZero() {
+		p.headRiseAt = now
+	}
 	p.head = b
 	p.headAt = now
 	if ws {
@@ -156,6 +160,7 @@ func (p *Provider) pollHead(ctx context.Context, tags, probe bool) {
 		p.logger.Debug("head poll: bad header", "err", err)
 		return
 	}
+	p.fillGap(ctx, b, probe)
 	p.observeHead(b, false)
 	if !tags || p.onTag == nil {
 		return

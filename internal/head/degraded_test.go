@@ -1,0 +1,95 @@
+package head
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// clock is a test clock moved by hand.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+// TestDegradedHead: with head_agreement 2 and one of two operators gone,
+// the head follows the other where its blocks link to the agreed head, and
+// full agreement returns when the operator does.
+func TestDegradedHead(t *testing.T) {
+	const bt = time.Second
+	cases := []struct {
+		name string
+		// gone is what operator b reports at block n after it "dies"
+		// (ok false: nothing).
+		gone func(n uint64) (Block, bool)
+		// survivor is what operator a reports at block n after b died.
+		survivor func(n uint64) Block
+		wantHead uint64 // head number after the survivor reached 30
+		degraded bool
+	}{
+		{"killed", func(uint64) (Block, bool) { return Block{}, false }, func(n uint64) Block { return blk(n, "x") }, 30, true},
+		{"hung", func(uint64) (Block, bool) { return blk(20, "x"), true }, func(n uint64) Block { return blk(n, "x") }, 30, true},
+		{"survivor forks away", func(uint64) (Block, bool) { return Block{}, false },
+			func(n uint64) Block { return Block{Number: n, Hash: fmt.Sprintf("0xy%d", n), Parent: fmt.Sprintf("0xy%d", n-1)} }, 20, false},
+		{"a liar stays, rising", func(n uint64) (Block, bool) { return fake(n + 1000), true }, func(n uint64) Block { return blk(n, "x") }, 30, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &clock{t: time.Unix(1_700_000_000, 0)}
+			tr := New(Options{Agreement: 2, FinalityDepth: 64, StaleBlocks: 1.5, Now: c.now})
+			for n := uint64(1); n <= 20; n++ {
+				c.t = c.t.Add(bt)
+				tr.Observe("a-node", "a", blk(n, "x"))
+				tr.Observe("b-node", "b", blk(n, "x"))
+			}
+			if tr.Trust().Degraded {
+				t.Fatal("degraded with both operators reporting")
+			}
+			for n := uint64(21); n <= 30; n++ {
+				c.t = c.t.Add(bt)
+				tr.Observe("a-node", "a", tc.survivor(n))
+				if b, ok := tc.gone(n); ok {
+					tr.Observe("b-node", "b", b)
+				}
+			}
+			h, _ := tr.Latest()
+			tr2 := tr.Trust()
+			if h.Number != tc.wantHead || tr2.Degraded != tc.degraded {
+				t.Fatalf("head %d degraded %v (trust %+v), want %d degraded %v", h.Number, tr2.Degraded, tr2, tc.wantHead, tc.degraded)
+			}
+			if tc.degraded && (tr2.Operators != 1 || tr2.Reporting != 1) {
+				t.Fatalf("trust %+v, want 1 operator reporting and vouching", tr2)
+			}
+			if !tc.degraded {
+				return
+			}
+			// b comes back on the same chain: full agreement returns.
+			c.t = c.t.Add(bt)
+			tr.Observe("a-node", "a", blk(31, "x"))
+			tr.Observe("b-node", "b", blk(31, "x"))
+			h, _ = tr.Latest()
+			if tr2 := tr.Trust(); h.Number != 31 || tr2.Degraded || tr2.Operators != 2 {
+				t.Fatalf("after b's return head %d trust %+v, want 31 agreed by 2", h.Number, tr2)
+			}
+		})
+	}
+}
+
+// TestNoDegradedWithoutStaleBlocks: the degraded head is off unless
+// configured, as before.
+func TestNoDegradedWithoutStaleBlocks(t *testing.T) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	tr := New(Options{Agreement: 2, Now: c.now})
+	for n := uint64(1); n <= 30; n++ {
+		c.t = c.t.Add(time.Second)
+		tr.Observe("a-node", "a", blk(n, "x"))
+		if n <= 20 {
+			tr.Observe("b-node", "b", blk(n, "x"))
+		}
+	}
+	if h, _ := tr.Latest(); h.Number != 20 {
+		t.Fatalf("head %d, want 20", h.Number)
+	}
+	if bt := tr.BlockTime(); bt != time.Second {
+		t.Fatalf("block time %v, want 1s", bt)
+	}
+}

@@ -1,0 +1,82 @@
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/head"
+)
+
+// maxGapFill is how many skipped blocks one head poll fetches so that the
+// provider's reported blocks link by parent hash (a degraded head follows
+// only linked blocks); a longer gap is left for the agreement to bridge.
+const maxGapFill = 16
+
+// nextPoll returns how long to wait before the next head poll: until the
+// provider's next block is due (its last new head plus the chain's block
+// time), then a tenth of a block time at a time until it comes, always
+// within [poll_min_interval, poll_interval]. Without a measured block time,
+// poll_interval.
+func (p *Provider) nextPoll(now time.Time, maxWait time.Duration) time.Duration {
+	if p.blockTime == nil {
+		return maxWait
+	}
+	bt := p.blockTime()
+	if bt <= 0 {
+		return maxWait
+	}
+	minWait := p.health.PollMinInterval.D()
+	if minWait <= 0 {
+		minWait = 100 * time.Millisecond
+	}
+	p.mu.Lock()
+	rise := p.headRiseAt
+	p.mu.Unlock()
+	wait := bt / 10
+	if due := rise.Add(bt); due.After(now) {
+		wait = due.Sub(now)
+	}
+	return min(max(wait, minWait), maxWait)
+}
+
+// tagsDue reports whether this poll also asks for the safe and finalized
+// blocks: every fourth poll_interval, however often the head is polled.
+func (p *Provider) tagsDue(now time.Time, last *time.Time, poll time.Duration) bool {
+	if now.Sub(*last) < 4*poll {
+		return false
+	}
+	*last = now
+	return true
+}
+
+// fillGap reports the blocks between the provider's previous head and b
+// when a poll skipped some, fetched by parent hash, so that what it reports
+// links block to block.
+func (p *Provider) fillGap(ctx context.Context, b head.Block, probe bool) {
+	p.mu.Lock()
+	prev := p.head
+	p.mu.Unlock()
+	if prev.IsZero() || b.Number <= prev.Number+1 || b.Number-prev.Number > maxGapFill {
+		return
+	}
+	var missing []head.Block
+	for cur := b; cur.Number > prev.Number+1; {
+		params, _ := json.Marshal([]any{cur.Parent, false})
+		res, err := p.healthCall(ctx, "eth_getBlockByHash", string(params), probe)
+		if err != nil {
+			p.logger.Debug("head gap: fetch failed", "number", cur.Number-1, "err", err)
+			return
+		}
+		pb, err := p.parseHead(res)
+		if err != nil || pb.Hash != cur.Parent || pb.Number != cur.Number-1 {
+			p.logger.Debug("head gap: not the parent", "number", cur.Number-1, "err", err)
+			return
+		}
+		missing = append(missing, pb)
+		cur = pb
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		p.observeHead(missing[i], false)
+	}
+}
