@@ -1,13 +1,19 @@
 package head
 
 import (
-	"slices"
 	"time"
 )
 
-// gapSamples is how many recent per-block intervals BlockTime takes the
-// median of.
-const gapSamples = 16
+// paceSamples is how many recent head moves BlockTime averages over: a
+// burst of moves (a poll that found several blocks) averages out with the
+// waits around it.
+const paceSamples = 16
+
+// paceSample is one move of the head: to number, at a time.
+type paceSample struct {
+	number uint64
+	at     time.Time
+}
 
 // Trust says how well the head block is vouched for.
 type Trust struct {
@@ -32,7 +38,7 @@ func (t *Tracker) Trust() Trust {
 }
 
 // BlockTime returns the chain's block time as measured from the agreed head
-// (the median of recent per-block intervals); 0 until measured.
+// (over its last moves); 0 until measured.
 func (t *Tracker) BlockTime() time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -50,29 +56,28 @@ func (t *Tracker) HeadAge() time.Duration {
 }
 
 func (t *Tracker) blockTime() time.Duration {
-	if len(t.gaps) < 2 {
+	if len(t.pace) < 3 {
 		return 0
 	}
-	s := slices.Clone(t.gaps)
-	slices.Sort(s)
-	return s[len(s)/2]
+	first, last := t.pace[0], t.pace[len(t.pace)-1]
+	if last.number <= first.number {
+		return 0
+	}
+	return last.at.Sub(first.at) / time.Duration(last.number-first.number)
 }
 
-// learnGap records the per-block interval of a head moving to height.
-func (t *Tracker) learnGap(height uint64, now time.Time) {
-	if t.head.IsZero() || height <= t.head.Number || height-t.head.Number > 4 {
-		return // first head, reorg or catch-up: no measure of the chain's pace
+// learnPace records the head moving to height: the block time is the time
+// the last paceSamples moves took over the blocks they covered. A reorg
+// starts over.
+func (t *Tracker) learnPace(height uint64, now time.Time) {
+	if n := len(t.pace); n > 0 && height <= t.pace[n-1].number {
+		t.pace = t.pace[:0]
 	}
-	gap := now.Sub(t.headAt) / time.Duration(height-t.head.Number)
-	if gap <= 0 {
-		return
+	if len(t.pace) == paceSamples {
+		copy(t.pace, t.pace[1:])
+		t.pace = t.pace[:paceSamples-1]
 	}
-	if len(t.gaps) < gapSamples {
-		t.gaps = append(t.gaps, gap)
-		return
-	}
-	t.gaps[t.gapNext] = gap
-	t.gapNext = (t.gapNext + 1) % gapSamples
+	t.pace = append(t.pace, paceSample{height, now})
 }
 
 // staleAfter is how long an operator may go without a new linked block
@@ -168,7 +173,7 @@ func (t *Tracker) follow(now time.Time) {
 		if t.headOps >= t.opt.Agreement {
 			t.opt.Logger.Warn("head degraded: following fewer operators than head_agreement", "number", next, "operators", n, "required", t.opt.Agreement)
 		}
-		t.learnGap(next, now)
+		t.learnPace(next, now)
 		t.head = Block{Number: next, Hash: hash, Parent: parent}
 		t.headOps = n
 		t.headAt = now

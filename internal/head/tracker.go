@@ -54,9 +54,8 @@ type Tracker struct {
 	// ops[operator] = the last time one of its providers reported a new
 	// block linked to the agreed chain.
 	ops map[string]*operatorState
-	// gaps are recent per-block intervals of the agreed head, for BlockTime.
-	gaps    []time.Duration
-	gapNext int
+	// pace holds the head's recent moves, for BlockTime.
+	pace []paceSample
 	// tags[tag][operator] = highest number that operator reported for tag.
 	tags    map[string]map[string]uint64
 	reorgs  int
@@ -321,7 +320,7 @@ func (t *Tracker) advanceToHighest(now time.Time) {
 }
 
 func (t *Tracker) advance(height uint64, hash string, ops int, now time.Time) {
-	t.learnGap(height, now)
+	t.learnPace(height, now)
 	t.head = Block{Number: height, Hash: hash, Parent: t.parentOf(height)}
 	t.headOps = ops
 	t.headAt = now
@@ -350,6 +349,7 @@ func (t *Tracker) reorg(height uint64, hash string, ops int, now time.Time) {
 		}
 	}
 	t.canon[height] = hash
+	t.learnPace(height, now)
 	t.head = Block{Number: height, Hash: hash, Parent: t.parentOf(height)}
 	t.headOps = ops
 	t.headAt = now

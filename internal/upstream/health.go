@@ -55,6 +55,8 @@ func (p *Provider) Run(ctx context.Context) {
 			}
 			if excluded {
 				wait = probe
+			} else {
+				wait = p.nextPoll(time.Now(), poll)
 			}
 			if unchecked && p.wrongChain == "" {
 				// Not reachable yet at start: retry soon, backing off to the probe interval.

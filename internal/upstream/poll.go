@@ -14,10 +14,12 @@ import (
 const maxGapFill = 16
 
 // nextPoll returns how long to wait before the next head poll: until the
-// provider's next block is due (its last new head plus the chain's block
-// time), then a tenth of a block time at a time until it comes, always
-// within [poll_min_interval, poll_interval]. Without a measured block time,
-// poll_interval.
+// provider's next block is nearly due (its last new head plus three
+// quarters of the chain's block time), then a tenth of a block time at a
+// time until it comes, always within [poll_min_interval, poll_interval].
+// Polling a little early keeps the polls locked to when blocks really come
+// (a poll timed exactly would drift with every error in the measured block
+// time). Without a measured block time, poll_interval.
 func (p *Provider) nextPoll(now time.Time, maxWait time.Duration) time.Duration {
 	if p.blockTime == nil {
 		return maxWait
@@ -34,7 +36,7 @@ func (p *Provider) nextPoll(now time.Time, maxWait time.Duration) time.Duration 
 	rise := p.headRiseAt
 	p.mu.Unlock()
 	wait := bt / 10
-	if due := rise.Add(bt); due.After(now) {
+	if due := rise.Add(bt * 3 / 4); due.After(now) {
 		wait = due.Sub(now)
 	}
 	return min(max(wait, minWait), maxWait)

@@ -13,7 +13,12 @@ import (
 func TestHeadLag(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	const blocks = 40
+	const blocks = 60
+	// Polls are timed to the block time once the gateway measured it; the
+	// first blocks after that settle the measure.
+	waitFor(ctx, t, "a measured block time", func() bool { return gw.Status().Chains[0].BlockTimeMs > 0 })
+	settled, _ := dn.Head()
+	waitFor(ctx, t, "ten more blocks", func() bool { n, _ := dn.Head(); return n >= settled+10 })
 	seen := map[uint64]time.Time{} // devnet block -> when the test saw it
 	var lags []time.Duration
 	last, _ := dn.Head()

@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 }
 
 // gatewayConfig keeps the first two devnet nodes (two operators), without
-// WebSocket, and needs both to agree on a head.
+// WebSocket, and needs both to agree on a head; head polls as by default.
 func gatewayConfig(info devnet.Info) *config.Config {
 	cfg := devnetgw.Config(info, "127.0.0.1:0", "")
 	ch := &cfg.Chains[0]
@@ -54,6 +54,9 @@ func gatewayConfig(info devnet.Info) *config.Config {
 		ch.Providers[i].WS = ""
 	}
 	ch.HeadAgreement = 2
+	// Head polls as configured by default (devnetgw polls faster), so the
+	// lag measured is what a user's HTTP-only gateway sees.
+	cfg.Health.PollInterval = config.Default().Health.PollInterval
 	cfg.Complete()
 	return cfg
 }
