@@ -16,9 +16,7 @@ func TestHeadLag(t *testing.T) {
 	const blocks = 60
 	// Polls are timed to the block time once the gateway measured it; the
 	// first blocks after that settle the measure.
-	waitFor(ctx, t, "a measured block time", func() bool { return gw.Status().Chains[0].BlockTimeMs > 0 })
-	settled, _ := dn.Head()
-	waitFor(ctx, t, "ten more blocks", func() bool { n, _ := dn.Head(); return n >= settled+10 })
+	settle(ctx, t)
 	seen := map[uint64]time.Time{} // devnet block -> when the test saw it
 	var lags []time.Duration
 	last, _ := dn.Head()

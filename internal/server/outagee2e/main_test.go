@@ -152,3 +152,12 @@ func gatewayHead() uint64 {
 	}
 	return 0
 }
+
+// settle waits until the gateway measured the block time and ten more
+// blocks came, so that head polls are timed to the chain's pace.
+func settle(ctx context.Context, t *testing.T) {
+	t.Helper()
+	waitFor(ctx, t, "a measured block time", func() bool { return gw.Status().Chains[0].BlockTimeMs > 0 })
+	from, _ := dn.Head()
+	waitFor(ctx, t, "ten more blocks", func() bool { n, _ := dn.Head(); return n >= from+10 })
+}
