@@ -82,3 +82,32 @@ func (p *Provider) fillGap(ctx context.Context, b head.Block, probe bool) {
 		p.observeHead(missing[i], false)
 	}
 }
+
+// pushHead polls the provider's head early when a client's eth_blockNumber
+// answer shows it is past the head it last reported: its new block then
+// counts towards the agreed head without waiting for the next poll. At most
+// once per poll_min_interval, so that a provider cannot make itself polled
+// without end.
+func (p *Provider) pushHead(method string, res json.RawMessage) {
+	if method != "eth_blockNumber" {
+		return
+	}
+	var s string
+	if json.Unmarshal(res, &s) != nil {
+		return
+	}
+	n, err := head.ParseQuantity(s)
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	p.mu.Lock()
+	due := n > p.head.Number && now.Sub(p.pushedAt) >= p.health.PollMinInterval.D()
+	if due {
+		p.pushedAt = now
+	}
+	p.mu.Unlock()
+	if due {
+		p.Poke()
+	}
+}

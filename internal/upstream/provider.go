@@ -98,6 +98,7 @@ type Provider struct {
 	head           head.Block
 	headAt         time.Time
 	headRiseAt     time.Time // last time its head number rose
+	pushedAt       time.Time // last early poll asked for by an answer (pushHead)
 	wsHeadAt       time.Time // last head received over WS newHeads
 	degraded       bool      // failing or throttled often (see updateDegraded)
 	readmittedAt   time.Time // last readmission by probe, for the warm-up ramp
@@ -351,6 +352,9 @@ func (p *Provider) callAlone(ctx context.Context, method string, params json.Raw
 	delete(p.inflight, id)
 	p.mu.Unlock()
 	p.record(start, err, false)
+	if err == nil {
+		p.pushHead(method, res)
+	}
 	return res, err
 }
 
