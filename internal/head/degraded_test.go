@@ -29,7 +29,9 @@ func TestDegradedHead(t *testing.T) {
 		{"killed", func(uint64) (Block, bool) { return Block{}, false }, func(n uint64) Block { return blk(n, "x") }, 30, true},
 		{"hung", func(uint64) (Block, bool) { return blk(20, "x"), true }, func(n uint64) Block { return blk(n, "x") }, 30, true},
 		{"survivor forks away", func(uint64) (Block, bool) { return Block{}, false },
-			func(n uint64) Block { return Block{Number: n, Hash: fmt.Sprintf("0xy%d", n), Parent: fmt.Sprintf("0xy%d", n-1)} }, 20, false},
+			func(n uint64) Block {
+				return Block{Number: n, Hash: fmt.Sprintf("0xy%d", n), Parent: fmt.Sprintf("0xy%d", n-1)}
+			}, 20, false},
 		{"a liar stays, rising", func(n uint64) (Block, bool) { return fake(n + 1000), true }, func(n uint64) Block { return blk(n, "x") }, 30, true},
 	}
 	for _, tc := range cases {
