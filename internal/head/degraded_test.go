@@ -95,3 +95,28 @@ func TestNoDegradedWithoutStaleBlocks(t *testing.T) {
 		t.Fatalf("block time %v, want 1s", bt)
 	}
 }
+
+// TestDegradedContested: two reporting operators (of head_agreement 3)
+// whose blocks both link to the head but differ are not followed.
+func TestDegradedContested(t *testing.T) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	tr := New(Options{Agreement: 3, StaleBlocks: 1.5, Now: c.now})
+	for n := uint64(1); n <= 20; n++ {
+		c.t = c.t.Add(time.Second)
+		for _, op := range []string{"a", "b", "c"} {
+			tr.Observe(op+"-node", op, blk(n, "x"))
+		}
+	}
+	for n := uint64(21); n <= 30; n++ {
+		c.t = c.t.Add(time.Second)
+		tr.Observe("a-node", "a", blk(n, "x"))
+		y := blk(n, "y")
+		if n == 21 {
+			y.Parent = blk(20, "x").Hash // b's fork starts on the agreed head
+		}
+		tr.Observe("b-node", "b", y)
+	}
+	if h, _ := tr.Latest(); h.Number != 20 {
+		t.Fatalf("head %d, want 20: two reporting operators disagree on block 21", h.Number)
+	}
+}

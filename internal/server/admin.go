@@ -100,8 +100,9 @@ type ChainStatus struct {
 // HeadTrust is the head's trust in /status.
 type HeadTrust struct {
 	// Level is "agreed" (head_agreement operators vouch for the head
-	// block) or "degraded" (fewer: the others stopped reporting and the
-	// head follows those left, block by linked block).
+	// block), "degraded" (fewer: the others stopped reporting and the
+	// head follows those left, block by linked block) or "none" (no head
+	// yet).
 	Level string `json:"level"`
 	// Operators is how many distinct operators vouch for the head block.
 	Operators int `json:"operators"`
@@ -113,8 +114,11 @@ type HeadTrust struct {
 // headTrust is the chain's head trust for /status.
 func headTrust(tr head.Trust) HeadTrust {
 	level := "agreed"
-	if tr.Degraded {
+	switch {
+	case tr.Degraded:
 		level = "degraded"
+	case tr.Operators == 0:
+		level = "none"
 	}
 	return HeadTrust{Level: level, Operators: tr.Operators, Reporting: tr.Reporting}
 }
