@@ -1,10 +1,13 @@
 package upstream
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/fakenode"
+	"github.com/rpcmesh/rpcmesh/internal/head"
 )
 
 // TestNextPoll: head polls are timed to when the provider's next block is
@@ -36,5 +39,46 @@ func TestNextPoll(t *testing.T) {
 				t.Fatalf("nextPoll = %s, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestBlockNumberAnswerPushesHead: a client's eth_blockNumber answer above
+// the provider's last head polls it at once, at most once per
+// poll_min_interval.
+func TestBlockNumberAnswerPushesHead(t *testing.T) {
+	chain := fakenode.NewChain(7, 100)
+	n := fakenode.Start("a", chain)
+	defer n.Close()
+	h := testHealth()
+	h.PollMinInterval = config.Duration(time.Hour) // one push per test
+	p := New(Options{ChainID: 7, Provider: config.Provider{Name: "a", HTTP: n.URL()}, Health: h})
+	p.head = head.Block{Number: 100, Hash: chain.Hash(100)}
+	poked := func() bool {
+		select {
+		case <-p.poke:
+			return true
+		default:
+			return false
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	steps := []struct {
+		name      string
+		chainHead uint64
+		want      bool
+	}{
+		{"at the known head", 100, false},
+		{"past it", 101, true},
+		{"past it again within poll_min_interval", 102, false},
+	}
+	for _, s := range steps {
+		chain.SetHead(s.chainHead)
+		if _, err := p.Call(ctx, "eth_blockNumber", nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := poked(); got != s.want {
+			t.Errorf("%s: poked %v, want %v", s.name, got, s.want)
+		}
 	}
 }
