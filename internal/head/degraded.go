@@ -9,6 +9,10 @@ import (
 // waits around it.
 const paceSamples = 16
 
+// paceBurst is how close together head moves count as one: a poll that
+// found several blocks reports them back to back.
+const paceBurst = 5 * time.Millisecond
+
 // paceSample is one move of the head: to number, at a time.
 type paceSample struct {
 	number uint64
@@ -67,11 +71,16 @@ func (t *Tracker) blockTime() time.Duration {
 }
 
 // learnPace records the head moving to height: the block time is the time
-// the last paceSamples moves took over the blocks they covered. A reorg
-// starts over.
+// the last paceSamples moves took over the blocks they covered, moves in one
+// burst counting as one. A reorg starts over.
 func (t *Tracker) learnPace(height uint64, now time.Time) {
-	if n := len(t.pace); n > 0 && height <= t.pace[n-1].number {
-		t.pace = t.pace[:0]
+	n := len(t.pace)
+	if n > 0 && height <= t.pace[n-1].number {
+		t.pace, n = t.pace[:0], 0
+	}
+	if n > 0 && now.Sub(t.pace[n-1].at) < paceBurst {
+		t.pace[n-1].number = height
+		return
 	}
 	if len(t.pace) == paceSamples {
 		copy(t.pace, t.pace[1:])

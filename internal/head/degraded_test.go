@@ -120,3 +120,27 @@ func TestDegradedContested(t *testing.T) {
 		t.Fatalf("head %d, want 20: two reporting operators disagree on block 21", h.Number)
 	}
 }
+
+// TestBlockTimeIgnoresBursts: blocks reported back to back (a poll that
+// found several) do not make the measured block time tiny, which would
+// count every operator as gone.
+func TestBlockTimeIgnoresBursts(t *testing.T) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	tr := New(Options{Agreement: 2, StaleBlocks: 1.5, Now: c.now})
+	n := uint64(0)
+	for range 6 {
+		c.t = c.t.Add(2 * time.Second) // a poll every 2s finds four 500ms blocks
+		for range 4 {
+			n++
+			c.t = c.t.Add(100 * time.Microsecond)
+			tr.Observe("a-node", "a", blk(n, "x"))
+			tr.Observe("b-node", "b", blk(n, "x"))
+		}
+	}
+	if bt := tr.BlockTime(); bt < 400*time.Millisecond || bt > 600*time.Millisecond {
+		t.Fatalf("block time %s, want about 500ms", bt)
+	}
+	if tr2 := tr.Trust(); tr2.Degraded || tr2.Reporting != 2 {
+		t.Fatalf("trust %+v, want both operators reporting", tr2)
+	}
+}
