@@ -121,21 +121,26 @@ func TestDegradedContested(t *testing.T) {
 	}
 }
 
-// TestBlockTimeIgnoresBursts: blocks reported back to back (a poll that
-// found several) do not make the measured block time tiny, which would
-// count every operator as gone.
+// TestBlockTimeIgnoresBursts: blocks reported back to back (providers
+// back after an outage report the blocks they missed at once) do not make
+// the measured block time tiny, which would count every operator as gone.
 func TestBlockTimeIgnoresBursts(t *testing.T) {
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
 	tr := New(Options{Agreement: 2, StaleBlocks: 1.5, Now: c.now})
 	n := uint64(0)
-	for range 6 {
-		c.t = c.t.Add(2 * time.Second) // a poll every 2s finds four 500ms blocks
-		for range 4 {
-			n++
-			c.t = c.t.Add(100 * time.Microsecond)
-			tr.Observe("a-node", "a", blk(n, "x"))
-			tr.Observe("b-node", "b", blk(n, "x"))
-		}
+	both := func() {
+		n++
+		tr.Observe("a-node", "a", blk(n, "x"))
+		tr.Observe("b-node", "b", blk(n, "x"))
+	}
+	for range 10 { // 500ms blocks
+		c.t = c.t.Add(500 * time.Millisecond)
+		both()
+	}
+	c.t = c.t.Add(8 * time.Second) // 16 blocks unseen, then all at once
+	for range 16 {
+		c.t = c.t.Add(100 * time.Microsecond)
+		both()
 	}
 	if bt := tr.BlockTime(); bt < 400*time.Millisecond || bt > 600*time.Millisecond {
 		t.Fatalf("block time %s, want about 500ms", bt)
