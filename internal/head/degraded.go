@@ -75,9 +75,10 @@ func (t *Tracker) blockTime() time.Duration {
 // burst counting as one. A reorg starts over.
 func (t *Tracker) learnPace(height uint64, now time.Time) {
 	n := len(t.pace)
-	if n > 0 && height <= t.pace[n-1].number {
-		t.pace, n = t.pace[:0], 0
+	for n > 0 && height <= t.pace[n-1].number {
+		n-- // a reorg: the moves past its fork point did not happen
 	}
+	t.pace = t.pace[:n]
 	if n > 0 && now.Sub(t.pace[n-1].at) < paceBurst {
 		t.pace[n-1].number = height
 		return
@@ -102,7 +103,10 @@ func (t *Tracker) staleAfter() time.Duration {
 // noteOperator records that operator reported a new block linked to the
 // agreed chain (a block on a fork, made up or repeated does not count).
 func (t *Tracker) noteOperator(provider, operator string, b Block, now time.Time) {
-	if t.head.IsZero() || !t.links(provider, b.Number) {
+	if t.head.IsZero() {
+		return
+	}
+	if _, ok := t.links(provider, b.Number); !ok {
 		return
 	}
 	s := t.ops[operator]
@@ -116,26 +120,33 @@ func (t *Tracker) noteOperator(provider, operator string, b Block, now time.Time
 }
 
 // links reports whether provider's claims from height down reach the
-// agreed chain through parent hashes.
-func (t *Tracker) links(provider string, height uint64) bool {
+// agreed chain through parent hashes, and at which height (the fork point
+// when its claims replace degraded blocks). Blocks of a degraded head above
+// the last agreed block may be replaced; the last agreed block may not.
+func (t *Tracker) links(provider string, height uint64) (uint64, bool) {
 	h := height
 	for range ahead + 2 {
 		v, ok := t.votes[h][provider]
 		if !ok {
-			return false
+			return 0, false
 		}
 		if c, known := t.canon[h]; known {
-			return c == v.hash
+			if c == v.hash {
+				return h, true
+			}
+			if h <= t.agreedTop {
+				return 0, false
+			}
 		}
-		if h <= t.head.Number || h == 0 || v.parent == "" {
-			return false
+		if h <= t.agreedTop || h == 0 || v.parent == "" {
+			return 0, false
 		}
 		if pv, ok := t.votes[h-1][provider]; !ok || pv.hash != v.parent {
-			return false
+			return 0, false
 		}
 		h--
 	}
-	return false
+	return 0, false
 }
 
 // reporting counts operators with a linked new block within staleAfter.
@@ -168,28 +179,88 @@ func (t *Tracker) follow(now time.Time) {
 	if len(live) == 0 || len(live) >= t.opt.Agreement {
 		return
 	}
+	reorged := false
 	for range ahead {
-		next := t.head.Number + 1
-		m := t.votes[next]
-		if len(m) == 0 {
+		if t.step(live, now) {
+			continue
+		}
+		if reorged || !t.degradedReorg(live, now) {
 			return
 		}
-		parent := t.head.Hash
-		hash, n := bestHash(m, func(v vote) bool { return live[v.operator] && v.parent == parent })
-		if n == 0 || t.contested(m, live, parent, hash) {
-			return
-		}
-		if t.headOps >= t.opt.Agreement {
-			t.opt.Logger.Warn("head degraded: following fewer operators than head_agreement", "number", next, "operators", n, "required", t.opt.Agreement)
-		}
-		t.learnPace(next, now)
-		t.head = Block{Number: next, Hash: hash, Parent: parent}
-		t.headOps = n
-		t.headAt = now
-		t.canon[next] = hash
-		t.version++
-		t.prune()
+		reorged = true
 	}
+}
+
+// step moves a degraded head one block, to the block at head+1 whose
+// parent is the head that reporting operators report; false when there is
+// none or they disagree.
+func (t *Tracker) step(live map[string]bool, now time.Time) bool {
+	next := t.head.Number + 1
+	m := t.votes[next]
+	if len(m) == 0 {
+		return false
+	}
+	parent := t.head.Hash
+	hash, n := bestHash(m, func(v vote) bool { return live[v.operator] && v.parent == parent })
+	if n == 0 || t.contested(m, live, parent, hash) {
+		return false
+	}
+	if t.headOps >= t.opt.Agreement {
+		t.opt.Logger.Warn("head degraded: following fewer operators than head_agreement", "number", next, "operators", n, "required", t.opt.Agreement)
+	}
+	t.learnPace(next, now)
+	t.head = Block{Number: next, Hash: hash, Parent: parent}
+	t.headOps = n
+	t.headAt = now
+	t.canon[next] = hash
+	t.version++
+	t.prune()
+	return true
+}
+
+// degradedReorg moves a degraded head back to where the reporting
+// operators' blocks fork from it, above the last agreed block, when they
+// agree on the block after the fork point; step then follows their branch.
+func (t *Tracker) degradedReorg(live map[string]bool, now time.Time) bool {
+	fork, branch := uint64(0), ""
+	for provider, h := range t.latest {
+		v, ok := t.votes[h][provider]
+		if !ok || !live[v.operator] {
+			continue
+		}
+		f, ok := t.links(provider, h)
+		if !ok || f >= t.head.Number || f < t.agreedTop {
+			continue
+		}
+		next, ok := t.votes[f+1][provider]
+		if !ok {
+			continue
+		}
+		if branch != "" && (f != fork || next.hash != branch) {
+			return false // reporting operators on different branches
+		}
+		fork, branch = f, next.hash
+	}
+	if branch == "" {
+		return false
+	}
+	parent := t.canon[fork]
+	if hash, n := bestHash(t.votes[fork+1], func(v vote) bool { return live[v.operator] && v.parent == parent }); n == 0 ||
+		hash != branch || t.contested(t.votes[fork+1], live, parent, branch) {
+		return false // a reporting operator stays on the old branch
+	}
+	old := t.head
+	for h := range t.canon {
+		if h > fork {
+			delete(t.canon, h)
+		}
+	}
+	t.head = Block{Number: fork, Hash: t.canon[fork], Parent: t.parentOf(fork)}
+	t.headAt = now
+	t.reorgs++
+	t.version++
+	t.opt.Logger.Warn("degraded head reorg", "from_number", old.Number, "from_hash", old.Hash, "to_fork_point", fork)
+	return true
 }
 
 // contested reports whether a live operator links a different block than

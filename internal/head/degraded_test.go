@@ -149,3 +149,57 @@ func TestBlockTimeIgnoresBursts(t *testing.T) {
 		t.Fatalf("trust %+v, want both operators reporting", tr2)
 	}
 }
+
+// TestDegradedReorg: the operator a degraded head follows replaces its last
+// blocks (a reorg above the last agreed block): the head follows the new
+// branch. A branch forking below the last agreed block is not followed.
+func TestDegradedReorg(t *testing.T) {
+	yFrom := func(fork uint64) func(n uint64) Block {
+		return func(n uint64) Block {
+			b := Block{Number: n, Hash: fmt.Sprintf("0xy%d", n), Parent: fmt.Sprintf("0xy%d", n-1)}
+			if n == fork+1 {
+				b.Parent = blk(fork, "x").Hash
+			}
+			return b
+		}
+	}
+	cases := []struct {
+		name     string
+		fork     uint64 // the survivor's new branch starts after this block
+		wantHash string // head hash once the survivor reached 30 on the branch
+	}{
+		{"above the last agreed block", 24, "0xy30"},
+		{"below the last agreed block", 18, "0xx26"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &clock{t: time.Unix(1_700_000_000, 0)}
+			tr := New(Options{Agreement: 2, StaleBlocks: 1.5, Now: c.now})
+			for n := uint64(1); n <= 20; n++ { // agreed up to 20
+				c.t = c.t.Add(time.Second)
+				tr.Observe("a-node", "a", blk(n, "x"))
+				tr.Observe("b-node", "b", blk(n, "x"))
+			}
+			for n := uint64(21); n <= 26; n++ { // b gone: degraded on a
+				c.t = c.t.Add(time.Second)
+				tr.Observe("a-node", "a", blk(n, "x"))
+			}
+			if h, _ := tr.Latest(); h.Number != 26 || !tr.Trust().Degraded {
+				t.Fatalf("head %+v trust %+v, want degraded at 26", h, tr.Trust())
+			}
+			// a reorganises: it reports its branch block by linked block
+			// (as a provider's poll fetches it).
+			branch := yFrom(tc.fork)
+			for n := tc.fork + 1; n <= 27; n++ {
+				tr.Observe("a-node", "a", branch(n))
+			}
+			for n := uint64(28); n <= 30; n++ {
+				c.t = c.t.Add(time.Second)
+				tr.Observe("a-node", "a", branch(n))
+			}
+			if h, _ := tr.Latest(); h.Hash != tc.wantHash {
+				t.Fatalf("head %+v, want %s", h, tc.wantHash)
+			}
+		})
+	}
+}

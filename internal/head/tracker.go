@@ -51,6 +51,12 @@ type Tracker struct {
 	head    Block
 	headOps int       // distinct operators that vouch for the head block
 	headAt  time.Time // when the head last moved
+	// agreedTop is the height of the last block agreement (not a degraded
+	// head) settled: a degraded head may be reorganised above it, never
+	// below.
+	agreedTop uint64
+	// latest[provider] = the height of the block it reported last.
+	latest map[string]uint64
 	// ops[operator] = the last time one of its providers reported a new
 	// block linked to the agreed chain.
 	ops map[string]*operatorState
@@ -97,12 +103,13 @@ func New(o Options) *Tracker {
 		o.Now = time.Now
 	}
 	return &Tracker{
-		opt:   o,
-		votes: make(map[uint64]map[string]vote),
-		above: make(map[string][]uint64),
-		canon: make(map[uint64]string),
-		ops:   make(map[string]*operatorState),
-		tags:  map[string]map[string]uint64{"safe": {}, "finalized": {}},
+		opt:    o,
+		votes:  make(map[uint64]map[string]vote),
+		above:  make(map[string][]uint64),
+		canon:  make(map[uint64]string),
+		ops:    make(map[string]*operatorState),
+		latest: make(map[string]uint64),
+		tags:   map[string]map[string]uint64{"safe": {}, "finalized": {}},
 	}
 }
 
@@ -124,6 +131,7 @@ func (t *Tracker) Observe(provider, operator string, b Block) {
 		t.vote(provider, operator, b.Number-1, b.Parent, "")
 	}
 	t.vote(provider, operator, b.Number, b.Hash, b.Parent)
+	t.latest[provider] = b.Number
 	t.settle(b.Number, now)
 	t.noteOperator(provider, operator, b, now)
 	t.follow(now)
@@ -285,6 +293,7 @@ func (t *Tracker) settle(height uint64, now time.Time) {
 			return
 		case ok && h == t.head.Number && n > t.headOps:
 			t.headOps = n // a degraded head confirmed by more operators
+			t.agreedTop = h
 			t.version++
 		}
 	}
@@ -324,6 +333,7 @@ func (t *Tracker) advance(height uint64, hash string, ops int, now time.Time) {
 	t.head = Block{Number: height, Hash: hash, Parent: t.parentOf(height)}
 	t.headOps = ops
 	t.headAt = now
+	t.agreedTop = height
 	t.canon[height] = hash
 	// Fill in agreed hashes below, so a later reorg below the head is seen;
 	// heights already known with the same hash were filled before.
@@ -353,6 +363,7 @@ func (t *Tracker) reorg(height uint64, hash string, ops int, now time.Time) {
 	t.head = Block{Number: height, Hash: hash, Parent: t.parentOf(height)}
 	t.headOps = ops
 	t.headAt = now
+	t.agreedTop = height
 	t.reorgs++
 	t.version++
 	t.opt.Logger.Warn("chain reorg", "from_number", old.Number, "from_hash", old.Hash, "to_number", height, "to_hash", hash)
