@@ -140,6 +140,14 @@ func (p *Provider) observeHead(b head.Block, ws bool) {
 	}
 	p.head = b
 	p.headAt = now
+	p.reported[b.Number] = b.Hash
+	if len(p.reported) > 2*reportedKeep {
+		for n := range p.reported {
+			if n+reportedKeep < b.Number || n > b.Number {
+				delete(p.reported, n)
+			}
+		}
+	}
 	if ws {
 		p.wsHeadAt = now
 	}

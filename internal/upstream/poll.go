@@ -52,28 +52,34 @@ func (p *Provider) tagsDue(now time.Time, last *time.Time, poll time.Duration) b
 	return true
 }
 
-// fillGap reports the blocks between the provider's previous head and b
-// when a poll skipped some, fetched by parent hash, so that what it reports
+// reportedKeep is how many of its recent heads a provider remembers, to
+// tell a reorg from a new block.
+const reportedKeep = 64
+
+// fillGap reports the blocks between what the provider reported before and
+// b when b does not link to them: blocks a poll skipped, or the branch of a
+// reorg, fetched by parent hash (at most maxGapFill), so that what it reports
 // links block to block.
 func (p *Provider) fillGap(ctx context.Context, b head.Block, probe bool) {
-	p.mu.Lock()
-	prev := p.head
-	p.mu.Unlock()
-	if prev.IsZero() || b.Number <= prev.Number+1 || b.Number-prev.Number > maxGapFill {
-		return
-	}
 	var missing []head.Block
-	for cur := b; cur.Number > prev.Number+1; {
+	for cur := b; len(missing) < maxGapFill && cur.Number > 0; {
+		p.mu.Lock()
+		prev := p.head
+		known, ok := p.reported[cur.Number-1]
+		p.mu.Unlock()
+		if prev.IsZero() || ok && known == cur.Parent || !ok && cur.Number-1 <= prev.Number {
+			break // links to what it reported, or nothing to link to
+		}
 		params, _ := json.Marshal([]any{cur.Parent, false})
 		res, err := p.healthCall(ctx, "eth_getBlockByHash", string(params), probe)
 		if err != nil {
 			p.logger.Debug("head gap: fetch failed", "number", cur.Number-1, "err", err)
-			return
+			break
 		}
 		pb, err := p.parseHead(res)
 		if err != nil || pb.Hash != cur.Parent || pb.Number != cur.Number-1 {
 			p.logger.Debug("head gap: not the parent", "number", cur.Number-1, "err", err)
-			return
+			break
 		}
 		missing = append(missing, pb)
 		cur = pb

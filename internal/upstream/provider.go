@@ -97,11 +97,12 @@ type Provider struct {
 	chainChecked   bool
 	head           head.Block
 	headAt         time.Time
-	headRiseAt     time.Time // last time its head number rose
-	pushedAt       time.Time // last early poll asked for by an answer (pushHead)
-	wsHeadAt       time.Time // last head received over WS newHeads
-	degraded       bool      // failing or throttled often (see updateDegraded)
-	readmittedAt   time.Time // last readmission by probe, for the warm-up ramp
+	headRiseAt     time.Time         // last time its head number rose
+	pushedAt       time.Time         // last early poll asked for by an answer (pushHead)
+	reported       map[uint64]string // its recent heads by number (see fillGap)
+	wsHeadAt       time.Time         // last head received over WS newHeads
+	degraded       bool              // failing or throttled often (see updateDegraded)
+	readmittedAt   time.Time         // last readmission by probe, for the warm-up ramp
 	inflight       map[uint64]time.Time
 	integ          integrity
 	requests       uint64
@@ -174,6 +175,7 @@ func New(o Options) *Provider {
 		sem:      make(chan struct{}, conc),
 		poke:     make(chan struct{}, 1),
 		inflight: make(map[uint64]time.Time),
+		reported: make(map[uint64]string),
 		st:       stats{halfLife: h.EWMAHalfLife.D()},
 		br:       breaker{threshold: h.BreakerFailures, cooldown: h.BreakerCooldown.D()},
 	}
