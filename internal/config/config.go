@@ -132,14 +132,26 @@ type Routing struct {
 
 // Health configures provider health tracking.
 type Health struct {
-	PollInterval    Duration `yaml:"poll_interval"`     // 2s (head polling when no WS)
-	ChainIDInterval Duration `yaml:"chain_id_interval"` // 60s
-	MaxLagBlocks    uint64   `yaml:"max_lag_blocks"`    // 3
-	BreakerFailures int      `yaml:"breaker_failures"`  // 5 consecutive
-	BreakerCooldown Duration `yaml:"breaker_cooldown"`  // 10s
-	ProbeInterval   Duration `yaml:"probe_interval"`    // 5s
-	EWMAHalfLife    Duration `yaml:"ewma_half_life"`    // 30s
-	ProviderTimeout Duration `yaml:"provider_timeout"`  // 10s per upstream attempt
+	PollInterval Duration `yaml:"poll_interval"` // 2s (head polling when no WS: the longest wait between polls)
+	// PollMinInterval is the shortest wait between head polls: polls are
+	// timed to when the next block is due (the block time measured from
+	// the agreed head), within [poll_min_interval, poll_interval]. 100ms.
+	PollMinInterval Duration `yaml:"poll_min_interval"`
+	// HeadStaleBlocks is how many block times an operator may go without
+	// reporting a new block linked to the agreed chain before it counts as
+	// gone; with fewer operators left than head_agreement the head follows
+	// those that remain (degraded trust). 0 turns the degraded head off. 1.5.
+	HeadStaleBlocks float64 `yaml:"head_stale_blocks"`
+	// ReadyStaleBlocks is how many block times the head may stand still
+	// before /readyz answers 503. 0 turns the check off. 10.
+	ReadyStaleBlocks float64  `yaml:"ready_stale_blocks"`
+	ChainIDInterval  Duration `yaml:"chain_id_interval"` // 60s
+	MaxLagBlocks     uint64   `yaml:"max_lag_blocks"`    // 3
+	BreakerFailures  int      `yaml:"breaker_failures"`  // 5 consecutive
+	BreakerCooldown  Duration `yaml:"breaker_cooldown"`  // 10s
+	ProbeInterval    Duration `yaml:"probe_interval"`    // 5s
+	EWMAHalfLife     Duration `yaml:"ewma_half_life"`    // 30s
+	ProviderTimeout  Duration `yaml:"provider_timeout"`  // 10s per upstream attempt
 	// PenaltyHalfLife is how fast an integrity penalty (an answer that
 	// failed verification, a censored transaction) fades from the
 	// provider's routing score: 10m.

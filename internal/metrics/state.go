@@ -38,7 +38,17 @@ type ChainState struct {
 	Head      uint64
 	Finalized uint64
 	Reorgs    int
-	Providers []ProviderState
+	// Ready is what /readyz says of the chain.
+	Ready bool
+	// HeadDegraded: the head is followed on fewer operators than
+	// head_agreement; HeadOperators vouch for the head block and
+	// ReportingOperators reported a new linked block recently.
+	HeadDegraded                      bool
+	HeadOperators, ReportingOperators int
+	// BlockTimeSeconds is the block time measured from the agreed head;
+	// HeadAgeSeconds how long ago the head moved.
+	BlockTimeSeconds, HeadAgeSeconds float64
+	Providers                        []ProviderState
 }
 
 // stateCollector reads states when scraped.
@@ -46,6 +56,7 @@ type stateCollector struct {
 	read func() []ChainState
 
 	head, finalized, reorgs                                     *prometheus.Desc
+	ready, headDegraded, headOps, reportingOps, blockTime, age  *prometheus.Desc
 	up, breaker, degraded, score, lag, phead, latency, errs, sh *prometheus.Desc
 	penalty, wsLive, wsFailures, coBatches, coCalls             *prometheus.Desc
 }
@@ -61,16 +72,23 @@ func (m *Metrics) WatchState(read func() []ChainState) {
 		head:      d("rpcmesh_chain_head", "The chain's agreed head block number.", []string{"chain"}),
 		finalized: d("rpcmesh_chain_finalized", "The chain's agreed finalized block number.", []string{"chain"}),
 		reorgs:    d("rpcmesh_chain_reorgs_total", "Reorgs the agreed head followed.", []string{"chain"}),
-		up:        d("rpcmesh_provider_up", "1 when the provider may take traffic.", pl),
-		breaker:   d("rpcmesh_provider_breaker_open", "1 when the provider's circuit breaker is open.", pl),
-		degraded:  d("rpcmesh_provider_degraded", "1 when the provider fails or throttles often and gets traffic only if no healthy provider is left.", pl),
-		score:     d("rpcmesh_provider_score", "Routing cost of the provider (lower is better).", pl),
-		lag:       d("rpcmesh_provider_lag_blocks", "Blocks the provider's head trails the agreed head.", pl),
-		phead:     d("rpcmesh_provider_head", "The provider's reported head block number.", pl),
-		latency:   d("rpcmesh_provider_latency_ewma_seconds", "The provider's latency EWMA.", pl),
-		errs:      d("rpcmesh_provider_error_rate", "The provider's failure rate EWMA.", pl),
-		sh:        d("rpcmesh_provider_operator_share", "The provider's operator's share of the chain's attempts in the share window.", pl),
-		wsLive:    d("rpcmesh_provider_ws_connections", "WebSocket connections up that carry the provider's calls (call_transport: ws).", pl),
+		ready:     d("rpcmesh_chain_ready", "1 when the chain serves fresh answers (what /readyz checks).", []string{"chain"}),
+		headDegraded: d("rpcmesh_chain_head_degraded",
+			"1 when the head is followed on fewer operators than head_agreement (the others stopped reporting).", []string{"chain"}),
+		headOps:      d("rpcmesh_chain_head_operators", "Distinct operators that vouch for the head block.", []string{"chain"}),
+		reportingOps: d("rpcmesh_chain_reporting_operators", "Operators that reported a new block linked to the agreed chain within health.head_stale_blocks block times.", []string{"chain"}),
+		blockTime:    d("rpcmesh_chain_block_time_seconds", "The chain's block time measured from the agreed head (0 until measured).", []string{"chain"}),
+		age:          d("rpcmesh_chain_head_age_seconds", "How long ago the agreed head last moved.", []string{"chain"}),
+		up:           d("rpcmesh_provider_up", "1 when the provider may take traffic.", pl),
+		breaker:      d("rpcmesh_provider_breaker_open", "1 when the provider's circuit breaker is open.", pl),
+		degraded:     d("rpcmesh_provider_degraded", "1 when the provider fails or throttles often and gets traffic only if no healthy provider is left.", pl),
+		score:        d("rpcmesh_provider_score", "Routing cost of the provider (lower is better).", pl),
+		lag:          d("rpcmesh_provider_lag_blocks", "Blocks the provider's head trails the agreed head.", pl),
+		phead:        d("rpcmesh_provider_head", "The provider's reported head block number.", pl),
+		latency:      d("rpcmesh_provider_latency_ewma_seconds", "The provider's latency EWMA.", pl),
+		errs:         d("rpcmesh_provider_error_rate", "The provider's failure rate EWMA.", pl),
+		sh:           d("rpcmesh_provider_operator_share", "The provider's operator's share of the chain's attempts in the share window.", pl),
+		wsLive:       d("rpcmesh_provider_ws_connections", "WebSocket connections up that carry the provider's calls (call_transport: ws).", pl),
 		wsFailures: d("rpcmesh_provider_ws_connection_failures_total",
 			"Dials and WebSocket connections carrying the provider's calls that failed (call_transport: ws).", pl),
 		coBatches: d("rpcmesh_provider_coalesced_batches_total",
@@ -82,7 +100,7 @@ func (m *Metrics) WatchState(read func() []ChainState) {
 
 // Describe sends the descriptors.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.head, c.finalized, c.reorgs, c.up, c.breaker, c.degraded, c.score, c.lag, c.phead, c.latency, c.errs, c.sh, c.penalty, c.wsLive, c.wsFailures, c.coBatches, c.coCalls} {
+	for _, d := range []*prometheus.Desc{c.head, c.finalized, c.reorgs, c.ready, c.headDegraded, c.headOps, c.reportingOps, c.blockTime, c.age, c.up, c.breaker, c.degraded, c.score, c.lag, c.phead, c.latency, c.errs, c.sh, c.penalty, c.wsLive, c.wsFailures, c.coBatches, c.coCalls} {
 		ch <- d
 	}
 }
@@ -99,6 +117,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.head, prometheus.GaugeValue, float64(cs.Head), cs.Chain)
 		ch <- prometheus.MustNewConstMetric(c.finalized, prometheus.GaugeValue, float64(cs.Finalized), cs.Chain)
 		ch <- prometheus.MustNewConstMetric(c.reorgs, prometheus.CounterValue, float64(cs.Reorgs), cs.Chain)
+		ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, b2f(cs.Ready), cs.Chain)
+		ch <- prometheus.MustNewConstMetric(c.headDegraded, prometheus.GaugeValue, b2f(cs.HeadDegraded), cs.Chain)
+		ch <- prometheus.MustNewConstMetric(c.headOps, prometheus.GaugeValue, float64(cs.HeadOperators), cs.Chain)
+		ch <- prometheus.MustNewConstMetric(c.reportingOps, prometheus.GaugeValue, float64(cs.ReportingOperators), cs.Chain)
+		ch <- prometheus.MustNewConstMetric(c.blockTime, prometheus.GaugeValue, cs.BlockTimeSeconds, cs.Chain)
+		ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, cs.HeadAgeSeconds, cs.Chain)
 		for _, p := range cs.Providers {
 			lv := []string{cs.Chain, p.Provider, p.Operator, p.Cloud, p.Tier}
 			ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, b2f(p.Usable), lv...)

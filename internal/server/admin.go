@@ -2,19 +2,22 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
 	"github.com/rpcmesh/rpcmesh/internal/route"
 	"github.com/rpcmesh/rpcmesh/internal/upstream"
 )
 
-// AdminHandler serves /metrics, /healthz (alive), /readyz (every chain has
-// an agreed head and a usable provider), /status (JSON) and, when
+// AdminHandler serves /metrics, /healthz (alive), /readyz (every chain
+// serves fresh answers, see readyz), /status (JSON) and, when
 // admin.pprof is set, the Go profiler under /debug/pprof/.
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -32,15 +35,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		for _, c := range g.chains {
-			if !c.ready() {
-				http.Error(w, "chain "+c.cfg.Name+" not ready", http.StatusServiceUnavailable)
-				return
-			}
-		}
-		_, _ = w.Write([]byte("ready\n"))
-	})
+	mux.HandleFunc("GET /readyz", g.readyz)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
@@ -50,6 +45,30 @@ func (g *Gateway) AdminHandler() http.Handler {
 	return mux
 }
 
+// readyz answers 503 naming the first chain that does not serve fresh
+// answers (no agreed head, head standing still for ready_stale_blocks block
+// times, no usable provider); else 200 "ready", or "ready (degraded: ...)"
+// with a line per chain whose head is followed on fewer operators than
+// head_agreement: its answers are fresh but on weaker trust.
+func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
+	var degraded []string
+	for _, c := range g.chains {
+		if ok, why := c.ready(); !ok {
+			http.Error(w, "chain "+c.cfg.Name+" not ready: "+why, http.StatusServiceUnavailable)
+			return
+		}
+		if tr := c.head.Trust(); tr.Degraded {
+			degraded = append(degraded, fmt.Sprintf("chain %s head on %d of %d operators", c.cfg.Name, tr.Operators, tr.Required))
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	if len(degraded) == 0 {
+		_, _ = w.Write([]byte("ready\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready (degraded: " + strings.Join(degraded, "; ") + ")\n"))
+}
+
 // Status is the /status document.
 type Status struct {
 	Chains []ChainStatus `json:"chains"`
@@ -57,10 +76,17 @@ type Status struct {
 
 // ChainStatus is one chain in /status.
 type ChainStatus struct {
-	Name           string             `json:"name"`
-	ChainID        uint64             `json:"chainId"`
-	Ready          bool               `json:"ready"`
-	HeadAgreement  int                `json:"headAgreement"`
+	Name          string `json:"name"`
+	ChainID       uint64 `json:"chainId"`
+	Ready         bool   `json:"ready"`
+	HeadAgreement int    `json:"headAgreement"`
+	// NotReady says why /readyz fails for the chain ("" when ready).
+	NotReady string `json:"notReady,omitempty"`
+	// HeadTrust is how well the head block is vouched for.
+	HeadTrust HeadTrust `json:"headTrust"`
+	// BlockTimeMs is the chain's block time measured from the agreed head
+	// (0 until measured).
+	BlockTimeMs    int64              `json:"blockTimeMs"`
 	Head           *BlockStatus       `json:"head,omitempty"`
 	Safe           uint64             `json:"safe"`
 	Finalized      uint64             `json:"finalized"`
@@ -69,6 +95,32 @@ type ChainStatus struct {
 	OperatorShare  map[string]float64 `json:"operatorShare"`
 	CloudShare     map[string]float64 `json:"cloudShare"`
 	Providers      []ProviderStatus   `json:"providers"`
+}
+
+// HeadTrust is the head's trust in /status.
+type HeadTrust struct {
+	// Level is "agreed" (head_agreement operators vouch for the head
+	// block), "degraded" (fewer: the others stopped reporting and the
+	// head follows those left, block by linked block) or "none" (no head
+	// yet).
+	Level string `json:"level"`
+	// Operators is how many distinct operators vouch for the head block.
+	Operators int `json:"operators"`
+	// Reporting is how many operators reported a new block linked to the
+	// agreed chain within health.head_stale_blocks block times.
+	Reporting int `json:"reporting"`
+}
+
+// headTrust is the chain's head trust for /status.
+func headTrust(tr head.Trust) HeadTrust {
+	level := "agreed"
+	switch {
+	case tr.Degraded:
+		level = "degraded"
+	case tr.Operators == 0:
+		level = "none"
+	}
+	return HeadTrust{Level: level, Operators: tr.Operators, Reporting: tr.Reporting}
 }
 
 // BlockStatus is a block number and hash.
@@ -109,7 +161,9 @@ func (g *Gateway) Status() Status {
 	now := time.Now()
 	var st Status
 	for _, c := range g.chains {
-		cs := ChainStatus{Name: c.cfg.Name, ChainID: c.cfg.ChainID, Ready: c.ready(), HeadAgreement: c.head.Agreement(), Reorgs: c.head.Reorgs()}
+		cs := ChainStatus{Name: c.cfg.Name, ChainID: c.cfg.ChainID, HeadAgreement: c.head.Agreement(), Reorgs: c.head.Reorgs(),
+			HeadTrust: headTrust(c.head.Trust()), BlockTimeMs: c.head.BlockTime().Milliseconds()}
+		cs.Ready, cs.NotReady = c.ready()
 		if h, ok := c.head.Latest(); ok {
 			cs.Head = &BlockStatus{Number: h.Number, Hash: h.Hash}
 		}
@@ -142,7 +196,11 @@ func (g *Gateway) chainStates() []metrics.ChainState {
 	now := time.Now()
 	out := make([]metrics.ChainState, 0, len(g.chains))
 	for _, c := range g.chains {
-		cs := metrics.ChainState{Chain: c.cfg.Name, Reorgs: c.head.Reorgs()}
+		tr := c.head.Trust()
+		cs := metrics.ChainState{Chain: c.cfg.Name, Reorgs: c.head.Reorgs(), HeadDegraded: tr.Degraded,
+			HeadOperators: tr.Operators, ReportingOperators: tr.Reporting, BlockTimeSeconds: c.head.BlockTime().Seconds(),
+			HeadAgeSeconds: c.head.HeadAge().Seconds()}
+		cs.Ready, _ = c.ready()
 		if h, ok := c.head.Latest(); ok {
 			cs.Head = h.Number
 		}

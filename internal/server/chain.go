@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -34,11 +35,16 @@ type chain struct {
 	watch     *txwatch.Watcher // accepted transactions until included
 	verify    config.Verify    // the chain's verification settings
 	lagLimit  uint64
+	// readyStale is health.ready_stale_blocks: how many block times the
+	// head may stand still before the chain is not ready.
+	readyStale float64
 }
 
 // newChain builds a chain's objects; nothing runs until run is called.
 func newChain(cfg *config.Config, ch *config.Chain, m *metrics.Metrics, txm *txwatch.Metrics, evidence *verify.EvidenceLog, vm *metrics.Verify, logger *slog.Logger) *chain {
-	c := &chain{cfg: ch, head: head.NewTracker(ch.HeadAgreement, ch.FinalityDepth, logger.With("chain", ch.Name)), lagLimit: ch.LagLimit(cfg.Health)}
+	c := &chain{cfg: ch, lagLimit: ch.LagLimit(cfg.Health), readyStale: cfg.Health.ReadyStaleBlocks}
+	c.head = head.New(head.Options{Agreement: ch.HeadAgreement, FinalityDepth: ch.FinalityDepth,
+		StaleBlocks: cfg.Health.HeadStaleBlocks, Logger: logger.With("chain", ch.Name)})
 	for _, pc := range ch.Providers {
 		c.providers = append(c.providers, upstream.New(upstream.Options{
 			Chain:            ch.Name,
@@ -47,6 +53,7 @@ func newChain(cfg *config.Config, ch *config.Chain, m *metrics.Metrics, txm *txw
 			Health:           cfg.Health,
 			MaxResponseBytes: cfg.Limits.MaxResponseBytes,
 			Logger:           logger,
+			BlockTime:        c.head.BlockTime,
 			// Heads must hash to what they claim before they vote, when the
 			// chain's headers can be hashed (verification on).
 			CheckHeaderHash: ch.EffectiveVerify(cfg.Verify).Enabled,
@@ -125,16 +132,23 @@ func (c *chain) run(ctx context.Context, wg *sync.WaitGroup) {
 	}
 }
 
-// ready reports whether the chain has an agreed head and a usable provider.
-func (c *chain) ready() bool {
+// ready reports whether the chain serves fresh answers: it has an agreed
+// head (full or degraded), the head moved within ready_stale_blocks block
+// times, and a provider is usable. When not, why.
+func (c *chain) ready() (bool, string) {
 	if _, ok := c.head.Latest(); !ok {
-		return false
+		return false, "no agreed head"
+	}
+	if bt := c.head.BlockTime(); c.readyStale > 0 && bt > 0 {
+		if age := c.head.HeadAge(); age > time.Duration(c.readyStale*float64(bt)) {
+			return false, fmt.Sprintf("head has not moved for %s (block time %s)", age.Round(time.Millisecond), bt)
+		}
 	}
 	now := time.Now()
 	for _, p := range c.providers {
 		if s := p.Snapshot(now); s.Usable() {
-			return true
+			return true, ""
 		}
 	}
-	return false
+	return false, "no usable provider"
 }

@@ -161,7 +161,7 @@ func (g *Gateway) Ready(ctx context.Context) error {
 	for {
 		var waiting []string
 		for _, c := range g.chains {
-			if !c.ready() {
+			if ok, _ := c.ready(); !ok {
 				waiting = append(waiting, c.cfg.Name)
 			}
 		}

@@ -141,6 +141,7 @@ func (g *Gateway) answer(parent context.Context, ch *chain, body []byte, rid, cl
 	}
 	responses := g.runCalls(ctx, ch, calls, reports, &logger)
 	setVerified(h, reports, batch)
+	setHeadTrust(h, ch)
 	out := g.encode(responses, batch)
 	if out == nil {
 		return http.StatusNoContent, nil
@@ -525,7 +526,7 @@ func (g *Gateway) corsHeaders(h headerSetter, origin string) string {
 	if allowed != "" {
 		h.Set("Access-Control-Allow-Origin", allowed)
 		// So that browser dApps can read how an answer was established.
-		h.Set("Access-Control-Expose-Headers", RequestIDHeader+", "+VerifiedHeader)
+		h.Set("Access-Control-Expose-Headers", RequestIDHeader+", "+VerifiedHeader+", "+HeadHeader)
 	}
 	return allowed
 }

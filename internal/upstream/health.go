@@ -33,7 +33,7 @@ func (p *Provider) Run(ctx context.Context) {
 	if p.cfg.WS != "" {
 		go p.followNewHeads(ctx)
 	}
-	var lastChainCheck time.Time
+	var lastChainCheck, lastTags time.Time
 	tick := 0
 	startBackoff := 250 * time.Millisecond // until the chain ID is first confirmed
 	for {
@@ -51,10 +51,12 @@ func (p *Provider) Run(ctx context.Context) {
 		case excluded || now.Sub(lastChainCheck) >= chainEvery:
 			if p.CheckChainID(ctx) == nil {
 				lastChainCheck = now
-				p.pollHead(ctx, tick%4 == 0, true)
+				p.pollHead(ctx, p.tagsDue(now, &lastTags, poll), true)
 			}
 			if excluded {
 				wait = probe
+			} else {
+				wait = p.nextPoll(time.Now(), poll)
 			}
 			if unchecked && p.wrongChain == "" {
 				// Not reachable yet at start: retry soon, backing off to the probe interval.
@@ -64,7 +66,8 @@ func (p *Provider) Run(ctx context.Context) {
 		case p.wsFresh(now, 10*poll) && tick%5 != 0:
 			// newHeads over WS keeps the head fresh: poll only every fifth tick.
 		default:
-			p.pollHead(ctx, tick%4 == 0, false)
+			p.pollHead(ctx, p.tagsDue(now, &lastTags, poll), false)
+			wait = p.nextPoll(time.Now(), poll)
 		}
 		tick++
 		t := time.NewTimer(wait)
@@ -132,8 +135,19 @@ func (p *Provider) CheckChainID(ctx context.Context) error {
 func (p *Provider) observeHead(b head.Block, ws bool) {
 	now := time.Now()
 	p.mu.Lock()
+	if b.Number > p.head.Number || p.headRiseAt.IsZero() {
+		p.headRiseAt = now
+	}
 	p.head = b
 	p.headAt = now
+	p.reported[b.Number] = b.Hash
+	if len(p.reported) > 2*reportedKeep {
+		for n := range p.reported {
+			if n+reportedKeep < b.Number || n > b.Number {
+				delete(p.reported, n)
+			}
+		}
+	}
 	if ws {
 		p.wsHeadAt = now
 	}
@@ -156,6 +170,7 @@ func (p *Provider) pollHead(ctx context.Context, tags, probe bool) {
 		p.logger.Debug("head poll: bad header", "err", err)
 		return
 	}
+	p.fillGap(ctx, b, probe)
 	p.observeHead(b, false)
 	if !tags || p.onTag == nil {
 		return

@@ -47,6 +47,10 @@ type Options struct {
 	OnHeadLie func(p *Provider, raw json.RawMessage, err error)
 	// Transport overrides the HTTP transport (tests); nil builds one.
 	Transport http.RoundTripper
+	// BlockTime returns the chain's measured block time (0: not yet
+	// known), to time head polls to when the next block is due; nil polls
+	// every health.poll_interval.
+	BlockTime func() time.Duration
 }
 
 // Provider is one upstream node endpoint. Create it with New, start its
@@ -66,6 +70,7 @@ type Provider struct {
 	// checkHash: see Options.CheckHeaderHash.
 	checkHash bool
 	onHeadLie func(*Provider, json.RawMessage, error)
+	blockTime func() time.Duration
 
 	client *http.Client
 	header http.Header // every call's request header; read-only
@@ -92,9 +97,12 @@ type Provider struct {
 	chainChecked   bool
 	head           head.Block
 	headAt         time.Time
-	wsHeadAt       time.Time // last head received over WS newHeads
-	degraded       bool      // failing or throttled often (see updateDegraded)
-	readmittedAt   time.Time // last readmission by probe, for the warm-up ramp
+	headRiseAt     time.Time         // last time its head number rose
+	pushedAt       time.Time         // last early poll asked for by an answer (pushHead)
+	reported       map[uint64]string // its recent heads by number (see fillGap)
+	wsHeadAt       time.Time         // last head received over WS newHeads
+	degraded       bool              // failing or throttled often (see updateDegraded)
+	readmittedAt   time.Time         // last readmission by probe, for the warm-up ramp
 	inflight       map[uint64]time.Time
 	integ          integrity
 	requests       uint64
@@ -150,6 +158,7 @@ func New(o Options) *Provider {
 		onTag:     o.OnTag,
 		checkHash: o.CheckHeaderHash,
 		onHeadLie: o.OnHeadLie,
+		blockTime: o.BlockTime,
 		// No cookie jar and no client headers: nothing of the client's identity travels.
 		client: &http.Client{Transport: rt, CheckRedirect: noRedirects},
 		header: http.Header{
@@ -160,6 +169,7 @@ func New(o Options) *Provider {
 		sem:      make(chan struct{}, conc),
 		poke:     make(chan struct{}, 1),
 		inflight: make(map[uint64]time.Time),
+		reported: make(map[uint64]string),
 		st:       stats{halfLife: h.EWMAHalfLife.D()},
 		br:       breaker{threshold: h.BreakerFailures, cooldown: h.BreakerCooldown.D()},
 	}
@@ -350,6 +360,9 @@ func (p *Provider) callAlone(ctx context.Context, method string, params json.Raw
 	delete(p.inflight, id)
 	p.mu.Unlock()
 	p.record(start, err, false)
+	if err == nil {
+		p.pushHead(method, res)
+	}
 	return res, err
 }
 

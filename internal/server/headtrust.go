@@ -1,0 +1,30 @@
+package server
+
+import (
+	"strconv"
+
+	"github.com/rpcmesh/rpcmesh/internal/head"
+)
+
+// HeadHeader says on what trust the chain's head stood when the answer was
+// made: "agreed; operators=2" when head_agreement distinct operators vouch
+// for the head block, "degraded; operators=1; required=2" when the head is
+// followed on fewer because the others stopped reporting (see
+// docs/verification.md). Absent while the chain has no head.
+const HeadHeader = "X-Rpcmesh-Head"
+
+// setHeadTrust writes the head header for chain c.
+func setHeadTrust(h headerSetter, c *chain) {
+	if _, ok := c.head.Latest(); !ok {
+		return
+	}
+	h.Set(HeadHeader, headTrustValue(c.head.Trust()))
+}
+
+// headTrustValue is the HeadHeader value for tr.
+func headTrustValue(tr head.Trust) string {
+	if tr.Degraded {
+		return "degraded; operators=" + strconv.Itoa(tr.Operators) + "; required=" + strconv.Itoa(tr.Required)
+	}
+	return "agreed; operators=" + strconv.Itoa(tr.Operators)
+}

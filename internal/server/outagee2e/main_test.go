@@ -1,0 +1,163 @@
+// Package outagee2e tests the agreed head through an operator outage: a
+// gateway in front of two devnet nodes of distinct operators with
+// head_agreement 2 and HTTP-only providers, one node killed or hung under
+// steady reads.
+package outagee2e
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
+	"github.com/rpcmesh/rpcmesh/internal/head"
+	"github.com/rpcmesh/rpcmesh/internal/server"
+)
+
+var (
+	dn  *devnet.Devnet
+	gw  *server.Gateway
+	url string
+)
+
+// blockTime is the devnet's (devnetgw.RunSuite).
+const blockTime = 500 * time.Millisecond
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(devnetgw.RunSuite("outage e2e", testing.Short(),
+		func(ctx context.Context, d *devnet.Devnet) (*server.Gateway, error) {
+			return devnetgw.Start(ctx, gatewayConfig(d.Info()), devnetgw.SuiteLogger())
+		},
+		func(d *devnet.Devnet, g *server.Gateway) int {
+			dn, gw, url = d, g, "http://"+g.HTTPAddr()+"/devnet"
+			return m.Run()
+		}))
+}
+
+// gatewayConfig keeps the first two devnet nodes (two operators), without
+// WebSocket, and needs both to agree on a head; head polls as by default.
+func gatewayConfig(info devnet.Info) *config.Config {
+	cfg := devnetgw.Config(info, "127.0.0.1:0", "")
+	ch := &cfg.Chains[0]
+	ch.Providers = ch.Providers[:2]
+	for i := range ch.Providers {
+		ch.Providers[i].WS = ""
+	}
+	ch.HeadAgreement = 2
+	// Head polls as configured by default (devnetgw polls faster), so the
+	// lag measured is what a user's HTTP-only gateway sees.
+	cfg.Health.PollInterval = config.Default().Health.PollInterval
+	cfg.Complete()
+	return cfg
+}
+
+var client = &http.Client{Timeout: 10 * time.Second}
+
+// answer is one call's result and the gateway's head header.
+type answer struct {
+	result json.RawMessage
+	head   string
+}
+
+// call sends one JSON-RPC call through the gateway.
+func call(ctx context.Context, method, params string) (answer, error) {
+	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":%q,"params":%s}`, method, params)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return answer{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return answer{}, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var r struct {
+		Result json.RawMessage `json:"result"`
+		Error  json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return answer{}, fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
+	}
+	if r.Error != nil {
+		return answer{}, fmt.Errorf("%s: error %s", method, r.Error)
+	}
+	return answer{result: r.Result, head: resp.Header.Get(server.HeadHeader)}, nil
+}
+
+// latestNumber asks the gateway for the latest block and returns its number.
+func latestNumber(ctx context.Context) (uint64, answer, error) {
+	a, err := call(ctx, "eth_getBlockByNumber", `["latest",false]`)
+	if err != nil {
+		return 0, a, err
+	}
+	b, err := head.ParseHeader(a.result)
+	return b.Number, a, err
+}
+
+// admin fetches an admin path from the gateway's admin handler.
+func admin(path string) (int, string) {
+	req, _ := http.NewRequest(http.MethodGet, path, nil)
+	rec := &recorder{header: http.Header{}}
+	gw.AdminHandler().ServeHTTP(rec, req)
+	return rec.code, rec.body.String()
+}
+
+// recorder is a minimal http.ResponseWriter.
+type recorder struct {
+	header http.Header
+	code   int
+	body   strings.Builder
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return r.body.Write(b)
+}
+func (r *recorder) WriteHeader(code int) { r.code = code }
+
+// waitFor polls cond every 20ms until it holds or ctx ends.
+func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			st, _ := json.MarshalIndent(gw.Status().Chains[0], "", " ")
+			t.Fatalf("waiting for %s: %v\n%s", what, ctx.Err(), st)
+		case <-tick.C:
+		}
+	}
+}
+
+// gatewayHead is the gateway's agreed head number (0 without one).
+func gatewayHead() uint64 {
+	if h := gw.Status().Chains[0].Head; h != nil {
+		return h.Number
+	}
+	return 0
+}
+
+// settle waits until the gateway measured the block time and ten more
+// blocks came, so that head polls are timed to the chain's pace.
+func settle(ctx context.Context, t *testing.T) {
+	t.Helper()
+	waitFor(ctx, t, "a measured block time", func() bool { return gw.Status().Chains[0].BlockTimeMs > 0 })
+	from, _ := dn.Head()
+	waitFor(ctx, t, "ten more blocks", func() bool { n, _ := dn.Head(); return n >= from+10 })
+}
