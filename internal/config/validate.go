@@ -171,9 +171,6 @@ func (v *validator) limits(l *Limits) {
 func (v *validator) health(h *Health, requestTimeout Duration) {
 	v.positive("health.poll_interval", h.PollInterval)
 	v.positive("health.poll_min_interval", h.PollMinInterval)
-	if h.PollMinInterval > h.PollInterval {
-		v.errorf("health.poll_min_interval", "%s is longer than health.poll_interval (%s)", h.PollMinInterval, h.PollInterval)
-	}
 	if h.HeadStaleBlocks < 0 || h.HeadStaleBlocks > 0 && h.HeadStaleBlocks < 1 {
 		v.errorf("health.head_stale_blocks", "must be 0 (off) or at least 1, got %g", h.HeadStaleBlocks)
 	}

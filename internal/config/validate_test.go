@@ -114,7 +114,6 @@ func TestParseErrors(t *testing.T) {
 		// health
 		{"poll_interval", withChain("health:\n  poll_interval: 0s #<\n"), "health.poll_interval", "must be a positive duration"},
 		{"poll_min_interval", withChain("health:\n  poll_min_interval: 0s #<\n"), "health.poll_min_interval", "must be a positive duration"},
-		{"poll_min_interval > poll_interval", withChain("health:\n  poll_min_interval: 3s #<\n"), "health.poll_min_interval", "3s is longer than health.poll_interval (2s)"},
 		{"head_stale_blocks under 1", withChain("health:\n  head_stale_blocks: 0.5 #<\n"), "health.head_stale_blocks", "must be 0 (off) or at least 1, got 0.5"},
 		{"ready_stale_blocks negative", withChain("health:\n  ready_stale_blocks: -1 #<\n"), "health.ready_stale_blocks", "must be 0 (off) or positive, got -1"},
 		{"chain_id_interval", withChain("health:\n  chain_id_interval: 0s #<\n"), "health.chain_id_interval", "must be a positive duration"},
