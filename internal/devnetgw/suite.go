@@ -2,6 +2,7 @@ package devnetgw
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -52,4 +53,27 @@ func RunSuite(name string, short bool, start func(ctx context.Context, d *devnet
 		fmt.Fprintln(os.Stderr, "close devnet:", err)
 	}
 	return code
+}
+
+// WaitHealthy polls gw until every provider of its first chain is usable
+// again (state ok, not lagging, not degraded), or ctx ends; the error then
+// holds the gateway's status.
+func WaitHealthy(ctx context.Context, gw *server.Gateway) error {
+	for {
+		ok := true
+		for _, p := range gw.Status().Chains[0].Providers {
+			if p.State != "ok" || p.LagBlocks > 0 || p.Degraded {
+				ok = false
+			}
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			b, _ := json.MarshalIndent(gw.Status(), "", " ")
+			return fmt.Errorf("providers did not recover: %s", b)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -192,28 +192,10 @@ func delta(before, after map[string]uint64) map[string]uint64 {
 // waitHealthy waits until every provider is usable again after a test.
 func waitHealthy(t *testing.T) {
 	t.Helper()
-	start := time.Now()
-	defer func() {
-		if d := time.Since(start); d > 3*time.Second {
-			t.Logf("providers took %s to recover", d)
-		}
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ok := true
-		for _, p := range gw.Status().Chains[0].Providers {
-			if p.State != "ok" || p.LagBlocks > 0 || p.Degraded {
-				ok = false
-			}
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			b, _ := json.MarshalIndent(gw.Status(), "", " ")
-			t.Fatalf("providers did not recover: %s", b)
-		}
-		time.Sleep(100 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := devnetgw.WaitHealthy(ctx, gw); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -248,22 +248,7 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 // waitHealthy waits until every provider is usable again after a test.
 func waitHealthy(t *testing.T) {
 	t.Helper()
-	ctx := ctxT(t, 30*time.Second)
-	for {
-		ok := true
-		for _, p := range gw.Status().Chains[0].Providers {
-			if p.State != "ok" || p.LagBlocks > 0 || p.Degraded {
-				ok = false
-			}
-		}
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			b, _ := json.MarshalIndent(gw.Status(), "", " ")
-			t.Fatalf("providers did not recover: %s", b)
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := devnetgw.WaitHealthy(ctxT(t, 30*time.Second), gw); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 )
 
 // TestLogFilterEveryEventOnceThroughFailover polls a log filter while a
@@ -257,22 +259,8 @@ func TestAnswersAsGoEthereum(t *testing.T) {
 // waitHealthy waits until every provider is usable again after a test.
 func waitHealthy(t *testing.T) {
 	t.Helper()
-	ctx := ctxT(t, 30*time.Second)
-	for {
-		ok := true
-		for _, p := range gw.Status().Chains[0].Providers {
-			if p.State != "ok" || p.LagBlocks > 0 || p.Degraded {
-				ok = false
-			}
-		}
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("providers did not recover")
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := devnetgw.WaitHealthy(ctxT(t, 30*time.Second), gw); err != nil {
+		t.Fatal(err)
 	}
 }
 
