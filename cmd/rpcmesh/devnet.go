@@ -20,6 +20,8 @@ import (
 // runDevnet starts the devnet, its control API and (unless disabled) the
 // gateway in front of it, prints where everything is, and runs until ctx ends.
 func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	hup := catchHangups() // see hangups
+	defer hup.stop()
 	fs := flag.NewFlagSet("rpcmesh devnet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -57,6 +59,7 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	opts.Logger = log
+	hup.ignore(ctx, log, "the devnet has nothing to reload; Ctrl-C or SIGTERM stops it")
 	quietGeth()
 
 	started := time.Now()

@@ -108,6 +108,20 @@ func TestDevnetCommandStartsAndStopsOnInterrupt(t *testing.T) {
 	}
 }
 
+// TestDevnetSurvivesSIGHUP runs `rpcmesh devnet` as a process, as a
+// service manager or a closed terminal would, and sends it SIGHUP: its node
+// keeps answering and it says it ignored the signal; SIGTERM then stops it
+// with exit status 0. On b7e1cca SIGHUP killed it.
+func TestDevnetSurvivesSIGHUP(t *testing.T) {
+	survivesSIGHUP(t, []string{"devnet", "--nodes", "1", "--gateway=false", "--control", "127.0.0.1:0"}, func(line string) (string, bool) {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "node1" {
+			return "", false
+		}
+		return f[1], true
+	})
+}
+
 func TestDevnetCommandRejectsBadFlags(t *testing.T) {
 	cases := [][]string{
 		{"devnet", "--nodes", "0"},

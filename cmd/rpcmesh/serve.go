@@ -7,9 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
@@ -20,12 +18,9 @@ import (
 // runServe runs the gateway from a YAML config until ctx ends, then drains
 // in-flight requests for at most server.shutdown_timeout.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	// A service manager sends SIGHUP to ask for a reload, and by default it
-	// ends a Go program at once, with no drain. Until config reload exists
-	// it is logged and ignored. Caught first, so none arrives unhandled.
-	hangups := make(chan os.Signal, 1)
-	signal.Notify(hangups, syscall.SIGHUP)
-	defer signal.Stop(hangups)
+	// A service manager sends SIGHUP to ask for a reload (see hangups).
+	hup := catchHangups()
+	defer hup.stop()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "rpcmesh.yaml", "config `file`")
@@ -39,7 +34,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer flushLogger(logger)
-	go ignoreHangups(ctx, hangups, logger)
+	hup.ignore(ctx, logger, "config reload is not supported yet; restart to apply a new config")
 	cfg, err := config.Load(*path)
 	if err != nil {
 		return err
@@ -74,18 +69,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		runErr = err
 	}
 	return runErr
-}
-
-// ignoreHangups logs every SIGHUP until ctx ends.
-func ignoreHangups(ctx context.Context, hangups <-chan os.Signal, logger *slog.Logger) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hangups:
-			logger.Warn("SIGHUP received and ignored: config reload is not supported yet; restart to apply a new config")
-		}
-	}
 }
 
 // serveLogger builds the slog logger the flags ask for. Repeated lines are

@@ -68,7 +68,23 @@ func TestServeSurvivesSIGHUP(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := json.Marshal([]string{"serve", "--config", cfgPath})
+	survivesSIGHUP(t, []string{"serve", "--config", cfgPath}, func(line string) (string, bool) {
+		a, ok := strings.CutPrefix(line, "rpcmesh gateway on http://")
+		if !ok {
+			return "", false
+		}
+		return "http://" + strings.Fields(a)[0] + "/dev", true
+	})
+}
+
+// survivesSIGHUP runs `rpcmesh args...` as a process and waits for the
+// line of its stdout from which url gets the URL of a JSON-RPC endpoint of
+// chain 1337, then sends the process SIGHUP by PID three times: it must go
+// on answering eth_chainId there and say it ignored the signal; SIGTERM
+// then stops it with exit status 0.
+func survivesSIGHUP(t *testing.T, args []string, url func(line string) (string, bool)) {
+	t.Helper()
+	raw, _ := json.Marshal(args)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "RPCMESH_TEST_MAIN="+string(raw))
 	stdout, err := cmd.StdoutPipe()
@@ -90,29 +106,31 @@ func TestServeSurvivesSIGHUP(t *testing.T) {
 			<-done
 		}
 	})
-	addrs := make(chan string, 1)
+	endpoints := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "rpcmesh gateway on http://"); ok {
-				addrs <- strings.Fields(a)[0]
+			if u, ok := url(sc.Text()); ok {
+				select {
+				case endpoints <- u:
+				default:
+				}
 			}
 		}
 		_, _ = io.Copy(io.Discard, stdout)
 		exited <- cmd.Wait()
 		close(done)
 	}()
-	var url string
+	var endpoint string
 	select {
-	case a := <-addrs:
-		url = "http://" + a + "/dev"
+	case endpoint = <-endpoints:
 	case err := <-exited:
-		t.Fatalf("serve exited before listening: %v\n%s", err, stderr.String())
+		t.Fatalf("%s exited before listening: %v\n%s", args[0], err, stderr.String())
 	case <-time.After(20 * time.Second):
-		t.Fatalf("serve not listening within 20s\n%s", stderr.String())
+		t.Fatalf("%s not listening within 20s\n%s", args[0], stderr.String())
 	}
 	answers := func() bool {
-		resp, err := rpcCall(url, "eth_chainId")
+		resp, err := rpcCall(endpoint, "eth_chainId")
 		if err != nil {
 			return false
 		}
@@ -121,7 +139,7 @@ func TestServeSurvivesSIGHUP(t *testing.T) {
 		return strings.Contains(string(b), `"result":"0x539"`)
 	}
 	if !answers() {
-		t.Fatalf("serve does not answer eth_chainId before SIGHUP\n%s", stderr.String())
+		t.Fatalf("%s does not answer eth_chainId before SIGHUP\n%s", args[0], stderr.String())
 	}
 
 	for range 3 {
@@ -135,14 +153,14 @@ func TestServeSurvivesSIGHUP(t *testing.T) {
 	for !strings.Contains(stderr.String(), "SIGHUP received and ignored") {
 		select {
 		case err := <-exited:
-			t.Fatalf("serve died on SIGHUP: %v\n%s", err, stderr.String())
+			t.Fatalf("%s died on SIGHUP: %v\n%s", args[0], err, stderr.String())
 		case <-ctx.Done():
 			t.Fatalf("no log line for SIGHUP within 10s\n%s", stderr.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	if !answers() {
-		t.Fatalf("serve stopped answering after SIGHUP\n%s", stderr.String())
+		t.Fatalf("%s stopped answering after SIGHUP\n%s", args[0], stderr.String())
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -154,6 +172,6 @@ func TestServeSurvivesSIGHUP(t *testing.T) {
 			t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop within 20s of SIGTERM")
+		t.Fatalf("%s did not stop within 20s of SIGTERM", args[0])
 	}
 }

@@ -111,18 +111,7 @@ func (p *Provider) postBatch(ctx context.Context, first uint64, calls []BatchCal
 		id, _ := parseID(bytes.TrimSpace(m.ID)) // one of the batch's: checkBatchIDs passed it
 		i := id - first
 		got[i] = true
-		switch {
-		case m.Error != nil && isRateLimitError(m.Error):
-			answers[i].Err = fail(ClassThrottled, false, fmt.Errorf("%w: error %d", ErrThrottled, m.Error.Code))
-		case m.Error != nil && isNodeFailure(m.Error):
-			answers[i].Err = fail(ClassNodeError, true, m.Error)
-		case m.Error != nil:
-			answers[i].Err = m.Error
-		case m.Result == nil:
-			answers[i].Err = fail(ClassBadResponse, true, fmt.Errorf("%s: neither result nor error", answerFrom(status)))
-		default:
-			answers[i].Result = m.Result
-		}
+		answers[i].Result, answers[i].Err = p.answerOf(calls[i].Method, m, status)
 	}
 	for i := range answers {
 		if !got[i] {

@@ -170,8 +170,7 @@ func (p *Provider) pollHead(ctx context.Context, tags, probe bool) {
 		p.logger.Debug("head poll: bad header", "err", err)
 		return
 	}
-	p.fillGap(ctx, b, probe)
-	p.observeHead(b, false)
+	p.reportHead(ctx, b, false, probe)
 	if !tags || p.onTag == nil {
 		return
 	}

@@ -56,10 +56,24 @@ func (p *Provider) tagsDue(now time.Time, last *time.Time, poll time.Duration) b
 // tell a reorg from a new block.
 const reportedKeep = 64
 
+// reportHead reports b, a head the provider reported by poll (ws false)
+// or over its newHeads subscription (ws true), after the blocks between it
+// and what the provider reported before (fillGap): one path for both, so
+// that what a provider reports links block to block however it came. Held
+// under headMu, so that a poll and a notification cannot interleave their
+// blocks.
+func (p *Provider) reportHead(ctx context.Context, b head.Block, ws, probe bool) {
+	p.headMu.Lock()
+	defer p.headMu.Unlock()
+	p.fillGap(ctx, b, probe)
+	p.observeHead(b, ws)
+}
+
 // fillGap reports the blocks between what the provider reported before and
-// b when b does not link to them: blocks a poll skipped, or the branch of a
-// reorg, fetched by parent hash (at most maxGapFill), so that what it reports
-// links block to block.
+// b when b does not link to them: blocks a poll skipped or a newHeads feed
+// did not send (a node sends only the new head after a reorg; a feed under
+// load may skip), or the branch of a reorg, fetched by parent hash (at most
+// maxGapFill), so that what it reports links block to block.
 func (p *Provider) fillGap(ctx context.Context, b head.Block, probe bool) {
 	var missing []head.Block
 	for cur := b; len(missing) < maxGapFill && cur.Number > 0; {

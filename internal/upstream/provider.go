@@ -88,6 +88,9 @@ type Provider struct {
 	// noBatches is set once the provider answered a batch request with
 	// something other than a batch.
 	noBatches atomic.Bool
+	// headMu serialises reporting heads (reportHead): the poll and the
+	// newHeads subscription each fill gaps, then report.
+	headMu sync.Mutex
 
 	mu             sync.Mutex
 	st             stats
@@ -360,9 +363,6 @@ func (p *Provider) callAlone(ctx context.Context, method string, params json.Raw
 	delete(p.inflight, id)
 	p.mu.Unlock()
 	p.record(start, err, false)
-	if err == nil {
-		p.pushHead(method, res)
-	}
 	return res, err
 }
 

@@ -61,6 +61,17 @@ func (p *Provider) decodeAnswer(method string, id uint64, data []byte, status in
 	if err := checkID(msg.ID, id); err != nil {
 		return nil, fail(ClassBadResponse, true, fmt.Errorf("%s: %w", answerFrom(status), err))
 	}
+	return p.answerOf(method, msg, status)
+}
+
+// answerOf is what one answer, alone or in a batch, over any transport,
+// gives its call: its result, the node's error, or why the answer is no
+// good. A result of eth_blockNumber may push the provider's head
+// (pushHead): every call's answer passes here, so every transport's does.
+func (p *Provider) answerOf(method string, msg response, status int) (json.RawMessage, error) {
+	fail := func(class Class, sent bool, err error) error {
+		return &Error{Provider: p.name, Method: method, Class: class, Sent: sent, Err: err}
+	}
 	if msg.Error != nil {
 		if isRateLimitError(msg.Error) {
 			p.mu.Lock()
@@ -76,6 +87,7 @@ func (p *Provider) decodeAnswer(method string, id uint64, data []byte, status in
 	if msg.Result == nil {
 		return nil, fail(ClassBadResponse, true, fmt.Errorf("%s: neither result nor error", answerFrom(status)))
 	}
+	p.pushHead(method, msg.Result)
 	return msg.Result, nil
 }
 

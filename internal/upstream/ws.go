@@ -87,7 +87,7 @@ func (p *Provider) subscribeNewHeads(ctx context.Context) error {
 		usable := p.wrongChain == "" && p.chainChecked
 		p.mu.Unlock()
 		if usable { // a provider on the wrong chain must not vote on our head
-			p.observeHead(b, true)
+			p.reportHead(ctx, b, true, false)
 		}
 	}
 }
