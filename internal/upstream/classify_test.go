@@ -20,25 +20,29 @@ import (
 func TestErrorAnswerClasses(t *testing.T) {
 	const revertData = `"0x08c379a0"`
 	tests := []struct {
+		method  string
 		code    int
 		message string
 		data    string
 		want    Class // "" for the node's answer
 	}{
-		{3, "execution reverted: rate limit exceeded", revertData, ""},
-		{3, "execution reverted: Too Many Requests", revertData, ""},
-		{3, "execution reverted: exceeded capacity", revertData, ""},
-		{3, "execution reverted: internal error", revertData, ""},
-		{-32000, "execution reverted: service unavailable", revertData, ""},
-		{-32000, "request timed out; bad gateway", "", ""},
-		{-32000, "rate limit exceeded", "", ""},
-		{429, "slow down", "", ClassThrottled},
-		{-32005, "project ID request rate exceeded", "", ClassThrottled},
-		{-32603, "whatever", "", ClassNodeError},
-		{-32002, "request timed out", "", ClassNodeError},
+		{"eth_call", 3, "execution reverted: rate limit exceeded", revertData, ""},
+		{"eth_call", 3, "execution reverted: Too Many Requests", revertData, ""},
+		{"eth_call", 3, "execution reverted: exceeded capacity", revertData, ""},
+		{"eth_call", 3, "execution reverted: internal error", revertData, ""},
+		{"eth_call", -32000, "execution reverted: service unavailable", revertData, ""},
+		{"eth_call", -32000, "request timed out; bad gateway", "", ""},
+		{"eth_call", -32000, "rate limit exceeded", "", ""},
+		{"eth_call", 429, "slow down", "", ClassThrottled},
+		{"eth_call", -32005, "project ID request rate exceeded", "", ClassThrottled},
+		// A log query over the provider's result limit is the caller's answer.
+		{"eth_getLogs", -32005, "query returned more than 10000 results", `{"from":"0x1","to":"0x2710","limit":10000}`, ""},
+		{"eth_getLogs", 429, "slow down", "", ClassThrottled},
+		{"eth_call", -32603, "whatever", "", ClassNodeError},
+		{"eth_call", -32002, "request timed out", "", ClassNodeError},
 	}
 	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%d %s", tt.code, tt.message), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s %d %s", tt.method, tt.code, tt.message), func(t *testing.T) {
 			data := ""
 			if tt.data != "" {
 				data = `,"data":` + tt.data
@@ -61,8 +65,8 @@ func TestErrorAnswerClasses(t *testing.T) {
 			// One provider for the call, one for the batch: a throttled
 			// provider takes no batch.
 			p, pb := batchProvider(t, answer), batchProvider(t, answer)
-			_, err := p.Call(timed(t, false, 5*time.Second), "eth_call", nil)
-			answers, berr := pb.CallBatch(timed(t, false, 5*time.Second), []BatchCall{{Method: "eth_call"}})
+			_, err := p.Call(timed(t, false, 5*time.Second), tt.method, nil)
+			answers, berr := pb.CallBatch(timed(t, false, 5*time.Second), []BatchCall{{Method: tt.method}})
 			if berr != nil {
 				t.Fatalf("batch: %v", berr)
 			}

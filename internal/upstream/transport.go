@@ -73,7 +73,7 @@ func (p *Provider) answerOf(method string, msg response, status int) (json.RawMe
 		return &Error{Provider: p.name, Method: method, Class: class, Sent: sent, Err: err}
 	}
 	if msg.Error != nil {
-		if isRateLimitError(msg.Error) {
+		if isRateLimitError(method, msg.Error) {
 			p.mu.Lock()
 			p.throttledUntil = time.Now().Add(defaultRetryAfter)
 			p.mu.Unlock()
@@ -238,10 +238,13 @@ const (
 	codeTimeout = -32002
 )
 
-// isRateLimitError recognises rate limiting reported inside an answer, by
-// its code.
-func isRateLimitError(e *jsonrpc.Error) bool {
-	return e.Code == codeRateLimited || e.Code == codeLimitExceeded
+// isRateLimitError recognises rate limiting reported inside an answer to
+// method, by its code. For eth_getLogs, -32005 is hosted providers' answer
+// to a query whose result is too large ("query returned more than 10000
+// results"): the caller's answer, and a client asking for too many logs in
+// a loop must not bench every provider.
+func isRateLimitError(method string, e *jsonrpc.Error) bool {
+	return e.Code == codeRateLimited || e.Code == codeLimitExceeded && method != "eth_getLogs"
 }
 
 // isNodeFailure recognises error answers that say the node (or the proxy in
