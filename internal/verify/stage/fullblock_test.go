@@ -1,0 +1,199 @@
+package stage
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/verify"
+)
+
+// methodCounter is an Asker that counts the calls it passes on upstream, by
+// method (a full block as "eth_getBlockByHash/full").
+type methodCounter struct {
+	Asker
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func newMethodCounter(a Asker) *methodCounter { return &methodCounter{Asker: a, calls: map[string]int{}} }
+
+func (m *methodCounter) count(req Request) {
+	name := req.Method
+	if req.Method == "eth_getBlockByHash" && bytes.HasSuffix(bytes.TrimSpace(req.Params), []byte("true]")) {
+		name += "/full"
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls[name]++
+}
+
+func (m *methodCounter) Ask(ctx context.Context, req Request, avoid map[string]bool) Answer {
+	m.count(req)
+	return m.Asker.Ask(ctx, req, avoid)
+}
+
+func (m *methodCounter) AskProvider(ctx context.Context, name string, req Request) Answer {
+	m.count(req)
+	return m.Asker.AskProvider(ctx, name, req)
+}
+
+func (m *methodCounter) AskDistinct(ctx context.Context, req Request, k int, skip Skip) []Answer {
+	for range k {
+		m.count(req)
+	}
+	return m.Asker.AskDistinct(ctx, req, k, skip)
+}
+
+// get returns the count of one method.
+func (m *methodCounter) get(name string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.calls[name]
+}
+
+// total returns the count of every call.
+func (m *methodCounter) total() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, c := range m.calls {
+		n += c
+	}
+	return n
+}
+
+// busiestBlock returns the activity block holding the most of its
+// transactions, and those transactions.
+func busiestBlock(t *testing.T, ctx context.Context, h *harness, txs []common.Hash) (uint64, []common.Hash) {
+	t.Helper()
+	byBlock := map[uint64][]common.Hash{}
+	for _, tx := range txs {
+		raw, err := h.direct.call(ctx, "eth_getTransactionReceipt", verify.Params(tx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		loc, err := verify.DecodeTxLocation(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byBlock[loc.BlockNumber] = append(byBlock[loc.BlockNumber], tx)
+	}
+	var best uint64
+	for n, in := range byBlock {
+		if len(in) > len(byBlock[best]) {
+			best = n
+		}
+	}
+	return best, byBlock[best]
+}
+
+// TestReceiptsFetchedOnce: 20 clients polling the receipts (and the
+// transactions) of the transactions of one block, as wallets waiting for
+// their transactions do, with eth_getBlockReceipts, the full block and
+// eth_getLogs of that block among them, fetch that block and its receipts
+// from upstream once, and every answer is the node's, byte for byte.
+// Without the kept blocks each call fetched both again.
+func TestReceiptsFetchedOnce(t *testing.T) {
+	d, act := sharedDevnet(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	h := newHarness(t, d)
+	n, txs := busiestBlock(t, ctx, h, act.Txs)
+	num := hexutil.EncodeUint64(n)
+	p := verify.Params
+	reqs := []request{
+		{"eth_getBlockReceipts", p(num)},
+		{"eth_getBlockByNumber", p(num, true)},
+		{"eth_getLogs", p(map[string]any{"fromBlock": num, "toBlock": num})},
+	}
+	for _, tx := range txs {
+		reqs = append(reqs, request{"eth_getTransactionReceipt", p(tx)}, request{"eth_getTransactionByHash", p(tx)})
+	}
+	want := make([]json.RawMessage, len(reqs))
+	for i, r := range reqs {
+		var err error
+		if want[i], err = h.direct.call(ctx, r.method, r.params); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counter := newMethodCounter(h.asker)
+	o := h.v.o
+	o.Asker, o.CheckPlain = counter, false
+	fullBlockCacheOptions(&o, 128, 256<<20)
+	v := New(h.v.next, o)
+
+	const clients, polls = 20, 5
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan string, clients*polls*len(reqs))
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range polls * len(reqs) {
+				i := (c + k) % len(reqs) // each client in its own order
+				r := reqs[i]
+				got, err := v.Handle(ctx, pipeline.NewCall(r.method, r.params))
+				if err != nil || string(got) != string(want[i]) {
+					errs <- r.method + " " + string(r.params) + ": " + string(got) + " " + errString(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	calls := clients * polls * len(reqs)
+	t.Logf("block %d with %d transactions: %d calls by %d clients in %v; upstream: %d calls, %d full blocks, %d eth_getBlockReceipts",
+		n, len(txs), calls, clients, time.Since(start).Round(time.Millisecond), counter.total(), counter.get("eth_getBlockByHash/full"), counter.get("eth_getBlockReceipts"))
+	if got := counter.get("eth_getBlockByHash/full"); got != 1 {
+		t.Errorf("the block was fetched in full %d times, want once", got)
+	}
+	if got := counter.get("eth_getBlockReceipts"); got != 1 {
+		t.Errorf("the block's receipts were fetched %d times, want once", got)
+	}
+}
+
+// TestReceiptPollsFetchOnce: one client polling one receipt, as ethers'
+// tx.wait() does, fetches its block and receipts once; each further poll
+// costs one upstream call (the client's own, which says where the
+// transaction is).
+func TestReceiptPollsFetchOnce(t *testing.T) {
+	d, act := sharedDevnet(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	h := newHarness(t, d)
+	counter := newMethodCounter(h.asker)
+	o := h.v.o
+	o.Asker = counter
+	fullBlockCacheOptions(&o, 128, 256<<20)
+	v := New(h.v.next, o)
+	tx := act.Txs[len(act.Txs)-1]
+	params := verify.Params(tx)
+	want, err := h.direct.call(ctx, "eth_getTransactionReceipt", params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const polls = 10
+	for range polls {
+		got, err := v.Handle(ctx, pipeline.NewCall("eth_getTransactionReceipt", params))
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("got %s %v, want %s", got, err, want)
+		}
+	}
+	full, rec, own := counter.get("eth_getBlockByHash/full"), counter.get("eth_getBlockReceipts"), counter.get("eth_getTransactionReceipt")
+	t.Logf("%d polls: %d full blocks, %d eth_getBlockReceipts, %d eth_getTransactionReceipt upstream", polls, full, rec, own)
+	if full != 1 || rec != 1 || own != polls {
+		t.Errorf("%d polls fetched %d full blocks and %d receipt lists, asked %d receipts; want 1, 1 and %d", polls, full, rec, own, polls)
+	}
+}
