@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math/big"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -23,7 +25,9 @@ type methodCounter struct {
 	calls map[string]int
 }
 
-func newMethodCounter(a Asker) *methodCounter { return &methodCounter{Asker: a, calls: map[string]int{}} }
+func newMethodCounter(a Asker) *methodCounter {
+	return &methodCounter{Asker: a, calls: map[string]int{}}
+}
 
 func (m *methodCounter) count(req Request) {
 	name := req.Method
@@ -195,5 +199,109 @@ func TestReceiptPollsFetchOnce(t *testing.T) {
 	t.Logf("%d polls: %d full blocks, %d eth_getBlockReceipts, %d eth_getTransactionReceipt upstream", polls, full, rec, own)
 	if full != 1 || rec != 1 || own != polls {
 		t.Errorf("%d polls fetched %d full blocks and %d receipt lists, asked %d receipts; want 1, 1 and %d", polls, full, rec, own, polls)
+	}
+}
+
+// TestVerifiedCacheBounds: the kept blocks stay within their count and
+// bytes, the least recently used going first; an entry beyond the bytes
+// is not kept (receipts that do not fit are dropped, their block kept).
+func TestVerifiedCacheBounds(t *testing.T) {
+	hash := func(i int) common.Hash { return common.BigToHash(big.NewInt(int64(i + 1))) }
+	type put struct {
+		block, receipts int64 // sizes; receipts 0: none
+	}
+	cases := []struct {
+		name            string
+		maxBlocks       int
+		maxBytes        int64
+		puts            []put
+		kept            []int // indexes of puts still kept
+		withReceipts    []int // of those, kept with receipts
+		blocks          int
+		bytes           int64
+		touchFirstAfter int // get puts[0] after this many puts (-1: never)
+	}{
+		{name: "count", maxBlocks: 3, maxBytes: 1 << 20, puts: []put{{10, 0}, {10, 0}, {10, 0}, {10, 0}, {10, 0}}, kept: []int{2, 3, 4}, blocks: 3, bytes: 30, touchFirstAfter: -1},
+		{name: "count, recently used kept", maxBlocks: 3, maxBytes: 1 << 20, puts: []put{{10, 0}, {10, 0}, {10, 0}, {10, 0}, {10, 0}}, kept: []int{0, 3, 4}, blocks: 3, bytes: 30, touchFirstAfter: 3},
+		{name: "bytes", maxBlocks: 100, maxBytes: 1000, puts: []put{{100, 300}, {100, 300}, {100, 300}, {100, 300}}, kept: []int{2, 3}, withReceipts: []int{2, 3}, blocks: 2, bytes: 800, touchFirstAfter: -1},
+		{name: "oversized block", maxBlocks: 100, maxBytes: 1000, puts: []put{{100, 0}, {2000, 0}}, kept: []int{0}, blocks: 1, bytes: 100, touchFirstAfter: -1},
+		{name: "oversized receipts", maxBlocks: 100, maxBytes: 1000, puts: []put{{100, 0}, {300, 900}}, kept: []int{0, 1}, blocks: 2, bytes: 400, touchFirstAfter: -1},
+		{name: "none kept", maxBlocks: 0, maxBytes: 1000, puts: []put{{100, 0}}, blocks: 0, bytes: 0, touchFirstAfter: -1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newVerifiedCache(tc.maxBlocks, tc.maxBytes)
+			for i, p := range tc.puts {
+				b := &verify.Block{Hash: hash(i)}
+				e := verifiedEntry{block: b, blockOps: []string{"op"}, blockSize: p.block}
+				c.put(hash(i), e)
+				if p.receipts > 0 { // receipts added later, as a receipt poll does
+					e.receipts, e.receiptOps, e.receiptSize = &verify.Receipts{Block: b}, []string{"op"}, p.receipts
+					c.put(hash(i), e)
+				}
+				if blocks, bytes := c.usage(); blocks > max(tc.maxBlocks, 0) || bytes > tc.maxBytes {
+					t.Fatalf("after %d puts: %d blocks, %d bytes; bounds %d and %d", i+1, blocks, bytes, tc.maxBlocks, tc.maxBytes)
+				}
+				if i+1 == tc.touchFirstAfter {
+					c.get(hash(0))
+				}
+			}
+			for i := range tc.puts {
+				e, ok := c.get(hash(i))
+				if ok != slices.Contains(tc.kept, i) {
+					t.Errorf("entry %d kept: %v", i, ok)
+				}
+				if ok && (e.receipts != nil) != slices.Contains(tc.withReceipts, i) {
+					t.Errorf("entry %d kept with receipts: %v", i, e.receipts != nil)
+				}
+			}
+			if blocks, bytes := c.usage(); blocks != tc.blocks || bytes != tc.bytes {
+				t.Errorf("%d blocks, %d bytes; want %d and %d", blocks, bytes, tc.blocks, tc.bytes)
+			}
+		})
+	}
+}
+
+// TestKeptBlocksBoundedOnDevnet: with room for two blocks, asking the
+// receipts of every activity block keeps two, within the bytes, and a
+// block pushed out is fetched again when asked again.
+func TestKeptBlocksBoundedOnDevnet(t *testing.T) {
+	d, act := sharedDevnet(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if len(act.Blocks) < 3 {
+		t.Skipf("the activity has %d blocks; the test needs 3", len(act.Blocks))
+	}
+	for _, bound := range []struct {
+		blocks int
+		bytes  int64
+	}{{2, 256 << 20}, {128, 12 << 10}} {
+		h := newHarness(t, d)
+		counter := newMethodCounter(h.asker)
+		o := h.v.o
+		o.Asker, o.CheckPlain = counter, false
+		fullBlockCacheOptions(&o, bound.blocks, bound.bytes)
+		v := New(h.v.next, o)
+		ask := func(n uint64) {
+			params := verify.Params(hexutil.EncodeUint64(n))
+			got, err := v.Handle(ctx, pipeline.NewCall("eth_getBlockReceipts", params))
+			want, werr := h.direct.call(ctx, "eth_getBlockReceipts", params)
+			if err != nil || werr != nil || string(got) != string(want) {
+				t.Fatalf("block %d: %s %v; the node: %s %v", n, got, err, want, werr)
+			}
+			if blocks, bytes := v.verified.usage(); blocks > bound.blocks || bytes > bound.bytes {
+				t.Fatalf("%d blocks, %d bytes kept; bounds %d and %d", blocks, bytes, bound.blocks, bound.bytes)
+			}
+		}
+		for _, n := range act.Blocks {
+			ask(n)
+		}
+		before := counter.get("eth_getBlockReceipts")
+		ask(act.Blocks[0]) // pushed out by the later ones
+		blocks, bytes := v.verified.usage()
+		t.Logf("bounds %d blocks, %d bytes: %d blocks, %d bytes kept", bound.blocks, bound.bytes, blocks, bytes)
+		if counter.get("eth_getBlockReceipts") != before+1 {
+			t.Errorf("bounds %+v: the first block's receipts were not fetched again", bound)
+		}
 	}
 }
