@@ -23,37 +23,37 @@ type methodCounter struct {
 	Asker
 	mu    sync.Mutex
 	calls map[string]int
+	bytes int // of the answers
 }
 
 func newMethodCounter(a Asker) *methodCounter {
 	return &methodCounter{Asker: a, calls: map[string]int{}}
 }
 
-func (m *methodCounter) count(req Request) {
+func (m *methodCounter) count(req Request, as ...Answer) []Answer {
 	name := req.Method
 	if req.Method == "eth_getBlockByHash" && bytes.HasSuffix(bytes.TrimSpace(req.Params), []byte("true]")) {
 		name += "/full"
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.calls[name]++
+	m.calls[name] += len(as)
+	for _, a := range as {
+		m.bytes += len(a.Value)
+	}
+	return as
 }
 
 func (m *methodCounter) Ask(ctx context.Context, req Request, avoid map[string]bool) Answer {
-	m.count(req)
-	return m.Asker.Ask(ctx, req, avoid)
+	return m.count(req, m.Asker.Ask(ctx, req, avoid))[0]
 }
 
 func (m *methodCounter) AskProvider(ctx context.Context, name string, req Request) Answer {
-	m.count(req)
-	return m.Asker.AskProvider(ctx, name, req)
+	return m.count(req, m.Asker.AskProvider(ctx, name, req))[0]
 }
 
 func (m *methodCounter) AskDistinct(ctx context.Context, req Request, k int, skip Skip) []Answer {
-	for range k {
-		m.count(req)
-	}
-	return m.Asker.AskDistinct(ctx, req, k, skip)
+	return m.count(req, m.Asker.AskDistinct(ctx, req, k, skip)...)
 }
 
 // get returns the count of one method.
@@ -63,15 +63,15 @@ func (m *methodCounter) get(name string) int {
 	return m.calls[name]
 }
 
-// total returns the count of every call.
-func (m *methodCounter) total() int {
+// total returns the count of every call and the bytes of their answers.
+func (m *methodCounter) total() (int, int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
 	for _, c := range m.calls {
 		n += c
 	}
-	return n
+	return n, m.bytes
 }
 
 // busiestBlock returns the activity block holding the most of its
@@ -158,8 +158,9 @@ func TestReceiptsFetchedOnce(t *testing.T) {
 		t.Error(e)
 	}
 	calls := clients * polls * len(reqs)
-	t.Logf("block %d with %d transactions: %d calls by %d clients in %v; upstream: %d calls, %d full blocks, %d eth_getBlockReceipts",
-		n, len(txs), calls, clients, time.Since(start).Round(time.Millisecond), counter.total(), counter.get("eth_getBlockByHash/full"), counter.get("eth_getBlockReceipts"))
+	upstream, upBytes := counter.total()
+	t.Logf("block %d with %d transactions: %d calls by %d clients in %v; upstream: %d calls (%d bytes), %d full blocks, %d eth_getBlockReceipts",
+		n, len(txs), calls, clients, time.Since(start).Round(time.Millisecond), upstream, upBytes, counter.get("eth_getBlockByHash/full"), counter.get("eth_getBlockReceipts"))
 	if got := counter.get("eth_getBlockByHash/full"); got != 1 {
 		t.Errorf("the block was fetched in full %d times, want once", got)
 	}
