@@ -3,6 +3,7 @@ package stage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 
@@ -154,8 +155,15 @@ func (c *verifiedCache) receipts(ctx context.Context, hash common.Hash, fetch fu
 // (ErrUnverifiable, or the fallback to quorum it leads to).
 func shareFetch[T any](ctx context.Context, g *singleflight.Group, key string, fetch func(context.Context) (fetched[T], error), keep func(fetched[T])) (fetched[T], error) {
 	led := false
-	ch := g.DoChan(key, func() (any, error) {
+	ch := g.DoChan(key, func() (_ any, err error) {
 		led = true
+		// The fetch runs on a goroutine of its own, where a panic would
+		// end the process: it fails this fetch instead (no one's lie).
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("verifying a fetched block failed unexpectedly: %v", r)
+			}
+		}()
 		f, err := fetch(ctx)
 		if err == nil {
 			keep(f)
