@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -304,5 +306,81 @@ func TestKeptBlocksBoundedOnDevnet(t *testing.T) {
 		if counter.get("eth_getBlockReceipts") != before+1 {
 			t.Errorf("bounds %+v: the first block's receipts were not fetched again", bound)
 		}
+	}
+}
+
+// doneWatch is a context that says when its Done is first asked for: a
+// caller of shareFetch asks it once it joined a fetch and waits.
+type doneWatch struct {
+	context.Context
+	once    sync.Once
+	waiting chan struct{}
+}
+
+func (d *doneWatch) Done() <-chan struct{} {
+	d.once.Do(func() { close(d.waiting) })
+	return d.Context.Done()
+}
+
+// TestSharedFetchFailure: a caller that joined another's fetch gets its
+// block; if that fetch failed, it fetches through its own provider (the
+// other's provider's lie or failure is not its provider's), except when
+// go-ethereum cannot verify the block at all.
+func TestSharedFetchFailure(t *testing.T) {
+	hash := common.Hash{1}
+	lie := &verify.MismatchError{What: "hash", Err: verify.ErrHashMismatch}
+	cases := []struct {
+		name      string
+		leaderErr error
+		ownFetch  bool // the follower fetched through its own provider
+		wantErr   error
+		wantOps   string
+	}{
+		{"shared", nil, false, nil, "leader"},
+		{"the leader's provider lied", lie, true, nil, "follower"},
+		{"the leader's client left", context.Canceled, true, nil, "follower"},
+		{"unverifiable", verify.ErrUnverifiable, false, verify.ErrUnverifiable, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c := newVerifiedCache(8, 1<<20)
+			started := make(chan struct{})
+			follower := &doneWatch{Context: ctx, waiting: make(chan struct{})}
+			leaderDone := make(chan error, 1)
+			go func() {
+				_, _, err := c.block(ctx, hash, func(context.Context) (fetched[*verify.Block], error) {
+					close(started)
+					select { // until the follower joined and waits
+					case <-follower.waiting:
+					case <-ctx.Done():
+					}
+					if tc.leaderErr != nil {
+						return fetched[*verify.Block]{}, tc.leaderErr
+					}
+					return fetched[*verify.Block]{val: &verify.Block{Hash: hash}, ops: []string{"leader"}, size: 10}, nil
+				})
+				leaderDone <- err
+			}()
+			<-started
+			own := 0
+			b, ops, err := c.block(follower, hash, func(context.Context) (fetched[*verify.Block], error) {
+				own++
+				return fetched[*verify.Block]{val: &verify.Block{Hash: hash}, ops: []string{"follower"}, size: 10}, nil
+			})
+			if lerr := <-leaderDone; !errors.Is(lerr, tc.leaderErr) && lerr != tc.leaderErr {
+				t.Errorf("leader: %v, want %v", lerr, tc.leaderErr)
+			}
+			if (own > 0) != tc.ownFetch || own > 1 {
+				t.Errorf("the follower fetched %d times itself", own)
+			}
+			if !errors.Is(err, tc.wantErr) && err != tc.wantErr {
+				t.Fatalf("follower: %v, want %v", err, tc.wantErr)
+			}
+			if tc.wantErr == nil && (b == nil || strings.Join(ops, ",") != tc.wantOps) {
+				t.Errorf("follower got %v from %v, want a block from %s", b, ops, tc.wantOps)
+			}
+		})
 	}
 }
