@@ -28,6 +28,13 @@ type Verify struct {
 	// kept, so eth_getBlockByNumber(…, false) of a recent block fetches the
 	// full block once (default 256; 0: none).
 	BlockCache int `yaml:"block_cache"`
+	// FullBlockCache is how many verified full blocks, with their verified
+	// receipts once asked for, are kept by block hash, so receipts,
+	// transactions, full blocks and logs of a recent block are fetched and
+	// verified once (default 128; 0: none); FullBlockCacheBytes bounds the
+	// bytes of the answers they were verified from (default 256 MiB).
+	FullBlockCache      int   `yaml:"full_block_cache"`
+	FullBlockCacheBytes int64 `yaml:"full_block_cache_bytes"`
 	// Attempts is how many providers a proven call tries before the client
 	// gets an "unverified" error (default 3).
 	Attempts int `yaml:"attempts"`
@@ -87,18 +94,20 @@ var ProvableMethods = []string{
 // DefaultVerify returns the default verification settings.
 func DefaultVerify() Verify {
 	return Verify{
-		Enabled:            true,
-		Quorum:             2,
-		FeeQuorum:          3,
-		Attempts:           3,
-		MaxConcurrentWalks: 4,
-		BlockCache:         256,
-		MaxLogBlocks:       64,
-		MaxWalkBlocks:      1024,
-		HeaderCache:        4096,
-		ProofCache:         4096,
-		Evidence:           1000,
-		DefaultPolicy:      PolicyQuorum,
+		Enabled:             true,
+		Quorum:              2,
+		FeeQuorum:           3,
+		Attempts:            3,
+		MaxConcurrentWalks:  4,
+		BlockCache:          256,
+		FullBlockCache:      128,
+		FullBlockCacheBytes: 256 << 20,
+		MaxLogBlocks:        64,
+		MaxWalkBlocks:       1024,
+		HeaderCache:         4096,
+		ProofCache:          4096,
+		Evidence:            1000,
+		DefaultPolicy:       PolicyQuorum,
 	}
 }
 
@@ -138,6 +147,12 @@ func (v *validator) verify(path string, vf *Verify) {
 	v.atLeastOne(path+".max_concurrent_walks", int64(vf.MaxConcurrentWalks))
 	if vf.BlockCache < 0 {
 		v.errorf(path+".block_cache", "must be 0 (no cache) or more, got %d", vf.BlockCache)
+	}
+	if vf.FullBlockCache < 0 {
+		v.errorf(path+".full_block_cache", "must be 0 (no cache) or more, got %d", vf.FullBlockCache)
+	}
+	if vf.FullBlockCacheBytes < 0 {
+		v.errorf(path+".full_block_cache_bytes", "must be 0 (no cache) or more, got %d", vf.FullBlockCacheBytes)
 	}
 	if vf.ProofCache < 0 {
 		v.errorf(path+".proof_cache", "must be 0 (no cache) or more, got %d", vf.ProofCache)

@@ -23,6 +23,8 @@ func TestVerifyValidation(t *testing.T) {
 		{"fee quorum of two", func(v *Verify) { v.FeeQuorum = 2 }, "verify.fee_quorum"},
 		{"zero walks", func(v *Verify) { v.MaxConcurrentWalks = 0 }, "verify.max_concurrent_walks"},
 		{"negative block cache", func(v *Verify) { v.BlockCache = -1 }, "verify.block_cache"},
+		{"negative full block cache", func(v *Verify) { v.FullBlockCache = -1 }, "verify.full_block_cache"},
+		{"negative full block cache bytes", func(v *Verify) { v.FullBlockCacheBytes = -1 }, "verify.full_block_cache_bytes"},
 		{"proof as default", func(v *Verify) { v.DefaultPolicy = PolicyProof }, "verify.default_policy"},
 		{"unknown policy", func(v *Verify) {
 			v.Policies = []MethodPolicy{{Methods: []string{"eth_call"}, Policy: "trust"}}

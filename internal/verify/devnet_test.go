@@ -252,7 +252,7 @@ func probes(act *activity) []probe {
 			if err != nil {
 				return nil, nil, err
 			}
-			derived, _, err := DeriveLogs(ctx, call, trust, from, to, LogFilter{Addresses: []common.Address{act.Contract}}, 64, act.config)
+			derived, _, err := DeriveLogs(ctx, FetchedReceipts(call, act.config), trust, from, to, LogFilter{Addresses: []common.Address{act.Contract}}, 64)
 			if err != nil {
 				return nil, nil, err
 			}

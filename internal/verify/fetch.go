@@ -127,12 +127,32 @@ type LogRange struct {
 	Skipped int
 }
 
+// ReceiptsOf returns the verified receipts of the block with the trusted
+// header h (fetched, or kept from an earlier fetch).
+type ReceiptsOf func(ctx context.Context, h *types.Header) (*Receipts, error)
+
+// FetchedReceipts is a ReceiptsOf that fetches the block and its receipts
+// through call and verifies them.
+func FetchedReceipts(call Caller, config *params.ChainConfig) ReceiptsOf {
+	return func(ctx context.Context, h *types.Header) (*Receipts, error) {
+		b, _, err := FetchBlock(ctx, call, h.Hash(), config)
+		if err != nil {
+			return nil, err
+		}
+		rs, _, err := FetchReceipts(ctx, call, b, config)
+		if err != nil {
+			return nil, fmt.Errorf("receipts: %w", err)
+		}
+		return rs, nil
+	}
+}
+
 // DeriveLogs derives the logs filter selects in blocks from..to (inclusive)
 // from verified receipts: each block's header comes from trust, blocks
-// whose bloom cannot match are skipped, the others' full blocks and
-// receipts are fetched through call and verified. More than maxBlocks
-// blocks to verify is ErrUnverifiable (the caller falls back to quorum).
-func DeriveLogs(ctx context.Context, call Caller, trust TrustSource, from, to uint64, filter LogFilter, maxBlocks int, config *params.ChainConfig) ([]*types.Log, LogRange, error) {
+// whose bloom cannot match are skipped, the others' receipts come from
+// receipts. More than maxBlocks blocks to verify is ErrUnverifiable (the
+// caller falls back to quorum).
+func DeriveLogs(ctx context.Context, receipts ReceiptsOf, trust TrustSource, from, to uint64, filter LogFilter, maxBlocks int) ([]*types.Log, LogRange, error) {
 	var out []*types.Log
 	var lr LogRange
 	if to < from {
@@ -154,13 +174,9 @@ func DeriveLogs(ctx context.Context, call Caller, trust TrustSource, from, to ui
 		if lr.Blocks-lr.Skipped > maxBlocks {
 			return nil, lr, fmt.Errorf("more than %d blocks may hold matching logs: %w", maxBlocks, ErrUnverifiable)
 		}
-		b, _, err := FetchBlock(ctx, call, h.Hash(), config)
+		rs, err := receipts(ctx, h)
 		if err != nil {
 			return nil, lr, fmt.Errorf("block %d: %w", n, err)
-		}
-		rs, _, err := FetchReceipts(ctx, call, b, config)
-		if err != nil {
-			return nil, lr, fmt.Errorf("block %d receipts: %w", n, err)
 		}
 		out = append(out, rs.Logs(filter)...)
 		if n == to { // to may be the largest uint64

@@ -49,6 +49,7 @@ func TestBlockHashesFetchedOnce(t *testing.T) {
 		counter := &countingAsker{Asker: h.asker}
 		o := h.v.o
 		o.Asker, o.BlockCache, o.CheckPlain = counter, size, false
+		fullBlockCacheOptions(&o, size, 256<<20) // off with block_cache 0: every call fetched
 		v := New(h.v.next, o)
 		for range rounds {
 			for _, n := range blocks {

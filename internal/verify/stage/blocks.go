@@ -50,14 +50,8 @@ func (v *Verifier) block(ctx context.Context, c *pipeline.Call) (json.RawMessage
 		return nil, v.noHeader(c.Method, err)
 	}
 	hash := v.headerHash(h)
-	if !full && v.blocks != nil && !v.o.CheckPlain {
-		// Transaction hashes alone cannot be checked against
-		// transactionsRoot: a block is verified once, in full, and its
-		// hashes-only answer kept.
-		if pb, ok := v.blocks.Get(hash); ok {
-			ReportFrom(ctx).set(ClassProof, "", pb.operator)
-			return pb.json, nil
-		}
+	if !v.o.CheckPlain {
+		return v.keptBlock(ctx, c, h, full)
 	}
 	first := Request{Method: "eth_getBlockByHash", Params: verify.Params(hash, true), Block: h.Number.Uint64(), HasBlock: true}
 	return v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
@@ -118,6 +112,35 @@ func sameBlock(raw json.RawMessage, h *types.Header, v *Verifier) error {
 	return nil
 }
 
+// keptBlock answers a block from the verified full block (kept, or fetched
+// once for concurrent callers), and keeps its hashes-only answer: hashes
+// alone cannot be checked against transactionsRoot.
+func (v *Verifier) keptBlock(ctx context.Context, c *pipeline.Call, h *types.Header, full bool) (json.RawMessage, error) {
+	hash := v.headerHash(h)
+	if !full && v.blocks != nil {
+		if pb, ok := v.blocks.Get(hash); ok {
+			ReportFrom(ctx).set(ClassProof, "", pb.operator)
+			return pb.json, nil
+		}
+	}
+	b, ops, err := v.fullBlock(ctx, c, h)
+	if err != nil {
+		return nil, err
+	}
+	ReportFrom(ctx).set(ClassProof, "", ops...)
+	if full {
+		return b.JSON(true, v.o.ChainConfig)
+	}
+	light, err := b.JSON(false, v.o.ChainConfig)
+	if err != nil {
+		return nil, err
+	}
+	if v.blocks != nil && len(ops) == 1 {
+		v.blocks.Add(hash, provenBlock{json: light, operator: ops[0]})
+	}
+	return light, nil
+}
+
 // blockReceipts answers eth_getBlockReceipts from receipts verified against
 // the trusted block's receiptsRoot.
 func (v *Verifier) blockReceipts(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
@@ -138,16 +161,10 @@ func (v *Verifier) blockReceipts(ctx context.Context, c *pipeline.Call) (json.Ra
 	if err != nil {
 		return nil, v.noHeader(c.Method, err)
 	}
-	first := Request{Method: "eth_getBlockByHash", Params: verify.Params(h.Hash(), true), Block: h.Number.Uint64(), HasBlock: true}
-	return v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
-		b, err := verifyFullBlock(a.Value, h, v)
-		if err != nil {
-			return nil, err
-		}
-		rs, _, err := verify.FetchReceipts(ctx, call, b, v.o.ChainConfig)
-		if err != nil {
-			return nil, err
-		}
-		return rs.JSON()
-	})
+	rs, ops, err := v.blockReceiptsOf(ctx, c, h)
+	if err != nil {
+		return nil, err
+	}
+	ReportFrom(ctx).set(ClassProof, "", ops...)
+	return rs.JSON()
 }

@@ -39,6 +39,7 @@ func FromGateway(g Gateway) pipeline.Stage {
 	o := &Options{Chain: g.Chain, ChainConfig: verify.ChainConfigFor(g.ChainID), Asker: asker, Evidence: g.Evidence, Observer: g.Observer,
 		Quorum: cfg.Quorum, Agree: cfg.AgreeCount(), Attempts: cfg.Attempts, MaxLogBlocks: cfg.MaxLogBlocks,
 		CheckPlain: cfg.CheckPlain, FallbackToQuorum: cfg.FallbackToQuorum, ProofCache: cfg.ProofCache, BlockCache: cfg.BlockCache,
+		FullBlockCache: cfg.FullBlockCache, FullBlockCacheBytes: cfg.FullBlockCacheBytes,
 		DefaultPolicy: Policy(cfg.DefaultPolicy), Policies: map[string]Policy{}}
 	for _, mp := range cfg.Policies {
 		for _, m := range mp.Methods {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
@@ -41,11 +42,21 @@ func (v *Verifier) logs(ctx context.Context, c *pipeline.Call) (json.RawMessage,
 		return nil, &fallback{why: fmt.Sprintf("log range of %d blocks is beyond the %d verified per request", to-from+1, v.o.MaxLogBlocks)}
 	}
 	first := Request{Method: c.Method, Params: c.Params, Block: to, HasBlock: true}
-	return v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
-		derived, _, err := verify.DeriveLogs(ctx, call, v.o.Trust, from, to, filter, v.o.MaxLogBlocks, v.o.ChainConfig)
+	var used []string // the operators of the receipts the logs came from
+	res, err := v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
+		var ops []string
+		// Receipts verified once are kept; the others are fetched through
+		// this provider.
+		receipts := func(ctx context.Context, h *types.Header) (*verify.Receipts, error) {
+			rs, rops, err := v.receiptsVia(ctx, h, call, a.Operator)
+			ops = joinOps(ops, rops)
+			return rs, err
+		}
+		derived, _, err := verify.DeriveLogs(ctx, receipts, v.o.Trust, from, to, filter, v.o.MaxLogBlocks)
 		if err != nil {
 			return nil, err
 		}
+		used = ops
 		if _, err := verify.VerifyLogs(a.Value, derived); err != nil {
 			v.reject(c.Method, c.Params, a, err) // the client still gets the proven logs
 		}
@@ -54,6 +65,10 @@ func (v *Verifier) logs(ctx context.Context, c *pipeline.Call) (json.RawMessage,
 		}
 		return json.Marshal(derived)
 	})
+	if err == nil && len(used) > 0 {
+		ReportFrom(ctx).set(ClassProof, "", used...)
+	}
+	return res, err
 }
 
 // logRange resolves a filter's block range: blockHash, or fromBlock and

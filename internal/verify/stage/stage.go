@@ -76,6 +76,14 @@ type Options struct {
 	// hashes-only answer, by block hash, so that eth_getBlockByNumber(…,
 	// false) of a block verified once fetches nothing upstream (0: none).
 	BlockCache int
+	// FullBlockCache is how many verified full blocks, with their
+	// verified receipts once asked for, are kept by block hash, so that
+	// receipts, transactions, full blocks and logs of one block are
+	// fetched and verified once; FullBlockCacheBytes bounds the bytes of
+	// the answers they were verified from (either 0: none kept). Concurrent
+	// fetches of one block or its receipts are shared either way.
+	FullBlockCache      int
+	FullBlockCacheBytes int64
 	// CheckPlain also asks the provider that gave a verified proof the
 	// client's own method (eth_getBalance, ...) and records a lie there as
 	// evidence; it costs one more upstream call per state read.
@@ -100,6 +108,8 @@ type Verifier struct {
 	hashes *lru.Cache[*types.Header, common.Hash]
 	// blocks are verified blocks' hashes-only answers by block hash (nil: none).
 	blocks *lru.Cache[common.Hash, provenBlock]
+	// verified are verified full blocks and receipts by block hash.
+	verified *verifiedCache
 }
 
 // provenBlock is a verified block's hashes-only answer and whose it was.
@@ -149,7 +159,8 @@ func New(next pipeline.Handler, o Options) *Verifier {
 	for m, p := range o.Policies {
 		pol[m] = p
 	}
-	v := &Verifier{next: next, o: o, policies: pol, hashes: lru.NewCache[*types.Header, common.Hash](headerHashes)}
+	v := &Verifier{next: next, o: o, policies: pol, hashes: lru.NewCache[*types.Header, common.Hash](headerHashes),
+		verified: newVerifiedCache(o.FullBlockCache, o.FullBlockCacheBytes)}
 	if o.ProofCache > 0 {
 		v.accounts = lru.NewCache[accountKey, provenAccount](o.ProofCache)
 	}

@@ -42,7 +42,8 @@ func (v *Verifier) transaction(ctx context.Context, c *pipeline.Call) (json.RawM
 		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: a transaction hash is a 0x-prefixed hex string of 32 bytes")
 	}
 	first := Request{Method: c.Method, Params: c.Params}
-	return v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
+	var used []string // the operators the accepted answer rests on
+	res, err := v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
 		if isNull(a.Value) {
 			// Maybe this provider is behind: ask the next; if none has it,
 			// attempts falls back to quorum (absence cannot be proven).
@@ -72,20 +73,47 @@ func (v *Verifier) transaction(ctx context.Context, c *pipeline.Call) (json.RawM
 		if err != nil {
 			return nil, err
 		}
-		if h.Hash() != loc.BlockHash {
-			return nil, &verify.MismatchError{What: "blockHash", Claimed: loc.BlockHash.Hex(), Proven: h.Hash().Hex() + " (canonical)", Err: verify.ErrNotIncluded}
+		// The trusted canonical block at that height, by its hash: a block
+		// kept from before a reorg has another hash and is never used.
+		if v.headerHash(h) != loc.BlockHash {
+			return nil, &verify.MismatchError{What: "blockHash", Claimed: loc.BlockHash.Hex(), Proven: v.headerHash(h).Hex() + " (canonical)", Err: verify.ErrNotIncluded}
 		}
-		b, _, err := verify.FetchBlock(ctx, call, h.Hash(), v.o.ChainConfig)
-		if err != nil {
-			return nil, fmt.Errorf("block %d: %w", loc.BlockNumber, err)
-		}
+		// The block and its receipts are verified once and kept (fetched
+		// through this provider when not kept yet): polls of a receipt,
+		// and receipts of other transactions in the block, then ask only
+		// for the client's own method, to learn where the transaction is.
+		var (
+			res json.RawMessage
+			ops []string
+		)
 		if c.Method == "eth_getTransactionByHash" {
-			return verify.VerifyTransaction(a.Value, hash, b, v.o.ChainConfig)
+			b, bops, err := v.fullBlockVia(ctx, h, call, a.Operator)
+			if err != nil {
+				return nil, fmt.Errorf("block %d: %w", loc.BlockNumber, err)
+			}
+			res, err = verify.VerifyTransaction(a.Value, hash, b, v.o.ChainConfig)
+			if err != nil {
+				return nil, err
+			}
+			ops = bops
+		} else {
+			rs, rops, err := v.receiptsVia(ctx, h, call, a.Operator)
+			if err != nil {
+				return nil, fmt.Errorf("block %d: %w", loc.BlockNumber, err)
+			}
+			res, err = verify.VerifyReceipt(a.Value, hash, rs)
+			if err != nil {
+				return nil, err
+			}
+			ops = rops
 		}
-		rs, _, err := verify.FetchReceipts(ctx, call, b, v.o.ChainConfig)
-		if err != nil {
-			return nil, fmt.Errorf("block %d receipts: %w", loc.BlockNumber, err)
-		}
-		return verify.VerifyReceipt(a.Value, hash, rs)
+		used = joinOps([]string{a.Operator}, ops)
+		return res, nil
 	})
+	if err == nil && used != nil {
+		// The answer locating the transaction and the verified data it
+		// was checked against and rebuilt from.
+		ReportFrom(ctx).set(ClassProof, "", used...)
+	}
+	return res, err
 }

@@ -53,6 +53,13 @@ func preMergeNode(t *testing.T) (string, []*types.Block) {
 			g.AddUncle(sibling(g.PrevBlock(0), 0x22))
 		}
 	})
+	return serveChain(t, genesis, blocks), blocks
+}
+
+// serveChain starts a go-ethereum node with genesis that imported blocks,
+// and returns its URL.
+func serveChain(t *testing.T, genesis *core.Genesis, blocks []*types.Block) string {
+	t.Helper()
 	stack, err := node.New(&node.Config{HTTPHost: "127.0.0.1", HTTPModules: []string{"eth"}, HTTPVirtualHosts: []string{"*"},
 		P2P: p2p.Config{ListenAddr: "127.0.0.1:0", NoDiscovery: true, MaxPeers: 0}})
 	if err != nil {
@@ -60,7 +67,7 @@ func preMergeNode(t *testing.T) (string, []*types.Block) {
 	}
 	t.Cleanup(func() { _ = stack.Close() })
 	ecfg := ethconfig.Defaults
-	ecfg.Genesis, ecfg.NetworkId, ecfg.SyncMode = genesis, cfg.ChainID.Uint64(), ethconfig.FullSync
+	ecfg.Genesis, ecfg.NetworkId, ecfg.SyncMode = genesis, genesis.Config.ChainID.Uint64(), ethconfig.FullSync
 	backend, err := eth.New(stack, &ecfg)
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +78,7 @@ func preMergeNode(t *testing.T) (string, []*types.Block) {
 	if _, err := backend.BlockChain().InsertChain(blocks); err != nil {
 		t.Fatalf("import: %v", err)
 	}
-	return stack.HTTPEndpoint(), blocks
+	return stack.HTTPEndpoint()
 }
 
 // oneNode is an Asker over one node.
