@@ -32,7 +32,7 @@ type Verify struct {
 	// receipts once asked for, are kept by block hash, so receipts,
 	// transactions, full blocks and logs of a recent block are fetched and
 	// verified once (default 128; 0: none); FullBlockCacheBytes bounds the
-	// bytes of the answers they were verified from (default 256 MiB).
+	// bytes of the answers they were verified from (default 64 MiB).
 	FullBlockCache      int   `yaml:"full_block_cache"`
 	FullBlockCacheBytes int64 `yaml:"full_block_cache_bytes"`
 	// Attempts is how many providers a proven call tries before the client
@@ -101,7 +101,7 @@ func DefaultVerify() Verify {
 		MaxConcurrentWalks:  4,
 		BlockCache:          256,
 		FullBlockCache:      128,
-		FullBlockCacheBytes: 256 << 20,
+		FullBlockCacheBytes: 64 << 20,
 		MaxLogBlocks:        64,
 		MaxWalkBlocks:       1024,
 		HeaderCache:         4096,

@@ -230,7 +230,7 @@ func newHarness(t testing.TB, d *devnet.Devnet) *harness {
 	v := New(trustOne, Options{
 		Chain: "devnet", ChainConfig: verify.ChainConfigFor(d.Info().ChainID), Trust: trust, Asker: asker, Evidence: ev,
 		Attempts: 5, CheckPlain: true, Latest: func() (uint64, bool) { n, _, ok := anchor(); return n, ok },
-		FullBlockCache: 128, FullBlockCacheBytes: 256 << 20, // the defaults
+		FullBlockCache: 128, FullBlockCacheBytes: 64 << 20, // the defaults
 	})
 	return &harness{v: v, asker: asker, evidence: ev, direct: direct}
 }
