@@ -44,6 +44,11 @@ type Verify struct {
 	// MaxWalkBlocks is how far below the agreed head a header is proven by
 	// parent links (default 1024); older blocks fall back as configured.
 	MaxWalkBlocks int `yaml:"max_walk_blocks"`
+	// AgreeOldHeaders trusts a block beyond MaxWalkBlocks (or before the
+	// first agreed head) when head_agreement distinct operators report the
+	// same header hash for it, as the head itself is trusted; its state is
+	// then proven against that header as for any other (default true).
+	AgreeOldHeaders bool `yaml:"agree_old_headers"`
 	// HeaderCache is how many verified headers are kept (default 4096).
 	HeaderCache int `yaml:"header_cache"`
 	// ProofCache is how many proven accounts (balance, nonce, a storage
@@ -104,6 +109,7 @@ func DefaultVerify() Verify {
 		FullBlockCacheBytes: 64 << 20,
 		MaxLogBlocks:        64,
 		MaxWalkBlocks:       1024,
+		AgreeOldHeaders:     true,
 		HeaderCache:         4096,
 		ProofCache:          4096,
 		Evidence:            1000,

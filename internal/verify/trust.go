@@ -44,6 +44,8 @@ type LinkedTrust struct {
 	maxWalk uint64
 	walks   chan struct{} // a slot per walk that may run at once
 	flight  singleflight.Group
+	vote    AgreedHeader // nil: blocks beyond the walk are not trusted
+	agreed  *agreedSet
 
 	mu    sync.Mutex
 	cache map[common.Hash]*types.Header
@@ -60,7 +62,7 @@ const DefaultMaxWalks = 4
 // up to cacheSize headers.
 func NewLinkedTrust(anchor Anchor, fetch HeaderFetcher, maxWalk uint64, cacheSize int) *LinkedTrust {
 	return &LinkedTrust{anchor: anchor, fetch: fetch, maxWalk: maxWalk, walks: make(chan struct{}, DefaultMaxWalks),
-		cache: make(map[common.Hash]*types.Header), limit: max(cacheSize, 16)}
+		cache: make(map[common.Hash]*types.Header), limit: max(cacheSize, 16), agreed: newAgreedSet(max(cacheSize, 16))}
 }
 
 // WithMaxWalks sets how many walks run at once (at least 1); further walks
@@ -75,12 +77,18 @@ func (t *LinkedTrust) WithMaxWalks(n int) *LinkedTrust {
 func (t *LinkedTrust) HeaderByNumber(ctx context.Context, number uint64) (*types.Header, error) {
 	top, hash, ok := t.anchor()
 	if !ok {
+		if t.vote != nil {
+			return t.byAgreement(ctx, number, false)
+		}
 		return nil, fmt.Errorf("header %d: no agreed head yet: %w", number, ErrNoTrust)
 	}
 	if number > top {
 		return nil, fmt.Errorf("header %d is above the agreed head %d: %w", number, top, ErrAboveHead)
 	}
 	if top-number > t.maxWalk {
+		if t.vote != nil {
+			return t.byAgreement(ctx, number, true)
+		}
 		return nil, fmt.Errorf("header %d is %d blocks below the agreed head (walk limit %d): %w", number, top-number, t.maxWalk, ErrNoTrust)
 	}
 	if h, ok := t.cached(hash); ok && h.Number.Uint64() == number {

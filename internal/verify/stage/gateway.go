@@ -80,8 +80,13 @@ func FromGateway(g Gateway) pipeline.Stage {
 		}
 	}
 	onLie := func(a Answer, err error) { o.reject("eth_getBlockByHash", nil, a, err) }
-	o.Trust = verify.NewLinkedTrust(AnchorFrom(g.Head), HeaderFetcher(asker, cfg.Attempts, onLie), uint64(cfg.MaxWalkBlocks), cfg.HeaderCache).
+	trust := verify.NewLinkedTrust(AnchorFrom(g.Head), HeaderFetcher(asker, cfg.Attempts, onLie), uint64(cfg.MaxWalkBlocks), cfg.HeaderCache).
 		WithMaxWalks(cfg.MaxConcurrentWalks)
+	if cfg.AgreeOldHeaders {
+		onOldLie := func(a Answer, err error) { o.reject("eth_getBlockByNumber", nil, a, err) }
+		trust.WithAgreedHeaders(AgreedHeader(asker, g.Head.Agreement(), cfg.Attempts, onOldLie))
+	}
+	o.Trust = trust
 	o.OperatorOf = func(name string) string {
 		if p := g.Router.Provider(name); p != nil {
 			return p.Labels().Operator

@@ -15,6 +15,7 @@ type Report struct {
 	class     Class
 	operators map[string]bool
 	note      string
+	agreed    bool // a header was trusted by operator agreement, not by its link to the head
 }
 
 type reportKey struct{}
@@ -45,6 +46,25 @@ func (r *Report) set(class Class, note string, operators ...string) {
 			r.operators[o] = true
 		}
 	}
+}
+
+// agreedHeader records that the answer rests on a header trusted by
+// operator agreement (a block too far below the head to link).
+func (r *Report) agreedHeader() {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.agreed = true
+}
+
+// AgreedHeader reports whether a proven answer rests on a header trusted
+// by operator agreement rather than by its link to the agreed head.
+func (r *Report) AgreedHeader() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.agreed && r.class == ClassProof
 }
 
 // Class is how the answer was established; "" when the stage did not answer.
@@ -86,6 +106,9 @@ func (r *Report) Header() string {
 	}
 	if n := r.Note(); n != "" {
 		s += "; note=\"" + strings.ReplaceAll(n, `"`, `'`) + "\""
+	}
+	if r.AgreedHeader() {
+		s += "; header=agreed"
 	}
 	return s
 }

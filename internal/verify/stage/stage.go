@@ -155,6 +155,9 @@ func New(next pipeline.Handler, o Options) *Verifier {
 	if o.MaxLogBlocks <= 0 {
 		o.MaxLogBlocks = 64
 	}
+	if a, ok := o.Trust.(interface{ ByAgreement(*types.Header) bool }); ok {
+		o.Trust = agreedLabel{TrustSource: o.Trust, byAgreement: a.ByAgreement}
+	}
 	pol := DefaultPolicies()
 	for m, p := range o.Policies {
 		pol[m] = p

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
@@ -63,5 +65,87 @@ func HeaderFetcher(a Asker, attempts int, onLie func(Answer, error)) verify.Head
 			return nil, fmt.Errorf("block %s: %w (%s)", hash.Hex(), verify.ErrNotFound, &absent)
 		}
 		return nil, fmt.Errorf("no provider gave header %s: %v", hash.Hex(), last)
+	}
+}
+
+// AgreedHeader asks providers of distinct operators for the header at a
+// number (eth_getBlockByNumber), recomputes each one's hash from its
+// fields, and returns it once agree distinct operators gave the same hash:
+// the rule that makes the head trusted, for blocks too far below it to
+// link. It asks agree operators, then, while they disagree or fail, as
+// many more as still needed, in at most rounds rounds. A header whose
+// fields do not hash to its own "hash" is a lie (onLie, may be nil); a
+// different hash at the number is not: the dissenter may follow another
+// fork, and the agreed header is not linked to the head.
+func AgreedHeader(a Asker, agree, rounds int, onLie func(Answer, error)) verify.AgreedHeader {
+	agree = max(agree, 1)
+	return func(ctx context.Context, number uint64) (*types.Header, error) {
+		req := Request{Method: "eth_getBlockByNumber", Params: verify.Params(hexutil.Uint64(number), false), Block: number, HasBlock: true}
+		skip := Skip{Providers: map[string]bool{}, Operators: map[string]bool{}}
+		votes := map[common.Hash]int{}
+		best, answered := 0, 0
+		for range max(rounds, 1) {
+			answers := a.AskDistinct(ctx, req, agree-best, skip)
+			if len(answers) == 0 {
+				break
+			}
+			for _, ans := range answers {
+				skip.Providers[ans.Provider] = true
+				if ans.Err != nil || isNull(ans.Value) {
+					continue // another provider of this operator may answer
+				}
+				skip.Operators[ans.Operator] = true
+				h, err := verify.DecodeHeader(ans.Value)
+				if err != nil {
+					if onLie != nil && verify.IsLie(err) {
+						onLie(ans, err)
+					}
+					continue
+				}
+				if h.Number.Uint64() != number {
+					continue
+				}
+				answered++
+				hash := h.Hash()
+				votes[hash]++
+				if votes[hash] >= agree {
+					return h, nil
+				}
+				best = max(best, votes[hash])
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("header %d: %w", number, err)
+			}
+		}
+		return nil, fmt.Errorf("header %d: %d operators gave a header, %d agreed, %d must: %w",
+			number, answered, best, agree, verify.ErrNoTrust)
+	}
+}
+
+// agreedLabel is a trust source that records, in the call's Report, that
+// a header it hands out was trusted by operator agreement (an old block)
+// rather than by its link to the agreed head.
+type agreedLabel struct {
+	verify.TrustSource
+	byAgreement func(*types.Header) bool
+}
+
+// HeaderByNumber returns the inner source's header, labelled.
+func (l agreedLabel) HeaderByNumber(ctx context.Context, number uint64) (*types.Header, error) {
+	h, err := l.TrustSource.HeaderByNumber(ctx, number)
+	l.label(ctx, h)
+	return h, err
+}
+
+// HeaderByHash returns the inner source's header, labelled.
+func (l agreedLabel) HeaderByHash(ctx context.Context, hash common.Hash) (*types.Header, error) {
+	h, err := l.TrustSource.HeaderByHash(ctx, hash)
+	l.label(ctx, h)
+	return h, err
+}
+
+func (l agreedLabel) label(ctx context.Context, h *types.Header) {
+	if h != nil && l.byAgreement(h) {
+		ReportFrom(ctx).agreedHeader()
 	}
 }
