@@ -49,9 +49,22 @@ func (v *Verifier) headerOf(ctx context.Context, ref blockref.Ref) (*types.Heade
 		return nil, err
 	}
 	if canon.Hash() != h.Hash() {
+		if v.byAgreement(canon) {
+			// Operators' agreement (one operator's word with head_agreement
+			// 1) is enough to prove state against, not to call a block
+			// whose hash checks out not canonical.
+			return nil, fmt.Errorf("block %s: operators agree on another block at %d: %w", h.Hash().Hex(), h.Number, verify.ErrNoTrust)
+		}
 		return nil, jsonrpc.Errorf(codeServerError, "hash is not currently canonical")
 	}
 	return h, nil
+}
+
+// byAgreement reports whether h was trusted by operator agreement rather
+// than by its link to the agreed head.
+func (v *Verifier) byAgreement(h *types.Header) bool {
+	l, ok := v.o.Trust.(agreedLabel)
+	return ok && l.byAgreement(h)
 }
 
 // codeServerError is the code a node gives errors without one of their own.
