@@ -119,6 +119,16 @@ func TestOldBlocksThroughGateway(t *testing.T) {
 	if labelled == 0 {
 		t.Errorf("no answer labelled header=agreed")
 	}
+
+	// verify.agree_old_headers: false turns it off: no trusted header.
+	vc.AgreeOldHeaders = false
+	off := FromGateway(Gateway{Chain: "devnet", ChainID: d.Info().ChainID, Config: vc, Head: tracker, Router: router})(nil)
+	r := reqs[0]
+	_, err := off.Handle(ctx, pipeline.NewCall(r.method, r.params))
+	var je *jsonrpc.Error
+	if !errors.As(err, &je) || je.Code != CodeUnverified {
+		t.Errorf("agree_old_headers off: %s %s: %v, want -32012", r.method, r.params, err)
+	}
 	t.Logf("%d reads beyond the walk limit of %d: answered as the node, %d labelled header=agreed", len(reqs), walk, labelled)
 }
 

@@ -310,7 +310,7 @@ func why(err error) string {
 	case err == nil:
 		return "no provider answered"
 	case errors.Is(err, verify.ErrNoTrust):
-		return "the block could not be linked to the head the providers agree on"
+		return "the block could not be linked to the head the providers agree on, nor its header agreed by enough operators"
 	case verify.IsLie(err):
 		return "the providers' answers did not match the proven data"
 	}
