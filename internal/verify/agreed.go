@@ -25,9 +25,10 @@ func (t *LinkedTrust) WithAgreedHeaders(vote AgreedHeader) *LinkedTrust {
 }
 
 // ByAgreement reports whether h was trusted by operator agreement rather
-// than by its link to the anchor (for the answer's label).
+// than by its link to the anchor (for the answer's label). It compares the
+// header the trust source handed out, without hashing it.
 func (t *LinkedTrust) ByAgreement(h *types.Header) bool {
-	return h != nil && t.agreed.has(h.Hash())
+	return h != nil && t.agreed.has(h)
 }
 
 // byAgreement returns the agreed header at number, from the cache or a
@@ -35,10 +36,8 @@ func (t *LinkedTrust) ByAgreement(h *types.Header) bool {
 // (final says the block is far below it) is the number remembered: before
 // there is one, the block may be near the tip and a later vote may differ.
 func (t *LinkedTrust) byAgreement(ctx context.Context, number uint64, final bool) (*types.Header, error) {
-	if hash, ok := t.agreed.at(number); ok {
-		if h, ok := t.cached(hash); ok {
-			return h, nil
-		}
+	if h, ok := t.agreed.at(number); ok {
+		return h, nil
 	}
 	h, err := t.shared(ctx, fmt.Sprintf("a%d", number), func() (*types.Header, error) { return t.vote(ctx, number) })
 	if err != nil {
@@ -49,54 +48,78 @@ func (t *LinkedTrust) byAgreement(ctx context.Context, number uint64, final bool
 	}
 	hash := h.Hash()
 	t.add(hash, h)
-	t.agreed.add(hash, number, final)
+	if c, ok := t.cached(hash); ok {
+		h = c // the one object handed out for this hash, so ByAgreement knows it
+	}
+	t.agreed.add(hash, h, final)
 	return h, nil
 }
 
-// agreedSet remembers which hashes were trusted by agreement, and, for
+// agreedSet remembers which headers were trusted by agreement, and, for
 // final ones, the hash at each number; bounded, oldest evicted first.
 type agreedSet struct {
 	mu       sync.Mutex
-	hashes   map[common.Hash]uint64
+	headers  map[common.Hash]*types.Header
+	agreed   map[*types.Header]bool
 	byNumber map[uint64]common.Hash
 	order    []common.Hash
 	limit    int
 }
 
 func newAgreedSet(limit int) *agreedSet {
-	return &agreedSet{hashes: map[common.Hash]uint64{}, byNumber: map[uint64]common.Hash{}, limit: limit}
+	return &agreedSet{headers: map[common.Hash]*types.Header{}, agreed: map[*types.Header]bool{},
+		byNumber: map[uint64]common.Hash{}, limit: limit}
 }
 
-func (s *agreedSet) has(hash common.Hash) bool {
+func (s *agreedSet) has(h *types.Header) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.hashes[hash]
-	return ok
+	return s.agreed[h]
 }
 
-func (s *agreedSet) at(number uint64) (common.Hash, bool) {
+func (s *agreedSet) at(number uint64) (*types.Header, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	h, ok := s.byNumber[number]
+	h, ok := s.headers[s.byNumber[number]]
 	return h, ok
 }
 
-func (s *agreedSet) add(hash common.Hash, number uint64, final bool) {
+func (s *agreedSet) add(hash common.Hash, h *types.Header, final bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.hashes[hash]; !ok {
+	if _, ok := s.headers[hash]; !ok {
 		if len(s.order) >= s.limit {
 			old := s.order[0]
 			s.order = s.order[1:]
-			if h, ok := s.byNumber[s.hashes[old]]; ok && h == old {
-				delete(s.byNumber, s.hashes[old])
-			}
-			delete(s.hashes, old)
+			s.forget(old)
 		}
-		s.hashes[hash] = number
+		s.headers[hash] = h
+		s.agreed[h] = true
 		s.order = append(s.order, hash)
 	}
 	if final {
-		s.byNumber[number] = hash
+		s.byNumber[h.Number.Uint64()] = hash
+	}
+}
+
+// linked forgets that hash was trusted by agreement: a walk from the
+// anchor reached it. Its place in order stays until its turn to be evicted
+// (at worst an entry added again later is evicted early).
+func (s *agreedSet) linked(hash common.Hash) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forget(hash)
+}
+
+// forget drops hash; the caller holds mu.
+func (s *agreedSet) forget(hash common.Hash) {
+	h, ok := s.headers[hash]
+	if !ok {
+		return
+	}
+	delete(s.headers, hash)
+	delete(s.agreed, h)
+	if n := h.Number.Uint64(); s.byNumber[n] == hash {
+		delete(s.byNumber, n)
 	}
 }

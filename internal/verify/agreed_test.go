@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,6 +21,14 @@ func TestAgreedHeaders(t *testing.T) {
 	const old = 3
 	byHash, top := longChain(t, 8)
 	fetch := HeaderFetcher(func(_ context.Context, h common.Hash) (json.RawMessage, error) { return byHash[h], nil })
+	byNumber := map[uint64]*types.Header{}
+	for _, raw := range byHash {
+		h, err := DecodeHeader(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byNumber[h.Number.Uint64()] = h
+	}
 	var votes atomic.Int32
 	vote := func(ctx context.Context, n uint64) (*types.Header, error) {
 		votes.Add(1)
@@ -30,7 +37,7 @@ func TestAgreedHeaders(t *testing.T) {
 			return nil, ctx.Err()
 		case <-time.After(2 * time.Millisecond):
 		}
-		return &types.Header{Number: new(big.Int).SetUint64(n), Difficulty: big.NewInt(0)}, nil
+		return byNumber[n], nil
 	}
 	anchored := true
 	anchor := func() (uint64, common.Hash, bool) { return top.NumberU64(), top.Hash(), anchored }
@@ -83,5 +90,17 @@ func TestAgreedHeaders(t *testing.T) {
 	}
 	if n := votes.Load(); n != 2 {
 		t.Fatalf("without an anchor: %d votes for two calls, want 2 (nothing kept by number)", n)
+	}
+
+	// A block agreed before the anchor and then reached by a walk from it
+	// is labelled linked.
+	near := top.NumberU64() - 1
+	h, err := tr.HeaderByNumber(ctx, near)
+	if err != nil || !tr.ByAgreement(h) {
+		t.Fatalf("block %d before the anchor: %v, by agreement %v", near, err, tr.ByAgreement(h))
+	}
+	anchored = true
+	if h, err = tr.HeaderByNumber(ctx, near); err != nil || tr.ByAgreement(h) {
+		t.Fatalf("block %d walked to: %v, by agreement %v", near, err, tr.ByAgreement(h))
 	}
 }

@@ -34,7 +34,9 @@ type Anchor func() (number uint64, hash common.Hash, ok bool)
 
 // LinkedTrust is a TrustSource that trusts one anchor (the head distinct
 // operators agree on) and every header linked to it by parent hashes, each
-// fetched from any provider and checked by its recomputed hash. Headers are
+// fetched from any provider and checked by its recomputed hash; with
+// WithAgreedHeaders, also blocks too far below it to link whose header
+// operators agree on (agreed.go). Headers are
 // cached (bounded), so following the head costs one fetch per block.
 // Concurrent walks to one block share one walk, concurrent fetches of one
 // header share one fetch, and at most a bounded number of walks run at once.
@@ -144,6 +146,7 @@ func (t *LinkedTrust) walk(ctx context.Context, hash common.Hash, number uint64)
 			return nil, err
 		}
 		if h.Number.Uint64() == number {
+			t.agreed.linked(hash) // trusted by its link now, whatever made it trusted before
 			return h, nil
 		}
 		if h.Number.Uint64() < number || h.Number.Sign() == 0 {
