@@ -62,8 +62,10 @@ func (h *Hub) advance(ctx context.Context, b head.Block) error {
 	wantLogs := h.Count(KindLogs) > 0
 	if dropped := h.chain.cut(branch[0].number); len(dropped) > 0 {
 		h.log.Info("subscriptions: reorg", "dropped_from", dropped[0].number, "dropped", len(dropped), "new_head", b.Number)
-		for i := len(dropped) - 1; i >= 0; i-- { // newest first, as nodes send them
-			h.sendLogs(dropped[i].logs, true)
+		// Oldest block first, each block's logs in order, as go-ethereum
+		// sends removed logs (core/blockchain.go, reorg).
+		for _, d := range dropped {
+			h.sendLogs(d.logs, true)
 		}
 	}
 	for _, hd := range branch {

@@ -171,14 +171,15 @@ func TestNewHeadsCatchesUpAndFollowsReorg(t *testing.T) {
 			t.Errorf("head %d carries transactions", i)
 		}
 	}
-	// Logs: a6..a10, then a10 and a9 removed, then b9..b11.
+	// Logs: a6..a10, then a9 and a10 removed (oldest first, as
+	// go-ethereum sends them), then b9..b11.
 	gotLogs := logs.wait(t, 10)
 	type logOut struct {
 		BlockHash string `json:"blockHash"`
 		Removed   bool   `json:"removed"`
 	}
 	wantLogs := []logOut{{hashOf("a", 6), false}, {hashOf("a", 7), false}, {hashOf("a", 8), false}, {hashOf("a", 9), false}, {hashOf("a", 10), false},
-		{hashOf("a", 10), true}, {hashOf("a", 9), true}, {hashOf("b", 9), false}, {hashOf("b", 10), false}, {hashOf("b", 11), false}}
+		{hashOf("a", 9), true}, {hashOf("a", 10), true}, {hashOf("b", 9), false}, {hashOf("b", 10), false}, {hashOf("b", 11), false}}
 	for i, raw := range gotLogs {
 		var lo logOut
 		_ = json.Unmarshal(raw, &lo)

@@ -82,11 +82,6 @@ type filter struct {
 // entry is one change waiting in a filter.
 type entry struct {
 	raw json.RawMessage
-	// A removed log's block and index: removed logs of a reorg are
-	// returned oldest first, as go-ethereum returns them (the event source
-	// sends the newest block's first).
-	removed      bool
-	block, index uint64
 }
 
 // Store keeps one chain's filters: what each collected since it was last
@@ -253,7 +248,7 @@ func (s *Store) deliver(id string, raw json.RawMessage) {
 		n := int64(len(e.raw))
 		f.bytes += n
 		s.bytes += n
-		f.changes = appendChange(f.changes, e)
+		f.changes = append(f.changes, e)
 		if s.limits.MaxBytes > 0 && f.bytes > s.limits.MaxBytes {
 			s.removeLocked(id, f)
 			gone = append(gone, f.sub)
@@ -339,8 +334,6 @@ func change(spec *Spec, raw json.RawMessage) (entry, bool) {
 	case Logs:
 		var l struct {
 			BlockNumber string `json:"blockNumber"`
-			LogIndex    string `json:"logIndex"`
-			Removed     bool   `json:"removed"`
 		}
 		if json.Unmarshal(raw, &l) != nil {
 			return entry{}, false
@@ -349,27 +342,9 @@ func change(spec *Spec, raw json.RawMessage) (entry, bool) {
 		if !ok || (spec.From >= 0 && n < uint64(spec.From)) || (spec.To >= 0 && n > uint64(spec.To)) {
 			return entry{}, false
 		}
-		idx, _ := parseQuantity(l.LogIndex)
-		return entry{raw: raw, removed: l.Removed, block: n, index: idx}, true
+		return entry{raw: raw}, true
 	}
 	return entry{raw: raw}, true
-}
-
-// appendChange appends e; a removed log goes before the removed logs just
-// before it of later blocks, so that a reorg's removed logs read oldest
-// block first (the walk back is bounded by the reorg's logs).
-func appendChange(changes []entry, e entry) []entry {
-	changes = append(changes, e)
-	if !e.removed {
-		return changes
-	}
-	i := len(changes) - 1
-	for i > 0 && changes[i-1].removed && changes[i-1].block > e.block {
-		changes[i] = changes[i-1]
-		i--
-	}
-	changes[i] = e
-	return changes
 }
 
 // joinArray encodes the changes' items as a JSON array.

@@ -144,10 +144,10 @@ func TestStoreChanges(t *testing.T) {
 			[]string{logAt(5), logAt(6), logAt(7)}, `[` + logAt(6) + `,` + logAt(7) + `]`},
 		{"logs 5 to 6", Spec{Kind: Logs, From: 5, To: 6}, subscribe.KindLogs,
 			[]string{logAt(4), logAt(5), logAt(6), logAt(7)}, `[` + logAt(5) + `,` + logAt(6) + `]`},
-		// The hub sends a reorg's removed logs newest block first; a node
-		// returns them oldest block first, each block's in log order.
-		{"removed logs oldest block first", Spec{Kind: Logs, From: -1, To: -1}, subscribe.KindLogs,
-			[]string{logAt(7), removed(7, 0), removed(7, 1), removed(6, 0), removed(6, 1), logAt(6)},
+		// A reorg's removed logs are kept in the order the hub sends them
+		// (oldest block first, as a node returns them).
+		{"removed logs in the hub's order", Spec{Kind: Logs, From: -1, To: -1}, subscribe.KindLogs,
+			[]string{logAt(7), removed(6, 0), removed(6, 1), removed(7, 0), removed(7, 1), logAt(6)},
 			`[` + strings.Join([]string{logAt(7), removed(6, 0), removed(6, 1), removed(7, 0), removed(7, 1), logAt(6)}, ",") + `]`},
 	}
 	for _, tt := range tests {
