@@ -48,7 +48,9 @@ type ChainState struct {
 	// BlockTimeSeconds is the block time measured from the agreed head;
 	// HeadAgeSeconds how long ago the head moved.
 	BlockTimeSeconds, HeadAgeSeconds float64
-	Providers                        []ProviderState
+	// Filters is how many filters the gateway keeps for the chain.
+	Filters   int
+	Providers []ProviderState
 }
 
 // stateCollector reads states when scraped.
@@ -57,6 +59,7 @@ type stateCollector struct {
 
 	head, finalized, reorgs                                     *prometheus.Desc
 	ready, headDegraded, headOps, reportingOps, blockTime, age  *prometheus.Desc
+	filters                                                     *prometheus.Desc
 	up, breaker, degraded, score, lag, phead, latency, errs, sh *prometheus.Desc
 	penalty, wsLive, wsFailures, coBatches, coCalls             *prometheus.Desc
 }
@@ -72,6 +75,7 @@ func (m *Metrics) WatchState(read func() []ChainState) {
 		head:      d("rpcmesh_chain_head", "The chain's agreed head block number.", []string{"chain"}),
 		finalized: d("rpcmesh_chain_finalized", "The chain's agreed finalized block number.", []string{"chain"}),
 		reorgs:    d("rpcmesh_chain_reorgs_total", "Reorgs the agreed head followed.", []string{"chain"}),
+		filters:   d("rpcmesh_chain_filters", "Filters (eth_newFilter & co.) the gateway keeps for the chain's clients.", []string{"chain"}),
 		ready:     d("rpcmesh_chain_ready", "1 when the chain serves fresh answers (what /readyz checks).", []string{"chain"}),
 		headDegraded: d("rpcmesh_chain_head_degraded",
 			"1 when the head is followed on fewer operators than head_agreement (the others stopped reporting).", []string{"chain"}),
@@ -100,7 +104,7 @@ func (m *Metrics) WatchState(read func() []ChainState) {
 
 // Describe sends the descriptors.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.head, c.finalized, c.reorgs, c.ready, c.headDegraded, c.headOps, c.reportingOps, c.blockTime, c.age, c.up, c.breaker, c.degraded, c.score, c.lag, c.phead, c.latency, c.errs, c.sh, c.penalty, c.wsLive, c.wsFailures, c.coBatches, c.coCalls} {
+	for _, d := range []*prometheus.Desc{c.head, c.finalized, c.reorgs, c.filters, c.ready, c.headDegraded, c.headOps, c.reportingOps, c.blockTime, c.age, c.up, c.breaker, c.degraded, c.score, c.lag, c.phead, c.latency, c.errs, c.sh, c.penalty, c.wsLive, c.wsFailures, c.coBatches, c.coCalls} {
 		ch <- d
 	}
 }
@@ -119,6 +123,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.reorgs, prometheus.CounterValue, float64(cs.Reorgs), cs.Chain)
 		ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, b2f(cs.Ready), cs.Chain)
 		ch <- prometheus.MustNewConstMetric(c.headDegraded, prometheus.GaugeValue, b2f(cs.HeadDegraded), cs.Chain)
+		ch <- prometheus.MustNewConstMetric(c.filters, prometheus.GaugeValue, float64(cs.Filters), cs.Chain)
 		ch <- prometheus.MustNewConstMetric(c.headOps, prometheus.GaugeValue, float64(cs.HeadOperators), cs.Chain)
 		ch <- prometheus.MustNewConstMetric(c.reportingOps, prometheus.GaugeValue, float64(cs.ReportingOperators), cs.Chain)
 		ch <- prometheus.MustNewConstMetric(c.blockTime, prometheus.GaugeValue, cs.BlockTimeSeconds, cs.Chain)

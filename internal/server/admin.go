@@ -86,7 +86,10 @@ type ChainStatus struct {
 	HeadTrust HeadTrust `json:"headTrust"`
 	// BlockTimeMs is the chain's block time measured from the agreed head
 	// (0 until measured).
-	BlockTimeMs    int64              `json:"blockTimeMs"`
+	BlockTimeMs int64 `json:"blockTimeMs"`
+	// Filters is how many filters (eth_newFilter & co.) the gateway keeps
+	// for the chain's clients.
+	Filters        int                `json:"filters"`
 	Head           *BlockStatus       `json:"head,omitempty"`
 	Safe           uint64             `json:"safe"`
 	Finalized      uint64             `json:"finalized"`
@@ -162,7 +165,7 @@ func (g *Gateway) Status() Status {
 	var st Status
 	for _, c := range g.chains {
 		cs := ChainStatus{Name: c.cfg.Name, ChainID: c.cfg.ChainID, HeadAgreement: c.head.Agreement(), Reorgs: c.head.Reorgs(),
-			HeadTrust: headTrust(c.head.Trust()), BlockTimeMs: c.head.BlockTime().Milliseconds()}
+			HeadTrust: headTrust(c.head.Trust()), BlockTimeMs: c.head.BlockTime().Milliseconds(), Filters: c.filters.Len()}
 		cs.Ready, cs.NotReady = c.ready()
 		if h, ok := c.head.Latest(); ok {
 			cs.Head = &BlockStatus{Number: h.Number, Hash: h.Hash}
@@ -199,7 +202,7 @@ func (g *Gateway) chainStates() []metrics.ChainState {
 		tr := c.head.Trust()
 		cs := metrics.ChainState{Chain: c.cfg.Name, Reorgs: c.head.Reorgs(), HeadDegraded: tr.Degraded,
 			HeadOperators: tr.Operators, ReportingOperators: tr.Reporting, BlockTimeSeconds: c.head.BlockTime().Seconds(),
-			HeadAgeSeconds: c.head.HeadAge().Seconds()}
+			HeadAgeSeconds: c.head.HeadAge().Seconds(), Filters: c.filters.Len()}
 		cs.Ready, _ = c.ready()
 		if h, ok := c.head.Latest(); ok {
 			cs.Head = h.Number
