@@ -20,7 +20,10 @@ async function listen(keyIndex) {
   const node = httpProvider(target.node);
   const watcher = httpProvider(target.http);
   providers.push(node, watcher);
-  const wallet = new ethers.Wallet(key(keyIndex), node);
+  // The emitter is scaffolding that sends to the node directly: it keeps
+  // its own nonces, as go-ethereum's "pending" count can lag a block just
+  // imported (its pool resets after the import), which made it reuse one.
+  const wallet = new ethers.NonceManager(new ethers.Wallet(key(keyIndex), node));
   const deploy = await wallet.sendTransaction({ data: pingInitCode() });
   const deployed = await deploy.wait(1, 30_000);
   assert.equal(deployed.status, 1, 'deployment reverted');

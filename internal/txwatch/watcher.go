@@ -230,15 +230,19 @@ func (w *Watcher) SetReceipt(f func(ctx context.Context, hash string) (uint64, s
 	w.o.Receipt = f
 }
 
-// NextNonce is the nonce after the highest of from's pending transactions
-// this gateway watches (0 when it watches none): the count a "pending"
-// eth_getTransactionCount must at least answer.
+// NextNonce is the nonce after the highest of from's transactions this
+// gateway watches that are pending, included or replaced (0 when it holds
+// none): the count a "pending" eth_getTransactionCount must at least
+// answer. An included one counts too: a node's "pending" count can lag a
+// block it just imported (its pool resets afterwards), and the client
+// would then sign its next transaction with a used nonce.
 func (w *Watcher) NextNonce(from common.Address) uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var next uint64
 	for _, e := range w.txs {
-		if e.State == StatePending && strings.EqualFold(e.From, from.Hex()) {
+		used := e.State == StatePending || e.State == StateIncluded || e.State == StateReplaced
+		if used && strings.EqualFold(e.From, from.Hex()) {
 			next = max(next, e.Nonce+1)
 		}
 	}

@@ -333,3 +333,28 @@ func TestInclusionNeedsProvenReceipt(t *testing.T) {
 		})
 	}
 }
+
+// TestNextNonceCountsIncluded: a transaction once included still sets the
+// least "pending" count of its sender, so that a node whose pending count
+// lags the block it just imported cannot hand the nonce out again.
+func TestNextNonceCountsIncluded(t *testing.T) {
+	w := newWorld()
+	nodes := []*node{{w: w, name: "a", op: "a"}, {w: w, name: "b", op: "b"}}
+	wt := testWatcher(w, nodes, 2)
+	tx := newTestTx(t, 4)
+	if _, err := wt.Send(context.Background(), tx); err != nil {
+		t.Fatal(err)
+	}
+	wt.o.Broadcaster.Close()
+	if got := wt.NextNonce(tx.From); got != 5 {
+		t.Fatalf("pending: next nonce %d, want 5", got)
+	}
+	w.mine()
+	wt.tick(context.Background())
+	if st := wt.Status(tx.Hash); st.State != StateIncluded {
+		t.Fatalf("state %s, want included", st.State)
+	}
+	if got := wt.NextNonce(tx.From); got != 5 {
+		t.Fatalf("included: next nonce %d, want 5", got)
+	}
+}
