@@ -6,8 +6,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/rpcmesh/rpcmesh/internal/config"
 )
 
 // FuzzFrontDoor sends arbitrary bodies to the public handler of gateways
@@ -18,21 +16,7 @@ import (
 // messages in plain words (no Go internals).
 func FuzzFrontDoor(f *testing.F) {
 	gateway := func(verify bool) http.Handler {
-		cfg := config.Default()
-		ch := config.DefaultChain()
-		ch.Name, ch.ChainID = "dev", 1337
-		p := config.DefaultProvider()
-		p.Name, p.HTTP = "a", "http://127.0.0.1:1"
-		ch.Providers = []config.Provider{p}
-		cfg.Chains = []config.Chain{ch}
-		cfg.Limits.MaxBatchItems = 20
-		cfg.Limits.MaxBodyBytes = 1 << 14
-		cfg.Verify.Enabled = verify
-		cfg.Complete()
-		gw, err := New(cfg, nil)
-		if err != nil {
-			f.Fatal(err)
-		}
+		gw := unstartedGateway(f, verify)
 		if (gw.chains[0].batches != nil) == verify {
 			f.Fatalf("verification %v: waves whole %v", verify, gw.chains[0].batches != nil)
 		}

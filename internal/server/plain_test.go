@@ -17,7 +17,7 @@ var goInternals = []string{"go value", "go struct", "strconv.", "json:", "unmars
 
 // unstartedGateway is a gateway whose provider was never started, so that
 // every call that passes the gateway's own checks fails fast.
-func unstartedGateway(t testing.TB, verify bool) http.Handler {
+func unstartedGateway(t testing.TB, verify bool) *Gateway {
 	cfg := config.Default()
 	ch := config.DefaultChain()
 	ch.Name, ch.ChainID = "dev", 1337
@@ -33,7 +33,7 @@ func unstartedGateway(t testing.TB, verify bool) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return gw.Handler()
+	return gw
 }
 
 // plainMessages checks that no error message of an answer (one response
@@ -112,7 +112,7 @@ func TestClientErrorsInPlainWords(t *testing.T) {
 		`"eth_chainId"`,
 	}
 	for _, verify := range []bool{true, false} {
-		h := unstartedGateway(t, verify)
+		h := unstartedGateway(t, verify).Handler()
 		for _, body := range bodies {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/dev", strings.NewReader(body)))
