@@ -1,6 +1,9 @@
-// Command rpcmesh is a JSON-RPC gateway in front of many independent Ethereum
-// node operators, plus the tools to test it (a real multi-node devnet with
-// faults on demand, and a load generator).
+// Command rpcmesh is the JSON-RPC gateway in front of many independent
+// Ethereum node operators: `serve` runs it, `config check` validates its
+// config. The tools to test it are commands of their own, so that the
+// gateway binary links no Ethereum node: rpcmesh-devnet (a real multi-node
+// chain with faults on demand, and the gateway in front of it) and
+// rpcmesh-bench (the load generator).
 package main
 
 import (
@@ -23,10 +26,17 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"devnet": {"run a real multi-node Ethereum chain on loopback with faults on demand, and the gateway in front of it", runDevnet},
 		"serve":  {"run the gateway from a YAML config", runServe},
 		"config": {"work with config files (config check FILE)", runConfig},
-		"bench":  {"generate JSON-RPC load and report latency (bench upstream: a trivial in-memory upstream)", runBench},
+	}
+}
+
+// moved are the commands that were subcommands of rpcmesh before they
+// became commands of their own: asked for, rpcmesh says where they are.
+func moved() map[string]string {
+	return map[string]string{
+		"devnet": "the devnet is its own command: go run ./cmd/rpcmesh-devnet [flags] (or rpcmesh-devnet, installed); see docs/devnet.md",
+		"bench":  "the load generator is its own command: go run ./cmd/rpcmesh-bench [flags] (or rpcmesh-bench, installed); see internal/bench/README.md",
 	}
 }
 
@@ -41,7 +51,9 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
 	}
-	fmt.Fprintln(w, "\nrun 'rpcmesh <command> --help' for a command's flags")
+	fmt.Fprintln(w, "\nrun 'rpcmesh <command> --help' for a command's flags\n\n"+
+		"to test a gateway: rpcmesh-devnet (real go-ethereum nodes with faults on demand, and the\n"+
+		"gateway in front of them) and rpcmesh-bench (JSON-RPC load generator), commands of their own")
 }
 
 func main() {
@@ -55,6 +67,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return 0
+	}
+	if where, ok := moved()[args[0]]; ok {
+		fmt.Fprintf(stderr, "rpcmesh %s: %s\n", args[0], where)
+		return 2
 	}
 	cmd, ok := commands()[args[0]]
 	if !ok {

@@ -1,21 +1,41 @@
 package main
 
 import (
-	"encoding/json"
-	"os"
+	"bytes"
+	"strings"
 	"testing"
+
+	"github.com/rpcmesh/rpcmesh/internal/cmdtest"
 )
 
-// TestMain lets a test run this binary's main as a child process (the test
-// binary re-executed with RPCMESH_TEST_MAIN set to the arguments as JSON), so
+// TestMain lets a test run this binary's main as a child process, so
 // signal handling is tested on a real process.
-func TestMain(m *testing.M) {
-	if raw := os.Getenv("RPCMESH_TEST_MAIN"); raw != "" {
-		var args []string
-		if err := json.Unmarshal([]byte(raw), &args); err != nil {
-			os.Exit(3)
-		}
-		os.Exit(run(args, os.Stdout, os.Stderr))
+func TestMain(m *testing.M) { cmdtest.Main(m, run) }
+
+// TestMovedCommandsSayWhereTheyAre asks the gateway for the devnet and the
+// load generator, which are commands of their own: it names the command to
+// run and fails, so a script written for the old layout stops with a
+// message instead of running something else.
+func TestMovedCommandsSayWhereTheyAre(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"devnet"}, "go run ./cmd/rpcmesh-devnet"},
+		{[]string{"devnet", "--nodes", "1"}, "go run ./cmd/rpcmesh-devnet"},
+		{[]string{"bench", "upstream"}, "go run ./cmd/rpcmesh-bench"},
 	}
-	os.Exit(m.Run())
+	for _, c := range cases {
+		var stdout, stderr bytes.Buffer
+		if code := run(c.args, &stdout, &stderr); code != 2 {
+			t.Fatalf("%v: exit %d, want 2", c.args, code)
+		}
+		if !strings.Contains(stderr.String(), c.want) {
+			t.Fatalf("%v: %q does not say %q", c.args, stderr.String(), c.want)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"--help"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "rpcmesh-devnet") {
+		t.Fatalf("--help: exit %d, does not name the devnet command:\n%s", code, stdout.String())
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/hangup"
 	"github.com/rpcmesh/rpcmesh/internal/loglimit"
 	"github.com/rpcmesh/rpcmesh/internal/server"
 )
@@ -18,9 +19,9 @@ import (
 // runServe runs the gateway from a YAML config until ctx ends, then drains
 // in-flight requests for at most server.shutdown_timeout.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	// A service manager sends SIGHUP to ask for a reload (see hangups).
-	hup := catchHangups()
-	defer hup.stop()
+	// A service manager sends SIGHUP to ask for a reload (see internal/hangup).
+	hup := hangup.Catch()
+	defer hup.Stop()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "rpcmesh.yaml", "config `file`")
@@ -34,7 +35,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer flushLogger(logger)
-	hup.ignore(ctx, logger, "config reload is not supported yet; restart to apply a new config")
+	hup.Ignore(ctx, logger, "config reload is not supported yet; restart to apply a new config")
 	cfg, err := config.Load(*path)
 	if err != nil {
 		return err

@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// Main runs `rpcmesh bench` with its arguments: the load generator,
-// `bench upstream` for the trivial upstream, or `bench floor` for the
+// Main runs `rpcmesh-bench` with its arguments: the load generator,
+// `upstream` for the trivial upstream, or `floor` for the
 // floor server.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "upstream" {
@@ -64,7 +64,7 @@ func (r *rateFlag) Set(s string) error {
 // ParseArgs parses the load generator's flags into Options, and whether the
 // report is wanted as JSON. Usage and flag errors go to stderr.
 func ParseArgs(args []string, stderr io.Writer) (Options, bool, error) {
-	fs := flag.NewFlagSet("rpcmesh bench", flag.ContinueOnError)
+	fs := flag.NewFlagSet("rpcmesh-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
 		targets, methods, mixes listFlag
@@ -92,9 +92,9 @@ func ParseArgs(args []string, stderr io.Writer) (Options, bool, error) {
 	fs.DurationVar(&o.Interval, "interval", 0, "also report throughput, errors and latency every `D` (stderr, and a timeline in --json); 0 = off")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: rpcmesh bench --target [name=]URL [--target ...] [flags]\n"+
-			"       rpcmesh bench upstream [--listen ADDR] [--chain-id N] [--head N] [--latency D]\n"+
-			"       rpcmesh bench floor [--listen ADDR]\n\nflags:\n")
+		fmt.Fprintf(fs.Output(), "usage: rpcmesh-bench --target [name=]URL [--target ...] [flags]\n"+
+			"       rpcmesh-bench upstream [--listen ADDR] [--chain-id N] [--head N] [--latency D]\n"+
+			"       rpcmesh-bench floor [--listen ADDR]\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -197,7 +197,7 @@ func buildMix(methods, mixes []string, params, mixFile string, distinct bool) (*
 
 // mainUpstream runs the trivial upstream until ctx ends, printing its URL.
 func mainUpstream(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("rpcmesh bench upstream", flag.ContinueOnError)
+	fs := flag.NewFlagSet("rpcmesh-bench upstream", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o UpstreamOptions
 	listen := fs.String("listen", "127.0.0.1:8545", "`address` to listen on (port 0 picks a free one)")
@@ -205,7 +205,7 @@ func mainUpstream(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.Uint64Var(&o.Head, "head", 256, "block number answered to eth_blockNumber")
 	fs.DurationVar(&o.Latency, "latency", 0, "fixed delay added to every request (e.g. 2ms)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: rpcmesh bench upstream [flags]\n\n"+
+		fmt.Fprintf(fs.Output(), "usage: rpcmesh-bench upstream [flags]\n\n"+
 			"A trivial in-memory JSON-RPC upstream (HTTP POST and WebSocket on one port) with fixed answers\n"+
 			"to eth_chainId, net_version, eth_blockNumber, eth_getBlockByNumber, eth_getBlockByHash,\n"+
 			"eth_getBalance, eth_getTransactionCount and eth_gasPrice. Prints its URL, serves until interrupted.\n\nflags:\n")
@@ -232,14 +232,14 @@ func mainUpstream(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 // mainFloor runs the floor server until ctx ends, printing its URL.
 func mainFloor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("rpcmesh bench floor", flag.ContinueOnError)
+	fs := flag.NewFlagSet("rpcmesh-bench floor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8545", "`address` to listen on (port 0 picks a free one)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: rpcmesh bench floor [flags]\n\n"+
+		fmt.Fprintf(fs.Output(), "usage: rpcmesh-bench floor [flags]\n\n"+
 			"An HTTP server that answers every request with one fixed JSON-RPC result carrying the\n"+
 			"request's id, decoding nothing else, on the gateway's HTTP library: its CPU per request\n"+
-			"(rpcmesh bench --pid) is the least any HTTP front door costs on this machine. Single\n"+
+			"(rpcmesh-bench --pid) is the least any HTTP front door costs on this machine. Single\n"+
 			"calls only. Prints its URL, serves until interrupted.\n\nflags:\n")
 		fs.PrintDefaults()
 	}

@@ -44,7 +44,7 @@ type GatewayInfo struct {
 	Admin string `json:"admin"`
 }
 
-// Info is the document `rpcmesh devnet --out FILE` writes.
+// Info is the document `rpcmesh-devnet --out FILE` writes.
 type Info struct {
 	ChainID  uint64       `json:"chainId"`
 	Control  string       `json:"control"`

@@ -5,37 +5,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
+	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/rpcmesh/rpcmesh/internal/cmdtest"
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 )
 
-// startChild runs `rpcmesh args...` as a child process.
-func startChild(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
-	t.Helper()
-	raw, _ := json.Marshal(args)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "RPCMESH_TEST_MAIN="+string(raw))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_, _ = cmd.Process.Wait()
-		}
-	})
-	return cmd, &stdout, &stderr
-}
+// TestMain lets a test run this binary's main as a child process, so
+// signal handling is tested on a real process.
+func TestMain(m *testing.M) { cmdtest.Main(m, run) }
 
 func waitFile(ctx context.Context, path string) ([]byte, error) {
 	for {
@@ -50,19 +34,13 @@ func waitFile(ctx context.Context, path string) ([]byte, error) {
 	}
 }
 
-func rpcCall(url, method string) (*http.Response, error) {
-	body := `{"jsonrpc":"2.0","id":1,"method":"` + method + `","params":[]}`
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	return c.Post(url, "application/json", strings.NewReader(body))
-}
-
-// TestDevnetCommandStartsAndStopsOnInterrupt runs `rpcmesh devnet` for real:
+// TestDevnetCommandStartsAndStopsOnInterrupt runs `rpcmesh-devnet` for real:
 // five nodes must be serving within 15 s, and SIGINT must stop every one of
 // them and exit cleanly.
 func TestDevnetCommandStartsAndStopsOnInterrupt(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "devnet.json")
 	start := time.Now()
-	cmd, stdout, stderr := startChild(t, "devnet", "--gateway=false", "--control", "127.0.0.1:0", "--out", out)
+	cmd, stdout, stderr := cmdtest.Start(t, "--gateway=false", "--control", "127.0.0.1:0", "--out", out)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	raw, err := waitFile(ctx, out)
@@ -77,7 +55,7 @@ func TestDevnetCommandStartsAndStopsOnInterrupt(t *testing.T) {
 		t.Fatalf("--out document incomplete: %s", raw)
 	}
 	for _, n := range info.Nodes {
-		resp, err := rpcCall(n.HTTP, "eth_chainId")
+		resp, err := cmdtest.RPCCall(n.HTTP, "eth_chainId")
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%s not serving: %v", n.Name, err)
 		}
@@ -102,18 +80,18 @@ func TestDevnetCommandStartsAndStopsOnInterrupt(t *testing.T) {
 		t.Fatal("devnet did not stop within 15s of SIGINT")
 	}
 	for _, n := range append(info.Nodes, devnet.NodeInfo{Name: "control", HTTP: info.Control}) {
-		if _, err := rpcCall(n.HTTP, "eth_chainId"); !errors.Is(err, syscall.ECONNREFUSED) {
+		if _, err := cmdtest.RPCCall(n.HTTP, "eth_chainId"); !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Fatalf("%s still reachable after exit: %v", n.Name, err)
 		}
 	}
 }
 
-// TestDevnetSurvivesSIGHUP runs `rpcmesh devnet` as a process, as a
+// TestDevnetSurvivesSIGHUP runs `rpcmesh-devnet` as a process, as a
 // service manager or a closed terminal would, and sends it SIGHUP: its node
 // keeps answering and it says it ignored the signal; SIGTERM then stops it
 // with exit status 0. On b7e1cca SIGHUP killed it.
 func TestDevnetSurvivesSIGHUP(t *testing.T) {
-	survivesSIGHUP(t, []string{"devnet", "--nodes", "1", "--gateway=false", "--control", "127.0.0.1:0"}, func(line string) (string, bool) {
+	cmdtest.SurvivesSIGHUP(t, []string{"--nodes", "1", "--gateway=false", "--control", "127.0.0.1:0"}, func(line string) (string, bool) {
 		f := strings.Fields(line)
 		if len(f) < 2 || f[0] != "node1" {
 			return "", false
@@ -124,10 +102,10 @@ func TestDevnetSurvivesSIGHUP(t *testing.T) {
 
 func TestDevnetCommandRejectsBadFlags(t *testing.T) {
 	cases := [][]string{
-		{"devnet", "--nodes", "0"},
-		{"devnet", "--block-time", "1ms"},
-		{"devnet", "--log-level", "loud"},
-		{"devnet", "extra"},
+		{"--nodes", "0"},
+		{"--block-time", "1ms"},
+		{"--log-level", "loud"},
+		{"extra"},
 	}
 	for _, args := range cases {
 		var stdout, stderr bytes.Buffer
@@ -136,5 +114,55 @@ func TestDevnetCommandRejectsBadFlags(t *testing.T) {
 		} else if stderr.Len() == 0 {
 			t.Fatalf("%v: no message", args)
 		}
+	}
+}
+
+// TestDevnetCommandServesThroughTheGateway runs `rpcmesh-devnet` with its
+// gateway (the default) on free ports: the gateway URL it writes to --out
+// answers eth_chainId with the devnet's chain and eth_blockNumber, as the
+// README's first command promises.
+func TestDevnetCommandServesThroughTheGateway(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "devnet.json")
+	cmd, stdout, stderr := cmdtest.Start(t, "--nodes", "1", "--control", "127.0.0.1:0",
+		"--gateway-listen", "127.0.0.1:0", "--gateway-admin", "127.0.0.1:0", "--out", out)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	raw, err := waitFile(ctx, out)
+	if err != nil {
+		t.Fatalf("devnet not up within 30s: %v\nstdout: %s\nstderr: %s", err, stdout, stderr)
+	}
+	var info devnet.Info
+	if err := json.Unmarshal(raw, &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Gateway == nil || !strings.HasSuffix(info.Gateway.HTTP, "/devnet") {
+		t.Fatalf("--out has no gateway URL: %s", raw)
+	}
+	if !strings.Contains(stdout.String(), info.Gateway.HTTP) {
+		t.Fatalf("gateway URL not printed:\n%s", stdout)
+	}
+	for method, want := range map[string]string{"eth_chainId": `"result":"0x539"`, "eth_blockNumber": `"result":"0x`} {
+		resp, err := cmdtest.RPCCall(info.Gateway.HTTP, method)
+		if err != nil {
+			t.Fatalf("%s through the gateway: %v", method, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), want) {
+			t.Fatalf("%s through the gateway: %s, want %s", method, body, want)
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGINT: %v\nstderr: %s", err, stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("devnet did not stop within 20s of SIGINT")
 	}
 }

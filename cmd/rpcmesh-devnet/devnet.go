@@ -1,3 +1,8 @@
+// Command rpcmesh-devnet runs real go-ethereum nodes as one chain on
+// 127.0.0.1, each behind a fault proxy, a control API to stage faults, and
+// (unless --gateway=false) the rpcmesh gateway in front of them, in one
+// process (see docs/devnet.md). It is a command of its own so that the
+// gateway binary, rpcmesh, links no Ethereum node.
 package main
 
 import (
@@ -11,18 +16,39 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/hangup"
 )
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run runs the devnet until SIGINT or SIGTERM, and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runDevnet(ctx, args, stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "rpcmesh-devnet: %v\n", err)
+		return 1
+	}
+	return 0
+}
 
 // runDevnet starts the devnet, its control API and (unless disabled) the
 // gateway in front of it, prints where everything is, and runs until ctx ends.
 func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	hup := catchHangups() // see hangups
-	defer hup.stop()
-	fs := flag.NewFlagSet("rpcmesh devnet", flag.ContinueOnError)
+	hup := hangup.Catch()
+	defer hup.Stop()
+	fs := flag.NewFlagSet("rpcmesh-devnet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
 		opts      devnet.Options
@@ -40,7 +66,7 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&opts.Accounts, "accounts", 10, "number of prefunded accounts")
 	fs.IntVar(&opts.BasePort, "base-port", 0, "node i's endpoint listens on base-port+i-1 (0: free ports)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rpcmesh devnet [flags]\n\nRuns real go-ethereum nodes as one chain on 127.0.0.1, each behind a fault\nproxy, with a control API to stage faults (see docs/devnet.md).\n\nflags:")
+		fmt.Fprintln(stderr, "usage: rpcmesh-devnet [flags]\n\nRuns real go-ethereum nodes as one chain on 127.0.0.1, each behind a fault\nproxy, with a control API to stage faults, and the rpcmesh gateway in front\nof them (see docs/devnet.md).\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -59,7 +85,7 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	opts.Logger = log
-	hup.ignore(ctx, log, "the devnet has nothing to reload; Ctrl-C or SIGTERM stops it")
+	hup.Ignore(ctx, log, "the devnet has nothing to reload; Ctrl-C or SIGTERM stops it")
 	quietGeth()
 
 	started := time.Now()
@@ -103,7 +129,7 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func printDevnet(w io.Writer, info devnet.Info, took time.Duration) {
-	fmt.Fprintf(w, "rpcmesh devnet: chain %d, %d nodes, ready in %s\n\n", info.ChainID, len(info.Nodes), took.Round(time.Millisecond))
+	fmt.Fprintf(w, "rpcmesh-devnet: chain %d, %d nodes, ready in %s\n\n", info.ChainID, len(info.Nodes), took.Round(time.Millisecond))
 	if info.Gateway != nil {
 		fmt.Fprintf(w, "gateway   %s   %s   admin %s\n\n", info.Gateway.HTTP, info.Gateway.WS, info.Gateway.Admin)
 	}
