@@ -7,9 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	gethfilters "github.com/ethereum/go-ethereum/eth/filters"
-	"github.com/ethereum/go-ethereum/rpc"
-
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 )
 
@@ -21,12 +18,12 @@ const codeServerError = -32000
 // and alternatives per topic position, of a log filter.
 const maxSubscribeItems = 1000
 
-// logSpec reads eth_newFilter's criteria as go-ethereum does (its own
-// decoder, so the same input is accepted and refused with the same
+// logSpec reads eth_newFilter's criteria as go-ethereum does (see
+// decodeCriteria: the same input is accepted and refused with the same
 // message), and checks the range as go-ethereum's log subscription does.
 func logSpec(raw json.RawMessage) (Spec, *jsonrpc.Error) {
-	var crit gethfilters.FilterCriteria
-	if err := json.Unmarshal(raw, &crit); err != nil {
+	crit, err := decodeCriteria(raw)
+	if err != nil {
 		return Spec{}, argError(0, err)
 	}
 	if len(crit.Addresses) > maxSubscribeItems {
@@ -37,26 +34,26 @@ func logSpec(raw json.RawMessage) (Spec, *jsonrpc.Error) {
 			return Spec{}, jsonrpc.Errorf(codeServerError, "exceed max addresses or topics per search position")
 		}
 	}
-	from, to := rpc.LatestBlockNumber, rpc.LatestBlockNumber
+	from, to := latestBlock, latestBlock
 	if crit.FromBlock != nil {
-		from = rpc.BlockNumber(crit.FromBlock.Int64())
+		from = *crit.FromBlock
 	}
 	if crit.ToBlock != nil {
-		to = rpc.BlockNumber(crit.ToBlock.Int64())
+		to = *crit.ToBlock
 	}
-	if from == rpc.PendingBlockNumber || to == rpc.PendingBlockNumber {
+	if from == pendingBlock || to == pendingBlock {
 		return Spec{}, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "pending logs are not supported")
 	}
 	// The gateway serves a chain from genesis: earliest is block 0.
-	if from == rpc.EarliestBlockNumber {
+	if from == earliestBlock {
 		from = 0
 	}
-	if to == rpc.EarliestBlockNumber {
+	if to == earliestBlock {
 		to = 0
 	}
-	ok := (from == rpc.LatestBlockNumber && to == rpc.LatestBlockNumber) ||
+	ok := (from == latestBlock && to == latestBlock) ||
 		(from >= 0 && to >= 0 && to >= from) ||
-		(from >= 0 && to == rpc.LatestBlockNumber)
+		(from >= 0 && to == latestBlock)
 	if !ok {
 		return Spec{}, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid block range params")
 	}
@@ -75,7 +72,7 @@ func logSpec(raw json.RawMessage) (Spec, *jsonrpc.Error) {
 // topics, a position with no alternatives (or a null one) matching any.
 // Block hash and range are not passed: a node's log filter collects new
 // logs whatever its blockHash, and the range is applied by the store.
-func hubFilter(crit *gethfilters.FilterCriteria) json.RawMessage {
+func hubFilter(crit *criteria) json.RawMessage {
 	type hubCrit struct {
 		Address []string   `json:"address,omitempty"`
 		Topics  [][]string `json:"topics,omitempty"`
@@ -99,12 +96,12 @@ func hubFilter(crit *gethfilters.FilterCriteria) json.RawMessage {
 // client's block tags or numbers as sent, and the parsed addresses and
 // topics, so that what a filter keeps is bounded by go-ethereum's limits
 // on them, whatever else the client's object held.
-func getLogsCriteria(raw json.RawMessage, crit *gethfilters.FilterCriteria) json.RawMessage {
+func getLogsCriteria(raw json.RawMessage, crit *criteria) json.RawMessage {
 	var tags struct {
 		FromBlock json.RawMessage `json:"fromBlock,omitempty"`
 		ToBlock   json.RawMessage `json:"toBlock,omitempty"`
 	}
-	_ = json.Unmarshal(raw, &tags) // decoded once already, by go-ethereum's decoder
+	_ = json.Unmarshal(raw, &tags) // decoded once already, by decodeCriteria
 	out := struct {
 		BlockHash string          `json:"blockHash,omitempty"`
 		FromBlock json.RawMessage `json:"fromBlock,omitempty"`
