@@ -26,8 +26,9 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":  {"run the gateway from a YAML config", runServe},
-		"config": {"work with config files (config check FILE)", runConfig},
+		"serve":   {"run the gateway from a YAML config", runServe},
+		"config":  {"work with config files (config check FILE)", runConfig},
+		"version": {"print the version and source revision the binary was built from", runVersion},
 	}
 }
 
