@@ -23,9 +23,8 @@ func decodeResponse(data []byte) (response, error) {
 		err := json.Unmarshal(data, &r)
 		return r, err
 	}
-	r := response{ID: m.ID, Result: m.Result}
-	err := decodeError(m.Error, &r.Error)
-	return r, err
+	e, err := decodeError(m.Error)
+	return response{ID: m.ID, Result: m.Result, Error: e}, err
 }
 
 // decodeBatchResponse decodes a batch answer: an array of answer objects,
@@ -39,20 +38,24 @@ func decodeBatchResponse(data []byte) ([]response, error) {
 	}
 	msgs := make([]response, len(members))
 	for i, m := range members {
-		msgs[i].ID, msgs[i].Result = m.ID, m.Result
-		if err := decodeError(m.Error, &msgs[i].Error); err != nil {
+		e, err := decodeError(m.Error)
+		if err != nil {
 			return nil, err
 		}
+		msgs[i] = response{ID: m.ID, Result: m.Result, Error: e}
 	}
 	return msgs, nil
 }
 
-// decodeError decodes an answer's error member unless it is absent or null.
-func decodeError(raw json.RawMessage, into **jsonrpc.Error) error {
+// decodeError decodes an answer's error member: nil when it is absent or
+// null.
+func decodeError(raw json.RawMessage) (*jsonrpc.Error, error) {
 	if len(raw) == 0 || string(raw) == "null" {
-		return nil
+		return nil, nil
 	}
-	return json.Unmarshal(raw, into)
+	var e *jsonrpc.Error // declared here: only this path allocates it
+	err := json.Unmarshal(raw, &e)
+	return e, err
 }
 
 // appendRequest appends req's JSON to buf: one call object, or an array.
