@@ -73,4 +73,3 @@ func FuzzAnswerID(f *testing.F) {
 		}
 	})
 }
-
