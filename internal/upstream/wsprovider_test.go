@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -38,19 +37,11 @@ func echoCall(ctx context.Context, p *Provider, method, param string) (string, e
 	if err != nil {
 		return "", err
 	}
-	var s string
-	if err := json.Unmarshal(res, &s); err != nil {
-		return "", fmt.Errorf("result %s: %w", res, err)
-	}
-	return s, nil
+	return wstest.EchoedString(res)
 }
 
 // timed returns a context for one call, ending after d.
-func timed(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+func timed(t *testing.T, d time.Duration) context.Context { return wstest.Timed(t, d) }
 
 // classOf returns the class of an *Error and whether it was sent.
 func classOf(err error) (Class, bool) {
@@ -72,30 +63,12 @@ func TestWSConnectionDroppedCountsOnce(t *testing.T) {
 		t.Fatalf("first call: %q, %v", got, err)
 	}
 	const hangs = 3
-	errs := make(chan error, hangs)
-	for range hangs {
-		go func() {
-			_, err := echoCall(timed(t, 10*time.Second), p, "hang", "h")
-			errs <- err
-		}()
-	}
-	var peer *wstest.Peer
-	for range hangs {
-		select {
-		case peer = <-hung:
-		case <-time.After(5 * time.Second):
-			t.Fatal("the hanging calls did not reach the server")
-		}
-	}
-	peer.Drop()
-	for range hangs {
-		select {
-		case err := <-errs:
-			if class, sent := classOf(err); class != ClassTransport || !sent {
-				t.Errorf("pending call: %v (class %q, sent %v), want a sent transport failure", err, class, sent)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("pending calls still waiting after the connection dropped")
+	for _, err := range wstest.DropHung(t, hung, hangs, func() error {
+		_, err := echoCall(timed(t, 10*time.Second), p, "hang", "h")
+		return err
+	}) {
+		if class, sent := classOf(err); class != ClassTransport || !sent {
+			t.Errorf("pending call: %v (class %q, sent %v), want a sent transport failure", err, class, sent)
 		}
 	}
 	if s := p.Snapshot(time.Now()); s.Failures != 1 {

@@ -41,19 +41,11 @@ func (c *wsClient) echo(ctx context.Context, method, param string) (string, erro
 	if err != nil {
 		return "", err
 	}
-	var s string
-	if err := json.Unmarshal(ans.Messages[0].Result, &s); err != nil {
-		return "", fmt.Errorf("result %s: %w", ans.Messages[0].Result, err)
-	}
-	return s, nil
+	return wstest.EchoedString(ans.Messages[0].Result)
 }
 
 // timed returns a context for one call, ending after d.
-func timed(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+func timed(t *testing.T, d time.Duration) context.Context { return wstest.Timed(t, d) }
 
 // kindOf returns the kind of an *Error and whether it was sent.
 func kindOf(err error) (Kind, bool) {
@@ -256,34 +248,16 @@ func TestWSConnectionDropped(t *testing.T) {
 		t.Fatalf("first call: %q, %v", got, err)
 	}
 	const hangs = 3
-	errs := make(chan error, hangs)
-	for range hangs {
-		go func() {
-			_, err := w.echo(timed(t, 10*time.Second), "hang", "h")
-			errs <- err
-		}()
-	}
-	var peer *wstest.Peer
-	for range hangs {
-		select {
-		case peer = <-hung:
-		case <-time.After(5 * time.Second):
-			t.Fatal("the hanging calls did not reach the server")
-		}
-	}
-	peer.Drop()
 	lost := 0
-	for range hangs {
-		select {
-		case err := <-errs:
-			if kind, sent := kindOf(err); kind != KindTransport || !sent {
-				t.Errorf("pending call: %v (kind %d, sent %v), want a sent transport failure", err, kind, sent)
-			}
-			if errors.Is(err, ErrLostWithConn) {
-				lost++
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("pending calls still waiting after the connection dropped")
+	for _, err := range wstest.DropHung(t, hung, hangs, func() error {
+		_, err := w.echo(timed(t, 10*time.Second), "hang", "h")
+		return err
+	}) {
+		if kind, sent := kindOf(err); kind != KindTransport || !sent {
+			t.Errorf("pending call: %v (kind %d, sent %v), want a sent transport failure", err, kind, sent)
+		}
+		if errors.Is(err, ErrLostWithConn) {
+			lost++
 		}
 	}
 	if lost != hangs-1 {

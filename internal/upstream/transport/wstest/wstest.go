@@ -4,7 +4,9 @@
 package wstest
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -159,4 +161,50 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 		case <-tick.C:
 		}
 	}
+}
+
+// Timed returns a context for one call, ending after d (or with the test).
+func Timed(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// EchoedString is the string result of a call Echo answered.
+func EchoedString(res json.RawMessage) (string, error) {
+	var s string
+	if err := json.Unmarshal(res, &s); err != nil {
+		return "", fmt.Errorf("result %s: %w", res, err)
+	}
+	return s, nil
+}
+
+// DropHung sends n calls with call to a HangingServer, waits until they
+// all reached it, drops their connection, and returns what each call
+// returned.
+func DropHung(t testing.TB, hung chan *Peer, n int, call func() error) []error {
+	t.Helper()
+	errc := make(chan error, n)
+	for range n {
+		go func() { errc <- call() }()
+	}
+	var peer *Peer
+	for range n {
+		select {
+		case peer = <-hung:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the hanging calls did not reach the server")
+		}
+	}
+	peer.Drop()
+	errs := make([]error, 0, n)
+	for range n {
+		select {
+		case err := <-errc:
+			errs = append(errs, err)
+		case <-time.After(5 * time.Second):
+			t.Fatal("calls still waiting after their connection dropped")
+		}
+	}
+	return errs
 }
