@@ -24,7 +24,7 @@ type MismatchError struct {
 
 // Error says what differs.
 func (e *MismatchError) Error() string {
-	return fmt.Sprintf("hash: claimed %s, computed %s: %v", e.Claimed.Hex(), e.Computed.Hex(), ErrMismatch)
+	return fmt.Sprintf("hash: claimed %s, proven %s: %v", e.Claimed.Hex(), e.Computed.Hex(), ErrMismatch)
 }
 
 // Unwrap returns ErrMismatch.
