@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/upstream/transport/wstest"
 )
 
 // TestErrorAnswerClasses: an error answer speaks of the provider by its
@@ -49,7 +50,7 @@ func TestErrorAnswerClasses(t *testing.T) {
 			}
 			answer := func(w http.ResponseWriter, r *http.Request) {
 				msg, _ := io.ReadAll(r.Body)
-				reqs, batch := parseReqs(t, msg)
+				reqs, batch := wstest.ParseReqs(t, msg)
 				out := ""
 				for i, q := range reqs {
 					if i > 0 {
@@ -65,8 +66,8 @@ func TestErrorAnswerClasses(t *testing.T) {
 			// One provider for the call, one for the batch: a throttled
 			// provider takes no batch.
 			p, pb := batchProvider(t, answer), batchProvider(t, answer)
-			_, err := p.Call(timed(t, false, 5*time.Second), tt.method, nil)
-			answers, berr := pb.CallBatch(timed(t, false, 5*time.Second), []BatchCall{{Method: tt.method}})
+			_, err := p.Call(timed(t, 5*time.Second), tt.method, nil)
+			answers, berr := pb.CallBatch(timed(t, 5*time.Second), []BatchCall{{Method: tt.method}})
 			if berr != nil {
 				t.Fatalf("batch: %v", berr)
 			}

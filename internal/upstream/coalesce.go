@@ -34,7 +34,7 @@ type coalescer struct {
 
 // waiting is one call waiting in the coalescer's queue. It keeps its
 // caller's deadline, not its context: the caller may leave while the call
-// is on its way, and a route attempt's context is then reused.
+// is on its way in a batch with others, whose answers must still come.
 type waiting struct {
 	deadline time.Time
 	method   string

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/upstream/transport/wstest"
 )
 
 // echoNode answers every call with its own params as the result, single
@@ -84,13 +85,7 @@ func (n *echoNode) let() { n.once.Do(func() { close(n.release) }) }
 // waitAtNode waits until the node got k requests.
 func (n *echoNode) waitAtNode(t *testing.T, k int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for reqs, _ := n.got(); len(reqs) < k; reqs, _ = n.got() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d requests reached the node, want %d", len(reqs), k)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	wstest.WaitFor(t, fmt.Sprintf("%d requests at the node", k), func() bool { reqs, _ := n.got(); return len(reqs) >= k })
 }
 
 func (n *echoNode) got() ([]int, []string) {
@@ -114,19 +109,11 @@ func coalesceProvider(t *testing.T, n *echoNode, above int) *Provider {
 // waitQueued waits until k calls wait in p's coalescer.
 func waitQueued(t *testing.T, p *Provider, k int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	wstest.WaitFor(t, fmt.Sprintf("%d calls waiting in the coalescer", k), func() bool {
 		p.coalesce.mu.Lock()
-		q := len(p.coalesce.queue)
-		p.coalesce.mu.Unlock()
-		if q == k {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d calls waiting, want %d", q, k)
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer p.coalesce.mu.Unlock()
+		return len(p.coalesce.queue) == k
+	})
 }
 
 type callResult struct {

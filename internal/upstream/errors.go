@@ -3,6 +3,8 @@ package upstream
 import (
 	"errors"
 	"fmt"
+
+	"github.com/rpcmesh/rpcmesh/internal/upstream/transport"
 )
 
 // Class says why a call to a provider failed, for retry decisions and metrics.
@@ -28,7 +30,7 @@ var (
 	ErrBusy             = errors.New("provider at its concurrency or rate limit")
 	ErrThrottled        = errors.New("provider is throttling us")
 	ErrStalled          = errors.New("provider stalled")
-	ErrResponseTooLarge = errors.New("response too large")
+	ErrResponseTooLarge = transport.ErrTooLarge
 )
 
 // Error is a failed call to a provider below the JSON-RPC level. An error
@@ -50,3 +52,8 @@ func (e *Error) Error() string {
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
+
+// fail is a failure of a call of method to p.
+func (p *Provider) fail(method string, class Class, sent bool, err error) *Error {
+	return &Error{Provider: p.name, Method: method, Class: class, Sent: sent, Err: err}
+}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/head"
-	"github.com/rpcmesh/rpcmesh/internal/verify"
+	"github.com/rpcmesh/rpcmesh/internal/headerhash"
 )
 
 // Run checks the provider's chain ID, then polls its head and re-checks its
@@ -191,9 +191,9 @@ func (p *Provider) parseHead(raw json.RawMessage) (head.Block, error) {
 	if !p.checkHash {
 		return head.ParseHeader(raw)
 	}
-	h, err := verify.DecodeHeader(raw)
+	h, err := headerhash.Decode(raw)
 	if err != nil {
-		if errors.Is(err, verify.ErrHashMismatch) {
+		if errors.Is(err, headerhash.ErrMismatch) {
 			p.logger.Warn("head refused: its header does not hash to the hash it claims (a lie; or, if every provider of the chain is refused, a chain whose headers go-ethereum cannot hash: give it verify: { enabled: false })", "err", err)
 			p.Penalise("head_hash")
 			if p.onHeadLie != nil {

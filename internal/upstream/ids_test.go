@@ -10,10 +10,11 @@ import (
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/upstream/transport/wstest"
 )
 
 // idOf returns r's id plus d, as JSON.
-func idOf(r wsReq, d int) string {
+func idOf(r wstest.Req, d int) string {
 	n, _ := strconv.Atoi(string(r.ID))
 	return strconv.Itoa(n + d)
 }
@@ -27,21 +28,21 @@ func TestOtherIDsRefused(t *testing.T) {
 	tests := []struct {
 		name   string
 		batch  bool
-		answer func(reqs []wsReq) string
+		answer func(reqs []wstest.Req) string
 	}{
-		{"another call's id", false, func(r []wsReq) string {
+		{"another call's id", false, func(r []wstest.Req) string {
 			return `{"jsonrpc":"2.0","id":` + idOf(r[0], 1) + `,"result":"0x1"}`
 		}},
-		{"an error without id", false, func([]wsReq) string {
+		{"an error without id", false, func([]wstest.Req) string {
 			return `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"nonce too low"}}`
 		}},
-		{"batch: an id not of the batch", true, func(r []wsReq) string {
+		{"batch: an id not of the batch", true, func(r []wstest.Req) string {
 			return `[{"jsonrpc":"2.0","id":` + idOf(r[0], 0) + `,"result":"0x1"},{"jsonrpc":"2.0","id":` + idOf(r[1], 5) + `,"result":"0x2"}]`
 		}},
-		{"batch: an id twice", true, func(r []wsReq) string {
+		{"batch: an id twice", true, func(r []wstest.Req) string {
 			return `[{"jsonrpc":"2.0","id":` + idOf(r[0], 0) + `,"result":"0x1"},{"jsonrpc":"2.0","id":` + idOf(r[0], 0) + `,"result":"0x2"}]`
 		}},
-		{"batch: an answer without id", true, func(r []wsReq) string {
+		{"batch: an answer without id", true, func(r []wstest.Req) string {
 			return `[{"jsonrpc":"2.0","id":` + idOf(r[0], 0) + `,"result":"0x1"},{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"x"}}]`
 		}},
 	}
@@ -50,28 +51,28 @@ func TestOtherIDsRefused(t *testing.T) {
 			t.Run(transport+"/"+tt.name, func(t *testing.T) {
 				var p *Provider
 				if transport == config.CallTransportWS {
-					srv := startWSServer(t, func(c *wsPeer, msg []byte) {
-						reqs, _ := parseReqs(t, msg)
-						c.send([]byte(tt.answer(reqs)))
+					srv := wstest.Start(t, func(c *wstest.Peer, msg []byte) {
+						reqs, _ := wstest.ParseReqs(t, msg)
+						c.Send([]byte(tt.answer(reqs)))
 					})
-					p = wsProvider(t, srv.url(), 1, nil)
+					p = wsProvider(t, srv.URL(), 1, nil)
 				} else {
 					p = batchProvider(t, func(w http.ResponseWriter, r *http.Request) {
 						msg, _ := io.ReadAll(r.Body)
-						reqs, _ := parseReqs(t, msg)
+						reqs, _ := wstest.ParseReqs(t, msg)
 						io.WriteString(w, tt.answer(reqs))
 					})
 				}
 				var err error
 				if tt.batch {
 					var answers []BatchAnswer
-					answers, err = p.CallBatch(timed(t, false, 5*time.Second), []BatchCall{{Method: "eth_getBalance"}, {Method: "eth_getCode"}})
+					answers, err = p.CallBatch(timed(t, 5*time.Second), []BatchCall{{Method: "eth_getBalance"}, {Method: "eth_getCode"}})
 					if err == nil {
 						t.Fatalf("batch answered %+v, want a failure", answers)
 					}
 				} else {
 					var res json.RawMessage
-					res, err = p.Call(timed(t, false, time.Second), "eth_getBalance", nil)
+					res, err = p.Call(timed(t, time.Second), "eth_getBalance", nil)
 					if err == nil {
 						t.Fatalf("answered %s, want a failure", res)
 					}

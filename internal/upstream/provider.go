@@ -23,6 +23,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/ethmethod"
 	"github.com/rpcmesh/rpcmesh/internal/head"
+	"github.com/rpcmesh/rpcmesh/internal/upstream/transport"
 )
 
 // Options configure a Provider.
@@ -72,10 +73,8 @@ type Provider struct {
 	onHeadLie func(*Provider, json.RawMessage, error)
 	blockTime func() time.Duration
 
-	client *http.Client
-	header http.Header // every call's request header; read-only
-	h1     *h1Client   // plain-http providers: the lean client (nil: client, or ws)
-	ws     *wsCaller   // call_transport ws: every call goes over it (nil: HTTP)
+	// rt carries every call: over HTTP, or WebSockets (call_transport ws).
+	rt transport.RoundTripper
 	// coalesce merges waiting calls into batches when the provider is busy
 	// (coalesce_above; nil: off, and always over ws).
 	coalesce *coalescer
@@ -83,8 +82,6 @@ type Provider struct {
 	sem      chan struct{}
 	limiter  *rate.Limiter
 	seq      atomic.Uint64
-	// callBufs holds *[]byte buffers for calls sent with h1 (see post).
-	callBufs sync.Pool
 	// noBatches is set once the provider answered a batch request with
 	// something other than a batch.
 	noBatches atomic.Bool
@@ -143,10 +140,6 @@ func New(o Options) *Provider {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	rt := o.Transport
-	if rt == nil {
-		rt = defaultTransport(conc)
-	}
 	p := &Provider{
 		name:      pc.Name,
 		chain:     o.Chain,
@@ -162,30 +155,18 @@ func New(o Options) *Provider {
 		checkHash: o.CheckHeaderHash,
 		onHeadLie: o.OnHeadLie,
 		blockTime: o.BlockTime,
-		// No cookie jar and no client headers: nothing of the client's identity travels.
-		client: &http.Client{Transport: rt, CheckRedirect: noRedirects},
-		header: http.Header{
-			"Content-Type": {"application/json"},
-			"Accept":       {"application/json"},
-			"User-Agent":   {"rpcmesh"},
-		},
-		sem:      make(chan struct{}, conc),
-		poke:     make(chan struct{}, 1),
-		inflight: make(map[uint64]time.Time),
-		reported: make(map[uint64]string),
-		st:       stats{halfLife: h.EWMAHalfLife.D()},
-		br:       breaker{threshold: h.BreakerFailures, cooldown: h.BreakerCooldown.D()},
+		sem:       make(chan struct{}, conc),
+		poke:      make(chan struct{}, 1),
+		inflight:  make(map[uint64]time.Time),
+		reported:  make(map[uint64]string),
+		st:        stats{halfLife: h.EWMAHalfLife.D()},
+		br:        breaker{threshold: h.BreakerFailures, cooldown: h.BreakerCooldown.D()},
 	}
 	if p.maxResp <= 0 {
 		p.maxResp = 32 << 20
 	}
-	if pc.CallTransport == config.CallTransportWS {
-		p.ws = p.newWSCaller(conc)
-	}
-	if o.Transport == nil && p.ws == nil {
-		p.h1 = newH1Client(pc.HTTP, conc)
-	}
-	if pc.CoalesceAbove > 0 && p.ws == nil {
+	p.rt = p.newTransport(conc, o.Transport)
+	if pc.CoalesceAbove > 0 && p.rt.Status().Kind == "http" {
 		p.coalesce = newCoalescer(p, pc.CoalesceAbove, max(pc.CoalesceMax, 2))
 	}
 	if pc.MaxRPS > 0 {
@@ -195,49 +176,34 @@ func New(o Options) *Provider {
 	return p
 }
 
-// defaultTransport is the net/http transport of providers the hand-written
-// client does not serve (https, credentials in the URL).
-func defaultTransport(conc int) *http.Transport {
-	return &http.Transport{
-		Proxy:               nil, // never leak traffic through an environment proxy
-		MaxConnsPerHost:     conc,
-		MaxIdleConnsPerHost: conc,
-		IdleConnTimeout:     90 * time.Second,
-		ForceAttemptHTTP2:   true,
-	}
-}
-
-// newWSCaller builds the WebSocket call transport of a provider with
-// call_transport ws, or returns nil (calls over HTTP) when it has no ws URL
-// (a config built in code and not validated).
-func (p *Provider) newWSCaller(conc int) *wsCaller {
-	if p.cfg.WS == "" {
+// newTransport builds the transport of the provider's calls: WebSockets
+// with call_transport ws and a ws URL (a config built in code and not
+// validated may lack it: calls then go over HTTP), else HTTP (over rt when
+// set: tests).
+func (p *Provider) newTransport(conc int, rt http.RoundTripper) transport.RoundTripper {
+	if p.cfg.CallTransport == config.CallTransportWS {
+		if p.cfg.WS != "" {
+			conns := p.cfg.WSConns
+			if conns <= 0 {
+				conns = 2
+			}
+			return transport.NewWS(transport.WSOptions{
+				URL:            p.cfg.WS,
+				Conns:          min(conns, config.MaxWSConns),
+				MaxConcurrency: conc,
+				MaxResponse:    p.maxResp,
+				Timeout:        p.callTimeout(),
+				Logger:         p.logger,
+			})
+		}
 		p.logger.Warn("call_transport ws without a ws URL: calls go over HTTP")
-		return nil
 	}
-	conns := p.cfg.WSConns
-	if conns <= 0 {
-		conns = 2
-	}
-	timeout := p.callTimeout()
-	return newWSCaller(wsCallerOptions{
-		URL:        p.cfg.WS,
-		Conns:      min(conns, config.MaxWSConns),
-		MaxPending: conc + wsPendingSlack,
-		MaxResp:    p.maxResp,
-		Timeout:    timeout,
-		Logger:     p.logger,
-	})
+	return transport.NewHTTP(transport.HTTPOptions{URL: p.cfg.HTTP, MaxConns: conc, MaxResponse: p.maxResp, Transport: rt})
 }
 
-// Close closes the provider's WebSocket call connections (call_transport
-// ws) and ends their goroutines; calls after Close fail over WebSocket.
-// Run calls it when it returns. It does nothing for HTTP.
-func (p *Provider) Close() {
-	if p.ws != nil {
-		p.ws.close()
-	}
-}
+// Close closes the provider's connections and ends their goroutines;
+// calls after Close fail over WebSocket. Run calls it when it returns.
+func (p *Provider) Close() { p.rt.Close() }
 
 // TransportStatus is how a provider's calls travel, for /status and
 // metrics: over HTTP, or over WebSockets (call_transport ws).
@@ -256,22 +222,13 @@ type CoalesceStatus struct {
 }
 
 // WSStatus is the state of a provider's WebSocket call connections.
-type WSStatus struct {
-	Connections int    `json:"connections"`        // ws_conns
-	Live        int    `json:"live"`               // up now
-	Failures    uint64 `json:"connectionFailures"` // dials and connections that failed
-}
+type WSStatus = transport.WSStatus
 
 // Transport reports how the provider's calls travel now.
 func (p *Provider) Transport() TransportStatus {
-	if p.ws == nil {
-		return TransportStatus{Kind: "http", Coalesce: p.coalesce.status()}
-	}
-	return TransportStatus{Kind: "ws", WS: p.ws.status()}
+	st := p.rt.Status()
+	return TransportStatus{Kind: st.Kind, WS: st.WS, Coalesce: p.coalesce.status()}
 }
-
-// noRedirects stops redirects: a provider that redirects POSTs is misconfigured.
-func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // Name is the provider's configured name.
 func (p *Provider) Name() string { return p.name }
@@ -306,22 +263,16 @@ func (p *Provider) acquire(ctx context.Context, method string, lastResort bool, 
 	if err := p.admit(method, lastResort); err != nil {
 		return err
 	}
-	// Try the free slot first: a select evaluates ctx.Done() even when the
-	// send can proceed, which makes the context build its channel.
 	select {
 	case p.sem <- struct{}{}:
-	default:
-		select {
-		case p.sem <- struct{}{}:
-		case <-ctx.Done():
-			err := p.ctxError(ctx, method)
-			err.Sent = false
-			return err
-		}
+	case <-ctx.Done():
+		err := p.ctxError(ctx, method)
+		err.Sent = false
+		return err
 	}
 	if p.limiter != nil && !p.limiter.AllowN(time.Now(), n) {
 		p.release()
-		return &Error{Provider: p.name, Method: method, Class: ClassUnavailable, Err: ErrBusy}
+		return p.fail(method, ClassUnavailable, false, ErrBusy)
 	}
 	return nil
 }
@@ -373,13 +324,13 @@ func (p *Provider) admit(method string, lastResort bool) error {
 	defer p.mu.Unlock()
 	switch {
 	case p.wrongChain != "":
-		return &Error{Provider: p.name, Method: method, Class: ClassUnavailable, Err: ErrWrongChain}
+		return p.fail(method, ClassUnavailable, false, ErrWrongChain)
 	case lastResort:
 		return nil
 	case p.br.open:
-		return &Error{Provider: p.name, Method: method, Class: ClassUnavailable, Err: ErrBreakerOpen}
+		return p.fail(method, ClassUnavailable, false, ErrBreakerOpen)
 	case now.Before(p.throttledUntil):
-		return &Error{Provider: p.name, Method: method, Class: ClassThrottled, Err: ErrThrottled}
+		return p.fail(method, ClassThrottled, false, ErrThrottled)
 	}
 	return nil
 }
@@ -393,7 +344,7 @@ func (p *Provider) record(start time.Time, err error, probe bool) {
 	if isUE && ue.Class == ClassCanceled {
 		return // the caller went away: says nothing about the provider
 	}
-	if isUE && errors.Is(ue.Err, errLostWithConn) {
+	if isUE && errors.Is(ue.Err, transport.ErrLostWithConn) {
 		return // its connection's failure is counted with another call
 	}
 	failed := isUE && ue.Class != ClassUnavailable

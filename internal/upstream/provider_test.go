@@ -3,7 +3,6 @@ package upstream
 import (
 	"context"
 	"errors"
-	"net/http"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/fakenode"
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/upstream/transport/wstest"
 )
 
 func testHealth() config.Health {
@@ -44,15 +44,7 @@ func newProvider(t *testing.T, n *fakenode.Node, chainID uint64, heads chan head
 
 func waitState(t *testing.T, p *Provider, want State) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) {
-		if s := p.Snapshot(time.Now()); s.State == want {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	s := p.Snapshot(time.Now())
-	t.Fatalf("provider state %s, want %s (%+v)", s.State, want, s)
+	wstest.WaitFor(t, "provider state "+string(want), func() bool { return p.Snapshot(time.Now()).State == want })
 }
 
 func TestChainIDAndHead(t *testing.T) {
@@ -178,22 +170,6 @@ func TestTimeoutAndTooLarge(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in   string
-		want time.Duration
-	}{
-		{"", time.Second}, {"3", 3 * time.Second}, {"junk", time.Second}, {"999999", maxRetryAfter},
-		{now.Add(10 * time.Second).Format(http.TimeFormat), 10 * time.Second},
-	}
-	for _, tt := range tests {
-		if got := parseRetryAfter(tt.in, now); got != tt.want {
-			t.Errorf("parseRetryAfter(%q) = %s, want %s", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestStatsQuantile(t *testing.T) {
 	s := stats{halfLife: time.Second}
 	now := time.Now()
@@ -208,43 +184,41 @@ func TestStatsQuantile(t *testing.T) {
 	}
 }
 
+// TestMaxRPSAndConcurrency: a call over max_rps is refused unsent, and one
+// over max_concurrency waits for a slot (here until its context ends).
 func TestMaxRPSAndConcurrency(t *testing.T) {
 	chain := fakenode.NewChain(7, 100)
 	n := fakenode.Start("a", chain)
 	defer n.Close()
+	// One token, refilled after 1000 s: the second call finds none.
 	p := New(Options{ChainID: 7, Health: testHealth(),
-		Provider: config.Provider{Name: "a", HTTP: n.URL(), MaxRPS: 10, MaxConcurrency: 2}})
-	if err := p.CheckChainID(context.Background()); err != nil {
-		t.Fatal(err)
+		Provider: config.Provider{Name: "a", HTTP: n.URL(), MaxRPS: 0.001, MaxConcurrency: 2}})
+	if _, err := p.Call(timed(t, 5*time.Second), "eth_gasPrice", nil); err != nil {
+		t.Fatalf("first call: %v", err)
 	}
-	busy := 0
-	for i := 0; i < 20; i++ {
-		if _, err := p.Call(context.Background(), "eth_gasPrice", nil); errors.Is(err, ErrBusy) {
-			var ue *Error
-			if !errors.As(err, &ue) || ue.Sent {
-				t.Fatal("a call refused by the limiter must count as not sent")
-			}
-			busy++
-		}
-	}
-	if busy == 0 || busy == 20 {
-		t.Fatalf("%d of 20 back-to-back calls refused at max_rps 10", busy)
+	_, err := p.Call(timed(t, 5*time.Second), "eth_gasPrice", nil)
+	if class, sent := classOf(err); !errors.Is(err, ErrBusy) || class != ClassUnavailable || sent {
+		t.Fatalf("call over max_rps: %v (class %q, sent %v), want busy, unsent", err, class, sent)
 	}
 	if !p.Saturated() {
 		t.Fatal("out of rate tokens but not saturated")
 	}
-	// Concurrency: a third concurrent call waits for a slot.
-	n.SetFault(fakenode.Fault{Delay: 100 * time.Millisecond})
+
+	n.SetFault(fakenode.Fault{Hang: true})
 	p2 := New(Options{ChainID: 7, Health: testHealth(), Provider: config.Provider{Name: "b", HTTP: n.URL(), MaxConcurrency: 2}})
-	start := time.Now()
-	done := make(chan struct{}, 3)
-	for i := 0; i < 3; i++ {
-		go func() { _, _ = p2.Call(context.Background(), "eth_gasPrice", nil); done <- struct{}{} }()
+	hold, release := context.WithCancel(context.Background())
+	defer release()
+	done := make(chan struct{}, 2)
+	for range 2 {
+		go func() { _, _ = p2.Call(hold, "eth_gasPrice", nil); done <- struct{}{} }()
 	}
-	for i := 0; i < 3; i++ {
+	wstest.WaitFor(t, "both slots taken", p2.Saturated)
+	_, err = p2.Call(timed(t, 100*time.Millisecond), "eth_gasPrice", nil)
+	if class, sent := classOf(err); class != ClassTimeout || sent {
+		t.Fatalf("a third call at max_concurrency 2: %v (class %q, sent %v), want an unsent timeout waiting for a slot", err, class, sent)
+	}
+	release()
+	for range 2 {
 		<-done
-	}
-	if d := time.Since(start); d < 200*time.Millisecond {
-		t.Fatalf("3 calls at max_concurrency 2 with 100ms each took %s; want two rounds", d)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/head"
+	"github.com/rpcmesh/rpcmesh/internal/upstream/transport/wstest"
 )
 
 // pushNode answers eth_blockNumber with block 101 and any other call with
@@ -28,7 +29,7 @@ type pushNode struct {
 
 // answer answers the message of a call or batch.
 func (n *pushNode) answer(t *testing.T, msg []byte) string {
-	reqs, batch := parseReqs(t, msg)
+	reqs, batch := wstest.ParseReqs(t, msg)
 	n.mu.Lock()
 	n.sizes = append(n.sizes, len(reqs))
 	n.mu.Unlock()
@@ -62,7 +63,7 @@ func (n *pushNode) let() { n.once.Do(func() { close(n.release) }) }
 // TestEveryTransportsBlockNumberPushesHead: an eth_blockNumber answer above
 // the provider's last head polls it at once however the call went: alone
 // or in a batch, merged by the coalescer, over HTTP or over the WebSocket
-// call transport (waited for or started). On b7e1cca only the single HTTP
+// call transport. On b7e1cca only the single HTTP
 // and WebSocket calls did.
 func TestEveryTransportsBlockNumberPushesHead(t *testing.T) {
 	h := testHealth()
@@ -78,10 +79,9 @@ func TestEveryTransportsBlockNumberPushesHead(t *testing.T) {
 			Provider: config.Provider{Name: "a", HTTP: srv.URL, CoalesceAbove: coalesce, CoalesceMax: 8}})
 	}
 	wsProviderOf := func(t *testing.T, n *pushNode) *Provider {
-		srv := startWSServer(t, func(c *wsPeer, msg []byte) { c.send([]byte(n.answer(t, msg))) })
-		p := wsProvider(t, srv.url(), 1, func(o *Options) { o.Health.PollMinInterval = h.PollMinInterval })
-		// A connection up, so that a started call can go.
-		if _, err := p.Call(timed(t, false, 5*time.Second), "eth_chainId", nil); err != nil {
+		srv := wstest.Start(t, func(c *wstest.Peer, msg []byte) { c.Send([]byte(n.answer(t, msg))) })
+		p := wsProvider(t, srv.URL(), 1, func(o *Options) { o.Health.PollMinInterval = h.PollMinInterval })
+		if _, err := p.Call(timed(t, 5*time.Second), "eth_chainId", nil); err != nil {
 			t.Fatal(err)
 		}
 		return p
@@ -105,7 +105,7 @@ func TestEveryTransportsBlockNumberPushesHead(t *testing.T) {
 		{"HTTP batch", false, blockNumberBatch},
 		{"HTTP coalesced", false, func(ctx context.Context, t *testing.T, p *Provider, n *pushNode) error {
 			held := goCall(ctx, p, "eth_getBalance", `["0x1","hold"]`)
-			waitFor(t, "the held call at the node", func() bool { return len(n.requests()) == 1 })
+			wstest.WaitFor(t, "the held call at the node", func() bool { return len(n.requests()) == 1 })
 			a := goCall(ctx, p, "eth_blockNumber", `[]`)
 			b := goCall(ctx, p, "eth_gasPrice", `[]`)
 			waitQueued(t, p, 2)
@@ -123,16 +123,6 @@ func TestEveryTransportsBlockNumberPushesHead(t *testing.T) {
 		{"WebSocket call", true, func(ctx context.Context, t *testing.T, p *Provider, _ *pushNode) error {
 			_, err := p.Call(ctx, "eth_blockNumber", nil)
 			return err
-		}},
-		{"WebSocket started call", true, func(ctx context.Context, t *testing.T, p *Provider, _ *pushNode) error {
-			done := make(completer, 1)
-			cc := new(CallContext)
-			cc.Init(ctx, time.Now().Add(5*time.Second))
-			defer cc.Cancel(nil)
-			if !p.Start(cc, "eth_blockNumber", nil, false, done) {
-				t.Fatal("the call did not start")
-			}
-			return done.await(t).err
 		}},
 		{"WebSocket batch", true, blockNumberBatch},
 	}

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/rpcmesh/rpcmesh/internal/verify"
+	"github.com/gorilla/websocket"
+
+	"github.com/rpcmesh/rpcmesh/internal/headerhash"
+	"github.com/rpcmesh/rpcmesh/internal/upstream/transport"
 )
 
 // wsIdleTimeout is how long a newHeads subscription may stay silent before
@@ -77,7 +80,7 @@ func (p *Provider) subscribeNewHeads(ctx context.Context) error {
 			continue
 		}
 		b, err := p.parseHead(msg.Params.Result)
-		if errors.Is(err, verify.ErrHashMismatch) {
+		if errors.Is(err, headerhash.ErrMismatch) {
 			continue // a lie: penalised, not a vote
 		}
 		if err != nil {
@@ -118,4 +121,12 @@ func (p *Provider) wsFresh(now time.Time, d time.Duration) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return !p.wsHeadAt.IsZero() && now.Sub(p.wsHeadAt) < d
+}
+
+// DialSubscription dials a provider's WS endpoint and sends
+// eth_subscribe(kind) with id 1; the caller reads the answer and the
+// notifications. The connection is closed when ctx ends or stop is called.
+// Nothing of a client's identity is sent; no proxy is used.
+func DialSubscription(ctx context.Context, url, kind string, timeout time.Duration) (conn *websocket.Conn, stop func(), err error) {
+	return transport.DialSubscription(ctx, url, kind, timeout)
 }

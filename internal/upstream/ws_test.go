@@ -16,8 +16,10 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/head"
 )
 
-// newHeadsServer answers eth_subscribe and then pushes heads 1001, 1002, ...
-func newHeadsServer(t *testing.T) *httptest.Server {
+// newHeadsServer answers eth_subscribe and, once start is closed, pushes
+// heads 1001, 1002, ... 1009, then keeps the connection until the client
+// closes it.
+func newHeadsServer(t *testing.T, start <-chan struct{}) *httptest.Server {
 	up := websocket.Upgrader{}
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
@@ -29,14 +31,22 @@ func newHeadsServer(t *testing.T) *httptest.Server {
 			return
 		}
 		c.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":1,"result":"0xsub"}`))
+		select {
+		case <-start:
+		case <-r.Context().Done():
+			return
+		}
 		for n := 1001; n < 1010; n++ {
 			msg := fmt.Sprintf(`{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":"0xsub","result":{"number":"0x%x","hash":"0xh%d","parentHash":"0xh%d"}}}`, n, n, n-1)
 			if c.WriteMessage(websocket.TextMessage, []byte(msg)) != nil {
 				return
 			}
-			time.Sleep(10 * time.Millisecond)
 		}
-		time.Sleep(time.Second)
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return // the client went
+			}
+		}
 	}))
 }
 
@@ -44,7 +54,8 @@ func TestNewHeadsOverWS(t *testing.T) {
 	chain := fakenode.NewChain(7, 1000)
 	n := fakenode.Start("a", chain)
 	defer n.Close()
-	ws := newHeadsServer(t)
+	start := make(chan struct{})
+	ws := newHeadsServer(t, start)
 	defer ws.Close()
 	heads := make(chan head.Block, 64)
 	h := testHealth()
@@ -58,7 +69,11 @@ func TestNewHeadsOverWS(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go p.Run(ctx)
-	deadline := time.After(3 * time.Second)
+	// Heads of a provider whose chain ID is not yet confirmed do not count:
+	// the server pushes them once it is.
+	waitState(t, p, StateOK)
+	close(start)
+	deadline := time.After(5 * time.Second)
 	for {
 		select {
 		case b := <-heads:

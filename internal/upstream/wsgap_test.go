@@ -12,6 +12,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/head"
+	"github.com/rpcmesh/rpcmesh/internal/upstream/transport/wstest"
 )
 
 // headLog is what a provider reported, in order.
@@ -63,7 +64,7 @@ func TestNewHeadsFillGaps(t *testing.T) {
 	}
 	defer d.Close()
 	node := d.Info().Nodes[1] // a follower: lagging it leaves the chain going
-	waitFor(t, "blocks to reorg", func() bool { n, _ := d.Head(); return n >= 4 })
+	wstest.WaitFor(t, "blocks to reorg", func() bool { n, _ := d.Head(); return n >= 4 })
 	cases := []struct {
 		name string
 		// jump makes the node's feed jump and returns the height the
@@ -83,7 +84,7 @@ func TestNewHeadsFillGaps(t *testing.T) {
 				t.Fatal(err)
 			}
 			from, _ := d.Head()
-			waitFor(t, "three blocks while the node lags", func() bool { n, _ := d.Head(); return n >= from+3 })
+			wstest.WaitFor(t, "three blocks while the node lags", func() bool { n, _ := d.Head(); return n >= from+3 })
 			if err := d.ClearFault(f.ID); err != nil {
 				t.Fatal(err)
 			}
@@ -115,8 +116,8 @@ func TestNewHeadsFillGaps(t *testing.T) {
 			now, _ := d.Head()
 			// Three heads first: the reorg's branch then starts above the
 			// first reported, where there is a block to link to.
-			waitFor(t, "three heads over newHeads", reported(now+3))
-			waitFor(t, "the head after the jump", reported(tc.jump(t)+1))
+			wstest.WaitFor(t, "three heads over newHeads", reported(now+3))
+			wstest.WaitFor(t, "the head after the jump", reported(tc.jump(t)+1))
 			blocks := log.snapshot()
 			if bad := unlinked(blocks); len(bad) > 0 {
 				var s []string

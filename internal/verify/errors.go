@@ -3,6 +3,8 @@ package verify
 import (
 	"errors"
 	"fmt"
+
+	"github.com/rpcmesh/rpcmesh/internal/headerhash"
 )
 
 // Errors callers branch on. Every verification failure wraps exactly one of
@@ -11,8 +13,10 @@ import (
 var (
 	// ErrMalformed means the answer could not be decoded at all.
 	ErrMalformed = errors.New("malformed answer")
-	// ErrHashMismatch means a header's recomputed hash is not the claimed or trusted one.
-	ErrHashMismatch = errors.New("block hash mismatch")
+	// ErrHashMismatch means a header's recomputed hash is not the claimed or
+	// trusted one: headerhash's sentinel, so that a head refused by upstream's
+	// check (headerhash.Decode) is the same kind of lie.
+	ErrHashMismatch = headerhash.ErrMismatch
 	// ErrBrokenChain means headers do not link by parent hash and number.
 	ErrBrokenChain = errors.New("headers do not form a chain")
 	// ErrBadProof means a Merkle proof does not verify against its root.

@@ -3,10 +3,13 @@ package verify
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/rpcmesh/rpcmesh/internal/headerhash"
 )
 
 // maxAnswerBytes bounds any answer this package decodes; the gateway's own
@@ -25,24 +28,13 @@ func DecodeHeader(raw json.RawMessage) (*types.Header, error) {
 	if isNull(raw) {
 		return nil, malformed("header", fmt.Errorf("null"))
 	}
-	var claimed struct {
-		Hash *common.Hash `json:"hash"`
-	}
-	if err := json.Unmarshal(raw, &claimed); err != nil {
+	h, err := headerhash.Decode(raw)
+	var m *headerhash.MismatchError
+	switch {
+	case errors.As(err, &m):
+		return nil, &MismatchError{What: "hash", Claimed: m.Claimed.Hex(), Proven: m.Computed.Hex(), Err: ErrHashMismatch}
+	case err != nil:
 		return nil, malformed("header", err)
-	}
-	if claimed.Hash == nil {
-		return nil, malformed("header", fmt.Errorf("no hash field"))
-	}
-	h := new(types.Header)
-	if err := json.Unmarshal(raw, h); err != nil {
-		return nil, malformed("header", err)
-	}
-	if h.Number == nil || h.Number.Sign() < 0 || !h.Number.IsUint64() {
-		return nil, malformed("header", fmt.Errorf("block number out of range"))
-	}
-	if got := h.Hash(); got != *claimed.Hash {
-		return nil, &MismatchError{What: "hash", Claimed: claimed.Hash.Hex(), Proven: got.Hex(), Err: ErrHashMismatch}
 	}
 	return h, nil
 }

@@ -1,4 +1,4 @@
-package upstream
+package transport
 
 import (
 	"bytes"
@@ -15,11 +15,13 @@ type callIDs struct {
 	batch bool // the request was a JSON array
 }
 
-// singleID is the ids of a single call.
-func singleID(id uint64) callIDs { return callIDs{first: id, n: 1} }
+// idsOf is the ids of req.
+func idsOf(req *Request) callIDs {
+	return callIDs{first: req.First, n: max(len(req.Calls), 1), batch: req.Batch}
+}
 
-// batchIDs is the ids of a batch of n calls.
-func batchIDs(first uint64, n int) callIDs { return callIDs{first: first, n: n, batch: true} }
+// trimSpace trims JSON white space around an id.
+func trimSpace(b []byte) []byte { return bytes.TrimSpace(b) }
 
 // answeredBy reports, from its ids alone, whether body answers the request:
 // a single call's answer object with its id, or a batch's array whose
@@ -54,7 +56,7 @@ func (w callIDs) answeredBy(body []byte) bool {
 
 // checkID reports an answer whose id is not the call's.
 func checkID(raw []byte, id uint64) error {
-	if got, ok := parseID(bytes.TrimSpace(raw)); ok && got == id {
+	if got, ok := parseID(trimSpace(raw)); ok && got == id {
 		return nil
 	}
 	return fmt.Errorf("answer for id %.40s, not for the call's id %d", raw, id)
@@ -66,7 +68,7 @@ func checkID(raw []byte, id uint64) error {
 func checkBatchIDs(msgs []response, w callIDs) error {
 	seen := make([]bool, w.n)
 	for _, m := range msgs {
-		id, ok := parseID(bytes.TrimSpace(m.ID))
+		id, ok := parseID(trimSpace(m.ID))
 		switch {
 		case !ok || id < w.first || id-w.first >= uint64(w.n):
 			return fmt.Errorf("batch answer with id %.40s, not one of the batch's %d..%d", m.ID, w.first, w.first+uint64(w.n)-1)

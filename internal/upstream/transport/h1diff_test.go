@@ -1,4 +1,4 @@
-package upstream
+package transport
 
 import (
 	"bufio"
@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/rpcmesh/rpcmesh/internal/config"
 )
 
 // scriptServer answers the i-th request it reads, over all its
@@ -88,23 +86,20 @@ type callOutcome struct {
 	err    error
 }
 
-// diffProvider is a provider of url: on the hand-written client (lean) or
-// on net/http's Transport as New builds it.
-func diffProvider(url string, lean bool) *Provider {
-	h := testHealth()
-	h.BreakerFailures = 100 // a refusal here must come from the answer
-	h.ProviderTimeout = config.Duration(5 * time.Second)
-	o := Options{Chain: "diff", ChainID: 1337, Health: h, Provider: config.Provider{Name: "diff", HTTP: url}}
+// diffTransport is an HTTP transport to url: the hand-written client
+// (lean) or net/http's Transport as NewHTTP builds it for https.
+func diffTransport(url string, lean bool) *httpTransport {
+	o := HTTPOptions{URL: url, MaxConns: 4, MaxResponse: 32 << 20}
 	if !lean {
-		tr := defaultTransport(4)
+		tr := DefaultHTTPTransport(4)
 		tr.DialContext = (&net.Dialer{Control: lingerZero}).DialContext
 		o.Transport = tr
 	}
-	p := New(o)
-	if p.h1 != nil {
-		p.h1.dialer.Control = lingerZero
+	t := NewHTTP(o).(*httpTransport)
+	if t.h1 != nil {
+		t.h1.dialer.Control = lingerZero
 	}
-	return p
+	return t
 }
 
 // lingerZero makes closing a connection reset it: a fuzz run's many
@@ -119,26 +114,19 @@ func lingerZero(_, _ string, c syscall.RawConn) error {
 	return err
 }
 
-// closeIdle closes the connections p keeps for reuse.
-func closeIdle(p *Provider) {
-	if p.h1 != nil {
-		p.h1.mu.Lock()
-		for _, c := range p.h1.idle {
-			c.conn.Close()
-		}
-		p.h1.idle = nil
-		p.h1.mu.Unlock()
-	}
-	if tr, ok := p.client.Transport.(*http.Transport); ok {
-		tr.CloseIdleConnections()
-	}
-}
-
-func callOnce(p *Provider) callOutcome {
+// callOnce sends one call with id through t, as a provider does.
+func callOnce(t *httpTransport, id uint64) callOutcome {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	res, err := p.Call(ctx, "eth_getBalance", nil)
-	return callOutcome{result: string(res), failed: err != nil, err: err}
+	ans, err := t.RoundTrip(ctx, Request{First: id, Calls: []Call{{Method: "eth_getBalance"}}, Resend: true})
+	if err != nil {
+		return callOutcome{failed: true, err: err}
+	}
+	m := ans.Messages[0]
+	if m.Error != nil || m.Result == nil {
+		return callOutcome{failed: true, err: fmt.Errorf("answer without result: %v", m.Error)}
+	}
+	return callOutcome{result: string(m.Result)}
 }
 
 // h1Differential sends two calls, one after the other, through the
@@ -155,26 +143,26 @@ func h1Differential(t *testing.T, a, b string) [2]callOutcome {
 	t.Helper()
 	// The providers' connections are closed after the servers reset theirs
 	// (cleanups run last first): no TIME_WAIT on either side.
-	var providers []*Provider
+	var transports []*httpTransport
 	t.Cleanup(func() {
-		for _, p := range providers {
-			closeIdle(p)
+		for _, tr := range transports {
+			tr.Close()
 		}
 	})
-	lean := diffProvider(scriptServer(t, a, b), true)
+	lean := diffTransport(scriptServer(t, a, b), true)
 	if lean.h1 == nil {
-		t.Fatal("the provider does not use the hand-written client")
+		t.Fatal("the transport does not use the hand-written client")
 	}
-	providers = append(providers, lean)
-	got := [2]callOutcome{callOnce(lean), callOnce(lean)}
+	transports = append(transports, lean)
+	got := [2]callOutcome{callOnce(lean, 1), callOnce(lean, 2)}
 	for i, script := range []string{a, b} {
 		if got[i].failed {
 			continue // refusing is always allowed
 		}
-		ref := diffProvider(scriptServer(t, script), false)
-		providers = append(providers, ref)
-		ref.seq.Store(uint64(i)) // the same id as the lean client's call i
-		want := callOnce(ref)
+		ref := diffTransport(scriptServer(t, script), false)
+		transports = append(transports, ref)
+		want := callOnce(ref, uint64(i+1)) // the same id as the lean client's call
+
 		if want.failed || want.result != got[i].result {
 			t.Fatalf("call %d: hand-written client answered %q, net/http reads the bytes written for it as %+v\nanswers: %q, %q",
 				i+1, got[i].result, want, a, b)
@@ -183,8 +171,8 @@ func h1Differential(t *testing.T, a, b string) [2]callOutcome {
 	return got
 }
 
-// httpAnswer is an HTTP/1.1 answer with a Content-Length.
-func httpAnswer(body string) string {
+// plainAnswer is an HTTP/1.1 answer with a Content-Length.
+func plainAnswer(body string) string {
 	return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 }
 
@@ -207,27 +195,27 @@ var h1Cases = []struct {
 	a, b string
 	want [2]string
 }{
-	{"plain", httpAnswer(rpcAnswer(1, "0x1")), httpAnswer(rpcAnswer(2, "0x2")), [2]string{`"0x1"`, `"0x2"`}},
+	{"plain", plainAnswer(rpcAnswer(1, "0x1")), plainAnswer(rpcAnswer(2, "0x2")), [2]string{`"0x1"`, `"0x2"`}},
 	{"chunked", chunked(rpcAnswer(1, "0x1")), chunked(rpcAnswer(2, "0x2")), [2]string{`"0x1"`, `"0x2"`}},
-	{"until close", "HTTP/1.1 200 OK\r\n\r\n" + rpcAnswer(1, "0x1"), httpAnswer(rpcAnswer(2, "0x2")), [2]string{`"0x1"`, `"0x2"`}},
+	{"until close", "HTTP/1.1 200 OK\r\n\r\n" + rpcAnswer(1, "0x1"), plainAnswer(rpcAnswer(2, "0x2")), [2]string{`"0x1"`, `"0x2"`}},
 	{"interim answers skipped",
-		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n" + httpAnswer(rpcAnswer(1, "0x1")),
-		httpAnswer(rpcAnswer(2, "0x2")), [2]string{`"0x1"`, `"0x2"`}},
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n" + plainAnswer(rpcAnswer(1, "0x1")),
+		plainAnswer(rpcAnswer(2, "0x2")), [2]string{`"0x1"`, `"0x2"`}},
 	{"an answer after the answer is not the next call's",
-		httpAnswer(rpcAnswer(1, "0x1")) + httpAnswer(rpcAnswer(2, "0xbad")),
-		httpAnswer(rpcAnswer(2, "0x2")), [2]string{`"0x1"`, `"0x2"`}},
+		plainAnswer(rpcAnswer(1, "0x1")) + plainAnswer(rpcAnswer(2, "0xbad")),
+		plainAnswer(rpcAnswer(2, "0x2")), [2]string{`"0x1"`, `"0x2"`}},
 	{"an answer after a chunked answer is not the next call's",
-		chunked(rpcAnswer(1, "0x1")) + httpAnswer(rpcAnswer(2, "0xbad")),
-		httpAnswer(rpcAnswer(2, "0x2")), [2]string{`"0x1"`, `"0x2"`}},
+		chunked(rpcAnswer(1, "0x1")) + plainAnswer(rpcAnswer(2, "0xbad")),
+		plainAnswer(rpcAnswer(2, "0x2")), [2]string{`"0x1"`, `"0x2"`}},
 	{"a body longer than its Content-Length",
-		strings.Replace(httpAnswer(rpcAnswer(1, "0x1")), "Content-Length: 39", "Content-Length: 38", 1) + "}",
-		httpAnswer(rpcAnswer(2, "0x2")), [2]string{"", `"0x2"`}},
-	{"another call's id", httpAnswer(rpcAnswer(7, "0x7")), httpAnswer(rpcAnswer(2, "0x2")), [2]string{"", `"0x2"`}},
-	{"the previous call's id", httpAnswer(rpcAnswer(1, "0x1")), httpAnswer(rpcAnswer(1, "0x1")), [2]string{`"0x1"`, ""}},
-	{"id as a string", httpAnswer(`{"jsonrpc":"2.0","id":"1","result":"0x1"}`), httpAnswer(rpcAnswer(2, "0x2")), [2]string{"", `"0x2"`}},
-	{"no id", httpAnswer(`{"jsonrpc":"2.0","result":"0x1"}`), httpAnswer(rpcAnswer(2, "0x2")), [2]string{"", `"0x2"`}},
-	{"protocol switch", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n" + httpAnswer(rpcAnswer(1, "0x1")),
-		httpAnswer(rpcAnswer(2, "0x2")), [2]string{"", `"0x2"`}},
+		strings.Replace(plainAnswer(rpcAnswer(1, "0x1")), "Content-Length: 39", "Content-Length: 38", 1) + "}",
+		plainAnswer(rpcAnswer(2, "0x2")), [2]string{"", `"0x2"`}},
+	{"another call's id", plainAnswer(rpcAnswer(7, "0x7")), plainAnswer(rpcAnswer(2, "0x2")), [2]string{"", `"0x2"`}},
+	{"the previous call's id", plainAnswer(rpcAnswer(1, "0x1")), plainAnswer(rpcAnswer(1, "0x1")), [2]string{`"0x1"`, ""}},
+	{"id as a string", plainAnswer(`{"jsonrpc":"2.0","id":"1","result":"0x1"}`), plainAnswer(rpcAnswer(2, "0x2")), [2]string{"", `"0x2"`}},
+	{"no id", plainAnswer(`{"jsonrpc":"2.0","result":"0x1"}`), plainAnswer(rpcAnswer(2, "0x2")), [2]string{"", `"0x2"`}},
+	{"protocol switch", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n" + plainAnswer(rpcAnswer(1, "0x1")),
+		plainAnswer(rpcAnswer(2, "0x2")), [2]string{"", `"0x2"`}},
 }
 
 // TestH1NeverHandsOverAnotherAnswer: each call of the hand-written client
@@ -253,9 +241,9 @@ func FuzzH1AgainstNetHTTP(f *testing.F) {
 	for _, tc := range h1Cases {
 		f.Add(tc.a, tc.b)
 	}
-	f.Add("HTTP/1.0 200 OK\r\nContent-Length: 39\r\n\r\n"+rpcAnswer(1, "0x1"), httpAnswer(rpcAnswer(2, "0x2")))
+	f.Add("HTTP/1.0 200 OK\r\nContent-Length: 39\r\n\r\n"+rpcAnswer(1, "0x1"), plainAnswer(rpcAnswer(2, "0x2")))
 	f.Add("HTTP/1.1 200 OK\r\nContent-Length: 39\r\nContent-Length: 39\r\n\r\n"+rpcAnswer(1, "0x1"), "")
-	f.Add("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n"+httpAnswer(rpcAnswer(2, "0x2")), "")
+	f.Add("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n"+plainAnswer(rpcAnswer(2, "0x2")), "")
 	f.Add("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n2\r\nhi\r\n0\r\n\r\n", "")
 	f.Fuzz(func(t *testing.T, a, b string) {
 		if len(a) > 4<<10 || len(b) > 4<<10 {

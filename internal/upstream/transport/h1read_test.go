@@ -1,4 +1,4 @@
-package upstream
+package transport
 
 import (
 	"bufio"
@@ -10,13 +10,13 @@ import (
 
 // answerResult is what reading one answer produced, for comparisons.
 type answerResult struct {
-	ans      h1Answer
+	ans      httpAnswer
 	reusable bool
 	failed   bool
 	rest     string // what is left to read after the answer
 }
 
-func readWith(read func(*bufio.Reader, int64, *h1Answer) (bool, error), data string, limit int64) answerResult {
+func readWith(read func(*bufio.Reader, int64, *httpAnswer) (bool, error), data string, limit int64) answerResult {
 	br := bufio.NewReaderSize(strings.NewReader(data), 16<<10)
 	var r answerResult
 	var err error
@@ -125,7 +125,7 @@ func BenchmarkReadAnswer(b *testing.B) {
 		`{"jsonrpc":"2.0","id":1,"result":"0x1bc16d674ec80000"}`[:49]
 	for _, r := range []struct {
 		name string
-		read func(*bufio.Reader, int64, *h1Answer) (bool, error)
+		read func(*bufio.Reader, int64, *httpAnswer) (bool, error)
 	}{{"lean", readAnswer}, {"net-http", readAnswerStd}} {
 		b.Run(r.name, func(b *testing.B) {
 			src := strings.NewReader(data)
@@ -134,7 +134,7 @@ func BenchmarkReadAnswer(b *testing.B) {
 			for b.Loop() {
 				src.Reset(data)
 				br.Reset(src)
-				var ans h1Answer
+				var ans httpAnswer
 				if _, err := r.read(br, 1<<20, &ans); err != nil || ans.status != 200 {
 					b.Fatal(err, ans.status)
 				}

@@ -1,188 +1,13 @@
-package upstream
+package transport
 
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
-	"strconv"
-	"sync"
-	"syscall"
-	"time"
 )
-
-// h1Client is a lean HTTP/1.1 client for a plain-http provider. net/http's
-// Transport hands every request to two goroutines of its own per connection
-// (a writer and a reader); on a small machine those hand-offs cost more CPU
-// than the call itself. h1Client writes the request in one syscall and reads
-// the answer on the caller's goroutine, over a pool of kept-alive
-// connections. https providers, and providers whose URL carries credentials,
-// keep net/http.
-type h1Client struct {
-	addr    string // host:port to dial
-	head    []byte // request line and headers up to "Content-Length: "
-	maxIdle int
-	dialer  net.Dialer
-
-	mu   sync.Mutex
-	idle []*h1Conn // most recently used last
-}
-
-// h1Conn is one kept-alive connection.
-type h1Conn struct {
-	conn      net.Conn
-	br        *bufio.Reader
-	buf       []byte // the request being written
-	read      int64  // bytes read from conn so far
-	idleAt    time.Time
-	deadline  time.Time // set on conn (zero: none); see watch
-	interrupt func()    // unblocks a read or write in progress (made once)
-}
-
-// Read counts what the connection delivers (the bufio.Reader's source).
-func (c *h1Conn) Read(b []byte) (int, error) {
-	n, err := c.conn.Read(b)
-	c.read += int64(n)
-	return n, err
-}
-
-// maxIdleAge is how long an idle connection is trusted: servers close idle
-// connections after a while (net/http: IdleTimeout), and a request sent on
-// a connection the server has just closed fails.
-const maxIdleAge = 30 * time.Second
-
-// newH1Client returns a client for rawURL, or nil when net/http must serve
-// it (not http://, credentials in the URL, a malformed URL).
-func newH1Client(rawURL string, maxIdle int) *h1Client {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme != "http" || u.User != nil || u.Host == "" || u.Opaque != "" {
-		return nil
-	}
-	addr := u.Host
-	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "80")
-	}
-	head := "POST " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host +
-		"\r\nContent-Type: application/json\r\nAccept: application/json\r\nUser-Agent: rpcmesh\r\nContent-Length: "
-	return &h1Client{addr: addr, head: []byte(head), maxIdle: max(maxIdle, 1),
-		dialer: net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}}
-}
-
-// h1Answer is what roundTrip needs of an HTTP answer.
-type h1Answer struct {
-	status     int
-	retryAfter string
-	body       []byte
-}
-
-// do posts body, whose calls have the ids of want, and reads the answer (at
-// most limit+1 bytes of it). A request that failed on a reused connection
-// before a byte of the answer came back is sent once more on a new
-// connection when resend is set (the server had closed the idle
-// connection); writes pass resend false.
-func (h *h1Client) do(ctx context.Context, body []byte, want callIDs, limit int64, resend bool) (h1Answer, error) {
-	c, reused, err := h.get(ctx)
-	if err != nil {
-		return h1Answer{}, err
-	}
-	ans, answered, err := h.exchange(ctx, c, body, want, limit)
-	if err != nil && reused && !answered && resend && ctx.Err() == nil && staleConn(err) {
-		if c, err = h.dial(ctx); err != nil {
-			return h1Answer{}, err
-		}
-		ans, _, err = h.exchange(ctx, c, body, want, limit)
-	}
-	return ans, err
-}
-
-// exchange sends one request on c and reads its answer; c goes back to the
-// pool when it can carry another request: the answer was framed, nothing
-// follows it in the buffer, and it answers the ids of want (a connection
-// that delivered someone else's answer is out of step with its requests).
-// answered reports whether any of the answer arrived.
-func (h *h1Client) exchange(ctx context.Context, c *h1Conn, body []byte, want callIDs, limit int64) (ans h1Answer, answered bool, err error) {
-	keep := false // set only once the context's end can no longer touch c
-	defer func() {
-		if keep {
-			h.put(c)
-		} else {
-			c.conn.Close()
-		}
-	}()
-	w, err := c.watch(ctx)
-	if err != nil {
-		return ans, false, err
-	}
-	defer w.end()
-
-	c.buf = append(c.buf[:0], h.head...)
-	c.buf = strconv.AppendInt(c.buf, int64(len(body)), 10)
-	c.buf = append(c.buf, "\r\n\r\n"...)
-	c.buf = append(c.buf, body...)
-	if _, err := c.conn.Write(c.buf); err != nil {
-		return ans, false, err
-	}
-	before := c.read
-	reusable, err := readAnswer(c.br, limit, &ans)
-	if err != nil {
-		return ans, c.read != before, err
-	}
-	keep = reusable && (ans.status == http.StatusTooManyRequests || want.answeredBy(ans.body)) && w.end()
-	return ans, true, nil
-}
-
-// watch arranges for the end of ctx to interrupt a read or write on c. It
-// fails when ctx has ended already.
-//
-// An attempt's *CallContext costs nothing: its deadline goes on the
-// connection and its Cancel calls the interrupt directly. Any other context
-// is watched with context.AfterFunc (its own timer ends it at its deadline:
-// a deadline on the connection too could fail a read before ctx.Err
-// reports the deadline, and the failure would not count as a timeout).
-func (c *h1Conn) watch(ctx context.Context) (ctxWatch, error) {
-	var deadline time.Time
-	cc, lean := ctx.(*CallContext)
-	if lean {
-		deadline, _ = cc.Deadline()
-	}
-	if !deadline.Equal(c.deadline) {
-		if err := c.conn.SetDeadline(deadline); err != nil {
-			return ctxWatch{}, err
-		}
-		c.deadline = deadline
-	}
-	if lean {
-		if !cc.watch(c.interrupt) {
-			return ctxWatch{}, cc.Err()
-		}
-		return ctxWatch{cc: cc}, nil
-	}
-	if err := ctx.Err(); err != nil {
-		return ctxWatch{}, err
-	}
-	return ctxWatch{stop: context.AfterFunc(ctx, c.interrupt)}, nil
-}
-
-// ctxWatch is a watch of watch: a *CallContext's or a context.AfterFunc's.
-type ctxWatch struct {
-	cc   *CallContext
-	stop func() bool
-}
-
-// end removes the watch, reporting false when the interrupt has run or is
-// about to (the connection must not be reused then). Only the first end
-// can report true.
-func (w ctxWatch) end() bool {
-	if w.cc != nil {
-		return w.cc.unwatch()
-	}
-	return w.stop()
-}
 
 // readAnswer reads one HTTP/1.x response from br into ans: its status,
 // Retry-After and body (at most limit+1 bytes; of a 429, at most 64 KiB).
@@ -192,7 +17,7 @@ func (w ctxWatch) end() bool {
 // usual answer (HTTP/1.x, a Content-Length, no Transfer-Encoding) is parsed
 // here from the buffered header block; anything else is left to
 // http.ReadResponse, which then reads the same bytes.
-func readAnswer(br *bufio.Reader, limit int64, ans *h1Answer) (reusable bool, err error) {
+func readAnswer(br *bufio.Reader, limit int64, ans *httpAnswer) (reusable bool, err error) {
 	hdr, err := peekHeader(br)
 	if err != nil {
 		return false, err
@@ -236,7 +61,7 @@ const max1xx = 5
 // readAnswerStd reads the answer with net/http (chunked or close-delimited
 // bodies, 1xx, unusual headers). Interim answers (1xx) are skipped, as
 // net/http's Transport does; 101 (a protocol switch) is refused.
-func readAnswerStd(br *bufio.Reader, limit int64, ans *h1Answer) (reusable bool, err error) {
+func readAnswerStd(br *bufio.Reader, limit int64, ans *httpAnswer) (reusable bool, err error) {
 	resp, err := http.ReadResponse(br, nil)
 	for n := 0; err == nil && resp.StatusCode >= 100 && resp.StatusCode < 200; n++ {
 		switch {
@@ -483,54 +308,4 @@ func asciiEqualFold(b []byte, s string) bool {
 		}
 	}
 	return true
-}
-
-// get returns a pooled connection (reused true) or a new one.
-func (h *h1Client) get(ctx context.Context) (c *h1Conn, reused bool, err error) {
-	now := time.Now()
-	h.mu.Lock()
-	for len(h.idle) > 0 {
-		c = h.idle[len(h.idle)-1]
-		h.idle = h.idle[:len(h.idle)-1]
-		if now.Sub(c.idleAt) < maxIdleAge {
-			h.mu.Unlock()
-			return c, true, nil
-		}
-		c.conn.Close()
-	}
-	h.mu.Unlock()
-	c, err = h.dial(ctx)
-	return c, false, err
-}
-
-func (h *h1Client) dial(ctx context.Context) (*h1Conn, error) {
-	conn, err := h.dialer.DialContext(ctx, "tcp", h.addr)
-	if err != nil {
-		return nil, err // a *net.OpError with Op "dial": the request never left
-	}
-	c := &h1Conn{conn: conn}
-	c.br = bufio.NewReaderSize(c, 16<<10)
-	c.interrupt = func() { _ = conn.SetDeadline(time.Unix(1, 0)) }
-	return c, nil
-}
-
-// put returns c to the pool, or closes it when the pool is full.
-func (h *h1Client) put(c *h1Conn) {
-	c.idleAt = time.Now()
-	h.mu.Lock()
-	if len(h.idle) < h.maxIdle {
-		h.idle = append(h.idle, c)
-		c = nil
-	}
-	h.mu.Unlock()
-	if c != nil {
-		c.conn.Close()
-	}
-}
-
-// staleConn reports whether err is what a request on a connection the
-// server had already closed gets: EOF, a reset or a broken pipe.
-func staleConn(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
