@@ -35,13 +35,20 @@ const gzipMinBytes = 1024
 func (g *Gateway) Handler() http.Handler { return http.HandlerFunc(g.serveHTTP) }
 
 func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	defer g.recoverHTTP(w, r)
 	rid := newRequestID()
 	w.Header().Set(RequestIDHeader, rid)
+	name := strings.Trim(r.URL.Path, "/")
+	ch, ok := g.chainFor(name)
+	if max := g.cfg.Server.MaxHeaderBytes; max > 0 && headerBytes(r) > max {
+		w.Header().Set("Connection", "close")
+		g.metrics.HTTPRequest(chainLabel(ch, ok), writeError(w, http.StatusRequestHeaderFieldsTooLarge,
+			jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: request line and headers over %d bytes", max)))
+		return
+	}
 	if g.cors(w, r) {
 		return // preflight answered
 	}
-	name := strings.Trim(r.URL.Path, "/")
-	ch, ok := g.chainFor(name)
 	status := g.serveChain(w, r, ch, ok, name, rid)
 	g.metrics.HTTPRequest(chainLabel(ch, ok), status)
 }
@@ -106,16 +113,14 @@ func errTooManyRequests() *jsonrpc.Error {
 	return jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: too many concurrent requests")
 }
 
-// headerSetter is a response's headers: net/http's http.Header or
-// fasthttp's *ResponseHeader.
+// headerSetter is a response's headers (http.Header).
 type headerSetter interface {
 	Set(key, value string)
 	Add(key, value string)
 }
 
-// answer runs one request body on chain ch, the part both HTTP front doors
-// share: decode, limits, the calls through the pipeline, encode. It
-// returns the HTTP status and the body, nil when there is nothing to send
+// answer runs one request body on chain ch: decode, limits, the calls
+// through the pipeline, encode. It returns the HTTP status and the body, nil when there is nothing to send
 // (only notifications: 204). The request's timeout starts here, under
 // parent. client is the remote IP address (bounds kept per client).
 func (g *Gateway) answer(parent context.Context, ch *chain, body []byte, rid, client string, h headerSetter) (int, []byte) {
