@@ -53,6 +53,8 @@ func TestPublicListenerWire(t *testing.T) {
 			[]answer{{200, `"id":6,`, "", false}}, true},
 		{"GET", "GET /dev HTTP/1.1\r\nHost: x\r\n\r\n",
 			[]answer{{405, `"code":-32600`, "Allow: POST, OPTIONS", false}}, false},
+		{"headers just within max_header_bytes", strings.Replace(post(call(7)), "Host: x\r\n", "Host: x\r\nX-Big: "+strings.Repeat("a", 3800)+"\r\n", 1),
+			[]answer{{200, `"id":7,`, "", false}}, false},
 		{"headers over max_header_bytes", "POST /dev HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 5000) + "\r\nContent-Length: 2\r\n\r\n{}",
 			[]answer{{431, `"code":-32005`, "", false}}, true},
 		{"headers over net/http's own bound (max_header_bytes + 4 KiB)", "POST /dev HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 9000) + "\r\nContent-Length: 2\r\n\r\n{}",
