@@ -10,9 +10,10 @@ import (
 
 // The public listener is net/http's server, one stack for everything it
 // serves: JSON-RPC POSTs, WebSocket upgrades on the same paths, CORS
-// preflights and wrong methods. fasthttp answered POSTs for a few µs less
-// per call, too little to keep a second stack for on the default
-// configuration (docs/benchmarks.md, "One HTTP stack").
+// preflights and wrong methods. fasthttp answered POSTs for about 7 µs of
+// CPU less per request, within the run-to-run spread of throughput on the
+// default configuration: not worth a second stack (docs/benchmarks.md,
+// "Issue 15: one HTTP stack on the public listener").
 
 // newPublicServer builds the public listener's server from server.*.
 func (g *Gateway) newPublicServer() *http.Server {
