@@ -2,7 +2,8 @@
 // files, data/osv) and indexdb, which makes a database govulncheck reads
 // from them: vuln.go.dev is not reachable from every CI machine. Its own
 // module, so that its requirements do not move the other tools'. To update
-// the snapshot: go get golang.org/x/vulndb@latest here, then go mod tidy.
+// the snapshot: go get golang.org/x/vulndb@VERSION here (a newer
+// pseudo-version: the module has no releases), then go mod tidy.
 module github.com/rpcmesh/rpcmesh/ci-tools/vulndb
 
 go 1.26.8
