@@ -73,8 +73,8 @@ type Server struct {
 	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`    // 15s
 	CORS              CORS     `yaml:"cors"`
 	Gzip              bool     `yaml:"gzip"` // default true
-	// MaxHeaderBytes bounds a request's line and headers; it is also each
-	// connection's read buffer. 16 KiB; 4 KiB to 1 MiB.
+	// MaxHeaderBytes bounds a request's line and headers. 16 KiB; 4 KiB to
+	// 1 MiB.
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
 	// GCPercent is the garbage collector's target for rpcmesh serve (Go's
 	// GOGC; the GOGC environment variable wins): 400 trades some memory for

@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/valyala/fasthttp"
 
 	"github.com/rpcmesh/rpcmesh/internal/bench"
 	"github.com/rpcmesh/rpcmesh/internal/config"
@@ -142,15 +141,14 @@ func BenchmarkGatewayBatch10(b *testing.B) {
 }
 
 // BenchmarkPublicListenerCall is BenchmarkGatewayCall through the public
-// listener's own handler (fasthttp, serveFast), the trivial upstream as
-// the node: what one call costs the gateway apart from its socket I/O
-// toward the client.
+// listener over loopback (net/http's server, its socket I/O included), the
+// trivial upstream as the node; the client's side is in the figures too.
 func BenchmarkPublicListenerCall(b *testing.B) {
 	benchPublicListener(b, balanceCall(1), 1)
 }
 
 // BenchmarkPublicListenerBatch10 is BenchmarkGatewayBatch10 through the
-// public listener's own handler: per op is per batch.
+// public listener over loopback: per op is per batch.
 func BenchmarkPublicListenerBatch10(b *testing.B) {
 	items := make([]string, 10)
 	for i := range items {
@@ -161,18 +159,19 @@ func BenchmarkPublicListenerBatch10(b *testing.B) {
 
 func benchPublicListener(b *testing.B, body string, results int) {
 	gw := startBenchGateway(b)
-	var req fasthttp.Request
-	req.Header.SetMethod(http.MethodPost)
-	req.SetRequestURI("/dev")
-	req.Header.SetContentType("application/json")
-	var ctx fasthttp.RequestCtx
+	url := "http://" + gw.HTTPAddr() + "/dev"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	b.Cleanup(client.CloseIdleConnections)
 	b.ReportAllocs()
 	for b.Loop() {
-		req.SetBodyString(body)
-		ctx.Init(&req, nil, nil)
-		gw.serveFast(&ctx)
-		if ctx.Response.StatusCode() != 200 || bytes.Count(ctx.Response.Body(), []byte(`"result"`)) != results {
-			b.Fatalf("%d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+		resp, err := client.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || bytes.Count(out, []byte(`"result"`)) != results {
+			b.Fatalf("%d %s %v", resp.StatusCode, out, err)
 		}
 	}
 }

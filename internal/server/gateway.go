@@ -14,8 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
 	"github.com/rpcmesh/rpcmesh/internal/txwatch"
@@ -37,7 +35,7 @@ type Gateway struct {
 	evidence *verify.EvidenceLog
 
 	mu       sync.Mutex
-	httpSrv  *fasthttp.Server // the public listener (fast.go)
+	httpSrv  *http.Server // the public listener (listener.go)
 	adminSrv *http.Server
 	httpLn   net.Listener
 	adminLn  net.Listener
@@ -110,12 +108,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 	g.httpLn = ln
 	g.httpSrv = g.newPublicServer()
-	go func() {
-		if err := g.httpSrv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
-			g.logger.Error("listener stopped", "addr", ln.Addr().String(), "err", err)
-			g.serveErr <- err
-		}
-	}()
+	g.serve(g.httpSrv, ln)
 	if adminLn != nil {
 		g.adminLn = adminLn
 		g.adminSrv = &http.Server{Handler: g.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
@@ -184,9 +177,10 @@ func (g *Gateway) Close(ctx context.Context) error {
 	var errs []error
 	if g.httpSrv != nil {
 		// Waits for in-flight requests (each bounded by
-		// limits.request_timeout) until ctx ends; WebSocket connections are
-		// hijacked and closed by closeWS below.
-		if err := g.httpSrv.ShutdownWithContext(ctx); err != nil {
+		// limits.request_timeout) until ctx ends, then cuts off those left;
+		// WebSocket connections are hijacked and closed by closeWS below.
+		if err := g.httpSrv.Shutdown(ctx); err != nil {
+			g.httpSrv.Close()
 			errs = append(errs, fmt.Errorf("server: shutdown: %w", err))
 		}
 	}

@@ -35,13 +35,20 @@ const gzipMinBytes = 1024
 func (g *Gateway) Handler() http.Handler { return http.HandlerFunc(g.serveHTTP) }
 
 func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	defer g.recoverHTTP(w, r)
 	rid := newRequestID()
 	w.Header().Set(RequestIDHeader, rid)
+	name := strings.Trim(r.URL.Path, "/")
+	ch, ok := g.chainFor(name)
+	if max := g.cfg.Server.MaxHeaderBytes; max > 0 && headerBytes(r) > max {
+		w.Header().Set("Connection", "close")
+		g.metrics.HTTPRequest(chainLabel(ch, ok), writeError(w, http.StatusRequestHeaderFieldsTooLarge,
+			jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: request line and headers over %d bytes", max)))
+		return
+	}
 	if g.cors(w, r) {
 		return // preflight answered
 	}
-	name := strings.Trim(r.URL.Path, "/")
-	ch, ok := g.chainFor(name)
 	status := g.serveChain(w, r, ch, ok, name, rid)
 	g.metrics.HTTPRequest(chainLabel(ch, ok), status)
 }
@@ -106,18 +113,17 @@ func errTooManyRequests() *jsonrpc.Error {
 	return jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: too many concurrent requests")
 }
 
-// headerSetter is a response's headers: net/http's http.Header or
-// fasthttp's *ResponseHeader.
+// headerSetter is a response's headers (http.Header).
 type headerSetter interface {
 	Set(key, value string)
 	Add(key, value string)
 }
 
-// answer runs one request body on chain ch, the part both HTTP front doors
-// share: decode, limits, the calls through the pipeline, encode. It
-// returns the HTTP status and the body, nil when there is nothing to send
-// (only notifications: 204). The request's timeout starts here, under
-// parent. client is the remote IP address (bounds kept per client).
+// answer runs one request body on chain ch: decode, limits, the calls
+// through the pipeline, encode. It returns the HTTP status and the body,
+// nil when there is nothing to send (only notifications: 204). The
+// request's timeout starts here, under parent. client is the remote IP
+// address (bounds kept per client).
 func (g *Gateway) answer(parent context.Context, ch *chain, body []byte, rid, client string, h headerSetter) (int, []byte) {
 	calls, batch, derr := jsonrpc.Decode(body)
 	if derr != nil {
@@ -482,67 +488,6 @@ func writeError(w http.ResponseWriter, status int, e *jsonrpc.Error) int {
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 	return status
-}
-
-// cors sets the CORS headers for an allowed origin and answers preflights;
-// it reports whether the request was a preflight.
-func (g *Gateway) cors(w http.ResponseWriter, r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return false
-	}
-	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
-	h := w.Header()
-	allowed := g.corsHeaders(h, origin)
-	if allowed == "" {
-		if preflight {
-			w.WriteHeader(http.StatusForbidden)
-			return true
-		}
-		return false
-	}
-	if !preflight {
-		return false
-	}
-	h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-	if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
-		h.Set("Access-Control-Allow-Headers", req)
-	} else {
-		h.Set("Access-Control-Allow-Headers", "Content-Type, Content-Encoding, Accept-Encoding")
-	}
-	if age := g.cfg.Server.CORS.MaxAge.D(); age > 0 {
-		h.Set("Access-Control-Max-Age", strconv.Itoa(int(age.Seconds())))
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return true
-}
-
-// corsHeaders sets the CORS headers every answer to a request from origin
-// (not empty) carries, and returns the allowed origin ("" when origin is
-// not allowed).
-func (g *Gateway) corsHeaders(h headerSetter, origin string) string {
-	h.Add("Vary", "Origin")
-	allowed := g.allowedOrigin(origin)
-	if allowed != "" {
-		h.Set("Access-Control-Allow-Origin", allowed)
-		// So that browser dApps can read how an answer was established.
-		h.Set("Access-Control-Expose-Headers", RequestIDHeader+", "+VerifiedHeader+", "+HeadHeader)
-	}
-	return allowed
-}
-
-// allowedOrigin is the Access-Control-Allow-Origin answer to origin: "*",
-// origin itself, or "" when server.cors.allowed_origins does not list it.
-func (g *Gateway) allowedOrigin(origin string) string {
-	for _, o := range g.cfg.Server.CORS.AllowedOrigins {
-		if o == "*" {
-			return "*"
-		}
-		if strings.EqualFold(o, origin) {
-			return origin
-		}
-	}
-	return ""
 }
 
 // chainFor finds the chain for a path: a name, a decimal chain ID, or ""
