@@ -26,6 +26,9 @@ const (
 // bounded. When no call is passed on, the last call run alone runs on
 // this goroutine (a wave of one makes no goroutine).
 func HandleWave(ctx context.Context, wave []*Call, next Handler, way func(c *Call) Way, alone func(ctx context.Context, c *Call)) {
+	if len(wave) == 0 {
+		return
+	}
 	var (
 		pass   []*Call         // nil while every call so far passes on
 		lonely []*Call         // the calls run alone
