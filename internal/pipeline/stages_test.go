@@ -326,3 +326,24 @@ func TestBlockTagRef(t *testing.T) {
 		})
 	}
 }
+
+// TestLogsSplitReport: a split eth_getLogs is reported as established the
+// weakest way any of its chunks was.
+func TestLogsSplitReport(t *testing.T) {
+	rec := &recorder{answer: func(c *pipeline.Call) (json.RawMessage, error) {
+		c.Report = &pipeline.Report{}
+		class := pipeline.ClassProof
+		if strings.Contains(string(c.Params), `"fromBlock":"0x64"`) {
+			class = pipeline.ClassQuorum
+		}
+		c.Report.Set(class, "", "op")
+		return json.RawMessage(`[]`), nil
+	}}
+	c := pipeline.NewCall("eth_getLogs", json.RawMessage(`[{"fromBlock":"0x0","toBlock":"0xfa"}]`))
+	if _, err := pipeline.Do(context.Background(), logsChain(rec, 1000, 0, 100, 2), c); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.calls) != 3 || c.Report == nil || c.Report.Class() != pipeline.ClassQuorum {
+		t.Fatalf("%d chunks, report %v; want 3 and quorum", len(rec.calls), c.Report)
+	}
+}

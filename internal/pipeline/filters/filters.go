@@ -136,7 +136,7 @@ func (f *Filters) filterLogs(ctx context.Context, c *pipeline.Call) {
 	sub := pipeline.NewCall("eth_getLogs", params)
 	sub.Client = c.Client
 	c.Answer(pipeline.Do(ctx, f.Next, sub))
-	c.Provider, c.Attempts, c.Hedged = sub.Provider, sub.Attempts, sub.Hedged
+	c.Provider, c.Attempts, c.Hedged, c.Report = sub.Provider, sub.Attempts, sub.Hedged, sub.Report
 }
 
 // answer is a filter method's answer from the store.

@@ -140,7 +140,31 @@ feed:
 	for _, sc := range calls {
 		c.Attempts += sc.Attempts
 	}
+	c.Report = weakest(calls)
 	return concat(results)
+}
+
+// strength orders how answers were established, weakest first.
+func strength(c pipeline.Class) int {
+	switch c {
+	case pipeline.ClassProof:
+		return 2
+	case pipeline.ClassQuorum:
+		return 1
+	}
+	return 0
+}
+
+// weakest is the report of the chunk whose answer was established the
+// weakest way (the whole answer is no stronger), nil when none has one.
+func weakest(calls []*pipeline.Call) *pipeline.Report {
+	var w *pipeline.Report
+	for _, sc := range calls {
+		if r := sc.Report; r != nil && r.Class() != "" && (w == nil || strength(r.Class()) < strength(w.Class())) {
+			w = r
+		}
+	}
+	return w
 }
 
 // concat joins JSON arrays in order without decoding their items.
