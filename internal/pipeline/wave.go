@@ -19,13 +19,21 @@ const (
 	Alone
 )
 
+// Runner is a stage's own work on one call: the calls HandleWave runs
+// alone. (An interface, not a func: the stage itself is one, and a method
+// value handed to a goroutine would cost an allocation per wave.)
+type Runner interface {
+	Run(ctx context.Context, c *Call)
+}
+
 // HandleWave is the body of a stage's Handle: way decides each call's way
 // (and answers the calls it answers); the calls passed on go to next
-// together, the ones run alone through alone at the same time. A wave is
-// at most the server's batch concurrency long, so the goroutines are
-// bounded. When no call is passed on, the last call run alone runs on
-// this goroutine (a wave of one makes no goroutine).
-func HandleWave(ctx context.Context, wave []*Call, next Handler, way func(c *Call) Way, alone func(ctx context.Context, c *Call)) {
+// together, the ones run alone through alone.Run at the same time (alone
+// may be nil when way never says Alone). A wave is at most the server's
+// batch concurrency long, so the goroutines are bounded. When no call is
+// passed on, the last call run alone runs on this goroutine (a wave of one
+// makes no goroutine).
+func HandleWave(ctx context.Context, wave []*Call, next Handler, way func(c *Call) Way, alone Runner) {
 	if len(wave) == 0 {
 		return
 	}
@@ -65,12 +73,12 @@ func HandleWave(ctx context.Context, wave []*Call, next Handler, way func(c *Cal
 		if wg == nil {
 			wg = new(sync.WaitGroup)
 		}
-		wg.Go(func() { alone(ctx, c) })
+		wg.Go(func() { alone.Run(ctx, c) })
 	}
 	if len(pass) > 0 {
 		next.Handle(ctx, pass)
 	} else if last >= 0 {
-		alone(ctx, lonely[last])
+		alone.Run(ctx, lonely[last])
 	}
 	if wg != nil {
 		wg.Wait()

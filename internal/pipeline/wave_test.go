@@ -104,7 +104,12 @@ func testWave(ways string) ([]*pipeline.Call, func(c *pipeline.Call) pipeline.Wa
 	return calls, way, &asked
 }
 
-// alone is the stage's own work on a call run alone.
+// runner is a stage's own work on a call run alone.
+type runner func(ctx context.Context, c *pipeline.Call)
+
+func (r runner) Run(ctx context.Context, c *pipeline.Call) { r(ctx, c) }
+
+// alone answers a call run alone with its name.
 func alone(_ context.Context, c *pipeline.Call) {
 	c.Answer(json.RawMessage(`"alone:`+c.Method+`"`), nil)
 }
@@ -117,7 +122,7 @@ func TestHandleWave(t *testing.T) {
 		t.Run(ways, func(t *testing.T) {
 			calls, way, asked := testWave(ways)
 			next := &waveRecorder{}
-			pipeline.HandleWave(context.Background(), calls, next, way, alone)
+			pipeline.HandleWave(context.Background(), calls, next, way, runner(alone))
 			var wantAsked []string
 			var wantPassed []*pipeline.Call
 			for i, c := range calls {
@@ -192,7 +197,7 @@ func TestHandleWaveAloneConcurrent(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		pipeline.HandleWave(ctx, calls, next, way, run)
+		pipeline.HandleWave(ctx, calls, next, way, runner(run))
 	}()
 	select {
 	case <-bothIn:

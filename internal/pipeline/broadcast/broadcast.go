@@ -35,7 +35,7 @@ type Broadcast struct {
 // own: a broadcast, a count across operators) and passes the rest on
 // together.
 func (b *Broadcast) Handle(ctx context.Context, wave []*pipeline.Call) {
-	pipeline.HandleWave(ctx, wave, b.Next, b.way, b.serve)
+	pipeline.HandleWave(ctx, wave, b.Next, b.way, b)
 }
 
 // way runs the calls the stage serves alone.
@@ -46,8 +46,8 @@ func (b *Broadcast) way(c *pipeline.Call) pipeline.Way {
 	return pipeline.PassOn
 }
 
-// serve answers a transaction call (one serves reports).
-func (b *Broadcast) serve(ctx context.Context, c *pipeline.Call) {
+// Run answers a transaction call (one serves reports; Handle runs it alone).
+func (b *Broadcast) Run(ctx context.Context, c *pipeline.Call) {
 	switch c.Method {
 	case "eth_sendRawTransaction":
 		c.Answer(b.send(ctx, c))
@@ -64,7 +64,7 @@ func (b *Broadcast) serve(ctx context.Context, c *pipeline.Call) {
 	}
 }
 
-// serves reports whether the stage answers c itself (serve's cases).
+// serves reports whether the stage answers c itself (Run's cases).
 func (b *Broadcast) serves(c *pipeline.Call) bool {
 	switch c.Method {
 	case "eth_sendRawTransaction", StatusMethod:

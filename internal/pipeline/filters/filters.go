@@ -26,7 +26,7 @@ type Filters struct {
 
 // Handle answers a wave's filter methods and passes the rest on.
 func (f *Filters) Handle(ctx context.Context, wave []*pipeline.Call) {
-	pipeline.HandleWave(ctx, wave, f.Next, f.way, f.filterLogs)
+	pipeline.HandleWave(ctx, wave, f.Next, f.way, f)
 }
 
 // way answers the filter methods kept in the store; eth_getFilterLogs, an
@@ -116,11 +116,11 @@ func (f *Filters) install(client string, spec Spec) (answer, bool) {
 	return answer{result: res}, true
 }
 
-// filterLogs answers eth_getFilterLogs: the logs of the filter's criteria,
+// Run answers eth_getFilterLogs (Handle runs it alone): the logs of the filter's criteria,
 // by an eth_getLogs call down the rest of the pipeline (block tags
 // resolved, the range bounded and split, the answer verified), so it
 // answers what eth_getLogs with the same object answers.
-func (f *Filters) filterLogs(ctx context.Context, c *pipeline.Call) {
+func (f *Filters) Run(ctx context.Context, c *pipeline.Call) {
 	id, err := filterID(c.Params)
 	if err != nil {
 		c.Answer(nil, err)

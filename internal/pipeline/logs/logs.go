@@ -34,7 +34,7 @@ type Splitter struct {
 // stage), runs the ones it splits on their own, and passes the rest on
 // together.
 func (s *Splitter) Handle(ctx context.Context, wave []*pipeline.Call) {
-	pipeline.HandleWave(ctx, wave, s.Next, s.way, s.split)
+	pipeline.HandleWave(ctx, wave, s.Next, s.way, s)
 }
 
 // way refuses a range over the limits, and sends a range longer than a
@@ -65,9 +65,10 @@ func (s *Splitter) way(c *pipeline.Call) pipeline.Way {
 	return pipeline.Alone
 }
 
-// split runs c's range as chunks, each an eth_getLogs of its own, with
-// bounded concurrency, and answers c with their arrays joined in order.
-func (s *Splitter) split(ctx context.Context, c *pipeline.Call) {
+// Run answers an eth_getLogs longer than a chunk (one Handle runs alone):
+// its range as chunks, each an eth_getLogs of its own, with bounded
+// concurrency, their arrays joined in order.
+func (s *Splitter) Run(ctx context.Context, c *pipeline.Call) {
 	params, _ := jsonrpc.ParamsArray(c.Params) // one filter object: the block-tag stage checked it
 	var filter map[string]json.RawMessage
 	if len(params) != 1 || json.Unmarshal(params[0], &filter) != nil {

@@ -91,8 +91,9 @@ type Options struct {
 	// OperatorOf names a provider's operator, for the report of a
 	// trusted answer (nil: the provider's name is reported).
 	OperatorOf func(provider string) string
-	// Latest returns the agreed head number, to resolve block tags the
-	// earlier stages left (eth_getLogs ranges).
+	// Latest returns the agreed head number, to refuse an eth_getLogs
+	// range past it. Block tags are resolved by the block-tag stage
+	// (pipeline.Call.Ref, Call.Range), never here.
 	Latest func() (uint64, bool)
 }
 
@@ -202,7 +203,7 @@ func (v *Verifier) Handle(ctx context.Context, wave []*pipeline.Call) {
 	for _, c := range wave {
 		c.Report = &pipeline.Report{}
 	}
-	pipeline.HandleWave(ctx, wave, v.next, v.way, v.verify)
+	pipeline.HandleWave(ctx, wave, v.next, v.way, v)
 	for _, c := range wave {
 		if v.trusts(c) && c.Err == nil {
 			op := c.Provider
@@ -229,8 +230,8 @@ func (v *Verifier) way(c *pipeline.Call) pipeline.Way {
 	return pipeline.Alone
 }
 
-// verify answers c by proof or quorum.
-func (v *Verifier) verify(ctx context.Context, c *pipeline.Call) {
+// Run answers c by proof or quorum (Handle runs it alone).
+func (v *Verifier) Run(ctx context.Context, c *pipeline.Call) {
 	var (
 		res   json.RawMessage
 		class pipeline.Class
