@@ -4,10 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"math/big"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/rpcmesh/rpcmesh/internal/blockref"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
 // newCall is a call as the block-tag stage hands it on when its block
@@ -64,4 +70,35 @@ func perCall(f func(ctx context.Context, c *pipeline.Call) (json.RawMessage, err
 			c.Answer(f(ctx, c))
 		}
 	})
+}
+
+// TestHeaderFromCallRef: the stage proves against the block the block-tag
+// stage resolved (c.Ref), never its own reading of the param: "safe" the
+// agreed head has no number for yet is no block to prove against, not the
+// head (the old tag table's answer).
+func TestHeaderFromCallRef(t *testing.T) {
+	h8 := &types.Header{Number: big.NewInt(8), Difficulty: big.NewInt(0)}
+	h16 := &types.Header{Number: big.NewInt(16), Difficulty: big.NewInt(0)}
+	v := New(nil, Options{Asker: newFake(), Trust: verify.NewStaticTrust(h8, h16), Latest: func() (uint64, bool) { return 16, true }})
+	call := func(ref blockref.Ref, has bool) *pipeline.Call {
+		c := pipeline.NewCall("eth_getBalance", json.RawMessage(`["0x0000000000000000000000000000000000000001","safe"]`))
+		c.Ref, c.HasRef = ref, has
+		return c
+	}
+	ctx := context.Background()
+	if h, err := v.header(ctx, call(blockref.Ref{Kind: blockref.Number, Number: 8}, true)); err != nil || h.Number.Uint64() != 8 {
+		t.Errorf("safe resolved to 8: header %v, %v", h, err)
+	}
+	for _, ref := range []blockref.Ref{{Kind: blockref.Safe}, {Kind: blockref.Finalized}, {Kind: blockref.Latest}} {
+		if h, err := v.header(ctx, call(ref, true)); !errors.Is(err, verify.ErrNoTrust) {
+			t.Errorf("%s unresolved: header %v, %v; want no trust", ref.Kind, h, err)
+		}
+	}
+	if h, err := v.header(ctx, call(blockref.Ref{}, false)); !errors.Is(err, verify.ErrNoTrust) {
+		t.Errorf("no block resolved: header %v, %v; want no trust", h, err)
+	}
+	var fb *fallback
+	if _, err := v.header(ctx, call(blockref.Ref{Kind: blockref.Pending, Number: 16}, true)); !errors.As(err, &fb) {
+		t.Errorf("pending: %v, want a fallback to quorum", err)
+	}
 }
