@@ -85,11 +85,11 @@ func (b *BlockTag) pin(c *pipeline.Call) *jsonrpc.Error {
 		c.Block, c.HasBlock = h.Number, true
 		return nil
 	}
-	ref, err := Parse(params[idx], c.Info.ByHash)
+	ref, err := parse(params[idx], c.Info.ByHash)
 	if err != nil {
 		return jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument %d: %s", idx, err.Error())
 	}
-	res, pinned := Resolve(b.Head, ref)
+	res, pinned := resolve(b.Head, ref)
 	c.Ref, c.HasRef = res, true
 	c.Block, c.HasBlock = res.Number, pinned
 	if res.Kind != ref.Kind { // a tag became the agreed number
@@ -99,16 +99,16 @@ func (b *BlockTag) pin(c *pipeline.Call) *jsonrpc.Error {
 	return nil
 }
 
-// Parse parses a block param as a node does: a number or tag, and when
+// parse parses a block param as a node does: a number or tag, and when
 // byHash also a block hash, bare or in an EIP-1898 object.
-func Parse(raw json.RawMessage, byHash bool) (blockref.Ref, error) {
+func parse(raw json.RawMessage, byHash bool) (blockref.Ref, error) {
 	if byHash {
 		return blockref.ParseNumberOrHash(raw)
 	}
 	return blockref.ParseNumber(raw)
 }
 
-// Resolve turns a tag into the agreed number it stands for ("latest",
+// resolve turns a tag into the agreed number it stands for ("latest",
 // "safe", "finalized"; kept as written when the head has no such number
 // yet) and reports the block the call is pinned to (Number of the result)
 // if any. "pending" stays "pending" but is pinned at the agreed head, so
@@ -116,7 +116,7 @@ func Parse(raw json.RawMessage, byHash bool) (blockref.Ref, error) {
 // hash is not pinned: any provider that knows the hash may answer. A
 // number beyond the agreed head is not pinned: for the gateway's clients
 // that block is not there yet, and a provider answers it as a node does.
-func Resolve(t *head.Tracker, r blockref.Ref) (blockref.Ref, bool) {
+func resolve(t *head.Tracker, r blockref.Ref) (blockref.Ref, bool) {
 	h, haveHead := t.Latest()
 	switch r.Kind {
 	case blockref.Latest:

@@ -68,7 +68,7 @@ func (b *BlockTag) blockRange(rawFrom, rawTo json.RawMessage) (uint64, uint64, *
 		return 0, 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, msgPendingLogs)
 	}
 	for _, r := range []*blockref.Ref{&from, &to} {
-		res, _ := Resolve(b.Head, *r)
+		res, _ := resolve(b.Head, *r)
 		switch res.Kind {
 		case blockref.Earliest:
 			res = blockref.Ref{Kind: blockref.Number}
