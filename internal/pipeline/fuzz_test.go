@@ -36,9 +36,9 @@ func FuzzClientParams(f *testing.F) {
 		h := pipeline.Chain(rec,
 			func(next pipeline.Handler) pipeline.Handler { return &blocktag.BlockTag{Next: next, Head: tracker} },
 			func(next pipeline.Handler) pipeline.Handler {
-				return &logs.Splitter{Next: next, Head: tracker, MaxRange: 3000, Chunk: 1000, Concurrency: 2}
+				return &logs.Splitter{Next: next, MaxRange: 3000, Chunk: 1000, Concurrency: 2}
 			},
 		)
-		_, _ = h.Handle(context.Background(), pipeline.NewCall(method, json.RawMessage(params)))
+		_, _ = pipeline.Do(context.Background(), h, pipeline.NewCall(method, json.RawMessage(params)))
 	})
 }

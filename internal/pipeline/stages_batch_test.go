@@ -45,7 +45,7 @@ func (n *nonceTarget) count() int {
 	return n.calls
 }
 
-// realChain is the server's chain (internal/server/pipeline.go) without
+// realChain is the server's chain (internal/pipeline/assemble) without
 // verification, in front of terminal: limits → methods → broadcast →
 // blocktag → logs → terminal. The head is at 1000 (0x3e8).
 func realChain(terminal pipeline.Handler, timeout time.Duration, maxBytes int64, target *nonceTarget) pipeline.Handler {
@@ -66,7 +66,7 @@ func realChain(terminal pipeline.Handler, timeout time.Duration, maxBytes int64,
 		},
 		func(next pipeline.Handler) pipeline.Handler { return &blocktag.BlockTag{Next: next, Head: tracker} },
 		func(next pipeline.Handler) pipeline.Handler {
-			return &logs.Splitter{Next: next, Head: tracker, MaxRange: 5000, Chunk: 100, Concurrency: 2}
+			return &logs.Splitter{Next: next, MaxRange: 5000, Chunk: 100, Concurrency: 2}
 		},
 	)
 }
@@ -113,16 +113,22 @@ var mixedWave = []waveCall{
 // stageAnswer is the terminal's answer to a call: arrays for eth_getLogs
 // chunks, a count for eth_getTransactionCount (the "latest" floor of a
 // "pending" count), a big answer for bigBalance, else the call described.
-func stageAnswer(_ context.Context, c *pipeline.Call) pipeline.Answer {
+func stageAnswer(_ context.Context, c *pipeline.Call) (json.RawMessage, error) {
 	switch {
 	case c.Method == "eth_getLogs":
-		return pipeline.Answer{Result: json.RawMessage(fmt.Sprintf(`[%s]`, describe(c)))}
+		return json.RawMessage(fmt.Sprintf(`[%s]`, describe(c))), nil
 	case c.Method == "eth_getTransactionCount":
-		return pipeline.Answer{Result: json.RawMessage(`"0x9"`)}
+		return json.RawMessage(`"0x9"`), nil
 	case c.Method == "eth_getBalance" && string(c.Params) == bigBalance:
-		return pipeline.Answer{Result: json.RawMessage(`"` + strings.Repeat("f", maxBytes) + `"`)}
+		return json.RawMessage(`"` + strings.Repeat("f", maxBytes) + `"`), nil
 	}
-	return pipeline.Answer{Result: describe(c)}
+	return describe(c), nil
+}
+
+// answer is a call's answer, as the server reads it.
+type answer struct {
+	Result json.RawMessage
+	Err    error
 }
 
 func newCalls(wave []waveCall) []*pipeline.Call {
@@ -141,10 +147,10 @@ func errText(err error) string {
 }
 
 // TestStagesBatchMatchesHandle: a mixed wave through the real stages gets
-// the answers each call gets through Handle alone; the calls the stages do
-// not answer reach the terminal as one wave, rewritten and pinned; the ones
-// that wait on their own (eth_getLogs, the transaction calls) reach it
-// through Handle.
+// the answers each call gets as a wave of one; the calls the stages do not
+// answer reach the terminal as one wave, rewritten and pinned; the ones
+// that wait on their own (a split eth_getLogs, the transaction calls)
+// reach it as their own sub-calls, waves of one.
 func TestStagesBatchMatchesHandle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -153,24 +159,20 @@ func TestStagesBatchMatchesHandle(t *testing.T) {
 	single := &waveRecorder{answer: stageAnswer}
 	singleTarget := &nonceTarget{}
 	h := realChain(single, 5*time.Second, maxBytes, singleTarget)
-	want := make([]pipeline.Answer, len(mixedWave))
+	want := make([]answer, len(mixedWave))
 	for i, c := range newCalls(mixedWave) {
-		want[i].Result, want[i].Err = h.Handle(ctx, c)
+		want[i].Result, want[i].Err = pipeline.Do(ctx, h, c)
 	}
-	if len(single.waves) != 0 {
-		t.Fatalf("Handle reached the terminal in %d waves", len(single.waves))
+	if n := len(single.many()); n != 0 {
+		t.Fatalf("single calls reached the terminal in %d waves of more than one", n)
 	}
 
 	// The wave whole.
 	term := &waveRecorder{answer: stageAnswer}
 	target := &nonceTarget{}
-	bh, ok := realChain(term, 5*time.Second, maxBytes, target).(pipeline.BatchHandler)
-	if !ok || !pipeline.CanBatch(bh) {
-		t.Fatalf("the chain does not take waves whole")
-	}
 	calls := newCalls(mixedWave)
-	out := make([]pipeline.Answer, len(calls))
-	bh.HandleBatch(ctx, calls, out)
+	realChain(term, 5*time.Second, maxBytes, target).Handle(ctx, calls)
+	out := answers(calls)
 
 	for i, w := range mixedWave {
 		got := out[i]
@@ -203,10 +205,11 @@ func TestStagesBatchMatchesHandle(t *testing.T) {
 		t.Errorf("transaction status %s (%v), want unknown", out[7].Result, err)
 	}
 
-	// Exactly one wave reached the terminal: the calls passed on, in
-	// order, rewritten and pinned.
-	if len(term.waves) != 1 {
-		t.Fatalf("terminal got %d waves, want 1", len(term.waves))
+	// Exactly one wave of more than one reached the terminal: the calls
+	// passed on, in order, rewritten and pinned.
+	many := term.many()
+	if len(many) != 1 {
+		t.Fatalf("terminal got %d waves of more than one, want 1", len(many))
 	}
 	var wantWave []string
 	for _, w := range mixedWave {
@@ -215,7 +218,7 @@ func TestStagesBatchMatchesHandle(t *testing.T) {
 		}
 	}
 	var gotWave []string
-	for _, c := range term.seen[0] {
+	for _, c := range many[0] {
 		gotWave = append(gotWave, fmt.Sprintf("%s%s@%d/%v", c.Method, c.Params, c.Block, c.HasBlock))
 	}
 	if !slices.Equal(gotWave, wantWave) {
@@ -223,33 +226,40 @@ func TestStagesBatchMatchesHandle(t *testing.T) {
 	}
 	// The wave holds the client's calls themselves (the server reads
 	// what routing fills in from them), not copies.
+	var wave []*pipeline.Call
+	for _, w := range term.waves {
+		if len(w) > 1 {
+			wave = w
+		}
+	}
 	j := 0
 	for i, w := range mixedWave {
 		if w.pass {
-			if j < len(term.waves[0]) && term.waves[0][j] != calls[i] {
+			if j < len(wave) && wave[j] != calls[i] {
 				t.Errorf("wave item %d is not the client's call %d", j, i)
 			}
 			j++
 		}
 	}
 
-	// Through Handle: the two eth_getLogs chunks and the "latest" floor
-	// of the "pending" count, nothing else; and the same through either path.
+	// As sub-calls of their own: the two eth_getLogs chunks and the
+	// "latest" floor of the "pending" count, nothing else; and the same
+	// for the calls one by one.
 	wantAlone := []string{"eth_getLogs", "eth_getLogs", "eth_getTransactionCount"}
-	if got := term.aloneMethods(); !slices.Equal(got, wantAlone) {
-		t.Errorf("terminal's Handle got %v, want %v", got, wantAlone)
+	if got := term.ones(); !slices.Equal(got, wantAlone) {
+		t.Errorf("terminal's waves of one %v, want %v", got, wantAlone)
 	}
-	if got := single.aloneMethods(); len(got) != len(wantAlone)+len(wantWave) {
-		t.Errorf("through Handle the terminal got %d calls, want %d", len(got), len(wantAlone)+len(wantWave))
+	if got := single.ones(); len(got) != len(wantAlone)+len(wantWave) {
+		t.Errorf("one by one the terminal got %d calls, want %d", len(got), len(wantAlone)+len(wantWave))
 	}
-	for _, c := range term.alone {
-		if c.Method == "eth_getTransactionCount" && string(c.Params) != `[`+sender+`,"0x3e8"]` {
-			t.Errorf("the pending count's floor asked %s", c.Params)
+	for _, w := range term.seen {
+		if len(w) == 1 && w[0].Method == "eth_getTransactionCount" && string(w[0].Params) != `[`+sender+`,"0x3e8"]` {
+			t.Errorf("the pending count's floor asked %s", w[0].Params)
 		}
 	}
 	// The operators were asked for the pending count once per path.
 	if target.count() != 1 || singleTarget.count() != 1 {
-		t.Errorf("operators asked %d (batch) and %d (Handle) times, want 1 each", target.count(), singleTarget.count())
+		t.Errorf("operators asked %d (wave) and %d (one by one) times, want 1 each", target.count(), singleTarget.count())
 	}
 	// Who served the calls the stages answered themselves.
 	if calls[7].Provider != "gateway" || calls[8].Provider != "operators" {
@@ -262,13 +272,12 @@ func TestStagesBatchMatchesHandle(t *testing.T) {
 func TestStagesBatchLimitSizeOnly(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	term := &waveRecorder{answer: func(ctx context.Context, c *pipeline.Call) pipeline.Answer {
+	term := &waveRecorder{answer: func(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
 		if c.Method == "eth_getLogs" && strings.Contains(string(c.Params), `"big"`) {
-			return pipeline.Answer{Result: json.RawMessage(`["` + strings.Repeat("0", 200) + `"]`)}
+			return json.RawMessage(`["` + strings.Repeat("0", 200) + `"]`), nil
 		}
 		return stageAnswer(ctx, c)
 	}}
-	bh := realChain(term, 5*time.Second, 200, &nonceTarget{}).(pipeline.BatchHandler)
 	calls := newCalls([]waveCall{
 		{method: "eth_gasPrice", params: `[]`},
 		{method: "eth_getBalance", params: bigBalance},
@@ -276,8 +285,8 @@ func TestStagesBatchLimitSizeOnly(t *testing.T) {
 		{method: "eth_getLogs", params: `[{"blockHash":"0x01"}]`},
 		{method: "eth_chainId", params: `[]`},
 	})
-	out := make([]pipeline.Answer, len(calls))
-	bh.HandleBatch(ctx, calls, out)
+	realChain(term, 5*time.Second, 200, &nonceTarget{}).Handle(ctx, calls)
+	out := answers(calls)
 	wantCodes := []int{0, jsonrpc.CodeLimitExceeded, jsonrpc.CodeLimitExceeded, 0, 0}
 	for i, c := range calls {
 		if code(out[i].Err) != wantCodes[i] {
@@ -290,9 +299,19 @@ func TestStagesBatchLimitSizeOnly(t *testing.T) {
 			t.Errorf("%d %s: no result", i, c.Method)
 		}
 	}
-	if len(term.waves) != 1 || len(term.waves[0]) != 2 {
-		t.Errorf("terminal got %d waves, want 1 of 2 calls", len(term.waves))
+	// An eth_getLogs by block hash is one block: it goes with the wave.
+	if len(term.waves) != 1 || len(term.waves[0]) != 4 {
+		t.Errorf("terminal got %d waves, want 1 of 4 calls", len(term.waves))
 	}
+}
+
+// answers are the calls' answers.
+func answers(calls []*pipeline.Call) []answer {
+	out := make([]answer, len(calls))
+	for i, c := range calls {
+		out[i] = answer{c.Result, c.Err}
+	}
+	return out
 }
 
 // TestStagesBatchTimeout: a wave whose terminal does not answer within
@@ -303,23 +322,20 @@ func TestStagesBatchTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var deadlines []time.Duration
-	hang := func(ctx context.Context, _ *pipeline.Call) pipeline.Answer {
-		<-ctx.Done()
-		return pipeline.Answer{Err: ctx.Err()}
-	}
+	var mu sync.Mutex
 	term := &waveRecorder{
-		answer: hang,
-		batchAnswer: func(ctx context.Context, calls []*pipeline.Call, out []pipeline.Answer) {
-			if d, ok := ctx.Deadline(); ok {
+		waveAnswer: func(ctx context.Context, wave []*pipeline.Call) {
+			if d, ok := ctx.Deadline(); ok && len(wave) > 1 {
+				mu.Lock()
 				deadlines = append(deadlines, time.Until(d))
+				mu.Unlock()
 			}
 			<-ctx.Done()
-			for i := range calls {
-				out[i] = pipeline.Answer{Err: ctx.Err()}
+			for _, c := range wave {
+				c.Answer(nil, ctx.Err())
 			}
 		},
 	}
-	bh := realChain(term, timeout, maxBytes, &nonceTarget{}).(pipeline.BatchHandler)
 	calls := newCalls([]waveCall{
 		{method: "eth_chainId", params: `[]`},
 		{method: "eth_getBalance", params: `["0xaa","latest"]`},
@@ -327,9 +343,9 @@ func TestStagesBatchTimeout(t *testing.T) {
 		{method: "eth_getBalance", params: `["0xaa","nope"]`},
 		{method: "eth_gasPrice", params: `[]`},
 	})
-	out := make([]pipeline.Answer, len(calls))
 	start := time.Now()
-	bh.HandleBatch(ctx, calls, out)
+	realChain(term, timeout, maxBytes, &nonceTarget{}).Handle(ctx, calls)
+	out := answers(calls)
 	if d := time.Since(start); d < timeout || d > 5*time.Second {
 		t.Errorf("the wave took %s, want about %s", d, timeout)
 	}
@@ -348,10 +364,10 @@ func TestStagesBatchTimeout(t *testing.T) {
 			t.Errorf("%d %s: the context's error leaked out: %v", i, c.Method, out[i].Err)
 		}
 	}
-	if len(term.waves) != 1 || len(term.waves[0]) != 2 {
-		t.Errorf("terminal got %d waves, want 1 of 2 calls", len(term.waves))
+	if many := term.many(); len(many) != 1 || len(many[0]) != 2 {
+		t.Errorf("terminal got %d waves of more than one, want 1 of 2 calls", len(many))
 	}
-	if got := term.aloneMethods(); len(got) == 0 || got[0] != "eth_getLogs" {
-		t.Errorf("terminal's Handle got %v, want eth_getLogs chunks", got)
+	if got := term.ones(); len(got) == 0 || got[0] != "eth_getLogs" {
+		t.Errorf("terminal's waves of one %v, want eth_getLogs chunks", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpcmesh/rpcmesh/internal/blockref"
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
@@ -26,14 +27,24 @@ type recorder struct {
 	answer func(c *pipeline.Call) (json.RawMessage, error)
 }
 
-func (r *recorder) Handle(_ context.Context, c *pipeline.Call) (json.RawMessage, error) {
-	r.mu.Lock()
-	r.calls = append(r.calls, *c)
-	r.mu.Unlock()
-	if r.answer != nil {
-		return r.answer(c)
+func (r *recorder) Handle(_ context.Context, wave []*pipeline.Call) {
+	for _, c := range wave {
+		r.mu.Lock()
+		r.calls = append(r.calls, *c)
+		r.mu.Unlock()
+		if r.answer != nil {
+			c.Answer(r.answer(c))
+		} else {
+			c.Answer(json.RawMessage(`"ok"`), nil)
+		}
 	}
-	return json.RawMessage(`"ok"`), nil
+}
+
+// logsChain is the block-tag stage (which resolves eth_getLogs ranges)
+// in front of the log splitter, at an agreed head of n.
+func logsChain(next pipeline.Handler, n, maxRange, chunk uint64, concurrency int) pipeline.Handler {
+	split := &logs.Splitter{Next: next, MaxRange: maxRange, Chunk: chunk, Concurrency: concurrency}
+	return &blocktag.BlockTag{Next: split, Head: trackerAt(n)}
 }
 
 func trackerAt(n uint64) *head.Tracker {
@@ -98,7 +109,7 @@ func TestBlockTag(t *testing.T) {
 		t.Run(tt.method+tt.params, func(t *testing.T) {
 			rec := &recorder{}
 			h := &blocktag.BlockTag{Next: rec, Head: trackerAt(1000)}
-			_, err := h.Handle(context.Background(), pipeline.NewCall(tt.method, json.RawMessage(tt.params)))
+			_, err := pipeline.Do(context.Background(), h, pipeline.NewCall(tt.method, json.RawMessage(tt.params)))
 			if code(err) != tt.wantCode {
 				t.Fatalf("err %v, want code %d", err, tt.wantCode)
 			}
@@ -148,13 +159,13 @@ func TestMethods(t *testing.T) {
 		if tt.params != "" {
 			params = json.RawMessage(tt.params)
 		}
-		res, err := h.Handle(context.Background(), pipeline.NewCall(tt.method, params))
+		res, err := pipeline.Do(context.Background(), h, pipeline.NewCall(tt.method, params))
 		if code(err) != tt.code || string(res) != tt.want || (len(rec.calls) == 1) != tt.forwarded {
 			t.Errorf("%s %s: got %s %v forwarded=%v", tt.method, tt.params, res, err, len(rec.calls) == 1)
 		}
 	}
 	empty := &methods.Methods{Next: rec, Head: trackerAt(0)}
-	if _, err := empty.Handle(context.Background(), pipeline.NewCall("eth_blockNumber", nil)); code(err) != jsonrpc.CodeNoProvider {
+	if _, err := pipeline.Do(context.Background(), empty, pipeline.NewCall("eth_blockNumber", nil)); code(err) != jsonrpc.CodeNoProvider {
 		t.Fatalf("eth_blockNumber without a head: %v", err)
 	}
 }
@@ -168,8 +179,8 @@ func TestLogsSplit(t *testing.T) {
 		}
 		return json.RawMessage(fmt.Sprintf(`[{"from":%q},{"to":%q}]`, f[0].FromBlock, f[0].ToBlock)), nil
 	}}
-	h := &logs.Splitter{Next: rec, Head: trackerAt(1000), MaxRange: 500, Chunk: 100, Concurrency: 3}
-	res, err := h.Handle(context.Background(), pipeline.NewCall("eth_getLogs", json.RawMessage(`[{"fromBlock":"0x0","toBlock":"0xfa","address":"0x01"}]`)))
+	h := logsChain(rec, 1000, 500, 100, 3)
+	res, err := pipeline.Do(context.Background(), h, pipeline.NewCall("eth_getLogs", json.RawMessage(`[{"fromBlock":"0x0","toBlock":"0xfa","address":"0x01"}]`)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +218,7 @@ func TestLogsSplit(t *testing.T) {
 		{`[{"fromBlock":"0x3e0","toBlock":"0xffffffffffffffff"}]`, jsonrpc.CodeInvalidParams},
 	}
 	for _, tt := range tests {
-		_, err := h.Handle(context.Background(), pipeline.NewCall("eth_getLogs", json.RawMessage(tt.params)))
+		_, err := pipeline.Do(context.Background(), h, pipeline.NewCall("eth_getLogs", json.RawMessage(tt.params)))
 		if code(err) != tt.code {
 			t.Errorf("%s: %v, want code %d", tt.params, err, tt.code)
 		}
@@ -215,39 +226,42 @@ func TestLogsSplit(t *testing.T) {
 }
 
 func TestLimitsAndChain(t *testing.T) {
-	slow := pipeline.HandlerFunc(func(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
-		if c.Method == "big" {
-			return json.RawMessage(`"` + strings.Repeat("x", 100) + `"`), nil
+	slow := pipeline.HandlerFunc(func(ctx context.Context, wave []*pipeline.Call) {
+		for _, c := range wave {
+			if c.Method == "big" {
+				c.Answer(json.RawMessage(`"`+strings.Repeat("x", 100)+`"`), nil)
+				continue
+			}
+			<-ctx.Done()
+			c.Answer(nil, ctx.Err())
 		}
-		<-ctx.Done()
-		return nil, ctx.Err()
 	})
 	var order []string
 	mark := func(name string) pipeline.Stage {
 		return func(next pipeline.Handler) pipeline.Handler {
-			return pipeline.HandlerFunc(func(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
+			return pipeline.HandlerFunc(func(ctx context.Context, wave []*pipeline.Call) {
 				order = append(order, name)
-				return next.Handle(ctx, c)
+				next.Handle(ctx, wave)
 			})
 		}
 	}
 	h := pipeline.Chain(slow, mark("first"), limits.Stage(30*time.Millisecond, 50), mark("second"))
-	if _, err := h.Handle(context.Background(), pipeline.NewCall("hang", nil)); code(err) != jsonrpc.CodeTimeout {
+	if _, err := pipeline.Do(context.Background(), h, pipeline.NewCall("hang", nil)); code(err) != jsonrpc.CodeTimeout {
 		t.Fatalf("timeout: %v", err)
 	}
 	if strings.Join(order, ",") != "first,second" {
 		t.Fatalf("order %v", order)
 	}
-	if _, err := h.Handle(context.Background(), pipeline.NewCall("big", nil)); code(err) != jsonrpc.CodeLimitExceeded {
+	if _, err := pipeline.Do(context.Background(), h, pipeline.NewCall("big", nil)); code(err) != jsonrpc.CodeLimitExceeded {
 		t.Fatalf("size: %v", err)
 	}
 }
 
 func TestLogsHugeRangeWithoutLimit(t *testing.T) {
 	rec := &recorder{answer: func(*pipeline.Call) (json.RawMessage, error) { return json.RawMessage(`[]`), nil }}
-	h := &logs.Splitter{Next: rec, Head: trackerAt(1000), Chunk: 100, Concurrency: 2}
+	h := logsChain(rec, 1000, 0, 100, 2)
 	// Up to the head: 11 chunks.
-	if _, err := h.Handle(context.Background(), pipeline.NewCall("eth_getLogs", json.RawMessage(`[{"fromBlock":"0x0","toBlock":"latest"}]`))); err != nil {
+	if _, err := pipeline.Do(context.Background(), h, pipeline.NewCall("eth_getLogs", json.RawMessage(`[{"fromBlock":"0x0","toBlock":"latest"}]`))); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.calls) != 11 {
@@ -255,15 +269,81 @@ func TestLogsHugeRangeWithoutLimit(t *testing.T) {
 	}
 	// Beyond the head: refused as a node refuses it, nothing sent upstream.
 	rec.calls = nil
-	_, err := h.Handle(context.Background(), pipeline.NewCall("eth_getLogs", json.RawMessage(`[{"fromBlock":"0x0","toBlock":"0x7fffffffffffffff"}]`)))
+	_, err := pipeline.Do(context.Background(), h, pipeline.NewCall("eth_getLogs", json.RawMessage(`[{"fromBlock":"0x0","toBlock":"0x7fffffffffffffff"}]`)))
 	var je *jsonrpc.Error
 	if !errors.As(err, &je) || je.Code != jsonrpc.CodeInvalidParams || je.Message != "block range extends beyond current head block" || len(rec.calls) != 0 {
 		t.Fatalf("range past the head: %v, %d upstream calls", err, len(rec.calls))
 	}
 	// A long chain: too many chunks, refused rather than looping.
-	h.Head = trackerAt(500_000)
-	_, err = h.Handle(context.Background(), pipeline.NewCall("eth_getLogs", json.RawMessage(`[{"fromBlock":"0x0","toBlock":"latest"}]`)))
+	h = logsChain(rec, 500_000, 0, 100, 2)
+	_, err = pipeline.Do(context.Background(), h, pipeline.NewCall("eth_getLogs", json.RawMessage(`[{"fromBlock":"0x0","toBlock":"latest"}]`)))
 	if code(err) != jsonrpc.CodeInvalidParams || len(rec.calls) != 0 {
 		t.Fatalf("huge range: %v", err)
+	}
+}
+
+// TestBlockTagRef: the block-tag stage records the block it resolved on
+// the call, once, for the stages behind (verification reads it and parses
+// nothing): safe and finalized are the agreed safe and finalized blocks,
+// never the head; a tag the head has no number for stays a tag.
+func TestBlockTagRef(t *testing.T) {
+	const hash = "0xabababababababababababababababababababababababababababababababab"
+	tests := []struct {
+		method, params string
+		head           uint64
+		want           blockref.Ref
+		hasRef         bool
+		wantRange      pipeline.BlockRange
+		hasRange       bool
+	}{
+		{"eth_getBalance", `["0xaa","latest"]`, 1000, blockref.Ref{Kind: blockref.Number, Number: 1000}, true, pipeline.BlockRange{}, false},
+		{"eth_getBalance", `["0xaa"]`, 1000, blockref.Ref{Kind: blockref.Number, Number: 1000}, true, pipeline.BlockRange{}, false},
+		{"eth_getBalance", `["0xaa","safe"]`, 1000, blockref.Ref{Kind: blockref.Number, Number: 968}, true, pipeline.BlockRange{}, false},
+		{"eth_getBalance", `["0xaa","finalized"]`, 1000, blockref.Ref{Kind: blockref.Number, Number: 936}, true, pipeline.BlockRange{}, false},
+		{"eth_getBalance", `["0xaa","safe"]`, 0, blockref.Ref{Kind: blockref.Safe}, true, pipeline.BlockRange{}, false},
+		{"eth_getBalance", `["0xaa"]`, 0, blockref.Ref{Kind: blockref.Latest}, true, pipeline.BlockRange{}, false},
+		{"eth_getBalance", `["0xaa","pending"]`, 1000, blockref.Ref{Kind: blockref.Pending, Number: 1000}, true, pipeline.BlockRange{}, false},
+		{"eth_getBalance", `["0xaa",{"blockHash":"` + hash + `","requireCanonical":true}]`, 1000,
+			blockref.Ref{Kind: blockref.Hash, Hash: [32]byte{0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+				0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab}, RequireCanonical: true, Object: true}, true, pipeline.BlockRange{}, false},
+		{"eth_getTransactionReceipt", `["0xcc"]`, 1000, blockref.Ref{}, false, pipeline.BlockRange{}, false},
+		{"eth_getLogs", `[{"fromBlock":"safe","toBlock":"latest"}]`, 1000, blockref.Ref{}, false, pipeline.BlockRange{From: 968, To: 1000}, true},
+		{"eth_getLogs", `[{"fromBlock":"earliest","toBlock":"0x10"}]`, 1000, blockref.Ref{}, false, pipeline.BlockRange{From: 0, To: 16}, true},
+		{"eth_getLogs", `[{"blockHash":"` + hash + `"}]`, 1000, blockref.Ref{}, false, pipeline.BlockRange{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+tt.params, func(t *testing.T) {
+			rec := &recorder{}
+			h := &blocktag.BlockTag{Next: rec, Head: trackerAt(tt.head)}
+			if _, err := pipeline.Do(context.Background(), h, pipeline.NewCall(tt.method, json.RawMessage(tt.params))); err != nil {
+				t.Fatal(err)
+			}
+			got := rec.calls[0]
+			if got.Ref != tt.want || got.HasRef != tt.hasRef || got.Range != tt.wantRange || got.HasRange != tt.hasRange {
+				t.Fatalf("ref %+v (%v) range %+v (%v); want %+v (%v) %+v (%v)", got.Ref, got.HasRef, got.Range, got.HasRange,
+					tt.want, tt.hasRef, tt.wantRange, tt.hasRange)
+			}
+		})
+	}
+}
+
+// TestLogsSplitReport: a split eth_getLogs is reported as established the
+// weakest way any of its chunks was.
+func TestLogsSplitReport(t *testing.T) {
+	rec := &recorder{answer: func(c *pipeline.Call) (json.RawMessage, error) {
+		c.Report = &pipeline.Report{}
+		class := pipeline.ClassProof
+		if strings.Contains(string(c.Params), `"fromBlock":"0x64"`) {
+			class = pipeline.ClassQuorum
+		}
+		c.Report.Set(class, "", "op")
+		return json.RawMessage(`[]`), nil
+	}}
+	c := pipeline.NewCall("eth_getLogs", json.RawMessage(`[{"fromBlock":"0x0","toBlock":"0xfa"}]`))
+	if _, err := pipeline.Do(context.Background(), logsChain(rec, 1000, 0, 100, 2), c); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.calls) != 3 || c.Report == nil || c.Report.Class() != pipeline.ClassQuorum {
+		t.Fatalf("%d chunks, report %v; want 3 and quorum", len(rec.calls), c.Report)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/ethmethod"
@@ -13,162 +12,13 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/upstream"
 )
 
-// batchWait bounds how long a call waits for the rest of its wave before
-// its batch is sent without them (a call held up in an earlier stage, or a
-// goroutine of the wave not yet scheduled on a busy machine).
-const batchWait = 5 * time.Millisecond
-
-// Batch gathers the forwarded calls of one wave of a client's batch so that
-// they reach one provider as one upstream batch request, not one request
-// each. The server makes a Batch per wave (NewBatch with the number of calls
-// that will run the pipeline), gives each call a Slot in its context
-// (WithSlot), and calls the slot's Done when the call left the pipeline.
-//
-// A wave is sent when every call of it is either waiting here or done (was
-// answered before routing, e.g. eth_chainId), or after batchWait. A call the
-// batch cannot answer for sure (the batch failed or was slower than the
-// hedge delay, the node lacked its data or failed on it) goes through Do on
-// its own, with retries and hedging. Writes and debug/trace calls never
-// join a batch.
-type Batch struct {
-	r       *Router
-	mu      sync.Mutex
-	open    int // calls of the wave neither waiting here nor done
-	waiting []*batchItem
-	ready   chan struct{} // closed when the waiting calls are answered
-	timer   *time.Timer
-
-	// The wave's slots and items, made with it: one allocation for all
-	// instead of two per call. Each is handed out once.
-	slots    []Slot
-	nextSlot atomic.Int32
-	items    []batchItem
-	nextItem int // guarded by mu
-}
-
+// batchItem is one call of a wave on its way to an upstream batch.
 type batchItem struct {
 	ctx      context.Context
-	req      Request       // a copy: the caller's may live on its stack
-	ready    chan struct{} // shared by the calls sent together
+	req      Request // a copy: the caller's may live on its stack
 	res      Result
 	err      error
 	fallback bool // route it on its own with Do
-}
-
-// NewBatch starts a wave of n calls.
-func (r *Router) NewBatch(n int) *Batch {
-	return &Batch{r: r, open: n, slots: make([]Slot, n), items: make([]batchItem, n),
-		waiting: make([]*batchItem, 0, n)}
-}
-
-// Slot is one call's place in a Batch.
-type Slot struct {
-	b    *Batch
-	used bool // guarded by b.mu
-}
-
-// Slot returns the place of one call of the wave.
-func (b *Batch) Slot() *Slot {
-	if i := int(b.nextSlot.Add(1)) - 1; i < len(b.slots) {
-		s := &b.slots[i]
-		s.b = b
-		return s
-	}
-	return &Slot{b: b}
-}
-
-// Go runs f, a call of the wave, on one of the router's workers (see
-// workers): a call waiting for its batch holds a goroutine, and a worker's
-// stack is already grown.
-func (b *Batch) Go(f func()) { b.r.workers.Go(funcJob(f)) }
-
-type slotKey struct{}
-
-// WithSlot returns ctx carrying the call's batch slot, for the forward stage.
-func WithSlot(ctx context.Context, s *Slot) context.Context {
-	return context.WithValue(ctx, slotKey{}, s)
-}
-
-// SlotFrom returns the call's batch slot, or nil outside a batch.
-func SlotFrom(ctx context.Context) *Slot {
-	s, _ := ctx.Value(slotKey{}).(*Slot)
-	return s
-}
-
-// Done tells the batch that the call left the pipeline. Safe to call
-// whether or not the call was routed through the batch.
-func (s *Slot) Done() { s.leave() }
-
-// leave marks the slot used without waiting in the batch, sending the wave
-// if it was the last call the batch waited for.
-func (s *Slot) leave() {
-	b := s.b
-	b.mu.Lock()
-	if s.used {
-		b.mu.Unlock()
-		return
-	}
-	s.used = true
-	b.open--
-	var items []*batchItem
-	var ready chan struct{}
-	if b.open == 0 {
-		items, ready = b.takeLocked()
-	}
-	b.mu.Unlock()
-	if len(items) > 0 {
-		b.send(items[0].ctx, items, ready)
-	}
-}
-
-// Do routes req as part of the batch (the first routed call of the slot),
-// or on its own (anything else, e.g. the further chunks of a split
-// eth_getLogs).
-func (s *Slot) Do(ctx context.Context, req *Request) (Result, error) {
-	b := s.b
-	if !batchable(req) {
-		s.leave()
-		return b.r.Do(ctx, req)
-	}
-	b.mu.Lock()
-	if s.used {
-		b.mu.Unlock()
-		return b.r.Do(ctx, req)
-	}
-	s.used = true
-	b.open--
-	if b.ready == nil {
-		b.ready = make(chan struct{})
-	}
-	var it *batchItem
-	if b.nextItem < len(b.items) {
-		it = &b.items[b.nextItem]
-		b.nextItem++
-	} else {
-		it = new(batchItem)
-	}
-	*it = batchItem{ctx: ctx, req: *req, ready: b.ready}
-	b.waiting = append(b.waiting, it)
-	var items []*batchItem
-	var ready chan struct{}
-	if b.open == 0 {
-		items, ready = b.takeLocked()
-	} else if b.timer == nil {
-		b.timer = time.AfterFunc(batchWait, b.flush)
-	}
-	b.mu.Unlock()
-	if len(items) > 0 {
-		b.send(ctx, items, ready)
-	}
-	select {
-	case <-it.ready:
-	case <-ctx.Done():
-		return Result{}, ctx.Err()
-	}
-	if it.fallback {
-		return b.r.Do(ctx, req)
-	}
-	return it.res, it.err
 }
 
 // batchAttempt is one upstream batch request of a wave.
@@ -213,38 +63,10 @@ func (r *Router) batchHedgeDelay(t *tried, n int) time.Duration {
 	return min(r.hedgeDelay(t)*time.Duration(n), r.hedgeMax())
 }
 
-// takeLocked takes the waiting calls and the channel that tells them they
-// are answered. Called with mu held.
-func (b *Batch) takeLocked() ([]*batchItem, chan struct{}) {
-	items, ready := b.waiting, b.ready
-	b.waiting, b.ready = nil, nil
-	if b.timer != nil {
-		b.timer.Stop()
-		b.timer = nil
-	}
-	return items, ready
-}
-
-// flush sends what waits when batchWait has passed.
-func (b *Batch) flush() {
-	b.mu.Lock()
-	items, ready := b.takeLocked()
-	b.mu.Unlock()
-	if len(items) > 0 {
-		b.send(items[0].ctx, items, ready)
-	}
-}
-
-// send routes items as one upstream batch, hands each its answer, and
-// closes ready.
-func (b *Batch) send(ctx context.Context, items []*batchItem, ready chan struct{}) {
-	defer close(ready)
-	b.r.sendBatch(ctx, items)
-}
-
-// DoBatch routes the calls of one wave of a client's batch at once, as the
-// calls of a Batch are routed: the calls that may share a request go to one
-// provider as one upstream batch; the others (writes, debug and trace
+// DoBatch routes the calls of one wave of a client's batch at once: the
+// calls that may share a request go to one provider as one upstream batch
+// (hedged as a batch to another operator when slower than its hedge
+// delay); the others (writes, debug and trace
 // calls) and any call the batch could not answer for sure go through Do
 // each, at the same time, all but one on the router's workers. out[i] and
 // errs[i] are reqs[i]'s answer, as Do would give it.

@@ -2,7 +2,6 @@ package route
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,36 +18,8 @@ func (n *testNet) requests() uint64 {
 	return total
 }
 
-// runWave routes reqs as one wave of a client batch; skip calls leave the
-// wave without routing (answered before routing).
-func runWave(t *testing.T, r *Router, skip int, reqs ...*Request) []Result {
-	t.Helper()
-	b := r.NewBatch(len(reqs) + skip)
-	results := make([]Result, len(reqs))
-	var wg sync.WaitGroup
-	for range skip {
-		s := b.Slot()
-		wg.Go(func() { s.Done() })
-	}
-	for i, req := range reqs {
-		s := b.Slot()
-		wg.Go(func() {
-			defer s.Done()
-			ctx, cancel := context.WithTimeout(WithSlot(context.Background(), s), 3*time.Second)
-			defer cancel()
-			res, err := SlotFrom(ctx).Do(ctx, req)
-			if err != nil {
-				t.Errorf("call %d (%s): %v", i, req.Method, err)
-			}
-			results[i] = res
-		})
-	}
-	wg.Wait()
-	return results
-}
-
-// runDoBatch routes reqs as one wave with DoBatch (the calls of a pipeline
-// that takes waves whole); skip is not used: such calls never reach routing.
+// runDoBatch routes reqs as one wave with DoBatch, as the forward stage
+// does; skip is not used: calls answered before routing never reach it.
 func runDoBatch(t *testing.T, r *Router, _ int, reqs ...*Request) []Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -67,17 +38,13 @@ func runDoBatch(t *testing.T, r *Router, _ int, reqs ...*Request) []Result {
 	return results
 }
 
-// waveRunners are the two ways a wave reaches routing: each call on a
-// goroutine of its own through its Slot, or the whole wave through DoBatch.
-// tries is how many times a test may run a wave before it counts: a wave
-// of slots whose goroutines were not all scheduled within batchWait is sent
-// in parts (correct, only slower), which DoBatch never does.
+// waveRunners are the ways a wave reaches routing: the whole wave through
+// DoBatch. tries is how many times a test may run a wave before it counts.
 var waveRunners = []struct {
 	name  string
 	run   func(t *testing.T, r *Router, skip int, reqs ...*Request) []Result
 	tries int
 }{
-	{"slots", runWave, 5},
 	{"DoBatch", runDoBatch, 1},
 }
 
@@ -209,27 +176,7 @@ func TestBatchNodeAnswersPerCall(t *testing.T) {
 	// call is retried on its own; the others are answered from the batch.
 	far := read("eth_getBalance")
 	far.Params = []byte(`["0x407d73d8a49eeb85d32cf465507dd71d507100c1","0xffffff"]`)
-	b := n.router.NewBatch(2)
-	var wg sync.WaitGroup
-	var farErr error
-	for i, req := range []*Request{read("eth_gasPrice"), far} {
-		s := b.Slot()
-		wg.Go(func() {
-			defer s.Done()
-			_, err := s.Do(context.Background(), req)
-			if i == 1 {
-				farErr = err
-			} else if err != nil {
-				t.Errorf("eth_gasPrice: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if farErr == nil {
-		t.Error("a block past the head was answered")
-	}
-
-	// The same wave through DoBatch.
+	// The wave through DoBatch.
 	wave := []Request{*read("eth_gasPrice"), *far}
 	results, errs := make([]Result, 2), make([]error, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

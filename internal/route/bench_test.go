@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"sync"
 	"testing"
 )
 
@@ -54,31 +53,24 @@ func benchDo(b *testing.B, n *testNet) {
 }
 
 // BenchmarkBatch10 measures a wave of ten reads that reach routing as one
-// upstream batch (route.Batch), the calls on the router's workers as the
-// server runs them; per op is per wave.
+// upstream batch (DoBatch, as the forward stage sends a wave); per op is
+// per wave.
 func BenchmarkBatch10(b *testing.B) {
 	n := startNet(&testing.T{}, testRouting(), threeOperators()...)
-	reqs := make([]*Request, 10)
+	reqs := make([]Request, 10)
 	for i := range reqs {
-		reqs[i] = read("eth_gasPrice")
+		reqs[i] = *read("eth_gasPrice")
 	}
+	results, errs := make([]Result, len(reqs)), make([]error, len(reqs))
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		batch := n.router.NewBatch(len(reqs))
-		var wg sync.WaitGroup
-		for _, req := range reqs {
-			s := batch.Slot()
-			wg.Add(1)
-			batch.Go(func() {
-				defer wg.Done()
-				defer s.Done()
-				if _, err := s.Do(WithSlot(ctx, s), req); err != nil {
-					b.Error(err)
-				}
-			})
+		n.router.DoBatch(ctx, reqs, results, errs)
+		for _, err := range errs {
+			if err != nil {
+				b.Error(err)
+			}
 		}
-		wg.Wait()
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline/assemble"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline/filters"
 	"github.com/rpcmesh/rpcmesh/internal/route"
 	"github.com/rpcmesh/rpcmesh/internal/subscribe"
@@ -28,9 +29,8 @@ type chain struct {
 	providers []*upstream.Provider
 	router    *route.Router
 	pipeline  pipeline.Handler
-	batches   pipeline.BatchHandler // the pipeline, when it takes a batch's waves whole; else nil
-	hub       *subscribe.Hub        // eth_subscribe over WS, fed by the agreed head
-	filters   *filters.Store        // eth_newFilter & co., fed by the hub
+	hub       *subscribe.Hub // eth_subscribe over WS, fed by the agreed head
+	filters   *filters.Store // eth_newFilter & co., fed by the hub
 	bcast     *txbroadcast.Broadcaster
 	watch     *txwatch.Watcher // accepted transactions until included
 	verify    config.Verify    // the chain's verification settings
@@ -89,10 +89,8 @@ func newChain(cfg *config.Config, ch *config.Chain, m *metrics.Metrics, txm *txw
 	c.hub = newHub(cfg, c, logger)
 	c.filters = filters.NewStore(c.hub, filters.Limits{MaxPerClient: cfg.Filters.MaxPerClient, MaxTotal: cfg.Filters.MaxTotal,
 		MaxChanges: cfg.Filters.MaxChanges, MaxBytes: cfg.Filters.MaxChangesBytes, MaxTotalBytes: cfg.Filters.MaxTotalBytes, Timeout: cfg.Filters.Timeout.D()}, nil)
-	c.pipeline = buildPipeline(cfg, ch, c, evidence, verifyObserver{vm}, logger)
-	if pipeline.CanBatch(c.pipeline) {
-		c.batches = c.pipeline.(pipeline.BatchHandler)
-	}
+	c.pipeline = assemble.Build(assemble.Parts{Config: cfg, Chain: ch, Verify: c.verify, Head: c.head, Router: c.router,
+		Watch: c.watch, Filters: c.filters, Evidence: evidence, Metrics: vm, Logger: logger})
 	return c
 }
 

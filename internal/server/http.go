@@ -3,26 +3,17 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
-	"github.com/rpcmesh/rpcmesh/internal/pipeline"
-	"github.com/rpcmesh/rpcmesh/internal/pipeline/forward"
-	"github.com/rpcmesh/rpcmesh/internal/route"
-	"github.com/rpcmesh/rpcmesh/internal/verify/stage"
 )
 
 // RequestIDHeader carries the request ID back to the client (and into logs).
@@ -119,42 +110,6 @@ type headerSetter interface {
 	Add(key, value string)
 }
 
-// answer runs one request body on chain ch: decode, limits, the calls
-// through the pipeline, encode. It returns the HTTP status and the body,
-// nil when there is nothing to send (only notifications: 204). The
-// request's timeout starts here, under parent. client is the remote IP
-// address (bounds kept per client).
-func (g *Gateway) answer(parent context.Context, ch *chain, body []byte, rid, client string, h headerSetter) (int, []byte) {
-	calls, batch, derr := jsonrpc.Decode(body)
-	if derr != nil {
-		return http.StatusOK, errorBody(derr)
-	}
-	if max := g.cfg.Limits.MaxBatchItems; max > 0 && len(calls) > max {
-		return http.StatusOK, errorBody(jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: batch of %d calls is over the limit of %d", len(calls), max))
-	}
-	ctx := parent
-	if t := g.cfg.Limits.RequestTimeout.D(); t > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(parent, t)
-		defer cancel()
-	}
-	// The request's logger is built only when a call logs (logger.With
-	// allocates, and most calls log nothing at the default level).
-	logger := callLogger{base: g.logger, rid: rid, chain: ch.cfg.Name, client: client}
-	var reports []*stage.Report // how each answer was established, for X-Rpcmesh-Verified
-	if ch.verify.Enabled {
-		reports = make([]*stage.Report, len(calls))
-	}
-	responses := g.runCalls(ctx, ch, calls, reports, &logger)
-	setVerified(h, reports, batch)
-	setHeadTrust(h, ch)
-	out := g.encode(responses, batch)
-	if out == nil {
-		return http.StatusNoContent, nil
-	}
-	return http.StatusOK, out
-}
-
 // errorBody is one JSON-RPC error response (id null).
 func errorBody(e *jsonrpc.Error) []byte {
 	resp := jsonrpc.NewError(nil, e)
@@ -227,202 +182,6 @@ func (g *Gateway) bodyLimit() int64 {
 func bodyTooLarge(limit int64) *httpError {
 	return &httpError{http.StatusRequestEntityTooLarge,
 		jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: request body over %d bytes", limit)}
-}
-
-// runCalls answers the calls in order. A batch runs in waves of at most
-// BatchConcurrency calls at once; the calls of a wave that reach routing go
-// to one provider as one upstream batch (see route.Batch). Notifications
-// are run but get no response.
-func (g *Gateway) runCalls(ctx context.Context, ch *chain, calls []jsonrpc.Call, reports []*stage.Report, logger *callLogger) []jsonrpc.Response {
-	if len(calls) == 1 && calls[0].Err == nil {
-		// The usual request: one call, answered in place (no result and
-		// bookkeeping slices, no closure).
-		c := &calls[0]
-		if reports != nil {
-			ctx, reports[0] = stage.WithReport(ctx)
-		}
-		resp := g.call(ctx, ch, &c.Req, logger)
-		if c.Req.IsNotification() {
-			return nil
-		}
-		return []jsonrpc.Response{resp}
-	}
-	results, answered := g.runBatch(ctx, ch, calls, reports, logger)
-	out := results[:0]
-	for i := range results {
-		if answered[i] {
-			out = append(out, results[i])
-		}
-	}
-	return out
-}
-
-// runBatch answers the calls of a batch in waves (see runCalls): results[i]
-// is calls[i]'s response when answered[i] (not a notification).
-func (g *Gateway) runBatch(ctx context.Context, ch *chain, calls []jsonrpc.Call, reports []*stage.Report, logger *callLogger) (results []jsonrpc.Response, answered []bool) {
-	results = make([]jsonrpc.Response, len(calls))
-	answered = make([]bool, len(calls))
-	one := func(ctx context.Context, i int) {
-		c := &calls[i]
-		if c.Err != nil {
-			results[i], answered[i] = jsonrpc.Response{ID: c.Req.ID, Error: c.Err}, true
-			return
-		}
-		if reports != nil {
-			ctx, reports[i] = stage.WithReport(ctx)
-		}
-		resp := g.call(ctx, ch, &c.Req, logger)
-		if !c.Req.IsNotification() {
-			results[i], answered[i] = resp, true
-		}
-	}
-	workers := min(max(g.cfg.Limits.BatchConcurrency, 1), len(calls))
-	switch {
-	case workers <= 1:
-		for i := range calls {
-			one(ctx, i)
-		}
-	case ch.batches != nil:
-		for start := 0; start < len(calls); start += workers {
-			g.runWaveWhole(ctx, ch, calls[start:min(start+workers, len(calls))], results[start:], answered[start:], logger)
-		}
-	default:
-		for start := 0; start < len(calls); start += workers {
-			g.runWave(ctx, ch, calls, start, min(start+workers, len(calls)), one)
-		}
-	}
-	return results, answered
-}
-
-// runWave runs calls[start:end] at once (the wave is at most
-// BatchConcurrency long), with a route.Batch gathering their upstream calls:
-// the last valid call on this goroutine (its stack is already grown), the
-// others on the router's workers.
-func (g *Gateway) runWave(ctx context.Context, ch *chain, calls []jsonrpc.Call, start, end int, one func(context.Context, int)) {
-	n, last := 0, -1
-	for i := start; i < end; i++ {
-		if calls[i].Err == nil {
-			n, last = n+1, i
-		} else {
-			one(ctx, i) // answered with its decoding error
-		}
-	}
-	if n == 0 {
-		return
-	}
-	b := ch.router.NewBatch(n)
-	run := func(i int) {
-		slot := b.Slot()
-		defer slot.Done()
-		one(route.WithSlot(ctx, slot), i)
-	}
-	// The valid calls before last run on the router's workers. One closure
-	// serves them all, each run taking the next index: a closure per call
-	// was an allocation per call.
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		next = start
-	)
-	take := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		for next < last && calls[next].Err != nil {
-			next++
-		}
-		i := next
-		next++
-		return i
-	}
-	worker := func() {
-		defer wg.Done()
-		run(take())
-	}
-	wg.Add(n - 1)
-	for range n - 1 {
-		b.Go(worker)
-	}
-	if last >= 0 {
-		run(last)
-	}
-	wg.Wait()
-}
-
-// runWaveWhole runs a wave's calls down a pipeline that takes them
-// together (pipeline.BatchHandler): one pass of each stage over the wave on
-// this goroutine, and one upstream batch, instead of a goroutine per call.
-// results[i] and answered[i] are calls[i]'s. Each call's duration in the
-// metrics and logs is the wave's: its calls are answered together.
-func (g *Gateway) runWaveWhole(ctx context.Context, ch *chain, calls []jsonrpc.Call, results []jsonrpc.Response, answered []bool, logger *callLogger) {
-	start := time.Now()
-	pcs := make([]pipeline.Call, 0, len(calls))
-	at := make([]int, 0, len(calls)) // pcs[j] is calls[at[j]]
-	for i := range calls {
-		if c := &calls[i]; c.Err != nil {
-			results[i], answered[i] = jsonrpc.Response{ID: c.Req.ID, Error: c.Err}, true
-		} else {
-			pcs, at = append(pcs, *pipeline.NewCall(c.Req.Method, c.Req.Params)), append(at, i)
-			pcs[len(pcs)-1].Client = logger.client
-		}
-	}
-	if len(pcs) == 0 {
-		return
-	}
-	ptrs := make([]*pipeline.Call, len(pcs))
-	for j := range pcs {
-		ptrs[j] = &pcs[j]
-	}
-	out := make([]pipeline.Answer, len(pcs))
-	ch.batches.HandleBatch(ctx, ptrs, out)
-	d := time.Since(start)
-	for j, i := range at {
-		req := &calls[i].Req
-		resp := g.respond(ctx, ch, req, &pcs[j], out[j].Result, out[j].Err, d, logger)
-		if !req.IsNotification() {
-			results[i], answered[i] = resp, true
-		}
-	}
-}
-
-// call runs one request through the chain's pipeline.
-func (g *Gateway) call(ctx context.Context, ch *chain, req *jsonrpc.Request, logger *callLogger) jsonrpc.Response {
-	start := time.Now()
-	c := pipeline.NewCall(req.Method, req.Params)
-	c.Client = logger.client
-	res, err := ch.pipeline.Handle(ctx, c)
-	return g.respond(ctx, ch, req, c, res, err, time.Since(start), logger)
-}
-
-// respond turns what the pipeline answered c (req) in d into its
-// response, counting and logging it.
-func (g *Gateway) respond(ctx context.Context, ch *chain, req *jsonrpc.Request, c *pipeline.Call, res json.RawMessage, err error, d time.Duration, logger *callLogger) jsonrpc.Response {
-	if err != nil {
-		var je *jsonrpc.Error
-		if !errors.As(err, &je) {
-			je = forward.ToRPC(err)
-		}
-		g.metrics.Call(ch.cfg.Name, req.Method, d, je)
-		level := slog.LevelDebug
-		if je.Code == jsonrpc.CodeNoProvider || je.Code == jsonrpc.CodeUpstreamError || je.Code == jsonrpc.CodeTimeout || je.Code == jsonrpc.CodeInternalError {
-			level = slog.LevelWarn
-		}
-		if g.logger.Enabled(ctx, level) {
-			logger.get().Log(ctx, level, "call failed", "method", req.Method, "code", je.Code, "err", je.Message,
-				"provider", c.Provider, "attempts", c.Attempts, "duration", d)
-		}
-		return jsonrpc.NewError(req.ID, je)
-	}
-	g.metrics.Call(ch.cfg.Name, req.Method, d, nil)
-	if g.logger.Enabled(ctx, slog.LevelDebug) {
-		logger.get().Debug("call", "method", req.Method, "provider", c.Provider, "attempts", c.Attempts, "hedged", c.Hedged, "duration", d)
-	}
-	return jsonrpc.NewResult(req.ID, res)
-}
-
-// encode builds the response body, replacing answers past the total
-// response size limit with a limit error.
-func (g *Gateway) encode(responses []jsonrpc.Response, batch bool) []byte {
-	return jsonrpc.EncodeLimited(responses, batch, g.cfg.Limits.MaxResponseBytes)
 }
 
 // write sends body, gzipped when the client accepts it and it is worth it.
@@ -525,21 +284,6 @@ func (g *Gateway) chainNames() []string {
 		names[i] = c.cfg.Name
 	}
 	return names
-}
-
-// callLogger is a request's logger (request ID and chain attached), built
-// on first use: the batch items of one request share it.
-type callLogger struct {
-	base       *slog.Logger
-	rid, chain string
-	client     string // the remote IP address, passed to the pipeline with each call
-	once       sync.Once
-	l          *slog.Logger
-}
-
-func (c *callLogger) get() *slog.Logger {
-	c.once.Do(func() { c.l = c.base.With("request_id", c.rid, "chain", c.chain) })
-	return c.l
 }
 
 // remoteIP is the IP address of a remote "host:port" (proxies' headers

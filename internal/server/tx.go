@@ -134,7 +134,7 @@ func (g *Gateway) BroadcastOrder(chain string) []string {
 // the chain does not verify (inclusion is then agreed by operators alone).
 func (c *chain) provenReceipt(ctx context.Context, hash string) (uint64, string, error) {
 	params, _ := json.Marshal([]string{hash})
-	res, err := c.pipeline.Handle(ctx, pipeline.NewCall("eth_getTransactionReceipt", params))
+	res, err := pipeline.Do(ctx, c.pipeline, pipeline.NewCall("eth_getTransactionReceipt", params))
 	if err != nil {
 		return 0, "", err
 	}

@@ -3,7 +3,7 @@ package server
 import (
 	"strconv"
 
-	"github.com/rpcmesh/rpcmesh/internal/verify/stage"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 )
 
 // VerifiedHeader says how an answer was established: "proof", "quorum" or
@@ -15,7 +15,7 @@ const VerifiedHeader = "X-Rpcmesh-Verified"
 
 // setVerified writes the verification header from the calls' reports (nil
 // when the chain does not verify).
-func setVerified(h headerSetter, reports []*stage.Report, batch bool) {
+func setVerified(h headerSetter, reports []*pipeline.Report, batch bool) {
 	for i, r := range reports {
 		if r == nil {
 			continue

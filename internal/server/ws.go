@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 
@@ -45,7 +44,8 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, ch *chain, rid
 				return jsonrpc.NewError(req.ID, errTooManyRequests())
 			}
 			defer g.leave()
-			return g.call(ctx, ch, req, logger)
+			resp, _ := g.call(ctx, ch, req, logger)
+			return resp
 		},
 		Batch: func(ctx context.Context, calls []jsonrpc.Call) []jsonrpc.Response {
 			// A batch takes one slot, as one HTTP request does, and runs as
@@ -96,8 +96,8 @@ func newHub(cfg *config.Config, c *chain, logger *slog.Logger) *subscribe.Hub {
 		Head: c.head,
 		// The pipeline is built after the hub (its filter stage is fed by
 		// the hub); it is read when the hub first fetches.
-		Fetch: pipeline.HandlerFunc(func(ctx context.Context, call *pipeline.Call) (json.RawMessage, error) {
-			return c.pipeline.Handle(ctx, call)
+		Fetch: pipeline.HandlerFunc(func(ctx context.Context, wave []*pipeline.Call) {
+			c.pipeline.Handle(ctx, wave)
 		}),
 		Pending:         sources,
 		PendingPoll:     cfg.WebSocket.PendingPollInterval.D(),

@@ -119,7 +119,7 @@ func (h *Hub) header(ctx context.Context, hash string) (*header, error) {
 	params, _ := json.Marshal([]any{hash, false})
 	var lastErr error
 	for range fetchAttempts {
-		res, err := h.opts.Fetch.Handle(ctx, pipeline.NewCall("eth_getBlockByHash", params))
+		res, err := pipeline.Do(ctx, h.opts.Fetch, pipeline.NewCall("eth_getBlockByHash", params))
 		if err == nil && string(res) != "null" {
 			hd, perr := parseHeader(res)
 			if perr == nil && hd.hash == hash {

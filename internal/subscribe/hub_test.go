@@ -51,7 +51,13 @@ func (f *fakeChain) Latest() (head.Block, bool) {
 	return f.head, !f.head.IsZero()
 }
 
-func (f *fakeChain) Handle(_ context.Context, c *pipeline.Call) (json.RawMessage, error) {
+func (f *fakeChain) Handle(_ context.Context, wave []*pipeline.Call) {
+	for _, c := range wave {
+		c.Answer(f.answer(c))
+	}
+}
+
+func (f *fakeChain) answer(c *pipeline.Call) (json.RawMessage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var params []json.RawMessage

@@ -116,7 +116,7 @@ func (h *Hub) fetchLogs(ctx context.Context, hash string) ([]logEntry, error) {
 	params, _ := json.Marshal([]any{map[string]string{"blockHash": hash}})
 	var lastErr error
 	for range fetchAttempts {
-		res, err := h.opts.Fetch.Handle(ctx, pipeline.NewCall("eth_getLogs", params))
+		res, err := pipeline.Do(ctx, h.opts.Fetch, pipeline.NewCall("eth_getLogs", params))
 		if err == nil {
 			logs, perr := parseLogs(res, hash)
 			if perr == nil {

@@ -1,12 +1,15 @@
-// Package blocktag is the pipeline stage that resolves block tags against
-// the chain's agreed head: "latest", "safe" and "finalized" become the
-// agreed numbers before the call is forwarded, so every provider is asked
-// about the same block and a client never sees the chain go backwards when
-// its calls land on different providers. It also pins the call to its
-// block, so routing picks only providers that have it. The block param is
-// parsed by internal/blockref, as a node parses it: a number or tag, and
-// for the methods that take one (go-ethereum's BlockNumberOrHash) a block
-// hash, bare or in an EIP-1898 object.
+// Package blocktag is the pipeline stage that parses a call's block param
+// once and resolves block tags against the chain's agreed head, recording
+// the result on the call for the stages behind (pipeline.Call.Ref, and an
+// eth_getLogs filter's range, Call.Range): "latest", "safe" and
+// "finalized" become the agreed numbers before the call is forwarded, so
+// every provider is asked about the same block and a client never sees
+// the chain go backwards when its calls land on different providers. It
+// also pins the call to its block, so routing picks only providers that
+// have it. The block param is parsed by internal/blockref, as a node
+// parses it: a number or tag, and for the methods that take one
+// (go-ethereum's BlockNumberOrHash) a block hash, bare or in an EIP-1898
+// object. An eth_getLogs range is checked as a node checks it.
 package blocktag
 
 import (
@@ -26,33 +29,31 @@ type BlockTag struct {
 	Head *head.Tracker
 }
 
-// Handle resolves the block param and passes the call on.
-func (b *BlockTag) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
-	if err := b.pin(c); err != nil {
-		return nil, err
+// Handle resolves the block params of a wave's calls (and eth_getLogs
+// ranges) and passes them on together; a call whose block param is wrong
+// is answered with the node's error.
+func (b *BlockTag) Handle(ctx context.Context, wave []*pipeline.Call) {
+	pipeline.HandleWave(ctx, wave, b.Next, b.way, nil)
+}
+
+// way resolves c's block param or log range, or answers c with why not.
+func (b *BlockTag) way(c *pipeline.Call) pipeline.Way {
+	var err *jsonrpc.Error
+	if c.Method == "eth_getLogs" {
+		err = b.logRange(c)
+	} else {
+		err = b.pin(c)
 	}
-	return b.Next.Handle(ctx, c)
+	if err != nil {
+		c.Answer(nil, err)
+		return pipeline.Answered
+	}
+	return pipeline.PassOn
 }
 
-// HandleBatch resolves the block params of a wave's calls and passes them
-// on together.
-func (b *BlockTag) HandleBatch(ctx context.Context, calls []*pipeline.Call, out []pipeline.Answer) {
-	pipeline.HandleWave(ctx, b, b.Next.(pipeline.BatchHandler), calls, out, func(i int, c *pipeline.Call) pipeline.Way {
-		if err := b.pin(c); err != nil {
-			out[i] = pipeline.Answer{Err: err}
-			return pipeline.Answered
-		}
-		return pipeline.PassOn
-	})
-}
-
-// Batches reports whether the stages behind take waves whole.
-func (b *BlockTag) Batches() bool { return pipeline.CanBatch(b.Next) }
-
-// pin rewrites c's block param to the block it resolves to and pins c to
-// that block. A nil error is a nil error interface, never a nil
-// *jsonrpc.Error in one.
-func (b *BlockTag) pin(c *pipeline.Call) error {
+// pin rewrites c's block param to the block it resolves to, records it
+// (c.Ref) and pins c to that block.
+func (b *BlockTag) pin(c *pipeline.Call) *jsonrpc.Error {
 	idx := c.Info.BlockParam
 	if idx < 0 {
 		return nil
@@ -70,6 +71,7 @@ func (b *BlockTag) pin(c *pipeline.Call) error {
 		if !c.Info.DefaultLatest || idx > len(params) {
 			return nil
 		}
+		c.Ref, c.HasRef = blockref.Ref{Kind: blockref.Latest}, true
 		h, ok := b.Head.Latest()
 		if !ok {
 			return nil
@@ -79,14 +81,16 @@ func (b *BlockTag) pin(c *pipeline.Call) error {
 			params = append(params, nil) // the place of the block param
 		}
 		c.Params = jsonrpc.EncodeParamsWith(params, idx, blockref.Quantity(q[:0], h.Number))
+		c.Ref = blockref.Ref{Kind: blockref.Number, Number: h.Number}
 		c.Block, c.HasBlock = h.Number, true
 		return nil
 	}
-	ref, err := Parse(params[idx], c.Info.ByHash)
+	ref, err := parse(params[idx], c.Info.ByHash)
 	if err != nil {
 		return jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument %d: %s", idx, err.Error())
 	}
-	res, pinned := Resolve(b.Head, ref)
+	res, pinned := resolve(b.Head, ref)
+	c.Ref, c.HasRef = res, true
 	c.Block, c.HasBlock = res.Number, pinned
 	if res.Kind != ref.Kind { // a tag became the agreed number
 		var q [96]byte // room for a block object, on the stack
@@ -95,16 +99,16 @@ func (b *BlockTag) pin(c *pipeline.Call) error {
 	return nil
 }
 
-// Parse parses a block param as a node does: a number or tag, and when
+// parse parses a block param as a node does: a number or tag, and when
 // byHash also a block hash, bare or in an EIP-1898 object.
-func Parse(raw json.RawMessage, byHash bool) (blockref.Ref, error) {
+func parse(raw json.RawMessage, byHash bool) (blockref.Ref, error) {
 	if byHash {
 		return blockref.ParseNumberOrHash(raw)
 	}
 	return blockref.ParseNumber(raw)
 }
 
-// Resolve turns a tag into the agreed number it stands for ("latest",
+// resolve turns a tag into the agreed number it stands for ("latest",
 // "safe", "finalized"; kept as written when the head has no such number
 // yet) and reports the block the call is pinned to (Number of the result)
 // if any. "pending" stays "pending" but is pinned at the agreed head, so
@@ -112,7 +116,7 @@ func Parse(raw json.RawMessage, byHash bool) (blockref.Ref, error) {
 // hash is not pinned: any provider that knows the hash may answer. A
 // number beyond the agreed head is not pinned: for the gateway's clients
 // that block is not there yet, and a provider answers it as a node does.
-func Resolve(t *head.Tracker, r blockref.Ref) (blockref.Ref, bool) {
+func resolve(t *head.Tracker, r blockref.Ref) (blockref.Ref, bool) {
 	h, haveHead := t.Latest()
 	switch r.Kind {
 	case blockref.Latest:

@@ -16,7 +16,7 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
-	"github.com/rpcmesh/rpcmesh/internal/pipeline/forward"
+	"github.com/rpcmesh/rpcmesh/internal/route"
 	"github.com/rpcmesh/rpcmesh/internal/txbroadcast"
 	"github.com/rpcmesh/rpcmesh/internal/txwatch"
 )
@@ -31,41 +31,40 @@ type Broadcast struct {
 	Watch  *txwatch.Watcher
 }
 
-// Handle serves the transaction methods and passes every other call on.
-func (b *Broadcast) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
+// Handle runs a wave's transaction calls on their own (each waits on its
+// own: a broadcast, a count across operators) and passes the rest on
+// together.
+func (b *Broadcast) Handle(ctx context.Context, wave []*pipeline.Call) {
+	pipeline.HandleWave(ctx, wave, b.Next, b.way, b)
+}
+
+// way runs the calls the stage serves alone.
+func (b *Broadcast) way(c *pipeline.Call) pipeline.Way {
+	if b.serves(c) {
+		return pipeline.Alone
+	}
+	return pipeline.PassOn
+}
+
+// Run answers a transaction call (one serves reports; Handle runs it alone).
+func (b *Broadcast) Run(ctx context.Context, c *pipeline.Call) {
 	switch c.Method {
 	case "eth_sendRawTransaction":
-		return b.send(ctx, c)
+		c.Answer(b.send(ctx, c))
 	case StatusMethod:
-		return b.status(c)
-	case "eth_getTransactionCount":
-		if txbroadcast.IsPendingNonce(c.Params) {
-			res, err := txbroadcast.PendingNonce(ctx, b.Watch.Ranked(), c.Params, b.nonceFloor(ctx, c.Params))
-			if err != nil {
-				return nil, forward.ToRPC(err)
-			}
-			c.Provider = "operators"
-			return res, nil
+		c.Answer(b.status(c))
+	default: // eth_getTransactionCount(address, "pending")
+		res, err := txbroadcast.PendingNonce(ctx, b.Watch.Ranked(), c.Params, b.nonceFloor(ctx, c.Params))
+		if err != nil {
+			c.Answer(nil, route.ToRPC(err))
+			return
 		}
+		c.Provider = "operators"
+		c.Answer(res, nil)
 	}
-	return b.Next.Handle(ctx, c)
 }
 
-// HandleBatch runs a wave's transaction calls on their own and passes the
-// rest on together.
-func (b *Broadcast) HandleBatch(ctx context.Context, calls []*pipeline.Call, out []pipeline.Answer) {
-	pipeline.HandleWave(ctx, b, b.Next.(pipeline.BatchHandler), calls, out, func(_ int, c *pipeline.Call) pipeline.Way {
-		if b.serves(c) {
-			return pipeline.Alone
-		}
-		return pipeline.PassOn
-	})
-}
-
-// Batches reports whether the stages behind take waves whole.
-func (b *Broadcast) Batches() bool { return pipeline.CanBatch(b.Next) }
-
-// serves reports whether the stage answers c itself (Handle's cases).
+// serves reports whether the stage answers c itself (Run's cases).
 func (b *Broadcast) serves(c *pipeline.Call) bool {
 	switch c.Method {
 	case "eth_sendRawTransaction", StatusMethod:
@@ -87,7 +86,7 @@ func (b *Broadcast) nonceFloor(ctx context.Context, params json.RawMessage) uint
 	}
 	floor := b.Watch.NextNonce(addr)
 	latest, _ := json.Marshal([]any{addr, "latest"})
-	res, err := b.Next.Handle(ctx, pipeline.NewCall("eth_getTransactionCount", latest))
+	res, err := pipeline.Do(ctx, b.Next, pipeline.NewCall("eth_getTransactionCount", latest))
 	var n hexutil.Uint64
 	if err == nil && json.Unmarshal(res, &n) == nil {
 		floor = max(floor, uint64(n))

@@ -36,9 +36,11 @@ func newStage(target *countingTarget, next pipeline.Handler) *Broadcast {
 
 func TestStage(t *testing.T) {
 	passed := 0
-	next := pipeline.HandlerFunc(func(context.Context, *pipeline.Call) (json.RawMessage, error) {
-		passed++
-		return json.RawMessage(`"next"`), nil
+	next := pipeline.HandlerFunc(func(_ context.Context, wave []*pipeline.Call) {
+		for _, c := range wave {
+			passed++
+			c.Answer(json.RawMessage(`"next"`), nil)
+		}
 	})
 	for _, tc := range []struct {
 		method, params string
@@ -61,7 +63,7 @@ func TestStage(t *testing.T) {
 		target := &countingTarget{}
 		passed = 0
 		s := newStage(target, next)
-		res, err := s.Handle(context.Background(), pipeline.NewCall(tc.method, json.RawMessage(tc.params)))
+		res, err := pipeline.Do(context.Background(), s, pipeline.NewCall(tc.method, json.RawMessage(tc.params)))
 		if tc.wantCode != 0 {
 			var je *jsonrpc.Error
 			if !errors.As(err, &je) || je.Code != tc.wantCode {
@@ -87,12 +89,14 @@ func TestStage(t *testing.T) {
 // "latest" count (a provider behind, or lying low) is raised to it.
 func TestPendingNonceFloor(t *testing.T) {
 	var asked string
-	next := pipeline.HandlerFunc(func(_ context.Context, c *pipeline.Call) (json.RawMessage, error) {
-		asked = c.Method + string(c.Params)
-		return json.RawMessage(`"0x5"`), nil
+	next := pipeline.HandlerFunc(func(_ context.Context, wave []*pipeline.Call) {
+		for _, c := range wave {
+			asked = c.Method + string(c.Params)
+			c.Answer(json.RawMessage(`"0x5"`), nil)
+		}
 	})
 	s := newStage(&countingTarget{}, next)
-	res, err := s.Handle(context.Background(), pipeline.NewCall("eth_getTransactionCount", json.RawMessage(`["0x000000000000000000000000000000000000c0de","pending"]`)))
+	res, err := pipeline.Do(context.Background(), s, pipeline.NewCall("eth_getTransactionCount", json.RawMessage(`["0x000000000000000000000000000000000000c0de","pending"]`)))
 	if err != nil || string(res) != `"0x5"` {
 		t.Fatalf("got %s %v, want the floor 0x5", res, err)
 	}

@@ -24,37 +24,31 @@ type Filters struct {
 	Store *Store
 }
 
-// Handle answers a filter method or passes the call on.
-func (f *Filters) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
+// Handle answers a wave's filter methods and passes the rest on.
+func (f *Filters) Handle(ctx context.Context, wave []*pipeline.Call) {
+	pipeline.HandleWave(ctx, wave, f.Next, f.way, f)
+}
+
+// way answers the filter methods kept in the store; eth_getFilterLogs, an
+// eth_getLogs that waits on its own, runs alone.
+func (f *Filters) way(c *pipeline.Call) pipeline.Way {
 	if c.Method == "eth_getFilterLogs" {
-		return f.filterLogs(ctx, c)
+		return pipeline.Alone
 	}
-	if a, ok := f.local(c); ok {
-		return a.Result, a.Err
+	a, ok := f.local(c)
+	if !ok {
+		return pipeline.PassOn
 	}
-	return f.Next.Handle(ctx, c)
+	if a.err != nil {
+		c.Answer(nil, a.err)
+	} else {
+		c.Answer(a.result, nil)
+	}
+	return pipeline.Answered
 }
-
-// HandleBatch answers a wave's filter methods and passes the rest on.
-func (f *Filters) HandleBatch(ctx context.Context, calls []*pipeline.Call, out []pipeline.Answer) {
-	pipeline.HandleWave(ctx, f, f.Next.(pipeline.BatchHandler), calls, out, func(i int, c *pipeline.Call) pipeline.Way {
-		if c.Method == "eth_getFilterLogs" {
-			return pipeline.Alone // an eth_getLogs that waits on its own
-		}
-		a, ok := f.local(c)
-		if !ok {
-			return pipeline.PassOn
-		}
-		out[i] = a
-		return pipeline.Answered
-	})
-}
-
-// Batches reports whether the stages behind take waves whole.
-func (f *Filters) Batches() bool { return pipeline.CanBatch(f.Next) }
 
 // local answers the filter methods kept in the store (ok).
-func (f *Filters) local(c *pipeline.Call) (pipeline.Answer, bool) {
+func (f *Filters) local(c *pipeline.Call) (answer, bool) {
 	switch c.Method {
 	case "eth_newFilter":
 		list, err := args(c.Params, 1, 1)
@@ -95,22 +89,22 @@ func (f *Filters) local(c *pipeline.Call) (pipeline.Answer, bool) {
 		if serr != nil {
 			return fail(notFound)
 		}
-		return pipeline.Answer{Result: res}, true
+		return answer{result: res}, true
 	case "eth_uninstallFilter":
 		id, err := filterID(c.Params)
 		if err != nil {
 			return fail(err)
 		}
 		if f.Store.Uninstall(id) {
-			return pipeline.Answer{Result: json.RawMessage("true")}, true
+			return answer{result: json.RawMessage("true")}, true
 		}
-		return pipeline.Answer{Result: json.RawMessage("false")}, true
+		return answer{result: json.RawMessage("false")}, true
 	}
-	return pipeline.Answer{}, false
+	return answer{}, false
 }
 
 // install adds a filter for client and answers its ID.
-func (f *Filters) install(client string, spec Spec) (pipeline.Answer, bool) {
+func (f *Filters) install(client string, spec Spec) (answer, bool) {
 	id, err := f.Store.Install(client, spec)
 	switch {
 	case errors.Is(err, ErrClientLimit), errors.Is(err, ErrTotalLimit):
@@ -119,29 +113,36 @@ func (f *Filters) install(client string, spec Spec) (pipeline.Answer, bool) {
 		return fail(jsonrpc.Errorf(jsonrpc.CodeInternalError, "internal error: filter not made: %v", err))
 	}
 	res, _ := json.Marshal(id)
-	return pipeline.Answer{Result: res}, true
+	return answer{result: res}, true
 }
 
-// filterLogs answers eth_getFilterLogs: the logs of the filter's criteria,
+// Run answers eth_getFilterLogs (Handle runs it alone): the logs of the filter's criteria,
 // by an eth_getLogs call down the rest of the pipeline (block tags
 // resolved, the range bounded and split, the answer verified), so it
 // answers what eth_getLogs with the same object answers.
-func (f *Filters) filterLogs(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
+func (f *Filters) Run(ctx context.Context, c *pipeline.Call) {
 	id, err := filterID(c.Params)
 	if err != nil {
-		return nil, err
+		c.Answer(nil, err)
+		return
 	}
 	crit, serr := f.Store.Criteria(id)
 	if serr != nil {
-		return nil, notFound
+		c.Answer(nil, notFound)
+		return
 	}
 	params := make([]byte, 0, len(crit)+2)
 	params = append(append(append(params, '['), crit...), ']')
 	sub := pipeline.NewCall("eth_getLogs", params)
 	sub.Client = c.Client
-	res, gerr := f.Next.Handle(ctx, sub)
-	c.Provider, c.Attempts, c.Hedged = sub.Provider, sub.Attempts, sub.Hedged
-	return res, gerr
+	c.Answer(pipeline.Do(ctx, f.Next, sub))
+	c.Provider, c.Attempts, c.Hedged, c.Report = sub.Provider, sub.Attempts, sub.Hedged, sub.Report
 }
 
-func fail(err *jsonrpc.Error) (pipeline.Answer, bool) { return pipeline.Answer{Err: err}, true }
+// answer is a filter method's answer from the store.
+type answer struct {
+	result json.RawMessage
+	err    *jsonrpc.Error
+}
+
+func fail(err *jsonrpc.Error) (answer, bool) { return answer{err: err}, true }

@@ -1,5 +1,6 @@
 // Package limits is the pipeline stage that bounds what one call may cost:
-// its time and the size of its answer.
+// its time and the size of its answer. Being the first stage, it is also
+// where every error becomes the JSON-RPC error the client sees.
 package limits
 
 import (
@@ -10,6 +11,7 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/route"
 )
 
 // Limits bounds each call by Timeout and MaxResponseBytes (0 = no bound).
@@ -26,26 +28,15 @@ func Stage(timeout time.Duration, maxResponseBytes int64) pipeline.Stage {
 	}
 }
 
-// Handle runs the call under the limits.
-func (l *Limits) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
+// Handle runs a wave's calls under one timeout and checks each answer.
+func (l *Limits) Handle(ctx context.Context, wave []*pipeline.Call) {
 	ctx, cancel := l.bound(ctx)
 	defer cancel()
-	res, err := l.Next.Handle(ctx, c)
-	return l.check(ctx, c, res, err)
-}
-
-// HandleBatch bounds a wave's calls by one timeout and checks each answer.
-func (l *Limits) HandleBatch(ctx context.Context, calls []*pipeline.Call, out []pipeline.Answer) {
-	ctx, cancel := l.bound(ctx)
-	defer cancel()
-	l.Next.(pipeline.BatchHandler).HandleBatch(ctx, calls, out)
-	for i, c := range calls {
-		out[i].Result, out[i].Err = l.check(ctx, c, out[i].Result, out[i].Err)
+	l.Next.Handle(ctx, wave)
+	for _, c := range wave {
+		c.Result, c.Err = l.check(ctx, c, c.Result, c.Err)
 	}
 }
-
-// Batches reports whether the stages behind take waves whole.
-func (l *Limits) Batches() bool { return pipeline.CanBatch(l.Next) }
 
 // bound gives ctx the call's timeout.
 func (l *Limits) bound(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -59,14 +50,16 @@ func (l *Limits) bound(ctx context.Context) (context.Context, context.CancelFunc
 	return ctx, func() {}
 }
 
-// check turns a deadline into the timeout error and refuses answers over
-// the size limit.
+// check turns a deadline into the timeout error, any other failure the
+// stages behind left unmapped (routing's, from the verification stage) into
+// the JSON-RPC error the client sees, and refuses answers over the size
+// limit: past this stage, the first, an error is always a *jsonrpc.Error.
 func (l *Limits) check(ctx context.Context, c *pipeline.Call, res json.RawMessage, err error) (json.RawMessage, error) {
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || (ctx.Err() != nil && !isRPC(err)) {
 			return nil, jsonrpc.Errorf(jsonrpc.CodeTimeout, "timeout: %s did not finish within %s", c.Method, l.Timeout)
 		}
-		return nil, err
+		return nil, route.ToRPC(err)
 	}
 	if l.MaxResponseBytes > 0 && int64(len(res)) > l.MaxResponseBytes {
 		return nil, jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: response of %d bytes is over the limit of %d", len(res), l.MaxResponseBytes)

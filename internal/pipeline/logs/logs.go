@@ -1,8 +1,8 @@
-// Package logs is the pipeline stage for eth_getLogs: it resolves the
-// filter's block range against the agreed head, checks it as a node does
-// (a range past the agreed head is -32602 "block range extends beyond
-// current head block"), refuses ranges over the limit with a clear -32602, and splits long ranges into chunks that are
-// routed independently (so across providers) and concatenated in order.
+// Package logs is the pipeline stage for eth_getLogs: it refuses ranges
+// over the limit with a clear -32602, and splits long ranges into chunks
+// that are routed independently (so across providers) and concatenated in
+// order. The range was resolved against the agreed head and checked as a
+// node checks it by the block-tag stage (pipeline.Call.Range).
 package logs
 
 import (
@@ -10,14 +10,10 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"strings"
 	"sync"
 
-	"github.com/rpcmesh/rpcmesh/internal/blockref"
-	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
-	"github.com/rpcmesh/rpcmesh/internal/pipeline/blocktag"
 )
 
 // maxChunks bounds the upstream calls of one eth_getLogs, whatever the config.
@@ -26,7 +22,6 @@ const maxChunks = 1000
 // Splitter bounds and splits eth_getLogs.
 type Splitter struct {
 	Next pipeline.Handler
-	Head *head.Tracker
 	// MaxRange is the most blocks one request may cover (0: no bound).
 	MaxRange uint64
 	// Chunk is the most blocks one upstream call covers (0: no split).
@@ -35,164 +30,65 @@ type Splitter struct {
 	Concurrency int
 }
 
-// HandleBatch runs a wave's eth_getLogs calls on their own (each may be
-// split into chunks) and passes the rest on together.
-func (s *Splitter) HandleBatch(ctx context.Context, calls []*pipeline.Call, out []pipeline.Answer) {
-	pipeline.HandleWave(ctx, s, s.Next.(pipeline.BatchHandler), calls, out, func(_ int, c *pipeline.Call) pipeline.Way {
-		if c.Method == "eth_getLogs" {
-			return pipeline.Alone
-		}
-		return pipeline.PassOn
-	})
+// Handle bounds a wave's eth_getLogs ranges (resolved by the block-tag
+// stage), runs the ones it splits on their own, and passes the rest on
+// together.
+func (s *Splitter) Handle(ctx context.Context, wave []*pipeline.Call) {
+	pipeline.HandleWave(ctx, wave, s.Next, s.way, s)
 }
 
-// Batches reports whether the stages behind take waves whole.
-func (s *Splitter) Batches() bool { return pipeline.CanBatch(s.Next) }
-
-// Handle bounds and splits eth_getLogs and passes anything else on.
-func (s *Splitter) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
-	if c.Method != "eth_getLogs" {
-		return s.Next.Handle(ctx, c)
+// way refuses a range over the limits, and sends a range longer than a
+// chunk to be split.
+func (s *Splitter) way(c *pipeline.Call) pipeline.Way {
+	if c.Method != "eth_getLogs" || !c.HasRange {
+		return pipeline.PassOn // a filter by block hash is one block
 	}
-	params, perr := jsonrpc.ParamsArray(c.Params)
-	if perr != nil || len(params) != 1 {
-		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: eth_getLogs takes one filter object")
-	}
-	var filter map[string]json.RawMessage
-	if err := json.Unmarshal(params[0], &filter); err != nil {
-		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: the filter must be an object")
-	}
-	rawFrom, rawTo := member(filter, "fromBlock"), member(filter, "toBlock")
-	if given(member(filter, "blockHash")) {
-		if given(rawFrom) || given(rawTo) {
-			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams,
-				"invalid argument 0: cannot specify both BlockHash and FromBlock/ToBlock, choose one or the other")
-		}
-		return s.Next.Handle(ctx, c)
-	}
-	from, to, rerr := s.blockRange(rawFrom, rawTo)
-	if rerr != nil {
-		return nil, rerr
-	}
+	from, to := c.Range.From, c.Range.To
 	span := to - from + 1
 	if span == 0 { // the whole uint64 range
 		span = math.MaxUint64
 	}
 	if s.MaxRange > 0 && span > s.MaxRange {
-		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams,
-			"invalid params: eth_getLogs range of %d blocks (%d to %d) is over the limit of %d blocks; split the query", span, from, to, s.MaxRange)
+		c.Answer(nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams,
+			"invalid params: eth_getLogs range of %d blocks (%d to %d) is over the limit of %d blocks; split the query", span, from, to, s.MaxRange))
+		return pipeline.Answered
 	}
 	chunk := s.Chunk
 	if chunk > 0 && span/chunk > maxChunks {
-		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams,
-			"invalid params: eth_getLogs range of %d blocks would need more than %d upstream calls; split the query", span, maxChunks)
+		c.Answer(nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams,
+			"invalid params: eth_getLogs range of %d blocks would need more than %d upstream calls; split the query", span, maxChunks))
+		return pipeline.Answered
 	}
 	if chunk == 0 || span <= chunk {
-		return s.Next.Handle(ctx, s.sub(c, filter, from, to))
+		return pipeline.PassOn
 	}
-	return s.split(ctx, c, filter, from, to, chunk)
+	return pipeline.Alone
 }
 
-// Messages as a node words them (go-ethereum's eth/filters).
-const (
-	msgInvalidRange    = "invalid block range params"
-	msgRangeIntoFuture = "block range extends beyond current head block"
-	msgPendingLogs     = "pending logs are not supported"
-)
-
-// blockRange resolves a filter's fromBlock and toBlock (absent or null:
-// "latest") against the agreed head and checks them as a node does: a
-// range backwards, "pending", or a range past the agreed head is -32602,
-// never cut to what exists (an indexer would skip blocks unknowingly).
-func (s *Splitter) blockRange(rawFrom, rawTo json.RawMessage) (uint64, uint64, *jsonrpc.Error) {
-	from, err := bound(rawFrom)
-	if err != nil {
-		return 0, 0, err
+// Run answers an eth_getLogs longer than a chunk (one Handle runs alone):
+// its range as chunks, each an eth_getLogs of its own, with bounded
+// concurrency, their arrays joined in order.
+func (s *Splitter) Run(ctx context.Context, c *pipeline.Call) {
+	params, _ := jsonrpc.ParamsArray(c.Params) // one filter object: the block-tag stage checked it
+	var filter map[string]json.RawMessage
+	if len(params) != 1 || json.Unmarshal(params[0], &filter) != nil {
+		c.Answer(nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: eth_getLogs takes one filter object"))
+		return
 	}
-	to, err := bound(rawTo)
-	if err != nil {
-		return 0, 0, err
-	}
-	if from.Kind == blockref.Number && to.Kind == blockref.Number && from.Number > to.Number {
-		return 0, 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, msgInvalidRange)
-	}
-	if from.Kind == blockref.Pending || to.Kind == blockref.Pending {
-		return 0, 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, msgPendingLogs)
-	}
-	for _, r := range []*blockref.Ref{&from, &to} {
-		res, _ := blocktag.Resolve(s.Head, *r)
-		switch res.Kind {
-		case blockref.Earliest:
-			res = blockref.Ref{Kind: blockref.Number}
-		case blockref.Number:
-		default: // a tag the agreed head cannot resolve yet
-			return 0, 0, jsonrpc.Errorf(jsonrpc.CodeNoProvider, "no provider available: no agreed head to resolve %s", r.Kind)
-		}
-		*r = res
-	}
-	if from.Number > to.Number {
-		return 0, 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, msgInvalidRange)
-	}
-	if h, ok := s.Head.Latest(); ok && to.Number > h.Number {
-		return 0, 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, msgRangeIntoFuture)
-	}
-	return from.Number, to.Number, nil
+	c.Answer(s.chunks(ctx, c, filter))
 }
 
-// bound parses fromBlock or toBlock (absent or null: "latest").
-func bound(raw json.RawMessage) (blockref.Ref, *jsonrpc.Error) {
-	if !given(raw) {
-		return blockref.Ref{Kind: blockref.Latest}, nil
-	}
-	r, err := blockref.ParseNumber(raw)
-	if err != nil {
-		return r, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: %s", err.Error())
-	}
-	return r, nil
-}
-
-// given reports whether a member is there and not null (a node decodes
-// null as absent).
-func given(raw json.RawMessage) bool {
-	return raw != nil && string(bytes.TrimSpace(raw)) != "null"
-}
-
-// member is filter's member name, matched as encoding/json matches a
-// node's struct fields: exactly, else without regard to case.
-func member(filter map[string]json.RawMessage, name string) json.RawMessage {
-	if v, ok := filter[name]; ok {
-		return v
-	}
-	for k, v := range filter {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return nil
-}
-
-// sub builds the call for blocks from..to, pinned to to (capped at the head).
+// sub builds the call for blocks from..to, pinned to to.
 func (s *Splitter) sub(c *pipeline.Call, filter map[string]json.RawMessage, from, to uint64) *pipeline.Call {
-	f := make(map[string]json.RawMessage, len(filter))
-	for k, v := range filter {
-		if !strings.EqualFold(k, "fromBlock") && !strings.EqualFold(k, "toBlock") {
-			f[k] = v
-		}
-	}
-	f["fromBlock"] = json.RawMessage(`"` + head.Quantity(from) + `"`)
-	f["toBlock"] = json.RawMessage(`"` + head.Quantity(to) + `"`)
-	raw, _ := json.Marshal(f) // values are raw JSON already validated
 	sc := c.Clone()
-	sc.Params = jsonrpc.EncodeParams([]json.RawMessage{raw})
-	sc.Block, sc.HasBlock = to, true
-	if h, ok := s.Head.Latest(); !ok || to > h.Number {
-		sc.HasBlock = false
-	}
+	sc.SetRange(filter, pipeline.BlockRange{From: from, To: to})
+	sc.Block = to // c is pinned to its range's end, or not at all
 	return sc
 }
 
-// split runs the chunks with bounded concurrency and joins their arrays.
-func (s *Splitter) split(ctx context.Context, c *pipeline.Call, filter map[string]json.RawMessage, from, to, chunk uint64) (json.RawMessage, error) {
+// chunks runs the chunks with bounded concurrency and joins their arrays.
+func (s *Splitter) chunks(ctx context.Context, c *pipeline.Call, filter map[string]json.RawMessage) (json.RawMessage, error) {
+	from, to, chunk := c.Range.From, c.Range.To, s.Chunk
 	var calls []*pipeline.Call
 	for lo := from; ; lo += chunk {
 		hi := to
@@ -216,7 +112,7 @@ func (s *Splitter) split(ctx context.Context, c *pipeline.Call, filter map[strin
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i], errs[i] = s.Next.Handle(ctx, calls[i])
+				results[i], errs[i] = pipeline.Do(ctx, s.Next, calls[i])
 				if errs[i] != nil {
 					cancel()
 				}
@@ -245,7 +141,31 @@ feed:
 	for _, sc := range calls {
 		c.Attempts += sc.Attempts
 	}
+	c.Report = weakest(calls)
 	return concat(results)
+}
+
+// strength orders how answers were established, weakest first.
+func strength(c pipeline.Class) int {
+	switch c {
+	case pipeline.ClassProof:
+		return 2
+	case pipeline.ClassQuorum:
+		return 1
+	}
+	return 0
+}
+
+// weakest is the report of the chunk whose answer was established the
+// weakest way (the whole answer is no stronger), nil when none has one.
+func weakest(calls []*pipeline.Call) *pipeline.Report {
+	var w *pipeline.Report
+	for _, sc := range calls {
+		if r := sc.Report; r != nil && r.Class() != "" && (w == nil || strength(r.Class()) < strength(w.Class())) {
+			w = r
+		}
+	}
+	return w
 }
 
 // concat joins JSON arrays in order without decoding their items.

@@ -27,53 +27,44 @@ type Methods struct {
 	Capabilities map[string]bool
 }
 
-// Handle answers locally, refuses, or passes the call on.
-func (m *Methods) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
-	if a, ok := m.local(c); ok {
-		return a.Result, a.Err
-	}
-	return m.Next.Handle(ctx, c)
+// Handle answers or refuses what it can of a wave and passes the rest on.
+func (m *Methods) Handle(ctx context.Context, wave []*pipeline.Call) {
+	pipeline.HandleWave(ctx, wave, m.Next, m.way, nil)
 }
 
-// HandleBatch answers or refuses what it can of a wave and passes the rest on.
-func (m *Methods) HandleBatch(ctx context.Context, calls []*pipeline.Call, out []pipeline.Answer) {
-	pipeline.HandleWave(ctx, m, m.Next.(pipeline.BatchHandler), calls, out, func(i int, c *pipeline.Call) pipeline.Way {
-		a, ok := m.local(c)
-		if !ok {
-			return pipeline.PassOn
-		}
-		out[i] = a
+// way answers or refuses c when its method says so.
+func (m *Methods) way(c *pipeline.Call) pipeline.Way {
+	if m.local(c) {
 		return pipeline.Answered
-	})
+	}
+	return pipeline.PassOn
 }
 
-// Batches reports whether the stages behind take waves whole.
-func (m *Methods) Batches() bool { return pipeline.CanBatch(m.Next) }
-
-// local answers or refuses c when its method says so (ok).
-func (m *Methods) local(c *pipeline.Call) (pipeline.Answer, bool) {
+// local answers or refuses c when its method says so, and reports
+// whether it did.
+func (m *Methods) local(c *pipeline.Call) bool {
 	if c.Info.Kind == ethmethod.Refused {
-		return refuse(jsonrpc.Errorf(jsonrpc.CodeMethodNotFound, "method %s is not available through this gateway: %s", c.Method, c.Info.Reason))
+		return refuse(c, jsonrpc.Errorf(jsonrpc.CodeMethodNotFound, "method %s is not available through this gateway: %s", c.Method, c.Info.Reason))
 	}
 	if c.Info.Needs != "" && !m.Capabilities[c.Info.Needs] {
-		return refuse(jsonrpc.Errorf(jsonrpc.CodeMethodNotFound, "method %s is not available: no provider of chain %s serves the %s namespace", c.Method, m.Chain, c.Info.Needs))
+		return refuse(c, jsonrpc.Errorf(jsonrpc.CodeMethodNotFound, "method %s is not available: no provider of chain %s serves the %s namespace", c.Method, m.Chain, c.Info.Needs))
 	}
 	if msg := checkArgs(c); msg != "" {
-		return refuse(jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "%s", msg))
+		return refuse(c, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "%s", msg))
 	}
 	switch c.Method {
 	case "eth_chainId":
-		return quoted(head.Quantity(m.ChainID)), true
+		return quoted(c, head.Quantity(m.ChainID))
 	case "net_version":
-		return quoted(strconv.FormatUint(m.ChainID, 10)), true
+		return quoted(c, strconv.FormatUint(m.ChainID, 10))
 	case "eth_blockNumber":
 		b, ok := m.Head.Latest()
 		if !ok {
-			return refuse(jsonrpc.Errorf(jsonrpc.CodeNoProvider, "no provider available: chain %s has no agreed head yet", m.Chain))
+			return refuse(c, jsonrpc.Errorf(jsonrpc.CodeNoProvider, "no provider available: chain %s has no agreed head yet", m.Chain))
 		}
-		return quoted(head.Quantity(b.Number)), true
+		return quoted(c, head.Quantity(b.Number))
 	}
-	return pipeline.Answer{}, false
+	return false
 }
 
 // checkArgs is the node's check of c's argument count: its message, or "".
@@ -86,6 +77,14 @@ func checkArgs(c *pipeline.Call) string {
 	return c.Info.Args.CheckArgs(err == nil, params)
 }
 
-func quoted(s string) pipeline.Answer { return pipeline.Answer{Result: json.RawMessage(`"` + s + `"`)} }
+// quoted answers c with the JSON string s.
+func quoted(c *pipeline.Call, s string) bool {
+	c.Answer(json.RawMessage(`"`+s+`"`), nil)
+	return true
+}
 
-func refuse(err *jsonrpc.Error) (pipeline.Answer, bool) { return pipeline.Answer{Err: err}, true }
+// refuse answers c with err.
+func refuse(c *pipeline.Call, err *jsonrpc.Error) bool {
+	c.Answer(nil, err)
+	return true
+}

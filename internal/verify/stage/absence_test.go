@@ -55,7 +55,7 @@ func gatewayStage(t *testing.T, ctx context.Context, d *devnet.Devnet, vc config
 	}); err != nil {
 		t.Fatalf("providers and agreed head not ready: %v", err)
 	}
-	forward := pipeline.HandlerFunc(func(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
+	forward := perCall(func(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
 		res, err := router.Do(ctx, &route.Request{Method: c.Method, Params: c.Params, Info: c.Info, Block: c.Block, HasBlock: c.HasBlock})
 		c.Provider = res.Provider
 		return res.Value, err
@@ -94,7 +94,7 @@ func TestAbsenceAsANode(t *testing.T) {
 				{"eth_getBalance", p(acct, map[string]any{"blockHash": unknown})},
 				{"eth_getLogs", p(map[string]any{"fromBlock": "0x1", "toBlock": future})},
 			} {
-				got, err := v.Handle(ctx, pipeline.NewCall(r.method, r.params))
+				got, err := handle(ctx, v, newCall(r.method, r.params))
 				want, werr := direct.call(ctx, r.method, r.params)
 				if r.method == "eth_getBlockByNumber" {
 					// The node may hold head+1 already; for the gateway's
@@ -166,13 +166,14 @@ func TestLivenessTraps(t *testing.T) {
 	url, _ := d.DirectURL("node1")
 	direct := dialCaller(t, url)
 	params := verify.Params("0x1")
-	rctx, rep := WithReport(ctx)
-	got, err := v.Handle(rctx, pipeline.NewCall("debug_getRawHeader", params))
+	c := newCall("debug_getRawHeader", params)
+	got, err := handle(ctx, v, c)
+	rep := c.Report
 	want, werr := direct.call(ctx, "debug_getRawHeader", params)
 	if werr != nil {
 		t.Fatalf("the node: %v", werr)
 	}
-	if err != nil || string(got) != string(want) || rep.Class() != ClassTrusted {
+	if err != nil || string(got) != string(want) || rep.Class() != pipeline.ClassTrusted {
 		t.Fatalf("debug_getRawHeader with one debug operator: %s %v, class %q; the node answers %s", got, err, rep.Class(), want)
 	}
 	for _, m := range []string{"eth_sendTransaction", "eth_signTransaction", "eth_sign", "personal_sendTransaction", "eth_sendRawTransactionConditional"} {
@@ -213,15 +214,16 @@ func TestPendingTransaction(t *testing.T) {
 	for _, names := range [][]string{{"node1"}, {"node2", "node3", "node1"}} {
 		t.Run(names[0], func(t *testing.T) {
 			v, _, _ := gatewayStage(t, ctx, d, config.DefaultVerify(), names...)
-			rctx, rep := WithReport(ctx)
-			got, err := v.Handle(rctx, pipeline.NewCall("eth_getTransactionByHash", p))
+			c := newCall("eth_getTransactionByHash", p)
+			got, err := handle(ctx, v, c)
+			rep := c.Report
 			if err != nil || string(got) != string(want) {
 				t.Fatalf("pending transaction: %s %v; node1 answers %s", got, err, want)
 			}
-			if rep.Class() != ClassTrusted || !strings.Contains(rep.Note(), "pending") {
+			if rep.Class() != pipeline.ClassTrusted || !strings.Contains(rep.Note(), "pending") {
 				t.Errorf("report %q", rep.Header())
 			}
-			got, err = v.Handle(ctx, pipeline.NewCall("eth_getTransactionReceipt", p))
+			got, err = handle(ctx, v, newCall("eth_getTransactionReceipt", p))
 			if err != nil || string(got) != "null" {
 				t.Errorf("receipt of a pending transaction: %s %v, want null", got, err)
 			}
@@ -266,7 +268,7 @@ func TestAboveTheAgreedHead(t *testing.T) {
 		{"eth_getTransactionByHash", verify.Params(tx)},
 		{"eth_getBlockByNumber", verify.Params(hexutil.EncodeUint64(uint64(rc.BlockNumber)), false)},
 	} {
-		got, err := h.v.Handle(ctx, pipeline.NewCall(r.method, r.params))
+		got, err := handle(ctx, h.v, newCall(r.method, r.params))
 		if err != nil || string(got) != "null" {
 			t.Errorf("%s %s above the agreed head: %s %v, want null", r.method, r.params, got, err)
 		}

@@ -77,18 +77,11 @@ func (a Routed) call(ctx context.Context, p *upstream.Provider, req *route.Reque
 
 // Ask sends req to the provider routing picks among those not in avoid.
 // The first ask of a call (avoid empty) goes through routing in full:
-// retries and hedging, and, inside a client batch, the wave's upstream
-// batch (route.Slot), so a batch of proven reads is one upstream request.
+// retries and hedging.
 func (a Routed) Ask(ctx context.Context, req Request, avoid map[string]bool) Answer {
 	rr := a.request(req)
 	if len(avoid) == 0 {
-		var res route.Result
-		var err error
-		if s := route.SlotFrom(ctx); s != nil {
-			res, err = s.Do(ctx, rr)
-		} else {
-			res, err = a.Router.Do(ctx, rr)
-		}
+		res, err := a.Router.Do(ctx, rr)
 		if err != nil && res.Provider == "" && !isNodeAnswer(err) {
 			return Answer{Err: err}
 		}

@@ -53,7 +53,7 @@ func (v *Verifier) attempts(ctx context.Context, c *pipeline.Call, first Request
 		}
 		res, err := chk(ctx, a, call)
 		if err == nil {
-			ReportFrom(ctx).set(ClassProof, "", a.Operator)
+			c.Report.Set(pipeline.ClassProof, "", a.Operator)
 			return res, nil
 		}
 		var fb *fallback
@@ -90,19 +90,19 @@ func (v *Verifier) attempts(ctx context.Context, c *pipeline.Call, first Request
 		// Absence cannot be proven, but a node answers null for what it
 		// does not have, and so does the gateway once no operator asked
 		// showed it.
-		class := ClassTrusted
+		class := pipeline.ClassTrusted
 		if len(ab.nullOps) >= v.o.Agree {
-			class = ClassQuorum
+			class = pipeline.ClassQuorum
 		}
 		ops := make([]string, 0, len(ab.nullOps))
 		for o := range ab.nullOps {
 			ops = append(ops, o)
 		}
 		if pool != nil {
-			ReportFrom(ctx).set(ClassTrusted, "pending: in no block yet", pool.operator)
+			c.Report.Set(pipeline.ClassTrusted, "pending: in no block yet", pool.operator)
 			return pool.raw, nil
 		}
-		ReportFrom(ctx).set(class, "not found", ops...)
+		c.Report.Set(class, "not found", ops...)
 		return json.RawMessage("null"), nil
 	}
 	if answered == 0 {

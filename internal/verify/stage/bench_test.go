@@ -7,7 +7,6 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
-	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
@@ -29,12 +28,12 @@ func BenchmarkBalance(b *testing.B) {
 	h.asker.first = []string{"node3"}
 	params := verify.Params(act.Payer, hexutil.EncodeUint64(act.Blocks[len(act.Blocks)-1]))
 	ctx := context.Background()
-	if _, err := h.v.Handle(ctx, pipeline.NewCall("eth_getBalance", params)); err != nil { // warm the header cache
+	if _, err := handle(ctx, h.v, newCall("eth_getBalance", params)); err != nil { // warm the header cache
 		b.Fatal(err)
 	}
 	b.Run("proven", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := h.v.Handle(ctx, pipeline.NewCall("eth_getBalance", params)); err != nil {
+			if _, err := handle(ctx, h.v, newCall("eth_getBalance", params)); err != nil {
 				b.Fatal(err)
 			}
 		}

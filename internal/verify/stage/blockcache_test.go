@@ -9,7 +9,6 @@ import (
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
-	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
@@ -54,7 +53,7 @@ func TestBlockHashesFetchedOnce(t *testing.T) {
 		for range rounds {
 			for _, n := range blocks {
 				params := verify.Params(hexutil.EncodeUint64(n), false)
-				got, err := v.Handle(ctx, pipeline.NewCall("eth_getBlockByNumber", params))
+				got, err := handle(ctx, v, newCall("eth_getBlockByNumber", params))
 				want, werr := h.direct.call(ctx, "eth_getBlockByNumber", params)
 				if err != nil || werr != nil || !sameAnswer(got, want) {
 					t.Fatalf("block %d: %s %v; the node: %s %v", n, got, err, want, werr)

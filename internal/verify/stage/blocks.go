@@ -13,20 +13,18 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
-// blockHeader resolves the first param of a block method (a number, tag or
-// hash) to a trusted header.
+// blockHeader resolves the block of a block method to a trusted header:
+// eth_getBlockByHash's hash, or the block param the block-tag stage
+// resolved (c.Ref).
 func (v *Verifier) blockHeader(ctx context.Context, c *pipeline.Call, ps []json.RawMessage) (*types.Header, error) {
-	if c.Method == "eth_getBlockByHash" || (len(ps[0]) > 0 && ps[0][0] == '{') {
-		if ps[0][0] == '{' {
-			return v.header(ctx, ps[0])
-		}
-		var h common.Hash
-		if err := json.Unmarshal(ps[0], &h); err != nil {
-			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: a block hash is a 0x-prefixed hex string of 32 bytes")
-		}
-		return v.o.Trust.HeaderByHash(ctx, h)
+	if c.Method != "eth_getBlockByHash" {
+		return v.header(ctx, c)
 	}
-	return v.header(ctx, ps[0])
+	var h common.Hash
+	if err := json.Unmarshal(ps[0], &h); err != nil {
+		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: a block hash is a 0x-prefixed hex string of 32 bytes")
+	}
+	return v.trust(c).HeaderByHash(ctx, h)
 }
 
 // block answers eth_getBlockByNumber/ByHash from the trusted block fetched
@@ -119,7 +117,7 @@ func (v *Verifier) keptBlock(ctx context.Context, c *pipeline.Call, h *types.Hea
 	hash := v.headerHash(h)
 	if !full && v.blocks != nil {
 		if pb, ok := v.blocks.Get(hash); ok {
-			ReportFrom(ctx).set(ClassProof, "", pb.operator)
+			c.Report.Set(pipeline.ClassProof, "", pb.operator)
 			return pb.json, nil
 		}
 	}
@@ -127,7 +125,7 @@ func (v *Verifier) keptBlock(ctx context.Context, c *pipeline.Call, h *types.Hea
 	if err != nil {
 		return nil, err
 	}
-	ReportFrom(ctx).set(ClassProof, "", ops...)
+	c.Report.Set(pipeline.ClassProof, "", ops...)
 	if full {
 		return b.JSON(true, v.o.ChainConfig)
 	}
@@ -144,17 +142,10 @@ func (v *Verifier) keptBlock(ctx context.Context, c *pipeline.Call, h *types.Hea
 // blockReceipts answers eth_getBlockReceipts from receipts verified against
 // the trusted block's receiptsRoot.
 func (v *Verifier) blockReceipts(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
-	ps, err := splitParams(c.Params, 1)
-	if err != nil {
+	if _, err := splitParams(c.Params, 1); err != nil {
 		return nil, err
 	}
-	var h *types.Header
-	var hash common.Hash
-	if len(ps[0]) == 68 && json.Unmarshal(ps[0], &hash) == nil { // a bare block hash
-		h, err = v.o.Trust.HeaderByHash(ctx, hash)
-	} else {
-		h, err = v.header(ctx, ps[0])
-	}
+	h, err := v.header(ctx, c)
 	if absentBlock(err) {
 		return json.RawMessage("null"), nil
 	}
@@ -165,6 +156,6 @@ func (v *Verifier) blockReceipts(ctx context.Context, c *pipeline.Call) (json.Ra
 	if err != nil {
 		return nil, err
 	}
-	ReportFrom(ctx).set(ClassProof, "", ops...)
+	c.Report.Set(pipeline.ClassProof, "", ops...)
 	return rs.JSON()
 }

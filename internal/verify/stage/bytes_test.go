@@ -7,7 +7,6 @@ import (
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
-	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
@@ -43,7 +42,7 @@ func TestRebuiltAnswersByteEqual(t *testing.T) {
 		request{"eth_getLogs", p(map[string]any{"fromBlock": hexutil.EncodeUint64(act.Blocks[0]), "toBlock": last})},
 	)
 	for _, r := range reqs {
-		got, err := h.v.Handle(ctx, pipeline.NewCall(r.method, r.params))
+		got, err := handle(ctx, h.v, newCall(r.method, r.params))
 		want, werr := h.direct.call(ctx, r.method, r.params)
 		if err != nil || werr != nil {
 			t.Errorf("%s %s: %v; the node: %v", r.method, r.params, err, werr)

@@ -222,7 +222,7 @@ func newHarness(t testing.TB, d *devnet.Devnet) *harness {
 	anchor := directAnchor(direct)
 	ev := verify.NewEvidenceLog(4096)
 	trust := verify.NewLinkedTrust(anchor, HeaderFetcher(asker, 5, nil), 1024, 4096)
-	trustOne := pipeline.HandlerFunc(func(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
+	trustOne := perCall(func(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
 		a := asker.Ask(ctx, Request{Method: c.Method, Params: c.Params}, nil)
 		c.Provider = a.Provider
 		return a.Value, a.Err
@@ -259,8 +259,9 @@ func (h *harness) serve(t *testing.T, ctx context.Context, reqs []request) outco
 	t.Helper()
 	var o outcome
 	for _, r := range reqs {
-		rctx, rep := WithReport(ctx)
-		got, err := h.v.Handle(rctx, pipeline.NewCall(r.method, r.params))
+		c := newCall(r.method, r.params)
+		got, err := handle(ctx, h.v, c)
+		rep := c.Report
 		if err != nil {
 			o.errors++
 			if testing.Verbose() {

@@ -9,8 +9,9 @@
 //     the one they agree on (market values: their median).
 //   - trust-one: the call is passed on unverified.
 //
-// How an answer was established (and by which operators) is reported in a
-// Report the server can put in the call's context, for a response header
-// and metrics. When no answer can be verified the client gets a JSON-RPC
+// How an answer was established (and by which operators) is reported in
+// the call's pipeline.Report (Call.Report), for a response header and
+// metrics. The block a call reads is the one the block-tag stage resolved
+// (Call.Ref, Call.Range). When no answer can be verified the client gets a JSON-RPC
 // error with code CodeUnverified saying what failed, never a guess.
 package stage

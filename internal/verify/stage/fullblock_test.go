@@ -15,7 +15,6 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
-	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
@@ -147,7 +146,7 @@ func TestReceiptsFetchedOnce(t *testing.T) {
 			for k := range polls * len(reqs) {
 				i := (c + k) % len(reqs) // each client in its own order
 				r := reqs[i]
-				got, err := v.Handle(ctx, pipeline.NewCall(r.method, r.params))
+				got, err := handle(ctx, v, newCall(r.method, r.params))
 				if err != nil || string(got) != string(want[i]) {
 					errs <- r.method + " " + string(r.params) + ": " + string(got) + " " + errString(err)
 				}
@@ -193,7 +192,7 @@ func TestReceiptPollsFetchOnce(t *testing.T) {
 	}
 	const polls = 10
 	for range polls {
-		got, err := v.Handle(ctx, pipeline.NewCall("eth_getTransactionReceipt", params))
+		got, err := handle(ctx, v, newCall("eth_getTransactionReceipt", params))
 		if err != nil || string(got) != string(want) {
 			t.Fatalf("got %s %v, want %s", got, err, want)
 		}
@@ -287,7 +286,7 @@ func TestKeptBlocksBoundedOnDevnet(t *testing.T) {
 		v := New(h.v.next, o)
 		ask := func(n uint64) {
 			params := verify.Params(hexutil.EncodeUint64(n))
-			got, err := v.Handle(ctx, pipeline.NewCall("eth_getBlockReceipts", params))
+			got, err := handle(ctx, v, newCall("eth_getBlockReceipts", params))
 			want, werr := h.direct.call(ctx, "eth_getBlockReceipts", params)
 			if err != nil || werr != nil || string(got) != string(want) {
 				t.Fatalf("block %d: %s %v; the node: %s %v", n, got, err, want, werr)

@@ -11,40 +11,37 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/blockref"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
-// header resolves a block param (a number or tag, a block hash, or an
-// EIP-1898 object; absent or null means latest) to a trusted header. The
-// param is parsed by internal/blockref as a node parses it. "pending"
-// cannot be proven: it returns a *fallback.
-func (v *Verifier) header(ctx context.Context, raw json.RawMessage) (*types.Header, error) {
-	if absent(raw) {
-		return v.headerOf(ctx, blockref.Ref{Kind: blockref.Latest})
+// header is the trusted header of c's block param, as the block-tag stage
+// parsed and resolved it (c.Ref). "pending" cannot be proven: it returns a
+// *fallback.
+func (v *Verifier) header(ctx context.Context, c *pipeline.Call) (*types.Header, error) {
+	if !c.HasRef {
+		return nil, fmt.Errorf("%s: no block resolved for the call: %w", c.Method, verify.ErrNoTrust)
 	}
-	ref, err := blockref.ParseNumberOrHash(raw)
-	if err != nil {
-		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: block: %s", err.Error())
-	}
-	return v.headerOf(ctx, ref)
+	return v.headerOf(ctx, c, c.Ref)
 }
 
-// headerOf is the trusted header of a parsed block param. A hash with
+// headerOf is the trusted header of a resolved block param. A hash with
 // requireCanonical that is not on the agreed chain is answered as a node
 // answers it (-32000 "hash is not currently canonical").
-func (v *Verifier) headerOf(ctx context.Context, ref blockref.Ref) (*types.Header, error) {
+func (v *Verifier) headerOf(ctx context.Context, c *pipeline.Call, ref blockref.Ref) (*types.Header, error) {
+	trust := v.trust(c)
 	if ref.Kind != blockref.Hash {
-		n, err := v.numberOf(ref)
+		n, err := numberOf(ref)
 		if err != nil {
 			return nil, err
 		}
-		return v.o.Trust.HeaderByNumber(ctx, n)
+		return trust.HeaderByNumber(ctx, n)
 	}
-	h, err := v.o.Trust.HeaderByHash(ctx, common.Hash(ref.Hash))
+	h, err := trust.HeaderByHash(ctx, common.Hash(ref.Hash))
 	if err != nil || !ref.RequireCanonical {
 		return h, err
 	}
-	canon, err := v.o.Trust.HeaderByNumber(ctx, h.Number.Uint64())
+	canon, err := trust.HeaderByNumber(ctx, h.Number.Uint64())
 	if err != nil {
 		return nil, err
 	}
@@ -63,28 +60,17 @@ func (v *Verifier) headerOf(ctx context.Context, ref blockref.Ref) (*types.Heade
 // byAgreement reports whether h was trusted by operator agreement rather
 // than by its link to the agreed head.
 func (v *Verifier) byAgreement(h *types.Header) bool {
-	l, ok := v.o.Trust.(agreedLabel)
-	return ok && l.byAgreement(h)
+	return v.agreed != nil && v.agreed(h)
 }
 
 // codeServerError is the code a node gives errors without one of their own.
 const codeServerError = -32000
 
-// number resolves a block number or tag (go-ethereum's rpc.BlockNumber:
-// a log filter's fromBlock/toBlock); absent or null means latest.
-func (v *Verifier) number(raw json.RawMessage) (uint64, error) {
-	if absent(raw) {
-		return v.numberOf(blockref.Ref{Kind: blockref.Latest})
-	}
-	ref, err := blockref.ParseNumber(raw)
-	if err != nil {
-		return 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: block: %s", err.Error())
-	}
-	return v.numberOf(ref)
-}
-
-// numberOf is the number of a block named by number or tag.
-func (v *Verifier) numberOf(ref blockref.Ref) (uint64, error) {
+// numberOf is the number of a block named by number or tag. The
+// block-tag stage turned the tags the agreed head has numbers for into
+// those numbers: a tag left is one the head has no number for yet, and
+// there is nothing to prove against.
+func numberOf(ref blockref.Ref) (uint64, error) {
 	switch ref.Kind {
 	case blockref.Number:
 		return ref.Number, nil
@@ -93,16 +79,7 @@ func (v *Verifier) numberOf(ref blockref.Ref) (uint64, error) {
 	case blockref.Earliest:
 		return 0, nil
 	case blockref.Latest, blockref.Safe, blockref.Finalized:
-		// The blocktag stage resolves tags to agreed numbers; without a
-		// head there is nothing to prove against.
-		if v.o.Latest == nil {
-			return 0, fmt.Errorf("block %q: %w", ref.Kind, verify.ErrNoTrust)
-		}
-		n, ok := v.o.Latest()
-		if !ok {
-			return 0, fmt.Errorf("block %q: no agreed head: %w", ref.Kind, verify.ErrNoTrust)
-		}
-		return n, nil
+		return 0, fmt.Errorf("block %q: no agreed number yet: %w", ref.Kind, verify.ErrNoTrust)
 	}
 	return 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: a block hash where a block number is expected")
 }

@@ -53,14 +53,13 @@ func TestL2TransactionTypes(t *testing.T) {
 	f := newFake(ok(string(block)), ok(string(block)))
 	ev := verify.NewEvidenceLog(8)
 	v := New(nil, Options{Asker: f, Trust: verify.NewStaticTrust(h), Evidence: ev, Latest: func() (uint64, bool) { return 5, true }})
-	ctx, rep := WithReport(context.Background())
-	c := pipeline.NewCall("eth_getBlockByNumber", json.RawMessage(`["0x5",true]`))
-	c.Block, c.HasBlock = 5, true
-	got, err := v.Handle(ctx, c)
+	c := newCall("eth_getBlockByNumber", json.RawMessage(`["0x5",true]`))
+	got, err := handle(context.Background(), v, c)
+	rep := c.Report
 	if err != nil || canonical(got) != canonical(block) {
 		t.Fatalf("got %.200s %v", got, err)
 	}
-	if rep.Class() != ClassQuorum || !strings.Contains(rep.Note(), "0x7e") {
+	if rep.Class() != pipeline.ClassQuorum || !strings.Contains(rep.Note(), "0x7e") {
 		t.Errorf("report %q, want quorum saying why", rep.Header())
 	}
 	if n := ev.Total(); n != 0 {

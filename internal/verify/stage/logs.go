@@ -26,7 +26,7 @@ func (v *Verifier) logs(ctx context.Context, c *pipeline.Call) (json.RawMessage,
 	if err != nil {
 		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: the filter must be an object with block range, address and topics in hex")
 	}
-	from, to, err := v.logRange(ctx, ps[0])
+	from, to, err := v.logRange(ctx, c, ps[0])
 	if err != nil {
 		return nil, v.noHeader(c.Method, err)
 	}
@@ -52,7 +52,7 @@ func (v *Verifier) logs(ctx context.Context, c *pipeline.Call) (json.RawMessage,
 			ops = joinOps(ops, rops)
 			return rs, err
 		}
-		derived, _, err := verify.DeriveLogs(ctx, receipts, v.o.Trust, from, to, filter, v.o.MaxLogBlocks)
+		derived, _, err := verify.DeriveLogs(ctx, receipts, v.trust(c), from, to, filter, v.o.MaxLogBlocks)
 		if err != nil {
 			return nil, err
 		}
@@ -66,45 +66,39 @@ func (v *Verifier) logs(ctx context.Context, c *pipeline.Call) (json.RawMessage,
 		return json.Marshal(derived)
 	})
 	if err == nil && len(used) > 0 {
-		ReportFrom(ctx).set(ClassProof, "", used...)
+		c.Report.Set(pipeline.ClassProof, "", used...)
 	}
 	return res, err
 }
 
-// logRange resolves a filter's block range: blockHash, or fromBlock and
-// toBlock (absent: latest).
-func (v *Verifier) logRange(ctx context.Context, raw json.RawMessage) (uint64, uint64, error) {
+// logRange is a filter's block range: the one the block-tag stage
+// resolved (c.Range), or the block of its blockHash.
+func (v *Verifier) logRange(ctx context.Context, c *pipeline.Call, raw json.RawMessage) (uint64, uint64, error) {
+	if c.HasRange {
+		return c.Range.From, c.Range.To, nil
+	}
 	var f struct {
-		FromBlock json.RawMessage `json:"fromBlock"`
-		ToBlock   json.RawMessage `json:"toBlock"`
-		BlockHash *common.Hash    `json:"blockHash"`
+		BlockHash *common.Hash `json:"blockHash"`
 	}
 	if err := json.Unmarshal(raw, &f); err != nil {
 		return 0, 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: the filter's blockHash, fromBlock, toBlock or address is not valid")
 	}
-	if f.BlockHash != nil {
-		h, err := v.o.Trust.HeaderByHash(ctx, *f.BlockHash)
-		if err != nil {
-			return 0, 0, err
-		}
-		canon, err := v.o.Trust.HeaderByNumber(ctx, h.Number.Uint64())
-		if err != nil {
-			return 0, 0, err
-		}
-		if canon.Hash() != h.Hash() {
-			return 0, 0, &fallback{why: "block " + f.BlockHash.Hex() + " is not canonical"}
-		}
-		return h.Number.Uint64(), h.Number.Uint64(), nil
+	if f.BlockHash == nil {
+		return 0, 0, fmt.Errorf("eth_getLogs: no block range resolved for the call: %w", verify.ErrNoTrust)
 	}
-	from, err := v.number(f.FromBlock)
+	trust := v.trust(c)
+	h, err := trust.HeaderByHash(ctx, *f.BlockHash)
 	if err != nil {
 		return 0, 0, err
 	}
-	to, err := v.number(f.ToBlock)
+	canon, err := trust.HeaderByNumber(ctx, h.Number.Uint64())
 	if err != nil {
 		return 0, 0, err
 	}
-	return from, to, nil
+	if canon.Hash() != h.Hash() {
+		return 0, 0, &fallback{why: "block " + f.BlockHash.Hex() + " is not canonical"}
+	}
+	return h.Number.Uint64(), h.Number.Uint64(), nil
 }
 
 // latest is the agreed head number, if known.

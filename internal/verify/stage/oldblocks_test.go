@@ -97,8 +97,9 @@ func TestOldBlocksThroughGateway(t *testing.T) {
 	labelled := 0
 	reqs := oldRequests(t, ctx, direct, act)
 	for _, r := range reqs {
-		rctx, rep := WithReport(ctx)
-		got, err := v.Handle(rctx, pipeline.NewCall(r.method, r.params))
+		c := newCall(r.method, r.params)
+		got, err := handle(ctx, v, c)
+		rep := c.Report
 		if err != nil {
 			t.Errorf("%s %s: %v", r.method, r.params, err)
 			continue
@@ -112,7 +113,7 @@ func TestOldBlocksThroughGateway(t *testing.T) {
 		}
 		if strings.Contains(rep.Header(), "header=agreed") {
 			labelled++
-		} else if rep.Class() == ClassProof {
+		} else if rep.Class() == pipeline.ClassProof {
 			t.Errorf("%s %s: proven at an old block, labelled %q", r.method, r.params, rep.Header())
 		}
 	}
@@ -124,7 +125,7 @@ func TestOldBlocksThroughGateway(t *testing.T) {
 	vc.AgreeOldHeaders = false
 	off := FromGateway(Gateway{Chain: "devnet", ChainID: d.Info().ChainID, Config: vc, Head: tracker, Router: router})(nil)
 	r := reqs[0]
-	_, err := off.Handle(ctx, pipeline.NewCall(r.method, r.params))
+	_, err := handle(ctx, off, newCall(r.method, r.params))
 	var je *jsonrpc.Error
 	if !errors.As(err, &je) || je.Code != CodeUnverified {
 		t.Errorf("agree_old_headers off: %s %s: %v, want -32012", r.method, r.params, err)
@@ -231,7 +232,7 @@ func TestOldHeaderLiars(t *testing.T) {
 				Attempts: 5, Latest: func() (uint64, bool) { n, _, ok := anchor(); return n, ok }})
 			var right, refused int
 			for _, r := range tc.reqs {
-				got, err := v.Handle(ctx, pipeline.NewCall(r.method, r.params))
+				got, err := handle(ctx, v, newCall(r.method, r.params))
 				if err != nil {
 					var je *jsonrpc.Error
 					if !errors.As(err, &je) || je.Code != CodeUnverified {

@@ -12,17 +12,6 @@ const (
 	TrustOne Policy = "trust-one" // one provider's word, unverified
 )
 
-// Class is how one answer was actually established (a proof-policy call
-// may fall back to quorum, e.g. for "pending").
-type Class string
-
-// The classes, as the response header and metrics name them.
-const (
-	ClassProof   Class = "proof"
-	ClassQuorum  Class = "quorum"
-	ClassTrusted Class = "trusted" // one provider, unverified
-)
-
 // DefaultPolicies is the policy of each method the gateway verifies by
 // default; methods not listed get Options.DefaultPolicy (quorum). It
 // returns a new map the caller may change.

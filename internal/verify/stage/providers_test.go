@@ -11,7 +11,6 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
-	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/route"
 	"github.com/rpcmesh/rpcmesh/internal/upstream"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
@@ -63,7 +62,7 @@ func TestStageWithGatewayParts(t *testing.T) {
 	wrong, failed := 0, 0
 	reqs := requests(act, max(1, 6/raceScale))
 	for _, r := range reqs {
-		got, err := v.Handle(ctx, pipeline.NewCall(r.method, r.params))
+		got, err := handle(ctx, v, newCall(r.method, r.params))
 		if err != nil {
 			failed++
 			var je *jsonrpc.Error

@@ -25,16 +25,16 @@ import (
 // the reason a proof-policy call fell back to quorum. Fee methods take a
 // median instead (feeMedian); a method fewer than Agree operators can serve
 // at all is answered by one provider and labelled trusted.
-func (v *Verifier) quorum(ctx context.Context, c *pipeline.Call, why string) (json.RawMessage, Class, error) {
+func (v *Verifier) quorum(ctx context.Context, c *pipeline.Call, why string) (json.RawMessage, pipeline.Class, error) {
 	if v.o.Operators != nil {
 		if n := v.o.Operators(c.Method); n < v.o.Agree {
 			res, err := v.trustOne(ctx, c, strings.TrimSpace(fmt.Sprintf("%s; %d operators serve %s", why, n, c.Method)))
-			return res, ClassTrusted, err
+			return res, pipeline.ClassTrusted, err
 		}
 	}
 	if medianMethod(c.Method) {
 		res, err := v.feeMedian(ctx, c, why)
-		return res, ClassQuorum, err
+		return res, pipeline.ClassQuorum, err
 	}
 	req := Request{Method: c.Method, Params: c.Params, Block: c.Block, HasBlock: c.HasBlock}
 	skip := Skip{Providers: map[string]bool{}, Operators: map[string]bool{}}
@@ -43,7 +43,7 @@ func (v *Verifier) quorum(ctx context.Context, c *pipeline.Call, why string) (js
 	for round := 0; round < v.o.Attempts && need > 0; round++ {
 		got := v.o.Asker.AskDistinct(ctx, req, need, skip)
 		if err := ctx.Err(); err != nil {
-			return nil, ClassQuorum, err
+			return nil, pipeline.ClassQuorum, err
 		}
 		if len(got) == 0 {
 			break // no operator left to ask
@@ -51,14 +51,14 @@ func (v *Verifier) quorum(ctx context.Context, c *pipeline.Call, why string) (js
 		answers = append(answers, skip.add(got)...)
 		g, groups := tally(answers)
 		if g != nil && len(distinct(g.operators)) >= v.o.Agree {
-			ReportFrom(ctx).set(ClassQuorum, why, g.operators...)
+			c.Report.Set(pipeline.ClassQuorum, why, g.operators...)
 			if penaliseMinority(c) {
 				v.minority(c, g, groups)
 			}
 			if g.err != nil {
-				return nil, ClassQuorum, g.err
+				return nil, pipeline.ClassQuorum, g.err
 			}
-			return g.value, ClassQuorum, nil
+			return g.value, pipeline.ClassQuorum, nil
 		}
 		best := 0
 		if g != nil {
@@ -70,10 +70,10 @@ func (v *Verifier) quorum(ctx context.Context, c *pipeline.Call, why string) (js
 		}
 	}
 	if err := noVote(c, answers); err != nil {
-		return nil, ClassQuorum, err
+		return nil, pipeline.ClassQuorum, err
 	}
 	_, groups := tally(answers)
-	return nil, ClassQuorum, v.noQuorum(c, answers, len(groups), why)
+	return nil, pipeline.ClassQuorum, v.noQuorum(c, answers, len(groups), why)
 }
 
 // noVote is the error when no provider answered at all (none, or only
@@ -112,7 +112,7 @@ func (v *Verifier) trustOne(ctx context.Context, c *pipeline.Call, note string) 
 		return nil, a.Err
 	}
 	c.Provider = a.Provider
-	ReportFrom(ctx).set(ClassTrusted, note, a.Operator)
+	c.Report.Set(pipeline.ClassTrusted, note, a.Operator)
 	return a.Value, a.Err
 }
 
@@ -238,7 +238,7 @@ func (v *Verifier) median(ctx context.Context, c *pipeline.Call, answers []Answe
 	if n := len(distinct(ops)); n < 3 {
 		note = fmt.Sprintf("median of %d operators: fewer than 3 cannot outvote one liar", n)
 	}
-	ReportFrom(ctx).set(ClassQuorum, strings.TrimSpace(why+" "+note), ops...)
+	c.Report.Set(pipeline.ClassQuorum, strings.TrimSpace(why+" "+note), ops...)
 	return json.Marshal((*hexutil.Big)(m))
 }
 

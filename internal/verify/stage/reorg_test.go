@@ -17,7 +17,6 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 
-	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
@@ -159,7 +158,7 @@ func TestReorgNeverAnsweredFromKept(t *testing.T) {
 	} {
 		sw.set(trusts[s.trust], nodes[s.node])
 		for i, r := range reqs {
-			got, err := v.Handle(ctx, pipeline.NewCall(r.method, r.params))
+			got, err := handle(ctx, v, newCall(r.method, r.params))
 			if string(got) == string(fork[1-s.trust][i]) {
 				t.Errorf("step %d (%s): %s answered from the other branch: %.200s", step, s.name, r.method, got)
 			}

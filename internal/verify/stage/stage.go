@@ -24,7 +24,7 @@ const CodeUnverified = jsonrpc.CodeUnverified
 // Observer receives the stage's events (metrics implement it); optional.
 type Observer interface {
 	// Answered counts an answer by method and how it was established.
-	Answered(chain, method string, class Class)
+	Answered(chain, method string, class pipeline.Class)
 	// Rejected counts a provider answer that failed verification, by kind.
 	Rejected(chain, provider, method, kind string)
 }
@@ -91,8 +91,9 @@ type Options struct {
 	// OperatorOf names a provider's operator, for the report of a
 	// trusted answer (nil: the provider's name is reported).
 	OperatorOf func(provider string) string
-	// Latest returns the agreed head number, to resolve block tags the
-	// earlier stages left (eth_getLogs ranges).
+	// Latest returns the agreed head number, to refuse an eth_getLogs
+	// range past it. Block tags are resolved by the block-tag stage
+	// (pipeline.Call.Ref, Call.Range), never here.
 	Latest func() (uint64, bool)
 }
 
@@ -110,6 +111,17 @@ type Verifier struct {
 	blocks *lru.Cache[common.Hash, provenBlock]
 	// verified are verified full blocks and receipts by block hash.
 	verified *verifiedCache
+	// agreed reports whether the trust source trusted a header by
+	// operator agreement (nil: it never does).
+	agreed func(*types.Header) bool
+}
+
+// agreedBy is t's check of a header trusted by operator agreement, or nil.
+func agreedBy(t verify.TrustSource) func(*types.Header) bool {
+	if a, ok := t.(interface{ ByAgreement(*types.Header) bool }); ok {
+		return a.ByAgreement
+	}
+	return nil
 }
 
 // provenBlock is a verified block's hashes-only answer and whose it was.
@@ -155,14 +167,11 @@ func New(next pipeline.Handler, o Options) *Verifier {
 	if o.MaxLogBlocks <= 0 {
 		o.MaxLogBlocks = 64
 	}
-	if a, ok := o.Trust.(interface{ ByAgreement(*types.Header) bool }); ok {
-		o.Trust = agreedLabel{TrustSource: o.Trust, byAgreement: a.ByAgreement}
-	}
 	pol := DefaultPolicies()
 	for m, p := range o.Policies {
 		pol[m] = p
 	}
-	v := &Verifier{next: next, o: o, policies: pol, hashes: lru.NewCache[*types.Header, common.Hash](headerHashes),
+	v := &Verifier{next: next, o: o, policies: pol, agreed: agreedBy(o.Trust), hashes: lru.NewCache[*types.Header, common.Hash](headerHashes),
 		verified: newVerifiedCache(o.FullBlockCache, o.FullBlockCacheBytes)}
 	if o.ProofCache > 0 {
 		v.accounts = lru.NewCache[accountKey, provenAccount](o.ProofCache)
@@ -186,41 +195,71 @@ func (v *Verifier) Policy(method string) Policy {
 	return v.o.DefaultPolicy
 }
 
-// Handle answers c by its method's policy.
-func (v *Verifier) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
-	var (
-		res   json.RawMessage
-		class Class
-		err   error
-	)
-	switch v.Policy(c.Method) {
-	case Proof:
-		res, class, err = v.prove(ctx, c)
-	case Quorum:
-		res, class, err = v.quorum(ctx, c, "")
-	default:
-		res, err = v.next.Handle(ctx, c)
-		if err == nil {
+// Handle answers a wave's calls, each by its method's policy: the
+// trusted ones passed on together (one upstream batch), the others
+// verified at once, each on a goroutine of its own (a wave is at most
+// limits.batch_concurrency calls). Every call gets a Report.
+func (v *Verifier) Handle(ctx context.Context, wave []*pipeline.Call) {
+	for _, c := range wave {
+		c.Report = &pipeline.Report{}
+	}
+	pipeline.HandleWave(ctx, wave, v.next, v.way, v)
+	for _, c := range wave {
+		if v.trusts(c) && c.Err == nil {
 			op := c.Provider
 			if v.o.OperatorOf != nil {
 				op = v.o.OperatorOf(c.Provider)
 			}
-			ReportFrom(ctx).set(ClassTrusted, "", op)
+			c.Report.Set(pipeline.ClassTrusted, "", op)
+			v.answered(c, pipeline.ClassTrusted)
 		}
-		class = ClassTrusted
+	}
+}
+
+// trusts reports whether c's policy takes one provider's word.
+func (v *Verifier) trusts(c *pipeline.Call) bool {
+	p := v.Policy(c.Method)
+	return p != Proof && p != Quorum
+}
+
+// way passes the trusted calls on and verifies the others alone.
+func (v *Verifier) way(c *pipeline.Call) pipeline.Way {
+	if v.trusts(c) {
+		return pipeline.PassOn
+	}
+	return pipeline.Alone
+}
+
+// Run answers c by proof or quorum (Handle runs it alone).
+func (v *Verifier) Run(ctx context.Context, c *pipeline.Call) {
+	var (
+		res   json.RawMessage
+		class pipeline.Class
+		err   error
+	)
+	if v.Policy(c.Method) == Proof {
+		res, class, err = v.prove(ctx, c)
+	} else {
+		res, class, err = v.quorum(ctx, c, "")
 	}
 	if err != nil {
-		return nil, err
+		c.Answer(nil, err)
+		return
 	}
+	v.answered(c, class)
+	c.Answer(res, nil)
+}
+
+// answered counts c's answer, established as class.
+func (v *Verifier) answered(c *pipeline.Call, class pipeline.Class) {
 	if v.o.Observer != nil {
 		v.o.Observer.Answered(v.o.Chain, c.Method, class)
 	}
-	return res, nil
 }
 
 // prove dispatches the proven methods; a call that cannot be proven (a
 // pending block, an unknown method) falls back to quorum.
-func (v *Verifier) prove(ctx context.Context, c *pipeline.Call) (json.RawMessage, Class, error) {
+func (v *Verifier) prove(ctx context.Context, c *pipeline.Call) (json.RawMessage, pipeline.Class, error) {
 	var (
 		res json.RawMessage
 		err error
@@ -243,10 +282,10 @@ func (v *Verifier) prove(ctx context.Context, c *pipeline.Call) (json.RawMessage
 	if errors.As(err, &fb) {
 		return v.quorum(ctx, c, fb.why)
 	}
-	if r := ReportFrom(ctx); r != nil && r.Class() != "" {
+	if r := c.Report; r != nil && r.Class() != "" {
 		return res, r.Class(), err // e.g. a null settled by operators, not a proof
 	}
-	return res, ClassProof, err
+	return res, pipeline.ClassProof, err
 }
 
 // fallback asks prove to answer by quorum instead, saying why.

@@ -125,10 +125,10 @@ func TestQuorum(t *testing.T) {
 			f := newFake(tt.answers...)
 			ev := verify.NewEvidenceLog(10)
 			v := New(nil, Options{Asker: f, Trust: verify.NewStaticTrust(), Quorum: tt.quorum, Evidence: ev})
-			ctx, rep := WithReport(context.Background())
 			c := pipeline.NewCall(tt.method, json.RawMessage(`[]`))
 			c.HasBlock = true // pinned to an agreed block, as the blocktag stage does
-			got, err := v.Handle(ctx, c)
+			got, err := handle(context.Background(), v, c)
+			rep := c.Report
 			var je *jsonrpc.Error
 			if tt.code != 0 {
 				if !errors.As(err, &je) || je.Code != tt.code {
@@ -140,7 +140,7 @@ func TestQuorum(t *testing.T) {
 			if tt.ops != "" && strings.Join(rep.Operators(), ",") != tt.ops {
 				t.Fatalf("operators %v, want %s", rep.Operators(), tt.ops)
 			}
-			if tt.ops != "" && rep.Class() != ClassQuorum {
+			if tt.ops != "" && rep.Class() != pipeline.ClassQuorum {
 				t.Fatalf("class %q", rep.Class())
 			}
 			var blamed []string
@@ -155,65 +155,57 @@ func TestQuorum(t *testing.T) {
 }
 
 func TestPolicies(t *testing.T) {
-	next := pipeline.HandlerFunc(func(_ context.Context, c *pipeline.Call) (json.RawMessage, error) {
+	next := perCall(func(_ context.Context, c *pipeline.Call) (json.RawMessage, error) {
 		c.Provider = "p"
 		return json.RawMessage(`"next"`), nil
 	})
 	f := newFake(ok(`"0x1"`), ok(`"0x1"`))
 	v := New(next, Options{Asker: f, Trust: verify.NewStaticTrust(), Policies: map[string]Policy{"eth_call": TrustOne}})
-	ctx, rep := WithReport(context.Background())
-	if got, err := v.Handle(ctx, pipeline.NewCall("eth_call", nil)); err != nil || string(got) != `"next"` || rep.Class() != ClassTrusted {
-		t.Fatalf("trust-one override: %s %v %q", got, err, rep.Class())
+	ctx := context.Background()
+	c := newCall("eth_call", nil)
+	if got, err := handle(ctx, v, c); err != nil || string(got) != `"next"` || c.Report.Class() != pipeline.ClassTrusted {
+		t.Fatalf("trust-one override: %s %v %q", got, err, c.Report.Class())
 	}
 	if v.Policy("eth_getBalance") != Proof || v.Policy("something_unknown") != Quorum || v.Policy("eth_sendRawTransaction") != TrustOne {
 		t.Fatal("default policies")
 	}
 	// A proof-policy call about the pending block falls back to quorum, and says so.
-	ctx, rep = WithReport(context.Background())
-	got, err := v.Handle(ctx, pipeline.NewCall("eth_getBalance", json.RawMessage(`["0x0000000000000000000000000000000000000001","pending"]`)))
-	if err != nil || string(got) != `"0x1"` || rep.Class() != ClassQuorum || !strings.Contains(rep.Header(), "pending") {
+	c = newCall("eth_getBalance", json.RawMessage(`["0x0000000000000000000000000000000000000001","pending"]`))
+	got, err := handle(ctx, v, c)
+	rep := c.Report
+	if err != nil || string(got) != `"0x1"` || rep.Class() != pipeline.ClassQuorum || !strings.Contains(rep.Header(), "pending") {
 		t.Fatalf("pending: %s %v %q", got, err, rep.Header())
 	}
 	// No trusted header: an error, unless quorum is allowed as a fallback.
-	noTrust := pipeline.NewCall("eth_getBalance", json.RawMessage(`["0x0000000000000000000000000000000000000001","0x10"]`))
+	noTrust := func() *pipeline.Call {
+		return newCall("eth_getBalance", json.RawMessage(`["0x0000000000000000000000000000000000000001","0x10"]`))
+	}
 	var je *jsonrpc.Error
-	if _, err := v.Handle(context.Background(), noTrust); !errors.As(err, &je) || je.Code != CodeUnverified || !strings.Contains(string(je.Data), "no_trust") {
+	if _, err := handle(ctx, v, noTrust()); !errors.As(err, &je) || je.Code != CodeUnverified || !strings.Contains(string(je.Data), "no_trust") {
 		t.Fatalf("no trust: %v", err)
 	}
 	lenient := New(next, Options{Asker: f, Trust: verify.NewStaticTrust(), FallbackToQuorum: true})
-	ctx, rep = WithReport(context.Background())
-	if _, err := lenient.Handle(ctx, noTrust); err != nil || !strings.Contains(rep.Note(), "no trusted header") {
-		t.Fatalf("no trust, fallback allowed: %v %q", err, rep.Note())
+	c = noTrust()
+	if _, err := handle(ctx, lenient, c); err != nil || !strings.Contains(c.Report.Note(), "no trusted header") {
+		t.Fatalf("no trust, fallback allowed: %v %q", err, c.Report.Note())
 	}
-	for _, bad := range []string{`["nope","0x1"]`, `["0x0000000000000000000000000000000000000001","tomorrow"]`, `{}`} {
-		_, err := v.Handle(context.Background(), pipeline.NewCall("eth_getBalance", json.RawMessage(bad)))
+	// A block param that is not one is refused by the block-tag stage.
+	for _, bad := range []string{`["nope","0x1"]`, `{}`} {
+		_, err := handle(ctx, v, newCall("eth_getBalance", json.RawMessage(bad)))
 		if !errors.As(err, &je) || je.Code != jsonrpc.CodeInvalidParams {
 			t.Errorf("%s: %v", bad, err)
 		}
 	}
 }
 
-func TestReportHeader(t *testing.T) {
-	var r *Report
-	r.set(ClassProof, "") // nil-safe
-	_, r = WithReport(context.Background())
-	if r.Header() != "" {
-		t.Fatal("empty report has a header")
-	}
-	r.set(ClassQuorum, `range "big"`, "b", "a", "a", "")
-	if got := r.Header(); got != `quorum; operators=a,b; note="range 'big'"` {
-		t.Fatalf("header %q", got)
-	}
-}
-
 func TestProofFailures(t *testing.T) {
 	h := &types.Header{Number: big.NewInt(16), Root: common.Hash{7}, Difficulty: big.NewInt(0)}
 	trust := verify.NewStaticTrust(h)
-	call := func(f *fakeAsker) (*Report, error) {
+	call := func(f *fakeAsker) (*pipeline.Report, error) {
 		v := New(nil, Options{Asker: f, Trust: trust, FallbackToQuorum: true})
-		ctx, rep := WithReport(context.Background())
-		_, err := v.Handle(ctx, pipeline.NewCall("eth_getBalance", json.RawMessage(`["0x0000000000000000000000000000000000000001","0x10"]`)))
-		return rep, err
+		c := newCall("eth_getBalance", json.RawMessage(`["0x0000000000000000000000000000000000000001","0x10"]`))
+		_, err := handle(context.Background(), v, c)
+		return c.Report, err
 	}
 	// Everyone sends a proof that does not verify: an error, never quorum
 	// (even with FallbackToQuorum).
@@ -227,18 +219,20 @@ func TestProofFailures(t *testing.T) {
 	// quorum, and the report says why; without, an error.
 	missing := Answer{Err: &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: "the method eth_getProof does not exist"}}
 	rep, err := call(newFake(missing, missing, missing))
-	if !errors.As(err, &je) || je.Code != jsonrpc.CodeMethodNotFound || rep.Class() != ClassQuorum || !strings.Contains(rep.Note(), "could prove") {
+	if !errors.As(err, &je) || je.Code != jsonrpc.CodeMethodNotFound || rep.Class() != pipeline.ClassQuorum || !strings.Contains(rep.Note(), "could prove") {
 		t.Fatalf("no prover: %v %q", err, rep.Header())
 	}
 	strict := New(nil, Options{Asker: newFake(missing, missing, missing), Trust: trust})
-	if _, err := strict.Handle(context.Background(), pipeline.NewCall("eth_getBalance", json.RawMessage(`["0x0000000000000000000000000000000000000001","0x10"]`))); !errors.As(err, &je) || je.Code != CodeUnverified {
+	if _, err := handle(context.Background(), strict, newCall("eth_getBalance", json.RawMessage(`["0x0000000000000000000000000000000000000001","0x10"]`))); !errors.As(err, &je) || je.Code != CodeUnverified {
 		t.Fatalf("no prover, strict: %v", err)
 	}
 	// A transaction nobody has: absence cannot be proven, so quorum says null.
 	v := New(nil, Options{Asker: newFake(ok(`null`), ok(`null`), ok(`null`)), Trust: trust})
-	ctx, rep2 := WithReport(context.Background())
-	got, err := v.Handle(ctx, pipeline.NewCall("eth_getTransactionByHash", json.RawMessage(`["0x0000000000000000000000000000000000000000000000000000000000000001"]`)))
-	if err != nil || string(got) != "null" || rep2.Class() != ClassQuorum {
+	ctx := context.Background()
+	c := newCall("eth_getTransactionByHash", json.RawMessage(`["0x0000000000000000000000000000000000000000000000000000000000000001"]`))
+	got, err := handle(ctx, v, c)
+	rep2 := c.Report
+	if err != nil || string(got) != "null" || rep2.Class() != pipeline.ClassQuorum {
 		t.Fatalf("unknown transaction: %s %v %q", got, err, rep2.Header())
 	}
 	// The client's own bad params come back as the node said them.
@@ -295,9 +289,10 @@ func TestProvenAccountCached(t *testing.T) {
 	f := newFake(ok(string(answer)), ok(string(answer)))
 	v := New(nil, Options{Asker: f, Trust: verify.NewStaticTrust(h), ProofCache: 16})
 	for i, tc := range []struct{ method, want string }{{"eth_getBalance", `"0x1f4"`}, {"eth_getBalance", `"0x1f4"`}, {"eth_getTransactionCount", `"0x3"`}} {
-		ctx, rep := WithReport(context.Background())
-		got, err := v.Handle(ctx, pipeline.NewCall(tc.method, json.RawMessage(`["0x0000000000000000000000000000000000000001","0x10"]`)))
-		if err != nil || string(got) != tc.want || rep.Class() != ClassProof || strings.Join(rep.Operators(), ",") != "op-a" {
+		c := newCall(tc.method, json.RawMessage(`["0x0000000000000000000000000000000000000001","0x10"]`))
+		got, err := handle(context.Background(), v, c)
+		rep := c.Report
+		if err != nil || string(got) != tc.want || rep.Class() != pipeline.ClassProof || strings.Join(rep.Operators(), ",") != "op-a" {
 			t.Fatalf("call %d (%s): %s %v %q", i, tc.method, got, err, rep.Header())
 		}
 	}

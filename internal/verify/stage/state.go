@@ -27,10 +27,10 @@ type stateCall struct {
 	address common.Address
 	slots   []common.Hash
 	keys    []string // the slots as the client wrote them (eth_getProof)
-	block   json.RawMessage
 }
 
-// parseState reads the address, slots and block of a state method's params.
+// parseState reads the address and slots of a state method's params (its
+// block is c.Ref).
 func parseState(c *pipeline.Call) (*stateCall, error) {
 	ps, err := splitParams(c.Params, 3)
 	if err != nil {
@@ -40,17 +40,14 @@ func parseState(c *pipeline.Call) (*stateCall, error) {
 	if err := json.Unmarshal(ps[0], &sc.address); err != nil {
 		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: an address is a 0x-prefixed hex string of 20 bytes")
 	}
-	sc.block = ps[1]
 	switch c.Method {
 	case "eth_getStorageAt":
-		sc.block = ps[2]
 		var key string
 		if err := json.Unmarshal(ps[1], &key); err != nil {
 			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 1: the storage slot must be a hex string")
 		}
 		sc.keys = []string{key}
 	case "eth_getProof":
-		sc.block = ps[2]
 		if err := json.Unmarshal(ps[1], &sc.keys); err != nil {
 			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 1: the storage keys must be a list of hex strings")
 		}
@@ -77,7 +74,7 @@ func (v *Verifier) state(ctx context.Context, c *pipeline.Call) (json.RawMessage
 	if err != nil {
 		return nil, err
 	}
-	h, err := v.header(ctx, sc.block)
+	h, err := v.header(ctx, c)
 	if err != nil {
 		return nil, v.noHeader(c.Method, err)
 	}
@@ -86,7 +83,7 @@ func (v *Verifier) state(ctx context.Context, c *pipeline.Call) (json.RawMessage
 	key, cacheable := v.accountKey(c.Method, h.Root, sc)
 	if cacheable {
 		if hit, ok := v.accounts.Get(key); ok {
-			ReportFrom(ctx).set(ClassProof, "", hit.operator)
+			c.Report.Set(pipeline.ClassProof, "", hit.operator)
 			return v.stateAnswer(ctx, c.Method, sc, hit.acc, nil, nil, pinned)
 		}
 	}

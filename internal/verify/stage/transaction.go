@@ -64,7 +64,7 @@ func (v *Verifier) transaction(ctx context.Context, c *pipeline.Call) (json.RawM
 		if err != nil {
 			return nil, err
 		}
-		h, err := v.o.Trust.HeaderByNumber(ctx, loc.BlockNumber)
+		h, err := v.trust(c).HeaderByNumber(ctx, loc.BlockNumber)
 		if errors.Is(err, verify.ErrAboveHead) {
 			// In a block the gateway's clients do not see yet: to them it
 			// is not there yet, as for a node that has not imported it.
@@ -113,7 +113,7 @@ func (v *Verifier) transaction(ctx context.Context, c *pipeline.Call) (json.RawM
 	if err == nil && used != nil {
 		// The answer locating the transaction and the verified data it
 		// was checked against and rebuilt from.
-		ReportFrom(ctx).set(ClassProof, "", used...)
+		c.Report.Set(pipeline.ClassProof, "", used...)
 	}
 	return res, err
 }

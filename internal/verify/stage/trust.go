@@ -10,6 +10,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/rpcmesh/rpcmesh/internal/head"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
@@ -122,30 +123,40 @@ func AgreedHeader(a Asker, agree, rounds int, onLie func(Answer, error)) verify.
 	}
 }
 
-// agreedLabel is a trust source that records, in the call's Report, that
+// agreedLabel is a trust source that records, in a call's Report, that
 // a header it hands out was trusted by operator agreement (an old block)
 // rather than by its link to the agreed head.
 type agreedLabel struct {
 	verify.TrustSource
 	byAgreement func(*types.Header) bool
+	report      *pipeline.Report
 }
 
 // HeaderByNumber returns the inner source's header, labelled.
 func (l agreedLabel) HeaderByNumber(ctx context.Context, number uint64) (*types.Header, error) {
 	h, err := l.TrustSource.HeaderByNumber(ctx, number)
-	l.label(ctx, h)
+	l.label(h)
 	return h, err
 }
 
 // HeaderByHash returns the inner source's header, labelled.
 func (l agreedLabel) HeaderByHash(ctx context.Context, hash common.Hash) (*types.Header, error) {
 	h, err := l.TrustSource.HeaderByHash(ctx, hash)
-	l.label(ctx, h)
+	l.label(h)
 	return h, err
 }
 
-func (l agreedLabel) label(ctx context.Context, h *types.Header) {
+func (l agreedLabel) label(h *types.Header) {
 	if h != nil && l.byAgreement(h) {
-		ReportFrom(ctx).agreedHeader()
+		l.report.MarkAgreedHeader()
 	}
+}
+
+// trust is the trust source for c's headers: the stage's, labelling c's
+// Report when a header was trusted by operator agreement.
+func (v *Verifier) trust(c *pipeline.Call) verify.TrustSource {
+	if v.agreed == nil {
+		return v.o.Trust
+	}
+	return agreedLabel{TrustSource: v.o.Trust, byAgreement: v.agreed, report: c.Report}
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/ethereum/go-ethereum/p2p"
 	"github.com/ethereum/go-ethereum/params"
 
-	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
@@ -139,7 +138,7 @@ func TestPreMergeUncles(t *testing.T) {
 			{"eth_getBlockByHash", verify.Params(b.Hash(), false)},
 			{"eth_getBlockReceipts", verify.Params(num)},
 		} {
-			got, err := v.Handle(ctx, pipeline.NewCall(r.method, r.params))
+			got, err := handle(ctx, v, newCall(r.method, r.params))
 			want, werr := direct.call(ctx, r.method, r.params)
 			if err != nil || werr != nil || string(got) != string(want) {
 				t.Errorf("%s %s (%d uncles):\n got  %.300s %v\n node %.300s %v", r.method, r.params, len(b.Uncles()), got, err, want, werr)

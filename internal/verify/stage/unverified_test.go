@@ -11,7 +11,6 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
-	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
@@ -28,7 +27,7 @@ func TestUnverifiedData(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := New(nil, Options{Asker: tt.asker, Trust: verify.NewStaticTrust(), Latest: func() (uint64, bool) { return 0x20, true }})
-			_, err := v.Handle(context.Background(), pipeline.NewCall(tt.method, json.RawMessage(tt.params)))
+			_, err := handle(context.Background(), v, newCall(tt.method, json.RawMessage(tt.params)))
 			var je *jsonrpc.Error
 			if !errors.As(err, &je) || je.Code != CodeUnverified {
 				t.Fatalf("got %v, want -32012", err)
@@ -63,7 +62,7 @@ func TestPlainInvalidParams(t *testing.T) {
 		{"eth_getBlockByNumber", `["0x1","yes"]`},
 		{"eth_getLogs", `[{"address":7}]`},
 	} {
-		_, err := v.Handle(context.Background(), pipeline.NewCall(tc.method, json.RawMessage(tc.params)))
+		_, err := handle(context.Background(), v, newCall(tc.method, json.RawMessage(tc.params)))
 		var je *jsonrpc.Error
 		if !errors.As(err, &je) || je.Code != jsonrpc.CodeInvalidParams {
 			t.Errorf("%s %s: got %v, want -32602", tc.method, tc.params, err)
@@ -89,7 +88,7 @@ func TestNoAnswerIsNotUnverified(t *testing.T) {
 	} {
 		v := New(nil, Options{Asker: f, Trust: verify.NewStaticTrust(h), Latest: func() (uint64, bool) { return 16, true }})
 		for _, m := range []string{"eth_getBalance", "eth_call", "eth_gasPrice"} {
-			_, err := v.Handle(context.Background(), pipeline.NewCall(m, params))
+			_, err := handle(context.Background(), v, newCall(m, params))
 			var je *jsonrpc.Error
 			if err == nil || (errors.As(err, &je) && je.Code == CodeUnverified) {
 				t.Errorf("%s, %s: got %v, want routing's error, not -32012", name, m, err)

@@ -1,15 +1,27 @@
-package stage
+package pipeline
 
 import (
-	"context"
 	"sort"
 	"strings"
 	"sync"
 )
 
-// Report says how one call's answer was established. The server puts an
-// empty Report in the call's context (WithReport) and, after the pipeline
-// answered, writes it into a response header and metrics.
+// Class is how one answer was actually established (a proof-policy call
+// may fall back to quorum, e.g. for "pending").
+type Class string
+
+// The classes, as the response header and metrics name them.
+const (
+	ClassProof   Class = "proof"
+	ClassQuorum  Class = "quorum"
+	ClassTrusted Class = "trusted" // one provider, unverified
+)
+
+// Report says how one call's answer was established. The verification
+// stage puts an empty Report on each call it takes (Call.Report) and fills
+// it in; the server writes it into a response header and metrics. Its
+// methods are safe for concurrent use, and the setters do nothing on a nil
+// Report.
 type Report struct {
 	mu        sync.Mutex
 	class     Class
@@ -18,22 +30,8 @@ type Report struct {
 	agreed    bool // a header was trusted by operator agreement, not by its link to the head
 }
 
-type reportKey struct{}
-
-// WithReport returns ctx carrying a new, empty Report.
-func WithReport(ctx context.Context) (context.Context, *Report) {
-	r := &Report{}
-	return context.WithValue(ctx, reportKey{}, r), r
-}
-
-// ReportFrom returns the Report in ctx, or nil.
-func ReportFrom(ctx context.Context) *Report {
-	r, _ := ctx.Value(reportKey{}).(*Report)
-	return r
-}
-
-// set records the class, the operators whose answers were used and a note.
-func (r *Report) set(class Class, note string, operators ...string) {
+// Set records the class, the operators whose answers were used and a note.
+func (r *Report) Set(class Class, note string, operators ...string) {
 	if r == nil {
 		return
 	}
@@ -48,9 +46,9 @@ func (r *Report) set(class Class, note string, operators ...string) {
 	}
 }
 
-// agreedHeader records that the answer rests on a header trusted by
+// MarkAgreedHeader records that the answer rests on a header trusted by
 // operator agreement (a block too far below the head to link).
-func (r *Report) agreedHeader() {
+func (r *Report) MarkAgreedHeader() {
 	if r == nil {
 		return
 	}
