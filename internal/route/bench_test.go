@@ -82,6 +82,28 @@ func BenchmarkBatch10(b *testing.B) {
 	}
 }
 
+// BenchmarkDoBatch10 measures a wave of ten reads routed with DoBatch (as
+// the pipeline's whole-wave path does): one upstream batch; per op is per
+// wave.
+func BenchmarkDoBatch10(b *testing.B) {
+	n := startNet(&testing.T{}, testRouting(), threeOperators()...)
+	reqs := make([]Request, 10)
+	for i := range reqs {
+		reqs[i] = *read("eth_gasPrice")
+	}
+	out, errs := make([]Result, len(reqs)), make([]error, len(reqs))
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		n.router.DoBatch(ctx, reqs, out, errs)
+		for _, err := range errs {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
 // BenchmarkDoLean is BenchmarkDo against canned nodes that allocate
 // nothing (see startCannedNode), so that allocs/op are routing's and the
 // upstream client's own.

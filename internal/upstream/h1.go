@@ -40,8 +40,7 @@ type h1Conn struct {
 	buf       []byte // the request being written
 	read      int64  // bytes read from conn so far
 	idleAt    time.Time
-	deadline  time.Time // set on conn (zero: none); see watch
-	interrupt func()    // unblocks a read or write in progress (made once)
+	interrupt func() // unblocks a read or write in progress (made once)
 }
 
 // Read counts what the connection delivers (the bufio.Reader's source).
@@ -137,52 +136,26 @@ func (h *h1Client) exchange(ctx context.Context, c *h1Conn, body []byte, want ca
 }
 
 // watch arranges for the end of ctx to interrupt a read or write on c. It
-// fails when ctx has ended already.
-//
-// An attempt's *CallContext costs nothing: its deadline goes on the
-// connection and its Cancel calls the interrupt directly. Any other context
-// is watched with context.AfterFunc (its own timer ends it at its deadline:
-// a deadline on the connection too could fail a read before ctx.Err
-// reports the deadline, and the failure would not count as a timeout).
+// fails when ctx has ended already. ctx's own timer ends it at its
+// deadline (a deadline on the connection too could fail a read before
+// ctx.Err reports the deadline, and the failure would not count as a
+// timeout).
 func (c *h1Conn) watch(ctx context.Context) (ctxWatch, error) {
-	var deadline time.Time
-	cc, lean := ctx.(*CallContext)
-	if lean {
-		deadline, _ = cc.Deadline()
-	}
-	if !deadline.Equal(c.deadline) {
-		if err := c.conn.SetDeadline(deadline); err != nil {
-			return ctxWatch{}, err
-		}
-		c.deadline = deadline
-	}
-	if lean {
-		if !cc.watch(c.interrupt) {
-			return ctxWatch{}, cc.Err()
-		}
-		return ctxWatch{cc: cc}, nil
-	}
 	if err := ctx.Err(); err != nil {
 		return ctxWatch{}, err
 	}
 	return ctxWatch{stop: context.AfterFunc(ctx, c.interrupt)}, nil
 }
 
-// ctxWatch is a watch of watch: a *CallContext's or a context.AfterFunc's.
+// ctxWatch is a watch of watch: a context.AfterFunc's.
 type ctxWatch struct {
-	cc   *CallContext
 	stop func() bool
 }
 
 // end removes the watch, reporting false when the interrupt has run or is
 // about to (the connection must not be reused then). Only the first end
 // can report true.
-func (w ctxWatch) end() bool {
-	if w.cc != nil {
-		return w.cc.unwatch()
-	}
-	return w.stop()
-}
+func (w ctxWatch) end() bool { return w.stop() }
 
 // readAnswer reads one HTTP/1.x response from br into ans: its status,
 // Retry-After and body (at most limit+1 bytes; of a 429, at most 64 KiB).

@@ -124,16 +124,6 @@ func TestEveryTransportsBlockNumberPushesHead(t *testing.T) {
 			_, err := p.Call(ctx, "eth_blockNumber", nil)
 			return err
 		}},
-		{"WebSocket started call", true, func(ctx context.Context, t *testing.T, p *Provider, _ *pushNode) error {
-			done := make(completer, 1)
-			cc := new(CallContext)
-			cc.Init(ctx, time.Now().Add(5*time.Second))
-			defer cc.Cancel(nil)
-			if !p.Start(cc, "eth_blockNumber", nil, false, done) {
-				t.Fatal("the call did not start")
-			}
-			return done.await(t).err
-		}},
 		{"WebSocket batch", true, blockNumberBatch},
 	}
 	for _, tc := range cases {

@@ -153,12 +153,7 @@ func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 // ctxError classifies a call that ended because its context did.
 func (p *Provider) ctxError(ctx context.Context, method string) *Error {
-	var cause error
-	if c, ok := ctx.(interface{ Cause() error }); ok {
-		cause = c.Cause() // a *CallContext: context.Cause may not see it
-	} else {
-		cause = context.Cause(ctx)
-	}
+	cause := context.Cause(ctx)
 	class := ClassTimeout
 	switch {
 	case errors.Is(cause, ErrStalled):

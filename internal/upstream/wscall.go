@@ -165,14 +165,13 @@ func (s *wsSlot) down(answered bool, err error) {
 // errCallEnded (the caller asks ctx why).
 func (w *wsCaller) call(ctx context.Context, id uint64, body []byte) (data []byte, sent bool, err error) {
 	deadline, _ := ctx.Deadline()
-	cc, lean := ctx.(*CallContext)
 	var c *wsConn
 	var e *wsCall
 	for try := 0; ; try++ {
 		if c, err = w.pick(ctx); err != nil {
 			return nil, false, err
 		}
-		if e, err = c.register(id, deadline, lean, nil); err == nil {
+		if e, err = c.register(id, deadline); err == nil {
 			break
 		}
 		if try > 0 || !c.dead.Load() {
@@ -180,7 +179,7 @@ func (w *wsCaller) call(ctx context.Context, id uint64, body []byte) (data []byt
 		}
 		// The connection failed since it was picked: once more on another.
 	}
-	return c.await(ctx, cc, e, body)
+	return c.await(ctx, e, body)
 }
 
 // pick returns a live connection: the next slot's in turn, or, when that
@@ -206,8 +205,6 @@ func (w *wsCaller) pick(ctx context.Context) (*wsConn, error) {
 		return nil, err
 	}
 	if wait != nil {
-		// Waiting on ctx.Done builds a *CallContext's channel (allocations):
-		// only a call that has no connection at all gets here.
 		select {
 		case <-wait:
 		case <-ctx.Done():
@@ -351,8 +348,6 @@ type wsConn struct {
 	lastRead time.Time          // when the last message or pong arrived
 	pingSent time.Time          // the unanswered keepalive ping (zero: none)
 	answered bool               // an answer was delivered: the connection worked
-	timer    *time.Timer        // sweeps calls past their deadline at timerAt
-	timerAt  time.Time
 
 	// The reader's own.
 	rbuf bytes.Buffer
@@ -374,21 +369,17 @@ type wsCall struct {
 	c         *wsConn
 	id        uint64
 	deadline  time.Time // zero: none
-	lean      bool      // a *CallContext's: the sweep enforces the deadline
 	sent      bool      // the writer took its frame
 	sentAt    time.Time
 	done      chan struct{} // capacity 1: one outcome per registration
 	data      []byte
 	err       error
 	interrupt func() // end, as a func made once per wsCall
-	// A call started with Provider.Start has no waiter: whoever ends it
-	// runs its completion (complete) instead of sending on done.
-	start wsStart // of a started call (start.done set); zero for a waiter
 }
 
 // register adds a call waiting for id; the error says the connection
 // failed or is full.
-func (c *wsConn) register(id uint64, deadline time.Time, lean bool, async *wsStart) (*wsCall, error) {
+func (c *wsConn) register(id uint64, deadline time.Time) (*wsCall, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
@@ -404,51 +395,25 @@ func (c *wsConn) register(id uint64, deadline time.Time, lean bool, async *wsSta
 		e = &wsCall{done: make(chan struct{}, 1)}
 		e.interrupt = e.end
 	}
-	e.c, e.id, e.deadline, e.lean, e.sent = c, id, deadline, lean, false
-	e.start = wsStart{}
-	if async != nil {
-		e.start = *async
-	}
+	e.c, e.id, e.deadline, e.sent = c, id, deadline, false
 	c.pending[id] = e
-	if lean && !deadline.IsZero() && (c.timerAt.IsZero() || deadline.Before(c.timerAt)) {
-		// Deadlines mostly come in order (one provider timeout): the timer
-		// is moved only when the connection had none or this one is sooner.
-		c.timerAt = deadline
-		if c.timer == nil {
-			c.timer = time.AfterFunc(time.Until(deadline), c.sweep)
-		} else {
-			c.timer.Reset(time.Until(deadline))
-		}
-	}
 	return e, nil
 }
 
 // await queues the call's frame and waits for its outcome. The end of ctx
-// reaches it without ctx.Done: a *CallContext calls its interrupt on
-// Cancel and the sweep enforces its deadline; another context gets an
-// AfterFunc.
-func (c *wsConn) await(ctx context.Context, cc *CallContext, e *wsCall, body []byte) ([]byte, bool, error) {
-	watched, ended := false, false
-	var stop func() bool
-	if cc != nil {
-		if watched = cc.watch(e.interrupt); !watched {
-			e.end() // over already: not sent
-			ended = true
-		}
-	} else {
-		stop = context.AfterFunc(ctx, e.interrupt)
-	}
+// reaches it through an AfterFunc (its interrupt).
+func (c *wsConn) await(ctx context.Context, e *wsCall, body []byte) ([]byte, bool, error) {
+	stop := context.AfterFunc(ctx, e.interrupt)
 	got := false
-	if f := (wsFrame{id: e.id, body: body}); !ended {
+	f := wsFrame{id: e.id, body: body}
+	select {
+	case c.queue <- f:
+	default: // full (only when far more calls wait than max_concurrency)
 		select {
 		case c.queue <- f:
-		default: // full (only when far more calls wait than max_concurrency)
-			select {
-			case c.queue <- f:
-			case <-c.closing: // failed: e has its outcome
-			case <-e.done:
-				got = true
-			}
+		case <-c.closing: // failed: e has its outcome
+		case <-e.done:
+			got = true
 		}
 	}
 	if !got {
@@ -458,14 +423,7 @@ func (c *wsConn) await(ctx context.Context, cc *CallContext, e *wsCall, body []b
 	e.data, e.err = nil, nil
 	// Reused only when its interrupt cannot run any more: it would end
 	// another call.
-	reuse := true
-	switch {
-	case watched:
-		reuse = cc.unwatch()
-	case stop != nil:
-		reuse = stop()
-	}
-	if reuse {
+	if stop() {
 		c.w.calls.Put(e)
 	}
 	return data, sent, err
@@ -484,77 +442,17 @@ func (e *wsCall) end() {
 	delete(c.pending, e.id)
 	e.err = errCallEnded
 	silent := e.silentLocked(time.Now())
-	async := e.signalLocked()
+	e.done <- struct{}{}
 	c.mu.Unlock()
-	if async {
-		e.complete()
-	}
 	if silent {
 		c.fail(errWSSilent)
 	}
-}
-
-// started reports whether e was begun by Provider.Start: no goroutine
-// waits on done, its completion runs instead.
-func (e *wsCall) started() bool { return e.start.done != nil }
-
-// signalLocked hands e its outcome, set by the caller: a waiter gets it on
-// done; for a started call it reports true, and the caller runs complete
-// once it has let go of c.mu.
-func (e *wsCall) signalLocked() (async bool) {
-	if e.started() {
-		return true
-	}
-	e.done <- struct{}{}
-	return false
 }
 
 // silentLocked reports whether e, sent, is past its deadline with nothing
 // received on its connection since. Called with c.mu held.
 func (e *wsCall) silentLocked(now time.Time) bool {
 	return e.sent && !e.deadline.IsZero() && !now.Before(e.deadline) && e.c.lastRead.Before(e.sentAt)
-}
-
-// sweep ends the calls of *CallContexts past their deadline (they have no
-// timer of their own) and sets the timer for the next deadline.
-func (c *wsConn) sweep() {
-	now := time.Now()
-	silent := false
-	c.mu.Lock()
-	if c.err != nil {
-		c.mu.Unlock()
-		return
-	}
-	var next time.Time
-	var async []*wsCall
-	for id, e := range c.pending {
-		if !e.lean || e.deadline.IsZero() {
-			continue
-		}
-		if now.Before(e.deadline) {
-			if next.IsZero() || e.deadline.Before(next) {
-				next = e.deadline
-			}
-			continue
-		}
-		delete(c.pending, id)
-		e.err = errCallEnded
-		silent = silent || e.silentLocked(now)
-		if e.signalLocked() {
-			async = append(async, e)
-		}
-	}
-	c.timerAt = next
-	if !next.IsZero() {
-		c.timer.Reset(next.Sub(now))
-	}
-	c.mu.Unlock()
-	for _, e := range async {
-		e.complete()
-	}
-	if silent {
-		c.fail(errWSSilent)
-	}
 }
 
 // fail closes the connection and fails every call waiting on it: Sent
@@ -571,7 +469,6 @@ func (c *wsConn) fail(cause error) {
 		c.w.failures.Add(1) // before any call hears of it
 	}
 	first := true
-	var async []*wsCall
 	for id, e := range c.pending {
 		delete(c.pending, id)
 		e.err = c.err
@@ -579,18 +476,10 @@ func (c *wsConn) fail(cause error) {
 			e.err = fmt.Errorf("%w: %w", c.err, errLostWithConn)
 		}
 		first = false
-		if e.signalLocked() {
-			async = append(async, e)
-		}
-	}
-	if c.timer != nil {
-		c.timer.Stop()
+		e.done <- struct{}{}
 	}
 	answered, err := c.answered, c.err
 	c.mu.Unlock()
-	for _, e := range async {
-		e.complete()
-	}
 	close(c.closing)
 	// The socket itself: this unblocks the reader and a writer stuck in a
 	// write at once (a TLS close would first try to write an alert).
@@ -790,9 +679,5 @@ func (c *wsConn) match(msg []byte) (e *wsCall, found bool) {
 // deliver hands the answer to the call (removed from pending by match).
 func (e *wsCall) deliver(data []byte, err error) {
 	e.data, e.err = data, err
-	if e.started() {
-		e.complete()
-		return
-	}
 	e.done <- struct{}{}
 }

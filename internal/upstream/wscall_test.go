@@ -160,18 +160,22 @@ func echoCall(ctx context.Context, p *Provider, method, param string) (string, e
 	return s, nil
 }
 
-// timed returns a context for one call: a *CallContext (as routing's
-// attempts use) or a standard one.
-func timed(t *testing.T, lean bool, d time.Duration) context.Context {
+// timed returns a context for one call ending after d: built as routing
+// builds an attempt's (attempt: without its parent's cancellation, a
+// deadline, a cancel cause), or a plain one.
+func timed(t *testing.T, attempt bool, d time.Duration) context.Context {
 	t.Helper()
-	if lean {
-		cc := new(CallContext)
-		cc.Init(context.Background(), time.Now().Add(d))
-		t.Cleanup(func() { cc.Cancel(nil) })
-		return cc
+	ctx := context.Background()
+	if attempt {
+		ctx = context.WithoutCancel(ctx)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
+	ctx, stop := context.WithTimeout(ctx, d)
+	t.Cleanup(stop)
+	if attempt {
+		cctx, cancel := context.WithCancelCause(ctx)
+		t.Cleanup(func() { cancel(nil) })
+		return cctx
+	}
 	return ctx
 }
 
@@ -655,17 +659,17 @@ func TestWSUnsentCalls(t *testing.T) {
 func TestWSCallContextEnds(t *testing.T) {
 	tests := []struct {
 		name      string
-		lean      bool
-		cancel    error // cancel the *CallContext with this after 50ms, instead of a deadline
+		attempt   bool  // a context built as routing's attempts build theirs
+		cancel    error // cancel the context with this cause after 50ms, instead of a deadline
 		traffic   bool  // another call is answered while the slow one waits
 		wantClass Class
 		wantConns int64
 	}{
-		{"call context deadline", true, nil, true, ClassTimeout, 1},
-		{"standard context deadline", false, nil, true, ClassTimeout, 1},
-		{"call context cancelled as stalled", true, ErrStalled, false, ClassStalled, 1},
+		{"attempt context deadline", true, nil, true, ClassTimeout, 1},
+		{"plain context deadline", false, nil, true, ClassTimeout, 1},
+		{"attempt context cancelled as stalled", true, ErrStalled, false, ClassStalled, 1},
 		{"silent connection: redialled", true, nil, false, ClassTimeout, 2},
-		{"silent connection, standard context: redialled", false, nil, false, ClassTimeout, 2},
+		{"silent connection, plain context: redialled", false, nil, false, ClassTimeout, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -690,12 +694,12 @@ func TestWSCallContextEnds(t *testing.T) {
 			}
 			var ctx context.Context
 			if tt.cancel != nil {
-				cc := new(CallContext)
-				cc.Init(context.Background(), time.Now().Add(time.Minute))
-				time.AfterFunc(50*time.Millisecond, func() { cc.Cancel(tt.cancel) })
-				ctx = cc
+				cctx, cancel := context.WithCancelCause(timed(t, tt.attempt, time.Minute))
+				t.Cleanup(func() { cancel(nil) })
+				time.AfterFunc(50*time.Millisecond, func() { cancel(tt.cancel) })
+				ctx = cctx
 			} else {
-				ctx = timed(t, tt.lean, 200*time.Millisecond)
+				ctx = timed(t, tt.attempt, 200*time.Millisecond)
 			}
 			errc := make(chan error, 1)
 			start := time.Now()
@@ -757,10 +761,9 @@ func TestWSEndedContext(t *testing.T) {
 	if _, err := echoCall(timed(t, false, 5*time.Second), p, "eth_call", "warm"); err != nil {
 		t.Fatal(err)
 	}
-	cc := new(CallContext)
-	cc.Init(context.Background(), time.Now().Add(time.Minute))
-	cc.Cancel(nil)
-	if _, err := echoCall(cc, p, "eth_call", "x"); !errors.Is(err, context.Canceled) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := echoCall(ctx, p, "eth_call", "x"); !errors.Is(err, context.Canceled) {
 		t.Errorf("call on a cancelled context: %v", err)
 	}
 	if got, err := echoCall(timed(t, false, 5*time.Second), p, "eth_call", "y"); err != nil || got != "y" {
@@ -946,15 +949,14 @@ func BenchmarkCallTransport(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
-				var cc CallContext
 				for pb.Next() {
-					cc = CallContext{}
-					cc.Init(context.Background(), time.Now().Add(10*time.Second))
-					if _, err := p.Call(&cc, "eth_chainId", nil); err != nil {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					_, err := p.Call(ctx, "eth_chainId", nil)
+					cancel()
+					if err != nil {
 						b.Error(err)
 						return
 					}
-					cc.Cancel(nil)
 				}
 			})
 		})
