@@ -150,9 +150,9 @@ func TestLosersReportAsThemselves(t *testing.T) {
 }
 
 // TestHungLoserEndsAsStalled: an attempt at a provider that never answers,
-// beaten by a hedge, is left to run (the provider shows as stalled while it
-// does) and then cancelled as stalled, not as the caller's cancellation:
-// routing learns the provider hangs.
+// beaten by a hedge, is left to run until the provider's stall threshold
+// and then cancelled as stalled, not as the caller's cancellation: it
+// counts against the provider, so routing learns that it hangs.
 func TestHungLoserEndsAsStalled(t *testing.T) {
 	routing := testRouting()
 	routing.ExplorationShare = 0
@@ -169,13 +169,13 @@ func TestHungLoserEndsAsStalled(t *testing.T) {
 	if err != nil || res.Provider != "fast" || !res.Hedged {
 		t.Fatalf("answer from %s (hedged %v): %v; want the hedge's answer from fast", res.Provider, res.Hedged, err)
 	}
-	hung := n.provider("hung")
-	waitFor(t, "the hung provider shown as stalled", func() bool {
-		return hung.Snapshot(time.Now()).State == upstream.StateStalled
-	})
 	obs.await(t, "hung", "", 1)
 	if got := obs.count("hung", string(upstream.ClassStalled)); got != 1 {
 		t.Fatalf("the hung attempt was reported as %+v, want %s", obs.attempts, upstream.ClassStalled)
+	}
+	// The provider recorded it before the attempt was reported.
+	if s := n.provider("hung").Snapshot(time.Now()); s.Failures != 1 || s.ErrorRate <= 0 {
+		t.Fatalf("the hung provider: %d failures, error rate %.2f; want the stalled attempt counted", s.Failures, s.ErrorRate)
 	}
 }
 
