@@ -35,7 +35,7 @@ func BenchmarkPick(b *testing.B) {
 }
 
 // BenchmarkDo measures routing one read end to end: pick, the attempt on a
-// worker, the upstream call to an in-process fake node (its HTTP server's
+// goroutine of its own, the upstream call to an in-process fake node (its HTTP server's
 // cost is in the figures), and the answer.
 func BenchmarkDo(b *testing.B) {
 	benchDo(b, startNet(&testing.T{}, testRouting(), threeOperators()...))
@@ -54,7 +54,7 @@ func benchDo(b *testing.B, n *testNet) {
 }
 
 // BenchmarkBatch10 measures a wave of ten reads that reach routing as one
-// upstream batch (route.Batch), the calls on the router's workers as the
+// upstream batch (route.Batch), each call on a goroutine of its own as the
 // server runs them; per op is per wave.
 func BenchmarkBatch10(b *testing.B) {
 	n := startNet(&testing.T{}, testRouting(), threeOperators()...)

@@ -226,8 +226,8 @@ func (d *do) launch(ctx context.Context, hedge bool) bool {
 	d.launched++
 	d.running = append(d.running, a)
 	r.shares.add(a.start, p.Labels().Operator, p.Labels().Cloud)
-	// The method and params, not the request: the attempt may outlive Do.
-	method, params := d.req.Method, d.req.Params
+	// The method, params and results, not d: the attempt may outlive Do.
+	method, params, results := d.req.Method, d.req.Params, d.results
 	go func() {
 		if lastResort {
 			a.value, a.err = p.CallLastResort(a.ctx, method, params)
@@ -236,7 +236,7 @@ func (d *do) launch(ctx context.Context, hedge bool) bool {
 		}
 		a.stop()
 		r.observe(p, method, time.Since(a.start), a.err)
-		d.results <- a
+		results <- a
 	}()
 	return true
 }
