@@ -361,8 +361,8 @@ type wsFrame struct {
 }
 
 // wsCall is one call waiting on a connection. Whoever removes it from the
-// connection's pending map (the reader with its answer, the deadline
-// sweep, the interrupt of its context, the connection's failure) sets its
+// connection's pending map (the reader with its answer, the interrupt of
+// its context, the connection's failure) sets its
 // outcome and sends on done; its caller receives it. Reused through
 // wsCaller.calls.
 type wsCall struct {
