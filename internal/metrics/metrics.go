@@ -5,7 +5,6 @@
 package metrics
 
 import (
-	"errors"
 	"strconv"
 	"sync"
 	"time"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/ethmethod"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
-	"github.com/rpcmesh/rpcmesh/internal/upstream"
 )
 
 // Metrics is the gateway's metric set. Its methods are safe for concurrent use.
@@ -151,14 +149,11 @@ func (m *Metrics) Call(chain, method string, d time.Duration, err *jsonrpc.Error
 	c.duration.Observe(d.Seconds())
 }
 
-// Attempt records one attempt at a provider (route.Observer).
-func (m *Metrics) Attempt(chain string, p *upstream.Provider, method string, d time.Duration, err error) {
-	method = MethodLabel(method)
-	outcome := "ok"
-	if err != nil {
-		outcome = attemptOutcome(err)
-	}
-	k := attemptKey{chain, p.Name(), method, outcome}
+// Attempt records one attempt at provider (route.Observer). outcome is
+// "ok", "rpc_error" (the node answered with an error) or the failure class
+// the caller found; the duration counts for answers only.
+func (m *Metrics) Attempt(chain, provider, method string, d time.Duration, outcome string) {
+	k := attemptKey{chain, provider, MethodLabel(method), outcome}
 	c := m.attemptChildren.get(k, func() attemptChild {
 		c := attemptChild{count: m.attempts.WithLabelValues(k.chain, k.provider, k.method, k.outcome)}
 		if k.outcome == "ok" || k.outcome == "rpc_error" { // answers only
@@ -170,20 +165,6 @@ func (m *Metrics) Attempt(chain string, p *upstream.Provider, method string, d t
 	if c.duration != nil {
 		c.duration.Observe(d.Seconds())
 	}
-}
-
-// attemptOutcome classifies a failed attempt. Apart from Attempt so that
-// a successful attempt does not pay for the errors.As targets escaping.
-func attemptOutcome(err error) string {
-	var ue *upstream.Error
-	var je *jsonrpc.Error
-	switch {
-	case errors.As(err, &ue):
-		return string(ue.Class)
-	case errors.As(err, &je):
-		return "rpc_error"
-	}
-	return "error"
 }
 
 // Retry records a retry (route.Observer).

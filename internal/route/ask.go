@@ -71,8 +71,6 @@ func (r *Router) Call(ctx context.Context, p *upstream.Provider, req *Request) (
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	v, err := p.Call(cctx, req.Method, req.Params)
-	if r.obs != nil {
-		r.obs.Attempt(r.chain, p, req.Method, time.Since(start), err)
-	}
+	r.observe(p, req.Method, time.Since(start), err)
 	return v, err
 }

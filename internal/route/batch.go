@@ -23,36 +23,35 @@ type batchItem struct {
 
 // batchAttempt is one upstream batch request of a wave.
 type batchAttempt struct {
-	a       attempt
+	a       *attempt
 	answers []upstream.BatchAnswer
 }
 
-// launchBatch sends calls to p as one batch on a worker and reports the
-// attempt on results when it is back. As in Do, the attempt outlives the
-// client's context, bounded by release.
+// launchBatch sends calls to p as one batch on a goroutine of its own and
+// reports the attempt on results when it is back. As in Do, the attempt
+// outlives the client's context, bounded by release.
 func (r *Router) launchBatch(ctx context.Context, p *upstream.Provider, hedge bool, items []*batchItem, calls []upstream.BatchCall, t *tried, results chan<- *batchAttempt) *batchAttempt {
 	t.add(p)
-	ba := &batchAttempt{a: attempt{p: p, start: time.Now(), hedge: hedge}}
-	a := &ba.a
+	ba := &batchAttempt{a: r.newAttempt(ctx, p, hedge)}
+	a := ba.a
 	for range items {
 		r.shares.add(a.start, p.Labels().Operator, p.Labels().Cloud)
 	}
-	a.ctx.Init(ctx, a.start.Add(r.timeout))
-	r.workers.Go(funcJob(func() {
-		ba.answers, a.err = p.CallBatch(&a.ctx, calls)
-		if r.obs != nil && !errors.Is(a.err, upstream.ErrNoBatches) {
+	go func() {
+		ba.answers, a.err = p.CallBatch(a.ctx, calls)
+		a.stop()
+		if !errors.Is(a.err, upstream.ErrNoBatches) {
 			d := time.Since(a.start)
 			for i, it := range items {
 				err := a.err
 				if err == nil {
 					err = ba.answers[i].Err
 				}
-				r.obs.Attempt(r.chain, p, it.req.Method, d, err)
+				r.observe(p, it.req.Method, d, err)
 			}
 		}
-		a.ctx.Cancel(nil)
 		results <- ba
-	}))
+	}()
 	return ba
 }
 
@@ -68,7 +67,7 @@ func (r *Router) batchHedgeDelay(t *tried, n int) time.Duration {
 // (hedged as a batch to another operator when slower than its hedge
 // delay); the others (writes, debug and trace
 // calls) and any call the batch could not answer for sure go through Do
-// each, at the same time, all but one on the router's workers. out[i] and
+// each, at the same time, all but one on goroutines of their own. out[i] and
 // errs[i] are reqs[i]'s answer, as Do would give it.
 func (r *Router) DoBatch(ctx context.Context, reqs []Request, out []Result, errs []error) {
 	items := make([]batchItem, len(reqs))
@@ -101,11 +100,7 @@ func (r *Router) DoBatch(ctx context.Context, reqs []Request, out []Result, errs
 			out[i], errs[i] = r.Do(ctx, &reqs[i]) // the last on this goroutine
 			break
 		}
-		wg.Add(1)
-		r.workers.Go(funcJob(func() {
-			defer wg.Done()
-			out[i], errs[i] = r.Do(ctx, &reqs[i])
-		}))
+		wg.Go(func() { out[i], errs[i] = r.Do(ctx, &reqs[i]) })
 	}
 	wg.Wait()
 }
@@ -151,8 +146,8 @@ func (r *Router) sendBatch(ctx context.Context, items []*batchItem) {
 	launched := 1
 	var hedgeC <-chan time.Time
 	if r.cfg.Hedge {
-		timer := r.startTimer(r.batchHedgeDelay(&t, len(items)))
-		defer r.stopTimer(timer)
+		timer := time.NewTimer(r.batchHedgeDelay(&t, len(items)))
+		defer timer.Stop()
 		hedgeC = timer.C
 	}
 	// The batch is hedged as a batch: one more request, to another
@@ -181,14 +176,14 @@ func (r *Router) sendBatch(ctx context.Context, items []*batchItem) {
 			}
 		case <-ctx.Done():
 			for _, ba := range running {
-				r.release(&ba.a)
+				r.release(ba.a)
 			}
 			fallback() // each call then sees its own context's end
 			return
 		}
 	}
 	for _, ba := range running {
-		r.release(&ba.a) // the slower one, left to finish
+		r.release(ba.a) // the slower one, left to finish
 	}
 	p, answers := won.a.p, won.answers
 	for i, it := range items {

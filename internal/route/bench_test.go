@@ -34,7 +34,7 @@ func BenchmarkPick(b *testing.B) {
 }
 
 // BenchmarkDo measures routing one read end to end: pick, the attempt on a
-// worker, the upstream call to an in-process fake node (its HTTP server's
+// goroutine of its own, the upstream call to an in-process fake node (its HTTP server's
 // cost is in the figures), and the answer.
 func BenchmarkDo(b *testing.B) {
 	benchDo(b, startNet(&testing.T{}, testRouting(), threeOperators()...))

@@ -10,9 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
@@ -48,8 +48,10 @@ type Result struct {
 // Observer receives the router's events (metrics implement it). Nil-safe:
 // the router checks for nil.
 type Observer interface {
-	// Attempt reports one attempt's outcome; err is nil on success.
-	Attempt(chain string, p *upstream.Provider, method string, d time.Duration, err error)
+	// Attempt reports one attempt at provider and its outcome: "ok",
+	// "rpc_error" (the node answered with an error), or the failure's
+	// upstream class ("timeout", "stalled", ...; "error" when unclassified).
+	Attempt(chain, provider, method string, d time.Duration, outcome string)
 	// Retry reports a retry and Hedge a hedge, for method.
 	Retry(chain, method string)
 	Hedge(chain, method string)
@@ -76,10 +78,7 @@ type Router struct {
 	head      *head.Tracker
 	obs       Observer
 	shares    *shareWindow
-	workers   *workers  // run attempts and the calls of client batches
-	timers    sync.Pool // *time.Timer for hedge delays, see startTimer
 	snaps     sync.Pool // *[]upstream.Snapshot for pickFrom, see snapshots
-	dos       sync.Pool // *doState, see newDoState
 }
 
 // New builds a router over providers.
@@ -101,90 +100,6 @@ func New(o Options) *Router {
 		head:      o.Head,
 		obs:       o.Observer,
 		shares:    newShareWindow(window),
-		workers:   newWorkers(),
-	}
-}
-
-// workers runs functions on goroutines that outlive one function: an
-// attempt, or a call of a client's batch, then waits for the next. A new
-// goroutine starts with a small stack and grows it (copying) in the call's
-// deep path every time; a worker grows it once. Workers wait for work with
-// a plain channel receive (a timer per worker in that wait cost a timer
-// reset and a timer-channel select per job); a reaper ends them once no job
-// has started for an idle period, so an idle router holds none.
-type workers struct {
-	work    chan job      // unbuffered: a send succeeds only to a waiting worker
-	idle    time.Duration // how long without a new job ends the workers
-	started atomic.Uint64 // jobs handed out, for the reaper
-	live    atomic.Int32  // workers running
-	reaping atomic.Bool   // a reaper runs
-}
-
-// job is what a worker runs: an attempt, or a function (funcJob). An
-// attempt is its own job, so launching one allocates no closure.
-type job interface{ run() }
-
-// funcJob runs a function as a job.
-type funcJob func()
-
-func (f funcJob) run() { f() }
-
-func newWorkers() *workers { return &workers{work: make(chan job), idle: workerIdle} }
-
-// workerIdle is how long workers wait without any new job before they exit.
-const workerIdle = 2 * time.Second
-
-// Go runs j on an idle worker, or on a new one.
-func (w *workers) Go(j job) {
-	w.started.Add(1)
-	select {
-	case w.work <- j: // a waiting worker took it
-	default:
-		w.live.Add(1)
-		go w.run(j)
-		if w.reaping.CompareAndSwap(false, true) {
-			go w.reap()
-		}
-	}
-}
-
-// run runs j, then the jobs it is handed, until it is handed nil (reap).
-func (w *workers) run(j job) {
-	defer w.live.Add(-1)
-	for j != nil {
-		j.run()
-		j = <-w.work
-	}
-}
-
-// reap looks every idle period: when no job started since the last look, it
-// ends every waiting worker. It stops once no worker is left.
-func (w *workers) reap() {
-	t := time.NewTicker(w.idle)
-	defer t.Stop()
-	last := w.started.Load()
-	for range t.C {
-		if now := w.started.Load(); now != last {
-			last = now
-			continue
-		}
-	end:
-		for {
-			select {
-			case w.work <- nil:
-			default:
-				break end
-			}
-		}
-		if w.live.Load() > 0 {
-			continue
-		}
-		w.reaping.Store(false)
-		// A worker started since the check found a reaper running: take
-		// over again, unless its Go already started another.
-		if w.live.Load() == 0 || !w.reaping.CompareAndSwap(false, true) {
-			return
-		}
 	}
 }
 
@@ -195,42 +110,44 @@ func (r *Router) Providers() []*upstream.Provider { return r.providers }
 // cloud's share of them.
 func (r *Router) Shares() (total int, operator, cloud map[string]float64) { return r.shares.shares() }
 
-// attempt is one call to one provider.
+// attempt is one call to one provider, run on a goroutine of its own.
 type attempt struct {
-	d          *doState // the Do it belongs to (nil: a batch's attempt)
-	index      int      // in d.launched
-	p          *upstream.Provider
-	lastResort bool // sent with CallLastResort
-	start      time.Time
-	hedge      bool
-	// ctx is the attempt's own context: it outlives the client's on
-	// purpose (a loser is left to finish, bounded by release, so that a
-	// hung provider shows up as stalled instead of hiding behind
-	// cancellations) and ends at the provider timeout with
-	// context.DeadlineExceeded, which upstream reports as a timeout.
-	ctx   upstream.CallContext
-	value json.RawMessage
-	err   error
+	p     *upstream.Provider
+	start time.Time
+	hedge bool
+	// ctx outlives the caller's context on purpose: a loser is left to
+	// finish, bounded by release, so that a hung provider shows up as
+	// stalled instead of hiding behind cancellations. It ends at the
+	// provider timeout with context.DeadlineExceeded, which upstream
+	// reports as a timeout, or by release with upstream.ErrStalled.
+	ctx    context.Context
+	cancel context.CancelCauseFunc // ends ctx with a cause (release)
+	stop   context.CancelFunc      // frees ctx's timer once the call is back
+	value  json.RawMessage
+	err    error
 }
 
-// doState is one Do in progress: what it tried, what runs, what came back.
-// It holds its first attempt, and comes from the router's pool: Do, each
-// attempt not yet back and each pending stall timer (see release) hold a
-// reference, and the last to let go returns it (see unref), so that no
-// late attempt can touch a doState another Do is using.
-type doState struct {
-	r    *Router
-	refs atomic.Int32
-	req  Request // a copy: the caller's may live on its stack
-	t    tried
-	// results carries the index in launched of each attempt that is back:
-	// a channel of pointers would cost two allocations, of ints one.
-	results  chan int
-	launched []*attempt // Do's goroutine only
+// newAttempt prepares an attempt at p on behalf of a call whose context is
+// ctx: the caller's values, not its cancellation, and the provider timeout.
+func (r *Router) newAttempt(ctx context.Context, p *upstream.Provider, hedge bool) *attempt {
+	a := &attempt{p: p, start: time.Now(), hedge: hedge}
+	var timed context.Context
+	timed, a.stop = context.WithDeadline(context.WithoutCancel(ctx), a.start.Add(r.timeout))
+	a.ctx, a.cancel = context.WithCancelCause(timed)
+	return a
+}
+
+// do is one Do in progress: what it tried, what runs, what came back.
+type do struct {
+	r   *Router
+	req *Request
+	t   tried
+	// results receives each attempt once it is back. It has room for
+	// every attempt a Do may launch (the first, each retry, one hedge), so
+	// that an attempt still running when Do returns never blocks.
+	results  chan *attempt
 	running  []*attempt // launched, not yet back
-	launBuf  [4]*attempt
-	runBuf   [4]*attempt
-	first    attempt
+	launched int
 }
 
 // Do routes req and returns the first good answer. Errors are a
@@ -238,8 +155,7 @@ type doState struct {
 // *upstream.Error; a context error when ctx ended first.
 func (r *Router) Do(ctx context.Context, req *Request) (Result, error) {
 	write := req.Info.Kind == ethmethod.Write
-	d := r.newDoState(req)
-	defer d.unref()
+	d := &do{r: r, req: req, results: make(chan *attempt, max(r.cfg.Retries, 0)+2)}
 	defer func() {
 		for _, a := range d.running {
 			r.release(a)
@@ -251,8 +167,8 @@ func (r *Router) Do(ctx context.Context, req *Request) (Result, error) {
 	}
 	var hedgeC <-chan time.Time
 	if r.cfg.Hedge && !write {
-		timer := r.startTimer(r.hedgeDelay(&d.t))
-		defer r.stopTimer(timer)
+		timer := time.NewTimer(r.hedgeDelay(&d.t))
+		defer timer.Stop()
 		hedgeC = timer.C
 	}
 	var retryC <-chan time.Time
@@ -260,16 +176,15 @@ func (r *Router) Do(ctx context.Context, req *Request) (Result, error) {
 	var lastErr error
 	for {
 		select {
-		case i := <-d.results:
-			a := d.launched[i]
-			d.done(a)
+		case a := <-d.results:
+			d.running = slices.DeleteFunc(d.running, func(x *attempt) bool { return x == a })
 			if a.err == nil {
-				return Result{Value: a.value, Provider: a.p.Name(), Attempts: len(d.launched), Hedged: a.hedge}, nil
+				return Result{Value: a.value, Provider: a.p.Name(), Attempts: d.launched, Hedged: a.hedge}, nil
 			}
 			lastErr = a.err
 			if !r.retryable(write, a.err) {
 				if len(d.running) == 0 || isAnswer(a.err) {
-					return Result{Attempts: len(d.launched)}, a.err
+					return Result{Attempts: d.launched}, a.err
 				}
 				continue // a hedge may still answer
 			}
@@ -277,7 +192,7 @@ func (r *Router) Do(ctx context.Context, req *Request) (Result, error) {
 				retries++
 				retryC = time.After(r.backoff(retries))
 			} else if len(d.running) == 0 && retryC == nil {
-				return Result{Attempts: len(d.launched)}, lastErr
+				return Result{Attempts: d.launched}, lastErr
 			}
 		case <-retryC:
 			retryC = nil
@@ -285,7 +200,7 @@ func (r *Router) Do(ctx context.Context, req *Request) (Result, error) {
 				r.obs.Retry(r.chain, req.Method)
 			}
 			if !d.launch(ctx, false) && len(d.running) == 0 {
-				return Result{Attempts: len(d.launched)}, lastErr
+				return Result{Attempts: d.launched}, lastErr
 			}
 		case <-hedgeC:
 			hedgeC = nil
@@ -293,130 +208,61 @@ func (r *Router) Do(ctx context.Context, req *Request) (Result, error) {
 				r.obs.Hedge(r.chain, req.Method)
 			}
 		case <-ctx.Done():
-			return Result{Attempts: len(d.launched)}, ctx.Err()
+			return Result{Attempts: d.launched}, ctx.Err()
 		}
 	}
 }
 
-// newDoState returns a doState for req from the router's pool, holding
-// the caller's reference.
-func (r *Router) newDoState(req *Request) *doState {
-	d, ok := r.dos.Get().(*doState)
-	if !ok {
-		d = &doState{r: r, results: make(chan int, r.cfg.Retries+3)}
-	}
-	d.req = *req
-	d.launched, d.running = d.launBuf[:0], d.runBuf[:0]
-	d.refs.Store(1)
-	return d
-}
-
-// unref lets go of one reference to d; the last one empties d (the reports
-// of attempts that came back after Do returned included) and returns it to
-// the pool. A d whose first attempt's context escaped (to net/http, a dial,
-// a timer: see upstream.CallContext.Escaped) is left to the garbage
-// collector instead: something may still read that context.
-func (d *doState) unref() {
-	if d.refs.Add(-1) > 0 {
-		return
-	}
-	if d.first.ctx.Escaped() {
-		return
-	}
-	for len(d.results) > 0 {
-		<-d.results
-	}
-	d.req, d.t = Request{}, tried{}
-	clear(d.launBuf[:])
-	clear(d.runBuf[:])
-	d.launched, d.running = nil, nil
-	d.first = attempt{}
-	d.r.dos.Put(d)
-}
-
-// launch starts an attempt at the next provider, reporting false when none
-// qualifies.
-func (d *doState) launch(ctx context.Context, hedge bool) bool {
+// launch starts an attempt at the next provider on a goroutine of its own,
+// reporting false when none qualifies.
+func (d *do) launch(ctx context.Context, hedge bool) bool {
 	r := d.r
-	p, lastResort := r.pick(&d.req, &d.t, hedge)
+	p, lastResort := r.pick(d.req, &d.t, hedge)
 	if p == nil {
 		return false
 	}
 	d.t.add(p)
-	a := &d.first
-	if len(d.launched) > 0 {
-		a = new(attempt)
-	}
-	a.index = len(d.launched)
-	d.launched = append(d.launched, a)
-	a.d, a.p, a.lastResort, a.start, a.hedge = d, p, lastResort, time.Now(), hedge
-	a.ctx.Init(ctx, a.start.Add(r.timeout))
+	a := r.newAttempt(ctx, p, hedge)
+	d.launched++
 	d.running = append(d.running, a)
 	r.shares.add(a.start, p.Labels().Operator, p.Labels().Cloud)
-	d.refs.Add(1) // let go in finish
-	// Over a provider's WebSockets the attempt needs no goroutine of its
-	// own: the connection completes it (Complete). Otherwise, a worker.
-	if !p.Start(&a.ctx, d.req.Method, d.req.Params, lastResort, a) {
-		r.workers.Go(a)
-	}
+	// The method, params and results, not d: the attempt may outlive Do.
+	method, params, results := d.req.Method, d.req.Params, d.results
+	go func() {
+		if lastResort {
+			a.value, a.err = p.CallLastResort(a.ctx, method, params)
+		} else {
+			a.value, a.err = p.Call(a.ctx, method, params)
+		}
+		a.stop()
+		r.observe(p, method, time.Since(a.start), a.err)
+		results <- a
+	}()
 	return true
 }
 
-// done removes a from the running attempts.
-func (d *doState) done(a *attempt) {
-	for i, b := range d.running {
-		if b == a {
-			d.running = append(d.running[:i], d.running[i+1:]...)
-			return
-		}
-	}
-}
-
-// run makes the attempt of a Do (on a worker) and reports it on the Do's
-// results.
-func (a *attempt) run() {
-	req := &a.d.req
-	if a.lastResort {
-		a.value, a.err = a.p.CallLastResort(&a.ctx, req.Method, req.Params)
-	} else {
-		a.value, a.err = a.p.Call(&a.ctx, req.Method, req.Params)
-	}
-	a.finish()
-}
-
-// Complete is the outcome of an attempt its provider started without a
-// worker (upstream.Provider.Start).
-func (a *attempt) Complete(value json.RawMessage, err error) {
-	a.value, a.err = value, err
-	a.finish()
-}
-
-// finish reports the attempt on its Do's results.
-func (a *attempt) finish() {
-	d := a.d
-	r, req := d.r, &d.req
+// observe reports an attempt to the observer, if any.
+func (r *Router) observe(p *upstream.Provider, method string, d time.Duration, err error) {
 	if r.obs != nil {
-		r.obs.Attempt(r.chain, a.p, req.Method, time.Since(a.start), a.err)
+		r.obs.Attempt(r.chain, p.Name(), method, d, outcome(err))
 	}
-	a.ctx.Cancel(nil) // stops its timer, if something waited on it
-	d.results <- a.index
-	d.unref() // a must not be touched after this
 }
 
-// startTimer returns a timer that fires after d, from the router's pool;
-// stopTimer stops it and returns it there. A timer per call is three
-// allocations; with Go 1.23 timers a stopped timer delivers no stale tick.
-func (r *Router) startTimer(d time.Duration) *time.Timer {
-	if t, ok := r.timers.Get().(*time.Timer); ok {
-		t.Reset(d)
-		return t
+// outcome names an attempt's outcome for the observer: "ok", "rpc_error"
+// for a node's answer, the upstream class of a failure, else "error".
+func outcome(err error) string {
+	if err == nil {
+		return "ok"
 	}
-	return time.NewTimer(d)
-}
-
-func (r *Router) stopTimer(t *time.Timer) {
-	t.Stop()
-	r.timers.Put(t)
+	var ue *upstream.Error
+	var je *jsonrpc.Error
+	switch {
+	case errors.As(err, &ue):
+		return string(ue.Class)
+	case errors.As(err, &je):
+		return "rpc_error"
+	}
+	return "error"
 }
 
 // release bounds an attempt whose answer is no longer awaited: it may run
@@ -424,19 +270,10 @@ func (r *Router) stopTimer(t *time.Timer) {
 func (r *Router) release(a *attempt) {
 	left := a.p.StallAfter() - time.Since(a.start)
 	if left <= 0 {
-		a.ctx.Cancel(upstream.ErrStalled)
+		a.cancel(upstream.ErrStalled)
 		return
 	}
-	d := a.d
-	if d != nil {
-		d.refs.Add(1) // the timer holds a, so it holds a's doState
-	}
-	time.AfterFunc(left, func() {
-		a.ctx.Cancel(upstream.ErrStalled)
-		if d != nil {
-			d.unref()
-		}
-	})
+	time.AfterFunc(left, func() { a.cancel(upstream.ErrStalled) })
 }
 
 // hedgeDelay is the configured quantile of the first attempt's provider
