@@ -278,7 +278,11 @@ func (g *Gateway) runBatch(ctx context.Context, ch *chain, calls []jsonrpc.Call,
 		}
 	case ch.batches != nil:
 		for start := 0; start < len(calls); start += workers {
-			g.runWaveWhole(ctx, ch, calls[start:min(start+workers, len(calls))], results[start:], answered[start:], logger)
+			var rs []*stage.Report // the wave's, when the chain verifies
+			if reports != nil {
+				rs = reports[start:]
+			}
+			g.runWaveWhole(ctx, ch, calls[start:min(start+workers, len(calls))], results[start:], answered[start:], rs, logger)
 		}
 	default:
 		for start := 0; start < len(calls); start += workers {
@@ -345,9 +349,9 @@ func (g *Gateway) runWave(ctx context.Context, ch *chain, calls []jsonrpc.Call, 
 // runWaveWhole runs a wave's calls down a pipeline that takes them
 // together (pipeline.BatchHandler): one pass of each stage over the wave on
 // this goroutine, and one upstream batch, instead of a goroutine per call.
-// results[i] and answered[i] are calls[i]'s. Each call's duration in the
+// results[i], answered[i] and reports[i] (nil: not kept) are calls[i]'s. Each call's duration in the
 // metrics and logs is the wave's: its calls are answered together.
-func (g *Gateway) runWaveWhole(ctx context.Context, ch *chain, calls []jsonrpc.Call, results []jsonrpc.Response, answered []bool, logger *callLogger) {
+func (g *Gateway) runWaveWhole(ctx context.Context, ch *chain, calls []jsonrpc.Call, results []jsonrpc.Response, answered []bool, reports []*stage.Report, logger *callLogger) {
 	start := time.Now()
 	pcs := make([]pipeline.Call, 0, len(calls))
 	at := make([]int, 0, len(calls)) // pcs[j] is calls[at[j]]
@@ -365,6 +369,13 @@ func (g *Gateway) runWaveWhole(ctx context.Context, ch *chain, calls []jsonrpc.C
 	ptrs := make([]*pipeline.Call, len(pcs))
 	for j := range pcs {
 		ptrs[j] = &pcs[j]
+	}
+	if reports != nil {
+		var rs []*stage.Report
+		ctx, rs = stage.WithWaveReports(ctx, ptrs)
+		for j, i := range at {
+			reports[i] = rs[j]
+		}
 	}
 	out := make([]pipeline.Answer, len(pcs))
 	ch.batches.HandleBatch(ctx, ptrs, out)

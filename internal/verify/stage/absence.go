@@ -44,6 +44,20 @@ func (ab *absence) ask(ctx context.Context, a Asker, req Request) (Answer, bool)
 	return ans, true
 }
 
+// took records a given answer (nil: none) as the first ask, as ask
+// would have recorded it; ok is false when none was given or it found no
+// provider to ask.
+func (ab *absence) took(given *Answer) (Answer, bool) {
+	if given == nil || errors.Is(given.Err, ErrNoProvider) {
+		return Answer{}, false
+	}
+	if ab.asked == nil {
+		ab.asked, ab.nullOps = map[string]bool{}, map[string]bool{}
+	}
+	ab.asked[given.Provider] = true
+	return *given, true
+}
+
 // null records that a's provider does not have it.
 func (ab *absence) null(a Answer) {
 	ab.nulls++

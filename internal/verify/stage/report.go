@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 )
 
 // Report says how one call's answer was established. The server puts an
@@ -30,6 +32,32 @@ func WithReport(ctx context.Context) (context.Context, *Report) {
 func ReportFrom(ctx context.Context) *Report {
 	r, _ := ctx.Value(reportKey{}).(*Report)
 	return r
+}
+
+// waveReportsKey carries the reports of a wave's calls, by call.
+type waveReportsKey struct{}
+
+// WithWaveReports returns ctx carrying a new, empty Report for each of a
+// wave's calls (reports[i] is calls[i]'s), for a pipeline that takes the
+// wave whole: the stage gives each call its own in its context.
+func WithWaveReports(ctx context.Context, calls []*pipeline.Call) (context.Context, []*Report) {
+	reports := make([]*Report, len(calls))
+	byCall := make(map[*pipeline.Call]*Report, len(calls))
+	for i, c := range calls {
+		reports[i] = &Report{}
+		byCall[c] = reports[i]
+	}
+	return context.WithValue(ctx, waveReportsKey{}, byCall), reports
+}
+
+// callContext returns ctx carrying c's Report when ctx carries its wave's
+// reports (WithWaveReports), or ctx as it is.
+func callContext(ctx context.Context, c *pipeline.Call) context.Context {
+	byCall, _ := ctx.Value(waveReportsKey{}).(map[*pipeline.Call]*Report)
+	if r := byCall[c]; r != nil {
+		return context.WithValue(ctx, reportKey{}, r)
+	}
+	return ctx
 }
 
 // set records the class, the operators whose answers were used and a note.

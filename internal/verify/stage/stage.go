@@ -201,21 +201,31 @@ func (v *Verifier) Handle(ctx context.Context, c *pipeline.Call) (json.RawMessag
 	default:
 		res, err = v.next.Handle(ctx, c)
 		if err == nil {
-			op := c.Provider
-			if v.o.OperatorOf != nil {
-				op = v.o.OperatorOf(c.Provider)
-			}
-			ReportFrom(ctx).set(ClassTrusted, "", op)
+			v.trusted(ctx, c)
 		}
 		class = ClassTrusted
 	}
 	if err != nil {
 		return nil, err
 	}
+	v.answered(c, class)
+	return res, nil
+}
+
+// trusted records that c was answered by the one provider that served it.
+func (v *Verifier) trusted(ctx context.Context, c *pipeline.Call) {
+	op := c.Provider
+	if v.o.OperatorOf != nil {
+		op = v.o.OperatorOf(c.Provider)
+	}
+	ReportFrom(ctx).set(ClassTrusted, "", op)
+}
+
+// answered counts an answer to c established as class.
+func (v *Verifier) answered(c *pipeline.Call, class Class) {
 	if v.o.Observer != nil {
 		v.o.Observer.Answered(v.o.Chain, c.Method, class)
 	}
-	return res, nil
 }
 
 // prove dispatches the proven methods; a call that cannot be proven (a
@@ -239,6 +249,12 @@ func (v *Verifier) prove(ctx context.Context, c *pipeline.Call) (json.RawMessage
 	default:
 		err = fmt.Errorf("no proof for %s: %w", c.Method, verify.ErrUnverifiable)
 	}
+	return v.proven(ctx, c, res, err)
+}
+
+// proven finishes a proof-policy call: a *fallback is settled by quorum,
+// anything else is the answer and how it was established.
+func (v *Verifier) proven(ctx context.Context, c *pipeline.Call, res json.RawMessage, err error) (json.RawMessage, Class, error) {
 	var fb *fallback
 	if errors.As(err, &fb) {
 		return v.quorum(ctx, c, fb.why)
