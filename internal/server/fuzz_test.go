@@ -10,14 +10,14 @@ import (
 
 // FuzzFrontDoor sends arbitrary bodies to the public handler of gateways
 // whose providers were never started (so every forwarded call fails fast
-// with "no provider"), one with verification on (a batch's calls run one
-// by one) and one without (a batch's waves walk the pipeline whole): the
+// with "no provider"), one with verification on and one without (in both
+// a batch's waves walk the pipeline whole): the
 // answer must be valid JSON-RPC or a 204, never a panic, and its error
 // messages in plain words (no Go internals).
 func FuzzFrontDoor(f *testing.F) {
 	gateway := func(verify bool) http.Handler {
 		gw := unstartedGateway(f, verify)
-		if (gw.chains[0].batches != nil) == verify {
+		if gw.chains[0].batches == nil {
 			f.Fatalf("verification %v: waves whole %v", verify, gw.chains[0].batches != nil)
 		}
 		return gw.Handler()
