@@ -37,7 +37,8 @@ func parseState(c *pipeline.Call) (*stateCall, error) {
 		return nil, err
 	}
 	sc := &stateCall{slots: []common.Hash{}}
-	if err := json.Unmarshal(ps[0], &sc.address); err != nil {
+	// What json.Unmarshal would call, without validating valid params again.
+	if err := sc.address.UnmarshalJSON(ps[0]); err != nil {
 		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: an address is a 0x-prefixed hex string of 20 bytes")
 	}
 	sc.block = ps[1]
