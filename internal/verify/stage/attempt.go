@@ -34,11 +34,14 @@ func (v *Verifier) attemptsFrom(ctx context.Context, c *pipeline.Call, first Req
 	var last error
 	var pool *pending // a pending transaction some provider holds
 	for tried < v.o.Attempts {
-		a, ok := ab.took(given)
-		if given == nil {
+		var a Answer
+		var ok bool
+		if given != nil {
+			a, ok = ab.took(*given)
+			given = nil
+		} else {
 			a, ok = ab.ask(ctx, v.o.Asker, first)
 		}
-		given = nil
 		if !ok {
 			break
 		}

@@ -144,6 +144,9 @@ func (w *wave) header(ctx context.Context, raw json.RawMessage) (*types.Header, 
 // reads whose check asks the provider again (code, CheckPlain), go on
 // from that answer as Handle's would, each on its own goroutine.
 func (w *wave) prove() {
+	if len(w.reads) == 0 {
+		return
+	}
 	reqs := make([]Request, len(w.reads))
 	for k, r := range w.reads {
 		reqs[k] = r.read.first
