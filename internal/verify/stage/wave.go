@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 
 	"github.com/ethereum/go-ethereum/core/types"
@@ -113,8 +114,9 @@ func (w *wave) prepareRead(i int, c *pipeline.Call) bool {
 		w.reads = append(w.reads, waveRead{i: i, ctx: ctx, read: r})
 		return true
 	}
-	if _, isFallback := err.(*fallback); isFallback {
-		return false
+	var fb *fallback
+	if errors.As(err, &fb) {
+		return false // pending state: quorum, as Handle settles it
 	}
 	w.out[i] = w.v.finish(ctx, c, res, err)
 	return true

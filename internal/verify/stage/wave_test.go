@@ -189,7 +189,8 @@ func TestWaveBatchFromLiar(t *testing.T) {
 }
 
 // TestWaveMixed: a wave of every kind of call (proven state reads, one
-// with a follow-up call, a proven block, quorum, trust-one, bad params) is
+// with a follow-up call, a proven block, pending state, quorum, trust-one,
+// bad params) is
 // answered as the node answers each, with each call's own report.
 func TestWaveMixed(t *testing.T) {
 	d, act := sharedDevnet(t)
@@ -211,6 +212,7 @@ func TestWaveMixed(t *testing.T) {
 		{request{"eth_getBlockByNumber", p(n, false)}, ClassProof},
 		{request{"eth_getBalance", p(act.Payer, "0xzz")}, ""},
 		{request{"eth_getTransactionCount", p(act.Payer, n)}, ClassProof},
+		{request{"eth_getTransactionCount", p(act.Payer, "pending")}, ClassQuorum}, // cannot be proven
 		{request{"eth_blockNumber", nil}, ClassTrusted},
 	}
 	reqs := make([]request, len(cases))
