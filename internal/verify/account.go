@@ -47,14 +47,17 @@ func DecodeAccountResult(raw json.RawMessage) (*AccountResult, error) {
 	if len(raw) > maxAnswerBytes || isNull(raw) {
 		return nil, malformed("eth_getProof", fmt.Errorf("null or oversized"))
 	}
-	var res AccountResult
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return nil, malformed("eth_getProof", err)
+	res, ok := decodeAccountPlain(raw)
+	if !ok {
+		var err error
+		if res, err = decodeAccountJSON(raw); err != nil {
+			return nil, malformed("eth_getProof", err)
+		}
 	}
 	if res.Balance == nil {
 		return nil, malformed("eth_getProof", fmt.Errorf("no balance"))
 	}
-	return &res, nil
+	return res, nil
 }
 
 // VerifyAccountProof verifies an eth_getProof answer for address and the

@@ -44,6 +44,19 @@ func (ab *absence) ask(ctx context.Context, a Asker, req Request) (Answer, bool)
 	return ans, true
 }
 
+// took records an answer asked for elsewhere (a wave's upstream batch) as
+// ask would have recorded it; ok is false when it found no provider.
+func (ab *absence) took(given Answer) (Answer, bool) {
+	if errors.Is(given.Err, ErrNoProvider) {
+		return given, false
+	}
+	if ab.asked == nil {
+		ab.asked, ab.nullOps = map[string]bool{}, map[string]bool{}
+	}
+	ab.asked[given.Provider] = true
+	return given, true
+}
+
 // null records that a's provider does not have it.
 func (ab *absence) null(a Answer) {
 	ab.nulls++

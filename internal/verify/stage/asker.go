@@ -47,6 +47,10 @@ type Asker interface {
 	// once and returns every answer (fewer when fewer operators qualify),
 	// leaving out the providers and operators skip names.
 	AskDistinct(ctx context.Context, req Request, k int, skip Skip) []Answer
+	// AskBatch sends the calls of one wave together, as one upstream batch
+	// where routing can, and answers reqs[i] in out[i] as Ask with nothing
+	// to avoid would (a call the batch could not answer goes on its own).
+	AskBatch(ctx context.Context, reqs []Request, out []Answer)
 	// Penalise lowers the routing score of a provider whose answer failed
 	// verification.
 	Penalise(provider string, reason string)
@@ -67,7 +71,13 @@ type Routed struct {
 }
 
 func (a Routed) request(req Request) *route.Request {
-	return &route.Request{Method: req.Method, Params: req.Params, Info: ethmethod.Lookup(req.Method), Block: req.Block, HasBlock: req.HasBlock}
+	rr := routeRequest(req)
+	return &rr
+}
+
+// routeRequest is req as routing takes it.
+func routeRequest(req Request) route.Request {
+	return route.Request{Method: req.Method, Params: req.Params, Info: ethmethod.Lookup(req.Method), Block: req.Block, HasBlock: req.HasBlock}
 }
 
 func (a Routed) call(ctx context.Context, p *upstream.Provider, req *route.Request) Answer {
@@ -82,20 +92,42 @@ func (a Routed) Ask(ctx context.Context, req Request, avoid map[string]bool) Ans
 	rr := a.request(req)
 	if len(avoid) == 0 {
 		res, err := a.Router.Do(ctx, rr)
-		if err != nil && res.Provider == "" && !isNodeAnswer(err) {
-			return Answer{Err: err}
-		}
-		ans := Answer{Provider: res.Provider, Value: res.Value, Err: err}
-		if p := a.Router.Provider(res.Provider); p != nil {
-			ans.Operator = p.Labels().Operator
-		}
-		return ans
+		return a.routed(res, err)
 	}
 	p := a.Router.Pick(rr, avoid)
 	if p == nil {
 		return Answer{Err: ErrNoProvider}
 	}
 	return a.call(ctx, p, rr)
+}
+
+// AskBatch routes the wave's calls together (route.Router.DoBatch): the
+// calls that may share a request reach one provider as one upstream
+// batch, each with routing's retries when the batch could not answer it.
+func (a Routed) AskBatch(ctx context.Context, reqs []Request, out []Answer) {
+	rrs := make([]route.Request, len(reqs))
+	for i, req := range reqs {
+		rrs[i] = routeRequest(req)
+	}
+	res := make([]route.Result, len(reqs))
+	errs := make([]error, len(reqs))
+	a.Router.DoBatch(ctx, rrs, res, errs)
+	for i := range out {
+		out[i] = a.routed(res[i], errs[i])
+	}
+}
+
+// routed is the Answer of a call routing answered: the provider's answer,
+// or, when no provider answered, the routing error alone.
+func (a Routed) routed(res route.Result, err error) Answer {
+	if err != nil && res.Provider == "" && !isNodeAnswer(err) {
+		return Answer{Err: err}
+	}
+	ans := Answer{Provider: res.Provider, Value: res.Value, Err: err}
+	if p := a.Router.Provider(res.Provider); p != nil {
+		ans.Operator = p.Labels().Operator
+	}
+	return ans
 }
 
 // AskProvider sends req to the named provider.

@@ -23,12 +23,25 @@ type check func(ctx context.Context, first Answer, call verify.Caller) (json.Raw
 // operator), a *fallback when nothing could be proven and nobody lied, or
 // an unverified error once someone lied.
 func (v *Verifier) attempts(ctx context.Context, c *pipeline.Call, first Request, chk check) (json.RawMessage, error) {
+	return v.attemptsFrom(ctx, c, first, chk, nil)
+}
+
+// attemptsFrom is attempts with the first provider's answer to first in
+// hand when given is not nil (a wave's upstream batch asked it).
+func (v *Verifier) attemptsFrom(ctx context.Context, c *pipeline.Call, first Request, chk check, given *Answer) (json.RawMessage, error) {
 	var ab absence
 	tried, lies, answered := 0, 0, 0
 	var last error
 	var pool *pending // a pending transaction some provider holds
 	for tried < v.o.Attempts {
-		a, ok := ab.ask(ctx, v.o.Asker, first)
+		var a Answer
+		var ok bool
+		if given != nil {
+			a, ok = ab.took(*given)
+			given = nil
+		} else {
+			a, ok = ab.ask(ctx, v.o.Asker, first)
+		}
 		if !ok {
 			break
 		}

@@ -110,6 +110,7 @@ type nodeAsker struct {
 
 	mu        sync.Mutex
 	next      int
+	batches   int // AskBatch calls
 	penalties map[string]int
 }
 

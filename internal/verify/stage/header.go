@@ -90,13 +90,14 @@ func absent(raw json.RawMessage) bool {
 	return len(raw) == 0 || string(raw) == "null"
 }
 
-// splitParams splits a call's params into n positions (missing ones are nil).
+// splitParams splits a call's params into n positions (missing ones are
+// nil). A call's params are valid JSON (pipeline.Call): splitting them
+// need not validate them again, which json.Unmarshal did (5 % of a
+// proven read's CPU).
 func splitParams(raw json.RawMessage, n int) ([]json.RawMessage, error) {
-	var ps []json.RawMessage
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &ps); err != nil {
-			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: expected an array")
-		}
+	ps, err := jsonrpc.AppendValidParamsArray(make([]json.RawMessage, 0, max(n, 4)), raw)
+	if err != nil {
+		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: expected an array")
 	}
 	for len(ps) < n {
 		ps = append(ps, nil)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/lru"
@@ -195,15 +196,21 @@ func (v *Verifier) Policy(method string) Policy {
 	return v.o.DefaultPolicy
 }
 
-// Handle answers a wave's calls, each by its method's policy: the
-// trusted ones passed on together (one upstream batch), the others
-// verified at once, each on a goroutine of its own (a wave is at most
-// limits.batch_concurrency calls). Every call gets a Report.
+// Handle answers a wave's calls, each by its method's policy (see wave):
+// the trusted ones passed on together (one upstream batch), the proven
+// state reads asked together (one upstream batch of eth_getProof), the
+// others verified at once, each on a goroutine of its own (a wave is at
+// most limits.batch_concurrency calls). Every call gets a Report.
 func (v *Verifier) Handle(ctx context.Context, wave []*pipeline.Call) {
 	for _, c := range wave {
 		c.Report = &pipeline.Report{}
 	}
-	pipeline.HandleWave(ctx, wave, v.next, v.way, v)
+	w := v.newWave(ctx, wave)
+	var proofs sync.WaitGroup
+	if len(w.reads) > 0 {
+		proofs.Go(w.prove)
+	}
+	pipeline.HandleWave(ctx, wave, v.next, w.way, v)
 	for _, c := range wave {
 		if v.trusts(c) && c.Err == nil {
 			op := c.Provider
@@ -214,20 +221,13 @@ func (v *Verifier) Handle(ctx context.Context, wave []*pipeline.Call) {
 			v.answered(c, pipeline.ClassTrusted)
 		}
 	}
+	proofs.Wait()
 }
 
 // trusts reports whether c's policy takes one provider's word.
 func (v *Verifier) trusts(c *pipeline.Call) bool {
 	p := v.Policy(c.Method)
 	return p != Proof && p != Quorum
-}
-
-// way passes the trusted calls on and verifies the others alone.
-func (v *Verifier) way(c *pipeline.Call) pipeline.Way {
-	if v.trusts(c) {
-		return pipeline.PassOn
-	}
-	return pipeline.Alone
 }
 
 // Run answers c by proof or quorum (Handle runs it alone).
@@ -242,6 +242,11 @@ func (v *Verifier) Run(ctx context.Context, c *pipeline.Call) {
 	} else {
 		res, class, err = v.quorum(ctx, c, "")
 	}
+	v.finish(c, res, class, err)
+}
+
+// finish answers c, established as class, and counts it.
+func (v *Verifier) finish(c *pipeline.Call, res json.RawMessage, class pipeline.Class, err error) {
 	if err != nil {
 		c.Answer(nil, err)
 		return
@@ -278,6 +283,12 @@ func (v *Verifier) prove(ctx context.Context, c *pipeline.Call) (json.RawMessage
 	default:
 		err = fmt.Errorf("no proof for %s: %w", c.Method, verify.ErrUnverifiable)
 	}
+	return v.proven(ctx, c, res, err)
+}
+
+// proven finishes a proof-policy call: a *fallback is settled by quorum,
+// anything else is the answer and how it was established.
+func (v *Verifier) proven(ctx context.Context, c *pipeline.Call, res json.RawMessage, err error) (json.RawMessage, pipeline.Class, error) {
 	var fb *fallback
 	if errors.As(err, &fb) {
 		return v.quorum(ctx, c, fb.why)

@@ -37,7 +37,8 @@ func parseState(c *pipeline.Call) (*stateCall, error) {
 		return nil, err
 	}
 	sc := &stateCall{slots: []common.Hash{}}
-	if err := json.Unmarshal(ps[0], &sc.address); err != nil {
+	// What json.Unmarshal would call, without validating valid params again.
+	if err := sc.address.UnmarshalJSON(ps[0]); err != nil {
 		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid argument 0: an address is a 0x-prefixed hex string of 20 bytes")
 	}
 	switch c.Method {
@@ -70,13 +71,35 @@ func parseState(c *pipeline.Call) (*stateCall, error) {
 // the trusted header's stateRoot. With CheckPlain the provider is also
 // asked the plain method, and a lie there is recorded.
 func (v *Verifier) state(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
+	r, res, err := v.stateRead(ctx, c, v.header)
+	if r == nil {
+		return res, err
+	}
+	return v.attempts(ctx, c, r.first, r.check)
+}
+
+// headerFunc resolves a block param to a trusted header (Verifier.header,
+// or a wave's lookups shared by its calls).
+type headerFunc func(ctx context.Context, c *pipeline.Call) (*types.Header, error)
+
+// stateRead is a state read ready to ask: the eth_getProof to send, and
+// the check that turns a provider's answer into the client's.
+type stateRead struct {
+	first Request
+	check check
+}
+
+// stateRead prepares c, a state read, with its trusted header from
+// header. A read answered without asking (a kept proof, bad params, no
+// trusted header) returns a nil *stateRead and the answer.
+func (v *Verifier) stateRead(ctx context.Context, c *pipeline.Call, header headerFunc) (*stateRead, json.RawMessage, error) {
 	sc, err := parseState(c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	h, err := v.header(ctx, c)
+	h, err := header(ctx, c)
 	if err != nil {
-		return nil, v.noHeader(c.Method, err)
+		return nil, nil, v.noHeader(c.Method, err)
 	}
 	hash := v.headerHash(h)
 	pinned := verify.ByHash(hash)
@@ -84,11 +107,12 @@ func (v *Verifier) state(ctx context.Context, c *pipeline.Call) (json.RawMessage
 	if cacheable {
 		if hit, ok := v.accounts.Get(key); ok {
 			c.Report.Set(pipeline.ClassProof, "", hit.operator)
-			return v.stateAnswer(ctx, c.Method, sc, hit.acc, nil, nil, pinned)
+			res, err := v.stateAnswer(ctx, c.Method, sc, hit.acc, nil, nil, pinned)
+			return nil, res, err
 		}
 	}
 	first := Request{Method: "eth_getProof", Params: verify.ProofParams(sc.address, sc.slots, hash), Block: h.Number.Uint64(), HasBlock: true}
-	return v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
+	return &stateRead{first: first, check: func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
 		res, err := verify.DecodeAccountResult(a.Value)
 		if err != nil {
 			return nil, err
@@ -108,7 +132,7 @@ func (v *Verifier) state(ctx context.Context, c *pipeline.Call) (json.RawMessage
 			v.checkPlain(ctx, c, a, call, sc, acc, pinned)
 		}
 		return out, nil
-	})
+	}}, nil, nil
 }
 
 // accountKey names a proven account (and the one storage slot asked) by
