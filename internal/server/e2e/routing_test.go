@@ -21,7 +21,10 @@ import (
 // (Status' per-provider request counts), never as counts inside a
 // wall-clock window, which a loaded machine stretches or squeezes.
 
-// shareWindow is how many routed calls one share is measured over.
+// shareWindow is how many routed calls one share is measured over when
+// the stream's reads are routed (quorum reads among them); proven reads
+// of the same few accounts are mostly answered from the gateway's caches,
+// so fewer of them reach routing.
 const shareWindow = 200
 
 // shareOver waits until routing has sent n more calls (every provider
@@ -43,17 +46,17 @@ func shareOver(ctx context.Context, n uint64, pick func(name string) bool) (floa
 	return float64(picked) / float64(max(callsIn(got), 1)), got, err
 }
 
-// shareSettles waits (up to timeout) until, over some run of shareWindow
-// routed calls, the providers pick selects got at most maxShare of them.
-func shareSettles(t *testing.T, timeout time.Duration, what string, maxShare float64, pick func(name string) bool) {
+// shareSettles waits (up to timeout) until, over some run of n routed
+// calls, the providers pick selects got at most maxShare of them.
+func shareSettles(t *testing.T, timeout time.Duration, n uint64, what string, maxShare float64, pick func(name string) bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	start := time.Now()
 	for {
-		share, got, err := shareOver(ctx, shareWindow, pick)
+		share, got, err := shareOver(ctx, n, pick)
 		if err != nil {
-			t.Fatalf("%s never fell to %.2f of %d routed calls within %s: last %v (%v)", what, maxShare, shareWindow, timeout, got, err)
+			t.Fatalf("%s never fell to %.3f of %d routed calls within %s: last %v (%v)", what, maxShare, n, timeout, got, err)
 		}
 		if share <= maxShare {
 			t.Logf("%s: %.3f of %d routed calls after %s: %v", what, share, callsIn(got), time.Since(start).Round(time.Millisecond), got)
@@ -133,7 +136,7 @@ func TestKillTheServingProvider(t *testing.T) {
 			s := startStream(4)
 			waitServes(t, serving)
 			setFault(t, serving, f.kind, f.params)
-			shareSettles(t, 15*time.Second, "the faulty "+serving+"'s share", f.maxShare, is(serving))
+			shareSettles(t, 15*time.Second, shareWindow, "the faulty "+serving+"'s share", f.maxShare, is(serving))
 			dn.ClearFaults()
 			// Readmission: once healed, it serves again.
 			waitHealthy(t)
@@ -175,17 +178,17 @@ func TestTiersGiveBack(t *testing.T) {
 	// the devnet's one-operator own tier.
 	s := startStreamOf(2, oneProviderReads())
 	defer s.finish(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	fromHead := head(t)
-	_, got, err := shareOver(ctx, shareWindow, is(own))
+	_, got, err := shareOver(ctx, 100, is(own))
 	if err != nil {
 		t.Fatal(err)
 	}
 	blocks := head(t) - fromHead
 	t.Logf("calls with the own node healthy: %v over %d new blocks", got, blocks)
 	for _, n := range dn.Info().Nodes {
-		limit := uint64(3)
+		limit := callsIn(got)/50 + 2
 		if n.Labels.Tier == "partner" {
 			// A partner may answer the odd call pinned to a block the own
 			// node was not yet seen to have (the polling race): at most 2%,
@@ -200,7 +203,7 @@ func TestTiersGiveBack(t *testing.T) {
 	}
 	setFault(t, "tier=own", devnet.FaultDown, "")
 	testwait.For(t, 15*time.Second, "the gateway to see "+own+" down", func() bool { return unusable(own) })
-	shareSettles(t, 15*time.Second, "community and public nodes' share with partners healthy", 0.015, inTier("community", "public"))
+	shareSettles(t, 30*time.Second, 50, "community and public nodes' share with partners healthy", 0.02, inTier("community", "public"))
 	dn.ClearFaults()
 	waitHealthy(t)
 	// Readmitted at once after a first failure; after repeated ones (the
