@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 func TestParseArgs(t *testing.T) {
@@ -120,14 +122,9 @@ func TestMainUpstreamAndLoad(t *testing.T) {
 	go func() {
 		done <- Main(ctx, []string{"upstream", "--listen", "127.0.0.1:0", "--chain-id", "5"}, &out, io.Discard)
 	}()
-	var url string
-	for i := 0; i < 500 && url == ""; i++ { // up to 5 s
-		if s := out.String(); strings.HasSuffix(s, "\n") {
-			url = strings.TrimSpace(s)
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	// The upstream prints its URL on a line of its own once it listens.
+	testwait.For(t, 5*time.Second, "the upstream's URL", func() bool { return strings.HasSuffix(out.String(), "\n") })
+	url := strings.TrimSpace(out.String())
 	if !strings.HasPrefix(url, "http://127.0.0.1:") {
 		t.Fatalf("upstream printed %q, want its URL", out.String())
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 	"github.com/rpcmesh/rpcmesh/internal/upstream"
 )
 
@@ -68,6 +69,9 @@ func (c *countingCaller) count(method string) int {
 	return c.calls[method]
 }
 
+// polls is how many times the node answered eth_getFilterChanges.
+func (c *countingCaller) polls() int { return c.count("eth_getFilterChanges") }
+
 // TestPendingFromDevnetWithoutWS: devnet nodes configured without WS are
 // polled (and one whose WS feed works is not); every transaction sent to a
 // node reaches the subscriber exactly once.
@@ -93,6 +97,7 @@ func pendingFromDevnet(t *testing.T, wsNode int) {
 	info := dn.Info()
 	var sources []PendingSource
 	var callers []*countingCaller
+	var relay *wsRelay
 	for i, n := range info.Nodes {
 		pc := config.DefaultProvider()
 		pc.Name, pc.HTTP = n.Name, n.HTTP
@@ -101,7 +106,8 @@ func pendingFromDevnet(t *testing.T, wsNode int) {
 		callers = append(callers, cc)
 		src := PendingSource{Name: n.Name, Poll: cc}
 		if i == wsNode {
-			src.WS = n.WS
+			relay = startRelay(t, n.WS)
+			src.WS = relay.url
 		}
 		sources = append(sources, src)
 	}
@@ -124,30 +130,53 @@ func pendingFromDevnet(t *testing.T, wsNode int) {
 		}
 		return true
 	})
-	if wsNode >= 0 {
-		time.Sleep(500 * time.Millisecond) // the WS feed subscribes meanwhile
+	if relay != nil {
+		select {
+		case <-relay.up:
+		case <-ctx.Done():
+			t.Fatal("the WS feed never subscribed")
+		}
 	}
 
 	sent := time.Now()
 	want := sendTransfers(ctx, t, info.Nodes[0].HTTP, info.ChainID, 5)
-	for {
-		m := counts(t, got.wait(t, 0))
-		seen := 0
+	err := testwait.Until(ctx, "every hash", func() bool {
+		m := counts(t, got.all())
 		for _, tx := range want {
-			if m[tx] > 0 {
-				seen++
+			if m[tx] == 0 {
+				return false
 			}
 		}
-		if seen == len(want) {
-			t.Logf("all %d hashes arrived %s after the first send", len(want), time.Since(sent).Round(time.Millisecond))
-			break
-		}
-		if !sleep(ctx, 50*time.Millisecond) {
-			t.Fatalf("pending hashes seen %v, want %v", m, want)
+		return true
+	})
+	if err != nil {
+		t.Fatalf("%v: pending hashes seen %v, want %v", err, counts(t, got.all()), want)
+	}
+	t.Logf("all %d hashes arrived %s after the first send", len(want), time.Since(sent).Round(time.Millisecond))
+	// Copies would come before a last hash that enters the hub after every
+	// node has reported what it has: every node knows every transaction,
+	// every polled node is polled past them, and the last hash comes on
+	// the WS feed after all the node sent (or, without one, from a poll).
+	waitKnownByAll(ctx, t, callers, want)
+	var polled []*countingCaller
+	for i, c := range callers {
+		if i != wsNode {
+			polled = append(polled, c)
 		}
 	}
-	time.Sleep(time.Second) // five more polls of every node: copies would show
-	m := counts(t, got.wait(t, 0))
+	waitPolledPast(t, polled...)
+	var last string
+	if relay != nil {
+		last = fmt.Sprintf("0x%064x", 0xdef)
+		if err := relay.inject(last); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		last = sendTransfers(ctx, t, info.Nodes[0].HTTP, info.ChainID, 1)[0]
+	}
+	waitFor(t, "the last hash", func() bool { return counts(t, got.all())[last] > 0 })
+	m := counts(t, got.all())
+	delete(m, last)
 	for _, tx := range want {
 		if m[tx] != 1 {
 			t.Errorf("%s seen %d times", tx, m[tx])
@@ -164,6 +193,26 @@ func pendingFromDevnet(t *testing.T, wsNode int) {
 		}
 	}
 	t.Logf("eth_getFilterChanges per node: %v", polls)
+}
+
+// waitKnownByAll waits until every node knows every transaction (pending,
+// or in a block), asking each through its caller.
+func waitKnownByAll(ctx context.Context, t *testing.T, callers []*countingCaller, txs []string) {
+	t.Helper()
+	for i, c := range callers {
+		err := testwait.Until(ctx, fmt.Sprintf("node %d to know every transaction", i), func() bool {
+			for _, tx := range txs {
+				res, err := c.Caller.Call(ctx, "eth_getTransactionByHash", json.RawMessage(`["`+tx+`"]`))
+				if err != nil || string(res) == "null" {
+					return false
+				}
+			}
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestFilterGoneOnDevnet: go-ethereum's answer for a filter it does not

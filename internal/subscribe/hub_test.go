@@ -10,6 +10,7 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // fakeChain serves headers and logs by hash, and is the head source.
@@ -112,22 +113,17 @@ func (c *collector) sink(r json.RawMessage) {
 	c.got = append(c.got, r)
 }
 
+// wait returns what the collector got once it holds at least n.
 func (c *collector) wait(t *testing.T, n int) []json.RawMessage {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c.mu.Lock()
-		if len(c.got) >= n {
-			out := append([]json.RawMessage(nil), c.got...)
-			c.mu.Unlock()
-			return out
-		}
-		c.mu.Unlock()
-		if time.Now().After(deadline) {
-			t.Fatalf("got %d notifications, want %d", len(c.got), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.For(t, 5*time.Second, fmt.Sprintf("%d notifications", n), func() bool { return len(c.all()) >= n })
+	return c.all()
+}
+
+func (c *collector) all() []json.RawMessage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]json.RawMessage(nil), c.got...)
 }
 
 func startHub(t *testing.T, f *fakeChain) *Hub {
@@ -199,16 +195,21 @@ func TestUnsubscribeStopsNotifications(t *testing.T) {
 	f := newFakeChain()
 	f.extend("a", "a", 1, 3)
 	h := startHub(t, f)
-	var heads collector
+	var heads, still collector
 	id, _ := h.Subscribe(KindNewHeads, nil, heads.sink)
 	f.extend("a", "a", 4, 4)
 	heads.wait(t, 1)
 	if !h.Unsubscribe(id) || h.Unsubscribe(id) {
 		t.Fatal("unsubscribe should succeed once")
 	}
+	// A subscriber that stays gets heads 5 and 6; the one that left would
+	// have had them by then.
+	if _, err := h.Subscribe(KindNewHeads, nil, still.sink); err != nil {
+		t.Fatal(err)
+	}
 	f.extend("a", "a", 5, 6)
-	time.Sleep(50 * time.Millisecond)
-	if n := len(heads.wait(t, 1)); n != 1 {
+	still.wait(t, 2)
+	if n := len(heads.all()); n != 1 {
 		t.Fatalf("%d heads after unsubscribe", n)
 	}
 	if _, err := h.Subscribe("syncing", nil, heads.sink); err == nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // filterNode is a provider that serves pending transaction filters the way
@@ -83,15 +84,27 @@ func (n *filterNode) filterCount() int {
 	return len(n.filters)
 }
 
+// polls is how many times the node answered eth_getFilterChanges.
+func (n *filterNode) polls() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.calls["eth_getFilterChanges"]
+}
+
 // waitFor polls cond until it holds, failing the test after 5 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for !cond() {
-		if !sleep(ctx, 5*time.Millisecond) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
+	testwait.For(t, 5*time.Second, what, cond)
+}
+
+// waitPolledPast waits until every node has answered three more polls: a
+// poll's hashes reach the hub's merger before the next poll starts, and
+// the poll in flight now may have read the filter before its latest hashes.
+func waitPolledPast[N interface{ polls() int }](t *testing.T, nodes ...N) {
+	t.Helper()
+	for _, n := range nodes {
+		from := n.polls()
+		waitFor(t, "three more polls", func() bool { return n.polls() >= from+3 })
 	}
 }
 
@@ -148,14 +161,18 @@ func TestPendingPolledWithoutWS(t *testing.T) {
 	b.pool(txHash(1))                                 // already sent
 	got.wait(t, 3)
 
-	time.Sleep(50 * time.Millisecond) // five more polls: copies would show
-	m := counts(t, got.wait(t, 3))
-	for _, want := range []string{txHash(1), txHash(2), txHash(0xabc)} {
+	// Copies would reach the merger before the hashes polled after them:
+	// a last hash, pooled once both nodes were polled past the copies.
+	waitPolledPast(t, a, b)
+	a.pool(txHash(0xdef))
+	waitFor(t, "the last hash", func() bool { return counts(t, got.all())[txHash(0xdef)] > 0 })
+	m := counts(t, got.all())
+	for _, want := range []string{txHash(1), txHash(2), txHash(0xabc), txHash(0xdef)} {
 		if m[want] != 1 {
 			t.Errorf("%s seen %d times: %v", want, m[want], m)
 		}
 	}
-	if len(m) != 3 {
+	if len(m) != 4 {
 		t.Errorf("notifications %v", m)
 	}
 

@@ -15,6 +15,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/subscribe"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // recorder is an Observer that keeps what it was told.
@@ -71,21 +72,16 @@ func (r *recorder) waitFor(t *testing.T, what string, cond func(*recorder) bool)
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for {
+	err := testwait.Until(ctx, what, func() bool {
 		r.mu.Lock()
-		ok := cond(r)
-		r.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			t.Fatalf("timed out waiting for %s: accepted %d open %d rejected %v closed %v slow %d subs %v",
-				what, r.accepted, r.open, r.rejected, r.closed, r.slow, r.subs)
-		case <-time.After(5 * time.Millisecond):
-		}
+		defer r.mu.Unlock()
+		return cond(r)
+	})
+	if err != nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		t.Fatalf("%v: accepted %d open %d rejected %v closed %v slow %d subs %v",
+			err, r.accepted, r.open, r.rejected, r.closed, r.slow, r.subs)
 	}
 }
 

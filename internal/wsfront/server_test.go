@@ -21,6 +21,7 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // bigResult is what the test endpoint answers "big" with: 16 KiB.
@@ -151,13 +152,8 @@ func TestConnectionsPerIPLimit(t *testing.T) {
 		t.Fatalf("third connection: %v %v, want HTTP 429", err, resp)
 	}
 	resp.Body.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for s.Conns() != 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond) // the server tracks a connection just after the handshake
-	}
-	if n := s.Conns(); n != 2 {
-		t.Fatalf("%d connections", n)
-	}
+	// The server tracks a connection just after the handshake.
+	testwait.For(t, 5*time.Second, "two tracked connections", func() bool { return s.Conns() == 2 })
 }
 
 func TestMessageTooBigIsClosed(t *testing.T) {
@@ -348,11 +344,5 @@ func TestSlowReadersAreDisconnectedAndMemoryStaysBounded(t *testing.T) {
 	if growth > bound {
 		t.Errorf("heap grew by %d bytes, over the bound of %d", growth, bound)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for s.Conns() > 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := s.Conns(); n != 0 {
-		t.Errorf("%d connections still open", n)
-	}
+	testwait.For(t, 5*time.Second, "every connection closed", func() bool { return s.Conns() == 0 })
 }

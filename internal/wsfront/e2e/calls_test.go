@@ -11,6 +11,8 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
+
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // TestCallsOverWS: the same methods and batches as over HTTP, through the
@@ -102,12 +104,17 @@ func TestPendingTransactionsMergedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // the upstream feeds start on the first subscriber
 	expectPendingOnce(ctx, t, ch, 2, 7)
 }
 
-// expectPendingOnce sends five transfers from account acct to node and
-// expects each hash on ch exactly once.
+// expectPendingOnce sends transfers from account acct to node and expects
+// each hash on ch exactly once. The gateway opens its upstream feeds with
+// the first subscriber: a first transfer that arrives shows they are open
+// (one that entered every pool before then is never reported: another is
+// sent after two seconds without). Then five; once every node has all five (so every feed has had
+// them to report), a last transfer is awaited: copies reported before it
+// come before it. (A poll that lands after it can still bring a copy
+// later: that is missed, never wrongly reported.)
 func expectPendingOnce(ctx context.Context, t *testing.T, ch <-chan json.RawMessage, node, acct int) {
 	t.Helper()
 	direct, _ := dn.DirectURL(dn.Info().Nodes[node].Name)
@@ -123,44 +130,88 @@ func expectPendingOnce(ctx context.Context, t *testing.T, ch <-chan json.RawMess
 		t.Fatal(err)
 	}
 	to := common.HexToAddress("0x00000000000000000000000000000000000000bb")
-	want := map[string]bool{}
-	sent := time.Now()
-	for i := range 5 {
-		tx := signTx(t, key, nonce+uint64(i), &to, nil, 21000)
+	send := func() string {
+		tx := signTx(t, key, nonce, &to, nil, 21000)
 		if err := ec.SendTransaction(ctx, tx); err != nil {
 			t.Fatal(err)
 		}
-		want[strings.ToLower(tx.Hash().Hex())] = true
+		nonce++
+		return strings.ToLower(tx.Hash().Hex())
 	}
 	got := map[string]int{}
-	deadline := time.After(10 * time.Second)
-	for len(got) < len(want) || !covers(got, want) {
-		select {
-		case raw := <-ch:
-			var h string
-			_ = json.Unmarshal(raw, &h)
-			got[strings.ToLower(h)]++
-		case <-deadline:
-			t.Fatalf("pending hashes seen %v, want %v", got, want)
+	// read counts what arrives on ch until done holds or d passes.
+	read := func(d time.Duration, done func() bool) bool {
+		rctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		for !done() {
+			select {
+			case raw := <-ch:
+				var h string
+				_ = json.Unmarshal(raw, &h)
+				got[strings.ToLower(h)]++
+			case <-rctx.Done():
+				return false
+			}
+		}
+		return true
+	}
+	await := func(what string, hashes ...string) {
+		t.Helper()
+		if !read(20*time.Second, func() bool { return covers(got, hashes) }) {
+			t.Fatalf("waiting for %s: pending hashes seen %v, want %v", what, got, hashes)
 		}
 	}
-	t.Logf("%d pending hashes arrived %s after the first send", len(want), time.Since(sent).Round(time.Millisecond))
-	// Let the other providers' copies arrive: they must be dropped.
-	time.Sleep(time.Second)
-	for len(ch) > 0 {
-		var h string
-		_ = json.Unmarshal(<-ch, &h)
-		got[strings.ToLower(h)]++
+	for opened := false; !opened; {
+		if ctx.Err() != nil {
+			t.Fatalf("no pending hash arrived: %v", ctx.Err())
+		}
+		probe := send()
+		opened = read(2*time.Second, func() bool { return len(got) > 0 })
+		t.Logf("first transfer %s arrived: %v", probe, opened)
 	}
-	for h := range want {
+	var want []string
+	sent := time.Now()
+	for range 5 {
+		want = append(want, send())
+	}
+	await("five transfers", want...)
+	t.Logf("%d pending hashes arrived %s after the first send", len(want), time.Since(sent).Round(time.Millisecond))
+	waitKnownEverywhere(ctx, t, want)
+	await("a transfer sent after every node had the five", send())
+	for _, h := range want {
 		if got[h] != 1 {
 			t.Errorf("pending %s seen %d times", h, got[h])
 		}
 	}
 }
 
-func covers(got map[string]int, want map[string]bool) bool {
-	for h := range want {
+// waitKnownEverywhere waits until every devnet node knows every one of the
+// transactions (pending, or in a block).
+func waitKnownEverywhere(ctx context.Context, t *testing.T, hashes []string) {
+	t.Helper()
+	for _, n := range dn.Info().Nodes {
+		direct, _ := dn.DirectURL(n.Name)
+		ec, err := ethclient.DialContext(ctx, direct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = testwait.Until(ctx, n.Name+" to know every transfer", func() bool {
+			for _, h := range hashes {
+				if _, _, err := ec.TransactionByHash(ctx, common.HexToHash(h)); err != nil {
+					return false
+				}
+			}
+			return true
+		})
+		ec.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func covers(got map[string]int, want []string) bool {
+	for _, h := range want {
 		if got[h] == 0 {
 			return false
 		}

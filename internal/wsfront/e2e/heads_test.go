@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/head"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // headSeen is one newHeads notification as the client saw it.
@@ -77,24 +79,25 @@ func TestNewHeadsSurviveFaults(t *testing.T) {
 		{Target: serving, Kind: devnet.FaultLag},
 		{Target: "cloud=aws", Kind: devnet.FaultDown},
 	}
+	// Each fault stays while the client gets six more heads (three seconds
+	// of blocks), and the next starts once every provider is usable again.
 	for _, spec := range steps {
 		f, err := dn.SetFault(ctx, spec)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("%s %s at %s, %d heads so far", spec.Kind, spec.Target, time.Now().Format("15:04:05.000"), len(log.snapshot()))
-		time.Sleep(3 * time.Second)
+		seen := len(log.snapshot())
+		t.Logf("%s %s at %s, %d heads so far", spec.Kind, spec.Target, time.Now().Format("15:04:05.000"), seen)
+		if err := testwait.Until(ctx, fmt.Sprintf("six heads under %s %s", spec.Kind, spec.Target), func() bool { return len(log.snapshot()) >= seen+6 }); err != nil {
+			t.Fatal(err)
+		}
 		if err := dn.ClearFault(f.ID); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Second)
+		waitHealthy(t)
 	}
-	for len(log.snapshot()) < 30 {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("only %d heads before the deadline", len(log.snapshot()))
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := testwait.Until(ctx, "30 heads", func() bool { return len(log.snapshot()) >= 30 }); err != nil {
+		t.Fatal(err)
 	}
 	stopReading()
 	heads := log.snapshot()

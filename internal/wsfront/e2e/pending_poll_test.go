@@ -29,6 +29,5 @@ func TestPendingTransactionsPolledWithoutWS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // the filters are made on the first subscriber
 	expectPendingOnce(ctx, t, ch, 1, 8)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"slices"
 	"strings"
@@ -12,12 +13,14 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // logContractInit deploys a contract that, on any call, stores the first
@@ -51,20 +54,18 @@ func deployLogContract(t *testing.T, ctx context.Context, c *ethclient.Client, k
 	if err := c.SendTransaction(ctx, tx); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		r, err := c.TransactionReceipt(ctx, tx.Hash())
-		if err == nil {
-			if r.Status != 1 {
-				t.Fatalf("deploy failed: %+v", r)
-			}
-			return r.ContractAddress, nonce + 1
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("deploy receipt: %v", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
+	var r *types.Receipt
+	err = testwait.Until(ctx, "the deploy receipt", func() bool {
+		r, err = c.TransactionReceipt(ctx, tx.Hash())
+		return err == nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	if r.Status != 1 {
+		t.Fatalf("deploy failed: %+v", r)
+	}
+	return r.ContractAddress, nonce + 1
 }
 
 // logSeen is one logs notification.
@@ -145,25 +146,18 @@ func TestReorgSendsNewBranchAndRemovedLogs(t *testing.T) {
 		}
 	}()
 	countLogs := func() int { mu.Lock(); defer mu.Unlock(); return len(logs) }
-	for countLogs() < 4 {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("only %d logs before the reorg", countLogs())
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := testwait.Until(ctx, "four logs before the reorg", func() bool { return countLogs() >= 4 }); err != nil {
+		t.Fatal(err)
 	}
 	// Reorg only once the client has the devnet's head, so that the
 	// dropped blocks are ones it was sent (a slow machine lags a block or two).
-	for {
+	err = testwait.Until(ctx, "the client to catch up with the devnet head", func() bool {
 		n, _ := dn.Head()
-		if hs := hl.snapshot(); len(hs) > 0 && hs[len(hs)-1].number >= n {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("the client never caught up with the devnet head")
-		case <-time.After(5 * time.Millisecond):
-		}
+		hs := hl.snapshot()
+		return len(hs) > 0 && hs[len(hs)-1].number >= n
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	f, err := dn.SetFault(ctx, devnet.FaultSpec{Target: "all", Kind: devnet.FaultReorg, Params: json.RawMessage(`{"depth":2}`)})
 	if err != nil {
@@ -179,14 +173,26 @@ func TestReorgSendsNewBranchAndRemovedLogs(t *testing.T) {
 		}
 		return false
 	}
-	for !seen() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("new branch head %s never sent", newTop)
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := testwait.Until(ctx, "the new branch head "+newTop, seen); err != nil {
+		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Second) // the blocks after the fork, and their logs
+	// The blocks after the fork, and their logs: the hub sends logs in
+	// block order, so a log of the second block past the new branch's top
+	// comes after every log of the branch.
+	past := f.Reorg.FromNumber + uint64(len(f.Reorg.NewHashes)) + 1
+	err = testwait.Until(ctx, fmt.Sprintf("a log of block %d", past), func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, l := range logs {
+			if n, err := hexutil.DecodeUint64(l.BlockNumber); err == nil && n >= past && !l.Removed {
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	stopSending()
 	sendWG.Wait()
 	stopReading()
