@@ -77,7 +77,7 @@ func benchGateway(b *testing.B, upstream string) *Gateway {
 	}
 	cfg.Chains = []config.Chain{ch}
 	// The proxying path: a fake node's answers cannot be verified, and
-	// verification has its own benchmarks (internal/verify/stage).
+	// verification has its own benchmarks (internal/pipeline/verification).
 	cfg.Verify.Enabled = false
 	cfg.Complete()
 	gw, err := New(cfg, nil)

@@ -22,7 +22,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/txbroadcast"
 	"github.com/rpcmesh/rpcmesh/internal/txwatch"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
-	"github.com/rpcmesh/rpcmesh/internal/verify/stage"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline/verification"
 )
 
 // Parts are what one chain of the gateway gives its pipeline.
@@ -81,7 +81,7 @@ func Build(p Parts) pipeline.Handler {
 	if p.Verify.Enabled {
 		// Prove state, blocks, receipts and logs against trusted headers;
 		// settle the rest by a quorum of distinct operators, per method.
-		stages = append(stages, stage.FromGateway(stage.Gateway{Chain: ch.Name, ChainID: ch.ChainID, Config: p.Verify,
+		stages = append(stages, verification.FromGateway(verification.Gateway{Chain: ch.Name, ChainID: ch.ChainID, Config: p.Verify,
 			Head: p.Head, Router: p.Router, Evidence: p.Evidence, Observer: verifyObserver{p.Metrics}, Logger: p.Logger}))
 	}
 	return pipeline.Chain(&forward.Forward{Router: p.Router}, stages...)

@@ -1,6 +1,0 @@
-//go:build !race
-
-package stage
-
-// raceScale divides the devnet tests' request counts (see race_on_test.go).
-const raceScale = 1

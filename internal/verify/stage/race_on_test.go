@@ -1,7 +1,0 @@
-//go:build race
-
-package stage
-
-// raceScale divides the devnet tests' request counts: under the race
-// detector the in-process go-ethereum nodes run an order of magnitude slower.
-const raceScale = 5
