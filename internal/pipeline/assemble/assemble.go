@@ -18,11 +18,11 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/pipeline/limits"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline/logs"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline/methods"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline/verification"
 	"github.com/rpcmesh/rpcmesh/internal/route"
 	"github.com/rpcmesh/rpcmesh/internal/txbroadcast"
 	"github.com/rpcmesh/rpcmesh/internal/txwatch"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
-	"github.com/rpcmesh/rpcmesh/internal/pipeline/verification"
 )
 
 // Parts are what one chain of the gateway gives its pipeline.
