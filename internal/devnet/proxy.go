@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -347,5 +346,3 @@ func writeThrottled(w http.ResponseWriter, p *RateLimitParams) {
 	w.WriteHeader(http.StatusTooManyRequests)
 	_, _ = w.Write(mustJSON(errorReply(json.RawMessage("null"), -32005, "rate limit exceeded")))
 }
-
-var errWSClosed = errors.New("websocket closed")

@@ -73,12 +73,6 @@ func (r *recent) cut(n uint64) []*sentBlock {
 	return out
 }
 
-// reset forgets every block.
-func (r *recent) reset() {
-	clear(r.blocks)
-	r.low, r.high = 0, 0
-}
-
 // header is a block header fetched through the pipeline.
 type header struct {
 	number uint64

@@ -1,7 +1,6 @@
 package verification
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -82,12 +81,6 @@ func numberOf(ref blockref.Ref) (uint64, error) {
 		return 0, fmt.Errorf("block %q: no agreed number yet: %w", ref.Kind, verify.ErrNoTrust)
 	}
 	return 0, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid params: a block hash where a block number is expected")
-}
-
-// absent reports whether a param was left out or null.
-func absent(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) == 0 || string(raw) == "null"
 }
 
 // splitParams splits a call's params into n positions (missing ones are
