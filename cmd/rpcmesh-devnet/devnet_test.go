@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -66,19 +68,7 @@ func TestDevnetCommandStartsAndStopsOnInterrupt(t *testing.T) {
 		t.Fatalf("account keys not printed:\n%s", stdout)
 	}
 
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit after SIGINT: %v\nstderr: %s", err, stderr)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("devnet did not stop within 15s of SIGINT")
-	}
+	stopBySIGINT(t, cmd, stderr, 15*time.Second)
 	for _, n := range append(info.Nodes, devnet.NodeInfo{Name: "control", HTTP: info.Control}) {
 		if _, err := cmdtest.RPCCall(n.HTTP, "eth_chainId"); !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Fatalf("%s still reachable after exit: %v", n.Name, err)
@@ -152,6 +142,13 @@ func TestDevnetCommandServesThroughTheGateway(t *testing.T) {
 			t.Fatalf("%s through the gateway: %s, want %s", method, body, want)
 		}
 	}
+	stopBySIGINT(t, cmd, stderr, 20*time.Second)
+}
+
+// stopBySIGINT sends the devnet SIGINT and waits, at most limit, for it to
+// exit cleanly.
+func stopBySIGINT(t *testing.T, cmd *exec.Cmd, stderr fmt.Stringer, limit time.Duration) {
+	t.Helper()
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +159,7 @@ func TestDevnetCommandServesThroughTheGateway(t *testing.T) {
 		if err != nil {
 			t.Fatalf("exit after SIGINT: %v\nstderr: %s", err, stderr)
 		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("devnet did not stop within 20s of SIGINT")
+	case <-time.After(limit):
+		t.Fatalf("devnet did not stop within %s of SIGINT", limit)
 	}
 }
