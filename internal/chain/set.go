@@ -22,9 +22,13 @@ type Set struct {
 	store     *txwatch.Store // open between Open and Close
 }
 
-// NewSet builds every chain of cfg, their metrics registered with m. It
-// does no I/O and starts nothing (see Open and Run).
+// NewSet builds every chain of cfg, their metrics registered with m and
+// their logs to logger (nil: none). It does no I/O and starts nothing (see
+// Open and Run).
 func NewSet(cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) *Set {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	s := &Set{evidence: verify.NewEvidenceLog(cfg.Verify.Evidence), storePath: cfg.Broadcast.Store}
 	sh := shared{metrics: m, tx: txwatch.NewMetrics(m.Registry), verify: metrics.NewVerify(m.Registry), evidence: s.evidence}
 	for i := range cfg.Chains {
