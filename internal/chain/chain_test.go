@@ -11,6 +11,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/fakenode"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // testSet builds (not runs) a set of one chain "dev" over n fake nodes of
@@ -63,22 +64,6 @@ func run(t *testing.T, s *Set) {
 	})
 }
 
-// waitFor polls cond until it holds or 5 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v", what, ctx.Err())
-		case <-tick.C:
-		}
-	}
-}
-
 // TestReadyAndStatus: before it runs a chain has no head and is not ready;
 // running, its head agrees with the nodes', and /status, the metrics' state
 // and the head header's trust say the same.
@@ -92,7 +77,7 @@ func TestReadyAndStatus(t *testing.T) {
 		t.Fatalf("before running: Trust() = %+v, want no head", tr)
 	}
 	run(t, s)
-	waitFor(t, "ready", func() bool { ok, _ := c.Ready(); return ok })
+	testwait.For(t, 5*time.Second, "ready", func() bool { ok, _ := c.Ready(); return ok })
 
 	st := c.Status(time.Now())
 	if st.Name != "dev" || st.ChainID != fc.ID || !st.Ready || st.NotReady != "" || st.HeadAgreement != 2 {
@@ -135,12 +120,12 @@ func TestNotReady(t *testing.T) {
 		for range 4 {
 			next := fc.Head() + 1
 			fc.SetHead(next)
-			waitFor(t, fmt.Sprintf("head %d", next), func() bool {
+			testwait.For(t, 5*time.Second, fmt.Sprintf("head %d", next), func() bool {
 				h := c.Status(time.Now()).Head
 				return h != nil && h.Number == next
 			})
 		}
-		waitFor(t, "not ready: head still", func() bool {
+		testwait.For(t, 5*time.Second, "not ready: head still", func() bool {
 			ok, why := c.Ready()
 			return !ok && strings.HasPrefix(why, "head has not moved for ")
 		})
@@ -152,11 +137,11 @@ func TestNotReady(t *testing.T) {
 		s, _, nodes := testSet(t, 2, func(c *config.Config) { c.Health.ReadyStaleBlocks = 0 })
 		c := s.Chains()[0]
 		run(t, s)
-		waitFor(t, "ready", func() bool { ok, _ := c.Ready(); return ok })
+		testwait.For(t, 5*time.Second, "ready", func() bool { ok, _ := c.Ready(); return ok })
 		for _, n := range nodes {
 			n.SetFault(fakenode.Fault{Down: true})
 		}
-		waitFor(t, "not ready: no usable provider", func() bool {
+		testwait.For(t, 5*time.Second, "not ready: no usable provider", func() bool {
 			ok, why := c.Ready()
 			return !ok && why == "no usable provider"
 		})
