@@ -21,9 +21,9 @@ import (
 // gateway's providers were sent.
 func (tg *testGateway) upstreamRequests() uint64 {
 	var total uint64
-	for _, ch := range tg.gw.chains {
-		for _, p := range ch.router.Providers() {
-			total += p.Snapshot(time.Now()).Requests
+	for _, ch := range tg.gw.Status().Chains {
+		for _, p := range ch.Providers {
+			total += p.Requests
 		}
 	}
 	return total

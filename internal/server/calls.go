@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rpcmesh/rpcmesh/internal/chain"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 )
@@ -17,7 +18,7 @@ import (
 // nil when there is nothing to send (only notifications: 204). The
 // request's timeout starts here, under parent. client is the remote IP
 // address (bounds kept per client).
-func (g *Gateway) answer(parent context.Context, ch *chain, body []byte, rid, client string, h headerSetter) (int, []byte) {
+func (g *Gateway) answer(parent context.Context, ch *chain.Chain, body []byte, rid, client string, h headerSetter) (int, []byte) {
 	calls, batch, derr := jsonrpc.Decode(body)
 	if derr != nil {
 		return http.StatusOK, errorBody(derr)
@@ -33,9 +34,9 @@ func (g *Gateway) answer(parent context.Context, ch *chain, body []byte, rid, cl
 	}
 	// The request's logger is built only when a call logs (logger.With
 	// allocates, and most calls log nothing at the default level).
-	logger := callLogger{base: g.logger, rid: rid, chain: ch.cfg.Name, client: client}
+	logger := callLogger{base: g.logger, rid: rid, chain: ch.Name(), client: client}
 	var reports []*pipeline.Report // how each answer was established, for X-Rpcmesh-Verified
-	if ch.verify.Enabled {
+	if ch.Verifies() {
 		reports = make([]*pipeline.Report, len(calls))
 	}
 	responses := g.runCalls(ctx, ch, calls, reports, &logger)
@@ -51,7 +52,7 @@ func (g *Gateway) answer(parent context.Context, ch *chain, body []byte, rid, cl
 // runCalls answers the calls in order (see runBatch) and fills reports[i]
 // (when reports is not nil) with how calls[i]'s answer was established.
 // Notifications are run but get no response.
-func (g *Gateway) runCalls(ctx context.Context, ch *chain, calls []jsonrpc.Call, reports []*pipeline.Report, logger *callLogger) []jsonrpc.Response {
+func (g *Gateway) runCalls(ctx context.Context, ch *chain.Chain, calls []jsonrpc.Call, reports []*pipeline.Report, logger *callLogger) []jsonrpc.Response {
 	if len(calls) == 1 && calls[0].Err == nil {
 		// The usual request: one call, a wave of one (no result and
 		// bookkeeping slices).
@@ -82,7 +83,7 @@ func (g *Gateway) runCalls(ctx context.Context, ch *chain, calls []jsonrpc.Call,
 // response when answered[i] (not a notification); reports[i], when
 // reports is not nil, how its answer was established. Each call's duration
 // in the metrics and logs is its wave's: its calls are answered together.
-func (g *Gateway) runBatch(ctx context.Context, ch *chain, calls []jsonrpc.Call, reports []*pipeline.Report, logger *callLogger) (results []jsonrpc.Response, answered []bool) {
+func (g *Gateway) runBatch(ctx context.Context, ch *chain.Chain, calls []jsonrpc.Call, reports []*pipeline.Report, logger *callLogger) (results []jsonrpc.Response, answered []bool) {
 	n := len(calls)
 	results = make([]jsonrpc.Response, n)
 	answered = make([]bool, n)
@@ -105,7 +106,7 @@ func (g *Gateway) runBatch(ctx context.Context, ch *chain, calls []jsonrpc.Call,
 			continue
 		}
 		t0 := time.Now()
-		ch.pipeline.Handle(ctx, wave)
+		ch.Handler().Handle(ctx, wave)
 		d := time.Since(t0)
 		for i := start; i < end; i++ {
 			if calls[i].Err != nil {
@@ -126,23 +127,23 @@ func (g *Gateway) runBatch(ctx context.Context, ch *chain, calls []jsonrpc.Call,
 
 // call runs one request through the chain's pipeline, as a wave of one,
 // and returns its response and the call (its report, who served it).
-func (g *Gateway) call(ctx context.Context, ch *chain, req *jsonrpc.Request, logger *callLogger) (jsonrpc.Response, *pipeline.Call) {
+func (g *Gateway) call(ctx context.Context, ch *chain.Chain, req *jsonrpc.Request, logger *callLogger) (jsonrpc.Response, *pipeline.Call) {
 	start := time.Now()
 	c := pipeline.NewCall(req.Method, req.Params)
 	c.Client = logger.client
-	ch.pipeline.Handle(ctx, []*pipeline.Call{c})
+	ch.Handler().Handle(ctx, []*pipeline.Call{c})
 	return g.respond(ctx, ch, req, c, time.Since(start), logger), c
 }
 
 // respond turns what the pipeline answered c (req) in d into its
 // response, counting and logging it.
-func (g *Gateway) respond(ctx context.Context, ch *chain, req *jsonrpc.Request, c *pipeline.Call, d time.Duration, logger *callLogger) jsonrpc.Response {
+func (g *Gateway) respond(ctx context.Context, ch *chain.Chain, req *jsonrpc.Request, c *pipeline.Call, d time.Duration, logger *callLogger) jsonrpc.Response {
 	if c.Err != nil {
 		var je *jsonrpc.Error
 		if !errors.As(c.Err, &je) { // the first stage maps every failure: never seen
 			je = jsonrpc.Errorf(jsonrpc.CodeInternalError, "internal error")
 		}
-		g.metrics.Call(ch.cfg.Name, req.Method, d, je)
+		g.metrics.Call(ch.Name(), req.Method, d, je)
 		level := slog.LevelDebug
 		if je.Code == jsonrpc.CodeNoProvider || je.Code == jsonrpc.CodeUpstreamError || je.Code == jsonrpc.CodeTimeout || je.Code == jsonrpc.CodeInternalError {
 			level = slog.LevelWarn
@@ -153,7 +154,7 @@ func (g *Gateway) respond(ctx context.Context, ch *chain, req *jsonrpc.Request, 
 		}
 		return jsonrpc.NewError(req.ID, je)
 	}
-	g.metrics.Call(ch.cfg.Name, req.Method, d, nil)
+	g.metrics.Call(ch.Name(), req.Method, d, nil)
 	if g.logger.Enabled(ctx, slog.LevelDebug) {
 		logger.get().Debug("call", "method", req.Method, "provider", c.Provider, "attempts", c.Attempts, "hedged", c.Hedged, "duration", d)
 	}

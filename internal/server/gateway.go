@@ -1,7 +1,8 @@
 // Package server is the gateway's front door: the public HTTP listener
 // (POST /{chain}, JSON-RPC 2.0 single and batch, limits, CORS, gzip) and
-// the admin listener (/metrics, /healthz, /readyz, /status). It builds each
-// chain's providers, agreed head, router and pipeline from the config.
+// the admin listener (/metrics, /healthz, /readyz, /status). Each served
+// chain is built and run by internal/chain; the front door hands its calls
+// to the chain's pipeline and reads plain data back.
 package server
 
 import (
@@ -14,10 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rpcmesh/rpcmesh/internal/chain"
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
-	"github.com/rpcmesh/rpcmesh/internal/txwatch"
-	"github.com/rpcmesh/rpcmesh/internal/verify"
 	"github.com/rpcmesh/rpcmesh/internal/wsfront"
 )
 
@@ -26,13 +26,10 @@ type Gateway struct {
 	cfg     *config.Config
 	logger  *slog.Logger
 	metrics *metrics.Metrics
-	chains  []*chain
+	set     *chain.Set      // the served chains and what they share
+	chains  []*chain.Chain  // set.Chains()
 	sem     chan struct{}   // bounds concurrent HTTP requests
 	ws      *wsfront.Server // WebSocket front door; nil when disabled
-	txStore *txwatch.Store  // broadcast.store, open between Start and Close
-	// evidence keeps the answers that failed verification, on every chain,
-	// for the admin listener's /verify/evidence.
-	evidence *verify.EvidenceLog
 
 	mu       sync.Mutex
 	httpSrv  *http.Server // the public listener (listener.go)
@@ -58,13 +55,9 @@ func New(cfg *config.Config, logger *slog.Logger) (*Gateway, error) {
 		metrics:  metrics.New(),
 		sem:      make(chan struct{}, max(cfg.Limits.MaxConcurrentRequests, 1)),
 		serveErr: make(chan error, 2),
-		evidence: verify.NewEvidenceLog(cfg.Verify.Evidence),
 	}
-	txm := txwatch.NewMetrics(g.metrics.Registry)
-	vm := metrics.NewVerify(g.metrics.Registry)
-	for i := range cfg.Chains {
-		g.chains = append(g.chains, newChain(cfg, &cfg.Chains[i], g.metrics, txm, g.evidence, vm, logger))
-	}
+	g.set = chain.NewSet(cfg, g.metrics, logger)
+	g.chains = g.set.Chains()
 	g.ws = g.newWSFront()
 	g.metrics.WatchState(g.chainStates)
 	return g, nil
@@ -94,7 +87,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 			return fmt.Errorf("server: admin listen %s: %w", g.cfg.Admin.Listen, err)
 		}
 	}
-	if err := g.openTxStore(); err != nil {
+	if err := g.set.Open(); err != nil {
 		ln.Close()
 		if adminLn != nil {
 			adminLn.Close()
@@ -103,9 +96,11 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	g.stop = stop
-	for _, c := range g.chains {
-		c.run(runCtx, &g.wg)
-	}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		g.set.Run(runCtx)
+	}()
 	g.httpLn = ln
 	g.httpSrv = g.newPublicServer()
 	g.serve(g.httpSrv, ln)
@@ -154,8 +149,8 @@ func (g *Gateway) Ready(ctx context.Context) error {
 	for {
 		var waiting []string
 		for _, c := range g.chains {
-			if ok, _ := c.ready(); !ok {
-				waiting = append(waiting, c.cfg.Name)
+			if ok, _ := c.Ready(); !ok {
+				waiting = append(waiting, c.Name())
 			}
 		}
 		if len(waiting) == 0 {
@@ -196,7 +191,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 		g.stop()
 	}
 	g.wg.Wait()
-	if err := g.closeTx(); err != nil {
+	if err := g.set.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("server: transaction store: %w", err))
 	}
 	return errors.Join(errs...)

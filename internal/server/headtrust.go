@@ -3,7 +3,7 @@ package server
 import (
 	"strconv"
 
-	"github.com/rpcmesh/rpcmesh/internal/head"
+	"github.com/rpcmesh/rpcmesh/internal/chain"
 )
 
 // HeadHeader says on what trust the chain's head stood when the answer was
@@ -14,15 +14,14 @@ import (
 const HeadHeader = "X-Rpcmesh-Head"
 
 // setHeadTrust writes the head header for chain c.
-func setHeadTrust(h headerSetter, c *chain) {
-	if _, ok := c.head.Latest(); !ok {
-		return
+func setHeadTrust(h headerSetter, c *chain.Chain) {
+	if tr := c.Trust(); tr.Head {
+		h.Set(HeadHeader, headTrustValue(tr))
 	}
-	h.Set(HeadHeader, headTrustValue(c.head.Trust()))
 }
 
 // headTrustValue is the HeadHeader value for tr.
-func headTrustValue(tr head.Trust) string {
+func headTrustValue(tr chain.Trust) string {
 	if tr.Degraded {
 		return "degraded; operators=" + strconv.Itoa(tr.Operators) + "; required=" + strconv.Itoa(tr.Required)
 	}

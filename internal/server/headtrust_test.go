@@ -4,17 +4,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rpcmesh/rpcmesh/internal/head"
+	"github.com/rpcmesh/rpcmesh/internal/chain"
 )
 
 func TestHeadTrustValue(t *testing.T) {
 	cases := []struct {
-		tr   head.Trust
+		tr   chain.Trust
 		want string
 	}{
-		{head.Trust{Operators: 2, Required: 2}, "agreed; operators=2"},
-		{head.Trust{Operators: 3, Required: 2}, "agreed; operators=3"},
-		{head.Trust{Operators: 1, Required: 2, Degraded: true}, "degraded; operators=1; required=2"},
+		{chain.Trust{Operators: 2, Required: 2}, "agreed; operators=2"},
+		{chain.Trust{Operators: 3, Required: 2}, "agreed; operators=3"},
+		{chain.Trust{Operators: 1, Required: 2, Degraded: true}, "degraded; operators=1; required=2"},
 	}
 	for _, tc := range cases {
 		if got := headTrustValue(tc.tr); got != tc.want {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rpcmesh/rpcmesh/internal/chain"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 )
 
@@ -46,15 +47,15 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 // chainLabel is the chain label of a request's metrics: the chain's name,
 // or "unknown" (a client's path is not a label value).
-func chainLabel(ch *chain, found bool) string {
+func chainLabel(ch *chain.Chain, found bool) string {
 	if !found {
 		return "unknown"
 	}
-	return ch.cfg.Name
+	return ch.Name()
 }
 
 // serveChain answers one HTTP request and returns its status code.
-func (g *Gateway) serveChain(w http.ResponseWriter, r *http.Request, ch *chain, found bool, name, rid string) int {
+func (g *Gateway) serveChain(w http.ResponseWriter, r *http.Request, ch *chain.Chain, found bool, name, rid string) int {
 	if !found {
 		return writeError(w, http.StatusNotFound, g.unknownChain(name))
 	}
@@ -251,7 +252,7 @@ func writeError(w http.ResponseWriter, status int, e *jsonrpc.Error) int {
 
 // chainFor finds the chain for a path: a name, a decimal chain ID, or ""
 // when exactly one chain is configured.
-func (g *Gateway) chainFor(name string) (*chain, bool) {
+func (g *Gateway) chainFor(name string) (*chain.Chain, bool) {
 	if name == "" {
 		if len(g.chains) == 1 {
 			return g.chains[0], true
@@ -263,7 +264,7 @@ func (g *Gateway) chainFor(name string) (*chain, bool) {
 		return nil, false
 	}
 	for _, c := range g.chains {
-		if c.cfg == cc {
+		if c.Name() == cc.Name {
 			return c, true
 		}
 	}
@@ -281,7 +282,7 @@ func (g *Gateway) unknownChain(name string) *jsonrpc.Error {
 func (g *Gateway) chainNames() []string {
 	names := make([]string, len(g.chains))
 	for i, c := range g.chains {
-		names[i] = c.cfg.Name
+		names[i] = c.Name()
 	}
 	return names
 }

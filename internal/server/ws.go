@@ -2,14 +2,11 @@ package server
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 
-	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/chain"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
-	"github.com/rpcmesh/rpcmesh/internal/pipeline"
-	"github.com/rpcmesh/rpcmesh/internal/subscribe"
 	"github.com/rpcmesh/rpcmesh/internal/wsfront"
 )
 
@@ -32,11 +29,11 @@ func (g *Gateway) newWSFront() *wsfront.Server {
 }
 
 // serveWS hands a WebSocket upgrade for chain ch to the WS front door.
-func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, ch *chain, rid string) {
-	logger := &callLogger{base: g.logger.With("transport", "ws"), rid: rid, chain: ch.cfg.Name, client: remoteIP(r.RemoteAddr)}
+func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, ch *chain.Chain, rid string) {
+	logger := &callLogger{base: g.logger.With("transport", "ws"), rid: rid, chain: ch.Name(), client: remoteIP(r.RemoteAddr)}
 	g.ws.Serve(w, r, wsfront.Endpoint{
-		Chain: ch.cfg.Name,
-		Hub:   ch.hub,
+		Chain: ch.Name(),
+		Hub:   ch.Hub(),
 		Call: func(ctx context.Context, req *jsonrpc.Request) jsonrpc.Response {
 			// One WS call takes a slot of the gateway-wide concurrency
 			// limit, as one HTTP request does.
@@ -81,28 +78,4 @@ func (g *Gateway) closeWS(ctx context.Context) error {
 		return nil
 	}
 	return g.ws.Close(ctx)
-}
-
-// newHub builds a chain's subscription hub: heads and logs from the agreed
-// head through the chain's pipeline, pending transactions from every
-// provider: its WS feed, or polling it over HTTP (through the same
-// *upstream.Provider as routed calls, so its limits apply).
-func newHub(cfg *config.Config, c *chain, logger *slog.Logger) *subscribe.Hub {
-	sources := make([]subscribe.PendingSource, 0, len(c.providers))
-	for _, p := range c.providers {
-		sources = append(sources, subscribe.PendingSource{Name: p.Name(), WS: p.Config().WS, Poll: p})
-	}
-	return subscribe.New(subscribe.Options{
-		Head: c.head,
-		// The pipeline is built after the hub (its filter stage is fed by
-		// the hub); it is read when the hub first fetches.
-		Fetch: pipeline.HandlerFunc(func(ctx context.Context, wave []*pipeline.Call) {
-			c.pipeline.Handle(ctx, wave)
-		}),
-		Pending:         sources,
-		PendingPoll:     cfg.WebSocket.PendingPollInterval.D(),
-		PendingFallback: cfg.WebSocket.PendingWSFallback.D(),
-		CallTimeout:     cfg.Health.ProviderTimeout.D(),
-		Logger:          logger.With("chain", c.cfg.Name),
-	})
 }

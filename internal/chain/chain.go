@@ -1,12 +1,16 @@
-package server
+// Package chain builds and runs one served chain behind the front door:
+// its providers, agreed head, router, pipeline, subscription hub, filter
+// store, transaction broadcaster and inclusion watch. The front door
+// (internal/server) gets from it a pipeline.Handler to send calls down, the
+// hub for WebSocket subscriptions, and plain data for its headers, /status,
+// /readyz, /transactions and metrics; it never reaches the parts behind.
+package chain
 
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/head"
@@ -22,8 +26,8 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
-// chain is one served chain: its providers, agreed head, router and pipeline.
-type chain struct {
+// Chain is one served chain: its providers, agreed head, router and pipeline.
+type Chain struct {
 	cfg       *config.Chain
 	head      *head.Tracker
 	providers []*upstream.Provider
@@ -40,9 +44,17 @@ type chain struct {
 	readyStale float64
 }
 
-// newChain builds a chain's objects; nothing runs until run is called.
-func newChain(cfg *config.Config, ch *config.Chain, m *metrics.Metrics, txm *txwatch.Metrics, evidence *verify.EvidenceLog, vm *metrics.Verify, logger *slog.Logger) *chain {
-	c := &chain{cfg: ch, lagLimit: ch.LagLimit(cfg.Health), readyStale: cfg.Health.ReadyStaleBlocks}
+// shared is what the chains of one gateway share (see Set).
+type shared struct {
+	metrics  *metrics.Metrics // the routers' Observer
+	tx       *txwatch.Metrics
+	verify   *metrics.Verify
+	evidence *verify.EvidenceLog
+}
+
+// newChain builds a chain's objects; nothing runs until Run is called.
+func newChain(cfg *config.Config, ch *config.Chain, sh shared, logger *slog.Logger) *Chain {
+	c := &Chain{cfg: ch, lagLimit: ch.LagLimit(cfg.Health), readyStale: cfg.Health.ReadyStaleBlocks}
 	c.head = head.New(head.Options{Agreement: ch.HeadAgreement, FinalityDepth: ch.FinalityDepth,
 		StaleBlocks: cfg.Health.HeadStaleBlocks, Logger: logger.With("chain", ch.Name)})
 	for _, pc := range ch.Providers {
@@ -60,8 +72,8 @@ func newChain(cfg *config.Config, ch *config.Chain, m *metrics.Metrics, txm *txw
 			OnHeadLie: func(p *upstream.Provider, raw json.RawMessage, err error) {
 				e := verify.NewEvidence(p.Name(), "eth_getBlockByNumber", json.RawMessage(`["latest",false]`), raw, err)
 				e.Chain, e.Operator = ch.Name, p.Labels().Operator
-				evidence.Record(e)
-				vm.Rejected(ch.Name, p.Name(), "eth_getBlockByNumber", verify.Kind(err))
+				sh.evidence.Record(e)
+				sh.verify.Rejected(ch.Name, p.Name(), "eth_getBlockByNumber", verify.Kind(err))
 			},
 			OnHead: func(p *upstream.Provider, b head.Block) {
 				before, _ := c.head.Latest()
@@ -82,21 +94,34 @@ func newChain(cfg *config.Config, ch *config.Chain, m *metrics.Metrics, txm *txw
 		ProviderTimeout: cfg.Health.ProviderTimeout.D(),
 		Providers:       c.providers,
 		Head:            c.head,
-		Observer:        m,
+		Observer:        sh.metrics,
 	})
-	c.bcast, c.watch = newTxWatch(cfg, ch, c, txm, logger)
+	c.bcast, c.watch = newTxWatch(cfg, ch, c, sh.tx, logger)
 	c.verify = ch.EffectiveVerify(cfg.Verify)
 	c.hub = newHub(cfg, c, logger)
 	c.filters = filters.NewStore(c.hub, filters.Limits{MaxPerClient: cfg.Filters.MaxPerClient, MaxTotal: cfg.Filters.MaxTotal,
 		MaxChanges: cfg.Filters.MaxChanges, MaxBytes: cfg.Filters.MaxChangesBytes, MaxTotalBytes: cfg.Filters.MaxTotalBytes, Timeout: cfg.Filters.Timeout.D()}, nil)
 	c.pipeline = assemble.Build(assemble.Parts{Config: cfg, Chain: ch, Verify: c.verify, Head: c.head, Router: c.router,
-		Watch: c.watch, Filters: c.filters, Evidence: evidence, Metrics: vm, Logger: logger})
+		Watch: c.watch, Filters: c.filters, Evidence: sh.evidence, Metrics: sh.verify, Logger: logger})
 	return c
 }
 
+// Name is the chain's configured name.
+func (c *Chain) Name() string { return c.cfg.Name }
+
+// Handler is the chain's pipeline: the front door hands it every call.
+func (c *Chain) Handler() pipeline.Handler { return c.pipeline }
+
+// Verifies reports whether the chain verifies answers (so that a call's
+// pipeline.Report says how its answer was established).
+func (c *Chain) Verifies() bool { return c.verify.Enabled }
+
+// Hub is the chain's subscription hub, for eth_subscribe over WebSocket.
+func (c *Chain) Hub() *subscribe.Hub { return c.hub }
+
 // pokeBehind asks providers whose known head is below n to poll now, so
 // that they are not skipped for calls at the new head longer than needed.
-func (c *chain) pokeBehind(n uint64) {
+func (c *Chain) pokeBehind(n uint64) {
 	for _, p := range c.providers {
 		if h, _ := p.Head(); h.Number < n {
 			p.Poke()
@@ -104,49 +129,24 @@ func (c *chain) pokeBehind(n uint64) {
 	}
 }
 
-// run starts every provider's health loop; they stop when ctx ends.
-func (c *chain) run(ctx context.Context, wg *sync.WaitGroup) {
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c.hub.Run(ctx)
-	}()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c.watch.Run(ctx)
-	}()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c.filters.Run(ctx)
-	}()
+// Run runs every provider's health loop, the hub, the inclusion watch and
+// the filter store's expiry until ctx ends, and returns when all stopped.
+func (c *Chain) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	loops := []func(context.Context){c.hub.Run, c.watch.Run, c.filters.Run}
 	for _, p := range c.providers {
+		loops = append(loops, p.Run)
+	}
+	for _, run := range loops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.Run(ctx)
+			run(ctx)
 		}()
 	}
+	wg.Wait()
 }
 
-// ready reports whether the chain serves fresh answers: it has an agreed
-// head (full or degraded), the head moved within ready_stale_blocks block
-// times, and a provider is usable. When not, why.
-func (c *chain) ready() (bool, string) {
-	if _, ok := c.head.Latest(); !ok {
-		return false, "no agreed head"
-	}
-	if bt := c.head.BlockTime(); c.readyStale > 0 && bt > 0 {
-		if age := c.head.HeadAge(); age > time.Duration(c.readyStale*float64(bt)) {
-			return false, fmt.Sprintf("head has not moved for %s (block time %s)", age.Round(time.Millisecond), bt)
-		}
-	}
-	now := time.Now()
-	for _, p := range c.providers {
-		if s := p.Snapshot(now); s.Usable() {
-			return true, ""
-		}
-	}
-	return false, "no usable provider"
-}
+// Close waits for transaction broadcasts still running. Call it after Run
+// returned.
+func (c *Chain) Close() { c.bcast.Close() }

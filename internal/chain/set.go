@@ -1,0 +1,93 @@
+package chain
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/metrics"
+	"github.com/rpcmesh/rpcmesh/internal/txwatch"
+	"github.com/rpcmesh/rpcmesh/internal/verify"
+)
+
+// Set is every chain a gateway serves, with what they share: the log of
+// answers that failed verification (on every chain) and the transaction
+// store (broadcast.store).
+type Set struct {
+	chains    []*Chain
+	evidence  *verify.EvidenceLog
+	storePath string
+	store     *txwatch.Store // open between Open and Close
+}
+
+// NewSet builds every chain of cfg, their metrics registered with m and
+// their logs to logger (nil: none). It does no I/O and starts nothing (see
+// Open and Run).
+func NewSet(cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) *Set {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Set{evidence: verify.NewEvidenceLog(cfg.Verify.Evidence), storePath: cfg.Broadcast.Store}
+	sh := shared{metrics: m, tx: txwatch.NewMetrics(m.Registry), verify: metrics.NewVerify(m.Registry), evidence: s.evidence}
+	for i := range cfg.Chains {
+		s.chains = append(s.chains, newChain(cfg, &cfg.Chains[i], sh, logger))
+	}
+	return s
+}
+
+// Chains are the served chains, in the config's order.
+func (s *Set) Chains() []*Chain { return s.chains }
+
+// Evidence serves the answers that failed verification, newest first
+// (?limit=N), as JSON: the admin listener's /verify/evidence.
+func (s *Set) Evidence() http.Handler { return s.evidence }
+
+// Open opens broadcast.store, when set, and hands it to every chain's
+// watch so that tracked transactions survive a restart.
+func (s *Set) Open() error {
+	if s.storePath == "" {
+		return nil
+	}
+	st, err := txwatch.OpenStore(s.storePath)
+	if err != nil {
+		return err
+	}
+	for _, c := range s.chains {
+		if err := c.watch.SetStore(st); err != nil {
+			st.Close()
+			return err
+		}
+	}
+	s.store = st
+	return nil
+}
+
+// Run runs every chain (see Chain.Run) until ctx ends, and returns when
+// all stopped.
+func (s *Set) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, c := range s.chains {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Run(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+// Close waits for broadcasts still running and closes the transaction
+// store. Call it after Run returned.
+func (s *Set) Close() error {
+	for _, c := range s.chains {
+		c.Close()
+	}
+	if s.store == nil {
+		return nil
+	}
+	err := s.store.Close()
+	s.store = nil
+	return err
+}
