@@ -41,8 +41,10 @@ const (
 // ErrUnknownKind is returned by Subscribe for a kind the hub does not serve.
 var ErrUnknownKind = errors.New("unsupported subscription kind")
 
-// Sink receives one notification's result. It must not block.
-type Sink func(result json.RawMessage)
+// Sink receives one notification's result. It must not block. (An alias:
+// a consumer such as the filter store names the plain func type and need
+// not import this package.)
+type Sink = func(result json.RawMessage)
 
 // HeadSource is the agreed head (a *head.Tracker).
 type HeadSource interface {

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/rpcmesh/rpcmesh/internal/subscribe"
 )
 
 // Kind is what a filter collects.
@@ -23,8 +21,9 @@ const (
 	Pending             // hashes of pending transactions
 )
 
-// hubKind is the subscription kind of the hub that feeds a filter kind.
-var hubKind = [...]string{Logs: subscribe.KindLogs, Blocks: subscribe.KindNewHeads, Pending: subscribe.KindPending}
+// hubKind is the subscription kind (eth_subscribe's name for it) of the
+// event source that feeds a filter kind.
+var hubKind = [...]string{Logs: "logs", Blocks: "newHeads", Pending: "newPendingTransactions"}
 
 // Errors callers branch on.
 var (
@@ -41,7 +40,7 @@ var (
 // blocks' headers, their logs (and removed ones on a reorg), pending
 // transaction hashes.
 type Events interface {
-	Subscribe(kind string, params json.RawMessage, sink subscribe.Sink) (string, error)
+	Subscribe(kind string, params json.RawMessage, sink func(result json.RawMessage)) (string, error)
 	Unsubscribe(id string) bool
 }
 
