@@ -15,6 +15,7 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/fakenode"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // upstreamRequests is how many traffic requests (not health checks) the
@@ -151,8 +152,8 @@ func TestCoalescedCallsInStatusAndMetrics(t *testing.T) {
 				t.Errorf("call %d: %d %s", i, status, body)
 			}
 		})
-		if i == 0 {
-			time.Sleep(50 * time.Millisecond) // the first is at the node, alone
+		if i == 0 { // the first is at the node, alone; the others wait behind it
+			testwait.For(t, 5*time.Second, "the first call at the node", func() bool { return tg.nodes[0].Calls("eth_getBalance") >= 1 })
 		}
 	}
 	wg.Wait()
