@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpcmesh/rpcmesh/internal/chain"
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
@@ -278,7 +279,7 @@ func TestReorgFollowed(t *testing.T) {
 	before := gw.Status().Chains[0].Reorgs
 	setFault(t, "all", devnet.FaultReorg, `{"depth":3}`)
 	defer dn.ClearFaults()
-	var st server.ChainStatus
+	var st chain.Status
 	testwait.For(t, 10*time.Second, "the reorg to be followed", func() bool {
 		st = gw.Status().Chains[0]
 		return st.Reorgs > before && st.Head != nil && st.Head.Number >= head(t)-1
