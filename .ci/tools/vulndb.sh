@@ -5,7 +5,8 @@
 # reachable). It is as new as that version: see the date printed.
 # Usage: .ci/tools/vulndb.sh INDEXDB DIR
 set -euo pipefail
-indexdb=$1 out=$2
+# The paths are taken before the cd below, so relative ones work too.
+indexdb=$(realpath "$1") out=$(realpath -m "$2")
 cd "$(dirname "$0")/vulndb"
 go mod download golang.org/x/vulndb
 src=$(go list -m -f '{{.Dir}}' golang.org/x/vulndb)
