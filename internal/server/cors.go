@@ -4,21 +4,23 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/valyala/fasthttp"
 )
 
 // cors sets the CORS headers for an allowed origin and answers preflights;
 // it reports whether the request was a preflight.
-func (g *Gateway) cors(w http.ResponseWriter, r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
+func (g *Gateway) cors(ctx *fasthttp.RequestCtx) bool {
+	origin := ctx.Request.Header.Peek("Origin")
+	if len(origin) == 0 {
 		return false
 	}
-	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
-	h := w.Header()
-	allowed := g.corsHeaders(h, origin)
+	preflight := ctx.IsOptions() && len(ctx.Request.Header.Peek("Access-Control-Request-Method")) > 0
+	h := &ctx.Response.Header
+	allowed := g.corsHeaders(h, string(origin))
 	if allowed == "" {
 		if preflight {
-			w.WriteHeader(http.StatusForbidden)
+			ctx.SetStatusCode(http.StatusForbidden)
 			return true
 		}
 		return false
@@ -27,15 +29,15 @@ func (g *Gateway) cors(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-	if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
-		h.Set("Access-Control-Allow-Headers", req)
+	if req := ctx.Request.Header.Peek("Access-Control-Request-Headers"); len(req) > 0 {
+		h.SetBytesV("Access-Control-Allow-Headers", req)
 	} else {
 		h.Set("Access-Control-Allow-Headers", "Content-Type, Content-Encoding, Accept-Encoding")
 	}
 	if age := g.cfg.Server.CORS.MaxAge.D(); age > 0 {
 		h.Set("Access-Control-Max-Age", strconv.Itoa(int(age.Seconds())))
 	}
-	w.WriteHeader(http.StatusNoContent)
+	ctx.SetStatusCode(http.StatusNoContent)
 	return true
 }
 

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/rpcmesh/rpcmesh/internal/chain"
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
@@ -32,7 +34,7 @@ type Gateway struct {
 	ws      *wsfront.Server // WebSocket front door; nil when disabled
 
 	mu       sync.Mutex
-	httpSrv  *http.Server // the public listener (listener.go)
+	httpSrv  *fasthttp.Server // the public listener (listener.go)
 	adminSrv *http.Server
 	httpLn   net.Listener
 	adminLn  net.Listener
@@ -103,19 +105,21 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}()
 	g.httpLn = ln
 	g.httpSrv = g.newPublicServer()
-	g.serve(g.httpSrv, ln)
+	g.serve(ln, g.httpSrv.Serve)
 	if adminLn != nil {
 		g.adminLn = adminLn
 		g.adminSrv = &http.Server{Handler: g.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
-		g.serve(g.adminSrv, adminLn)
+		g.serve(adminLn, g.adminSrv.Serve)
 	}
 	g.logger.Info("gateway listening", "http", ln.Addr().String(), "admin", g.AdminAddr(), "chains", len(g.chains))
 	return nil
 }
 
-func (g *Gateway) serve(srv *http.Server, ln net.Listener) {
+// serve runs a listener's server (serve is its Serve method) until it is
+// shut down.
+func (g *Gateway) serve(ln net.Listener, serve func(net.Listener) error) {
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			g.logger.Error("listener stopped", "addr", ln.Addr().String(), "err", err)
 			g.serveErr <- err
 		}
@@ -172,10 +176,9 @@ func (g *Gateway) Close(ctx context.Context) error {
 	var errs []error
 	if g.httpSrv != nil {
 		// Waits for in-flight requests (each bounded by
-		// limits.request_timeout) until ctx ends, then cuts off those left;
-		// WebSocket connections are hijacked and closed by closeWS below.
-		if err := g.httpSrv.Shutdown(ctx); err != nil {
-			g.httpSrv.Close()
+		// limits.request_timeout) until ctx ends; WebSocket connections are
+		// hijacked and closed by closeWS below.
+		if err := g.httpSrv.ShutdownWithContext(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("server: shutdown: %w", err))
 		}
 	}

@@ -4,17 +4,18 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"context"
 	"encoding/hex"
-	"errors"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/rpcmesh/rpcmesh/internal/chain"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/wsfront"
 )
 
 // RequestIDHeader carries the request ID back to the client (and into logs).
@@ -23,25 +24,18 @@ const RequestIDHeader = "X-Request-Id"
 // gzipMinBytes is the smallest response worth compressing.
 const gzipMinBytes = 1024
 
-// Handler is the public HTTP handler: POST /{chain} and POST / (one chain).
-func (g *Gateway) Handler() http.Handler { return http.HandlerFunc(g.serveHTTP) }
-
-func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	defer g.recoverHTTP(w, r)
+// serveFast is the public listener's handler: POST /{chain} and POST /
+// (one chain), WebSocket upgrades on the same paths, CORS preflights.
+func (g *Gateway) serveFast(ctx *fasthttp.RequestCtx) {
+	defer g.recoverFast(ctx)
 	rid := newRequestID()
-	w.Header().Set(RequestIDHeader, rid)
-	name := strings.Trim(r.URL.Path, "/")
-	ch, ok := g.chainFor(name)
-	if max := g.cfg.Server.MaxHeaderBytes; max > 0 && headerBytes(r) > max {
-		w.Header().Set("Connection", "close")
-		g.metrics.HTTPRequest(chainLabel(ch, ok), writeError(w, http.StatusRequestHeaderFieldsTooLarge,
-			jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: request line and headers over %d bytes", max)))
-		return
-	}
-	if g.cors(w, r) {
+	ctx.Response.Header.Set(RequestIDHeader, rid)
+	ch, ok, name := g.chainForPath(ctx.Path())
+	if g.cors(ctx) {
+		g.metrics.HTTPRequest(chainLabel(ch, ok), ctx.Response.StatusCode())
 		return // preflight answered
 	}
-	status := g.serveChain(w, r, ch, ok, name, rid)
+	status := g.serveChain(ctx, ch, ok, name, rid)
 	g.metrics.HTTPRequest(chainLabel(ch, ok), status)
 }
 
@@ -55,33 +49,37 @@ func chainLabel(ch *chain.Chain, found bool) string {
 }
 
 // serveChain answers one HTTP request and returns its status code.
-func (g *Gateway) serveChain(w http.ResponseWriter, r *http.Request, ch *chain.Chain, found bool, name, rid string) int {
+func (g *Gateway) serveChain(ctx *fasthttp.RequestCtx, ch *chain.Chain, found bool, name, rid string) int {
+	h := &ctx.Response.Header
 	if !found {
-		return writeError(w, http.StatusNotFound, g.unknownChain(name))
+		return writeError(ctx, http.StatusNotFound, g.unknownChain(name))
 	}
-	if g.ws != nil && isWSUpgrade(r) { // ws://host/{chain}: same path, see ws.go
-		g.serveWS(w, r, ch, rid)
-		return http.StatusSwitchingProtocols
+	if g.ws != nil && wsfront.IsUpgrade(ctx) { // ws://host/{chain}: same path, see ws.go
+		g.serveWS(ctx, ch, rid)
+		return ctx.Response.StatusCode()
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST, OPTIONS")
-		return writeError(w, http.StatusMethodNotAllowed, jsonrpc.Errorf(jsonrpc.CodeInvalidRequest, "use POST with a JSON-RPC body"))
+	if !ctx.IsPost() {
+		h.Set("Allow", "POST, OPTIONS")
+		return writeError(ctx, http.StatusMethodNotAllowed, jsonrpc.Errorf(jsonrpc.CodeInvalidRequest, "use POST with a JSON-RPC body"))
 	}
 	if !g.admit() {
-		w.Header().Set("Retry-After", "1")
-		return writeError(w, http.StatusTooManyRequests, errTooManyRequests())
+		h.Set("Retry-After", "1")
+		return writeError(ctx, http.StatusTooManyRequests, errTooManyRequests())
 	}
 	defer g.leave()
-	body, herr := g.readBody(w, r)
+	body, herr := g.readBody(ctx)
 	if herr != nil {
-		return writeError(w, herr.status, herr.rpc)
+		return writeError(ctx, herr.status, herr.rpc)
 	}
-	status, out := g.answer(r.Context(), ch, body, rid, remoteIP(r.RemoteAddr), w.Header())
+	// Not the request's context: fasthttp cancels that one when the server
+	// shuts down, and in-flight requests are drained, not cut off. The
+	// request's own timeout starts in answer.
+	status, out := g.answer(context.Background(), ch, body, rid, ctx.RemoteIP().String(), h)
+	ctx.SetStatusCode(status)
 	if out == nil {
-		w.WriteHeader(status)
 		return status
 	}
-	return g.write(w, r, status, out)
+	return g.write(ctx, status, out)
 }
 
 // admit takes a slot of the gateway-wide concurrency limit (HTTP requests
@@ -105,7 +103,7 @@ func errTooManyRequests() *jsonrpc.Error {
 	return jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: too many concurrent requests")
 }
 
-// headerSetter is a response's headers (http.Header).
+// headerSetter is a response's headers (fasthttp.ResponseHeader).
 type headerSetter interface {
 	Set(key, value string)
 	Add(key, value string)
@@ -123,29 +121,17 @@ type httpError struct {
 	rpc    *jsonrpc.Error
 }
 
-// readBody reads the (possibly gzipped) body within MaxBodyBytes, which
-// bounds the decompressed size too.
-func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *httpError) {
-	limit := g.bodyLimit()
-	if r.ContentLength > limit {
-		return nil, bodyTooLarge(limit)
+// readBody is the request's body, inflated when it is gzipped, within
+// limits.max_body_bytes (fasthttp has already bounded it on the wire). It
+// is a copy: fasthttp reuses its buffer for the connection's next request,
+// and parts of a body can outlive the request (a hedged attempt still
+// running, a transaction the watch keeps).
+func (g *Gateway) readBody(ctx *fasthttp.RequestCtx) ([]byte, *httpError) {
+	raw := ctx.Request.Body()
+	if !bytes.EqualFold(ctx.Request.Header.ContentEncoding(), []byte("gzip")) {
+		return bytes.Clone(raw), nil
 	}
-	gzipped := strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip")
-	if !gzipped && r.ContentLength >= 0 {
-		// The usual request: its length is announced and within the limit
-		// (net/http ends the body there), so one allocation holds it.
-		body := make([]byte, r.ContentLength)
-		if _, err := io.ReadFull(r.Body, body); err != nil {
-			return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("the request body could not be read")}
-		}
-		return body, nil
-	}
-	var src io.Reader = http.MaxBytesReader(w, r.Body, limit)
-	if gzipped {
-		return gunzipBody(src, limit)
-	}
-	body, err := io.ReadAll(io.LimitReader(src, limit+1))
-	return checkBody(body, err, limit)
+	return gunzipBody(bytes.NewReader(raw), g.bodyLimit())
 }
 
 // gunzipBody inflates a gzipped request body, at most limit bytes of it.
@@ -159,12 +145,11 @@ func gunzipBody(src io.Reader, limit int64) ([]byte, *httpError) {
 	return checkBody(body, err, limit)
 }
 
-// checkBody turns what reading a body gave into the body or the client's
-// error: over the limit (on the wire or inflated), or unreadable.
+// checkBody turns what inflating a body gave into the body or the
+// client's error: over the limit, or unreadable.
 func checkBody(body []byte, err error, limit int64) ([]byte, *httpError) {
-	var mbe *http.MaxBytesError
 	switch {
-	case errors.As(err, &mbe) || int64(len(body)) > limit:
+	case int64(len(body)) > limit:
 		return nil, bodyTooLarge(limit)
 	case err != nil:
 		return nil, &httpError{http.StatusBadRequest, jsonrpc.ErrParse("the request body could not be read")}
@@ -186,23 +171,16 @@ func bodyTooLarge(limit int64) *httpError {
 }
 
 // write sends body, gzipped when the client accepts it and it is worth it.
-func (g *Gateway) write(w http.ResponseWriter, r *http.Request, status int, body []byte) int {
-	h := w.Header()
-	// Shared, never written: net/http copies the header map when it
-	// writes it, and Add appends to a full slice by copying it.
-	h["Content-Type"] = contentTypeJSON
-	if _, ok := h["Vary"]; ok {
-		h.Add("Vary", "Accept-Encoding") // after "Origin" (cors)
-	} else {
-		h["Vary"] = varyAcceptEncoding
-	}
-	if zipped, ok := g.maybeGzip(body, func() string { return r.Header.Get("Accept-Encoding") }); ok {
+func (g *Gateway) write(ctx *fasthttp.RequestCtx, status int, body []byte) int {
+	h := &ctx.Response.Header
+	h.SetContentTypeBytes(jsonContentType)
+	h.Add("Vary", "Accept-Encoding") // after "Origin" (cors)
+	if zipped, ok := g.maybeGzip(body, func() string { return string(ctx.Request.Header.Peek("Accept-Encoding")) }); ok {
 		h.Set("Content-Encoding", "gzip")
 		body = zipped
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	ctx.SetStatusCode(status)
+	ctx.Response.SetBodyRaw(body)
 	return status
 }
 
@@ -220,11 +198,7 @@ func (g *Gateway) maybeGzip(body []byte, accept func() string) ([]byte, bool) {
 	return buf.Bytes(), true
 }
 
-// Header values of every answer, shared (see write).
-var (
-	contentTypeJSON    = []string{"application/json"}
-	varyAcceptEncoding = []string{"Accept-Encoding"}
-)
+var jsonContentType = []byte("application/json")
 
 // acceptsGzip reads an Accept-Encoding header value.
 func acceptsGzip(accept string) bool {
@@ -241,13 +215,25 @@ func acceptsGzip(accept string) bool {
 }
 
 // writeError sends one JSON-RPC error (id null) with status.
-func writeError(w http.ResponseWriter, status int, e *jsonrpc.Error) int {
-	body := errorBody(e)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+func writeError(ctx *fasthttp.RequestCtx, status int, e *jsonrpc.Error) int {
+	ctx.SetStatusCode(status)
+	ctx.Response.Header.SetContentTypeBytes(jsonContentType)
+	ctx.Response.SetBodyRaw(errorBody(e))
 	return status
+}
+
+// chainForPath is chainFor for a request path, without allocating for a
+// chain's exact name (the usual path); it also returns the name it read.
+func (g *Gateway) chainForPath(path []byte) (*chain.Chain, bool, string) {
+	name := bytes.Trim(path, "/")
+	for _, c := range g.chains {
+		if string(name) == c.Name() {
+			return c, true, c.Name()
+		}
+	}
+	s := string(name)
+	c, ok := g.chainFor(s)
+	return c, ok, s
 }
 
 // chainFor finds the chain for a path: a name, a decimal chain ID, or ""
@@ -285,16 +271,6 @@ func (g *Gateway) chainNames() []string {
 		names[i] = c.Name()
 	}
 	return names
-}
-
-// remoteIP is the IP address of a remote "host:port" (proxies' headers
-// are not trusted: a client could name any address in them).
-func remoteIP(addr string) string {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	return host
 }
 
 // newRequestID returns 16 random hex digits. math/rand/v2's generator is

@@ -1,71 +1,105 @@
 package server
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 )
 
-// The public listener is net/http's server, one stack for everything it
-// serves: JSON-RPC POSTs, WebSocket upgrades on the same paths, CORS
-// preflights and wrong methods. fasthttp answered POSTs for about 7 µs of
-// CPU less per request, within the run-to-run spread of throughput on the
-// default configuration: not worth a second stack (docs/benchmarks.md,
-// "Issue 15: one HTTP stack on the public listener").
+// The public listener is fasthttp's server, one stack for everything it
+// serves: JSON-RPC POSTs, WebSocket upgrades on the same paths (through
+// github.com/fasthttp/websocket), CORS preflights and wrong methods.
+// net/http cost about 8.5 µs more gateway CPU per request (a background
+// read per request, header maps, more allocations): docs/benchmarks.md,
+// "Issue 15: the public listener back on fasthttp". The admin listener
+// stays on net/http.
 
-// newPublicServer builds the public listener's server from server.*.
-func (g *Gateway) newPublicServer() *http.Server {
+// newPublicServer builds the public listener's server from server.* and
+// limits.max_body_bytes.
+func (g *Gateway) newPublicServer() *fasthttp.Server {
 	s := g.cfg.Server
-	return &http.Server{
-		Handler: g.Handler(),
-		// Slow-loris protection: the headers within read_header_timeout,
-		// the whole request within read_timeout.
-		ReadHeaderTimeout: s.ReadHeaderTimeout.D(),
-		ReadTimeout:       s.ReadTimeout.D(),
-		// net/http counts the write deadline from when a request's headers
-		// are read; write_timeout is the client's time to take the answer
-		// once it is ready, so the deadline also covers the body's reading
-		// and rpcmesh's own work (each bounded).
-		WriteTimeout: s.ReadTimeout.D() + g.cfg.Limits.RequestTimeout.D() + s.WriteTimeout.D(),
+	bodyTimeout := fasthttp.RequestConfig{ReadTimeout: s.ReadTimeout.D()}
+	return &fasthttp.Server{
+		Handler: g.serveFast,
+		// fasthttp's ReadTimeout runs from a request's first byte; the
+		// headers must arrive within read_header_timeout (slow-loris
+		// protection), then the body gets read_timeout.
+		ReadTimeout:    s.ReadHeaderTimeout.D(),
+		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig { return bodyTimeout },
+		// Counted from when the answer is ready: rpcmesh's own work is
+		// bounded by limits.request_timeout.
+		WriteTimeout: s.WriteTimeout.D(),
 		IdleTimeout:  s.IdleTimeout.D(),
-		// net/http reads up to 4 KiB past this before it answers 431 on its
-		// own (plain text); up to there, serveHTTP answers it in JSON-RPC
-		// (headerBytes).
-		MaxHeaderBytes: s.MaxHeaderBytes,
-		// Connection errors are mostly a client's doing.
-		ErrorLog: slog.NewLogLogger(g.logger.With("listener", "http").Handler(), slog.LevelDebug),
+		// The request line and headers must fit the read buffer: over it,
+		// fastError answers 431.
+		ReadBufferSize:        s.MaxHeaderBytes,
+		MaxRequestBodySize:    int(g.bodyLimit()),
+		ErrorHandler:          g.fastError,
+		NoDefaultServerHeader: true,
+		NoDefaultContentType:  true,
+		CloseOnShutdown:       true,
+		Logger:                fastLogger{g.logger},
 	}
 }
 
-// headerBytes is the size of r's request line and headers as sent (give or
-// take optional whitespace), which server.max_header_bytes bounds.
-func headerBytes(r *http.Request) int {
-	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4 // "M URI PROTO\r\n"
-	if r.Host != "" {
-		n += len("Host: \r\n") + len(r.Host) // net/http moves Host out of r.Header
+// fastError answers a request fasthttp could not read, in JSON-RPC.
+func (g *Gateway) fastError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	var ne net.Error
+	var status int
+	var e *jsonrpc.Error
+	switch {
+	case errors.As(err, &small):
+		status, e = http.StatusRequestHeaderFieldsTooLarge,
+			jsonrpc.Errorf(jsonrpc.CodeLimitExceeded, "limit exceeded: request line and headers over %d bytes", g.cfg.Server.MaxHeaderBytes)
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		he := bodyTooLarge(g.bodyLimit())
+		status, e = he.status, he.rpc
+	case errors.As(err, &ne) && ne.Timeout():
+		status, e = http.StatusRequestTimeout, jsonrpc.ErrParse("request not received in time")
+	default:
+		status, e = http.StatusBadRequest, jsonrpc.ErrParse("malformed HTTP request")
 	}
-	for k, vs := range r.Header {
-		for _, v := range vs {
-			n += len(k) + len(v) + 4 // "k: v\r\n"
-		}
-	}
-	return n + 2 // the blank line
+	ctx.Response.Reset()
+	ctx.Response.Header.Set(RequestIDHeader, newRequestID())
+	writeError(ctx, status, e)
+	ch, ok, _ := g.chainForPath(ctx.Path())
+	g.metrics.HTTPRequest(chainLabel(ch, ok), status)
 }
 
-// recoverHTTP turns a panic while serving r into a logged JSON-RPC internal
-// error for that request, instead of net/http's dropped connection.
-// Deferred by serveHTTP.
-func (g *Gateway) recoverHTTP(w http.ResponseWriter, r *http.Request) {
+// recoverFast turns a panic while serving ctx into a logged JSON-RPC
+// internal error for that request, instead of the end of the process
+// (fasthttp does not recover). Deferred by serveFast.
+func (g *Gateway) recoverFast(ctx *fasthttp.RequestCtx) {
 	p := recover()
 	if p == nil {
 		return
 	}
-	if p == http.ErrAbortHandler {
-		panic(p)
+	g.logger.Error("panic serving a request", "panic", p, "path", string(ctx.Path()), "stack", string(debug.Stack()))
+	rid := ctx.Response.Header.Peek(RequestIDHeader)
+	rid = append([]byte(nil), rid...)
+	ctx.Response.Reset()
+	if len(rid) > 0 {
+		ctx.Response.Header.SetBytesV(RequestIDHeader, rid)
 	}
-	g.logger.Error("panic serving a request", "panic", p, "path", r.URL.Path, "stack", string(debug.Stack()))
-	w.Header().Set("Connection", "close")
-	writeError(w, http.StatusInternalServerError, jsonrpc.Errorf(jsonrpc.CodeInternalError, "internal error"))
+	ctx.SetConnectionClose()
+	writeError(ctx, http.StatusInternalServerError, jsonrpc.Errorf(jsonrpc.CodeInternalError, "internal error"))
+}
+
+// fastLogger hands fasthttp's messages (connection errors, mostly a
+// client's doing) to the gateway's logger at debug level.
+type fastLogger struct{ l *slog.Logger }
+
+func (f fastLogger) Printf(format string, args ...any) {
+	if f.l.Enabled(context.Background(), slog.LevelDebug) {
+		f.l.Debug(fmt.Sprintf(format, args...), "listener", "http")
+	}
 }

@@ -2,7 +2,8 @@ package server
 
 import (
 	"context"
-	"net/http"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/rpcmesh/rpcmesh/internal/chain"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
@@ -29,9 +30,9 @@ func (g *Gateway) newWSFront() *wsfront.Server {
 }
 
 // serveWS hands a WebSocket upgrade for chain ch to the WS front door.
-func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, ch *chain.Chain, rid string) {
-	logger := &callLogger{base: g.logger.With("transport", "ws"), rid: rid, chain: ch.Name(), client: remoteIP(r.RemoteAddr)}
-	g.ws.Serve(w, r, wsfront.Endpoint{
+func (g *Gateway) serveWS(ctx *fasthttp.RequestCtx, ch *chain.Chain, rid string) {
+	logger := &callLogger{base: g.logger.With("transport", "ws"), rid: rid, chain: ch.Name(), client: ctx.RemoteIP().String()}
+	g.ws.Serve(ctx, wsfront.Endpoint{
 		Chain: ch.Name(),
 		Hub:   ch.Hub(),
 		Call: func(ctx context.Context, req *jsonrpc.Request) jsonrpc.Response {
@@ -61,14 +62,11 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, ch *chain.Chai
 	})
 }
 
-// isWSUpgrade reports whether r asks for a WebSocket.
-func isWSUpgrade(r *http.Request) bool { return wsfront.IsUpgrade(r) }
-
 // originAllowed applies the CORS allowed origins to WebSocket upgrades
 // (a request without Origin is not from a browser and is allowed).
-func (g *Gateway) originAllowed(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	return origin == "" || g.allowedOrigin(origin) != ""
+func (g *Gateway) originAllowed(ctx *fasthttp.RequestCtx) bool {
+	origin := ctx.Request.Header.Peek("Origin")
+	return len(origin) == 0 || g.allowedOrigin(string(origin)) != ""
 }
 
 // closeWS closes every WebSocket client (they are hijacked connections,

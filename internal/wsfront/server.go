@@ -12,21 +12,23 @@
 // the pong timeout, or idle (no call, no subscription) past the idle
 // timeout, is closed.
 //
-// The WebSocket library is github.com/gorilla/websocket: widely used, kept
-// up again since 2023, and already in the module graph through go-ethereum
-// and internal/upstream, so the gateway carries one WS implementation.
+// The server side is github.com/fasthttp/websocket, the fasthttp
+// organisation's fork of github.com/gorilla/websocket (the same Conn API):
+// the public listener is fasthttp's server, and the fork upgrades its
+// requests in place. Clients of this package (internal/upstream, the tests)
+// dial with gorilla/websocket.
 package wsfront
 
 import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/fasthttp/websocket"
+	"github.com/valyala/fasthttp"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
@@ -64,7 +66,7 @@ type Options struct {
 	MaxResponseBytes int64
 	RequestTimeout   time.Duration
 	// CheckOrigin decides whether a browser origin may connect; nil allows all.
-	CheckOrigin func(r *http.Request) bool
+	CheckOrigin func(ctx *fasthttp.RequestCtx) bool
 	// Observer is told about connections and subscriptions (metrics); nil: nobody.
 	Observer Observer
 	Logger   *slog.Logger
@@ -75,7 +77,7 @@ type Server struct {
 	opts     Options
 	log      *slog.Logger
 	obs      Observer
-	upgrader websocket.Upgrader
+	upgrader websocket.FastHTTPUpgrader
 
 	mu     sync.Mutex
 	perIP  map[string]int
@@ -91,7 +93,7 @@ func New(opts Options) *Server {
 	}
 	check := opts.CheckOrigin
 	if check == nil {
-		check = func(*http.Request) bool { return true }
+		check = func(*fasthttp.RequestCtx) bool { return true }
 	}
 	obs := opts.Observer
 	if obs == nil {
@@ -101,7 +103,7 @@ func New(opts Options) *Server {
 		opts: opts,
 		log:  opts.Logger,
 		obs:  obs,
-		upgrader: websocket.Upgrader{
+		upgrader: websocket.FastHTTPUpgrader{
 			HandshakeTimeout: 10 * time.Second,
 			ReadBufferSize:   4096,
 			WriteBufferSize:  4096,
@@ -112,38 +114,43 @@ func New(opts Options) *Server {
 	}
 }
 
-// IsUpgrade reports whether r asks for a WebSocket.
-func IsUpgrade(r *http.Request) bool { return websocket.IsWebSocketUpgrade(r) }
+// IsUpgrade reports whether ctx asks for a WebSocket.
+func IsUpgrade(ctx *fasthttp.RequestCtx) bool { return websocket.FastHTTPIsWebSocketUpgrade(ctx) }
 
-// Serve upgrades r and serves the connection until it ends. A client over
-// its connection limit gets HTTP 429 before the upgrade.
-func (s *Server) Serve(w http.ResponseWriter, r *http.Request, ep Endpoint) {
-	ip := clientIP(r)
+// Serve upgrades ctx's request; the connection is then served on its own
+// goroutine (fasthttp's hijack) until it ends. A client over its connection
+// limit gets HTTP 429 before the upgrade.
+func (s *Server) Serve(ctx *fasthttp.RequestCtx, ep Endpoint) {
+	ip := ctx.RemoteIP().String()
 	if reason := s.admit(ip); reason != "" {
 		s.obs.ConnRejected(ep.Chain, reason)
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "limit exceeded: too many WebSocket connections from this address", http.StatusTooManyRequests)
+		ctx.Response.Header.Set("Retry-After", "1")
+		ctx.Error("limit exceeded: too many WebSocket connections from this address", http.StatusTooManyRequests)
 		return
 	}
-	defer s.release(ip)
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	// ctx is recycled once the handler returns: copy what the connection keeps.
+	remote := ctx.RemoteAddr().String()
+	err := s.upgrader.Upgrade(ctx, func(ws *websocket.Conn) {
+		defer s.release(ip)
+		s.obs.ConnAccepted(ep.Chain)
+		c := newConn(s, ws, ep, s.log.With("chain", ep.Chain, "remote", remote))
+		if !s.track(c) {
+			c.closeWith(CloseShutdown, "server shutting down")
+		}
+		code := c.run()
+		s.untrack(c)
+		s.obs.ConnClosed(ep.Chain, code)
+	})
 	if err != nil {
+		s.release(ip)
 		reason := RejectHandshake
-		if !s.upgrader.CheckOrigin(r) {
+		if !s.upgrader.CheckOrigin(ctx) {
 			reason = RejectOrigin
 		}
 		s.obs.ConnRejected(ep.Chain, reason)
-		s.log.Debug("ws upgrade failed", "remote", r.RemoteAddr, "err", err)
-		return // the upgrader has answered
+		s.log.Debug("ws upgrade failed", "remote", remote, "err", err)
+		// the upgrader has answered
 	}
-	s.obs.ConnAccepted(ep.Chain)
-	c := newConn(s, ws, ep, s.log.With("chain", ep.Chain, "remote", r.RemoteAddr))
-	if !s.track(c) {
-		c.closeWith(CloseShutdown, "server shutting down")
-	}
-	code := c.run()
-	s.untrack(c)
-	s.obs.ConnClosed(ep.Chain, code)
 }
 
 // admit counts a connection from ip unless ip is at its limit or the
@@ -216,13 +223,4 @@ func (s *Server) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return errors.Join(errors.New("wsfront: connections still open"), ctx.Err())
 	}
-}
-
-// clientIP is the connection's remote IP (proxies' headers are not trusted).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
