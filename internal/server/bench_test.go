@@ -5,18 +5,21 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/rpcmesh/rpcmesh/internal/bench"
 	"github.com/rpcmesh/rpcmesh/internal/config"
 )
 
-// BenchmarkGatewayCall measures the whole hot path of one read: HTTP
-// handler, decode, pipeline, routing, the upstream HTTP call to a trivial
+// BenchmarkGatewayCall measures the whole hot path of one read: the public
+// listener's handler (in process, no socket), decode, pipeline, routing, the upstream HTTP call to a trivial
 // loopback node, and encoding. Run: go test -bench Gateway -benchmem ./internal/server
 func BenchmarkGatewayCall(b *testing.B) {
 	node := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -38,15 +41,12 @@ func BenchmarkGatewayCall(b *testing.B) {
 		}
 	}))
 	b.Cleanup(node.Close)
-	h := benchGateway(b, node.URL).Handler()
+	gw := benchGateway(b, node.URL)
 	body := `{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x407d73d8a49eeb85d32cf465507dd71d507100c1","latest"]}`
 	b.ReportAllocs()
 	for b.Loop() {
-		req := httptest.NewRequest(http.MethodPost, "/dev", strings.NewReader(body))
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != 200 || !strings.Contains(rec.Body.String(), "result") {
-			b.Fatalf("%d %s", rec.Code, rec.Body.String())
+		if status, out := serveInProcess(gw, body); status != 200 || !bytes.Contains(out, []byte("result")) {
+			b.Fatalf("%d %s", status, out)
 		}
 	}
 }
@@ -104,16 +104,13 @@ func balanceCall(id int) string {
 // clients (GOMAXPROCS goroutines), the trivial upstream as the node:
 // throughput and allocations of the whole path under load.
 func BenchmarkGatewayCallParallel(b *testing.B) {
-	h := startBenchGateway(b).Handler()
+	gw := startBenchGateway(b)
 	body := balanceCall(1)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			req := httptest.NewRequest(http.MethodPost, "/dev", strings.NewReader(body))
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-			if rec.Code != 200 || !strings.Contains(rec.Body.String(), "result") {
-				b.Errorf("%d %s", rec.Code, rec.Body.String())
+			if status, out := serveInProcess(gw, body); status != 200 || !bytes.Contains(out, []byte("result")) {
+				b.Errorf("%d %s", status, out)
 				return
 			}
 		}
@@ -123,7 +120,7 @@ func BenchmarkGatewayCallParallel(b *testing.B) {
 // BenchmarkGatewayBatch10 measures a batch of ten eth_getBalance calls
 // (distinct addresses) through the whole path: per op is per batch.
 func BenchmarkGatewayBatch10(b *testing.B) {
-	h := startBenchGateway(b).Handler()
+	gw := startBenchGateway(b)
 	items := make([]string, 10)
 	for i := range items {
 		items[i] = balanceCall(i + 1)
@@ -131,17 +128,14 @@ func BenchmarkGatewayBatch10(b *testing.B) {
 	body := "[" + strings.Join(items, ",") + "]"
 	b.ReportAllocs()
 	for b.Loop() {
-		req := httptest.NewRequest(http.MethodPost, "/dev", strings.NewReader(body))
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != 200 || strings.Count(rec.Body.String(), `"result"`) != 10 {
-			b.Fatalf("%d %s", rec.Code, rec.Body.String())
+		if status, out := serveInProcess(gw, body); status != 200 || bytes.Count(out, []byte(`"result"`)) != 10 {
+			b.Fatalf("%d %s", status, out)
 		}
 	}
 }
 
 // BenchmarkPublicListenerCall is BenchmarkGatewayCall through the public
-// listener over loopback (net/http's server, its socket I/O included), the
+// listener over loopback (fasthttp's server, its socket I/O included), the
 // trivial upstream as the node; the client's side is in the figures too.
 func BenchmarkPublicListenerCall(b *testing.B) {
 	benchPublicListener(b, balanceCall(1), 1)
@@ -174,4 +168,18 @@ func benchPublicListener(b *testing.B, body string, results int) {
 			b.Fatalf("%d %s %v", resp.StatusCode, out, err)
 		}
 	}
+}
+
+// serveInProcess has the public listener's handler answer a JSON-RPC POST
+// of body to /dev without a socket, and returns the status and body.
+func serveInProcess(gw *Gateway, body string) (int, []byte) {
+	var req fasthttp.Request
+	req.Header.SetMethod(http.MethodPost)
+	req.SetRequestURI("/dev")
+	req.Header.SetContentType("application/json")
+	req.SetBodyString(body)
+	var ctx fasthttp.RequestCtx
+	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, nil)
+	gw.serveFast(&ctx)
+	return ctx.Response.StatusCode(), ctx.Response.Body()
 }

@@ -3,8 +3,8 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/binary"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"io"
 	"math/rand/v2"
@@ -32,7 +32,6 @@ func (g *Gateway) serveFast(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.Set(RequestIDHeader, rid)
 	ch, ok, name := g.chainForPath(ctx.Path())
 	if g.cors(ctx) {
-		g.metrics.HTTPRequest(chainLabel(ch, ok), ctx.Response.StatusCode())
 		return // preflight answered
 	}
 	status := g.serveChain(ctx, ch, ok, name, rid)

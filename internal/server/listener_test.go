@@ -8,19 +8,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 )
 
 // TestPublicListenerWire sends raw HTTP/1.x to the public listener: what
 // clients do on the wire (pipelining, chunked bodies, HTTP/1.0, oversized
-// or broken requests) must get a well-formed answer, JSON-RPC errors
-// included.
+// or broken requests) must get a well-formed answer with a request id,
+// JSON-RPC errors included (fasthttp's own rejections too: fastError).
 func TestPublicListenerWire(t *testing.T) {
 	tg := startGateway(t, 2, func(c *config.Config) { c.Server.MaxHeaderBytes = 4096 })
 	call := func(id int) string {
@@ -34,7 +35,6 @@ func TestPublicListenerWire(t *testing.T) {
 		status int
 		want   string // substring of the body
 		header string // "Name: value" the answer must carry, or ""
-		plain  bool   // net/http's own answer: no request to give an id to
 	}
 	tests := []struct {
 		name    string
@@ -43,26 +43,26 @@ func TestPublicListenerWire(t *testing.T) {
 		closed  bool // the server closes the connection after the answers
 	}{
 		{"pipelined", post(call(1)) + post(call(2)) + post(call(3)),
-			[]answer{{200, `"id":1,`, "", false}, {200, `"id":2,`, "", false}, {200, `"id":3,`, "", false}}, false},
+			[]answer{{200, `"id":1,`, ""}, {200, `"id":2,`, ""}, {200, `"id":3,`, ""}}, false},
 		{"chunked body", "POST /dev HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
 			"10\r\n" + call(4)[:16] + "\r\n" + fmt.Sprintf("%x", len(call(4))-16) + "\r\n" + call(4)[16:] + "\r\n0\r\n\r\n",
-			[]answer{{200, `"id":4,`, "", false}}, false},
+			[]answer{{200, `"id":4,`, ""}}, false},
 		{"HTTP/1.0", strings.Replace(post(call(5)), "HTTP/1.1", "HTTP/1.0", 1),
-			[]answer{{200, `"id":5,`, "", false}}, true},
+			[]answer{{200, `"id":5,`, ""}}, true},
 		{"Connection: close", strings.Replace(post(call(6)), "Host: x\r\n", "Host: x\r\nConnection: close\r\n", 1),
-			[]answer{{200, `"id":6,`, "", false}}, true},
+			[]answer{{200, `"id":6,`, ""}}, true},
 		{"GET", "GET /dev HTTP/1.1\r\nHost: x\r\n\r\n",
-			[]answer{{405, `"code":-32600`, "Allow: POST, OPTIONS", false}}, false},
+			[]answer{{405, `"code":-32600`, "Allow: POST, OPTIONS"}}, false},
 		{"headers just within max_header_bytes", strings.Replace(post(call(7)), "Host: x\r\n", "Host: x\r\nX-Big: "+strings.Repeat("a", 3800)+"\r\n", 1),
-			[]answer{{200, `"id":7,`, "", false}}, false},
+			[]answer{{200, `"id":7,`, ""}}, false},
 		{"headers over max_header_bytes", "POST /dev HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 5000) + "\r\nContent-Length: 2\r\n\r\n{}",
-			[]answer{{431, `"code":-32005`, "", false}}, true},
-		{"headers over net/http's own bound (max_header_bytes + 4 KiB)", "POST /dev HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 9000) + "\r\nContent-Length: 2\r\n\r\n{}",
-			[]answer{{431, "", "", true}}, true},
+			[]answer{{431, `"code":-32005`, ""}}, true},
+		{"headers far over max_header_bytes", "POST /dev HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 90000) + "\r\nContent-Length: 2\r\n\r\n{}",
+			[]answer{{431, `"code":-32005`, ""}}, true},
 		{"broken request line", "POST\r\n\r\n",
-			[]answer{{400, "400 Bad Request", "", true}}, true},
+			[]answer{{400, `"code":-32700`, ""}}, true},
 		{"body shorter than announced", "POST /dev HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\n{}",
-			[]answer{{413, `"code":-32005`, "", false}}, true},
+			[]answer{{413, `"code":-32005`, ""}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,7 +95,7 @@ func TestPublicListenerWire(t *testing.T) {
 						t.Fatalf("answer %d: %s is %q, want %q", i, k, resp.Header.Get(k), v)
 					}
 				}
-				if !want.plain && resp.Header.Get(RequestIDHeader) == "" {
+				if resp.Header.Get(RequestIDHeader) == "" {
 					t.Fatalf("answer %d has no %s", i, RequestIDHeader)
 				}
 			}
@@ -145,18 +145,26 @@ func grepLines(s, substr string) string {
 	return strings.Join(out, "\n")
 }
 
-// TestRecoverHTTP: a panic while serving a request ends that request with
-// a JSON-RPC internal error (and is logged), not a dropped connection.
-func TestRecoverHTTP(t *testing.T) {
+// TestRecoverFast: a panic while serving a request ends that request with
+// a JSON-RPC internal error (and is logged), not the end of the process.
+func TestRecoverFast(t *testing.T) {
 	var logs strings.Builder
 	g := &Gateway{logger: slog.New(slog.NewTextHandler(&logs, nil))}
-	rec := httptest.NewRecorder()
+	var ctx fasthttp.RequestCtx
+	var req fasthttp.Request
+	req.Header.SetMethod(http.MethodPost)
+	req.SetRequestURI("/dev")
+	ctx.Init(&req, nil, nil)
+	ctx.Response.Header.Set(RequestIDHeader, "abc")
 	func() {
-		defer g.recoverHTTP(rec, httptest.NewRequest(http.MethodPost, "/dev", nil))
+		defer g.recoverFast(&ctx)
 		panic("boom")
 	}()
-	if rec.Code != 500 || !strings.Contains(rec.Body.String(), `"code":-32603`) {
-		t.Fatalf("after a panic: %d %s", rec.Code, rec.Body.String())
+	if got := ctx.Response.StatusCode(); got != 500 || !strings.Contains(string(ctx.Response.Body()), `"code":-32603`) {
+		t.Fatalf("after a panic: %d %s", got, ctx.Response.Body())
+	}
+	if !ctx.Response.ConnectionClose() || string(ctx.Response.Header.Peek(RequestIDHeader)) != "abc" {
+		t.Fatalf("after a panic: Connection: close %v, request id %q", ctx.Response.ConnectionClose(), ctx.Response.Header.Peek(RequestIDHeader))
 	}
 	if !strings.Contains(logs.String(), "boom") {
 		t.Fatalf("panic not logged: %q", logs.String())

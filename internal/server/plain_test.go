@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -112,12 +111,11 @@ func TestClientErrorsInPlainWords(t *testing.T) {
 		`"eth_chainId"`,
 	}
 	for _, verify := range []bool{true, false} {
-		h := unstartedGateway(t, verify).Handler()
+		url := serveLoopback(t, unstartedGateway(t, verify)) + "/dev"
 		for _, body := range bodies {
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/dev", strings.NewReader(body)))
-			if msgs := plainMessages(t, rec.Body.Bytes(), body); len(msgs) == 0 {
-				t.Errorf("verify %v: %s: no error in %s", verify, body, rec.Body.String())
+			_, out := postTo(t, http.DefaultClient, url, body)
+			if msgs := plainMessages(t, out, body); len(msgs) == 0 {
+				t.Errorf("verify %v: %s: no error in %s", verify, body, out)
 			}
 		}
 	}

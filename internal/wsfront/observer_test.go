@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/valyala/fasthttp"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/head"
@@ -110,7 +111,9 @@ func observedServer(t *testing.T, edit func(*Options), sndbuf int) (*recorder, *
 func TestObserverSeesConnectionsAndSubscriptions(t *testing.T) {
 	rec, s, url := observedServer(t, func(o *Options) {
 		o.Limits.MaxConnectionsPerIP = 2
-		o.CheckOrigin = func(r *http.Request) bool { return r.Header.Get("Origin") != "https://evil.example" }
+		o.CheckOrigin = func(ctx *fasthttp.RequestCtx) bool {
+			return string(ctx.Request.Header.Peek("Origin")) != "https://evil.example"
+		}
 	}, 0)
 	a, b := dial(t, url, nil), dial(t, url, nil)
 	refused(t, url, nil, http.StatusTooManyRequests)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"runtime"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/valyala/fasthttp"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
@@ -72,27 +72,38 @@ func startServerSndbuf(t *testing.T, l config.WebSocket, sndbuf int) (*Server, s
 	return serveOpts(t, Options{Limits: l, MaxBatchItems: 100, BatchConcurrency: 4, RequestTimeout: 5 * time.Second, Logger: logger}, testEndpoint(), sndbuf)
 }
 
-// serveOpts runs a Server with opts serving ep behind httptest (sndbuf as
-// for startServerSndbuf) and returns its ws:// URL.
+// serveOpts runs a Server with opts serving ep behind a fasthttp server on
+// loopback, as the gateway's public listener does (sndbuf as for
+// startServerSndbuf), and returns its ws:// URL.
 func serveOpts(t *testing.T, opts Options, ep Endpoint, sndbuf int) (*Server, string) {
 	t.Helper()
 	s := New(opts)
-	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.Serve(w, r, ep)
-	}))
-	if sndbuf > 0 {
-		hs.Listener = sndbufListener{Listener: hs.Listener, size: sndbuf}
+	var ln net.Listener
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	hs.Start()
+	if sndbuf > 0 {
+		ln = sndbufListener{Listener: ln, size: sndbuf}
+	}
+	fs := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { s.Serve(ctx, ep) }}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = fs.Serve(ln)
+	}()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := s.Close(ctx); err != nil {
 			t.Error(err)
 		}
-		hs.Close()
+		if err := fs.ShutdownWithContext(ctx); err != nil {
+			t.Error(err)
+		}
+		<-served
 	})
-	return s, "ws" + strings.TrimPrefix(hs.URL, "http")
+	return s, "ws://" + ln.Addr().String()
 }
 
 func dial(t *testing.T, url string, d *websocket.Dialer) *websocket.Conn {
