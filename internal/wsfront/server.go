@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/websocket"
@@ -130,7 +131,22 @@ func (s *Server) Serve(ctx *fasthttp.RequestCtx, ep Endpoint) {
 	}
 	// ctx is recycled once the handler returns: copy what the connection keeps.
 	remote := ctx.RemoteAddr().String()
+	// fasthttp runs the upgraded connection's handler only once the 101 is
+	// written; if writing it fails, the handler never runs. The IP's slot is
+	// then given back after the handshake bound: whichever comes first, the
+	// handler or that bound, claims it.
+	var claimed atomic.Bool
+	unclaimed := time.AfterFunc(s.upgrader.HandshakeTimeout, func() {
+		if claimed.CompareAndSwap(false, true) {
+			s.release(ip)
+		}
+	})
 	err := s.upgrader.Upgrade(ctx, func(ws *websocket.Conn) {
+		if !claimed.CompareAndSwap(false, true) {
+			_ = ws.Close() // too late: the slot has been given back
+			return
+		}
+		unclaimed.Stop()
 		defer s.release(ip)
 		s.obs.ConnAccepted(ep.Chain)
 		c := newConn(s, ws, ep, s.log.With("chain", ep.Chain, "remote", remote))
@@ -142,7 +158,10 @@ func (s *Server) Serve(ctx *fasthttp.RequestCtx, ep Endpoint) {
 		s.obs.ConnClosed(ep.Chain, code)
 	})
 	if err != nil {
-		s.release(ip)
+		if claimed.CompareAndSwap(false, true) {
+			unclaimed.Stop()
+			s.release(ip)
+		}
 		reason := RejectHandshake
 		if !s.upgrader.CheckOrigin(ctx) {
 			reason = RejectOrigin
