@@ -84,3 +84,29 @@ func (tg *testGateway) dialWS(t *testing.T) *websocket.Conn {
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	return c
 }
+
+// TestCloseEndsWebSockets: closing the gateway with a WebSocket client
+// connected (a connection fasthttp has handed over and no longer waits for)
+// returns without waiting for the deadline, and the client is told 1001.
+func TestCloseEndsWebSockets(t *testing.T) {
+	tg := startGateway(t, 1, nil)
+	c := tg.dialWS(t)
+	if err := c.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := c.ReadMessage(); err != nil || !strings.Contains(string(msg), `"result":"0x539"`) {
+		t.Fatalf("eth_chainId: %s %v", msg, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := tg.gw.Close(ctx); err != nil {
+		t.Fatalf("close with a WebSocket client: %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("close waited for its deadline")
+	}
+	_, _, err := c.ReadMessage()
+	if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		t.Fatalf("after close: %v, want close 1001", err)
+	}
+}
