@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/rpcmesh/rpcmesh/internal/yamljson"
 )
 
 // Limits of a method mix.
@@ -244,7 +246,7 @@ func ParseMixFile(data []byte, isJSON bool) (*MixFile, error) {
 		f.Methods = normalizeYAML(f.Methods)
 		for k, l := range f.Lists {
 			for i := range l {
-				l[i] = normalizeValue(l[i])
+				l[i] = yamljson.StringKeys(l[i])
 			}
 			f.Lists[k] = l
 		}
@@ -259,31 +261,9 @@ func ParseMixFile(data []byte, isJSON bool) (*MixFile, error) {
 // string keys, but possible for others) into JSON-encodable values.
 func normalizeYAML(es []MixEntry) []MixEntry {
 	for i := range es {
-		es[i].Params = normalizeValue(es[i].Params)
+		es[i].Params = yamljson.StringKeys(es[i].Params)
 	}
 	return es
-}
-
-func normalizeValue(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, e := range v {
-			v[k] = normalizeValue(e)
-		}
-		return v
-	case map[any]any:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			out[fmt.Sprint(k)] = normalizeValue(e)
-		}
-		return out
-	case []any:
-		for i, e := range v {
-			v[i] = normalizeValue(e)
-		}
-		return v
-	}
-	return v
 }
 
 // callSource hands out calls of a mix for one target: each call gets the

@@ -10,6 +10,8 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/rpcmesh/rpcmesh/internal/yamljson"
 )
 
 // The spec's source folders hive's rpc-compat builds openrpc.json from
@@ -120,7 +122,7 @@ func walkYAML(dir string, fn func(path string, v any) error) error {
 // asJSONValue turns YAML-decoded values into what the schema compiler
 // takes (JSON's types, json.Number for numbers) by a JSON round trip.
 func asJSONValue(v any) (any, error) {
-	b, err := json.Marshal(stringKeys(v))
+	b, err := json.Marshal(yamljson.StringKeys(v))
 	if err != nil {
 		return nil, fmt.Errorf("spec: %w", err)
 	}
@@ -129,28 +131,4 @@ func asJSONValue(v any) (any, error) {
 		return nil, fmt.Errorf("spec: %w", err)
 	}
 	return out, nil
-}
-
-// stringKeys makes YAML maps with non-string keys JSON-encodable.
-func stringKeys(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			x[k] = stringKeys(e)
-		}
-		return x
-	case map[any]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[fmt.Sprint(k)] = stringKeys(e)
-		}
-		return m
-	case []any:
-		for i, e := range x {
-			x[i] = stringKeys(e)
-		}
-		return x
-	default:
-		return v
-	}
 }
