@@ -21,6 +21,7 @@ var floors = map[string]int{
 	"internal/verify":                1, // the go-ethereum-based checks, nothing of routing
 	"internal/devnet":                1,
 	"internal/bench":                 1,
+	"internal/conformance":           1,
 	"internal/metrics":               1, // a leaf but for jsonrpc and ethmethod
 	"internal/upstream":              2, // provider state
 	"internal/route":                 3,
