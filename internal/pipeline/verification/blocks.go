@@ -53,14 +53,9 @@ func (v *Verifier) block(ctx context.Context, c *pipeline.Call) (json.RawMessage
 	}
 	first := Request{Method: "eth_getBlockByHash", Params: verify.Params(hash, true), Block: h.Number.Uint64(), HasBlock: true}
 	return v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
-		b, err := verifyFullBlock(a.Value, h, v)
+		b, err := v.checkFullBlock(ctx, a, call, h)
 		if err != nil {
 			return nil, err
-		}
-		if b.NeedsUncles() {
-			if err := verify.FetchUncles(ctx, call, b); err != nil {
-				return nil, err
-			}
 		}
 		light, err := b.JSON(false, v.o.ChainConfig)
 		if err != nil {

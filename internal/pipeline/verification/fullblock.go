@@ -55,6 +55,21 @@ func (v *Verifier) receiptsVia(ctx context.Context, h *types.Header, call verify
 	})
 }
 
+// checkFullBlock verifies a provider's full block a against the trusted
+// header h, its uncles asked of the same provider (call) when it has any.
+func (v *Verifier) checkFullBlock(ctx context.Context, a Answer, call verify.Caller, h *types.Header) (*verify.Block, error) {
+	b, err := verifyFullBlock(a.Value, h, v)
+	if err != nil {
+		return nil, err
+	}
+	if b.NeedsUncles() {
+		if err := verify.FetchUncles(ctx, call, b); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
 // fullBlock returns the verified full block with the trusted header h for
 // the client's call c: kept, or asked of one provider after another
 // (attempts, lies recorded) in one fetch for concurrent callers.
@@ -64,14 +79,9 @@ func (v *Verifier) fullBlock(ctx context.Context, c *pipeline.Call, h *types.Hea
 		var f fetched[*verify.Block]
 		first := Request{Method: "eth_getBlockByHash", Params: verify.Params(hash, true), Block: h.Number.Uint64(), HasBlock: true}
 		_, err := v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
-			b, err := verifyFullBlock(a.Value, h, v)
+			b, err := v.checkFullBlock(ctx, a, call, h)
 			if err != nil {
 				return nil, err
-			}
-			if b.NeedsUncles() {
-				if err := verify.FetchUncles(ctx, call, b); err != nil {
-					return nil, err
-				}
 			}
 			f = fetched[*verify.Block]{val: b, ops: []string{a.Operator}, size: int64(len(a.Value))}
 			return nil, nil
