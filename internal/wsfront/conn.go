@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -136,7 +137,7 @@ func (c *conn) writeLoop() {
 	l := c.s.opts.Limits
 	ping := time.NewTicker(l.PingInterval.D())
 	defer ping.Stop()
-	defer c.ws.Close() // unblocks the reader
+	defer netConn(c.ws).Close() // unblocks the reader
 	for {
 		if c.ctx.Err() != nil { // closing wins over queued messages
 			c.closeGracefully()
@@ -194,7 +195,7 @@ func (c *conn) closeGracefully() {
 		c.log.Debug("ws close frame not sent", "code", c.closeCode, "err", err)
 		return
 	}
-	if tc, ok := c.ws.NetConn().(interface{ CloseWrite() error }); ok {
+	if tc, ok := netConn(c.ws).(interface{ CloseWrite() error }); ok {
 		_ = tc.CloseWrite()
 	}
 	_ = c.ws.SetReadDeadline(time.Now().Add(grace))
@@ -204,6 +205,18 @@ func (c *conn) closeGracefully() {
 	case <-c.readDone:
 	case <-t.C:
 	}
+}
+
+// netConn is the TCP connection under ws. fasthttp's hijacked connection
+// hides CloseWrite, and its Close does nothing (fasthttp closes the socket
+// once the upgraded handler returns, which waits for the reader): closing
+// it would leave a reader blocked until its pong deadline.
+func netConn(ws *websocket.Conn) net.Conn {
+	nc := ws.NetConn()
+	if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
+		return u.UnsafeConn()
+	}
+	return nc
 }
 
 // closeWith ends the connection with code and reason (the first call wins).

@@ -201,6 +201,19 @@ func TestObserverSeesServerCloses(t *testing.T) {
 				}
 			}
 		}, CloseSlowReader, 1},
+		// The queue is large enough; the socket write times out instead, and
+		// the connection ends at once, not at the (minute-long) pong deadline.
+		{"write timed out", 64 << 10, func(o *Options) {
+			o.Limits.WriteTimeout = config.Duration(time.Second)
+			o.Limits.SendQueue, o.Limits.SendQueueBytes = 1000, 64<<20
+			o.Limits.PongTimeout = config.Duration(time.Minute)
+		}, func(t *testing.T, c *websocket.Conn) {
+			for i := range 600 {
+				if c.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"big"}`, i))) != nil {
+					return
+				}
+			}
+		}, websocket.CloseAbnormalClosure, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
