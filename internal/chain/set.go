@@ -8,6 +8,7 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
+	"github.com/rpcmesh/rpcmesh/internal/store"
 	"github.com/rpcmesh/rpcmesh/internal/txwatch"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
@@ -19,7 +20,7 @@ type Set struct {
 	chains    []*Chain
 	evidence  *verify.EvidenceLog
 	storePath string
-	store     *txwatch.Store // open between Open and Close
+	db        *store.DB // the embedded store, open between Open and Close
 }
 
 // NewSet builds every chain of cfg, their metrics registered with m and
@@ -50,17 +51,18 @@ func (s *Set) Open() error {
 	if s.storePath == "" {
 		return nil
 	}
-	st, err := txwatch.OpenStore(s.storePath)
+	db, err := store.Open(s.storePath)
 	if err != nil {
 		return err
 	}
+	st := txwatch.NewStore(db)
 	for _, c := range s.chains {
 		if err := c.watch.SetStore(st); err != nil {
-			st.Close()
+			db.Close()
 			return err
 		}
 	}
-	s.store = st
+	s.db = db
 	return nil
 }
 
@@ -84,10 +86,10 @@ func (s *Set) Close() error {
 	for _, c := range s.chains {
 		c.Close()
 	}
-	if s.store == nil {
+	if s.db == nil {
 		return nil
 	}
-	err := s.store.Close()
-	s.store = nil
+	err := s.db.Close()
+	s.db = nil
 	return err
 }

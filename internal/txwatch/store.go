@@ -1,29 +1,26 @@
 package txwatch
 
 import (
-	"encoding/json"
 	"fmt"
-	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/rpcmesh/rpcmesh/internal/store"
 )
 
 // Store keeps tracked transactions and censorship evidence across
-// restarts. It is a bbolt file: pure Go, one file, ACID transactions with
-// fsync on commit, no server and no background compaction. The watch
-// writes a few small records per transaction keyed by hash, which is what
-// a B+tree in one file does well; a crash mid-write leaves the last
-// committed state. One Store serves every chain (a bucket pair each), since
-// bbolt locks its file for one opener.
+// restarts, in the gateway's embedded store (internal/store): a bucket pair
+// per chain, a few small records per transaction keyed by hash.
 type Store struct {
-	db *bolt.DB
+	db *store.DB
 }
 
-// OpenStore opens (or creates) the store at path.
+// NewStore keeps the watch's records in db.
+func NewStore(db *store.DB) *Store { return &Store{db: db} }
+
+// OpenStore opens (or creates) a store of its own at path.
 func OpenStore(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	db, err := store.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("txwatch: open store %s: %w", path, err)
+		return nil, fmt.Errorf("txwatch: %w", err)
 	}
 	return &Store{db: db}, nil
 }
@@ -36,36 +33,15 @@ func evidenceBucket(chain string) []byte { return []byte("censor/" + chain) }
 
 // put writes v under key in bucket.
 func (s *Store) put(bucket []byte, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		bk, err := tx.CreateBucketIfNotExists(bucket)
-		if err != nil {
-			return err
-		}
-		return bk.Put([]byte(key), b)
-	})
+	return s.db.Put(string(bucket), key, v)
 }
 
 // delete removes key from bucket.
 func (s *Store) delete(bucket []byte, key string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		if bk := tx.Bucket(bucket); bk != nil {
-			return bk.Delete([]byte(key))
-		}
-		return nil
-	})
+	return s.db.Delete(string(bucket), key)
 }
 
 // load reads every record of bucket into fn.
 func (s *Store) load(bucket []byte, fn func(v []byte) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucket)
-		if bk == nil {
-			return nil
-		}
-		return bk.ForEach(func(_, v []byte) error { return fn(v) })
-	})
+	return s.db.Each(string(bucket), func(_ string, v []byte) error { return fn(v) })
 }
