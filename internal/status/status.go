@@ -5,7 +5,10 @@
 // webhooks and the chaos tool. It imports nothing of rpcmesh.
 package status
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // ProviderState is a provider's state in one word, derived from its
 // breaker, stalls, lag, fork, integrity penalty and incidents. Every view
@@ -191,5 +194,5 @@ type Source interface {
 	// Subscribe returns incident events from now on, until ctx ends (then
 	// the channel is closed). A subscriber that does not keep up loses
 	// events rather than slowing the gateway; the next Snapshot has the truth.
-	Subscribe(done <-chan struct{}) <-chan Event
+	Subscribe(ctx context.Context) <-chan Event
 }
