@@ -11,7 +11,7 @@ import (
 // closed; docs/notifications.md). Each webhook has its own bounded queue
 // and is sent its events one at a time, in order, retried with backoff.
 type Notify struct {
-	Webhooks []Webhook `yaml:"webhooks"` // none by default; at most MaxWebhooks
+	Webhooks []Webhook `yaml:"webhooks,omitempty"` // none by default; at most MaxWebhooks
 	// QueueSize bounds the events waiting for one webhook: 256. When it is
 	// full the oldest waiting event goes to the dead letters.
 	QueueSize int `yaml:"queue_size"`
@@ -46,7 +46,7 @@ type Webhook struct {
 	// MinSeverity sends only incidents at least this severe: "minor"
 	// (default, "" too: all), "major" or "critical".
 	MinSeverity string   `yaml:"min_severity"`
-	Chains      []string `yaml:"chains"` // only incidents of these chains; empty: all
+	Chains      []string `yaml:"chains,omitempty"` // only incidents of these chains; empty: all
 }
 
 // Webhook body formats (Webhook.Format).
