@@ -15,7 +15,7 @@ import (
 )
 
 // AdminHandler serves /metrics, /healthz (alive), /readyz (every chain
-// serves fresh answers, see readyz), /status (JSON) and, when
+// serves fresh answers, see readyz), /status (JSON), /notify (webhooks) and, when
 // admin.pprof is set, the Go profiler under /debug/pprof/.
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -29,6 +29,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 	}
 	mux.HandleFunc("GET /transactions", g.serveTransactions)
 	mux.Handle("GET /verify/evidence", g.set.Evidence()) // answers that failed verification, newest first
+	mux.Handle("GET /notify", g.notify)                  // webhooks: queues, deliveries, dead letters
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))

@@ -20,6 +20,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/chain"
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
+	"github.com/rpcmesh/rpcmesh/internal/notify"
 	"github.com/rpcmesh/rpcmesh/internal/wsfront"
 )
 
@@ -32,6 +33,8 @@ type Gateway struct {
 	chains  []*chain.Chain  // set.Chains()
 	sem     chan struct{}   // bounds concurrent HTTP requests
 	ws      *wsfront.Server // WebSocket front door; nil when disabled
+
+	notify *notify.Notifier // webhooks of the set's incident events (notify.*)
 
 	mu       sync.Mutex
 	httpSrv  *fasthttp.Server // the public listener (listener.go)
@@ -61,6 +64,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Gateway, error) {
 	g.set = chain.NewSet(cfg, g.metrics, logger)
 	g.chains = g.set.Chains()
 	g.ws = g.newWSFront()
+	g.notify = notify.New(cfg.Notify, notify.Options{Logger: logger})
 	g.metrics.WatchState(g.chainStates)
 	return g, nil
 }
@@ -103,6 +107,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 		defer g.wg.Done()
 		g.set.Run(runCtx)
 	}()
+	g.notify.Start(g.set)
 	g.httpLn = ln
 	g.httpSrv = g.newPublicServer()
 	g.serve(ln, g.httpSrv.Serve)
@@ -190,6 +195,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 	if err := g.closeWS(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("server: websocket: %w", err))
 	}
+	g.notify.Close(ctx) // sends what is queued, for up to notify.drain_timeout
 	if g.stop != nil {
 		g.stop()
 	}

@@ -22,6 +22,7 @@ func TestFrontDoorImports(t *testing.T) {
 			mod + "wsfront":  "the WebSocket half of the front door",
 			mod + "config":   "a leaf: the typed config",
 			mod + "metrics":  "a leaf: the gateway's metrics",
+			mod + "notify":   "webhook notifications of incidents",
 		},
 		mod + "chain": nil, // anything below it, but never the front door
 	}
