@@ -368,3 +368,38 @@ func TestCloseDrains(t *testing.T) {
 		t.Errorf("logs: %s", logs.String())
 	}
 }
+
+// TestSecretsNeverShown: while a webhook whose URL holds a token fails
+// every way (refused connections, 500s), neither the token nor the
+// secret appears in a log line or on GET /notify.
+func TestSecretsNeverShown(t *testing.T) {
+	const token = "T000/B000/s3cr3tT0ken"
+	rc := newReceiver(t, func(int, http.ResponseWriter, *http.Request) int { return http.StatusInternalServerError })
+	ln := httptest.NewServer(http.NotFoundHandler())
+	deadURL := ln.URL
+	ln.Close() // nothing listens there any more
+	var logs syncBuffer
+	n, src, _ := start(t, testConfig(rc.srv.URL+"/"+token, func(c *config.Notify) {
+		c.MaxAttempts = 2
+		dead := c.Webhooks[0]
+		dead.Name, dead.URL = "gone", deadURL+"/"+token+"?key="+testSecret
+		c.Webhooks = append(c.Webhooks, dead)
+	}), Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	src.send(t, event(status.EventOpened, "inc-1", status.SeverityMajor, "m"))
+	testwait.For(t, 5*time.Second, "both webhooks given up", func() bool {
+		st := n.Status()
+		return st.Webhooks[0].DeadLettered == 1 && st.Webhooks[1].DeadLettered == 1
+	})
+	doc, _ := json.Marshal(n.Status())
+	for _, shown := range []string{logs.String(), string(doc)} {
+		if strings.Contains(shown, "s3cr3tT0ken") || strings.Contains(shown, testSecret) {
+			t.Errorf("a secret is shown:\n%s", shown)
+		}
+	}
+	if st := n.Status().Webhooks[1]; !strings.Contains(st.LastError, "connection refused") {
+		t.Errorf("last error of the dead address: %q", st.LastError)
+	}
+	if !strings.Contains(logs.String(), "webhook event given up") {
+		t.Errorf("no log line for the dead letters:\n%s", logs.String())
+	}
+}
