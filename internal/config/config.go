@@ -61,6 +61,7 @@ type Config struct {
 	Broadcast Broadcast `yaml:"broadcast"` // transaction fan-out and inclusion watch (broadcast.go)
 	Verify    Verify    `yaml:"verify"`    // proofs and quorums (verify.go); chains may override
 	Filters   Filters   `yaml:"filters"`   // eth_newFilter & co. kept by the gateway (filters.go)
+	Usage     Usage     `yaml:"usage"`     // metering for rewards and signed statements (usage.go)
 }
 
 // Server configures the public HTTP listener.
