@@ -91,6 +91,13 @@ func runUsageVerify(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{exitUsage, err}
 	}
+	var rec meter.Record
+	var proof []meter.ProofStep
+	if *recordPath != "" { // read every input before saying anything is valid
+		if rec, proof, err = readRecord(*recordPath); err != nil {
+			return err
+		}
+	}
 	st, err := meter.DecodeStatement(b)
 	if err != nil {
 		return &exitError{exitInvalid, fmt.Errorf("%s: INVALID: not a usage statement: %w", files[0], err)}
@@ -105,10 +112,6 @@ func runUsageVerify(args []string, stdout, stderr io.Writer) error {
 		len(st.Records), got.Hex())
 	if *recordPath == "" {
 		return nil
-	}
-	rec, proof, err := readRecord(*recordPath)
-	if err != nil {
-		return err
 	}
 	if err := st.VerifyRecord(rec, proof); err != nil {
 		return &exitError{exitInvalid, fmt.Errorf("%s: INVALID: %w", *recordPath, err)}

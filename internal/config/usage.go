@@ -61,6 +61,7 @@ func DefaultUsage() Usage {
 		Store:         UsageStoreEmbedded,
 		DefaultUnits:  20,
 		MaxStatements: 100,
+		ComputeUnits:  []MethodUnits{},
 	}
 }
 
