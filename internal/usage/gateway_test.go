@@ -114,22 +114,78 @@ func statementsOnAdmin(ctx context.Context, t *testing.T, gw *server.Gateway) (s
 	}
 }
 
-// TestGatewayMeteringAcrossRestart sends counted calls through a real
-// gateway in front of devnet nodes, restarts the gateway on the same store
-// file and sends more: every epoch's signed statements (served on the
-// admin listener while it runs) add up to exactly the calls and compute
-// units sent.
-func TestGatewayMeteringAcrossRestart(t *testing.T) {
+// TestGatewayMetering sends counted calls through a real gateway in
+// front of devnet nodes, restarts the gateway on the same store and sends
+// more: every epoch's signed statements (served on the admin listener
+// while it runs) add up to exactly the calls and compute units sent, with
+// the embedded store and with PostgreSQL. With verification on, the
+// answers verified correct are counted for the providers that gave them.
+func TestGatewayMetering(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a devnet; skipped with -short")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	d, err := devnet.Start(ctx, devnet.Options{BlockTime: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	t.Run("embedded across a restart", func(t *testing.T) {
+		st := meterAcrossRestart(ctx, t, d, false, "")
+		st.totals(t, true)
+	})
+	t.Run("postgres across a restart", func(t *testing.T) {
+		dsn := usage.TestPostgresDSN(t)
+		st := meterAcrossRestart(ctx, t, d, false, dsn)
+		st.totals(t, true)
+	})
+	t.Run("verified answers", func(t *testing.T) {
+		st := meterAcrossRestart(ctx, t, d, true, "")
+		verified, requests := st.totals(t, false)
+		// Verified answers may come from caches (no provider served them),
+		// and proofs send follow-ups (served too): no exact count, but
+		// answers were verified, each for a provider that served it.
+		if verified == 0 || requests == 0 {
+			t.Fatalf("%d verified of %d served answers for %d calls sent; want some verified", verified, requests, st.sent.calls)
+		}
+	})
+}
+
+// metered is what one gateway test run left: the calls it sent and every
+// statement of its store.
+type metered struct {
+	sent       *sender
+	statements []*usage.Statement
+}
+
+// totals checks every statement's signature and proofs and sums their
+// records; exact: requests and compute units must equal what was sent.
+func (m *metered) totals(t *testing.T, exact bool) (verified, requests uint64) {
+	t.Helper()
+	var units uint64
+	for _, st := range m.statements {
+		for _, r := range st.Records {
+			requests += r.Requests
+			units += r.ComputeUnits
+			verified += r.Verified
+			if r.Verified > r.Requests {
+				t.Errorf("%s: %d verified of %d served", r.Provider, r.Verified, r.Requests)
+			}
+		}
+	}
+	t.Logf("%d calls sent in two gateway runs; %d statements count %d served answers, %d verified", m.sent.calls, len(m.statements), requests, verified)
+	if exact && (requests != m.sent.calls || units != m.sent.units) {
+		t.Fatalf("statements count %d requests and %d compute units; the test sent %d calls of %d units", requests, units, m.sent.calls, m.sent.units)
+	}
+	return verified, requests
+}
+
+// meterAcrossRestart runs a metering gateway twice on one store (the
+// embedded one, or PostgreSQL at dsn), sending calls each time, then
+// states what the second run left (as its next start would) and returns
+// every statement.
+func meterAcrossRestart(ctx context.Context, t *testing.T, d *devnet.Devnet, verify bool, dsn string) *metered {
 	dir := t.TempDir()
 	gatewayConfig := func() *config.Config {
 		cfg := devnetgw.Config(d.Info(), "127.0.0.1:0", "127.0.0.1:0")
@@ -137,11 +193,14 @@ func TestGatewayMeteringAcrossRestart(t *testing.T) {
 		// Without verification each call is one answer routing hands back
 		// (with it, proofs and quorum votes are answers too); hedging stays
 		// on: a hedge loser's answer is not counted.
-		cfg.Verify.Enabled = false
+		cfg.Verify.Enabled = verify
 		cfg.Usage.Enabled = true
 		cfg.Usage.KeyFile = filepath.Join(dir, "usage.key")
 		cfg.Usage.Epoch = config.Duration(2 * time.Second)
 		cfg.Usage.FlushInterval = config.Duration(100 * time.Millisecond)
+		if dsn != "" {
+			cfg.Usage.Store, cfg.Usage.PostgresDSN = config.UsageStorePostgres, dsn
+		}
 		return cfg
 	}
 	s := &sender{t: t, client: &http.Client{Timeout: 10 * time.Second}, costs: usage.NewCosts(nil, 0)}
@@ -171,13 +230,6 @@ func TestGatewayMeteringAcrossRestart(t *testing.T) {
 	s.traffic(gw, accounts, 30)
 	devnetgw.Stop(gw)
 
-	// State what the second run left unstated (its last epoch), with the
-	// gateway's key on its store file, as the next start would.
-	db, err := store.Open(filepath.Join(dir, "gateway.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	key, err := usage.LoadOrCreateKey(filepath.Join(dir, "usage.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -185,34 +237,44 @@ func TestGatewayMeteringAcrossRestart(t *testing.T) {
 	if key.Address().Hex() != signer {
 		t.Fatalf("the key file holds %s, the gateway signed as %s", key.Address().Hex(), signer)
 	}
-	emb := usage.NewEmbedded(db)
-	m, err := usage.New(usage.Options{Store: emb, Signer: key, Epoch: 2 * time.Second, Now: func() time.Time { return time.Now().Add(time.Hour) }})
+	var st usage.Store
+	if dsn != "" {
+		pg, err := usage.OpenPostgres(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pg.Close()
+		st = pg
+	} else {
+		db, err := store.Open(filepath.Join(dir, "gateway.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		st = usage.NewEmbedded(db)
+	}
+	later := func() time.Time { return time.Now().Add(time.Hour) }
+	m, err := usage.New(usage.Options{Store: st, Signer: key, Epoch: 2 * time.Second, Now: later})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.CloseEpochs(ctx); err != nil {
 		t.Fatal(err)
 	}
-	all, err := emb.Statements(ctx, "", 1_000_000)
+	all, err := st.Statements(ctx, "", 1_000_000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var requests, units uint64
+	out := &metered{sent: s}
 	for _, b := range all {
-		st, err := usage.DecodeStatement(b)
+		sm, err := usage.DecodeStatement(b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.Verify(key.Address()); err != nil {
+		if _, err := sm.Verify(key.Address()); err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range st.Records {
-			requests += r.Requests
-			units += r.ComputeUnits
-		}
+		out.statements = append(out.statements, sm)
 	}
-	t.Logf("%d calls sent in two gateway runs, %d statements", s.calls, len(all))
-	if requests != s.calls || units != s.units {
-		t.Fatalf("statements count %d requests and %d compute units; the test sent %d calls of %d units", requests, units, s.calls, s.units)
-	}
+	return out
 }
