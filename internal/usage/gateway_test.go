@@ -90,7 +90,11 @@ func (s *sender) traffic(gw *server.Gateway, accounts []devnet.Account, n int) {
 func statementsOnAdmin(ctx context.Context, t *testing.T, gw *server.Gateway) (signer string, sts []json.RawMessage) {
 	t.Helper()
 	for {
-		resp, err := http.Get("http://" + gw.AdminAddr() + "/usage/statements?limit=50")
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+gw.AdminAddr()+"/usage/statements?limit=50", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package usage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -180,14 +181,16 @@ func (m *Meter) CloseEpochs(ctx context.Context) ([]*Statement, error) {
 		return nil, err
 	}
 	var all []*Statement
-	for _, ep := range epochs {
+	var errs []error
+	for _, ep := range epochs { // one epoch that cannot be stated does not hold up the others
 		sts, err := m.state(ctx, ep)
 		if err != nil {
-			return all, err
+			errs = append(errs, fmt.Errorf("usage epoch %s: %w", time.Unix(ep, 0).UTC().Format(time.RFC3339), err))
+			continue
 		}
 		all = append(all, sts...)
 	}
-	return all, nil
+	return all, errors.Join(errs...)
 }
 
 // state builds, signs and stores the statements of epoch ep.
@@ -223,12 +226,9 @@ func (m *Meter) state(ctx context.Context, ep int64) ([]*Statement, error) {
 func (m *Meter) Run(ctx context.Context) {
 	tick := time.NewTicker(m.o.FlushInterval)
 	defer tick.Stop()
-	unstated := false // an epoch's statements failed: retried at each tick
 	closeEpochs := func() {
-		_, err := m.CloseEpochs(ctx)
-		unstated = err != nil
-		if err != nil && ctx.Err() == nil {
-			m.o.Logger.Warn("usage statements not written; retrying", "err", err)
+		if _, err := m.CloseEpochs(ctx); err != nil && ctx.Err() == nil {
+			m.o.Logger.Warn("usage statements not written; retried at the next epoch's end", "err", err)
 		}
 	}
 	closeEpochs()
@@ -246,9 +246,7 @@ func (m *Meter) Run(ctx context.Context) {
 			return
 		case <-tick.C:
 			epochEnd.Stop()
-			if unstated {
-				closeEpochs()
-			} else if err := m.Flush(ctx); err != nil && ctx.Err() == nil {
+			if err := m.Flush(ctx); err != nil && ctx.Err() == nil {
 				m.o.Logger.Warn("usage counts not written; kept for the next flush", "err", err)
 			}
 		case <-epochEnd.C:
