@@ -219,15 +219,24 @@ func (m *Meter) state(ctx context.Context, ep int64) ([]*Statement, error) {
 	return sts, nil
 }
 
+// storeTimeout bounds one write to the store (a flush, an epoch's
+// statements).
+const storeTimeout = 10 * time.Second
+
 // Run flushes every FlushInterval and states each epoch once it ended,
-// until ctx ends; then it flushes what is left (bounded by 10 s) and
+// until ctx ends; then it flushes what is left (bounded by storeTimeout) and
 // returns. It states the epochs that ended while the gateway was down at
 // once.
 func (m *Meter) Run(ctx context.Context) {
 	tick := time.NewTicker(m.o.FlushInterval)
 	defer tick.Stop()
+	// A store that hangs must not hold the loop: each write is bounded
+	// (counts it could not write are kept for the next).
+	bounded := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, storeTimeout) }
 	closeEpochs := func() {
-		if _, err := m.CloseEpochs(ctx); err != nil && ctx.Err() == nil {
+		cctx, cancel := bounded()
+		defer cancel()
+		if _, err := m.CloseEpochs(cctx); err != nil && ctx.Err() == nil {
 			m.o.Logger.Warn("usage statements not written; retried at the next epoch's end", "err", err)
 		}
 	}
@@ -238,7 +247,7 @@ func (m *Meter) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			epochEnd.Stop()
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 			if err := m.Flush(fctx); err != nil {
 				m.o.Logger.Error("usage counts lost at shutdown", "err", err)
 			}
@@ -246,9 +255,11 @@ func (m *Meter) Run(ctx context.Context) {
 			return
 		case <-tick.C:
 			epochEnd.Stop()
-			if err := m.Flush(ctx); err != nil && ctx.Err() == nil {
+			fctx, cancel := bounded()
+			if err := m.Flush(fctx); err != nil && ctx.Err() == nil {
 				m.o.Logger.Warn("usage counts not written; kept for the next flush", "err", err)
 			}
+			cancel()
 		case <-epochEnd.C:
 			closeEpochs()
 		}
