@@ -166,3 +166,26 @@ func (s *Set) Usage() http.Handler {
 		m.Handler().ServeHTTP(w, r)
 	})
 }
+
+// RecordAudit counts one audit of provider on chain in its usage record,
+// passed or failed (the continuous audit calls it); nothing when metering
+// is off or the provider is unknown.
+func (s *Set) RecordAudit(chain, provider string, passed bool) {
+	if s.usage == nil {
+		return
+	}
+	m := s.usage.meter.Load()
+	if m == nil {
+		return
+	}
+	for _, c := range s.chains {
+		if c.cfg.Name != chain {
+			continue
+		}
+		for _, p := range c.cfg.Providers {
+			if p.Name == provider {
+				m.Audit(chain, provider, p.Labels.Operator, passed)
+			}
+		}
+	}
+}
