@@ -47,7 +47,8 @@ func (s *Set) Chains() []*Chain { return s.chains }
 func (s *Set) Evidence() http.Handler { return s.evidence }
 
 // Open opens broadcast.store, when set, and hands it to every chain's
-// watch so that tracked transactions survive a restart.
+// watch so that tracked transactions survive a restart; with usage
+// metering on, it opens the meter's store and key (usage.go).
 func (s *Set) Open() error {
 	if s.storePath == "" {
 		return s.usage.open(nil)
