@@ -115,8 +115,15 @@ func DecodeStatement(b []byte) (*Statement, error) {
 // ErrInvalid is wrapped by every reason a statement or record fails Verify.
 var ErrInvalid = errors.New("invalid")
 
+// invalidError is a reason for ErrInvalid, which it matches (errors.Is)
+// without repeating the word.
+type invalidError struct{ reason string }
+
+func (e *invalidError) Error() string        { return e.reason }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return &invalidError{fmt.Sprintf(format, args...)}
 }
 
 // Verify checks st: its records belong to it and hash to its root, its

@@ -3,9 +3,11 @@ package usage
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/accounts"
@@ -136,5 +138,15 @@ func TestKeyFile(t *testing.T) {
 	}
 	if _, err := LoadOrCreateKey(path); err == nil {
 		t.Fatal("a key file others may read was accepted")
+	}
+}
+
+// TestInvalidIsErrInvalid: every reason Verify gives matches ErrInvalid.
+func TestInvalidIsErrInvalid(t *testing.T) {
+	st, _ := NewStatement(NewSigner(testKey(t, 7)), "op", 3600, 3600, testRecords("op", 2))
+	st.Records[0].Requests++
+	_, err := st.Verify(common.Address{})
+	if !errors.Is(err, ErrInvalid) || strings.Contains(err.Error(), "invalid") {
+		t.Fatalf("err = %v: want ErrInvalid, its reason in plain words", err)
 	}
 }
