@@ -29,6 +29,7 @@ func commands() map[string]command {
 		"serve":   {"run the gateway from a YAML config", runServe},
 		"config":  {"work with config files (config check FILE)", runConfig},
 		"version": {"print the version and source revision the binary was built from", runVersion},
+		"usage":   {"check a signed usage statement and an operator's record (usage verify FILE)", runUsage},
 	}
 }
 
@@ -86,6 +87,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		fmt.Fprintf(stderr, "rpcmesh %s: %v\n", args[0], err)
+		var ec interface{ ExitCode() int } // a command's own exit code (usage verify)
+		if errors.As(err, &ec) {
+			return ec.ExitCode()
+		}
 		return 1
 	}
 	return 0

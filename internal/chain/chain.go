@@ -50,6 +50,7 @@ type shared struct {
 	tx       *txwatch.Metrics
 	verify   *metrics.Verify
 	evidence *verify.EvidenceLog
+	usage    *metering // nil: metering off (usage.go)
 }
 
 // newChain builds a chain's objects; nothing runs until Run is called.
@@ -94,7 +95,7 @@ func newChain(cfg *config.Config, ch *config.Chain, sh shared, logger *slog.Logg
 		ProviderTimeout: cfg.Health.ProviderTimeout.D(),
 		Providers:       c.providers,
 		Head:            c.head,
-		Observer:        sh.metrics,
+		Observer:        sh.observer(ch), // the metrics, and usage metering (usage.go)
 	})
 	c.bcast, c.watch = newTxWatch(cfg, ch, c, sh.tx, logger)
 	c.verify = ch.EffectiveVerify(cfg.Verify)
@@ -103,6 +104,7 @@ func newChain(cfg *config.Config, ch *config.Chain, sh shared, logger *slog.Logg
 		MaxChanges: cfg.Filters.MaxChanges, MaxBytes: cfg.Filters.MaxChangesBytes, MaxTotalBytes: cfg.Filters.MaxTotalBytes, Timeout: cfg.Filters.Timeout.D()}, nil)
 	c.pipeline = assemble.Build(assemble.Parts{Config: cfg, Chain: ch, Verify: c.verify, Head: c.head, Router: c.router,
 		Watch: c.watch, Filters: c.filters, Evidence: sh.evidence, Metrics: sh.verify, Logger: logger})
+	c.pipeline = sh.metered(ch, c.pipeline)
 	return c
 }
 

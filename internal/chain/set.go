@@ -21,6 +21,7 @@ type Set struct {
 	evidence  *verify.EvidenceLog
 	storePath string
 	db        *store.DB // the embedded store, open between Open and Close
+	usage     *metering // usage metering (usage.go); nil when off
 }
 
 // NewSet builds every chain of cfg, their metrics registered with m and
@@ -30,8 +31,8 @@ func NewSet(cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) *Set {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Set{evidence: verify.NewEvidenceLog(cfg.Verify.Evidence), storePath: cfg.Broadcast.Store}
-	sh := shared{metrics: m, tx: txwatch.NewMetrics(m.Registry), verify: metrics.NewVerify(m.Registry), evidence: s.evidence}
+	s := &Set{evidence: verify.NewEvidenceLog(cfg.Verify.Evidence), storePath: cfg.Broadcast.Store, usage: newMetering(cfg, logger)}
+	sh := shared{metrics: m, tx: txwatch.NewMetrics(m.Registry), verify: metrics.NewVerify(m.Registry), evidence: s.evidence, usage: s.usage}
 	for i := range cfg.Chains {
 		s.chains = append(s.chains, newChain(cfg, &cfg.Chains[i], sh, logger))
 	}
@@ -46,10 +47,11 @@ func (s *Set) Chains() []*Chain { return s.chains }
 func (s *Set) Evidence() http.Handler { return s.evidence }
 
 // Open opens broadcast.store, when set, and hands it to every chain's
-// watch so that tracked transactions survive a restart.
+// watch so that tracked transactions survive a restart; with usage
+// metering on, it opens the meter's store and key (usage.go).
 func (s *Set) Open() error {
 	if s.storePath == "" {
-		return nil
+		return s.usage.open(nil)
 	}
 	db, err := store.Open(s.storePath)
 	if err != nil {
@@ -63,6 +65,11 @@ func (s *Set) Open() error {
 		}
 	}
 	s.db = db
+	if err := s.usage.open(db); err != nil {
+		db.Close()
+		s.db = nil
+		return err
+	}
 	return nil
 }
 
@@ -70,6 +77,7 @@ func (s *Set) Open() error {
 // all stopped.
 func (s *Set) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	wg.Go(func() { s.usage.run(ctx) })
 	for _, c := range s.chains {
 		wg.Add(1)
 		go func() {
@@ -86,6 +94,7 @@ func (s *Set) Close() error {
 	for _, c := range s.chains {
 		c.Close()
 	}
+	s.usage.close()
 	if s.db == nil {
 		return nil
 	}

@@ -31,6 +31,7 @@ func Default() *Config {
 		},
 		Admin:  Admin{Listen: "127.0.0.1:9545"},
 		Verify: DefaultVerify(),
+		Usage:  DefaultUsage(),
 		Limits: Limits{
 			MaxBodyBytes:          1 << 20,
 			MaxBatchItems:         100,

@@ -72,5 +72,6 @@ func (r *Router) Call(ctx context.Context, p *upstream.Provider, req *Request) (
 	defer cancel()
 	v, err := p.Call(cctx, req.Method, req.Params)
 	r.observe(p, req.Method, time.Since(start), err)
+	r.serve(p, req.Method, err)
 	return v, err
 }

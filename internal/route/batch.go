@@ -189,6 +189,9 @@ func (r *Router) sendBatch(ctx context.Context, items []*batchItem) {
 	for i, it := range items {
 		ans := answers[i]
 		je, answered := ans.Err.(*jsonrpc.Error) // not wrapped: a node failure is an *upstream.Error
+		if ans.Err == nil || answered && !missingData(je) {
+			r.serve(p, it.req.Method, ans.Err)
+		}
 		switch {
 		case ans.Err == nil:
 			it.res = Result{Value: ans.Result, Provider: p.Name(), Attempts: launched, Hedged: won.a.hedge}

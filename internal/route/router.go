@@ -57,6 +57,13 @@ type Observer interface {
 	Hedge(chain, method string)
 }
 
+// ServedObserver is an Observer that also learns which answers routing
+// handed back to its caller (usage metering counts those, not hedge
+// losers): the provider's result or its own JSON-RPC error answer.
+type ServedObserver interface {
+	Served(chain, provider, method string)
+}
+
 // Options configure a Router.
 type Options struct {
 	Chain           string
@@ -77,6 +84,7 @@ type Router struct {
 	providers []*upstream.Provider
 	head      *head.Tracker
 	obs       Observer
+	served    ServedObserver // obs, when it wants served answers; else nil
 	shares    *shareWindow
 	snaps     sync.Pool // *[]upstream.Snapshot for pickFrom, see snapshots
 }
@@ -99,6 +107,7 @@ func New(o Options) *Router {
 		providers: o.Providers,
 		head:      o.Head,
 		obs:       o.Observer,
+		served:    servedObserver(o.Observer),
 		shares:    newShareWindow(window),
 	}
 }
@@ -178,6 +187,9 @@ func (r *Router) Do(ctx context.Context, req *Request) (Result, error) {
 		select {
 		case a := <-d.results:
 			d.running = slices.DeleteFunc(d.running, func(x *attempt) bool { return x == a })
+			if a.err == nil || !r.retryable(write, a.err) {
+				r.serve(a.p, req.Method, a.err) // the call's answer, unless a failure
+			}
 			if a.err == nil {
 				return Result{Value: a.value, Provider: a.p.Name(), Attempts: d.launched, Hedged: a.hedge}, nil
 			}
@@ -245,6 +257,20 @@ func (d *do) launch(ctx context.Context, hedge bool) bool {
 func (r *Router) observe(p *upstream.Provider, method string, d time.Duration, err error) {
 	if r.obs != nil {
 		r.obs.Attempt(r.chain, p.Name(), method, d, outcome(err))
+	}
+}
+
+// servedObserver is o as a ServedObserver, or nil.
+func servedObserver(o Observer) ServedObserver {
+	s, _ := o.(ServedObserver)
+	return s
+}
+
+// serve reports an answer handed back to the caller, when it is the
+// provider's (its result or its JSON-RPC error).
+func (r *Router) serve(p *upstream.Provider, method string, err error) {
+	if r.served != nil && (err == nil || isAnswer(err)) {
+		r.served.Served(r.chain, p.Name(), method)
 	}
 }
 

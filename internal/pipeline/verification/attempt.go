@@ -67,6 +67,7 @@ func (v *Verifier) attemptsFrom(ctx context.Context, c *pipeline.Call, first Req
 		res, err := chk(ctx, a, call)
 		if err == nil {
 			c.Report.Set(pipeline.ClassProof, "", a.Operator)
+			c.Provider = a.Provider // served by: for logs and usage metering
 			return res, nil
 		}
 		var fb *fallback

@@ -1,0 +1,154 @@
+package usage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// flaky is a Store whose Add fails while failing is set.
+type flaky struct {
+	Store
+	failing bool
+}
+
+func (f *flaky) Add(ctx context.Context, counts []Record) error {
+	if f.failing {
+		return errors.New("disk full")
+	}
+	return f.Store.Add(ctx, counts)
+}
+
+// TestFlushFailureKeepsCounts: counts a failed flush could not write are
+// written by the next one, merged with what came in between.
+func TestFlushFailureKeepsCounts(t *testing.T) {
+	emb, db := openEmbedded(t, filepath.Join(t.TempDir(), "gw.db"))
+	defer db.Close()
+	st := &flaky{Store: emb, failing: true}
+	c := &clock{}
+	t0 := time.Unix(1_800_000_000, 0)
+	c.set(t0)
+	m := newMeter(t, st, c)
+	for range 5 {
+		m.Served("eth", "a1", "alpha", "eth_call")
+	}
+	if err := m.Flush(context.Background()); err == nil {
+		t.Fatal("a failed write was not reported")
+	}
+	for range 3 {
+		m.Served("eth", "a1", "alpha", "eth_call")
+	}
+	st.failing = false
+	c.set(t0.Add(time.Minute))
+	sts, err := m.CloseEpochs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sts) != 1 || sts[0].Records[0].Requests != 8 || sts[0].Records[0].ComputeUnits != 8*30 {
+		t.Fatalf("statements %+v, want one record of 8 requests, 240 units", sts)
+	}
+}
+
+// TestEpochThatCannotBeStatedHoldsUpNoOther: an epoch whose records were
+// counted under two epoch lengths (usage.epoch changed across a restart)
+// is reported and left; the next epoch is stated.
+func TestEpochThatCannotBeStatedHoldsUpNoOther(t *testing.T) {
+	emb, db := openEmbedded(t, filepath.Join(t.TempDir(), "gw.db"))
+	defer db.Close()
+	ctx := context.Background()
+	mixed := []Record{
+		{Chain: "eth", Provider: "a1", Operator: "alpha", EpochStart: 7200, EpochSeconds: 60, Requests: 1},
+		{Chain: "eth", Provider: "a2", Operator: "alpha", EpochStart: 7200, EpochSeconds: 3600, Requests: 1},
+		{Chain: "eth", Provider: "a1", Operator: "alpha", EpochStart: 10800, EpochSeconds: 60, Requests: 1},
+	}
+	if err := emb.Add(ctx, mixed); err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{}
+	c.set(time.Unix(20000, 0))
+	sts, err := newMeter(t, emb, c).CloseEpochs(ctx)
+	if err == nil || !strings.Contains(err.Error(), "1970-01-01T02:00:00Z") {
+		t.Fatalf("err = %v, want the mixed epoch named", err)
+	}
+	if len(sts) != 1 || sts[0].EpochStart != 10800 {
+		t.Fatalf("statements %+v, want the epoch at 10800", sts)
+	}
+}
+
+// TestStatementsHandler: the admin listing filters by operator, bounds
+// its length and refuses a bad limit.
+func TestStatementsHandler(t *testing.T) {
+	emb, db := openEmbedded(t, filepath.Join(t.TempDir(), "gw.db"))
+	defer db.Close()
+	_, _ = statementsAfterTraffic(t, emb)
+	c := &clock{}
+	m := newMeter(t, emb, c)
+	m.o.MaxStatements = 3
+	get := func(query string) (int, []json.RawMessage) {
+		rec := httptest.NewRecorder()
+		m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/usage/statements"+query, nil))
+		var body struct {
+			Signer     string            `json:"signer"`
+			Statements []json.RawMessage `json:"statements"`
+		}
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		if rec.Code == http.StatusOK && body.Signer != m.Signer().Address().Hex() {
+			t.Fatalf("signer %q", body.Signer)
+		}
+		return rec.Code, body.Statements
+	}
+	for _, tc := range []struct {
+		query string
+		code  int
+		n     int
+	}{
+		{"", 200, 3},          // bounded by max_statements
+		{"?limit=2", 200, 2},  //
+		{"?limit=50", 200, 3}, // never above max_statements
+		{"?operator=beta", 200, 2},
+		{"?operator=nobody", 200, 0},
+		{"?limit=0", 400, 0},
+		{"?limit=x", 400, 0},
+	} {
+		code, sts := get(tc.query)
+		if code != tc.code || len(sts) != tc.n {
+			t.Errorf("%q: HTTP %d with %d statements, want %d with %d", tc.query, code, len(sts), tc.code, tc.n)
+		}
+	}
+	_, sts := get("?operator=beta")
+	for i, b := range sts {
+		st, err := DecodeStatement(b)
+		if err != nil || st.Operator != "beta" {
+			t.Fatalf("statement %d: %v %+v", i, err, st)
+		}
+		if i > 0 {
+			prev, _ := DecodeStatement(sts[i-1])
+			if prev.EpochStart <= st.EpochStart {
+				t.Fatal("statements not newest epoch first")
+			}
+		}
+	}
+}
+
+// BenchmarkServed is the cost a served answer adds to the request path,
+// from many goroutines at once.
+func BenchmarkServed(b *testing.B) {
+	m, err := New(Options{Store: &flaky{}, Signer: NewSigner(testKey(b, 1))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	providers := []string{"a1", "a2", "b1", "c1", "d1", "e1"}
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			m.Served("eth", providers[i%len(providers)], "op", "eth_call")
+			i++
+		}
+	})
+}

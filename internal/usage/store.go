@@ -1,0 +1,194 @@
+package usage
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/rpcmesh/rpcmesh/internal/store"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Store keeps usage records and statements durably. The Meter writes to
+// it from one goroutine, in batches; readers (the admin listener) may call
+// it concurrently.
+type Store interface {
+	// Add adds the counts of each record to the stored record of the same
+	// epoch, chain and provider (created at zero), all or none.
+	Add(ctx context.Context, counts []Record) error
+	// Records are the stored records of the epoch starting at epochStart,
+	// in statement order.
+	Records(ctx context.Context, epochStart int64) ([]Record, error)
+	// Unstated are the starts of the epochs before before that have
+	// records but no statements yet, oldest first.
+	Unstated(ctx context.Context, before int64) ([]int64, error)
+	// PutStatements stores an epoch's statements and marks it stated, at once.
+	PutStatements(ctx context.Context, epochStart int64, sts []*Statement) error
+	// Statements are stored statements (their JSON as Statement.Encode
+	// made it), newest epoch first, then by operator; operator "" for
+	// every operator; at most limit.
+	Statements(ctx context.Context, operator string, limit int) ([]json.RawMessage, error)
+}
+
+// The embedded store's buckets.
+const (
+	bucketRecords    = "usage_records"    // epoch ‖ chain 0 provider → Record JSON
+	bucketStatements = "usage_statements" // epoch ‖ operator → Statement JSON
+	bucketStated     = "usage_stated"     // epoch → "" once its statements exist
+)
+
+// Embedded is the Store in the gateway's bbolt file (internal/store).
+type Embedded struct {
+	db *store.DB
+}
+
+// NewEmbedded keeps usage in db; the caller owns db and closes it.
+func NewEmbedded(db *store.DB) *Embedded { return &Embedded{db: db} }
+
+// epochKey is epochStart as 8 big-endian bytes, so keys sort by epoch.
+func epochKey(epochStart int64) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(epochStart))
+}
+
+func recordKey(r *Record) []byte {
+	k := epochKey(r.EpochStart)
+	k = append(k, r.Chain...)
+	k = append(k, 0)
+	return append(k, r.Provider...)
+}
+
+// Add adds counts in one transaction.
+func (e *Embedded) Add(_ context.Context, counts []Record) error {
+	return e.db.Update(func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists([]byte(bucketRecords))
+		if err != nil {
+			return err
+		}
+		for i := range counts {
+			c := &counts[i]
+			k := recordKey(c)
+			r := *c
+			if old := bk.Get(k); old != nil {
+				if err := json.Unmarshal(old, &r); err != nil {
+					return fmt.Errorf("usage record %s/%s: %w", c.Chain, c.Provider, err)
+				}
+				r.add(c)
+			}
+			b, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if err := bk.Put(k, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Records reads one epoch's records; keys sort by chain, then provider.
+func (e *Embedded) Records(_ context.Context, epochStart int64) ([]Record, error) {
+	var out []Record
+	prefix := epochKey(epochStart)
+	err := e.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket([]byte(bucketRecords))
+		if bk == nil {
+			return nil
+		}
+		c := bk.Cursor()
+		for k, v := c.Seek(prefix); k != nil && strings.HasPrefix(string(k), string(prefix)); k, v = c.Next() {
+			var r Record
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("usage record %q: %w", k, err)
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	sortRecords(out) // "a\x00z" before "a-b\x00..." by key, but statement order compares chain first
+	return out, err
+}
+
+// Unstated walks the records' epochs below before.
+func (e *Embedded) Unstated(_ context.Context, before int64) ([]int64, error) {
+	var out []int64
+	err := e.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket([]byte(bucketRecords))
+		if bk == nil {
+			return nil
+		}
+		stated := tx.Bucket([]byte(bucketStated))
+		c := bk.Cursor()
+		for k, _ := c.First(); k != nil; {
+			ep := int64(binary.BigEndian.Uint64(k[:8]))
+			if ep >= before {
+				break
+			}
+			if stated == nil || stated.Get(k[:8]) == nil {
+				out = append(out, ep)
+			}
+			k, _ = c.Seek(epochKey(ep + 1)) // the next epoch
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PutStatements writes an epoch's statements and its stated mark in one
+// transaction.
+func (e *Embedded) PutStatements(_ context.Context, epochStart int64, sts []*Statement) error {
+	return e.db.Update(func(tx *bolt.Tx) error {
+		bs, err := tx.CreateBucketIfNotExists([]byte(bucketStatements))
+		if err != nil {
+			return err
+		}
+		for _, st := range sts {
+			if err := bs.Put(append(epochKey(epochStart), st.Operator...), st.Encode()); err != nil {
+				return err
+			}
+		}
+		done, err := tx.CreateBucketIfNotExists([]byte(bucketStated))
+		if err != nil {
+			return err
+		}
+		return done.Put(epochKey(epochStart), []byte{})
+	})
+}
+
+// Statements walks the statements from the newest epoch back.
+func (e *Embedded) Statements(_ context.Context, operator string, limit int) ([]json.RawMessage, error) {
+	var out []json.RawMessage
+	err := e.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket([]byte(bucketStatements))
+		if bk == nil {
+			return nil
+		}
+		c := bk.Cursor()
+		// Within one epoch keys run by operator; collect an epoch, then
+		// append it in operator order, newest epoch first.
+		var epoch []json.RawMessage
+		var cur []byte
+		flush := func() {
+			out = append(out, epoch...)
+			epoch = epoch[:0]
+		}
+		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+			if cur != nil && string(k[:8]) != string(cur) {
+				flush()
+			}
+			cur = append(cur[:0], k[:8]...)
+			if operator != "" && string(k[8:]) != operator {
+				continue
+			}
+			epoch = append([]json.RawMessage{append(json.RawMessage(nil), v...)}, epoch...)
+		}
+		flush()
+		return nil
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, err
+}
