@@ -29,6 +29,7 @@ func commands() map[string]command {
 		"serve":   {"run the gateway from a YAML config", runServe},
 		"config":  {"work with config files (config check FILE)", runConfig},
 		"version": {"print the version and source revision the binary was built from", runVersion},
+		"vet":     {"vet a candidate provider against the admitted ones (vet URL --against CONFIG)", runVet},
 	}
 }
 
@@ -84,6 +85,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := cmd.run(ctx, args[1:], stdout, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
+		}
+		var code exitCode
+		if errors.As(err, &code) {
+			return int(code) // the command said why
 		}
 		fmt.Fprintf(stderr, "rpcmesh %s: %v\n", args[0], err)
 		return 1

@@ -59,7 +59,6 @@ func errorsFailure(r ErrorsResult) *Failure {
 	return &Failure{Criterion: CritErrors, Reason: "bad requests are not answered with JSON-RPC error objects", Evidence: ev}
 }
 
-
 // throttleFailure is the throttling criterion's failure when the
 // candidate's 429s carried no Retry-After, or nil.
 func throttleFailure(r ErrorsResult) *Failure {
