@@ -3,7 +3,6 @@ package vet
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -131,6 +130,3 @@ func sameURL(a, b string) bool {
 	norm := func(s string) string { return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(s), "/")) }
 	return a != "" && norm(a) == norm(b)
 }
-
-// errNoReference is returned when the reference cannot establish a header.
-var errNoReference = errors.New("the admitted operators cannot establish it")

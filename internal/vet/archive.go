@@ -15,9 +15,10 @@ import (
 const maxArchiveProbes = 40
 
 // prober is one eth_getProof of an account at a block, checked against the
-// block's agreed header: true when the candidate served the state and its
-// proof holds; a refusal (pruned state) is false with its message; a proof
-// that does not hold is recorded by lie and counts as not served.
+// block's agreed header: true when the candidate served the state; a
+// refusal (pruned state) is false with its message. A proof that does not
+// hold is recorded by lie (correctness) and counts as served: the archive
+// check measures depth, the correctness check honesty.
 type prober struct {
 	c       *client
 	ref     *admitted
@@ -45,7 +46,7 @@ func (p *prober) has(ctx context.Context, n uint64) (bool, error) {
 		return false, nil
 	case raw != nil:
 		p.lie(verify.NewEvidence("candidate", "eth_getProof", verify.ProofParams(p.account, nil, h.Hash()), raw, err))
-		return false, nil
+		return true, nil
 	}
 	p.refusal = fmt.Sprintf("block %d: %v", n, err)
 	return false, nil

@@ -146,20 +146,25 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return ExitReject
 }
 
-// parseInterleaved parses flags before and after the one positional
-// argument (the URL), so that `vet URL --chain C` works as `vet --chain C URL`.
+// parseInterleaved parses flags before and after the positional
+// arguments, so that `vet URL --chain C` works as `vet --chain C URL`;
+// the first positional is the candidate, the others are returned.
 func parseInterleaved(fs *flag.FlagSet, args []string) (rest []string, candidate string, err error) {
-	if err := fs.Parse(args); err != nil {
-		return nil, "", err
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, "", err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if fs.NArg() == 0 {
+	if len(pos) == 0 {
 		return nil, "", nil
 	}
-	candidate = fs.Arg(0)
-	if err := fs.Parse(fs.Args()[1:]); err != nil {
-		return nil, "", err
-	}
-	return fs.Args(), candidate, nil
+	return pos[1:], pos[0], nil
 }
 
 // fail prints err in plain words and returns ExitError.

@@ -44,13 +44,6 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("HTTP %d %s: %s", e.Status, http.StatusText(e.Status), e.Body)
 }
 
-// throttled reports whether err is the candidate saying "too many requests".
-func throttled(err error) bool {
-	var he *HTTPError
-	var re *RPCError
-	return errors.As(err, &he) && he.Status == http.StatusTooManyRequests || errors.As(err, &re) && re.Code == -32005
-}
-
 // client calls the candidate over HTTP, one JSON-RPC call per request; a
 // 429 is waited out (Retry-After, bounded) and counted, so the other checks
 // still get answers from a candidate that throttles.
@@ -73,7 +66,7 @@ func newClient(url string, timeout time.Duration) *client {
 func (c *client) close() { c.http.CloseIdleConnections() }
 
 // call sends one call and returns its result, an *RPCError, an *HTTPError
-// or a transport error.
+// or a transport error; a 429 is waited out (postPatient).
 func (c *client) call(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
 	if params == nil {
 		params = json.RawMessage("[]")
@@ -82,12 +75,19 @@ func (c *client) call(ctx context.Context, method string, params json.RawMessage
 	if err != nil {
 		return nil, fmt.Errorf("%s: encode params: %w", method, err)
 	}
+	return c.callOnce(ctx, body)
+}
+
+// postPatient posts body; a 429 is counted and waited out (its
+// Retry-After, at most maxRetryWait) and the request sent again, at most
+// throttleRetries times.
+func (c *client) postPatient(ctx context.Context, body []byte) (int, http.Header, []byte, error) {
 	for try := 0; ; try++ {
-		res, err := c.callOnce(ctx, body)
-		var he *HTTPError
-		if try >= throttleRetries || !errors.As(err, &he) || he.Status != http.StatusTooManyRequests {
-			return res, err
+		status, hdr, answer, err := c.post(ctx, body)
+		if err != nil || status != http.StatusTooManyRequests || try >= throttleRetries {
+			return status, hdr, answer, err
 		}
+		he := &HTTPError{Status: status, RetryAfter: hdr.Get("Retry-After"), Body: excerpt(answer)}
 		c.mu.Lock()
 		c.throttles++
 		c.last429 = he
@@ -100,14 +100,14 @@ func (c *client) call(ctx context.Context, method string, params json.RawMessage
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, ctx.Err()
+			return 0, nil, nil, ctx.Err()
 		case <-t.C:
 		}
 	}
 }
 
 func (c *client) callOnce(ctx context.Context, body []byte) (json.RawMessage, error) {
-	status, hdr, answer, err := c.post(ctx, body)
+	status, hdr, answer, err := c.postPatient(ctx, body)
 	if err != nil {
 		return nil, err
 	}

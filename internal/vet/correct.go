@@ -35,6 +35,15 @@ func (f *findings) lie(e verify.Evidence) {
 	}
 }
 
+// skip records what was not checked.
+func (f *findings) skip(what string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.skipped) < maxEvidence {
+		f.skipped = append(f.skipped, what)
+	}
+}
+
 // note records one checked answer: right, wrong (evidence) or not checked.
 func (f *findings) note(method string, params, raw json.RawMessage, err error) {
 	switch {
@@ -46,11 +55,7 @@ func (f *findings) note(method string, params, raw json.RawMessage, err error) {
 		e := verify.NewEvidence("candidate", method, params, raw, err)
 		f.lie(e)
 	default:
-		f.mu.Lock()
-		if len(f.skipped) < maxEvidence {
-			f.skipped = append(f.skipped, fmt.Sprintf("%s %s: %v", method, params, err))
-		}
-		f.mu.Unlock()
+		f.skip(fmt.Sprintf("%s %s: %v", method, params, err))
 	}
 }
 
@@ -59,7 +64,8 @@ func (f *findings) note(method string, params, raw json.RawMessage, err error) {
 // headers the admitted operators agree on (internal/verify): blocks,
 // receipts, logs, a transaction and its receipt, and for each account its
 // proof, balance, nonce, code and first storage slot.
-func checkCorrectness(ctx context.Context, c *client, ref *admitted, cfg *params.ChainConfig, s *sample, f *findings) {
+// State is asked at blocks from oldestState only.
+func checkCorrectness(ctx context.Context, c *client, ref *admitted, cfg *params.ChainConfig, s *sample, oldestState uint64, f *findings) {
 	var jobs []func()
 	numbers := make([]uint64, 0, len(s.blocks))
 	for n := range s.blocks {
@@ -69,6 +75,10 @@ func checkCorrectness(ctx context.Context, c *client, ref *admitted, cfg *params
 	for _, n := range numbers {
 		b := s.blocks[n]
 		jobs = append(jobs, func() { checkBlock(ctx, c, ref, cfg, b, f) })
+		if n < oldestState {
+			f.skip(fmt.Sprintf("state at block %d: older than the candidate keeps", n))
+			continue
+		}
 		for _, a := range s.accounts {
 			jobs = append(jobs, func() { checkAccount(ctx, c, ref, b, a, f) })
 		}

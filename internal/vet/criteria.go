@@ -53,6 +53,13 @@ type Duration time.Duration
 // MarshalText writes d as "500ms".
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
+// UnmarshalText reads "500ms", so a JSON report decodes back.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	*d = Duration(v)
+	return err
+}
+
 // D is d as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 

@@ -21,7 +21,7 @@ func checkErrors(ctx context.Context, c *client) ErrorsResult {
 	var r ErrorsResult
 	for _, p := range errorProbes {
 		pr := ErrorProbe{What: p.what}
-		status, _, body, err := c.post(ctx, []byte(p.body))
+		status, _, body, err := c.postPatient(ctx, []byte(p.body))
 		switch {
 		case err != nil:
 			pr.Answer = err.Error()

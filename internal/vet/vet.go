@@ -133,19 +133,18 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	step("archive: state from block %d (%d blocks deep, genesis %v)", r.Archive.OldestState, r.Archive.Depth, r.Archive.Genesis)
 
-	lo := max(r.Archive.OldestState, top-min(top, 1023))
+	lo := top - min(top, 1023)
 	numbers := spread(lo, top, crit.SampleBlocks)
 	step("correctness: %d blocks from %d to %d, checked against agreed headers", len(numbers), lo, top)
-	if len(numbers) > 0 {
-		s, err := takeSample(ctx, ref, cfg, numbers, crit.SampleAccounts)
-		if err != nil {
-			return nil, err
-		}
-		checkCorrectness(ctx, c, ref, cfg, s, f)
-		r.Correctness.Blocks = numbers
-		for _, a := range s.accounts {
-			r.Correctness.Accounts = append(r.Correctness.Accounts, a.Hex())
-		}
+	s, err := takeSample(ctx, ref, cfg, numbers, crit.SampleAccounts)
+	if err != nil {
+		return nil, err
+	}
+	// State is asked only where the candidate keeps it (archive above).
+	checkCorrectness(ctx, c, ref, cfg, s, r.Archive.OldestState, f)
+	r.Correctness.Blocks = numbers
+	for _, a := range s.accounts {
+		r.Correctness.Accounts = append(r.Correctness.Accounts, a.Hex())
 	}
 	r.Correctness.Checked, r.Correctness.Failed, r.Correctness.Skipped = f.checked, f.failed, f.skipped
 	step("correctness: %d answers proven right, %d wrong, %d not checked", sum(f.checked), len(f.failed), len(f.skipped))
@@ -178,7 +177,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 // judge sets the verdict and the failures, in the criteria's order.
 func judge(r *Report) {
 	crit := r.Criteria
-	r.Failed = nil
+	r.Failed = []Failure{}
 	for _, f := range []*Failure{
 		syncFailure(r.Sync, crit.MaxLagBlocks),
 		methodsFailure(r.Methods),
