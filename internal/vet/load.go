@@ -106,7 +106,11 @@ func loadFailures(r LoadResult, crit Criteria) []Failure {
 // kindsEvidence lists a step's error kinds (throttling ones or the others)
 // with counts and a sample message.
 func kindsEvidence(st LoadStep, throttle bool) []string {
-	var ev []string
+	n, what := st.Failed, "failed"
+	if throttle {
+		n, what = st.Throttled, "throttled"
+	}
+	ev := []string{fmt.Sprintf("at %g req/s: %d of %d calls %s (p99 %.1f ms)", st.Rate, n, st.Calls, what, st.P99)}
 	for kind, n := range st.Errors {
 		if isThrottleKind(kind) != throttle {
 			continue

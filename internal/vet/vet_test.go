@@ -148,6 +148,10 @@ func TestVetRejectsFaultyNodes(t *testing.T) {
 			case !strings.Contains(got.Reason, tc.reason) || len(got.Evidence) == 0:
 				t.Fatalf("%s failed with reason %q and evidence %v: want %q and evidence\n%s", tc.want, got.Reason, got.Evidence, tc.reason, text.String())
 			}
+			if tc.want != CritCorrectness && slices.Contains(rep.FailedCriteria(), CritCorrectness) {
+				// A node that is pruned, slow, behind or throttling is not a liar.
+				t.Errorf("an honest %s node failed correctness\n%s", tc.name, text.String())
+			}
 			t.Logf("%s: failed %v\n%s", tc.name, rep.FailedCriteria(), text.String())
 		})
 	}
