@@ -36,6 +36,10 @@ type admitted struct {
 	wg     sync.WaitGroup
 }
 
+// maxTrustWalk bounds how far below the agreed head a header is trusted by
+// its parent-hash links.
+const maxTrustWalk = 64
+
 // startAdmitted builds and runs the chain's providers, leaving out one
 // whose URL is the candidate's (vetting a provider already in the config).
 func startAdmitted(cfg *config.Config, ch *config.Chain, candidate string, logger *slog.Logger) (*admitted, error) {
@@ -62,8 +66,12 @@ func startAdmitted(cfg *config.Config, ch *config.Chain, candidate string, logge
 		ProviderTimeout: cfg.Health.ProviderTimeout.D(), Providers: a.providers, Head: a.head})
 	a.asker = verification.Routed{Router: router}
 	vc := ch.EffectiveVerify(cfg.Verify)
+	// A sample spread over a thousand blocks would cost a header fetch per
+	// block walked: beyond maxTrustWalk, headers are trusted by operator
+	// agreement instead (head_agreement calls each), as the gateway trusts
+	// blocks beyond max_walk_blocks.
 	a.trust = verify.NewLinkedTrust(verification.AnchorFrom(a.head), verification.HeaderFetcher(a.asker, vc.Attempts, nil),
-		uint64(vc.MaxWalkBlocks), vc.HeaderCache).WithMaxWalks(vc.MaxConcurrentWalks).
+		uint64(min(vc.MaxWalkBlocks, maxTrustWalk)), vc.HeaderCache).WithMaxWalks(vc.MaxConcurrentWalks).
 		WithAgreedHeaders(verification.AgreedHeader(a.asker, a.head.Agreement(), vc.Attempts, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
