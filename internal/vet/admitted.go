@@ -59,8 +59,13 @@ func startAdmitted(cfg *config.Config, ch *config.Chain, candidate string, logge
 		}))
 		a.names = append(a.names, pc.Name)
 	}
-	if len(a.providers) == 0 {
-		return nil, fmt.Errorf("chain %q has no admitted provider to compare the candidate with", ch.Name)
+	operators := map[string]bool{}
+	for _, p := range a.providers {
+		operators[p.Labels().Operator] = true
+	}
+	if len(operators) < a.head.Agreement() {
+		return nil, fmt.Errorf("chain %q has %d admitted operators besides the candidate (%s), and head_agreement needs %d to agree on a head",
+			ch.Name, len(operators), strings.Join(a.names, ", "), a.head.Agreement())
 	}
 	router := route.New(route.Options{Chain: ch.Name, Routing: ch.EffectiveRouting(cfg.Routing), MaxLagBlocks: ch.LagLimit(cfg.Health),
 		ProviderTimeout: cfg.Health.ProviderTimeout.D(), Providers: a.providers, Head: a.head})

@@ -31,6 +31,7 @@ type RPCError struct {
 	Data    json.RawMessage `json:"data,omitempty"`
 }
 
+// Error says the code and message.
 func (e *RPCError) Error() string { return fmt.Sprintf("error %d: %s", e.Code, e.Message) }
 
 // HTTPError is an answer with a status other than 200.
@@ -40,6 +41,7 @@ type HTTPError struct {
 	Body       string // an excerpt
 }
 
+// Error says the status and the start of the body.
 func (e *HTTPError) Error() string {
 	return fmt.Sprintf("HTTP %d %s: %s", e.Status, http.StatusText(e.Status), e.Body)
 }

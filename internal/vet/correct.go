@@ -83,22 +83,7 @@ func checkCorrectness(ctx context.Context, c *client, ref *admitted, cfg *params
 			jobs = append(jobs, func() { checkAccount(ctx, c, ref, b, a, f) })
 		}
 	}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, probeConcurrency)
-	for _, job := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			defer func() { <-sem }()
-			job()
-		}()
-	}
-	wg.Wait()
+	runBounded(ctx, probeConcurrency, jobs)
 }
 
 // checkBlock checks the candidate's block, receipts, logs and first

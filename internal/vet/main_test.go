@@ -68,8 +68,15 @@ const testVetting = `vetting:
 `
 
 // writeConfig writes a gateway config whose chain "devnet" has node1–node3
-// as providers (chain ID chainID), with extra appended, and returns its path.
+// as providers (chain ID chainID, head_agreement 2), with extra appended,
+// and returns its path.
 func writeConfig(t *testing.T, chainID uint64, extra string) string {
+	t.Helper()
+	return writeConfigOf(t, chainID, []string{"node1", "node2", "node3"}, extra)
+}
+
+// writeConfigOf is writeConfig with the named nodes as providers.
+func writeConfigOf(t *testing.T, chainID uint64, nodes []string, extra string) string {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, `health:
@@ -83,7 +90,7 @@ chains:
     head_agreement: 2
     providers:
 `, chainID)
-	for _, name := range []string{"node1", "node2", "node3"} {
+	for _, name := range nodes {
 		n, _ := dn.Node(name)
 		fmt.Fprintf(&b, "      - {name: %s, http: %q, ws: %q, labels: {operator: %s, tier: partner}}\n", name, n.HTTP, n.WS, n.Labels.Operator)
 	}

@@ -61,6 +61,31 @@ func probeParams(method string, s *sample) json.RawMessage {
 	return raw
 }
 
+// runBounded runs jobs on n workers and returns when all ran (or ctx
+// ended and the rest were dropped).
+func runBounded(ctx context.Context, n int, jobs []func()) {
+	ch := make(chan func())
+	var wg sync.WaitGroup
+	for range min(n, len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for job := range ch {
+				job()
+			}
+		}()
+	}
+	defer wg.Wait()
+	defer close(ch)
+	for _, job := range jobs {
+		select {
+		case ch <- job:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
 // notServed reports whether err says the method is not served (as
 // opposed to a refusal of the arguments, which a serving node gives).
 func notServed(err error) (string, bool) {
@@ -90,20 +115,16 @@ func checkMethods(ctx context.Context, c *client, s *sample, crit Criteria) Meth
 	methods := slices.Concat(crit.RequiredMethods, crit.OptionalMethods)
 	served := make([]bool, len(methods))
 	why := make([]string, len(methods))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, probeConcurrency)
+	jobs := make([]func(), len(methods))
 	for i, m := range methods {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
+		jobs[i] = func() {
 			_, err := c.call(ctx, m, probeParams(m, s))
-			why[i], served[i] = notServed(err)
-			served[i] = !served[i]
-		}()
+			var not bool
+			why[i], not = notServed(err)
+			served[i] = !not
+		}
 	}
-	wg.Wait()
+	runBounded(ctx, probeConcurrency, jobs)
 	for i, m := range methods {
 		required := i < len(crit.RequiredMethods)
 		switch {

@@ -85,6 +85,29 @@ func TestVetAdmitsHealthyNode(t *testing.T) {
 	}
 }
 
+// TestVetLeavesCandidateOut: vetting a provider that is already in the
+// config compares it with the others only, and admits it.
+func TestVetLeavesCandidateOut(t *testing.T) {
+	needDevnet(t)
+	cfg, err := config.Load(writeConfig(t, dn.Info().ChainID, testVetting))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crit, err := CriteriaFrom(cfg.Vetting)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(ctxT(t, 90*time.Second), Options{URL: nodeURL(t, "node1") + "/", Config: cfg, Criteria: crit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rep.Admitted, []string{"node2", "node3"}) || rep.Verdict != Admit {
+		var text bytes.Buffer
+		_ = rep.WriteText(&text)
+		t.Errorf("admitted %v, verdict %s: want node2, node3 and admit\n%s", rep.Admitted, rep.Verdict, text.String())
+	}
+}
+
 // TestVetRejectsFaultyNodes: against a lying, lagging, rate-limited,
 // pruned and slow node (devnet faults on node5), vet rejects each for the
 // right reason: the criterion the fault breaks fails, with evidence.
@@ -201,6 +224,8 @@ func TestVetBadInput(t *testing.T) {
 		{"bad flag value", []string{nodeURL(t, "node4"), "--against", good, "--max-p99", "fast"}, `"fast" is not a duration`},
 		{"unknown chain", []string{nodeURL(t, "node4"), "--against", good, "--chain", "mainnet"}, `the config has no chain "mainnet" (it has devnet)`},
 		{"unreachable URL", []string{"http://127.0.0.1:1", "--against", good}, "does not answer eth_chainId: cannot reach it"},
+		{"too few admitted besides the candidate", []string{nodeURL(t, "node1"), "--against", writeConfigOf(t, dn.Info().ChainID, []string{"node1", "node2"}, "")},
+			`chain "devnet" has 1 admitted operators besides the candidate (node2), and head_agreement needs 2`},
 		{"wrong chain", []string{nodeURL(t, "node4"), "--against", writeConfig(t, 1, testVetting)}, "wrong chain: the candidate " + nodeURL(t, "node4") + " serves chain ID 1337, the chain vetted for has chain ID 1"},
 	}
 	for _, tc := range cases {
