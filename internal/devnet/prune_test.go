@@ -13,11 +13,12 @@ import (
 // TestPruneFault: a pruned node answers state reads at old blocks with
 // geth's "historical state … is not available" (-32000), over HTTP and
 // WebSocket, by number, tag and hash, while recent state, old blocks and
-// the node itself behind its proxy keep answering.
+// the node itself behind its proxy keep answering; cleared, old state is
+// back.
 func TestPruneFault(t *testing.T) {
 	const keep = 2
 	waitHeight(t, keep+4)
-	stage(t, "node2", FaultPrune, `{"keep": 2}`)
+	f := stage(t, "node2", FaultPrune, `{"keep": 2}`)
 	n, _ := dn.Node("node2")
 	direct, _ := dn.DirectURL("node2")
 	addr := dn.Info().Accounts[0].Address
@@ -66,6 +67,12 @@ func TestPruneFault(t *testing.T) {
 		if err := c.CallContext(ctx, &bal, "eth_getBalance", addr, hexutil.Uint64(head)); err != nil {
 			t.Errorf("%s: state at the head on a pruned node: %v", url, err)
 		}
+	}
+	if err := dn.ClearFault(f.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dial(t, n.HTTP).BalanceAt(ctxT(t, 10*time.Second), keyAddr(dn.Keys()[0]), big.NewInt(1)); err != nil {
+		t.Errorf("old state once the prune fault is cleared: %v", err)
 	}
 	dc := dial(t, direct)
 	if _, err := dc.BalanceAt(ctxT(t, 10*time.Second), keyAddr(dn.Keys()[0]), big.NewInt(1)); err != nil {
