@@ -122,6 +122,7 @@ func TestJudge(t *testing.T) {
 		{"ahead", func(r *Report) { r.Sync.Lag = -100 }, CritSync},
 		{"syncing", func(r *Report) { r.Sync.Syncing = true }, CritSync},
 		{"another fork", func(r *Report) { r.Sync.OnAgreedChain = false }, CritSync},
+		{"no head", func(r *Report) { r.Sync = SyncResult{Error: "eth_syncing: HTTP 503"} }, CritSync},
 		{"missing method", func(r *Report) { r.Methods.Missing = map[string]string{"eth_getProof": "error -32601"} }, CritMethods},
 		{"pruned", func(r *Report) { r.Archive = ArchiveResult{Head: 99, OldestState: 90, Depth: 9} }, CritArchive},
 		{"lie", func(r *Report) { r.Correctness.Failed = make([]verify.Evidence, 1) }, CritCorrectness},

@@ -66,6 +66,7 @@ type SyncResult struct {
 	Syncing       bool   `json:"syncing"`
 	OnAgreedChain bool   `json:"onAgreedChain"` // its block at its head number hashes as the agreed one
 	Note          string `json:"note,omitempty"`
+	Error         string `json:"error,omitempty"` // why its head could not be read
 }
 
 // MethodsResult is which methods the candidate serves.

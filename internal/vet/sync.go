@@ -75,6 +75,8 @@ func syncFailure(r SyncResult, maxLag uint64) *Failure {
 		ev = append(ev, r.Note)
 	}
 	switch {
+	case r.Error != "":
+		return &Failure{Criterion: CritSync, Reason: "its head could not be read", Evidence: []string{r.Error}}
 	case r.Lag > 0 && uint64(lag) > maxLag:
 		return &Failure{Criterion: CritSync, Reason: fmt.Sprintf("lagging: %d blocks behind the agreed head (at most %d)", lag, maxLag), Evidence: ev}
 	case r.Lag < 0 && uint64(lag) > maxLag:

@@ -105,7 +105,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 	step("sync state and lag")
 	if r.Sync, err = checkSync(ctx, c, ref); err != nil {
-		r.Sync.Note = err.Error()
+		r.Sync.Error = err.Error()
 	}
 	cfg := verify.ChainConfigFor(ch.ChainID)
 	top := agreed.Number
@@ -162,7 +162,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if syncFailure(r.Sync, crit.MaxLagBlocks) != nil {
 		// One more look: a head measured at a block boundary may be a block off.
 		step("sync state and lag, again")
-		if again, err := checkSync(ctx, c, ref); err == nil && syncFailure(again, crit.MaxLagBlocks) == nil {
+		if again, err := checkSync(ctx, c, ref); err == nil && (r.Sync.Error != "" || syncFailure(again, crit.MaxLagBlocks) == nil) {
 			r.Sync = again
 		}
 	}
