@@ -30,6 +30,7 @@ func commands() map[string]command {
 		"config":  {"work with config files (config check FILE)", runConfig},
 		"version": {"print the version and source revision the binary was built from", runVersion},
 		"usage":   {"check a signed usage statement and an operator's record (usage verify FILE)", runUsage},
+		"vet":     {"vet a candidate provider against the admitted ones (vet URL --against CONFIG)", runVet},
 	}
 }
 
@@ -86,12 +87,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		var ee *exitError
+		if errors.As(err, &ee) && ee.err == nil {
+			return ee.code // the command has said why
+		}
 		fmt.Fprintf(stderr, "rpcmesh %s: %v\n", args[0], err)
-		var ec interface{ ExitCode() int } // a command's own exit code (usage verify)
-		if errors.As(err, &ec) {
-			return ec.ExitCode()
+		if ee != nil {
+			return ee.code
 		}
 		return 1
 	}
 	return 0
 }
+
+// exitError is a command's error with the exit status it stands for; with
+// no err, the command has already said why.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }

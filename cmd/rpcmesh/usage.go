@@ -15,18 +15,6 @@ import (
 	meter "github.com/rpcmesh/rpcmesh/internal/usage"
 )
 
-// exitError is an error with the exit code it stands for.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-// ExitCode is the process's exit code for e.
-func (e *exitError) ExitCode() int { return e.code }
-
 // Exit codes of rpcmesh usage verify.
 const (
 	exitInvalid = 1 // the statement or record does not check out

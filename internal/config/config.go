@@ -63,6 +63,7 @@ type Config struct {
 	Filters   Filters   `yaml:"filters"`   // eth_newFilter & co. kept by the gateway (filters.go)
 	Notify    Notify    `yaml:"notify"`    // webhook notifications of incidents (notify.go)
 	Usage     Usage     `yaml:"usage"`     // metering for rewards and signed statements (usage.go)
+	Vetting   Vetting   `yaml:"vetting"`   // admission criteria of rpcmesh vet (vetting.go)
 }
 
 // Server configures the public HTTP listener.

@@ -441,6 +441,8 @@ func (d *Devnet) applyLocked() {
 				s.liar = mergeLiar(s.liar, f.Params.(LieParams))
 			case FaultCensor:
 				s.censor = true
+			case FaultPrune:
+				s.pruned = prunerOf(s.pruned, f.Params.(PruneParams).Keep, d.nodes[i].eth.BlockChain())
 			}
 		}
 	}

@@ -180,6 +180,8 @@ func TestFaultValidationChangesNothing(t *testing.T) {
 		{"rate out of range", FaultSpec{Target: "node1", Kind: FaultError, Params: []byte(`{"rate": 2}`)}, ErrBadParams},
 		{"unknown lie", FaultSpec{Target: "node1", Kind: FaultLie, Params: []byte(`{"what": ["weather"]}`)}, ErrBadParams},
 		{"reorg too deep", FaultSpec{Target: "all", Kind: FaultReorg, Params: []byte(`{"depth": 1000}`)}, ErrBadParams},
+		{"prune keeps nothing", FaultSpec{Target: "node1", Kind: FaultPrune, Params: []byte(`{"keep": 0}`)}, ErrBadParams},
+		{"prune keep negative", FaultSpec{Target: "node1", Kind: FaultPrune, Params: []byte(`{"keep": -1}`)}, ErrBadParams},
 		{"params on down", FaultSpec{Target: "node1", Kind: FaultDown, Params: []byte(`{"x": 1}`)}, ErrBadParams},
 	}
 	for _, tc := range cases {

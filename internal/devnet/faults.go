@@ -26,10 +26,11 @@ const (
 	FaultCensor    FaultKind = "censor"    // transactions acknowledged, then dropped
 	FaultReorg     FaultKind = "reorg"     // the last d blocks replaced by different ones
 	FaultFlap      FaultKind = "flap"      // alternates between up and down
+	FaultPrune     FaultKind = "prune"     // state older than keep blocks answered as a pruned geth does
 )
 
 // FaultKinds lists every kind, in the order the docs present them.
-var FaultKinds = []FaultKind{FaultDown, FaultHang, FaultSlow, FaultLag, FaultError, FaultRateLimit, FaultLie, FaultCensor, FaultReorg, FaultFlap}
+var FaultKinds = []FaultKind{FaultDown, FaultHang, FaultSlow, FaultLag, FaultError, FaultRateLimit, FaultLie, FaultCensor, FaultReorg, FaultFlap, FaultPrune}
 
 // Lie targets: what a lying node tampers with.
 const (
@@ -135,6 +136,16 @@ type FlapParams struct {
 	Down Duration `json:"down"`
 }
 
+// PruneParams configure a pruned node: state at blocks more than Keep
+// below the node's own head is gone, as on a geth that is not an archive
+// node (geth keeps the last 128).
+type PruneParams struct {
+	Keep uint64 `json:"keep"`
+}
+
+// maxPruneKeep bounds how many recent states a pruned node keeps.
+const maxPruneKeep = 1_000_000
+
 // EmptyParams is the params of kinds that take none.
 type EmptyParams struct{}
 
@@ -228,6 +239,15 @@ func parseParams(kind FaultKind, raw json.RawMessage) (any, error) {
 		}
 		if p.Depth < 1 || p.Depth > maxReorgDepth {
 			return nil, fmt.Errorf("params for reorg: depth must be between 1 and %d", maxReorgDepth)
+		}
+		return p, nil
+	case FaultPrune:
+		p := PruneParams{Keep: 128}
+		if err := decode(&p); err != nil {
+			return nil, err
+		}
+		if p.Keep < 1 || p.Keep > maxPruneKeep {
+			return nil, fmt.Errorf("params for prune: keep must be between 1 and %d", maxPruneKeep)
 		}
 		return p, nil
 	case FaultFlap:

@@ -19,6 +19,7 @@ type faultSet struct {
 	rateLimit *RateLimitParams
 	liar      *liar
 	censor    bool
+	pruned    *pruner
 	changed   chan struct{}
 }
 
@@ -26,7 +27,7 @@ func newFaultSet() *faultSet { return &faultSet{changed: make(chan struct{})} }
 
 // interceptsBody says whether requests or answers must be parsed at all.
 func (f *faultSet) interceptsBody() bool {
-	return f.liar != nil || f.censor || (f.errs != nil && f.errs.Mode != "http")
+	return f.liar != nil || f.censor || f.pruned != nil || (f.errs != nil && f.errs.Mode != "http")
 }
 
 // delay is the latency a slow node adds to one answer.

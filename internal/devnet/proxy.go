@@ -231,6 +231,10 @@ func (p *proxy) exchange(ctx context.Context, msgs []*rpcMsg, batch bool, fs *fa
 	var forward []*rpcMsg
 	var forwardIdx []int
 	for i, m := range msgs {
+		if rep := fs.pruned.reply(m); rep != nil {
+			replies[i] = rep
+			continue
+		}
 		switch {
 		case fs.censor && m.Method == "eth_sendRawTransaction":
 			if rep, ok := censoredReply(m); ok {

@@ -124,6 +124,8 @@ func (s *wsSession) upstream(ctx context.Context) {
 				rep, _ = censoredReply(m)
 			case fs.errs != nil && fs.failCall():
 				rep = errorReply(m.ID, fs.errs.Code, fs.errs.Message)
+			default:
+				rep = fs.pruned.reply(m)
 			}
 			if rep != nil {
 				if !isNotification(m) {

@@ -41,6 +41,7 @@ var floors = map[string]int{
 	"internal/pipeline/verification": 6,
 	"internal/pipeline/assemble":     7, // the one place that wires the stages
 	"internal/wsfront":               7,
+	"internal/vet":                   7, // rpcmesh vet: the gateway's providers, head, router and trust, and the load tool
 	"internal/chain":                 8, // a served chain: built, run and read for the front door
 	"internal/server":                9,
 	"internal/devnetgw":              10,

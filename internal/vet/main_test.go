@@ -1,0 +1,122 @@
+package vet
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/devnet"
+)
+
+// dn is the package's devnet: node1–node3 are the admitted operators of
+// the config the tests vet against, node4 and node5 the candidates.
+var dn *devnet.Devnet
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	d, err := devnet.Start(ctx, devnet.Options{BlockTime: 500 * time.Millisecond})
+	if err == nil {
+		// Blocks with transfers, a contract's code, storage and logs, so
+		// the correctness sample has receipts, logs and storage to check.
+		_, err = d.MakeActivity(ctx)
+	}
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start devnet:", err)
+		if d != nil {
+			_ = d.Close()
+		}
+		os.Exit(1)
+	}
+	dn = d
+	code := m.Run()
+	if err := d.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "close devnet:", err)
+	}
+	os.Exit(code)
+}
+
+// needDevnet skips a test in -short mode.
+func needDevnet(t *testing.T) {
+	t.Helper()
+	if dn == nil {
+		t.Skip("needs the devnet (not in -short mode)")
+	}
+}
+
+// testVetting is the vetting section of the tests' config: a short ramp
+// and a small sample, so that one run takes seconds.
+const testVetting = `vetting:
+  target_rate: 20
+  ramp_steps: 2
+  step_duration: 1s
+  max_p99: 400ms
+  min_archive_blocks: 16
+  sample_blocks: 6
+  sample_accounts: 3
+  newheads_timeout: 8s
+  call_timeout: 5s
+`
+
+// writeConfig writes a gateway config whose chain "devnet" has node1–node3
+// as providers (chain ID chainID, head_agreement 2), with extra appended,
+// and returns its path.
+func writeConfig(t *testing.T, chainID uint64, extra string) string {
+	t.Helper()
+	return writeConfigOf(t, chainID, []string{"node1", "node2", "node3"}, extra)
+}
+
+// writeConfigOf is writeConfig with the named nodes as providers.
+func writeConfigOf(t *testing.T, chainID uint64, nodes []string, extra string) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, `health:
+  poll_interval: 200ms
+  probe_interval: 200ms
+  chain_id_interval: 2s
+  provider_timeout: 2s
+chains:
+  - name: devnet
+    chain_id: %d
+    head_agreement: 2
+    providers:
+`, chainID)
+	for _, name := range nodes {
+		n, _ := dn.Node(name)
+		fmt.Fprintf(&b, "      - {name: %s, http: %q, ws: %q, labels: {operator: %s, tier: partner}}\n", name, n.HTTP, n.WS, n.Labels.Operator)
+	}
+	b.WriteString(extra)
+	path := filepath.Join(t.TempDir(), "rpcmesh.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// nodeURL is a devnet node's HTTP URL (through its fault proxy).
+func nodeURL(t *testing.T, name string) string {
+	t.Helper()
+	n, ok := dn.Node(name)
+	if !ok {
+		t.Fatalf("no node %s", name)
+	}
+	return n.HTTP
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func writeFile(path, text string) error { return os.WriteFile(path, []byte(text), 0o600) }
