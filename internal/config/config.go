@@ -64,6 +64,7 @@ type Config struct {
 	Notify    Notify    `yaml:"notify"`    // webhook notifications of incidents (notify.go)
 	Usage     Usage     `yaml:"usage"`     // metering for rewards and signed statements (usage.go)
 	Vetting   Vetting   `yaml:"vetting"`   // admission criteria of rpcmesh vet (vetting.go)
+	Admission Admission `yaml:"admission"` // provider stages and the admin API's providers (admission.go)
 }
 
 // Server configures the public HTTP listener.
@@ -199,6 +200,9 @@ type Provider struct {
 	// one request. 0: off (default). Not used with call_transport ws.
 	CoalesceAbove int `yaml:"coalesce_above"`
 	CoalesceMax   int `yaml:"coalesce_max"` // default 32, 2..MaxCoalesce
+	// Stage is the provider's admission stage: candidate, probation or
+	// admitted (default; docs/admission.md).
+	Stage string `yaml:"stage"`
 }
 
 // Call transports (Provider.CallTransport).

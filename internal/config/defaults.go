@@ -29,9 +29,10 @@ func Default() *Config {
 			MaxHeaderBytes: 16 << 10,
 			GCPercent:      400,
 		},
-		Admin:  Admin{Listen: "127.0.0.1:9545"},
-		Verify: DefaultVerify(),
-		Usage:  DefaultUsage(),
+		Admin:     Admin{Listen: "127.0.0.1:9545"},
+		Verify:    DefaultVerify(),
+		Usage:     DefaultUsage(),
+		Admission: DefaultAdmission(),
 		Limits: Limits{
 			MaxBodyBytes:          1 << 20,
 			MaxBatchItems:         100,

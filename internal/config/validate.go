@@ -84,6 +84,7 @@ func (v *validator) config(c *Config) {
 	v.notify(c)
 	v.verify("verify", &c.Verify)
 	v.usage(c)
+	v.admission(c)
 	v.chains(c)
 }
 

@@ -25,6 +25,7 @@ var floors = map[string]int{
 	"internal/metrics":               1, // a leaf but for jsonrpc and ethmethod
 	"internal/notify":                1, // webhooks: config, status and redact only
 	"internal/usage":                 1, // metering and statements, over the embedded store
+	"internal/admission":             2, // provider stages and their transitions: store and verify only
 	"internal/upstream":              2, // provider state
 	"internal/route":                 3,
 	"internal/pipeline":              4, // the core: Call, Handler, HandleWave, Report

@@ -18,7 +18,7 @@ import (
 // is usable it may return one whose breaker is open (as Do would).
 func (r *Router) Pick(req *Request, avoid map[string]bool) *upstream.Provider {
 	var t tried
-	for _, p := range r.providers {
+	for _, p := range r.Providers() {
 		if avoid[p.Name()] {
 			t.exclude(p) // without preferring other operators
 		}
@@ -30,11 +30,13 @@ func (r *Router) Pick(req *Request, avoid map[string]bool) *upstream.Provider {
 // PickDistinct returns up to k providers of k distinct operators, on
 // distinct clouds where there are enough, best first, leaving out the
 // providers and operators named in avoid and avoidOperators (either may be
-// nil). Fewer are returned when fewer operators qualify.
+// nil). Fewer are returned when fewer operators qualify. Only admitted
+// providers are picked: these are votes (a quorum, an agreed header).
 func (r *Router) PickDistinct(req *Request, k int, avoid, avoidOperators map[string]bool) []*upstream.Provider {
 	var t tried
-	for _, p := range r.providers {
-		if avoid[p.Name()] {
+	ro := r.list()
+	for _, p := range ro.providers {
+		if avoid[p.Name()] || ro.stage(p) != Admitted {
 			t.exclude(p)
 		}
 	}
@@ -55,7 +57,7 @@ func (r *Router) PickDistinct(req *Request, k int, avoid, avoidOperators map[str
 
 // Provider returns the chain's provider named name, or nil.
 func (r *Router) Provider(name string) *upstream.Provider {
-	for _, p := range r.providers {
+	for _, p := range r.Providers() {
 		if p.Name() == name {
 			return p
 		}
@@ -67,7 +69,7 @@ func (r *Router) Provider(name string) *upstream.Provider {
 // counted in the diversity share window and reported to the observer.
 func (r *Router) Call(ctx context.Context, p *upstream.Provider, req *Request) (json.RawMessage, error) {
 	start := time.Now()
-	r.shares.add(start, p.Labels().Operator, p.Labels().Cloud)
+	r.count(start, p)
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	v, err := p.Call(cctx, req.Method, req.Params)

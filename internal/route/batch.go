@@ -35,7 +35,7 @@ func (r *Router) launchBatch(ctx context.Context, p *upstream.Provider, hedge bo
 	ba := &batchAttempt{a: r.newAttempt(ctx, p, hedge)}
 	a := ba.a
 	for range items {
-		r.shares.add(a.start, p.Labels().Operator, p.Labels().Cloud)
+		r.count(a.start, p)
 	}
 	go func() {
 		ba.answers, a.err = p.CallBatch(a.ctx, calls)
@@ -124,8 +124,9 @@ func (r *Router) sendBatch(ctx context.Context, items []*batchItem) {
 		return
 	}
 	// Route as the most demanding call: the highest pinned block, state.
-	rep := Request{Method: items[0].req.Method, Info: items[0].req.Info}
+	rep := Request{Method: items[0].req.Method, Info: items[0].req.Info, Verified: true}
 	for _, it := range items {
+		rep.Verified = rep.Verified && it.req.Verified // a probation provider only if it serves every call
 		if it.req.HasBlock && (!rep.HasBlock || it.req.Block > rep.Block) {
 			rep.Block, rep.HasBlock = it.req.Block, true
 		}

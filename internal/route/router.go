@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
@@ -35,6 +36,9 @@ type Request struct {
 	// reads) qualify. Without a block, lagging providers are skipped.
 	Block    uint64
 	HasBlock bool
+	// Verified says the caller checks the answer (a proof): only such
+	// calls may go to a provider on probation.
+	Verified bool
 }
 
 // Result is a successful call and how it was obtained.
@@ -70,23 +74,31 @@ type Options struct {
 	Routing         config.Routing
 	MaxLagBlocks    uint64
 	ProviderTimeout time.Duration
-	Providers       []*upstream.Provider
+	Providers       []*upstream.Provider // all admitted; see SetStage, Add, Remove
 	Head            *head.Tracker
 	Observer        Observer
+	// ProbationShare caps a probation provider's share of the attempts
+	// over the share window (default 0.05).
+	ProbationShare float64
 }
 
 // Router routes the calls of one chain. Safe for concurrent use.
 type Router struct {
-	chain     string
-	cfg       config.Routing
-	maxLag    uint64
-	timeout   time.Duration
-	providers []*upstream.Provider
-	head      *head.Tracker
-	obs       Observer
-	served    ServedObserver // obs, when it wants served answers; else nil
-	shares    *shareWindow
-	snaps     sync.Pool // *[]upstream.Snapshot for pickFrom, see snapshots
+	chain    string
+	cfg      config.Routing
+	maxLag   uint64
+	timeout  time.Duration
+	roster   atomic.Pointer[roster] // the providers and their stages (roster.go)
+	rosterMu sync.Mutex             // orders roster writers
+	head     *head.Tracker
+	obs      Observer
+	served   ServedObserver // obs, when it wants served answers; else nil
+	shares   *shareWindow
+	snaps    sync.Pool // *[]upstream.Snapshot for pickFrom, see snapshots
+	// probation counts attempts per provider while one is on probation,
+	// for its cap, probationCap (admission.probation_share).
+	probation    probationWindow
+	probationCap float64
 }
 
 // New builds a router over providers.
@@ -99,21 +111,29 @@ func New(o Options) *Router {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	return &Router{
-		chain:     o.Chain,
-		cfg:       o.Routing,
-		maxLag:    o.MaxLagBlocks,
-		timeout:   timeout,
-		providers: o.Providers,
-		head:      o.Head,
-		obs:       o.Observer,
-		served:    servedObserver(o.Observer),
-		shares:    newShareWindow(window),
+	probationCap := o.ProbationShare
+	if probationCap <= 0 {
+		probationCap = 0.05
 	}
+	r := &Router{
+		chain:        o.Chain,
+		cfg:          o.Routing,
+		maxLag:       o.MaxLagBlocks,
+		timeout:      timeout,
+		head:         o.Head,
+		obs:          o.Observer,
+		served:       servedObserver(o.Observer),
+		shares:       newShareWindow(window),
+		probation:    probationWindow{newShareWindow(window)},
+		probationCap: probationCap,
+	}
+	r.roster.Store(rosterOf(slices.Clone(o.Providers), nil))
+	return r
 }
 
-// Providers returns the router's providers.
-func (r *Router) Providers() []*upstream.Provider { return r.providers }
+// Providers returns the router's providers, every stage (a snapshot: the
+// list may change at run time, see Add and Remove).
+func (r *Router) Providers() []*upstream.Provider { return r.list().providers }
 
 // Shares returns the attempts in the share window and each operator's and
 // cloud's share of them.
@@ -237,7 +257,7 @@ func (d *do) launch(ctx context.Context, hedge bool) bool {
 	a := r.newAttempt(ctx, p, hedge)
 	d.launched++
 	d.running = append(d.running, a)
-	r.shares.add(a.start, p.Labels().Operator, p.Labels().Cloud)
+	r.count(a.start, p)
 	// The method, params and results, not d: the attempt may outlive Do.
 	method, params, results := d.req.Method, d.req.Params, d.results
 	go func() {
@@ -310,7 +330,7 @@ func (r *Router) hedgeDelay(t *tried) time.Duration {
 		d = p.Quantile(r.cfg.HedgeQuantile)
 	}
 	if d <= 0 { // no samples yet: the slowest known quantile of the chain
-		for _, p := range r.providers {
+		for _, p := range r.Providers() {
 			d = max(d, p.Quantile(r.cfg.HedgeQuantile))
 		}
 	}

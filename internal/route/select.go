@@ -106,18 +106,19 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 	// The candidates are on the stack for the usual chain of a few
 	// providers. Their snapshots are not: the filters' closures make what
 	// a candidate points to escape, so they come from the router's pool.
+	ro := r.list()
 	var candBuf [maxInline]candidate
 	cands := candBuf[:0]
-	if n := len(r.providers); n > maxInline {
+	if n := len(ro.providers); n > maxInline {
 		cands = make([]candidate, 0, n)
 	}
-	snapBuf := r.snapshots()
+	snapBuf := r.snapshots(len(ro.providers))
 	defer r.snaps.Put(snapBuf)
 	snaps := *snapBuf
 
 	// Hard filters: what must hold for the provider to serve the call at all.
-	for i, p := range r.providers {
-		if t.hasProvider(p) {
+	for i, p := range ro.providers {
+		if t.hasProvider(p) || !r.admits(ro, p, req) {
 			continue
 		}
 		if newOperator && t.hasOperator(p.Labels().Operator) {
@@ -183,13 +184,13 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 	return weighted(cands)
 }
 
-// snapshots returns a buffer for a snapshot of each provider, from the
-// router's pool (give it back with r.snaps.Put).
-func (r *Router) snapshots() *[]upstream.Snapshot {
-	if b, ok := r.snaps.Get().(*[]upstream.Snapshot); ok {
+// snapshots returns a buffer for a snapshot of each of n providers, from
+// the router's pool (give it back with r.snaps.Put).
+func (r *Router) snapshots(n int) *[]upstream.Snapshot {
+	if b, ok := r.snaps.Get().(*[]upstream.Snapshot); ok && len(*b) >= n {
 		return b
 	}
-	b := make([]upstream.Snapshot, len(r.providers))
+	b := make([]upstream.Snapshot, n)
 	return &b
 }
 

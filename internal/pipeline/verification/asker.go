@@ -23,6 +23,9 @@ type Request struct {
 	// that have it qualify.
 	Block    uint64
 	HasBlock bool
+	// Unchecked marks a call whose answer the stage passes on unverified
+	// (trusted): never sent to a provider on probation.
+	Unchecked bool
 }
 
 // Answer is one provider's answer.
@@ -77,7 +80,8 @@ func (a Routed) request(req Request) *route.Request {
 
 // routeRequest is req as routing takes it.
 func routeRequest(req Request) route.Request {
-	return route.Request{Method: req.Method, Params: req.Params, Info: ethmethod.Lookup(req.Method), Block: req.Block, HasBlock: req.HasBlock}
+	return route.Request{Method: req.Method, Params: req.Params, Info: ethmethod.Lookup(req.Method), Block: req.Block, HasBlock: req.HasBlock,
+		Verified: !req.Unchecked}
 }
 
 func (a Routed) call(ctx context.Context, p *upstream.Provider, req *route.Request) Answer {

@@ -132,6 +132,7 @@ func (w *wave) prove() {
 			// nil: no follow-up call (asksAgain)
 			if res, err := r.read.check(w.ctx, *a, nil); err == nil {
 				c.Report.Set(pipeline.ClassProof, "", a.Operator)
+				c.Provider = a.Provider // served by, as attempts records it
 				w.finish(c, res, nil)
 				continue
 			}

@@ -1,0 +1,196 @@
+package admission
+
+import (
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/store"
+	"github.com/rpcmesh/rpcmesh/internal/verify"
+)
+
+var t0 = time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+
+func testPolicy() Policy {
+	return Policy{PromoteAfter: time.Minute, PromoteAnswers: 10, MinAvailability: 0.9, Window: 10 * time.Second, MinCalls: 20}
+}
+
+// TestPromotion: a provider on probation is admitted only once both the
+// period has passed and enough answers were verified.
+func TestPromotion(t *testing.T) {
+	cases := []struct {
+		name     string
+		after    time.Duration
+		verified int
+		want     Stage
+	}{
+		{"too early", 30 * time.Second, 50, Probation},
+		{"too few answers", 2 * time.Minute, 9, Probation},
+		{"both", 2 * time.Minute, 10, Admitted},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := NewTracker("dev", testPolicy(), NewLog(10))
+			tr.Join("p", Probation, "added", false, t0)
+			for range tc.verified {
+				tr.Verified("p")
+			}
+			got := tr.Check(t0.Add(tc.after), map[string]Counters{"p": {Requests: 100}})
+			if s := tr.Stage("p"); s != tc.want {
+				t.Fatalf("stage %s, want %s (transitions %+v)", s, tc.want, got)
+			}
+			if tc.want == Admitted && (len(got) != 1 || got[0].From != Probation || !strings.Contains(got[0].Reason, "probation passed")) {
+				t.Errorf("transitions %+v, want one promotion with its reason", got)
+			}
+		})
+	}
+}
+
+// TestDemotionOnLie: the first lie demotes a provider on probation, with
+// the evidence linked; an admitted one stays unless DemoteAdmitted; a
+// record of another chain demotes nobody.
+func TestDemotionOnLie(t *testing.T) {
+	ev := func(chain, provider string, seq uint64) verify.EvidenceRef {
+		return verify.EvidenceRef{Seq: seq, Evidence: verify.Evidence{Chain: chain, Provider: provider, Method: "eth_getProof", Kind: "bad_proof", Failure: "bad proof"}}
+	}
+	cases := []struct {
+		name   string
+		stage  Stage
+		demote bool
+		chain  string
+		want   Stage
+	}{
+		{"probation", Probation, false, "dev", Candidate},
+		{"admitted", Admitted, false, "dev", Admitted},
+		{"admitted, demote_admitted", Admitted, true, "dev", Candidate},
+		{"other chain", Probation, false, "other", Probation},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := testPolicy()
+			p.DemoteAdmitted = tc.demote
+			tr := NewTracker("dev", p, NewLog(10))
+			tr.Join("liar", tc.stage, "config", false, t0)
+			got := tr.Lies([]verify.EvidenceRef{ev(tc.chain, "liar", 7), ev(tc.chain, "liar", 8), ev("dev", "someone-else", 9)}, t0)
+			if s := tr.Stage("liar"); s != tc.want {
+				t.Fatalf("stage %s, want %s", s, tc.want)
+			}
+			if tc.want != Candidate {
+				return
+			}
+			if len(got) != 1 || got[0].To != Candidate || len(got[0].Evidence) != 2 || got[0].Evidence[0].Seq != 7 || !strings.Contains(got[0].Reason, "proven lie") {
+				t.Errorf("transitions %+v, want one demotion linking evidence 7 and 8", got)
+			}
+		})
+	}
+}
+
+// TestAvailability: a provider on probation below the bound over a whole
+// window is demoted; not before the window is whole, nor with too few calls.
+func TestAvailability(t *testing.T) {
+	cases := []struct {
+		name             string
+		requests, failed uint64
+		span             time.Duration
+		want             Stage
+	}{
+		{"healthy", 100, 5, 11 * time.Second, Probation},
+		{"failing", 100, 50, 11 * time.Second, Candidate},
+		{"failing, window not whole", 100, 50, 5 * time.Second, Probation},
+		{"failing, too few calls", 10, 10, 11 * time.Second, Probation},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := NewTracker("dev", testPolicy(), NewLog(10))
+			tr.Join("p", Probation, "added", false, t0)
+			tr.Check(t0, map[string]Counters{"p": {}})
+			var got []Transition
+			steps := uint64(10)
+			for i := uint64(1); i <= steps; i++ {
+				c := Counters{Requests: tc.requests * i / steps, Failures: tc.failed * i / steps}
+				got = append(got, tr.Check(t0.Add(tc.span*time.Duration(i)/time.Duration(steps)), map[string]Counters{"p": c})...)
+			}
+			if s := tr.Stage("p"); s != tc.want {
+				t.Fatalf("stage %s, want %s (%+v)", s, tc.want, got)
+			}
+			if tc.want == Candidate && (len(got) != 1 || !strings.Contains(got[0].Reason, "sustained failure")) {
+				t.Errorf("transitions %+v, want one demotion for sustained failure", got)
+			}
+		})
+	}
+}
+
+// TestLogBoundAndRestore: the log keeps max transitions per chain, in the
+// store too, and a restart restores the stage last recorded over the
+// config's (a demoted provider stays demoted).
+func TestLogBoundAndRestore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rpcmesh.db")
+	db, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := NewLog(3)
+	if err := log.Open(db); err != nil {
+		t.Fatal(err)
+	}
+	tr := NewTracker("dev", testPolicy(), log)
+	if _, rec := tr.Join("old", Admitted, "config", true, t0); rec != nil {
+		t.Errorf("an admitted provider of the config recorded %+v; want nothing, as before admission existed", rec)
+	}
+	tr.Join("p", Probation, "added", false, t0)
+	for i := range 4 {
+		tr.Set("p", []Stage{Candidate, Probation}[i%2], "operator", t0)
+	}
+	tr.Lies([]verify.EvidenceRef{{Seq: 1, Evidence: verify.Evidence{Chain: "dev", Provider: "p"}}}, t0) // p on probation: demoted
+	if err := log.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := log.List("dev", 0); len(got) != 3 || got[0].Seq != 6 || got[0].To != Candidate {
+		t.Fatalf("kept %+v, want the newest 3, seq 6 first", got)
+	}
+	db.Close()
+
+	db, err = store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	log = NewLog(3)
+	if err := log.Open(db); err != nil {
+		t.Fatal(err)
+	}
+	if got := log.List("dev", 0); len(got) != 3 || got[0].Seq != 6 || len(got[0].Evidence) != 1 {
+		t.Fatalf("after reopening: %+v, want the same 3", got)
+	}
+	tr = NewTracker("dev", testPolicy(), log)
+	if s, rec := tr.Join("p", Admitted, "config", true, t0); s != Candidate || rec != nil {
+		t.Errorf("restored p as %s (recorded %+v), want candidate as last recorded", s, rec)
+	}
+	if got := tr.Leave("p", "removed", t0); got.Seq != 7 || got.To != Removed {
+		t.Errorf("leave: %+v, want seq 7 to removed", got)
+	}
+}
+
+// TestConcurrentUse runs the tracker's calls at once (for -race).
+func TestConcurrentUse(t *testing.T) {
+	tr := NewTracker("dev", testPolicy(), NewLog(100))
+	var wg sync.WaitGroup
+	for i := range 4 {
+		name := []string{"a", "b", "c", "d"}[i]
+		wg.Go(func() {
+			tr.Join(name, Probation, "added", false, t0)
+			for j := range 200 {
+				tr.Verified(name)
+				tr.Check(t0.Add(time.Duration(j)*time.Second), map[string]Counters{name: {Requests: uint64(j)}})
+				_ = tr.Entries()
+			}
+			tr.Leave(name, "gone", t0)
+		})
+	}
+	wg.Wait()
+	if n := len(tr.Entries()); n != 0 {
+		t.Errorf("%d providers left, want 0", n)
+	}
+}
