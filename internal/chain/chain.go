@@ -8,10 +8,10 @@ package chain
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"sync"
 
+	"github.com/rpcmesh/rpcmesh/internal/admission"
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
@@ -28,17 +28,17 @@ import (
 
 // Chain is one served chain: its providers, agreed head, router and pipeline.
 type Chain struct {
-	cfg       *config.Chain
-	head      *head.Tracker
-	providers []*upstream.Provider
-	router    *route.Router
-	pipeline  pipeline.Handler
-	hub       *subscribe.Hub // eth_subscribe over WS, fed by the agreed head
-	filters   *filters.Store // eth_newFilter & co., fed by the hub
-	bcast     *txbroadcast.Broadcaster
-	watch     *txwatch.Watcher // accepted transactions until included
-	verify    config.Verify    // the chain's verification settings
-	lagLimit  uint64
+	cfg      *config.Chain
+	head     *head.Tracker
+	adm      *admitting // provider stages, run-time providers (admission.go)
+	router   *route.Router
+	pipeline pipeline.Handler
+	hub      *subscribe.Hub // eth_subscribe over WS, fed by the agreed head
+	filters  *filters.Store // eth_newFilter & co., fed by the hub
+	bcast    *txbroadcast.Broadcaster
+	watch    *txwatch.Watcher // accepted transactions until included
+	verify   config.Verify    // the chain's verification settings
+	lagLimit uint64
 	// readyStale is health.ready_stale_blocks: how many block times the
 	// head may stand still before the chain is not ready.
 	readyStale float64
@@ -51,6 +51,8 @@ type shared struct {
 	verify   *metrics.Verify
 	evidence *verify.EvidenceLog
 	usage    *metering // nil: metering off (usage.go)
+	// admission is the log of provider stage transitions (admission.go).
+	admission *admission.Log
 }
 
 // newChain builds a chain's objects; nothing runs until Run is called.
@@ -58,45 +60,22 @@ func newChain(cfg *config.Config, ch *config.Chain, sh shared, logger *slog.Logg
 	c := &Chain{cfg: ch, lagLimit: ch.LagLimit(cfg.Health), readyStale: cfg.Health.ReadyStaleBlocks}
 	c.head = head.New(head.Options{Agreement: ch.HeadAgreement, FinalityDepth: ch.FinalityDepth,
 		StaleBlocks: cfg.Health.HeadStaleBlocks, Logger: logger.With("chain", ch.Name)})
+	c.adm = newAdmitting(cfg, ch, sh, logger)
+	var providers []*upstream.Provider
 	for _, pc := range ch.Providers {
-		c.providers = append(c.providers, upstream.New(upstream.Options{
-			Chain:            ch.Name,
-			ChainID:          ch.ChainID,
-			Provider:         pc,
-			Health:           cfg.Health,
-			MaxResponseBytes: cfg.Limits.MaxResponseBytes,
-			Logger:           logger,
-			BlockTime:        c.head.BlockTime,
-			// Heads must hash to what they claim before they vote, when the
-			// chain's headers can be hashed (verification on).
-			CheckHeaderHash: ch.EffectiveVerify(cfg.Verify).Enabled,
-			OnHeadLie: func(p *upstream.Provider, raw json.RawMessage, err error) {
-				e := verify.NewEvidence(p.Name(), "eth_getBlockByNumber", json.RawMessage(`["latest",false]`), raw, err)
-				e.Chain, e.Operator = ch.Name, p.Labels().Operator
-				sh.evidence.Record(e)
-				sh.verify.Rejected(ch.Name, p.Name(), "eth_getBlockByNumber", verify.Kind(err))
-			},
-			OnHead: func(p *upstream.Provider, b head.Block) {
-				before, _ := c.head.Latest()
-				c.head.Observe(p.Name(), p.Labels().Operator, b)
-				if after, _ := c.head.Latest(); after.Number > before.Number {
-					c.pokeBehind(after.Number)
-				}
-			},
-			OnTag: func(p *upstream.Provider, tag string, n uint64) {
-				c.head.ObserveTag(p.Labels().Operator, tag, n)
-			},
-		}))
+		providers = append(providers, c.newProvider(pc)) // admission.go
 	}
 	c.router = route.New(route.Options{
 		Chain:           ch.Name,
 		Routing:         ch.EffectiveRouting(cfg.Routing),
 		MaxLagBlocks:    c.lagLimit,
 		ProviderTimeout: cfg.Health.ProviderTimeout.D(),
-		Providers:       c.providers,
+		Providers:       providers,
 		Head:            c.head,
 		Observer:        sh.observer(ch), // the metrics, and usage metering (usage.go)
+		ProbationShare:  cfg.Admission.ProbationShare,
 	})
+	c.setStages()
 	c.bcast, c.watch = newTxWatch(cfg, ch, c, sh.tx, logger)
 	c.verify = ch.EffectiveVerify(cfg.Verify)
 	c.hub = newHub(cfg, c, logger)
@@ -104,7 +83,7 @@ func newChain(cfg *config.Config, ch *config.Chain, sh shared, logger *slog.Logg
 		MaxChanges: cfg.Filters.MaxChanges, MaxBytes: cfg.Filters.MaxChangesBytes, MaxTotalBytes: cfg.Filters.MaxTotalBytes, Timeout: cfg.Filters.Timeout.D()}, nil)
 	c.pipeline = assemble.Build(assemble.Parts{Config: cfg, Chain: ch, Verify: c.verify, Head: c.head, Router: c.router,
 		Watch: c.watch, Filters: c.filters, Evidence: sh.evidence, Metrics: sh.verify, Logger: logger})
-	c.pipeline = sh.metered(ch, c.pipeline)
+	c.pipeline = c.adm.counted(sh.metered(ch, c.pipeline))
 	return c
 }
 
@@ -124,7 +103,7 @@ func (c *Chain) Hub() *subscribe.Hub { return c.hub }
 // pokeBehind asks providers whose known head is below n to poll now, so
 // that they are not skipped for calls at the new head longer than needed.
 func (c *Chain) pokeBehind(n uint64) {
-	for _, p := range c.providers {
+	for _, p := range c.providers() {
 		if h, _ := p.Head(); h.Number < n {
 			p.Poke()
 		}
@@ -135,10 +114,8 @@ func (c *Chain) pokeBehind(n uint64) {
 // the filter store's expiry until ctx ends, and returns when all stopped.
 func (c *Chain) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	loops := []func(context.Context){c.hub.Run, c.watch.Run, c.filters.Run}
-	for _, p := range c.providers {
-		loops = append(loops, p.Run)
-	}
+	// admit runs every provider's health loop (admission.go).
+	loops := []func(context.Context){c.hub.Run, c.watch.Run, c.filters.Run, c.admit}
 	for _, run := range loops {
 		wg.Add(1)
 		go func() {

@@ -14,8 +14,8 @@ import (
 // provider: its WS feed, or polling it over HTTP (through the same
 // *upstream.Provider as routed calls, so its limits apply).
 func newHub(cfg *config.Config, c *Chain, logger *slog.Logger) *subscribe.Hub {
-	sources := make([]subscribe.PendingSource, 0, len(c.providers))
-	for _, p := range c.providers {
+	sources := make([]subscribe.PendingSource, 0, len(c.providers()))
+	for _, p := range c.providers() {
 		sources = append(sources, subscribe.PendingSource{Name: p.Name(), WS: p.Config().WS, Poll: p})
 	}
 	return subscribe.New(subscribe.Options{

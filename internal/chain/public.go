@@ -17,7 +17,7 @@ func (c *Chain) Public(now time.Time) status.Chain {
 	if h, ok := c.head.Latest(); ok {
 		pc.Head, pc.HeadHash = h.Number, h.Hash
 	}
-	for _, p := range c.providers {
+	for _, p := range c.providers() {
 		s := p.Snapshot(now)
 		l := s.Labels
 		lag := c.head.Lag(s.HeadNumber)

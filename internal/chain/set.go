@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/rpcmesh/rpcmesh/internal/admission"
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
 	"github.com/rpcmesh/rpcmesh/internal/store"
@@ -20,8 +21,9 @@ type Set struct {
 	chains    []*Chain
 	evidence  *verify.EvidenceLog
 	storePath string
-	db        *store.DB // the embedded store, open between Open and Close
-	usage     *metering // usage metering (usage.go); nil when off
+	db        *store.DB      // the embedded store, open between Open and Close
+	usage     *metering      // usage metering (usage.go); nil when off
+	admission *admission.Log // provider stage transitions (admission.go)
 }
 
 // NewSet builds every chain of cfg, their metrics registered with m and
@@ -31,8 +33,10 @@ func NewSet(cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) *Set {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Set{evidence: verify.NewEvidenceLog(cfg.Verify.Evidence), storePath: cfg.Broadcast.Store, usage: newMetering(cfg, logger)}
-	sh := shared{metrics: m, tx: txwatch.NewMetrics(m.Registry), verify: metrics.NewVerify(m.Registry), evidence: s.evidence, usage: s.usage}
+	s := &Set{evidence: verify.NewEvidenceLog(cfg.Verify.Evidence), storePath: cfg.Broadcast.Store, usage: newMetering(cfg, logger),
+		admission: admission.NewLog(cfg.Admission.MaxTransitions)}
+	sh := shared{metrics: m, tx: txwatch.NewMetrics(m.Registry), verify: metrics.NewVerify(m.Registry), evidence: s.evidence, usage: s.usage,
+		admission: s.admission}
 	for i := range cfg.Chains {
 		s.chains = append(s.chains, newChain(cfg, &cfg.Chains[i], sh, logger))
 	}
@@ -65,6 +69,11 @@ func (s *Set) Open() error {
 		}
 	}
 	s.db = db
+	if err := s.admission.Open(db); err != nil {
+		db.Close()
+		s.db = nil
+		return err
+	}
 	if err := s.usage.open(db); err != nil {
 		db.Close()
 		s.db = nil

@@ -23,7 +23,7 @@ func (c *Chain) Ready() (bool, string) {
 		}
 	}
 	now := time.Now()
-	for _, p := range c.providers {
+	for _, p := range c.providers() {
 		if s := p.Snapshot(now); s.Usable() {
 			return true, ""
 		}
@@ -150,7 +150,7 @@ func (c *Chain) Status(now time.Time) Status {
 	cs.Safe, _ = c.head.Safe()
 	cs.Finalized, _ = c.head.Finalized()
 	cs.WindowAttempts, cs.OperatorShare, cs.CloudShare = c.router.Shares()
-	for _, p := range c.providers {
+	for _, p := range c.providers() {
 		s := p.Snapshot(now)
 		l := s.Labels
 		cs.Providers = append(cs.Providers, ProviderStatus{
@@ -181,7 +181,7 @@ func (c *Chain) State(now time.Time) metrics.ChainState {
 	}
 	cs.Finalized, _ = c.head.Finalized()
 	_, opShare, _ := c.router.Shares()
-	for _, p := range c.providers {
+	for _, p := range c.providers() {
 		s, t := p.Snapshot(now), p.Transport()
 		cs.Providers = append(cs.Providers, metrics.ProviderState{
 			Provider: s.Name, Operator: s.Labels.Operator, Cloud: s.Labels.Cloud, Tier: s.Labels.Tier,

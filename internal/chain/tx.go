@@ -27,10 +27,10 @@ func newTxWatch(cfg *config.Config, ch *config.Chain, c *Chain, m *txwatch.Metri
 			return h.Number, ok
 		},
 		Rank: func(penalty func(string) int) []txbroadcast.Target {
-			return txbroadcast.Ranked(c.providers, penalty)
+			return txbroadcast.Ranked(c.admitted(), penalty) // no write goes to a provider not admitted
 		},
 		Penalise: func(provider, reason string) {
-			for _, p := range c.providers {
+			for _, p := range c.providers() {
 				if p.Name() == provider {
 					p.Penalise(reason)
 				}

@@ -2,7 +2,13 @@ package config
 
 import (
 	"fmt"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Admission configures provider stages (candidate → probation →
@@ -106,3 +112,60 @@ func (v *validator) admission(c *Config) {
 		}
 	}
 }
+
+// ParseProvider reads one provider entry (YAML or JSON, the keys of
+// chains[].providers[]) over the defaults, as a request body: ${ENV} is
+// not expanded, so a body cannot read the gateway's environment. The
+// entry is checked with the config's own rules by ValidateProvider.
+func ParseProvider(data []byte) (Provider, error) {
+	p := DefaultProvider()
+	root, err := parseYAML(data, "")
+	if err != nil {
+		return p, err
+	}
+	if root == nil || root.Kind != yaml.MappingNode {
+		return p, &FieldError{Msg: "a provider entry must be an object with name and http"}
+	}
+	d := &decoder{
+		lookup:  func(string) (string, bool) { return "", false },
+		lines:   map[string]int{},
+		fromEnv: map[string]bool{},
+		budget:  maxDecodeNodes,
+	}
+	d.decode(root, reflect.ValueOf(&p).Elem(), "provider")
+	return p, joinSorted(d.errs)
+}
+
+// ValidateProvider checks p as one more provider of the chain named chain
+// in cfg, whose providers are now current (they may differ from the
+// file's after run-time changes): every rule a config file's provider
+// meets, against the chain's other providers too. It returns p completed
+// (operator and tier defaults, labels normalized) and every problem, each
+// naming its field as provider.<key>.
+func ValidateProvider(cfg *Config, chain string, current []Provider, p Provider) (Provider, error) {
+	cp := *cfg
+	cp.Chains = slices.Clone(cfg.Chains)
+	i := slices.IndexFunc(cp.Chains, func(c Chain) bool { return c.Name == chain })
+	if i < 0 {
+		return p, &FieldError{Msg: fmt.Sprintf("no chain named %s", quote(chain))}
+	}
+	cp.Chains[i].Providers = append(slices.Clone(current), p)
+	n := len(cp.Chains[i].Providers) - 1
+	cp.Complete()
+	v := &validator{}
+	v.config(&cp)
+	prefix := fmt.Sprintf("chains[%d].providers[%d]", i, n)
+	var errs []*FieldError
+	for _, e := range v.errs {
+		if strings.HasPrefix(e.Path, prefix) {
+			e.Path = "provider" + strings.TrimPrefix(e.Path, prefix)
+			e.Msg = providersRef.ReplaceAllString(e.Msg, "the provider $1")
+			errs = append(errs, e)
+		}
+	}
+	return cp.Chains[i].Providers[n], joinSorted(errs)
+}
+
+// providersRef finds "providers[3]" in a message about another provider
+// of the chain, which a request knows by name, not by index.
+var providersRef = regexp.MustCompile(`providers\[(\d+)\]`)

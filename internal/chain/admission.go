@@ -1,0 +1,339 @@
+package chain
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/admission"
+	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/head"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/redact"
+	"github.com/rpcmesh/rpcmesh/internal/route"
+	"github.com/rpcmesh/rpcmesh/internal/upstream"
+	"github.com/rpcmesh/rpcmesh/internal/verify"
+)
+
+// admitting is a chain's admission (docs/admission.md): the stage of each
+// provider, the check that promotes and demotes, what building a provider
+// at run time needs, and the providers' health loops, each stoppable on
+// its own.
+type admitting struct {
+	cfg     *config.Config
+	ch      *config.Chain
+	sh      shared
+	logger  *slog.Logger
+	tracker *admission.Tracker
+	every   time.Duration // admission.check_interval
+	drain   time.Duration // admission.drain_timeout
+
+	mu      sync.Mutex
+	entries []config.Provider             // the providers' entries now, for validating one more
+	run     context.Context               // the chain's Run context; nil before Run
+	loops   map[string]context.CancelFunc // health loops by provider name
+	wg      sync.WaitGroup                // the health loops
+	seen    uint64                        // evidence records already looked at
+}
+
+// newAdmitting returns the admission of chain ch.
+func newAdmitting(cfg *config.Config, ch *config.Chain, sh shared, logger *slog.Logger) *admitting {
+	a := cfg.Admission
+	return &admitting{cfg: cfg, ch: ch, sh: sh, logger: logger.With("chain", ch.Name, "part", "admission"),
+		tracker: admission.NewTracker(ch.Name, admission.Policy{
+			PromoteAfter: a.PromoteAfter.D(), PromoteAnswers: uint64(max(a.PromoteAnswers, 0)), MinAvailability: a.MinAvailability,
+			Window: a.AvailabilityWindow.D(), MinCalls: uint64(max(a.AvailabilityMinCalls, 0)), DemoteAdmitted: a.DemoteAdmitted,
+		}, sh.admission),
+		every: a.CheckInterval.D(), drain: a.DrainTimeout.D(),
+		entries: slices.Clone(ch.Providers), loops: map[string]context.CancelFunc{}}
+}
+
+// routeStage is s as routing knows it.
+func routeStage(s admission.Stage) route.Stage {
+	switch s {
+	case admission.Probation:
+		return route.Probation
+	case admission.Candidate, admission.Removed:
+		return route.Candidate
+	}
+	return route.Admitted
+}
+
+// newProvider builds the chain's provider of entry pc: its head reports
+// vote for the agreed head only while it is admitted.
+func (c *Chain) newProvider(pc config.Provider) *upstream.Provider {
+	a := c.adm
+	ch := a.ch
+	return upstream.New(upstream.Options{
+		Chain:            ch.Name,
+		ChainID:          ch.ChainID,
+		Provider:         pc,
+		Health:           a.cfg.Health,
+		MaxResponseBytes: a.cfg.Limits.MaxResponseBytes,
+		Logger:           a.logger,
+		BlockTime:        c.head.BlockTime,
+		// Heads must hash to what they claim before they vote, when the
+		// chain's headers can be hashed (verification on).
+		CheckHeaderHash: ch.EffectiveVerify(a.cfg.Verify).Enabled,
+		OnHeadLie: func(p *upstream.Provider, raw json.RawMessage, err error) {
+			e := verify.NewEvidence(p.Name(), "eth_getBlockByNumber", json.RawMessage(`["latest",false]`), raw, err)
+			e.Chain, e.Operator = ch.Name, p.Labels().Operator
+			a.sh.evidence.Record(e)
+			a.sh.verify.Rejected(ch.Name, p.Name(), "eth_getBlockByNumber", verify.Kind(err))
+		},
+		OnHead: func(p *upstream.Provider, b head.Block) {
+			if c.router.StageOf(p.Name()) != route.Admitted {
+				return // no vote on the agreed head before admission
+			}
+			before, _ := c.head.Latest()
+			c.head.Observe(p.Name(), p.Labels().Operator, b)
+			if after, _ := c.head.Latest(); after.Number > before.Number {
+				c.pokeBehind(after.Number)
+			}
+		},
+		OnTag: func(p *upstream.Provider, tag string, n uint64) {
+			if c.router.StageOf(p.Name()) == route.Admitted {
+				c.head.ObserveTag(p.Labels().Operator, tag, n)
+			}
+		},
+	})
+}
+
+// providers are the chain's providers now, every stage.
+func (c *Chain) providers() []*upstream.Provider { return c.router.Providers() }
+
+// admitted are the chain's admitted providers now.
+func (c *Chain) admitted() []*upstream.Provider {
+	return slices.DeleteFunc(c.providers(), func(p *upstream.Provider) bool { return c.router.StageOf(p.Name()) != route.Admitted })
+}
+
+// setStages gives the router the config's stages (before Run restores
+// any recorded since).
+func (c *Chain) setStages() {
+	for _, pc := range c.cfg.Providers {
+		c.router.SetStage(pc.Name, routeStage(admission.Stage(pc.AdmissionStage())))
+	}
+}
+
+// counted wraps the pipeline so that every answer verified by proof
+// counts for the provider that gave it (towards its promotion).
+func (a *admitting) counted(next pipeline.Handler) pipeline.Handler {
+	return pipeline.HandlerFunc(func(ctx context.Context, wave []*pipeline.Call) {
+		next.Handle(ctx, wave)
+		for _, c := range wave {
+			if c.Err == nil && c.Provider != "" && c.Report != nil && c.Report.Class() == pipeline.ClassProof {
+				a.tracker.Verified(c.Provider)
+			}
+		}
+	})
+}
+
+// admit restores the config providers' recorded stages, runs every
+// provider's health loop and the admission check until ctx ends, and
+// returns when the loops stopped.
+func (c *Chain) admit(ctx context.Context) {
+	a := c.adm
+	now := time.Now()
+	for _, pc := range c.cfg.Providers {
+		s, tr := a.tracker.Join(pc.Name, admission.Stage(pc.AdmissionStage()), "stage "+pc.AdmissionStage()+" in the config", true, now)
+		c.router.SetStage(pc.Name, routeStage(s))
+		a.logTransition(tr)
+	}
+	a.mu.Lock()
+	a.run = ctx
+	_, a.seen = a.sh.evidence.Since(0) // lies told before this run were judged by it
+	for _, p := range c.providers() {
+		a.startLoop(p)
+	}
+	a.mu.Unlock()
+
+	t := time.NewTicker(a.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			a.wg.Wait()
+			return
+		case <-t.C:
+			c.check(time.Now())
+		}
+	}
+}
+
+// startLoop runs p's health loop until the chain stops or p is removed.
+// Called with a.mu held, after Run began.
+func (a *admitting) startLoop(p *upstream.Provider) {
+	ctx, cancel := context.WithCancel(a.run)
+	a.loops[p.Name()] = cancel
+	a.wg.Go(func() { p.Run(ctx) })
+}
+
+// check applies the admission decisions due now: a demotion for each
+// provider caught lying since the last check, promotions, demotions for
+// sustained failure.
+func (c *Chain) check(now time.Time) {
+	a := c.adm
+	a.mu.Lock()
+	refs, total := a.sh.evidence.Since(a.seen)
+	a.seen = total
+	a.mu.Unlock()
+	trs := a.tracker.Lies(refs, now)
+	counters := map[string]admission.Counters{}
+	for _, p := range c.providers() {
+		s := p.RouteSnapshot(now)
+		counters[p.Name()] = admission.Counters{Requests: s.Requests, Failures: s.Failures}
+	}
+	trs = append(trs, a.tracker.Check(now, counters)...)
+	for i := range trs {
+		c.router.SetStage(trs[i].Provider, routeStage(trs[i].To))
+		a.logTransition(&trs[i])
+	}
+	if err := a.sh.admission.Err(); err != nil {
+		a.logger.Error("admission: a transition was not stored", "err", err)
+	}
+}
+
+// logTransition logs tr, if any.
+func (a *admitting) logTransition(tr *admission.Transition) {
+	if tr != nil {
+		a.logger.Info("provider stage", "provider", tr.Provider, "from", tr.From, "to", tr.To, "reason", tr.Reason)
+	}
+}
+
+// Errors of the run-time provider changes, for the admin API to tell apart.
+var (
+	// ErrUnknown: no such chain or provider.
+	ErrUnknown = errors.New("not found")
+	// ErrInvalid: the provider entry breaks a rule (the error says which).
+	ErrInvalid = errors.New("invalid provider")
+	// ErrNotRunning: the chain is not running (yet, or any more).
+	ErrNotRunning = errors.New("the chain is not running")
+)
+
+// AddProvider adds a provider to the chain at run time from its entry
+// (config.ParseProvider), checked with the config's rules against the
+// chain's providers now. It starts as candidate or probation (probation
+// when the entry names no stage), never admitted.
+func (c *Chain) AddProvider(pc config.Provider) (ProviderEntry, error) {
+	if pc.Stage == "" {
+		pc.Stage = config.StageProbation
+	}
+	if pc.Stage == config.StageAdmitted {
+		return ProviderEntry{}, fmt.Errorf("%w: provider.stage: a provider added at run time starts as candidate or probation, and is admitted after its probation", ErrInvalid)
+	}
+	a := c.adm
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.run == nil || a.run.Err() != nil {
+		return ProviderEntry{}, ErrNotRunning
+	}
+	pc, err := config.ValidateProvider(a.cfg, c.cfg.Name, a.entries, pc)
+	if err != nil {
+		return ProviderEntry{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	p := c.newProvider(pc)
+	s, tr := a.tracker.Join(pc.Name, admission.Stage(pc.Stage), "added through the admin API", false, time.Now())
+	c.router.Add(p, routeStage(s))
+	a.entries = append(a.entries, pc)
+	a.startLoop(p)
+	a.logTransition(tr)
+	return c.entry(p, a.tracker.Entries()), nil
+}
+
+// RemoveProvider takes the named provider out of routing at once, waits
+// (at most admission.drain_timeout, or until ctx ends) for its calls in
+// flight to finish, then stops its health loop, which closes it.
+func (c *Chain) RemoveProvider(ctx context.Context, name string) error {
+	a := c.adm
+	a.mu.Lock()
+	p := c.router.Remove(name)
+	if p == nil {
+		a.mu.Unlock()
+		return fmt.Errorf("%w: chain %s has no provider %q", ErrUnknown, c.cfg.Name, name)
+	}
+	a.entries = slices.DeleteFunc(a.entries, func(pc config.Provider) bool { return pc.Name == name })
+	stop := a.loops[name]
+	delete(a.loops, name)
+	tr := a.tracker.Leave(name, "removed through the admin API", time.Now())
+	a.mu.Unlock()
+	a.logTransition(&tr)
+
+	// Drain: no new call reaches p; those running finish (bounded).
+	ctx, cancel := context.WithTimeout(ctx, a.drain)
+	defer cancel()
+	if !drained(ctx, p) {
+		a.logger.Warn("removed provider still had calls in flight", "provider", name, "after", a.drain)
+	}
+	if stop != nil {
+		stop() // its health loop ends and closes p
+	} else {
+		p.Close()
+	}
+	return nil
+}
+
+// drained waits until p has no call in flight (true) or ctx ends (false).
+func drained(ctx context.Context, p *upstream.Provider) bool {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for p.RouteSnapshot(time.Now()).Inflight > 0 {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+	}
+	return true
+}
+
+// ProviderEntry is one provider in the admin listener's GET /providers:
+// its URLs redacted to scheme and host, labels, stage and state.
+type ProviderEntry struct {
+	Chain           string         `json:"chain"`
+	Name            string         `json:"name"`
+	HTTP            string         `json:"http"`
+	WS              string         `json:"ws,omitempty"`
+	Labels          config.Labels  `json:"labels"`
+	Stage           string         `json:"stage"`
+	Since           time.Time      `json:"since"`
+	VerifiedAnswers uint64         `json:"verifiedAnswers"`
+	Share           float64        `json:"probationShare"` // of the chain's attempts over the share window
+	State           upstream.State `json:"state"`
+	Requests        uint64         `json:"requests"`
+	Failures        uint64         `json:"failures"`
+}
+
+// entry is p's ProviderEntry.
+func (c *Chain) entry(p *upstream.Provider, stages map[string]admission.Entry) ProviderEntry {
+	pc := p.Config()
+	s := p.RouteSnapshot(time.Now())
+	e := stages[p.Name()]
+	out := ProviderEntry{Chain: c.cfg.Name, Name: p.Name(), HTTP: redact.URL(pc.HTTP), Labels: p.Labels(),
+		Stage: string(e.Stage), Since: e.Since, VerifiedAnswers: e.Verified, Share: c.router.ProbationShare(p.Name()),
+		State: s.State, Requests: s.Requests, Failures: s.Failures}
+	if pc.WS != "" {
+		out.WS = redact.URL(pc.WS)
+	}
+	return out
+}
+
+// Providers lists the chain's providers with their stages.
+func (c *Chain) Providers() []ProviderEntry {
+	stages := c.adm.tracker.Entries()
+	var out []ProviderEntry
+	for _, p := range c.providers() {
+		out = append(out, c.entry(p, stages))
+	}
+	return out
+}
+
+// Transition is one change of a provider's stage (internal/admission).
+type Transition = admission.Transition
+
+// Transitions are the chain's stage transitions, newest first, at most n.
+func (c *Chain) Transitions(n int) []Transition { return c.adm.sh.admission.List(c.cfg.Name, n) }
