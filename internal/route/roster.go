@@ -1,6 +1,7 @@
 package route
 
 import (
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -133,6 +134,29 @@ func (r *Router) admits(ro *roster, p *upstream.Provider, req *Request) bool {
 		return req.Verified && !r.probation.wouldExceed(p.Name(), r.probationCap)
 	}
 	return true
+}
+
+// pickProbation takes the candidates on probation out of cands and, with
+// probability probationCap (or when no other candidate is left), returns
+// one of them: a provider on probation is tried on its share of the
+// verified calls whatever its tier, so that it can earn its admission,
+// and its cap (admits) bounds what it gets.
+func (r *Router) pickProbation(ro *roster, cands []candidate) ([]candidate, *upstream.Provider) {
+	var onProbation []*upstream.Provider
+	n := 0
+	for _, c := range cands {
+		if ro.stage(c.p) == Probation {
+			onProbation = append(onProbation, c.p)
+			continue
+		}
+		cands[n] = c
+		n++
+	}
+	cands = cands[:n]
+	if len(onProbation) > 0 && (n == 0 || rand.Float64() < r.probationCap) {
+		return cands, onProbation[rand.IntN(len(onProbation))]
+	}
+	return cands, nil
 }
 
 // count counts one attempt at p in the share windows: the diversity caps'

@@ -146,6 +146,12 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 	if len(cands) == 0 {
 		return nil
 	}
+	if ro.probation { // a share of the verified calls, whatever the tiers (roster.go)
+		var p *upstream.Provider
+		if cands, p = r.pickProbation(ro, cands); p != nil {
+			return p
+		}
+	}
 	// Soft filters: dropped only if something remains.
 	cands = keep(cands, func(c candidate) bool { return c.snap.State != upstream.StateStalled })
 	cands = dropDegraded(cands)

@@ -1,0 +1,132 @@
+package route
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/ethmethod"
+	"github.com/rpcmesh/rpcmesh/internal/fakenode"
+	"github.com/rpcmesh/rpcmesh/internal/upstream"
+)
+
+// balance is a verified-or-not eth_getBalance for the roster tests.
+func balance(verified bool) *Request {
+	return &Request{Method: "eth_getBalance", Params: json.RawMessage(`["0x0000000000000000000000000000000000000001","latest"]`),
+		Info: ethmethod.Lookup("eth_getBalance"), Verified: verified}
+}
+
+// TestProbationCap: a provider on probation (in a worse tier than the
+// others: it is still tried) takes only verified calls, and its share of the window's attempts never goes above the cap over a
+// run of calls; a candidate takes none; neither is picked for a vote.
+func TestProbationCap(t *testing.T) {
+	routing := testRouting()
+	routing.ExplorationShare = 0
+	n := startNet(t, routing,
+		nodeSpec{name: "a", operator: "a", tier: "own"}, nodeSpec{name: "b", operator: "b", tier: "own"},
+		nodeSpec{name: "new", operator: "new", tier: "public"}, nodeSpec{name: "cand", operator: "cand", tier: "own"})
+	n.router.probationCap = 0.05
+	n.router.SetStage("new", Probation)
+	n.router.SetStage("cand", Candidate)
+	ctx := context.Background()
+	for _, node := range n.nodes {
+		node.ResetCalls()
+	}
+
+	const calls = 400
+	for i := range calls {
+		if _, err := n.router.Do(ctx, balance(i%2 == 0)); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	served := n.nodes["new"].Calls("eth_getBalance")
+	if served == 0 {
+		t.Fatal("the provider on probation served no verified call: the cap should let some through")
+	}
+	if limit := calls * 5 / 100; served > limit {
+		t.Errorf("probation provider served %d of %d calls, over its 5%% cap (%d)", served, calls, limit)
+	}
+	if got := n.router.ProbationShare("new"); got > 0.05 {
+		t.Errorf("probation share %.3f, want at most 0.05", got)
+	}
+	if c := n.nodes["cand"].Calls(""); c != 0 {
+		t.Errorf("the candidate served %d calls, want none", c)
+	}
+	// Unverified calls only: the provider on probation gets none.
+	n.nodes["new"].ResetCalls()
+	for i := range 100 {
+		if _, err := n.router.Do(ctx, balance(false)); err != nil {
+			t.Fatalf("unverified call %d: %v", i, err)
+		}
+	}
+	if c := n.nodes["new"].Calls(""); c != 0 {
+		t.Errorf("the provider on probation served %d unverified calls, want none", c)
+	}
+	for range 50 {
+		for _, p := range n.router.PickDistinct(balance(true), 4, nil, nil) {
+			if p.Name() == "new" || p.Name() == "cand" {
+				t.Fatalf("PickDistinct picked %s, which is not admitted: it must never vote", p.Name())
+			}
+		}
+	}
+}
+
+// TestRosterChangesUnderTraffic adds and removes providers while calls
+// run (run with -race): no call fails, removed providers get no new call,
+// and a provider added takes calls.
+func TestRosterChangesUnderTraffic(t *testing.T) {
+	n := startNet(t, testRouting(), nodeSpec{name: "a", operator: "a"}, nodeSpec{name: "b", operator: "b"})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; !stop.Load(); i++ {
+				if _, err := n.router.Do(ctx, balance((w+i)%2 == 0)); err != nil {
+					failed.Add(1)
+					t.Errorf("call failed: %v", err)
+					return
+				}
+			}
+		})
+	}
+	for round := range 20 {
+		name := fmt.Sprintf("x%d", round)
+		node := fakenode.Start(name, n.chain)
+		p := upstream.New(upstream.Options{Chain: "test", ChainID: 1337, Health: testHealth(),
+			Provider: config.Provider{Name: name, HTTP: node.URL(), Weight: 1, Labels: config.Labels{Operator: name}}})
+		pctx, pcancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); p.Run(pctx) }()
+		n.router.Add(p, []Stage{Admitted, Probation}[round%2])
+		waitFor(t, name+" served a call", func() bool { return node.Calls("") > 0 })
+		if n.router.Remove(name) != p {
+			t.Fatalf("Remove(%s) did not return the provider added", name)
+		}
+		waitFor(t, name+" drained", func() bool { return p.RouteSnapshot(time.Now()).Inflight == 0 })
+		pcancel()
+		<-done
+		node.Close()
+		if n.router.Provider(name) != nil {
+			t.Fatalf("%s still routed after Remove", name)
+		}
+		// A call still routed to it now would fail on its closed server
+		// and show as a failed call above.
+	}
+	stop.Store(true)
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Fatalf("%d calls failed while providers came and went", failed.Load())
+	}
+	if got := len(n.router.Providers()); got != 2 {
+		t.Errorf("%d providers left, want the 2 started with", got)
+	}
+}
