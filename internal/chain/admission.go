@@ -34,11 +34,11 @@ type admitting struct {
 	drain   time.Duration // admission.drain_timeout
 
 	mu      sync.Mutex
-	entries []config.Provider             // the providers' entries now, for validating one more
-	run     context.Context               // the chain's Run context; nil before Run
-	loops   map[string]context.CancelFunc // health loops by provider name
-	wg      sync.WaitGroup                // the health loops
-	seen    uint64                        // evidence records already looked at
+	entries []config.Provider // the providers' entries now, for validating one more
+	run     context.Context   // the chain's Run context; nil before Run
+	loops   map[string]loop   // health loops by provider name
+	wg      sync.WaitGroup    // the health loops
+	seen    uint64            // evidence records already looked at
 }
 
 // newAdmitting returns the admission of chain ch.
@@ -50,7 +50,13 @@ func newAdmitting(cfg *config.Config, ch *config.Chain, sh shared, logger *slog.
 			Window: a.AvailabilityWindow.D(), MinCalls: uint64(max(a.AvailabilityMinCalls, 0)), DemoteAdmitted: a.DemoteAdmitted,
 		}, sh.admission),
 		every: a.CheckInterval.D(), drain: a.DrainTimeout.D(),
-		entries: slices.Clone(ch.Providers), loops: map[string]context.CancelFunc{}}
+		entries: slices.Clone(ch.Providers), loops: map[string]loop{}}
+}
+
+// loop is one provider's running health loop.
+type loop struct {
+	stop context.CancelFunc
+	done chan struct{} // closed when it returned (and closed the provider)
 }
 
 // routeStage is s as routing knows it.
@@ -109,7 +115,13 @@ func (c *Chain) providers() []*upstream.Provider { return c.router.Providers() }
 
 // admitted are the chain's admitted providers now.
 func (c *Chain) admitted() []*upstream.Provider {
-	return slices.DeleteFunc(c.providers(), func(p *upstream.Provider) bool { return c.router.StageOf(p.Name()) != route.Admitted })
+	var out []*upstream.Provider // not in place: the router's list is shared
+	for _, p := range c.providers() {
+		if c.router.StageOf(p.Name()) == route.Admitted {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // setStages gives the router the config's stages (before Run restores
@@ -169,8 +181,12 @@ func (c *Chain) admit(ctx context.Context) {
 // Called with a.mu held, after Run began.
 func (a *admitting) startLoop(p *upstream.Provider) {
 	ctx, cancel := context.WithCancel(a.run)
-	a.loops[p.Name()] = cancel
-	a.wg.Go(func() { p.Run(ctx) })
+	l := loop{stop: cancel, done: make(chan struct{})}
+	a.loops[p.Name()] = l
+	a.wg.Go(func() {
+		defer close(l.done)
+		p.Run(ctx)
+	})
 }
 
 // check applies the admission decisions due now: a demotion for each
@@ -257,7 +273,7 @@ func (c *Chain) RemoveProvider(ctx context.Context, name string) error {
 		return fmt.Errorf("%w: chain %s has no provider %q", ErrUnknown, c.cfg.Name, name)
 	}
 	a.entries = slices.DeleteFunc(a.entries, func(pc config.Provider) bool { return pc.Name == name })
-	stop := a.loops[name]
+	l, running := a.loops[name]
 	delete(a.loops, name)
 	tr := a.tracker.Leave(name, "removed through the admin API", time.Now())
 	a.mu.Unlock()
@@ -269,10 +285,14 @@ func (c *Chain) RemoveProvider(ctx context.Context, name string) error {
 	if !drained(ctx, p) {
 		a.logger.Warn("removed provider still had calls in flight", "provider", name, "after", a.drain)
 	}
-	if stop != nil {
-		stop() // its health loop ends and closes p
-	} else {
+	if !running {
 		p.Close()
+		return nil
+	}
+	l.stop() // its health loop ends and closes p
+	select {
+	case <-l.done:
+	case <-ctx.Done():
 	}
 	return nil
 }

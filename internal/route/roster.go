@@ -46,7 +46,8 @@ func rosterOf(providers []*upstream.Provider, stages map[*upstream.Provider]Stag
 	return ro
 }
 
-// list is the router's current providers (every stage).
+// list is the router's current providers (every stage). The roster and
+// its slice are shared: never change them in place.
 func (r *Router) list() *roster { return r.roster.Load() }
 
 // change replaces the roster with what edit makes of a copy of it. Writers
@@ -137,10 +138,10 @@ func (r *Router) admits(ro *roster, p *upstream.Provider, req *Request) bool {
 }
 
 // pickProbation takes the candidates on probation out of cands and, with
-// probability probationCap (or when no other candidate is left), returns
-// one of them: a provider on probation is tried on its share of the
-// verified calls whatever its tier, so that it can earn its admission,
-// and its cap (admits) bounds what it gets.
+// probability twice probationCap (or when no other candidate is left),
+// returns one of them: a provider on probation is tried on verified calls
+// whatever its tier, so that it can earn its admission, and the cap
+// (admits) holds it to its share.
 func (r *Router) pickProbation(ro *roster, cands []candidate) ([]candidate, *upstream.Provider) {
 	var onProbation []*upstream.Provider
 	n := 0
@@ -153,7 +154,7 @@ func (r *Router) pickProbation(ro *roster, cands []candidate) ([]candidate, *ups
 		n++
 	}
 	cands = cands[:n]
-	if len(onProbation) > 0 && (n == 0 || rand.Float64() < r.probationCap) {
+	if len(onProbation) > 0 && (n == 0 || rand.Float64() < 2*r.probationCap) {
 		return cands, onProbation[rand.IntN(len(onProbation))]
 	}
 	return cands, nil

@@ -132,7 +132,8 @@ func New(o Options) *Router {
 }
 
 // Providers returns the router's providers, every stage (a snapshot: the
-// list may change at run time, see Add and Remove).
+// list may change at run time, see Add and Remove). It is shared: the
+// caller must not change it.
 func (r *Router) Providers() []*upstream.Provider { return r.list().providers }
 
 // Shares returns the attempts in the share window and each operator's and
