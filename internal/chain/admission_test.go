@@ -1,0 +1,145 @@
+package chain
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/fakenode"
+	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
+	"github.com/rpcmesh/rpcmesh/internal/verify"
+)
+
+// stageOf is the provider's stage as Providers lists it ("" when absent).
+func stageOf(c *Chain, name string) string {
+	for _, e := range c.Providers() {
+		if e.Name == name {
+			return e.Stage
+		}
+	}
+	return ""
+}
+
+// TestRunTimeProvidersConcurrent adds and removes providers while calls
+// run and the chain is read (run with -race): no call fails, and the
+// chain's lists follow.
+func TestRunTimeProvidersConcurrent(t *testing.T) {
+	s, fc, _ := testSet(t, 2, func(c *config.Config) { c.Admission.CheckInterval = config.Duration(5 * time.Millisecond) })
+	c := s.Chains()[0]
+	if _, err := c.AddProvider(config.Provider{Name: "early", HTTP: "http://127.0.0.1:1"}); err == nil {
+		t.Fatal("a provider was added before the chain runs")
+	}
+	run(t, s)
+	testwait.For(t, 5*time.Second, "ready", func() bool { ok, _ := c.Ready(); return ok })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			for !stop.Load() {
+				if _, err := pipeline.Do(ctx, c.Handler(), pipeline.NewCall("eth_getBalance", []byte(`["0x0000000000000000000000000000000000000001","latest"]`))); err != nil {
+					t.Errorf("call failed: %v", err)
+					return
+				}
+				_ = c.Status(time.Now())
+				_ = c.Public(time.Now())
+				_ = c.Transitions(10)
+			}
+		})
+	}
+	for i := range 10 {
+		name := fmt.Sprintf("x%d", i)
+		node := fakenode.Start(name, fc)
+		pc := config.DefaultProvider()
+		pc.Name, pc.HTTP, pc.Stage = name, node.URL(), []string{config.StageProbation, config.StageCandidate}[i%2]
+		if _, err := c.AddProvider(pc); err != nil {
+			t.Fatal(err)
+		}
+		if got := stageOf(c, name); got != pc.Stage {
+			t.Fatalf("%s listed as %q, want %s", name, got, pc.Stage)
+		}
+		testwait.For(t, 5*time.Second, name+" health-checked", func() bool { return node.Calls("eth_chainId") > 0 })
+		if err := c.RemoveProvider(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		node.Close()
+		if stageOf(c, name) != "" {
+			t.Fatalf("%s still listed after its removal", name)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	if n := len(c.Providers()); n != 2 {
+		t.Errorf("%d providers left, want 2", n)
+	}
+}
+
+// TestNoHeadVoteBeforeAdmission: a provider not admitted does not count
+// towards the agreed head.
+func TestNoHeadVoteBeforeAdmission(t *testing.T) {
+	s, _, _ := testSet(t, 3, func(c *config.Config) { c.Chains[0].Providers[2].Stage = config.StageCandidate })
+	c := s.Chains()[0]
+	run(t, s)
+	testwait.For(t, 5*time.Second, "ready", func() bool { ok, _ := c.Ready(); return ok })
+	testwait.For(t, 5*time.Second, "the candidate's head known", func() bool {
+		for _, p := range c.providers() {
+			if h, _ := p.Head(); p.Name() == "n2" && h.Number > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	if tr := c.Trust(); tr.Operators != 2 {
+		t.Errorf("head agreed by %d operators, want 2: the candidate must not vote", tr.Operators)
+	}
+}
+
+// TestStagesSurviveRestart: a provider demoted for a lie is still
+// demoted after a restart, though the config says probation, and its
+// transitions are listed again.
+func TestStagesSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	edit := func(c *config.Config) {
+		c.Broadcast.Store = filepath.Join(dir, "rpcmesh.db")
+		c.Admission.CheckInterval = config.Duration(5 * time.Millisecond)
+		c.Chains[0].Providers[1].Stage = config.StageProbation
+	}
+	s, _, _ := testSet(t, 2, edit)
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	c := s.Chains()[0]
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	testwait.For(t, 5*time.Second, "n1 on probation", func() bool { return stageOf(c, "n1") == config.StageProbation })
+	e := verify.NewEvidence("n1", "eth_getProof", []byte(`[]`), []byte(`{}`), fmt.Errorf("made up: %w", verify.ErrBadProof))
+	e.Chain = "dev"
+	s.evidence.Record(e)
+	testwait.For(t, 5*time.Second, "n1 demoted", func() bool { return stageOf(c, "n1") == config.StageCandidate })
+	cancel()
+	<-done
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, _, _ = testSet(t, 2, edit)
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	run(t, s)
+	c = s.Chains()[0]
+	testwait.For(t, 5*time.Second, "n1's stage restored", func() bool { return stageOf(c, "n1") == config.StageCandidate })
+	trs := c.Transitions(0)
+	if len(trs) != 2 || trs[0].To != "candidate" || len(trs[0].Evidence) != 1 || trs[0].Evidence[0].Evidence.Method != "eth_getProof" {
+		t.Errorf("transitions after the restart %+v, want the demotion with its evidence, then joining", trs)
+	}
+}
