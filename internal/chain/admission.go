@@ -267,6 +267,10 @@ func (c *Chain) AddProvider(pc config.Provider) (ProviderEntry, error) {
 func (c *Chain) RemoveProvider(ctx context.Context, name string) error {
 	a := c.adm
 	a.mu.Lock()
+	if ad := c.admitted(); len(ad) == 1 && ad[0].Name() == name {
+		a.mu.Unlock()
+		return fmt.Errorf("%w: %s is the chain's last admitted provider: the chain could not serve without it", ErrInvalid, name)
+	}
 	p := c.router.Remove(name)
 	if p == nil {
 		a.mu.Unlock()

@@ -2,6 +2,7 @@ package chain
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -79,6 +80,15 @@ func TestRunTimeProvidersConcurrent(t *testing.T) {
 	wg.Wait()
 	if n := len(c.Providers()); n != 2 {
 		t.Errorf("%d providers left, want 2", n)
+	}
+	if err := c.RemoveProvider(ctx, "n0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RemoveProvider(ctx, "n1"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("removing the last admitted provider: %v, want refused", err)
+	}
+	if err := c.RemoveProvider(ctx, "n0"); !errors.Is(err, ErrUnknown) {
+		t.Errorf("removing a provider twice: %v, want not found", err)
 	}
 }
 

@@ -102,6 +102,9 @@ func (v *validator) admission(c *Config) {
 	v.positive("admission.drain_timeout", a.DrainTimeout)
 	v.atLeastOne("admission.max_transitions", int64(a.MaxTransitions))
 	for i := range c.Chains {
+		if len(c.Chains[i].Providers) > 0 && c.Chains[i].Operators() == 0 {
+			v.errorf(fmt.Sprintf("chains[%d].providers", i), "no provider is admitted: at least one must be (stage admitted, or left out) to agree on the head and vote")
+		}
 		for j, p := range c.Chains[i].Providers {
 			switch p.Stage {
 			case "", StageCandidate, StageProbation, StageAdmitted:

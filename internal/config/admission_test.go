@@ -49,3 +49,31 @@ func TestProviderEntry(t *testing.T) {
 		})
 	}
 }
+
+// TestStagesInConfig: head agreement counts admitted operators only, and
+// a chain with none admitted is refused in plain words.
+func TestStagesInConfig(t *testing.T) {
+	build := func(stages ...string) *Config {
+		cfg := Default()
+		ch := DefaultChain()
+		ch.Name, ch.ChainID = "dev", 1337
+		for i, s := range stages {
+			p := DefaultProvider()
+			p.Name, p.HTTP, p.Stage = string(rune('a'+i)), "http://127.0.0.1:"+string(rune('1'+i)), s
+			ch.Providers = append(ch.Providers, p)
+		}
+		cfg.Chains = []Chain{ch}
+		cfg.Complete()
+		return cfg
+	}
+	if cfg := build("", StageProbation); cfg.Chains[0].HeadAgreement != 1 || cfg.Validate() != nil {
+		t.Errorf("one admitted, one on probation: head agreement %d (%v), want 1, valid", cfg.Chains[0].HeadAgreement, cfg.Validate())
+	}
+	if cfg := build(StageAdmitted, "", StageCandidate); cfg.Chains[0].HeadAgreement != 2 {
+		t.Errorf("two admitted: head agreement %d, want 2", cfg.Chains[0].HeadAgreement)
+	}
+	err := build(StageProbation, StageCandidate).Validate()
+	if err == nil || !strings.Contains(err.Error(), "no provider is admitted") {
+		t.Errorf("none admitted: %v, want an error saying no provider is admitted", err)
+	}
+}

@@ -125,11 +125,15 @@ func (c *Config) Complete() {
 	}
 }
 
-// Operators is the number of distinct operators among the chain's providers
-// (a provider without an operator label counts as its own operator).
+// Operators is the number of distinct operators among the chain's
+// admitted providers, those that vote on the head (a provider without an
+// operator label counts as its own operator).
 func (c *Chain) Operators() int {
 	seen := make(map[string]bool, len(c.Providers))
 	for _, p := range c.Providers {
+		if p.AdmissionStage() != StageAdmitted {
+			continue
+		}
 		op := strings.ToLower(strings.TrimSpace(p.Labels.Operator))
 		if op == "" {
 			op = p.Name

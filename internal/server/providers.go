@@ -128,8 +128,12 @@ func (g *Gateway) removeProvider(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PathValue("name")
 	if err := c.RemoveProvider(r.Context(), name); err != nil {
-		if errors.Is(err, chain.ErrUnknown) {
+		switch {
+		case errors.Is(err, chain.ErrUnknown):
 			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		case errors.Is(err, chain.ErrInvalid):
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		http.Error(w, err.Error(), http.StatusInternalServerError)

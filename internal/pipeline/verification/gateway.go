@@ -50,6 +50,9 @@ func FromGateway(g Gateway) pipeline.Stage {
 	// Distinct operators per capability a method may need ("", debug, trace).
 	capable := map[string]map[string]bool{"": operators, "debug": {}, "trace": {}}
 	for _, p := range g.Router.Providers() {
+		if g.Router.StageOf(p.Name()) != route.Admitted {
+			continue // no vote before admission (docs/admission.md)
+		}
 		operators[p.Labels().Operator] = true
 		if p.Config().Debug {
 			capable["debug"][p.Labels().Operator] = true
