@@ -158,7 +158,7 @@ func (c *Chain) admit(ctx context.Context) {
 	}
 	a.mu.Lock()
 	a.run = ctx
-	_, a.seen = a.sh.evidence.Since(0) // lies told before this run were judged by it
+	a.seen = a.sh.evidence.Total() // lies told before this run were judged by it
 	for _, p := range c.providers() {
 		a.startLoop(p)
 	}
@@ -169,6 +169,9 @@ func (c *Chain) admit(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			a.mu.Lock()
+			a.run = nil // no loop starts any more (AddProvider)
+			a.mu.Unlock()
 			a.wg.Wait()
 			return
 		case <-t.C:
@@ -245,7 +248,7 @@ func (c *Chain) AddProvider(pc config.Provider) (ProviderEntry, error) {
 	a := c.adm
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.run == nil || a.run.Err() != nil {
+	if a.run == nil {
 		return ProviderEntry{}, ErrNotRunning
 	}
 	pc, err := config.ValidateProvider(a.cfg, c.cfg.Name, a.entries, pc)

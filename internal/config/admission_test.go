@@ -77,3 +77,20 @@ func TestStagesInConfig(t *testing.T) {
 		t.Errorf("none admitted: %v, want an error saying no provider is admitted", err)
 	}
 }
+
+// FuzzParseProvider feeds arbitrary bodies to the admin API's provider
+// parser: an entry or an error with FieldErrors, never a panic or hang.
+func FuzzParseProvider(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"b","http":"http://127.0.0.1:2","stage":"probation"}`,
+		"name: b\nhttp: http://x\nlabels: {operator: o}\n",
+		`[1]`, ``, `{"name":"${HOME}"}`, "a: &a [1,2]\nb: [*a,*a]\n", `{"weight":"x"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, err := ParseProvider(data); err != nil && len(FieldErrors(err)) == 0 {
+			t.Fatalf("error without FieldErrors: %v", err)
+		}
+	})
+}
