@@ -28,7 +28,8 @@ type admitting struct {
 	cfg     *config.Config
 	ch      *config.Chain
 	sh      shared
-	logger  *slog.Logger
+	base    *slog.Logger // the gateway's, for the providers (they name chain and provider)
+	logger  *slog.Logger // admission's own lines
 	tracker *admission.Tracker
 	every   time.Duration // admission.check_interval
 	drain   time.Duration // admission.drain_timeout
@@ -44,7 +45,7 @@ type admitting struct {
 // newAdmitting returns the admission of chain ch.
 func newAdmitting(cfg *config.Config, ch *config.Chain, sh shared, logger *slog.Logger) *admitting {
 	a := cfg.Admission
-	return &admitting{cfg: cfg, ch: ch, sh: sh, logger: logger.With("chain", ch.Name, "part", "admission"),
+	return &admitting{cfg: cfg, ch: ch, sh: sh, base: logger, logger: logger.With("chain", ch.Name, "part", "admission"),
 		tracker: admission.NewTracker(ch.Name, admission.Policy{
 			PromoteAfter: a.PromoteAfter.D(), PromoteAnswers: uint64(max(a.PromoteAnswers, 0)), MinAvailability: a.MinAvailability,
 			Window: a.AvailabilityWindow.D(), MinCalls: uint64(max(a.AvailabilityMinCalls, 0)), DemoteAdmitted: a.DemoteAdmitted,
@@ -81,7 +82,7 @@ func (c *Chain) newProvider(pc config.Provider) *upstream.Provider {
 		Provider:         pc,
 		Health:           a.cfg.Health,
 		MaxResponseBytes: a.cfg.Limits.MaxResponseBytes,
-		Logger:           a.logger,
+		Logger:           a.base,
 		BlockTime:        c.head.BlockTime,
 		// Heads must hash to what they claim before they vote, when the
 		// chain's headers can be hashed (verification on).
