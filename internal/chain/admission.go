@@ -74,7 +74,7 @@ func routeStage(s admission.Stage) route.Stage {
 // newProvider builds the chain's provider of entry pc: its head reports
 // vote for the agreed head only while it is admitted.
 func (c *Chain) newProvider(pc config.Provider) *upstream.Provider {
-	a := c.adm
+	a := c.admission
 	ch := a.ch
 	return upstream.New(upstream.Options{
 		Chain:            ch.Name,
@@ -150,7 +150,7 @@ func (a *admitting) counted(next pipeline.Handler) pipeline.Handler {
 // provider's health loop and the admission check until ctx ends, and
 // returns when the loops stopped.
 func (c *Chain) admit(ctx context.Context) {
-	a := c.adm
+	a := c.admission
 	now := time.Now()
 	for _, pc := range c.cfg.Providers {
 		s, tr := a.tracker.Join(pc.Name, admission.Stage(pc.AdmissionStage()), "stage "+pc.AdmissionStage()+" in the config", true, now)
@@ -197,7 +197,7 @@ func (a *admitting) startLoop(p *upstream.Provider) {
 // provider caught lying since the last check, promotions, demotions for
 // sustained failure.
 func (c *Chain) check(now time.Time) {
-	a := c.adm
+	a := c.admission
 	a.mu.Lock()
 	refs, total := a.sh.evidence.Since(a.seen)
 	a.seen = total
@@ -246,7 +246,7 @@ func (c *Chain) AddProvider(pc config.Provider) (ProviderEntry, error) {
 	if pc.Stage == config.StageAdmitted {
 		return ProviderEntry{}, fmt.Errorf("%w: provider.stage: a provider added at run time starts as candidate or probation, and is admitted after its probation", ErrInvalid)
 	}
-	a := c.adm
+	a := c.admission
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.run == nil {
@@ -269,7 +269,7 @@ func (c *Chain) AddProvider(pc config.Provider) (ProviderEntry, error) {
 // (at most admission.drain_timeout, or until ctx ends) for its calls in
 // flight to finish, then stops its health loop, which closes it.
 func (c *Chain) RemoveProvider(ctx context.Context, name string) error {
-	a := c.adm
+	a := c.admission
 	a.mu.Lock()
 	if ad := c.admitted(); len(ad) == 1 && ad[0].Name() == name {
 		a.mu.Unlock()
@@ -352,7 +352,7 @@ func (c *Chain) entry(p *upstream.Provider, stages map[string]admission.Entry) P
 
 // Providers lists the chain's providers with their stages.
 func (c *Chain) Providers() []ProviderEntry {
-	stages := c.adm.tracker.Entries()
+	stages := c.admission.tracker.Entries()
 	var out []ProviderEntry
 	for _, p := range c.providers() {
 		out = append(out, c.entry(p, stages))
@@ -364,4 +364,4 @@ func (c *Chain) Providers() []ProviderEntry {
 type Transition = admission.Transition
 
 // Transitions are the chain's stage transitions, newest first, at most n.
-func (c *Chain) Transitions(n int) []Transition { return c.adm.sh.admission.List(c.cfg.Name, n) }
+func (c *Chain) Transitions(n int) []Transition { return c.admission.sh.admission.List(c.cfg.Name, n) }

@@ -28,17 +28,17 @@ import (
 
 // Chain is one served chain: its providers, agreed head, router and pipeline.
 type Chain struct {
-	cfg      *config.Chain
-	head     *head.Tracker
-	adm      *admitting // provider stages, run-time providers (admission.go)
-	router   *route.Router
-	pipeline pipeline.Handler
-	hub      *subscribe.Hub // eth_subscribe over WS, fed by the agreed head
-	filters  *filters.Store // eth_newFilter & co., fed by the hub
-	bcast    *txbroadcast.Broadcaster
-	watch    *txwatch.Watcher // accepted transactions until included
-	verify   config.Verify    // the chain's verification settings
-	lagLimit uint64
+	cfg       *config.Chain
+	head      *head.Tracker
+	admission *admitting // provider stages, run-time providers (admission.go)
+	router    *route.Router
+	pipeline  pipeline.Handler
+	hub       *subscribe.Hub // eth_subscribe over WS, fed by the agreed head
+	filters   *filters.Store // eth_newFilter & co., fed by the hub
+	bcast     *txbroadcast.Broadcaster
+	watch     *txwatch.Watcher // accepted transactions until included
+	verify    config.Verify    // the chain's verification settings
+	lagLimit  uint64
 	// readyStale is health.ready_stale_blocks: how many block times the
 	// head may stand still before the chain is not ready.
 	readyStale float64
@@ -60,7 +60,7 @@ func newChain(cfg *config.Config, ch *config.Chain, sh shared, logger *slog.Logg
 	c := &Chain{cfg: ch, lagLimit: ch.LagLimit(cfg.Health), readyStale: cfg.Health.ReadyStaleBlocks}
 	c.head = head.New(head.Options{Agreement: ch.HeadAgreement, FinalityDepth: ch.FinalityDepth,
 		StaleBlocks: cfg.Health.HeadStaleBlocks, Logger: logger.With("chain", ch.Name)})
-	c.adm = newAdmitting(cfg, ch, sh, logger)
+	c.admission = newAdmitting(cfg, ch, sh, logger)
 	var providers []*upstream.Provider
 	for _, pc := range ch.Providers {
 		providers = append(providers, c.newProvider(pc)) // admission.go
@@ -83,7 +83,7 @@ func newChain(cfg *config.Config, ch *config.Chain, sh shared, logger *slog.Logg
 		MaxChanges: cfg.Filters.MaxChanges, MaxBytes: cfg.Filters.MaxChangesBytes, MaxTotalBytes: cfg.Filters.MaxTotalBytes, Timeout: cfg.Filters.Timeout.D()}, nil)
 	c.pipeline = assemble.Build(assemble.Parts{Config: cfg, Chain: ch, Verify: c.verify, Head: c.head, Router: c.router,
 		Watch: c.watch, Filters: c.filters, Evidence: sh.evidence, Metrics: sh.verify, Logger: logger})
-	c.pipeline = c.adm.counted(sh.metered(ch, c.pipeline))
+	c.pipeline = c.admission.counted(sh.metered(ch, c.pipeline))
 	return c
 }
 
