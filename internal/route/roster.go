@@ -61,10 +61,13 @@ func (r *Router) change(edit func(ps []*upstream.Provider, st map[*upstream.Prov
 		st[p] = s
 	}
 	ps := edit(slices.Clone(old.providers), st)
-	for p := range st {
-		if !slices.Contains(ps, p) {
-			delete(st, p)
+	for p, s := range st {
+		if s == Admitted || !slices.Contains(ps, p) {
+			delete(st, p) // absent is admitted: a chain without stages looks nothing up
 		}
+	}
+	if len(st) == 0 {
+		st = nil
 	}
 	r.roster.Store(rosterOf(ps, st))
 }
