@@ -118,7 +118,7 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 
 	// Hard filters: what must hold for the provider to serve the call at all.
 	for i, p := range ro.providers {
-		if t.hasProvider(p) || !r.admits(ro, p, req) {
+		if t.hasProvider(p) || ro.stages != nil && !r.admits(ro, p, req) {
 			continue
 		}
 		if newOperator && t.hasOperator(p.Labels().Operator) {
