@@ -151,6 +151,9 @@ func (a *admitting) counted(next pipeline.Handler) pipeline.Handler {
 // returns when the loops stopped.
 func (c *Chain) admit(ctx context.Context) {
 	a := c.admission
+	a.mu.Lock()
+	a.seen = a.sh.evidence.Total() // lies told before this run were judged by it
+	a.mu.Unlock()
 	now := time.Now()
 	for _, pc := range c.cfg.Providers {
 		s, tr := a.tracker.Join(pc.Name, admission.Stage(pc.AdmissionStage()), "stage "+pc.AdmissionStage()+" in the config", true, now)
@@ -159,7 +162,6 @@ func (c *Chain) admit(ctx context.Context) {
 	}
 	a.mu.Lock()
 	a.run = ctx
-	a.seen = a.sh.evidence.Total() // lies told before this run were judged by it
 	for _, p := range c.providers() {
 		a.startLoop(p)
 	}
