@@ -37,11 +37,11 @@ type Policy struct {
 	// with that many answers verified and no failure, is admitted.
 	PromoteAfter   time.Duration
 	PromoteAnswers uint64
-	// MinAvailability over Window (once MinCalls calls were made in it):
-	// below it, the provider is demoted to candidate.
+	// MinAvailability is the share of the checks over Window at which the
+	// provider was up (usable and not degraded, see Check); below it the
+	// provider is demoted to candidate.
 	MinAvailability float64
 	Window          time.Duration
-	MinCalls        uint64
 	// DemoteAdmitted applies demotion to admitted providers too.
 	DemoteAdmitted bool
 }
@@ -49,11 +49,9 @@ type Policy struct {
 // maxEvidence bounds the evidence records one transition links.
 const maxEvidence = 5
 
-// Counters are a provider's cumulative calls and failures (health checks
-// included), read at each check for its availability.
-type Counters struct {
-	Requests, Failures uint64
-}
+// maxSamples bounds the availability samples kept per provider: at most
+// one per Window/maxSamples.
+const maxSamples = 256
 
 // Tracker holds the stages of one chain's providers. Safe for concurrent use.
 type Tracker struct {
@@ -70,13 +68,13 @@ type entry struct {
 	stage    Stage
 	since    time.Time
 	verified uint64   // answers verified since it entered its stage
-	samples  []sample // counters over the availability window, oldest first
+	samples  []sample // up or not over the availability window, oldest first
 }
 
-// sample is a provider's counters at a moment.
+// sample is whether a provider was up at a check.
 type sample struct {
 	at time.Time
-	Counters
+	up bool
 }
 
 // NewTracker returns the tracker of chain's providers; transitions go to
@@ -194,28 +192,31 @@ func (t *Tracker) Lies(evidence []verify.EvidenceRef, now time.Time) []Transitio
 	return out
 }
 
-// Check samples each provider's counters (by name) and returns the
-// transitions due at now: promotion of a provider on probation, demotion
-// on availability below the bound over the window.
-func (t *Tracker) Check(now time.Time, counters map[string]Counters) []Transition {
+// Check records, for each provider named in up, whether it is up now
+// (usable and not degraded: its breaker closed, its chain ID confirmed,
+// its error rate low), and returns the transitions due at now: promotion
+// of a provider on probation; demotion when it was up at fewer than
+// MinAvailability of the checks over a whole window.
+func (t *Tracker) Check(now time.Time, up map[string]bool) []Transition {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []Transition
 	for _, name := range slices.Sorted(maps.Keys(t.providers)) {
 		e := t.providers[name]
-		c, ok := counters[name]
+		isUp, ok := up[name]
 		if !ok {
 			continue
 		}
-		avail, calls, measured := e.observe(now, c, t.policy)
+		avail, measured := e.observe(now, isUp, t.policy)
 		switch {
 		case measured && avail < t.policy.MinAvailability && t.demotable(e.stage):
-			out = append(out, t.move(name, e, Candidate, fmt.Sprintf("sustained failure: %.1f%% of %d calls succeeded over %s, below %.1f%%",
-				100*avail, calls, t.policy.Window, 100*t.policy.MinAvailability), nil, now))
-		case e.stage == Probation && now.Sub(e.since) >= t.policy.PromoteAfter && e.verified >= t.policy.PromoteAnswers:
+			out = append(out, t.move(name, e, Candidate, fmt.Sprintf("sustained failure: up at %.1f%% of the checks over %s, below %.1f%%",
+				100*avail, t.policy.Window, 100*t.policy.MinAvailability), nil, now))
+		case e.stage == Probation && now.Sub(e.since) >= t.policy.PromoteAfter && e.verified >= t.policy.PromoteAnswers &&
+			(!measured || avail >= t.policy.MinAvailability):
 			reason := fmt.Sprintf("probation passed: %d answers verified over %s, none failed", e.verified, now.Sub(e.since).Round(time.Second))
 			if measured {
-				reason += fmt.Sprintf(", %.1f%% of %d calls succeeded", 100*avail, calls)
+				reason += fmt.Sprintf(", up at %.1f%% of the checks", 100*avail)
 			}
 			out = append(out, t.move(name, e, Admitted, reason, nil, now))
 		}
@@ -229,29 +230,27 @@ func (t *Tracker) demotable(s Stage) bool {
 	return s == Probation || s == Admitted && t.policy.DemoteAdmitted
 }
 
-// observe adds a sample and returns the availability over the window, its
-// calls, and whether it counts: a whole window sampled, MinCalls in it.
-func (e *entry) observe(now time.Time, c Counters, p Policy) (avail float64, calls uint64, measured bool) {
-	if n := len(e.samples); n == 0 || now.Sub(e.samples[n-1].at) >= p.Window/256 {
-		e.samples = append(e.samples, sample{at: now, Counters: c})
-	} else {
-		e.samples[n-1] = sample{at: e.samples[n-1].at, Counters: c} // bounded: at most 256 and one per window
+// observe adds a sample and returns the share of the window's samples
+// that were up, and whether the samples cover a whole window.
+func (e *entry) observe(now time.Time, up bool, p Policy) (avail float64, measured bool) {
+	if n := len(e.samples); n == 0 || now.Sub(e.samples[n-1].at) >= p.Window/maxSamples {
+		e.samples = append(e.samples, sample{at: now, up: up})
+	} else if !up {
+		e.samples[n-1].up = false // one slot per Window/maxSamples: down if any check in it was
 	}
-	// Keep one sample at or before the window's start as its baseline.
+	// Keep one sample at or before the window's start: it shows the
+	// window is whole.
 	start := now.Add(-p.Window)
 	for len(e.samples) > 1 && !e.samples[1].at.After(start) {
 		e.samples = e.samples[1:]
 	}
-	base := e.samples[0]
-	if base.at.After(start) || c.Requests < base.Requests {
-		return 1, 0, false // not a whole window yet
+	ups := 0
+	for _, s := range e.samples {
+		if s.up {
+			ups++
+		}
 	}
-	calls = c.Requests - base.Requests
-	if calls < max(p.MinCalls, 1) {
-		return 1, calls, false
-	}
-	failed := min(c.Failures-min(base.Failures, c.Failures), calls)
-	return 1 - float64(failed)/float64(calls), calls, true
+	return float64(ups) / float64(len(e.samples)), !e.samples[0].at.After(start)
 }
 
 // move changes e's stage and records the transition. Called with mu held.

@@ -14,7 +14,7 @@ import (
 var t0 = time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 
 func testPolicy() Policy {
-	return Policy{PromoteAfter: time.Minute, PromoteAnswers: 10, MinAvailability: 0.9, Window: 10 * time.Second, MinCalls: 20}
+	return Policy{PromoteAfter: time.Minute, PromoteAnswers: 10, MinAvailability: 0.9, Window: 10 * time.Second}
 }
 
 // TestPromotion: a provider on probation is admitted only once both the
@@ -37,7 +37,7 @@ func TestPromotion(t *testing.T) {
 			for range tc.verified {
 				tr.Verified("p")
 			}
-			got := tr.Check(t0.Add(tc.after), map[string]Counters{"p": {Requests: 100}})
+			got := tr.Check(t0.Add(tc.after), map[string]bool{"p": true})
 			if s := tr.Stage("p"); s != tc.want {
 				t.Fatalf("stage %s, want %s (transitions %+v)", s, tc.want, got)
 			}
@@ -87,30 +87,29 @@ func TestDemotionOnLie(t *testing.T) {
 	}
 }
 
-// TestAvailability: a provider on probation below the bound over a whole
-// window is demoted; not before the window is whole, nor with too few calls.
+// TestAvailability: a provider on probation up at fewer than the bound's
+// share of the checks over a whole window is demoted; not before the
+// window is whole; one that fails briefly is not.
 func TestAvailability(t *testing.T) {
 	cases := []struct {
-		name             string
-		requests, failed uint64
-		span             time.Duration
-		want             Stage
+		name string
+		down []bool // a check per second
+		want Stage
 	}{
-		{"healthy", 100, 5, 11 * time.Second, Probation},
-		{"failing", 100, 50, 11 * time.Second, Candidate},
-		{"failing, window not whole", 100, 50, 5 * time.Second, Probation},
-		{"failing, too few calls", 10, 10, 11 * time.Second, Probation},
+		{"healthy", repeat(false, 12), Probation},
+		{"down", append(repeat(false, 2), repeat(true, 10)...), Candidate},
+		{"down, window not whole", repeat(true, 9), Probation},
+		{"down once", append(append(repeat(false, 6), true), repeat(false, 6)...), Probation},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tr := NewTracker("dev", testPolicy(), NewLog(10))
+			p := testPolicy()
+			p.MinAvailability = 0.8
+			tr := NewTracker("dev", p, NewLog(10))
 			tr.Join("p", Probation, "added", false, t0)
-			tr.Check(t0, map[string]Counters{"p": {}})
 			var got []Transition
-			steps := uint64(10)
-			for i := uint64(1); i <= steps; i++ {
-				c := Counters{Requests: tc.requests * i / steps, Failures: tc.failed * i / steps}
-				got = append(got, tr.Check(t0.Add(tc.span*time.Duration(i)/time.Duration(steps)), map[string]Counters{"p": c})...)
+			for i, down := range tc.down {
+				got = append(got, tr.Check(t0.Add(time.Duration(i)*time.Second), map[string]bool{"p": !down})...)
 			}
 			if s := tr.Stage("p"); s != tc.want {
 				t.Fatalf("stage %s, want %s (%+v)", s, tc.want, got)
@@ -120,6 +119,14 @@ func TestAvailability(t *testing.T) {
 			}
 		})
 	}
+}
+
+func repeat(v bool, n int) []bool {
+	out := make([]bool, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
 }
 
 // TestLogBoundAndRestore: the log keeps max transitions per chain, in the
@@ -183,7 +190,7 @@ func TestConcurrentUse(t *testing.T) {
 			tr.Join(name, Probation, "added", false, t0)
 			for j := range 200 {
 				tr.Verified(name)
-				tr.Check(t0.Add(time.Duration(j)*time.Second), map[string]Counters{name: {Requests: uint64(j)}})
+				tr.Check(t0.Add(time.Duration(j)*time.Second), map[string]bool{name: j%7 != 0})
 				_ = tr.Entries()
 			}
 			tr.Leave(name, "gone", t0)

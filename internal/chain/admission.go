@@ -48,7 +48,7 @@ func newAdmitting(cfg *config.Config, ch *config.Chain, sh shared, logger *slog.
 	return &admitting{cfg: cfg, ch: ch, sh: sh, base: logger, logger: logger.With("chain", ch.Name, "part", "admission"),
 		tracker: admission.NewTracker(ch.Name, admission.Policy{
 			PromoteAfter: a.PromoteAfter.D(), PromoteAnswers: uint64(max(a.PromoteAnswers, 0)), MinAvailability: a.MinAvailability,
-			Window: a.AvailabilityWindow.D(), MinCalls: uint64(max(a.AvailabilityMinCalls, 0)), DemoteAdmitted: a.DemoteAdmitted,
+			Window: a.AvailabilityWindow.D(), DemoteAdmitted: a.DemoteAdmitted,
 		}, sh.admission),
 		every: a.CheckInterval.D(), drain: a.DrainTimeout.D(),
 		entries: slices.Clone(ch.Providers), loops: map[string]loop{}}
@@ -197,7 +197,7 @@ func (a *admitting) startLoop(p *upstream.Provider) {
 
 // check applies the admission decisions due now: a demotion for each
 // provider caught lying since the last check, promotions, demotions for
-// sustained failure.
+// sustained failure (down at too many checks).
 func (c *Chain) check(now time.Time) {
 	a := c.admission
 	a.mu.Lock()
@@ -205,12 +205,12 @@ func (c *Chain) check(now time.Time) {
 	a.seen = total
 	a.mu.Unlock()
 	trs := a.tracker.Lies(refs, now)
-	counters := map[string]admission.Counters{}
+	up := map[string]bool{}
 	for _, p := range c.providers() {
 		s := p.RouteSnapshot(now)
-		counters[p.Name()] = admission.Counters{Requests: s.Requests, Failures: s.Failures}
+		up[p.Name()] = s.Usable() && !s.Degraded
 	}
-	trs = append(trs, a.tracker.Check(now, counters)...)
+	trs = append(trs, a.tracker.Check(now, up)...)
 	for i := range trs {
 		c.router.SetStage(trs[i].Provider, routeStage(trs[i].To))
 		a.logTransition(&trs[i])

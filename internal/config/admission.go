@@ -29,16 +29,16 @@ type Admission struct {
 	// PromoteAnswers is how many of its answers must have been verified
 	// (proof) before promotion. Default 1000.
 	PromoteAnswers int `yaml:"promote_answers"`
-	// MinAvailability is the share of a provider's calls (health checks
-	// included) that must succeed over AvailabilityWindow; below it, a
-	// provider on probation goes back to candidate. Default 0.9.
+	// MinAvailability is the share of the checks (every check_interval)
+	// over AvailabilityWindow at which a provider must have been up:
+	// usable (breaker closed, chain ID confirmed) and not degraded (error
+	// or throttle rate high). Below it, a provider on probation goes back
+	// to candidate. Default 0.9.
 	MinAvailability float64 `yaml:"min_availability"`
-	// AvailabilityWindow is the window availability is measured over.
+	// AvailabilityWindow is the window availability is measured over; a
+	// provider is judged once it has been checked for a whole window.
 	// Default 5m.
 	AvailabilityWindow Duration `yaml:"availability_window"`
-	// AvailabilityMinCalls is how many calls the window must hold before
-	// availability counts. Default 20.
-	AvailabilityMinCalls int `yaml:"availability_min_calls"`
 	// DemoteAdmitted applies the demotion rules (a proven lie, sustained
 	// failure) to admitted providers too. Default false: admitted
 	// providers are penalised and avoided as before, never taken out.
@@ -71,15 +71,14 @@ func (p Provider) AdmissionStage() string {
 // DefaultAdmission returns the default admission settings.
 func DefaultAdmission() Admission {
 	return Admission{
-		ProbationShare:       0.05,
-		PromoteAfter:         Duration(time.Hour),
-		PromoteAnswers:       1000,
-		MinAvailability:      0.9,
-		AvailabilityWindow:   Duration(5 * time.Minute),
-		AvailabilityMinCalls: 20,
-		CheckInterval:        Duration(time.Second),
-		DrainTimeout:         Duration(30 * time.Second),
-		MaxTransitions:       1000,
+		ProbationShare:     0.05,
+		PromoteAfter:       Duration(time.Hour),
+		PromoteAnswers:     1000,
+		MinAvailability:    0.9,
+		AvailabilityWindow: Duration(5 * time.Minute),
+		CheckInterval:      Duration(time.Second),
+		DrainTimeout:       Duration(30 * time.Second),
+		MaxTransitions:     1000,
 	}
 }
 
@@ -97,7 +96,6 @@ func (v *validator) admission(c *Config) {
 		v.errorf("admission.min_availability", "must be between 0 and 1, got %g", a.MinAvailability)
 	}
 	v.positive("admission.availability_window", a.AvailabilityWindow)
-	v.atLeastOne("admission.availability_min_calls", int64(a.AvailabilityMinCalls))
 	v.positive("admission.check_interval", a.CheckInterval)
 	v.positive("admission.drain_timeout", a.DrainTimeout)
 	v.atLeastOne("admission.max_transitions", int64(a.MaxTransitions))

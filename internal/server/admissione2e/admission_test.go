@@ -147,6 +147,42 @@ func TestLiarDemotedOnFirstLie(t *testing.T) {
 	}
 }
 
+// TestDemotedOnSustainedFailure: a provider on probation that goes down
+// is taken back to candidate once it has been down for most of the
+// availability window; clients see no failure.
+func TestDemotedOnSustainedFailure(t *testing.T) {
+	c := countingProxy(t, "node4")
+	g := startGateway(t, withProbation(t, c, 0.5, func(cfg *config.Config) {
+		cfg.Admission.AvailabilityWindow = config.Duration(time.Second)
+		cfg.Admission.MinAvailability = 0.9
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	testwait.For(t, 30*time.Second, "node4 serving", func() bool {
+		if _, err := g.balanceOfNew(ctx); err != nil {
+			t.Fatalf("a client call failed: %v", err)
+		}
+		return c.answered("eth_getProof") > 0
+	})
+	f, err := dn.SetFault(ctx, devnet.FaultSpec{Target: "node4", Kind: devnet.FaultDown})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dn.ClearFault(f.ID) })
+	if err := testwait.Until(ctx, "node4 demoted", func() bool {
+		if _, err := g.balanceOfNew(ctx); err != nil {
+			t.Fatalf("a client call failed: %v", err) // retried elsewhere
+		}
+		return g.stage(t, "node4") == config.StageCandidate
+	}); err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := g.providers(t)
+	if tr := doc.Chains[0].Transitions[0]; tr.Provider != "node4" || tr.From != config.StageProbation || !strings.Contains(tr.Reason, "sustained failure") || len(tr.Evidence) != 0 {
+		t.Errorf("newest transition %+v, want node4 demoted for sustained failure", tr)
+	}
+}
+
 // TestPromotedAfterProbation: an honest provider on probation is admitted
 // once its period passed with enough verified answers.
 func TestPromotedAfterProbation(t *testing.T) {
