@@ -267,6 +267,32 @@ func (c *Chain) AddProvider(pc config.Provider) (ProviderEntry, error) {
 	return c.entry(p, a.tracker.Entries()), nil
 }
 
+// SetStage moves the named provider to stage (an operator's decision,
+// e.g. a candidate back to probation), recorded with reason.
+func (c *Chain) SetStage(name, stage, reason string) (ProviderEntry, error) {
+	s := admission.Stage(stage)
+	if !s.Valid() {
+		return ProviderEntry{}, fmt.Errorf("%w: stage %q is not one of candidate, probation, admitted", ErrInvalid, stage)
+	}
+	a := c.admission
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p := c.router.Provider(name)
+	if p == nil {
+		return ProviderEntry{}, fmt.Errorf("%w: chain %s has no provider %q", ErrUnknown, c.cfg.Name, name)
+	}
+	if ad := c.admitted(); s != admission.Admitted && len(ad) == 1 && ad[0] == p {
+		return ProviderEntry{}, fmt.Errorf("%w: %s is the chain's last admitted provider: the chain could not serve without it", ErrInvalid, name)
+	}
+	tr, ok := a.tracker.Set(name, s, reason, time.Now())
+	if !ok {
+		return ProviderEntry{}, ErrNotRunning // not joined: the chain has not started
+	}
+	c.router.SetStage(name, routeStage(s))
+	a.logTransition(&tr)
+	return c.entry(p, a.tracker.Entries()), nil
+}
+
 // RemoveProvider takes the named provider out of routing at once, waits
 // (at most admission.drain_timeout, or until ctx ends) for its calls in
 // flight to finish, then stops its health loop, which closes it.

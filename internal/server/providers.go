@@ -20,14 +20,50 @@ const maxProviderBody = 64 << 10
 // mountProviders adds the provider routes to the admin listener
 // (docs/admission.md): GET /providers lists every chain's providers with
 // their stages (URLs as scheme and host only) and stage transitions;
-// POST /providers[/{chain}] adds one and DELETE /providers/{chain}/{name}
-// removes one, both only with admission.token set and given as a bearer
-// token.
+// POST /providers[/{chain}] adds one, DELETE /providers/{chain}/{name}
+// removes one and POST /providers/{chain}/{name}/stage moves one to
+// another stage, each only with admission.token set and given as a
+// bearer token.
 func (g *Gateway) mountProviders(mux *http.ServeMux) {
 	mux.HandleFunc("GET /providers", g.listProviders)
 	mux.Handle("POST /providers", g.authorized(g.addProvider))
 	mux.Handle("POST /providers/{chain}", g.authorized(g.addProvider))
 	mux.Handle("DELETE /providers/{chain}/{name}", g.authorized(g.removeProvider))
+	mux.Handle("POST /providers/{chain}/{name}/stage", g.authorized(g.setStage))
+}
+
+// setStage serves POST /providers/{chain}/{name}/stage: the body is
+// {"stage": "candidate"|"probation"|"admitted", "reason": "..."}.
+func (g *Gateway) setStage(w http.ResponseWriter, r *http.Request) {
+	c, ok := g.providersChain(w, r.PathValue("chain"))
+	if !ok {
+		return
+	}
+	var req struct {
+		Stage  string `json:"stage"`
+		Reason string `json:"reason"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxProviderBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		http.Error(w, `bad request: the body must be {"stage": "candidate", "probation" or "admitted", "reason": "why"}`, http.StatusBadRequest)
+		return
+	}
+	reason := "set through the admin API"
+	if req.Reason = strings.TrimSpace(req.Reason); req.Reason != "" {
+		reason += ": " + req.Reason[:min(len(req.Reason), 200)]
+	}
+	e, err := c.SetStage(r.PathValue("name"), req.Stage, reason)
+	switch {
+	case errors.Is(err, chain.ErrUnknown):
+		http.Error(w, err.Error(), http.StatusNotFound)
+	case errors.Is(err, chain.ErrInvalid):
+		http.Error(w, err.Error(), http.StatusBadRequest)
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+	default:
+		writeJSON(w, http.StatusOK, e)
+	}
 }
 
 // providersDoc is GET /providers: per chain, its providers and newest

@@ -328,6 +328,11 @@ func TestAdminAuth(t *testing.T) {
 		{"right token, unknown chain", on, http.MethodPost, "/providers/nochain", token, entry("x"), http.StatusNotFound, "no chain"},
 		{"right token", on, http.MethodPost, "/providers/devnet", token, entry("x"), http.StatusCreated, `"stage": "candidate"`},
 		{"right token, remove unknown", on, http.MethodDelete, "/providers/devnet/nobody", token, "", http.StatusNotFound, "no provider"},
+		{"wrong token, stage", on, http.MethodPost, "/providers/devnet/x/stage", "nope", `{"stage":"probation"}`, http.StatusUnauthorized, "token is required"},
+		{"right token, bad stage", on, http.MethodPost, "/providers/devnet/x/stage", token, `{"stage":"vip"}`, http.StatusBadRequest, "not one of"},
+		{"right token, stage body", on, http.MethodPost, "/providers/devnet/x/stage", token, `{"stag":"probation"}`, http.StatusBadRequest, "the body must be"},
+		{"right token, stage", on, http.MethodPost, "/providers/devnet/x/stage", token, `{"stage":"probation","reason":"vetted"}`, http.StatusOK, `"stage": "probation"`},
+		{"right token, demote an admitted one", on, http.MethodPost, "/providers/devnet/node1/stage", token, `{"stage":"candidate"}`, http.StatusOK, `"stage": "candidate"`},
 		{"right token, remove", on, http.MethodDelete, "/providers/devnet/x", token, "", http.StatusOK, `"removed": "x"`},
 		{"list needs no token", on, http.MethodGet, "/providers", "", "", http.StatusOK, `"node1"`},
 	}
