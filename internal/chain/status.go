@@ -23,7 +23,7 @@ func (c *Chain) Ready() (bool, string) {
 		}
 	}
 	now := time.Now()
-	for _, p := range c.providers() {
+	for _, p := range c.admitted() { // a candidate serves nothing
 		if s := p.Snapshot(now); s.Usable() {
 			return true, ""
 		}
