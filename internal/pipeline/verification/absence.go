@@ -57,8 +57,12 @@ func (ab *absence) took(given Answer) (Answer, bool) {
 	return given, true
 }
 
-// null records that a's provider does not have it.
+// null records that a's provider does not have it; a provider on
+// probation casts no vote: its null establishes nothing.
 func (ab *absence) null(a Answer) {
+	if a.Probation {
+		return
+	}
 	ab.nulls++
 	ab.nullOps[a.Operator] = true
 }

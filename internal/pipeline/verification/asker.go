@@ -34,6 +34,9 @@ type Answer struct {
 	Operator string
 	Value    json.RawMessage
 	Err      error
+	// Probation marks an answer of a provider not admitted: checked like
+	// any, but never a vote (its null does not make a thing absent).
+	Probation bool
 }
 
 // Asker is what the stage needs from routing: ask one provider it has not
@@ -86,7 +89,7 @@ func routeRequest(req Request) route.Request {
 
 func (a Routed) call(ctx context.Context, p *upstream.Provider, req *route.Request) Answer {
 	v, err := a.Router.Call(ctx, p, req)
-	return Answer{Provider: p.Name(), Operator: p.Labels().Operator, Value: v, Err: err}
+	return Answer{Provider: p.Name(), Operator: p.Labels().Operator, Value: v, Err: err, Probation: a.Router.StageOf(p.Name()) != route.Admitted}
 }
 
 // Ask sends req to the provider routing picks among those not in avoid.
@@ -130,6 +133,7 @@ func (a Routed) routed(res route.Result, err error) Answer {
 	ans := Answer{Provider: res.Provider, Value: res.Value, Err: err}
 	if p := a.Router.Provider(res.Provider); p != nil {
 		ans.Operator = p.Labels().Operator
+		ans.Probation = a.Router.StageOf(res.Provider) != route.Admitted
 	}
 	return ans
 }

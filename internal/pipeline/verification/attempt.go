@@ -77,7 +77,7 @@ func (v *Verifier) attemptsFrom(ctx context.Context, c *pipeline.Call, first Req
 			return nil, err
 		case errors.As(err, &pd):
 			ab.null(a) // in no block: ask another operator, as for a null
-			if pool == nil {
+			if pool == nil && !a.Probation { // unproven: never on a probation provider's word
 				pool = pd
 			}
 		case ctx.Err() != nil:
