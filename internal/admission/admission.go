@@ -225,9 +225,20 @@ func (t *Tracker) Check(now time.Time, up map[string]bool) []Transition {
 }
 
 // demotable reports whether a provider in stage s is demoted on a lie or
-// sustained failure.
+// sustained failure: on probation, or admitted with DemoteAdmitted unless
+// it is the last admitted one (the chain could not serve without it).
+// Called with mu held.
 func (t *Tracker) demotable(s Stage) bool {
-	return s == Probation || s == Admitted && t.policy.DemoteAdmitted
+	if s != Admitted {
+		return s == Probation
+	}
+	n := 0
+	for _, e := range t.providers {
+		if e.stage == Admitted {
+			n++
+		}
+	}
+	return t.policy.DemoteAdmitted && n > 1
 }
 
 // observe adds a sample and returns the share of the window's samples

@@ -59,19 +59,24 @@ func TestDemotionOnLie(t *testing.T) {
 		name   string
 		stage  Stage
 		demote bool
+		alone  bool // the only provider
 		chain  string
 		want   Stage
 	}{
-		{"probation", Probation, false, "dev", Candidate},
-		{"admitted", Admitted, false, "dev", Admitted},
-		{"admitted, demote_admitted", Admitted, true, "dev", Candidate},
-		{"other chain", Probation, false, "other", Probation},
+		{"probation", Probation, false, false, "dev", Candidate},
+		{"admitted", Admitted, false, false, "dev", Admitted},
+		{"admitted, demote_admitted", Admitted, true, false, "dev", Candidate},
+		{"last admitted, demote_admitted", Admitted, true, true, "dev", Admitted},
+		{"other chain", Probation, false, false, "other", Probation},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := testPolicy()
 			p.DemoteAdmitted = tc.demote
 			tr := NewTracker("dev", p, NewLog(10))
+			if !tc.alone {
+				tr.Join("honest", Admitted, "config", false, t0)
+			}
 			tr.Join("liar", tc.stage, "config", false, t0)
 			got := tr.Lies([]verify.EvidenceRef{ev(tc.chain, "liar", 7), ev(tc.chain, "liar", 8), ev("dev", "someone-else", 9)}, t0)
 			if s := tr.Stage("liar"); s != tc.want {
