@@ -350,18 +350,18 @@ func drained(ctx context.Context, p *upstream.Provider) bool {
 // ProviderEntry is one provider in the admin listener's GET /providers:
 // its URLs redacted to scheme and host, labels, stage and state.
 type ProviderEntry struct {
-	Chain           string         `json:"chain"`
-	Name            string         `json:"name"`
-	HTTP            string         `json:"http"`
-	WS              string         `json:"ws,omitempty"`
-	Labels          config.Labels  `json:"labels"`
-	Stage           string         `json:"stage"`
-	Since           time.Time      `json:"since"`
-	VerifiedAnswers uint64         `json:"verifiedAnswers"`
-	Share           float64        `json:"probationShare"` // of the chain's attempts over the share window
-	State           upstream.State `json:"state"`
-	Requests        uint64         `json:"requests"`
-	Failures        uint64         `json:"failures"`
+	Chain           string            `json:"chain"`
+	Name            string            `json:"name"`
+	HTTP            string            `json:"http"`
+	WS              string            `json:"ws,omitempty"`
+	Labels          map[string]string `json:"labels"` // operator, cloud, region, tier
+	Stage           string            `json:"stage"`
+	Since           time.Time         `json:"since"`
+	VerifiedAnswers uint64            `json:"verifiedAnswers"`
+	Share           float64           `json:"probationShare"` // of the chain's attempts over the share window
+	State           upstream.State    `json:"state"`
+	Requests        uint64            `json:"requests"`
+	Failures        uint64            `json:"failures"`
 }
 
 // entry is p's ProviderEntry.
@@ -369,8 +369,10 @@ func (c *Chain) entry(p *upstream.Provider, stages map[string]admission.Entry) P
 	pc := p.Config()
 	s := p.RouteSnapshot(time.Now())
 	e := stages[p.Name()]
-	out := ProviderEntry{Chain: c.cfg.Name, Name: p.Name(), HTTP: redact.URL(pc.HTTP), Labels: p.Labels(),
-		Stage: string(e.Stage), Since: e.Since, VerifiedAnswers: e.Verified, Share: c.router.ProbationShare(p.Name()),
+	l := p.Labels()
+	out := ProviderEntry{Chain: c.cfg.Name, Name: p.Name(), HTTP: redact.URL(pc.HTTP),
+		Labels: map[string]string{"operator": l.Operator, "cloud": l.Cloud, "region": l.Region, "tier": l.Tier},
+		Stage:  string(e.Stage), Since: e.Since, VerifiedAnswers: e.Verified, Share: c.router.ProbationShare(p.Name()),
 		State: s.State, Requests: s.Requests, Failures: s.Failures}
 	if pc.WS != "" {
 		out.WS = redact.URL(pc.WS)
