@@ -61,6 +61,8 @@ type Config struct {
 	Broadcast Broadcast `yaml:"broadcast"` // transaction fan-out and inclusion watch (broadcast.go)
 	Verify    Verify    `yaml:"verify"`    // proofs and quorums (verify.go); chains may override
 	Filters   Filters   `yaml:"filters"`   // eth_newFilter & co. kept by the gateway (filters.go)
+
+	StatusPage StatusPage `yaml:"status_page"` // the public status page (statuspage.go)
 }
 
 // Server configures the public HTTP listener.

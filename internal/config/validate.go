@@ -83,6 +83,7 @@ func (v *validator) config(c *Config) {
 	v.filters(&c.Filters, c.Limits.MaxResponseBytes)
 	v.verify("verify", &c.Verify)
 	v.chains(c)
+	v.statusPage(c)
 }
 
 func (v *validator) server(c *Config) {

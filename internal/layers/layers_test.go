@@ -23,6 +23,8 @@ var floors = map[string]int{
 	"internal/bench":                 1,
 	"internal/conformance":           1,
 	"internal/metrics":               1, // a leaf but for jsonrpc and ethmethod
+	"internal/statuspage":            1, // the status page: reads internal/status only
+	"internal/statuspage/pagetest":   2, // a fake status.Source and a page on a listener, for tests
 	"internal/upstream":              2, // provider state
 	"internal/route":                 3,
 	"internal/pipeline":              4, // the core: Call, Handler, HandleWave, Report

@@ -20,6 +20,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/chain"
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
+	"github.com/rpcmesh/rpcmesh/internal/statuspage"
 	"github.com/rpcmesh/rpcmesh/internal/wsfront"
 )
 
@@ -32,6 +33,8 @@ type Gateway struct {
 	chains  []*chain.Chain  // set.Chains()
 	sem     chan struct{}   // bounds concurrent HTTP requests
 	ws      *wsfront.Server // WebSocket front door; nil when disabled
+
+	page *statuspage.Page // the status page; nil when disabled (statuspage.go)
 
 	mu       sync.Mutex
 	httpSrv  *fasthttp.Server // the public listener (listener.go)
@@ -61,6 +64,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Gateway, error) {
 	g.set = chain.NewSet(cfg, g.metrics, logger)
 	g.chains = g.set.Chains()
 	g.ws = g.newWSFront()
+	g.page = g.newStatusPage()
 	g.metrics.WatchState(g.chainStates)
 	return g, nil
 }
@@ -103,6 +107,13 @@ func (g *Gateway) Start(ctx context.Context) error {
 		defer g.wg.Done()
 		g.set.Run(runCtx)
 	}()
+	if g.page != nil {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.page.Run(runCtx)
+		}()
+	}
 	g.httpLn = ln
 	g.httpSrv = g.newPublicServer()
 	g.serve(ln, g.httpSrv.Serve)
@@ -174,6 +185,9 @@ func (g *Gateway) Close(ctx context.Context) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var errs []error
+	if g.page != nil {
+		g.page.Close() // its live streams hold connections the shutdown would wait for
+	}
 	if g.httpSrv != nil {
 		// Waits for in-flight requests (each bounded by
 		// limits.request_timeout) until ctx ends; WebSocket connections are
