@@ -51,7 +51,9 @@ func (h *history) add(snap status.Snapshot) {
 			served:    c.Answers.Served, failed: c.Answers.Failed,
 		}
 		for _, p := range c.Providers {
-			cs.p50Ms[p.Name] = p.P50Ms
+			if p.P50Ms > 0 { // 0: nothing measured, not a fast provider
+				cs.p50Ms[p.Name] = p.P50Ms
+			}
 			cs.errorRate[p.Name] = p.ErrorRate
 		}
 		s.chains[c.Name] = cs

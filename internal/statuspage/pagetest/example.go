@@ -45,7 +45,7 @@ func Example() status.Snapshot {
 // Wobble moves latencies, error rates and answers a little with time, as
 // live traffic does: a Source.Vary for pictures.
 func Wobble(snap *status.Snapshot, at time.Time) {
-	x := float64(at.UnixMilli()) / 4000
+	x := float64(at.UnixMilli()) / 600_000 // a swing every hour or so
 	for i := range snap.Chains {
 		c := &snap.Chains[i]
 		for j := range c.Providers {
@@ -53,10 +53,12 @@ func Wobble(snap *status.Snapshot, at time.Time) {
 			if p.P50Ms > 0 {
 				p.P50Ms *= 1 + 0.3*math.Sin(x+float64(j))
 			}
-			p.ErrorRate *= 1 + 0.5*math.Sin(x/2+float64(j))
+			p.ErrorRate = min(1, p.ErrorRate*(1+0.5*math.Sin(x/2+float64(j))))
 		}
-		c.Answers.Served += uint64(at.UnixMilli() / 10 % 1_000_000)
-		c.Answers.Failed += uint64(at.UnixMilli() / 5000 % 1000)
+		c.Answers.Served += uint64(at.Unix() % 1_000_000)
+		if math.Sin(x*3) > 0.7 { // failures now and then
+			c.Answers.Failed += uint64(at.Unix()%100_000) / 10
+		}
 		for k, v := range c.CloudShare {
 			c.CloudShare[k] = v * (1 + 0.2*math.Sin(x+float64(len(k))))
 		}

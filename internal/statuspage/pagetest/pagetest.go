@@ -133,6 +133,7 @@ func Serve(t testing.TB, page *statuspage.Page) string {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer scancel()
 		_ = srv.ShutdownWithContext(sctx)
+		ln.Close() // in case Serve had not taken it yet when Shutdown ran
 		wg.Wait()
 	})
 	return "http://" + ln.Addr().String()

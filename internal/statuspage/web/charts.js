@@ -60,12 +60,12 @@ window.statusCharts = (function () {
       if (!box) continue;
       let byKey = charts.get(h.name);
       if (!byKey) { byKey = new Map(); charts.set(h.name, byKey); }
+      // All four slots first: the grid sizes them before a chart measures.
+      if (!box.children.length) {
+        box.append(...specs.map((spec) => el("div", { class: "chart", "data-chart": spec.key })));
+      }
       for (const spec of specs) {
-        let slot = box.querySelector(`[data-chart="${spec.key}"]`);
-        if (!slot) {
-          slot = el("div", { class: "chart", "data-chart": spec.key });
-          box.append(slot);
-        }
+        const slot = box.querySelector(`[data-chart="${spec.key}"]`);
         const { keys, data } = columns(h, spec);
         slot.dataset.points = String(data[0].length);
         const have = byKey.get(spec.key);
@@ -75,11 +75,25 @@ window.statusCharts = (function () {
         }
         if (have) have.plot.destroy();
         slot.replaceChildren();
-        const width = Math.max(300, Math.floor(slot.clientWidth || 420));
-        byKey.set(spec.key, { keys, plot: new uPlot(options(spec, keys, width), data, slot) });
+        byKey.set(spec.key, { keys, slot, plot: new uPlot(options(spec, keys, chartWidth(slot)), data, slot) });
       }
     }
   }
+
+  function chartWidth(slot) {
+    return Math.max(280, Math.floor(slot.clientWidth || 420));
+  }
+
+  // Charts follow the window's width.
+  let resizing = 0;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizing);
+    resizing = setTimeout(() => {
+      for (const byKey of charts.values()) {
+        for (const c of byKey.values()) c.plot.setSize({ width: chartWidth(c.slot), height: 200 });
+      }
+    }, 100);
+  });
 
   // points is how many samples each drawn chart holds, for tests:
   // {chain: {chart: n}}.
