@@ -37,6 +37,7 @@ func (g *Gateway) servePage(ctx *fasthttp.RequestCtx) bool {
 	if g.page == nil || !(ctx.IsGet() || ctx.IsHead()) || !statuspage.Owns(ctx.Path()) || wsfront.IsUpgrade(ctx) {
 		return false
 	}
+	g.cors(ctx) // tools on other origins may read /status.json, as server.cors allows
 	g.page.Serve(ctx)
 	return true
 }

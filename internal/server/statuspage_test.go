@@ -81,13 +81,23 @@ func TestStatusPageOnThePublicListener(t *testing.T) {
 	if len(snap.Chains[0].Providers) != 2 {
 		t.Errorf("providers %+v", snap.Chains[0].Providers)
 	}
+	req, _ := http.NewRequest(http.MethodGet, tg.url+"/status.json", nil)
+	req.Header.Set("Origin", "https://dashboard.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+		t.Errorf("GET /status.json from another origin: Access-Control-Allow-Origin %q, want * (server.cors)", got)
+	}
 	if ev := firstEvents(t, tg.url+"/status/events", 1); !strings.Contains(ev, `"name":"dev"`) {
 		t.Errorf("first event %q", ev)
 	}
 	if code, _, body := get(t, tg.url+"/dev"); code != http.StatusMethodNotAllowed || !strings.Contains(body, "-32600") {
 		t.Errorf("GET /dev: %d %s, want the JSON-RPC 405 as before", code, body)
 	}
-	resp, err := http.Post(tg.url+"/", "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":7,"method":"eth_chainId"}`))
+	resp, err = http.Post(tg.url+"/", "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":7,"method":"eth_chainId"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
