@@ -47,7 +47,7 @@ window.statusCharts = (function () {
     const axes = [{}, { scale: "y", size: 44 }];
     const scales = { x: { time: true }, y: { range: (u, lo, hi) => [0, Math.max(hi, spec.scale === 100 ? 100 : 1)] } };
     if (spec.failed) {
-      axes.push({ scale: "n", side: 1, size: 40, grid: { show: false } });
+      axes.push({ scale: "n", side: 1, size: 56, grid: { show: false } });
       scales.n = { range: (u, lo, hi) => [0, Math.max(hi, 1)] };
     }
     return { title: spec.title, width, height: 200, series, axes, scales, legend: { live: false } };
