@@ -12,6 +12,7 @@ import (
 	"embed"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -72,8 +73,9 @@ type Page struct {
 
 	mu     sync.Mutex
 	closed bool
-	done   chan struct{}  // closed by Close: live streams end
-	wg     sync.WaitGroup // the live streams
+	conns  map[net.Conn]struct{} // the live streams' connections
+	done   chan struct{}         // closed by Close: live streams end
+	wg     sync.WaitGroup        // the live streams
 }
 
 // New returns the status page of src.
@@ -85,6 +87,7 @@ func New(src status.Source, opts Options) *Page {
 		history: newHistory(opts.Samples, opts.SampleInterval),
 		hub:     hub{subs: map[chan []byte]struct{}{}},
 		streams: make(chan struct{}, opts.MaxStreams),
+		conns:   map[net.Conn]struct{}{},
 		done:    make(chan struct{}),
 	}
 }
@@ -119,13 +122,16 @@ func (p *Page) Run(ctx context.Context) {
 	}
 }
 
-// Close ends the live streams and waits for them to finish. Serve refuses
-// new ones afterwards.
+// Close ends the live streams (closing their connections) and waits for
+// them to finish. Streams opened afterwards are refused.
 func (p *Page) Close() {
 	p.mu.Lock()
 	if !p.closed {
 		p.closed = true
 		close(p.done)
+	}
+	for c := range p.conns {
+		c.Close() // a stream blocked writing to a slow client ends now too
 	}
 	p.mu.Unlock()
 	p.wg.Wait()

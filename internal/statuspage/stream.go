@@ -84,11 +84,11 @@ func (p *Page) stream(c net.Conn) {
 		_, err := c.Write(b)
 		return err == nil
 	}
-	if !p.enter() {
+	if !p.enter(c) {
 		write([]byte(refusal("the gateway is shutting down")))
 		return
 	}
-	defer p.wg.Done()
+	defer p.leave(c)
 	select {
 	case p.streams <- struct{}{}:
 		defer func() { <-p.streams }()
@@ -115,15 +115,24 @@ func (p *Page) stream(c net.Conn) {
 	}
 }
 
-// enter counts a stream in, unless the page is closed.
-func (p *Page) enter() bool {
+// enter counts a stream on c in, unless the page is closed.
+func (p *Page) enter(c net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return false
 	}
+	p.conns[c] = struct{}{}
 	p.wg.Add(1)
 	return true
+}
+
+// leave counts the stream on c out.
+func (p *Page) leave(c net.Conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	p.wg.Done()
 }
 
 // refusal is a whole 503 answer for a stream that cannot open.
