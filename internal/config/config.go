@@ -64,6 +64,8 @@ type Config struct {
 	Notify    Notify    `yaml:"notify"`    // webhook notifications of incidents (notify.go)
 	Usage     Usage     `yaml:"usage"`     // metering for rewards and signed statements (usage.go)
 	Vetting   Vetting   `yaml:"vetting"`   // admission criteria of rpcmesh vet (vetting.go)
+
+	StatusPage StatusPage `yaml:"status_page"` // the public status page (statuspage.go)
 }
 
 // Server configures the public HTTP listener.

@@ -61,6 +61,7 @@ func Default() *Config {
 			PenaltyHalfLife:  Duration(10 * time.Minute),
 			ProviderTimeout:  Duration(10 * time.Second),
 		},
+		StatusPage: DefaultStatusPage(),
 	}
 }
 

@@ -85,6 +85,7 @@ func (v *validator) config(c *Config) {
 	v.verify("verify", &c.Verify)
 	v.usage(c)
 	v.chains(c)
+	v.statusPage(c)
 }
 
 func (v *validator) server(c *Config) {

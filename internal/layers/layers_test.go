@@ -25,6 +25,8 @@ var floors = map[string]int{
 	"internal/metrics":               1, // a leaf but for jsonrpc and ethmethod
 	"internal/notify":                1, // webhooks: config, status and redact only
 	"internal/usage":                 1, // metering and statements, over the embedded store
+	"internal/statuspage":            1, // the status page: reads internal/status only
+	"internal/statuspage/pagetest":   2, // a fake status.Source and a page on a listener, for tests
 	"internal/upstream":              2, // provider state
 	"internal/route":                 3,
 	"internal/pipeline":              4, // the core: Call, Handler, HandleWave, Report

@@ -23,6 +23,8 @@ func TestFrontDoorImports(t *testing.T) {
 			mod + "config":   "a leaf: the typed config",
 			mod + "metrics":  "a leaf: the gateway's metrics",
 			mod + "notify":   "webhook notifications of incidents",
+
+			mod + "statuspage": "the public status page, reading a chain set as a status.Source",
 		},
 		mod + "chain": nil, // anything below it, but never the front door
 	}
