@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/rpcmesh/rpcmesh/internal/audit"
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
 	"github.com/rpcmesh/rpcmesh/internal/store"
@@ -20,7 +21,9 @@ type Set struct {
 	chains    []*Chain
 	evidence  *verify.EvidenceLog
 	storePath string
-	db        *store.DB // the embedded store, open between Open and Close
+	db        *store.DB     // the embedded store, open between Open and Close
+	keeper    *audit.Keeper // penalties, evidence and audit results in db (audit.go)
+	logger    *slog.Logger
 }
 
 // NewSet builds every chain of cfg, their metrics registered with m and
@@ -30,7 +33,7 @@ func NewSet(cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) *Set {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Set{evidence: verify.NewEvidenceLog(cfg.Verify.Evidence), storePath: cfg.Broadcast.Store}
+	s := &Set{evidence: verify.NewEvidenceLog(cfg.Verify.Evidence), storePath: cfg.Broadcast.Store, logger: logger}
 	sh := shared{metrics: m, tx: txwatch.NewMetrics(m.Registry), verify: metrics.NewVerify(m.Registry), evidence: s.evidence}
 	for i := range cfg.Chains {
 		s.chains = append(s.chains, newChain(cfg, &cfg.Chains[i], sh, logger))
@@ -62,6 +65,10 @@ func (s *Set) Open() error {
 			return err
 		}
 	}
+	if err := s.openKeeper(db); err != nil {
+		db.Close()
+		return err
+	}
 	s.db = db
 	return nil
 }
@@ -77,6 +84,13 @@ func (s *Set) Run(ctx context.Context) {
 			c.Run(ctx)
 		}()
 	}
+	if s.keeper != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.keeper.Run(ctx)
+		}()
+	}
 	wg.Wait()
 }
 
@@ -88,6 +102,11 @@ func (s *Set) Close() error {
 	}
 	if s.db == nil {
 		return nil
+	}
+	if s.keeper != nil {
+		if err := s.keeper.Flush(); err != nil {
+			s.logger.Error("audit: store write failed", "err", err)
+		}
 	}
 	err := s.db.Close()
 	s.db = nil

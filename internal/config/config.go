@@ -62,6 +62,7 @@ type Config struct {
 	Verify    Verify    `yaml:"verify"`    // proofs and quorums (verify.go); chains may override
 	Filters   Filters   `yaml:"filters"`   // eth_newFilter & co. kept by the gateway (filters.go)
 	Notify    Notify    `yaml:"notify"`    // webhook notifications of incidents (notify.go)
+	Audit     Audit     `yaml:"audit"`     // continuous audit of every provider (audit.go)
 }
 
 // Server configures the public HTTP listener.

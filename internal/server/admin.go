@@ -30,6 +30,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /transactions", g.serveTransactions)
 	mux.Handle("GET /verify/evidence", g.set.Evidence()) // answers that failed verification, newest first
 	mux.Handle("GET /notify", g.notify)                  // webhooks: queues, deliveries, dead letters
+	mux.HandleFunc("GET "+ScoresPath, g.serveScores)     // open scores, as on the public listener
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))

@@ -36,6 +36,8 @@ type Gateway struct {
 
 	notify *notify.Notifier // webhooks of the set's incident events (notify.*)
 
+	scoresCache scoresCache // the open scores' last rendering (scores.go)
+
 	mu       sync.Mutex
 	httpSrv  *fasthttp.Server // the public listener (listener.go)
 	adminSrv *http.Server

@@ -30,6 +30,9 @@ func (g *Gateway) serveFast(ctx *fasthttp.RequestCtx) {
 	defer g.recoverFast(ctx)
 	rid := newRequestID()
 	ctx.Response.Header.Set(RequestIDHeader, rid)
+	if g.serveScoresFast(ctx) {
+		return
+	}
 	ch, ok, name := g.chainForPath(ctx.Path())
 	if g.cors(ctx) {
 		return // preflight answered
