@@ -73,6 +73,7 @@ func TestReserveLiarCaughtByAudit(t *testing.T) {
 	s, body := publicScores(t, gw)
 	for _, name := range []string{"node1", "node2", "node3", "node4"} {
 		p, _ := provider(s, name)
+		t.Logf("%s audit: %+v", name, p.Audit.Windows["5m"])
 		if p.Penalty.Value != 0 || len(p.Penalty.Reasons) != 0 || p.Audit.Windows["5m"].Failed != 0 {
 			t.Errorf("honest %s penalised: %+v, audit %+v", name, p.Penalty, p.Audit)
 		}
