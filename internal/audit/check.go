@@ -50,10 +50,10 @@ type finding struct {
 // errNull marks an answer of JSON null: the provider does not have it.
 var errNull = errors.New("null answer")
 
-// ask sends p one call directly (not through routing) and returns its
-// result; JSON null is errNull.
+// ask sends p one audit call directly (not through routing, not counted
+// as client traffic) and returns its result; JSON null is errNull.
 func ask(ctx context.Context, p *upstream.Provider, method string, params json.RawMessage) (json.RawMessage, error) {
-	raw, err := p.Call(ctx, method, params)
+	raw, err := p.AuditCall(ctx, method, params)
 	if err != nil {
 		return nil, err
 	}

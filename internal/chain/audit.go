@@ -84,7 +84,7 @@ func (c *Chain) directHeader(ctx context.Context, hash common.Hash) (json.RawMes
 			break
 		}
 		asked++
-		raw, err := p.Call(ctx, "eth_getBlockByHash", params)
+		raw, err := p.AuditCall(ctx, "eth_getBlockByHash", params)
 		switch {
 		case err != nil:
 			last = err

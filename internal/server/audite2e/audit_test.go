@@ -112,6 +112,11 @@ func TestReserveLiarCaughtByAudit(t *testing.T) {
 			t.Errorf("%s (not own tier) got client attempts: before %v after %v", name, before, after)
 		}
 	}
+	for _, ps := range gw.Status().Chains[0].Providers {
+		if ps.Name == "node5" && ps.Requests != 0 {
+			t.Fatalf("node5 was sent %d client requests", ps.Requests)
+		}
+	}
 	if after["node1"] <= before["node1"] {
 		t.Fatalf("the own tier served nothing: before %v after %v", before, after)
 	}
