@@ -118,8 +118,9 @@ func TestRestartKeepsPenaltiesAndEvidence(t *testing.T) {
 		if !reflect.DeepEqual(a.counts, b.counts) {
 			t.Errorf("%s: counts %v before the restart, %v after", name, b.counts, a.counts)
 		}
-		// Decayed from the stored value by the time between the reads.
-		lo := b.penalty * math.Exp2(-float64(a.at.Sub(b.at))/float64(halfLife))
+		// Decayed from the stored value by the time between the reads (a
+		// second more: each read decays to its own instant).
+		lo := b.penalty * math.Exp2(-float64(a.at.Sub(b.at)+time.Second)/float64(halfLife))
 		if b.penalty <= 0 || a.penalty > b.penalty+1e-9 || a.penalty < lo-1e-9 {
 			t.Errorf("%s: penalty %.6f before, %.6f after (want in [%.6f, %.6f])", name, b.penalty, a.penalty, lo, b.penalty)
 		}
