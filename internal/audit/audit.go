@@ -50,7 +50,11 @@ type Options struct {
 	ChainConfig     *params.ChainConfig // to verify blocks' transactions
 	Evidence        *verify.EvidenceLog
 	Results         *Results // where outcomes are counted (nil: a new one)
-	Logger          *slog.Logger
+	// Rejected, when set, is told of every failed check (provider, method,
+	// kind "audit"), as the verification stage tells of every rejected
+	// answer: rpcmesh_verify_rejected_total counts what the evidence holds.
+	Rejected func(provider, method, kind string)
+	Logger   *slog.Logger
 }
 
 // Auditor audits one chain's providers. Build it with New, run it with Run.
@@ -173,5 +177,8 @@ func (a *Auditor) reject(p *upstream.Provider, f finding) uint64 {
 	a.o.Logger.Warn("audit: provider answered wrongly", "chain", a.o.Chain, "provider", p.Name(),
 		"tier", p.Labels().Tier, "method", f.method, "evidence", id, "err", f.err)
 	p.Penalise(Reason)
+	if a.o.Rejected != nil {
+		a.o.Rejected(p.Name(), f.method, Reason)
+	}
 	return id
 }

@@ -35,8 +35,8 @@ const auditHeaderCache = 256
 // (headers fetched from the providers directly, not through routing, so
 // that the audit adds nothing to route shares), and an auditor when
 // audit.enabled and the chain verifies answers.
-func newAudit(cfg *config.Config, ch *config.Chain, c *Chain, ev *verify.EvidenceLog, logger *slog.Logger) *chainAudit {
-	ca := &chainAudit{results: audit.NewResults(), evidence: ev, halfLife: cfg.Health.PenaltyHalfLife.D()}
+func newAudit(cfg *config.Config, ch *config.Chain, c *Chain, sh shared, logger *slog.Logger) *chainAudit {
+	ca := &chainAudit{results: audit.NewResults(), evidence: sh.evidence, halfLife: cfg.Health.PenaltyHalfLife.D()}
 	vf := ch.EffectiveVerify(cfg.Verify)
 	if !cfg.Audit.Enabled || !vf.Enabled {
 		return ca
@@ -57,8 +57,9 @@ func newAudit(cfg *config.Config, ch *config.Chain, c *Chain, ev *verify.Evidenc
 		},
 		Finalized:   c.head.Finalized,
 		ChainConfig: verify.ChainConfigFor(ch.ChainID),
-		Evidence:    ev, Results: ca.results,
-		Logger: logger,
+		Evidence:    sh.evidence, Results: ca.results,
+		Rejected: func(provider, method, kind string) { sh.verify.Rejected(ch.Name, provider, method, kind) },
+		Logger:   logger,
 	})
 	return ca
 }

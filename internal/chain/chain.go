@@ -99,7 +99,7 @@ func newChain(cfg *config.Config, ch *config.Chain, sh shared, logger *slog.Logg
 	})
 	c.bcast, c.watch = newTxWatch(cfg, ch, c, sh.tx, logger)
 	c.verify = ch.EffectiveVerify(cfg.Verify)
-	c.audit = newAudit(cfg, ch, c, sh.evidence, logger)
+	c.audit = newAudit(cfg, ch, c, sh, logger)
 	c.hub = newHub(cfg, c, logger)
 	c.filters = filters.NewStore(c.hub, filters.Limits{MaxPerClient: cfg.Filters.MaxPerClient, MaxTotal: cfg.Filters.MaxTotal,
 		MaxChanges: cfg.Filters.MaxChanges, MaxBytes: cfg.Filters.MaxChangesBytes, MaxTotalBytes: cfg.Filters.MaxTotalBytes, Timeout: cfg.Filters.Timeout.D()}, nil)

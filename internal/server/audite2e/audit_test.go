@@ -102,6 +102,11 @@ func TestReserveLiarCaughtByAudit(t *testing.T) {
 		}
 	}
 
+	// Counted as the verification stage counts a rejected answer.
+	if n := metricByProvider(t, gw, "rpcmesh_verify_rejected_total", map[string]string{"kind": audit.Reason}); n["node5"] < 1 || len(n) != 1 {
+		t.Fatalf("rpcmesh_verify_rejected_total{kind=audit} by provider: %v", n)
+	}
+
 	// No client call reached the liar, or any tier but own.
 	after := userAttempts(t, gw)
 	if after["node5"] != 0 {

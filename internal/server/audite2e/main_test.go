@@ -167,6 +167,12 @@ func evidence(t *testing.T, g *server.Gateway) []verify.Evidence {
 // userAttempts counts the attempts routing sent each provider for clients
 // (rpcmesh_upstream_requests_total): audit calls never go through routing.
 func userAttempts(t *testing.T, g *server.Gateway) map[string]float64 {
+	return metricByProvider(t, g, "rpcmesh_upstream_requests_total", nil)
+}
+
+// metricByProvider sums a counter by its provider label, over the samples
+// whose labels hold every pair of match.
+func metricByProvider(t *testing.T, g *server.Gateway, name string, match map[string]string) map[string]float64 {
 	t.Helper()
 	mfs, err := g.Metrics().Registry.Gather()
 	if err != nil {
@@ -174,14 +180,20 @@ func userAttempts(t *testing.T, g *server.Gateway) map[string]float64 {
 	}
 	out := map[string]float64{}
 	for _, mf := range mfs {
-		if mf.GetName() != "rpcmesh_upstream_requests_total" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "provider" {
-					out[l.GetValue()] += m.GetCounter().GetValue()
-				}
+				labels[l.GetName()] = l.GetValue()
+			}
+			ok := true
+			for k, v := range match {
+				ok = ok && labels[k] == v
+			}
+			if ok {
+				out[labels["provider"]] += m.GetCounter().GetValue()
 			}
 		}
 	}
