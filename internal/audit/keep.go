@@ -136,19 +136,22 @@ func (k *Keeper) touch() {
 }
 
 // Run writes changes as they come, at most one write per MinInterval,
-// and audit results every minute, until ctx ends; then writes once more.
+// and audit results every minute, until ctx ends; then writes everything
+// once more.
 func (k *Keeper) Run(ctx context.Context) {
 	results := time.NewTicker(resultsInterval)
 	defer results.Stop()
 	for {
+		withResults := false
 		select {
 		case <-ctx.Done():
-			k.flushLogged()
+			k.flushLogged(true)
 			return
 		case <-k.dirty:
 		case <-results.C:
+			withResults = true
 		}
-		k.flushLogged()
+		k.flushLogged(withResults)
 		select {
 		case <-ctx.Done():
 		case <-time.After(MinInterval):
@@ -156,8 +159,8 @@ func (k *Keeper) Run(ctx context.Context) {
 	}
 }
 
-func (k *Keeper) flushLogged() {
-	if err := k.Flush(); err != nil {
+func (k *Keeper) flushLogged(results bool) {
+	if err := k.write(results); err != nil {
 		k.logger.Error("audit: store write failed", "err", err)
 	}
 }
@@ -165,7 +168,11 @@ func (k *Keeper) flushLogged() {
 // Flush writes every provider's penalty, the evidence records not yet
 // written (dropping from the store those the log no longer keeps) and the
 // audit results, in one transaction.
-func (k *Keeper) Flush() error {
+func (k *Keeper) Flush() error { return k.write(true) }
+
+// write writes penalties and new evidence, and audit results when asked
+// (they change at every check, and are larger: once a minute is enough).
+func (k *Keeper) write(results bool) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	fresh := k.evidence.Since(k.saved)
@@ -182,7 +189,7 @@ func (k *Keeper) Flush() error {
 		}
 		for _, ch := range k.chains {
 			var saved map[string]savedTally
-			if ch.Results != nil {
+			if results && ch.Results != nil {
 				saved = ch.Results.save(now)
 			}
 			for _, p := range ch.Providers {
