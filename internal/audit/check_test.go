@@ -103,3 +103,61 @@ func TestRejectRecordsEvidenceAndPenalty(t *testing.T) {
 		t.Fatalf("penalties %+v", pen)
 	}
 }
+
+// blockJSON renders h as a provider answers eth_getBlockByNumber(n, true)
+// for a block without transactions; hash, when set, replaces its hash.
+func blockJSON(t *testing.T, h *types.Header, hash string) string {
+	t.Helper()
+	raw, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["transactions"], m["uncles"] = []any{}, []any{}
+	if hash != "" {
+		m["hash"] = hash
+	}
+	out, _ := json.Marshal(m)
+	return string(out)
+}
+
+// A block check passes the agreed block, fails a block whose fields do
+// not hash to its claim or another block at or below the agreed finalized
+// one, and counts another block above it (another fork, for a moment) as
+// absence.
+func TestCheckBlockOutcomes(t *testing.T) {
+	agreed := &types.Header{Number: big.NewInt(10), Difficulty: big.NewInt(1), GasLimit: 30_000_000, Time: 100,
+		UncleHash: types.EmptyUncleHash, TxHash: types.EmptyTxsHash, ReceiptHash: types.EmptyReceiptsHash}
+	fork := types.CopyHeader(agreed)
+	fork.Time = 101
+	for _, tc := range []struct {
+		name      string
+		answer    string
+		finalized uint64
+		want      Outcome
+	}{
+		{"the agreed block", blockJSON(t, agreed, ""), 0, Passed},
+		{"a claimed hash its fields do not hash to", blockJSON(t, agreed, "0x"+strings.Repeat("ab", 32)), 0, Failed},
+		{"another fork above finality", blockJSON(t, fork, ""), 9, Absent},
+		{"another block at a finalized height", blockJSON(t, fork, ""), 10, Failed},
+		{"null", "null", 0, Absent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := New(Options{Chain: "test", Config: config.DefaultAudit(), ChainConfig: params.AllDevChainProtocolChanges,
+				Finalized: func() (uint64, bool) { return tc.finalized, true }})
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			body := `{"jsonrpc":"2.0","id":%s,"result":` + strings.ReplaceAll(tc.answer, "%", "%%") + `}`
+			f := a.checkBlock(ctx, node(t, 200, body), agreed)
+			if f.outcome != tc.want {
+				t.Fatalf("outcome %d, want %d (err %v)", f.outcome, tc.want, f.err)
+			}
+			if tc.want == Failed && (f.method != "eth_getBlockByNumber" || !verify.IsLie(f.err)) {
+				t.Fatalf("a lie without its evidence: %+v", f)
+			}
+		})
+	}
+}
