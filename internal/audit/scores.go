@@ -47,13 +47,15 @@ type ProviderScore struct {
 
 // Availability is how often the provider failed: error and throttle rates
 // are moving averages (half-life health.ewma_half_life), the counts are
-// since the gateway started.
+// since the gateway started, and Windows is the share of audit checks it
+// answered (anything but unavailable) over each audit window that had any.
 type Availability struct {
-	ErrorRate    float64 `json:"errorRate"`
-	ThrottleRate float64 `json:"throttleRate"`
-	Breaker      string  `json:"breaker"`
-	Requests     uint64  `json:"requests"`
-	Failures     uint64  `json:"failures"`
+	ErrorRate    float64            `json:"errorRate"`
+	ThrottleRate float64            `json:"throttleRate"`
+	Breaker      string             `json:"breaker"`
+	Requests     uint64             `json:"requests"`
+	Failures     uint64             `json:"failures"`
+	Windows      map[string]float64 `json:"windows"`
 }
 
 // Latency is the provider's answer time: a moving average and the
@@ -123,6 +125,12 @@ func BuildScore(in ScoreInputs) ProviderScore {
 		LatencyMs: Latency{EWMA: ms(s.LatencyEWMA), P50: ms(s.P50), P90: ms(s.P90), P99: ms(s.P99)},
 		Penalty:   Penalty{Value: s.Penalty, HalfLife: in.HalfLife.String(), Reasons: []PenaltyReason{}},
 		Audit:     in.Audit,
+	}
+	ps.Availability.Windows = map[string]float64{}
+	for name, c := range in.Audit.Windows {
+		if total := c.Passed + c.Failed + c.Unavailable + c.Absent; total > 0 {
+			ps.Availability.Windows[name] = float64(total-c.Unavailable) / float64(total)
+		}
 	}
 	for _, pc := range in.Penalties {
 		r := PenaltyReason{Reason: pc.Reason, Count: pc.Count}

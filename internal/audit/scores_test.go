@@ -31,7 +31,11 @@ func TestBuildScoreLinksEvidence(t *testing.T) {
 		HalfLife:  10 * time.Minute,
 		Evidence:  ev,
 		Censored:  []string{"0xabc"},
+		Audit:     Summary{Windows: map[string]Counts{"5m": {Passed: 2, Failed: 1, Unavailable: 1}, "1h": {}}},
 	})
+	if got := ps.Availability.Windows; len(got) != 1 || got["5m"] != 0.75 {
+		t.Errorf("availability windows %v, want 5m: 0.75 only", got)
+	}
 	want := map[string][]uint64{Reason: ids100(true), "bad_proof": ids100(false), "head_hash": {200}}
 	for _, r := range ps.Penalty.Reasons {
 		if r.Reason == "censored" {
