@@ -49,7 +49,9 @@ func (s *Set) Chains() []*Chain { return s.chains }
 func (s *Set) Evidence() http.Handler { return s.evidence }
 
 // Open opens broadcast.store, when set, and hands it to every chain's
-// watch so that tracked transactions survive a restart.
+// watch so that tracked transactions survive a restart, and to the audit's
+// keeper (audit.go), which reads providers' penalties, the evidence log
+// and audit results back so that a restart does not launder a liar.
 func (s *Set) Open() error {
 	if s.storePath == "" {
 		return nil
