@@ -72,6 +72,9 @@ func New(o Options) *Auditor {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.ChainConfig == nil {
+		o.ChainConfig = verify.ChainConfigFor(0) // every fork from genesis
+	}
 	a := &Auditor{o: o, sem: make(chan struct{}, max(o.Config.Concurrency, 1)), addrs: newAddressPool(addressPoolSize)}
 	for _, s := range o.Config.Addresses {
 		a.addrs.pin(common.HexToAddress(s))
