@@ -20,7 +20,7 @@ import (
 )
 
 // catchWithin bounds how long the audit may take to catch a liar: about
-// ten checks of it at auditPerMinute.
+// fifteen checks of it at auditPerMinute (a check costs one or two calls).
 const catchWithin = 15 * time.Second
 
 // A liar in the public tier, which gets no traffic while the own tier is
