@@ -38,6 +38,7 @@ type Chain struct {
 	bcast     *txbroadcast.Broadcaster
 	watch     *txwatch.Watcher // accepted transactions until included
 	verify    config.Verify    // the chain's verification settings
+	audit     *chainAudit      // continuous audit and open scores (audit.go)
 	lagLimit  uint64
 	// readyStale is health.ready_stale_blocks: how many block times the
 	// head may stand still before the chain is not ready.
@@ -72,7 +73,7 @@ func newChain(cfg *config.Config, ch *config.Chain, sh shared, logger *slog.Logg
 			CheckHeaderHash: ch.EffectiveVerify(cfg.Verify).Enabled,
 			OnHeadLie: func(p *upstream.Provider, raw json.RawMessage, err error) {
 				e := verify.NewEvidence(p.Name(), "eth_getBlockByNumber", json.RawMessage(`["latest",false]`), raw, err)
-				e.Chain, e.Operator = ch.Name, p.Labels().Operator
+				e.Chain, e.Operator, e.Reason = ch.Name, p.Labels().Operator, "head_hash"
 				sh.evidence.Record(e)
 				sh.verify.Rejected(ch.Name, p.Name(), "eth_getBlockByNumber", verify.Kind(err))
 			},
@@ -99,6 +100,7 @@ func newChain(cfg *config.Config, ch *config.Chain, sh shared, logger *slog.Logg
 	})
 	c.bcast, c.watch = newTxWatch(cfg, ch, c, sh.tx, logger)
 	c.verify = ch.EffectiveVerify(cfg.Verify)
+	c.audit = newAudit(cfg, ch, c, sh, logger)
 	c.hub = newHub(cfg, c, logger)
 	c.filters = filters.NewStore(c.hub, filters.Limits{MaxPerClient: cfg.Filters.MaxPerClient, MaxTotal: cfg.Filters.MaxTotal,
 		MaxChanges: cfg.Filters.MaxChanges, MaxBytes: cfg.Filters.MaxChangesBytes, MaxTotalBytes: cfg.Filters.MaxTotalBytes, Timeout: cfg.Filters.Timeout.D()}, nil)
@@ -135,7 +137,7 @@ func (c *Chain) pokeBehind(n uint64) {
 // the filter store's expiry until ctx ends, and returns when all stopped.
 func (c *Chain) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	loops := []func(context.Context){c.hub.Run, c.watch.Run, c.filters.Run}
+	loops := []func(context.Context){c.hub.Run, c.watch.Run, c.filters.Run, c.audit.auditor.Run}
 	for _, p := range c.providers {
 		loops = append(loops, p.Run)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/rpcmesh/rpcmesh/internal/audit"
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
 	"github.com/rpcmesh/rpcmesh/internal/store"
@@ -20,8 +21,10 @@ type Set struct {
 	chains    []*Chain
 	evidence  *verify.EvidenceLog
 	storePath string
-	db        *store.DB // the embedded store, open between Open and Close
-	usage     *metering // usage metering (usage.go); nil when off
+	db        *store.DB     // the embedded store, open between Open and Close
+	usage     *metering     // usage metering (usage.go); nil when off
+	keeper    *audit.Keeper // penalties, evidence and audit results in db (audit.go)
+	logger    *slog.Logger
 }
 
 // NewSet builds every chain of cfg, their metrics registered with m and
@@ -31,7 +34,7 @@ func NewSet(cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) *Set {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Set{evidence: verify.NewEvidenceLog(cfg.Verify.Evidence), storePath: cfg.Broadcast.Store, usage: newMetering(cfg, logger)}
+	s := &Set{evidence: verify.NewEvidenceLog(cfg.Verify.Evidence), storePath: cfg.Broadcast.Store, usage: newMetering(cfg, logger), logger: logger}
 	sh := shared{metrics: m, tx: txwatch.NewMetrics(m.Registry), verify: metrics.NewVerify(m.Registry), evidence: s.evidence, usage: s.usage}
 	for i := range cfg.Chains {
 		s.chains = append(s.chains, newChain(cfg, &cfg.Chains[i], sh, logger))
@@ -47,8 +50,10 @@ func (s *Set) Chains() []*Chain { return s.chains }
 func (s *Set) Evidence() http.Handler { return s.evidence }
 
 // Open opens broadcast.store, when set, and hands it to every chain's
-// watch so that tracked transactions survive a restart; with usage
-// metering on, it opens the meter's store and key (usage.go).
+// watch so that tracked transactions survive a restart, and to the audit's
+// keeper (audit.go), which reads providers' penalties, the evidence log
+// and audit results back so that a restart does not launder a liar; with
+// usage metering on, it opens the meter's store and key (usage.go).
 func (s *Set) Open() error {
 	if s.storePath == "" {
 		return s.usage.open(nil)
@@ -63,6 +68,10 @@ func (s *Set) Open() error {
 			db.Close()
 			return err
 		}
+	}
+	if err := s.openKeeper(db); err != nil {
+		db.Close()
+		return err
 	}
 	s.db = db
 	if err := s.usage.open(db); err != nil {
@@ -85,6 +94,13 @@ func (s *Set) Run(ctx context.Context) {
 			c.Run(ctx)
 		}()
 	}
+	if s.keeper != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.keeper.Run(ctx)
+		}()
+	}
 	wg.Wait()
 }
 
@@ -97,6 +113,11 @@ func (s *Set) Close() error {
 	s.usage.close()
 	if s.db == nil {
 		return nil
+	}
+	if s.keeper != nil {
+		if err := s.keeper.Flush(); err != nil {
+			s.logger.Error("audit: store write failed", "err", err)
+		}
 	}
 	err := s.db.Close()
 	s.db = nil

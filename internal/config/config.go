@@ -66,6 +66,7 @@ type Config struct {
 	Vetting   Vetting   `yaml:"vetting"`   // admission criteria of rpcmesh vet (vetting.go)
 
 	StatusPage StatusPage `yaml:"status_page"` // the public status page (statuspage.go)
+	Audit      Audit      `yaml:"audit"`       // continuous audit of every provider (audit.go)
 }
 
 // Server configures the public HTTP listener.

@@ -47,6 +47,7 @@ func Default() *Config {
 		Broadcast: DefaultBroadcast(),
 		Filters:   DefaultFilters(),
 		Notify:    DefaultNotify(),
+		Audit:     DefaultAudit(),
 		Health: Health{
 			PollInterval:     Duration(2 * time.Second),
 			PollMinInterval:  Duration(100 * time.Millisecond),

@@ -82,6 +82,7 @@ func (v *validator) config(c *Config) {
 	v.broadcast(&c.Broadcast)
 	v.filters(&c.Filters, c.Limits.MaxResponseBytes)
 	v.notify(c)
+	v.audit(c)
 	v.verify("verify", &c.Verify)
 	v.usage(c)
 	v.chains(c)

@@ -29,6 +29,7 @@ var floors = map[string]int{
 	"internal/statuspage/pagetest":   2, // a fake status.Source and a page on a listener, for tests
 	"internal/upstream":              2, // provider state
 	"internal/route":                 3,
+	"internal/audit":                 3, // continuous audit, kept penalties and evidence, open scores
 	"internal/pipeline":              4, // the core: Call, Handler, HandleWave, Report
 	"internal/txbroadcast":           4,
 	"internal/txwatch":               5,

@@ -31,6 +31,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 	mux.Handle("GET /verify/evidence", g.set.Evidence()) // answers that failed verification, newest first
 	mux.Handle("GET /notify", g.notify)                  // webhooks: queues, deliveries, dead letters
 	mux.Handle("GET /usage/statements", g.set.Usage())   // signed usage statements per operator and epoch
+	mux.HandleFunc("GET "+ScoresPath, g.serveScores)     // open scores, as on the public listener
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))

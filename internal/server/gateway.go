@@ -38,6 +38,8 @@ type Gateway struct {
 	notify *notify.Notifier // webhooks of the set's incident events (notify.*)
 	page   *statuspage.Page // the status page; nil when disabled (statuspage.go)
 
+	scoresCache scoresCache // the open scores' last rendering (scores.go)
+
 	mu       sync.Mutex
 	httpSrv  *fasthttp.Server // the public listener (listener.go)
 	adminSrv *http.Server

@@ -34,6 +34,9 @@ func (g *Gateway) serveFast(ctx *fasthttp.RequestCtx) {
 	}
 	rid := newRequestID()
 	ctx.Response.Header.Set(RequestIDHeader, rid)
+	if g.serveScoresFast(ctx) {
+		return
+	}
 	ch, ok, name := g.chainForPath(ctx.Path())
 	if g.cors(ctx) {
 		return // preflight answered
