@@ -74,7 +74,7 @@ func (r *Router) DoBatch(ctx context.Context, reqs []Request, out []Result, errs
 	batched := make([]*batchItem, 0, len(reqs))
 	alone := make([]int, 0, len(reqs)) // indexes of reqs for Do
 	for i := range reqs {
-		if !batchable(&reqs[i]) {
+		if !r.batchable(&reqs[i]) {
 			alone = append(alone, i)
 			continue
 		}
@@ -106,9 +106,10 @@ func (r *Router) DoBatch(ctx context.Context, reqs []Request, out []Result, errs
 }
 
 // batchable reports whether req may share an upstream batch: writes go
-// alone (each to its own operators), and so do debug and trace calls.
-func batchable(req *Request) bool {
-	return req.Info.Kind != ethmethod.Write && req.Info.Needs == ""
+// alone (each to its own operators), and so do debug and trace calls, and
+// calls the privacy policy routes (each to its addresses' operator).
+func (r *Router) batchable(req *Request) bool {
+	return req.Info.Kind != ethmethod.Write && req.Info.Needs == "" && !r.privacy.covers(req)
 }
 
 // sendBatch routes items as one upstream batch and hands each its answer,

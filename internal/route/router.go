@@ -35,6 +35,9 @@ type Request struct {
 	// reads) qualify. Without a block, lagging providers are skipped.
 	Block    uint64
 	HasBlock bool
+	// Client is who asked (pipeline.Call.Client): the key of the privacy
+	// policy; "" for the gateway's own calls. It never leaves the gateway.
+	Client string
 }
 
 // Result is a successful call and how it was obtained.
@@ -78,6 +81,7 @@ type Router struct {
 	head      *head.Tracker
 	obs       Observer
 	shares    *shareWindow
+	privacy   *privacy // nil unless routing.privacy is on
 	snaps     sync.Pool // *[]upstream.Snapshot for pickFrom, see snapshots
 }
 
@@ -100,6 +104,7 @@ func New(o Options) *Router {
 		head:      o.Head,
 		obs:       o.Observer,
 		shares:    newShareWindow(window),
+		privacy:   newPrivacy(o.Routing, o.Providers),
 	}
 }
 
@@ -166,7 +171,8 @@ func (r *Router) Do(ctx context.Context, req *Request) (Result, error) {
 		return Result{}, r.noProvider(req)
 	}
 	var hedgeC <-chan time.Time
-	if r.cfg.Hedge && !write {
+	// A hedge would show a private call's addresses to a second operator.
+	if r.cfg.Hedge && !write && !r.privacy.covers(req) {
 		timer := time.NewTimer(r.hedgeDelay(&d.t))
 		defer timer.Stop()
 		hedgeC = timer.C

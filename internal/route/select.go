@@ -145,6 +145,9 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 	if len(cands) == 0 {
 		return nil
 	}
+	// The privacy policy (opt-in): a call naming addresses its client asked
+	// about before stays with their operator; a new one is spread.
+	sp := r.privacy.begin(req)
 	// Soft filters: dropped only if something remains.
 	cands = keep(cands, func(c candidate) bool { return c.snap.State != upstream.StateStalled })
 	cands = dropDegraded(cands)
@@ -156,6 +159,7 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 		// (one block of slack for the polling race).
 		cands = keep(cands, func(c candidate) bool { return c.snap.HeadNumber+1 >= agreed.Number })
 	}
+	cands = sp.sticky(cands)
 	cands = keep(cands, func(c candidate) bool { return !c.p.Saturated() })
 	cands = keep(cands, func(c candidate) bool { return !t.hasOperator(c.snap.Labels.Operator) })
 
@@ -168,12 +172,21 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 	// Within the tier, a cloud not yet tried (a retry or hedge should not
 	// land on the same outage).
 	cands = keep(cands, func(c candidate) bool { return c.snap.Labels.Cloud == "" || !t.hasCloud(c.snap.Labels.Cloud) })
+	cands = sp.balance(cands)
 
 	// Diversity caps within the tier: skip operators and clouds over their share.
 	cands = keep(cands, func(c candidate) bool {
 		return !r.shares.overCap(c.snap.Labels.Operator, c.snap.Labels.Cloud, r.cfg.MaxOperatorShare, r.cfg.MaxCloudShare)
 	})
 
+	p := r.choose(cands)
+	r.reportPrivacy(sp.done(p))
+	return p
+}
+
+// choose picks one of cands: at random for exploration_share of picks,
+// else weighted by score.
+func (r *Router) choose(cands []candidate) *upstream.Provider {
 	if len(cands) == 1 {
 		return cands[0].p
 	}
