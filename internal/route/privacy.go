@@ -1,6 +1,7 @@
 package route
 
 import (
+	"math"
 	"sync"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
@@ -157,7 +158,7 @@ func (sp *spread) balance(cands []candidate) []candidate {
 			added++
 		}
 	}
-	limit := sp.pv.share * float64(sp.cl.addrs.len()+added)
+	limit := sp.pv.limit(sp.cl.addrs.len() + added)
 	fewest := -1
 	under := false
 	for _, c := range cands {
@@ -165,13 +166,20 @@ func (sp *spread) balance(cands []candidate) []candidate {
 		if fewest < 0 || n < fewest {
 			fewest = n
 		}
-		under = under || float64(n+added) <= limit
+		under = under || n+added <= limit
 	}
 	if under {
-		return keep(cands, func(c candidate) bool { return float64(sp.cl.perOp[sp.opOf(c)]+added) <= limit })
+		return keep(cands, func(c candidate) bool { return sp.cl.perOp[sp.opOf(c)]+added <= limit })
 	}
 	sp.overCap = !sp.fallback
 	return keep(cands, func(c candidate) bool { return sp.cl.perOp[sp.opOf(c)] == fewest })
+}
+
+// limit is the most of a client's total addresses one operator may hold:
+// the share of them, rounded up (a client's first address is one
+// operator's whole share of one, and no fewer can be).
+func (pv *privacy) limit(total int) int {
+	return int(math.Ceil(pv.share*float64(total) - 1e-9))
 }
 
 // done records the pick of p (nil: none) and unlocks the client's record.
