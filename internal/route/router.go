@@ -81,7 +81,7 @@ type Router struct {
 	head      *head.Tracker
 	obs       Observer
 	shares    *shareWindow
-	privacy   *privacy // nil unless routing.privacy is on
+	privacy   *privacy  // nil unless routing.privacy is on
 	snaps     sync.Pool // *[]upstream.Snapshot for pickFrom, see snapshots
 }
 
