@@ -95,15 +95,21 @@ func TestPrivacySpread(t *testing.T) {
 		operators int
 		share     float64
 		addresses int
-		want      float64 // the largest share an operator may end with
+		want      float64  // the largest share an operator may end with
+		tiers     []string // the operators' tiers (default: all own)
 	}{
-		{"five operators, 0.3", 5, 0.3, 500, 0.3},
-		{"four operators, 0.3", 4, 0.3, 400, 0.3},
-		{"five operators, 0.25", 5, 0.25, 400, 0.25},
-		{"three operators cannot keep 0.3: even", 3, 0.3, 300, 1.0/3 + 0.01},
+		{"five operators, 0.3", 5, 0.3, 500, 0.3, nil},
+		{"four operators, 0.3", 4, 0.3, 400, 0.3, nil},
+		{"five operators, 0.25", 5, 0.25, 400, 0.25, nil},
+		{"three operators cannot keep 0.3: even", 3, 0.3, 300, 1.0/3 + 0.01, nil},
+		{"five operators in four tiers, 0.3", 5, 0.3, 500, 0.3, []string{"own", "partner", "partner", "community", "public"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			n := startNet(t, privacyRouting(tc.share, 4096, 16), operators(tc.operators)...)
+			specs := operators(tc.operators)
+			for i, tier := range tc.tiers {
+				specs[i].tier = tier
+			}
+			n := startNet(t, privacyRouting(tc.share, 4096, 16), specs...)
 			var mu sync.Mutex
 			perOp := map[string]int{}
 			var wg sync.WaitGroup
@@ -124,7 +130,13 @@ func TestPrivacySpread(t *testing.T) {
 					t.Errorf("operator %s saw %d of %d addresses (%.3f), over %.3f", op, c, tc.addresses, s, tc.want)
 				}
 			}
-			if len(perOp) != tc.operators {
+			if tc.tiers != nil {
+				// The best tiers first, each operator up to its share: the
+				// own operator full, the public one not needed.
+				if float64(perOp["op0"]) < tc.share*float64(tc.addresses)-1 || perOp["op4"] > 0 {
+					t.Errorf("tiers not followed within the share: %v", perOp)
+				}
+			} else if len(perOp) != tc.operators {
 				t.Errorf("%d operators used, want all %d", len(perOp), tc.operators)
 			}
 		})

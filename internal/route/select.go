@@ -162,6 +162,9 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 	cands = sp.sticky(cands)
 	cands = keep(cands, func(c candidate) bool { return !c.p.Saturated() })
 	cands = keep(cands, func(c candidate) bool { return !t.hasOperator(c.snap.Labels.Operator) })
+	// A new address goes to an operator under its share of the client's
+	// addresses, whatever its tier: the tiers order those that are.
+	cands = sp.balance(cands)
 
 	// Tiers first: only the best tier that has a candidate.
 	best := cands[0].snap.Tier
@@ -172,7 +175,6 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 	// Within the tier, a cloud not yet tried (a retry or hedge should not
 	// land on the same outage).
 	cands = keep(cands, func(c candidate) bool { return c.snap.Labels.Cloud == "" || !t.hasCloud(c.snap.Labels.Cloud) })
-	cands = sp.balance(cands)
 
 	// Diversity caps within the tier: skip operators and clouds over their share.
 	cands = keep(cands, func(c candidate) bool {
