@@ -1,0 +1,137 @@
+package privacye2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/rpcmesh/rpcmesh/internal/config"
+)
+
+// addressesFrom returns n distinct addresses starting at base.
+func addressesFrom(base, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("0x%040x", base+i)
+	}
+	return out
+}
+
+// askBalances asks the gateway every address's balance in batches of 50
+// and checks each answer is a quantity.
+func (tg *testGateway) askBalances(t *testing.T, addrs []string) {
+	t.Helper()
+	for start := 0; start < len(addrs); start += 50 {
+		chunk := addrs[start:min(start+50, len(addrs))]
+		var answers []struct {
+			Result string          `json:"result"`
+			Error  json.RawMessage `json:"error"`
+		}
+		body := tg.post(t, balanceBatch(chunk))
+		if err := json.Unmarshal(body, &answers); err != nil || len(answers) != len(chunk) {
+			t.Fatalf("batch answer %s: %v", body, err)
+		}
+		for _, a := range answers {
+			if a.Error != nil || a.Result != "0x0" {
+				t.Fatalf("eth_getBalance of a fresh address: %s", body)
+			}
+		}
+	}
+}
+
+// TestPrivacySpread: one client asks the balances of 1,000 distinct
+// addresses through five operators (the devnet's, in four tiers). With the
+// policy on, counted at the providers, no operator received more than 30%
+// of them, and each address reached one operator only; asked again, no
+// operator learns a new one. With it off, routing is as before: the own
+// tier's one operator sees them all.
+func TestPrivacySpread(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		configure func(*config.Config)
+		addresses int
+		check     func(t *testing.T, perOp map[string]int, total int)
+	}{
+		{
+			name: "on for the chain",
+			configure: func(c *config.Config) {
+				c.Chains[0].Routing = &config.Routing{Privacy: config.PrivacySpread} // the rest inherited
+			},
+			addresses: 1000,
+			check: func(t *testing.T, perOp map[string]int, total int) {
+				for op, n := range perOp {
+					if n*10 > total*3 {
+						t.Errorf("operator %s saw %d of %d addresses, over 30%%", op, n, total)
+					}
+				}
+			},
+		},
+		{
+			name:      "off",
+			configure: func(*config.Config) {},
+			addresses: 200,
+			check: func(t *testing.T, perOp map[string]int, total int) {
+				if perOp["rpcmesh"] != total {
+					t.Errorf("the own tier's operator saw %d of %d addresses, want all (routing unchanged)", perOp["rpcmesh"], total)
+				}
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tg := startGateway(t, tc.configure)
+			addrs := addressesFrom(0xbeef0000, tc.addresses)
+			mark := tg.marks()
+			tg.askBalances(t, addrs)
+			seen := tg.addressesSeen(mark)
+			perOp := map[string]int{}
+			reached := map[string]int{} // address → operators it reached
+			for op, set := range seen {
+				perOp[op] = len(set)
+				for a := range set {
+					reached[a]++
+				}
+			}
+			t.Logf("distinct addresses per operator: %v; privacy outcomes %v", perOp, tg.privacyOutcomes(t))
+			for _, a := range addrs {
+				if reached[a] == 0 {
+					t.Fatalf("%s reached no provider", a)
+				}
+			}
+			tc.check(t, perOp, len(addrs))
+			if tc.name == "off" {
+				return
+			}
+			// Each address reached one operator, unless the policy says it
+			// yielded for a retry (fallback).
+			extra := 0
+			for _, n := range reached {
+				extra += n - 1
+			}
+			if fb := tg.privacyOutcomes(t)["fallback"]; float64(extra) > fb {
+				t.Errorf("%d extra operator sightings, only %v fallbacks reported", extra, fb)
+			}
+			// Asked again (stickiness): every address goes back where it went.
+			again := tg.marks()
+			tg.askBalances(t, addrs[:200])
+			for op, set := range tg.addressesSeen(again) {
+				for a := range set {
+					if !seen[op][a] {
+						t.Errorf("asked again, %s reached %s, which had not seen it", a, op)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestPrivacyOneOperator: with one operator, privacy yields to
+// availability: every call is answered, and the metric says over_cap.
+func TestPrivacyOneOperator(t *testing.T) {
+	tg := startGateway(t, func(c *config.Config) { c.Routing.Privacy = config.PrivacySpread }, "node1")
+	addrs := addressesFrom(0xcafe0000, 20)
+	tg.askBalances(t, addrs)
+	out := tg.privacyOutcomes(t)
+	if out["over_cap"] < 19 {
+		t.Fatalf("privacy outcomes %v: want at least 19 over_cap (one operator cannot keep a share of 0.3)", out)
+	}
+}
