@@ -1,6 +1,7 @@
 package route
 
 import (
+	"hash/maphash"
 	"math"
 	"sync"
 
@@ -24,6 +25,7 @@ const (
 	PrivacyAssigned = "assigned" // a new address, given to an operator under its share
 	PrivacyOverCap  = "over_cap" // a new address, given to an operator over its share: none under it could serve
 	PrivacyFallback = "fallback" // its operator could not serve it: another operator saw the address
+	PrivacyQuorum   = "quorum"   // a quorum's further operator saw the address (always the same ones)
 )
 
 // PrivacyObserver hears the privacy policy's decisions, one outcome per
@@ -40,6 +42,7 @@ type privacy struct {
 	share     float64
 	addresses int
 	operators map[string]uint16 // operator name → index in clientAddrs.perOp
+	seed      maphash.Seed      // of the quorum's operator order
 
 	mu      sync.Mutex
 	clients *lru[string, *clientAddrs]
@@ -63,6 +66,7 @@ func newPrivacy(r config.Routing, providers []*upstream.Provider) *privacy {
 		addresses: r.PrivacyAddresses,
 		operators: make(map[string]uint16),
 		clients:   newLRU[string, *clientAddrs](r.PrivacyClients),
+		seed:      maphash.MakeSeed(),
 	}
 	if pv.share <= 0 || pv.share > 1 {
 		pv.share = config.DefaultPrivacyMaxShare
@@ -91,11 +95,12 @@ func (pv *privacy) covers(req *Request) bool {
 // they are kept with, if any.
 type spread struct {
 	pv       *privacy
-	cl       *clientAddrs
+	cl       *clientAddrs // nil for a quorum's further pick
 	addrs    []address
 	kept     int // operator index the call's addresses are kept with; -1: none yet
 	overCap  bool
 	fallback bool
+	client   string // a quorum's further pick: whose
 }
 
 // begin starts a pick of req under the policy, or returns nil when the
@@ -107,6 +112,9 @@ func (pv *privacy) begin(req *Request) *spread {
 	addrs := callAddresses(req.Method, req.Params)
 	if len(addrs) == 0 {
 		return nil
+	}
+	if req.quorum {
+		return &spread{pv: pv, addrs: addrs, kept: -1, client: req.Client}
 	}
 	pv.mu.Lock()
 	cl, ok := pv.clients.get(req.Client)
@@ -132,7 +140,7 @@ func (sp *spread) opOf(c candidate) int { return int(sp.pv.operators[c.snap.Labe
 // sticky keeps the candidates of the operator the call's addresses are
 // kept with; when it has none, the call falls back to the others.
 func (sp *spread) sticky(cands []candidate) []candidate {
-	if sp == nil || sp.kept < 0 {
+	if sp == nil || sp.cl == nil || sp.kept < 0 {
 		return cands
 	}
 	for _, c := range cands {
@@ -149,7 +157,7 @@ func (sp *spread) sticky(cands []candidate) []candidate {
 // call's new ones; when none does, the operators with the fewest (privacy
 // yields: overCap).
 func (sp *spread) balance(cands []candidate) []candidate {
-	if sp == nil || (sp.kept >= 0 && !sp.fallback) {
+	if sp == nil || sp.cl == nil || (sp.kept >= 0 && !sp.fallback) {
 		return cands
 	}
 	added := 0
@@ -175,6 +183,32 @@ func (sp *spread) balance(cands []candidate) []candidate {
 	return keep(cands, func(c candidate) bool { return sp.cl.perOp[sp.opOf(c)] == fewest })
 }
 
+// quorumOrder keeps, for a quorum's further pick, the candidate operator
+// (of the best tier, on an untried cloud) ranked first for the client and
+// the call's first address (rendezvous hashing): each pick takes the next
+// (those asked already are no candidates), so a quorum asked again about
+// an address asks the same operators while they are healthy.
+func (sp *spread) quorumOrder(cands []candidate) []candidate {
+	if sp == nil || sp.cl != nil {
+		return cands
+	}
+	rank := func(c candidate) uint64 {
+		var h maphash.Hash
+		h.SetSeed(sp.pv.seed)
+		h.WriteString(sp.client)
+		h.Write(sp.addrs[0][:])
+		h.WriteString(c.snap.Labels.Operator)
+		return h.Sum64()
+	}
+	best, first := uint64(0), true
+	for _, c := range cands {
+		if r := rank(c); first || r < best {
+			best, first = r, false
+		}
+	}
+	return keep(cands, func(c candidate) bool { return rank(c) == best })
+}
+
 // limit is the most of a client's total addresses one operator may hold:
 // the share of them, rounded up (a client's first address is one
 // operator's whole share of one, and no fewer can be).
@@ -188,6 +222,12 @@ func (pv *privacy) limit(total int) int {
 func (sp *spread) done(p *upstream.Provider) string {
 	if sp == nil {
 		return ""
+	}
+	if sp.cl == nil {
+		if p == nil {
+			return ""
+		}
+		return PrivacyQuorum
 	}
 	defer sp.cl.mu.Unlock()
 	if p == nil {

@@ -299,8 +299,8 @@ func TestPrivacyOffOrNotCovered(t *testing.T) {
 }
 
 // TestPrivacyBatchAndQuorum: a batch's calls each go to their own
-// addresses' operator, and a quorum's first provider is the one the
-// address is kept with.
+// addresses' operator; a quorum's first provider is the one the address is
+// kept with, and asked again a quorum asks the same operators.
 func TestPrivacyBatchAndQuorum(t *testing.T) {
 	n := startNet(t, privacyRouting(0.3, 4096, 16), operators(5)...)
 	want := map[string]string{}
@@ -323,14 +323,26 @@ func TestPrivacyBatchAndQuorum(t *testing.T) {
 			t.Errorf("batch call %d went to %s, its address is kept with %s", i, op, want[testAddress(i)])
 		}
 	}
+	quorums := map[string]bool{} // every quorum's operators, in order
 	for i := range 20 {
 		picked := n.router.PickDistinct(balance("c", testAddress(i)), 3, nil, nil)
 		if len(picked) != 3 || picked[0].Labels().Operator != want[testAddress(i)] {
 			t.Fatalf("quorum for %s: first of %d is %s, want %s", testAddress(i), len(picked), picked[0].Labels().Operator, want[testAddress(i)])
 		}
+		set := fmt.Sprint(picked[0].Labels().Operator, picked[1].Labels().Operator, picked[2].Labels().Operator)
+		quorums[set] = true
+		for range 5 {
+			again := n.router.PickDistinct(balance("c", testAddress(i)), 3, nil, nil)
+			if got := fmt.Sprint(again[0].Labels().Operator, again[1].Labels().Operator, again[2].Labels().Operator); got != set {
+				t.Fatalf("quorum for %s asked again: %s, first time %s", testAddress(i), got, set)
+			}
+		}
 		if p := n.router.Pick(balance("c", testAddress(i)), nil); p.Labels().Operator != want[testAddress(i)] {
 			t.Fatalf("Pick for %s: %s, want %s", testAddress(i), p.Labels().Operator, want[testAddress(i)])
 		}
+	}
+	if len(quorums) < 3 {
+		t.Fatalf("20 addresses' quorums used only %d operator sets: %v", len(quorums), quorums)
 	}
 }
 

@@ -38,6 +38,9 @@ type Request struct {
 	// Client is who asked (pipeline.Call.Client): the key of the privacy
 	// policy; "" for the gateway's own calls. It never leaves the gateway.
 	Client string
+	// quorum marks a quorum's further pick (PickDistinct): the privacy
+	// policy sends it to the same operators every time.
+	quorum bool
 }
 
 // Result is a successful call and how it was obtained.

@@ -175,6 +175,7 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 	// Within the tier, a cloud not yet tried (a retry or hedge should not
 	// land on the same outage).
 	cands = keep(cands, func(c candidate) bool { return c.snap.Labels.Cloud == "" || !t.hasCloud(c.snap.Labels.Cloud) })
+	cands = sp.quorumOrder(cands)
 
 	// Diversity caps within the tier: skip operators and clouds over their share.
 	cands = keep(cands, func(c candidate) bool {
