@@ -13,11 +13,13 @@ const (
 	DefaultPrivacyAddresses = 1024 // addresses remembered per client
 	DefaultPrivacyClients   = 1024 // clients remembered per chain
 
-	// MaxPrivacyAddresses and MaxPrivacyClients bound what one chain's
-	// policy may remember: about 80 bytes an address, so at most about
-	// 5 GB, which no one should configure; the defaults need about 80 MB.
-	MaxPrivacyAddresses = 1 << 20
-	MaxPrivacyClients   = 1 << 16
+	// MaxPrivacyAddresses, MaxPrivacyClients and MaxPrivacyRemembered
+	// bound what one chain's policy may remember. An address costs about
+	// 90 bytes (route's BenchmarkPrivacyMemory): the defaults at most about
+	// 90 MB, the largest allowed product about 1.5 GB.
+	MaxPrivacyAddresses  = 1 << 20
+	MaxPrivacyClients    = 1 << 16
+	MaxPrivacyRemembered = 1 << 24 // privacy_addresses × privacy_clients
 )
 
 // PrivacyOn reports whether r turns the privacy policy on.
@@ -40,6 +42,9 @@ func checkPrivacy(r Routing) []routingProblem {
 	}
 	if r.PrivacyClients < 1 || r.PrivacyClients > MaxPrivacyClients {
 		bad(fmt.Sprintf("must be from 1 to %d, got %d", MaxPrivacyClients, r.PrivacyClients), "privacy_clients")
+	} else if r.PrivacyAddresses >= 1 && r.PrivacyAddresses*r.PrivacyClients > MaxPrivacyRemembered {
+		bad(fmt.Sprintf("%d clients of %d addresses each is over %d addresses in all (about 90 bytes each)",
+			r.PrivacyClients, r.PrivacyAddresses, MaxPrivacyRemembered), "privacy_clients")
 	}
 	return out
 }
