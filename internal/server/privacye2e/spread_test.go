@@ -135,3 +135,37 @@ func TestPrivacyOneOperator(t *testing.T) {
 		t.Fatalf("privacy outcomes %v: want at least 19 over_cap (one operator cannot keep a share of 0.3)", out)
 	}
 }
+
+// TestPrivacyQuorum: an eth_call is verified by a quorum of two operators,
+// so it necessarily shows its address to two; asked again and again, the
+// same two, counted at the providers.
+func TestPrivacyQuorum(t *testing.T) {
+	tg := startGateway(t, func(c *config.Config) { c.Routing.Privacy = config.PrivacySpread })
+	addrs := addressesFrom(0xf00d0000, 20)
+	mark := tg.marks()
+	for round := range 3 {
+		for i, a := range addrs {
+			body := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"eth_call","params":[{"to":"%s","data":"0x"},"latest"]}`, i, a)
+			var answer struct {
+				Result string          `json:"result"`
+				Error  json.RawMessage `json:"error"`
+			}
+			if err := json.Unmarshal(tg.post(t, body), &answer); err != nil || answer.Error != nil || answer.Result != "0x" {
+				t.Fatalf("round %d eth_call %s: %+v %v", round, a, answer, err)
+			}
+		}
+	}
+	reached := map[string]int{}
+	for _, set := range tg.addressesSeen(mark) {
+		for a := range set {
+			reached[a]++
+		}
+	}
+	k := config.DefaultVerify().Quorum
+	for _, a := range addrs {
+		if reached[a] == 0 || reached[a] > k {
+			t.Errorf("%s reached %d operators over 3 rounds, want 1 to %d", a, reached[a], k)
+		}
+	}
+	t.Logf("privacy outcomes %v", tg.privacyOutcomes(t))
+}
