@@ -1,9 +1,9 @@
 package route
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
-	"strings"
 )
 
 // address is a 20-byte account address, the key the privacy policy keeps.
@@ -21,6 +21,9 @@ const maxCallAddresses = 16
 func callAddresses(method string, params json.RawMessage) []address {
 	switch method {
 	case "eth_getBalance", "eth_getCode", "eth_getTransactionCount", "eth_getStorageAt", "eth_getProof":
+		if a, ok := leadingAddress(params); ok {
+			return []address{a} // the usual form, read without decoding the params
+		}
 		ps := splitArray(params)
 		if len(ps) == 0 {
 			return nil
@@ -76,6 +79,26 @@ func callAddresses(method string, params json.RawMessage) []address {
 	return nil
 }
 
+// leadingAddress reads params that start with `["0x` and 40 hex digits`"`
+// followed by a comma or the array's end.
+func leadingAddress(params json.RawMessage) (address, bool) {
+	s := bytes.TrimLeft(params, jsonSpace)
+	if len(s) < 45 || s[0] != '[' {
+		return address{}, false
+	}
+	s = bytes.TrimLeft(s[1:], jsonSpace)
+	if len(s) < 45 {
+		return address{}, false
+	}
+	if rest := bytes.TrimLeft(s[44:], jsonSpace); len(rest) == 0 || (rest[0] != ',' && rest[0] != ']') {
+		return address{}, false
+	}
+	return parseAddress(s[:44])
+}
+
+// jsonSpace is JSON's white space.
+const jsonSpace = " \t\r\n"
+
 // splitArray returns the elements of a JSON array, or nil.
 func splitArray(params json.RawMessage) []json.RawMessage {
 	var ps []json.RawMessage
@@ -88,11 +111,11 @@ func splitArray(params json.RawMessage) []json.RawMessage {
 // parseAddress reads a JSON string "0x" and 40 hex digits (either case).
 func parseAddress(raw json.RawMessage) (address, bool) {
 	var a address
-	s := strings.TrimSpace(string(raw))
-	if len(s) != 44 || s[0] != '"' || s[43] != '"' || (s[1:3] != "0x" && s[1:3] != "0X") {
+	s := bytes.Trim(raw, jsonSpace)
+	if len(s) != 44 || s[0] != '"' || s[43] != '"' || s[1] != '0' || (s[2] != 'x' && s[2] != 'X') {
 		return a, false
 	}
-	if _, err := hex.Decode(a[:], []byte(s[3:43])); err != nil {
+	if _, err := hex.Decode(a[:], s[3:43]); err != nil {
 		return a, false
 	}
 	return a, true
