@@ -3,6 +3,7 @@ package privacye2e
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
@@ -166,6 +167,59 @@ func TestPrivacyQuorum(t *testing.T) {
 		if reached[a] == 0 || reached[a] > k {
 			t.Errorf("%s reached %d operators over 3 rounds, want 1 to %d", a, reached[a], k)
 		}
+	}
+	t.Logf("privacy outcomes %v", tg.privacyOutcomes(t))
+}
+
+// TestPrivacyMethodsOneOperator: every way of asking about an address
+// (state reads, proven by eth_getProof against agreed headers; logs by
+// address), in one batch or one at a time, reaches the one operator the
+// address is kept with, counted at the providers.
+func TestPrivacyMethodsOneOperator(t *testing.T) {
+	tg := startGateway(t, func(c *config.Config) { c.Routing.Privacy = config.PrivacySpread })
+	addrs := addressesFrom(0xd00d0000, 30)
+	calls := func(a string) []string {
+		return []string{
+			`{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["` + a + `","latest"]}`,
+			`{"jsonrpc":"2.0","id":2,"method":"eth_getTransactionCount","params":["` + a + `","latest"]}`,
+			`{"jsonrpc":"2.0","id":3,"method":"eth_getCode","params":["` + a + `","latest"]}`,
+			`{"jsonrpc":"2.0","id":4,"method":"eth_getStorageAt","params":["` + a + `","0x0","latest"]}`,
+			`{"jsonrpc":"2.0","id":5,"method":"eth_getProof","params":["` + a + `",[],"latest"]}`,
+			`{"jsonrpc":"2.0","id":6,"method":"eth_getLogs","params":[{"address":"` + a + `","fromBlock":"latest"}]}`,
+		}
+	}
+	mark := tg.marks()
+	for i, a := range addrs {
+		cs := calls(a)
+		if i%2 == 0 {
+			body := tg.post(t, "["+strings.Join(cs, ",")+"]")
+			if strings.Contains(string(body), `"error"`) {
+				t.Fatalf("batch for %s: %s", a, body)
+			}
+			continue
+		}
+		for _, c := range cs {
+			if body := tg.post(t, c); strings.Contains(string(body), `"error"`) {
+				t.Fatalf("%s: %s", c, body)
+			}
+		}
+	}
+	reached := map[string][]string{}
+	for op, set := range tg.addressesSeen(mark) {
+		for a := range set {
+			reached[a] = append(reached[a], op)
+		}
+	}
+	// One operator each, but for what the policy says it yielded (fallback).
+	extra := 0
+	for _, a := range addrs {
+		if len(reached[a]) == 0 {
+			t.Errorf("%s reached no provider", a)
+		}
+		extra += max(len(reached[a])-1, 0)
+	}
+	if fb := tg.privacyOutcomes(t)["fallback"]; float64(extra) > fb {
+		t.Errorf("%d extra operator sightings, %v fallbacks reported: %v", extra, fb, reached)
 	}
 	t.Logf("privacy outcomes %v", tg.privacyOutcomes(t))
 }
