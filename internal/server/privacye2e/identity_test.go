@@ -63,41 +63,60 @@ func TestClientIdentityNeverReachesProvider(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		privacy string
+		wsCalls bool // providers' calls over WebSocket (call_transport ws)
 		send    func(t *testing.T, tg *testGateway)
 	}{
-		{"http batch, privacy on", config.PrivacySpread, func(t *testing.T, tg *testGateway) { tg.post(t, clientCalls, identifying...) }},
-		{"http batch, privacy off", "", func(t *testing.T, tg *testGateway) { tg.post(t, clientCalls, identifying...) }},
-		{"http single calls", "", func(t *testing.T, tg *testGateway) {
+		{"http batch, privacy on", config.PrivacySpread, false, func(t *testing.T, tg *testGateway) { tg.post(t, clientCalls, identifying...) }},
+		{"http batch, privacy off", "", false, func(t *testing.T, tg *testGateway) { tg.post(t, clientCalls, identifying...) }},
+		{"http single calls", "", false, func(t *testing.T, tg *testGateway) {
 			for _, c := range splitCalls(clientCalls) {
 				tg.post(t, c, identifying...)
 			}
 		}},
-		{"websocket", config.PrivacySpread, func(t *testing.T, tg *testGateway) { sendWS(t, tg, clientCalls) }},
+		{"websocket client", config.PrivacySpread, false, func(t *testing.T, tg *testGateway) { sendWS(t, tg, clientCalls) }},
+		{"websocket client, providers over websocket", config.PrivacySpread, true, func(t *testing.T, tg *testGateway) { sendWS(t, tg, clientCalls) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tg := startGateway(t, func(c *config.Config) { c.Routing.Privacy = tc.privacy })
+			tg := startGatewayWS(t, tc.wsCalls, func(c *config.Config) {
+				c.Routing.Privacy = tc.privacy
+				if tc.wsCalls {
+					for i := range c.Chains[0].Providers {
+						c.Chains[0].Providers[i].CallTransport = "ws"
+					}
+				}
+			})
 			mark := tg.marks()
 			tc.send(t, tg)
-			asked := 0 // requests naming the client's address
+			asked, askedWS := 0, 0 // requests naming the client's address; of them, WebSocket messages
 			for i, rec := range tg.recs {
 				for _, r := range rec.requests()[mark[i]:] {
 					checkRequest(t, rec.operator, r)
 					if strings.Contains(string(r.body), "a11ce") {
 						asked++
+						if r.header.Get("Upgrade") == "websocket" {
+							askedWS++
+						}
 					}
 				}
 			}
-			if asked == 0 {
-				t.Fatal("no provider was asked about the client's address: the test saw nothing")
+			if asked == 0 || (tc.wsCalls && askedWS == 0) {
+				t.Fatalf("%d requests (%d over WebSocket) asked about the client's address: the test saw nothing", asked, askedWS)
 			}
 		})
 	}
 }
 
+// wsHandshake are the headers a WebSocket handshake carries besides
+// allowedHeaders, each checked by the server that accepts it.
+var wsHandshake = map[string]bool{"Connection": true, "Upgrade": true, "Sec-Websocket-Key": true, "Sec-Websocket-Version": true, "Sec-Websocket-Extensions": true}
+
 // checkRequest fails the test when r carries anything of the client's.
 func checkRequest(t *testing.T, operator string, r recorded) {
 	t.Helper()
 	for k, vs := range r.header {
+		if r.header.Get("Upgrade") == "websocket" && wsHandshake[k] {
+			continue
+		}
 		want, ok := allowedHeaders[k]
 		if !ok {
 			t.Errorf("%s received header %s: %q", operator, k, vs)

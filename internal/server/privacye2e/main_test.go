@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
@@ -49,10 +50,12 @@ type recorded struct {
 }
 
 // recorder is a real HTTP server in front of one devnet node: it keeps
-// every request it is sent and passes it on to the node.
+// every request it is sent and passes it on to the node; a WebSocket it
+// proxies to the node's, keeping the handshake and every message sent.
 type recorder struct {
 	operator string
 	target   string
+	wsTarget string
 	srv      *httptest.Server
 
 	mu   sync.Mutex
@@ -60,14 +63,16 @@ type recorder struct {
 }
 
 func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if websocket.IsWebSocketUpgrade(r) {
+		rec.serveWS(w, r)
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
 	if err != nil {
 		http.Error(w, "read body", http.StatusBadRequest)
 		return
 	}
-	rec.mu.Lock()
-	rec.reqs = append(rec.reqs, recorded{header: r.Header.Clone(), host: r.Host, body: body})
-	rec.mu.Unlock()
+	rec.record(recorded{header: r.Header.Clone(), host: r.Host, body: body})
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, rec.target, bytes.NewReader(body))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
@@ -85,6 +90,50 @@ func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(w, resp.Body)
 }
 
+// serveWS proxies a WebSocket to the node's, recording the handshake's
+// headers (an empty body) and each message the gateway sends.
+func (rec *recorder) serveWS(w http.ResponseWriter, r *http.Request) {
+	rec.record(recorded{header: r.Header.Clone(), host: r.Host})
+	node, resp, err := websocket.DefaultDialer.DialContext(r.Context(), rec.wsTarget, nil)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	resp.Body.Close()
+	defer node.Close()
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	gw, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer gw.Close()
+	go func() { // the node's answers and notifications back to the gateway
+		defer gw.Close()
+		for {
+			kind, msg, err := node.ReadMessage()
+			if err != nil || gw.WriteMessage(kind, msg) != nil {
+				return
+			}
+		}
+	}()
+	for {
+		kind, msg, err := gw.ReadMessage()
+		if err != nil {
+			return
+		}
+		rec.record(recorded{header: r.Header.Clone(), host: r.Host, body: msg})
+		if node.WriteMessage(kind, msg) != nil {
+			return
+		}
+	}
+}
+
+func (rec *recorder) record(r recorded) {
+	rec.mu.Lock()
+	rec.reqs = append(rec.reqs, r)
+	rec.mu.Unlock()
+}
+
 // requests returns what the recorder has received so far.
 func (rec *recorder) requests() []recorded {
 	rec.mu.Lock()
@@ -100,7 +149,15 @@ type testGateway struct {
 
 // startGateway runs a gateway in front of a recorder of each of the named
 // devnet nodes (all when none are named), with cfg changed by configure.
+// The providers have no ws URL: heads by polling, everything over HTTP.
 func startGateway(t *testing.T, configure func(*config.Config), nodes ...string) *testGateway {
+	return startGatewayWS(t, false, configure, nodes...)
+}
+
+// startGatewayWS is startGateway, with the providers' ws URLs the
+// recorders' when ws is set (heads by newHeads; configure may set
+// call_transport ws).
+func startGatewayWS(t *testing.T, ws bool, configure func(*config.Config), nodes ...string) *testGateway {
 	t.Helper()
 	info := dn.Info()
 	if len(nodes) > 0 {
@@ -116,11 +173,14 @@ func startGateway(t *testing.T, configure func(*config.Config), nodes ...string)
 	}
 	tg := &testGateway{}
 	for i, n := range info.Nodes {
-		rec := &recorder{operator: n.Labels.Operator, target: n.HTTP}
+		rec := &recorder{operator: n.Labels.Operator, target: n.HTTP, wsTarget: n.WS}
 		rec.srv = httptest.NewServer(rec)
 		t.Cleanup(rec.srv.Close)
 		tg.recs = append(tg.recs, rec)
-		info.Nodes[i].HTTP, info.Nodes[i].WS = rec.srv.URL, "" // heads by polling: everything through the recorder
+		info.Nodes[i].HTTP, info.Nodes[i].WS = rec.srv.URL, ""
+		if ws {
+			info.Nodes[i].WS = "ws" + strings.TrimPrefix(rec.srv.URL, "http")
+		}
 	}
 	cfg := devnetgw.Config(info, "127.0.0.1:0", "")
 	cfg.Health.ProviderTimeout = config.Duration(5 * time.Second) // tolerant of a loaded machine
