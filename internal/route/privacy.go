@@ -134,8 +134,22 @@ func (pv *privacy) begin(req *Request) *spread {
 	return sp
 }
 
-// opOf is the operator index of c.
-func (sp *spread) opOf(c candidate) int { return int(sp.pv.operators[c.snap.Labels.Operator]) }
+// opOf is the operator index of c; -1 for an operator the policy was not
+// built with (it keeps nothing there).
+func (sp *spread) opOf(c candidate) int {
+	if i, ok := sp.pv.operators[c.snap.Labels.Operator]; ok {
+		return int(i)
+	}
+	return -1
+}
+
+// held is how many of the client's addresses c's operator keeps.
+func (sp *spread) held(c candidate) int {
+	if i := sp.opOf(c); i >= 0 {
+		return sp.cl.perOp[i]
+	}
+	return 0
+}
 
 // sticky keeps the candidates of the operator the call's addresses are
 // kept with; when it has none, the call falls back to the others.
@@ -170,17 +184,17 @@ func (sp *spread) balance(cands []candidate) []candidate {
 	fewest := -1
 	under := false
 	for _, c := range cands {
-		n := sp.cl.perOp[sp.opOf(c)]
+		n := sp.held(c)
 		if fewest < 0 || n < fewest {
 			fewest = n
 		}
 		under = under || n+added <= limit
 	}
 	if under {
-		return keep(cands, func(c candidate) bool { return sp.cl.perOp[sp.opOf(c)]+added <= limit })
+		return keep(cands, func(c candidate) bool { return sp.held(c)+added <= limit })
 	}
 	sp.overCap = !sp.fallback
-	return keep(cands, func(c candidate) bool { return sp.cl.perOp[sp.opOf(c)] == fewest })
+	return keep(cands, func(c candidate) bool { return sp.held(c) == fewest })
 }
 
 // quorumOrder keeps, for a quorum's further pick, the candidate operator
