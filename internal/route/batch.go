@@ -82,7 +82,7 @@ func (r *Router) DoBatch(ctx context.Context, reqs []Request, out []Result, errs
 		batched = append(batched, &items[i])
 	}
 	if len(batched) > 0 {
-		r.sendBatch(ctx, batched)
+		r.sendBatches(ctx, batched)
 	}
 	for i := range items {
 		it := &items[i]
@@ -106,10 +106,25 @@ func (r *Router) DoBatch(ctx context.Context, reqs []Request, out []Result, errs
 }
 
 // batchable reports whether req may share an upstream batch: writes go
-// alone (each to its own operators), and so do debug and trace calls, and
-// calls the privacy policy routes (each to its addresses' operator).
+// alone (each to its own operators), and so do debug and trace calls.
 func (r *Router) batchable(req *Request) bool {
-	return req.Info.Kind != ethmethod.Write && req.Info.Needs == "" && !r.privacy.covers(req)
+	return req.Info.Kind != ethmethod.Write && req.Info.Needs == ""
+}
+
+// sendBatches sends items as one upstream batch or, under the privacy
+// policy, as one batch per operator its calls' addresses are kept with, at
+// the same time (privacy.group).
+func (r *Router) sendBatches(ctx context.Context, items []*batchItem) {
+	groups := r.privacy.group(items)
+	if len(groups) == 1 {
+		r.sendBatch(ctx, groups[0])
+		return
+	}
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		wg.Go(func() { r.sendBatch(ctx, g) })
+	}
+	wg.Wait()
 }
 
 // sendBatch routes items as one upstream batch and hands each its answer,
@@ -124,8 +139,11 @@ func (r *Router) sendBatch(ctx context.Context, items []*batchItem) {
 		fallback() // a single call: the ordinary path
 		return
 	}
-	// Route as the most demanding call: the highest pinned block, state.
-	rep := Request{Method: items[0].req.Method, Info: items[0].req.Info}
+	// Route as the most demanding call: the highest pinned block, state;
+	// as the first call for the privacy policy (a group's calls share the
+	// operator their addresses are kept with).
+	first := &items[0].req
+	rep := Request{Method: first.Method, Params: first.Params, Info: first.Info, Client: first.Client}
 	for _, it := range items {
 		if it.req.HasBlock && (!rep.HasBlock || it.req.Block > rep.Block) {
 			rep.Block, rep.HasBlock = it.req.Block, true
@@ -146,7 +164,7 @@ func (r *Router) sendBatch(ctx context.Context, items []*batchItem) {
 	running := []*batchAttempt{r.launchBatch(ctx, p, false, items, calls, &t, results)}
 	launched := 1
 	var hedgeC <-chan time.Time
-	if r.cfg.Hedge {
+	if r.cfg.Hedge && !r.privacy.covers(&rep) { // a hedge would show the addresses to another operator
 		timer := time.NewTimer(r.batchHedgeDelay(&t, len(items)))
 		defer timer.Stop()
 		hedgeC = timer.C

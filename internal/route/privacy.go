@@ -273,6 +273,80 @@ func (sp *spread) done(p *upstream.Provider) string {
 	return PrivacyAssigned
 }
 
+// group splits a wave's batchable calls into upstream batches: the calls
+// the policy does not route together, and those it does one batch per
+// client and operator their first address is kept with. A call naming a
+// new address goes on its own (fallback, then Do), so that each new
+// address is placed by the share. Without the policy: one group.
+func (pv *privacy) group(items []*batchItem) [][]*batchItem {
+	if pv == nil {
+		return [][]*batchItem{items}
+	}
+	type key struct {
+		client string
+		op     int
+	}
+	var plain []*batchItem
+	var order []key
+	byKey := map[key][]*batchItem{}
+	for _, it := range items {
+		op, covered := pv.keptWith(&it.req)
+		switch {
+		case !covered:
+			plain = append(plain, it)
+		case op < 0:
+			it.fallback = true
+		default:
+			k := key{it.req.Client, op}
+			if byKey[k] == nil {
+				order = append(order, k)
+			}
+			byKey[k] = append(byKey[k], it)
+		}
+	}
+	var out [][]*batchItem
+	if len(plain) > 0 {
+		out = append(out, plain)
+	}
+	for _, k := range order {
+		out = append(out, byKey[k])
+	}
+	return out
+}
+
+// keptWith returns the operator index the first address of req is kept
+// with (marking its addresses used), or -1 when one of them is new (the
+// call then places it on its own); covered is false when the policy does
+// not route req.
+func (pv *privacy) keptWith(req *Request) (op int, covered bool) {
+	if pv == nil || req.Client == "" {
+		return -1, false
+	}
+	addrs := callAddresses(req.Method, req.Params)
+	if len(addrs) == 0 {
+		return -1, false
+	}
+	pv.mu.Lock()
+	cl, ok := pv.clients.get(req.Client)
+	pv.mu.Unlock()
+	if !ok {
+		return -1, true
+	}
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	op = -1
+	for _, a := range addrs {
+		kept, ok := cl.addrs.get(a)
+		if !ok {
+			return -1, true
+		}
+		if op < 0 {
+			op = int(kept)
+		}
+	}
+	return op, true
+}
+
 // memory returns how many clients the policy remembers and how many
 // addresses in all.
 func (pv *privacy) memory() (clients, addresses int) {

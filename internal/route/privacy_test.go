@@ -291,37 +291,58 @@ func TestPrivacyOffOrNotCovered(t *testing.T) {
 			if got := r.privacy.covers(tc.req); got != tc.covered {
 				t.Fatalf("covers = %v, want %v", got, tc.covered)
 			}
-			if got := r.batchable(tc.req); got == tc.covered {
-				t.Fatalf("batchable = %v with covered %v", got, tc.covered)
+			if _, covered := r.privacy.keptWith(tc.req); covered != tc.covered {
+				t.Fatalf("keptWith covered = %v, want %v", covered, tc.covered)
 			}
 		})
 	}
 }
 
-// TestPrivacyBatchAndQuorum: a batch's calls each go to their own
-// addresses' operator; a quorum's first provider is the one the address is
-// kept with, and asked again a quorum asks the same operators.
+// TestPrivacyBatchAndQuorum: a batch's calls of new addresses are each
+// placed on their own; once kept, a batch goes as one upstream batch per
+// operator, each call to its address's operator; a quorum's first provider
+// is the one the address is kept with, and asked again a quorum asks the
+// same operators.
 func TestPrivacyBatchAndQuorum(t *testing.T) {
 	n := startNet(t, privacyRouting(0.3, 4096, 16), operators(5)...)
-	want := map[string]string{}
-	for i := range 20 {
-		want[testAddress(i)] = n.ask(t, "c", testAddress(i))
-	}
+	obs := newPrivacyRecorder()
+	n.withObserver(privacyRouting(0.3, 4096, 16), obs)
 	reqs := make([]Request, 20)
 	for i := range reqs {
 		reqs[i] = *balance("c", testAddress(i))
 	}
-	out, errs := make([]Result, len(reqs)), make([]error, len(reqs))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	n.router.DoBatch(ctx, reqs, out, errs)
-	for i := range reqs {
-		if errs[i] != nil {
-			t.Fatalf("call %d: %v", i, errs[i])
+	// A plain call in the batch goes as it would without the policy.
+	reqs = append(reqs, *read("eth_gasPrice"))
+	batch := func() []Result {
+		out, errs := make([]Result, len(reqs)), make([]error, len(reqs))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n.router.DoBatch(ctx, reqs, out, errs)
+		for i := range reqs {
+			if errs[i] != nil {
+				t.Fatalf("call %d: %v", i, errs[i])
+			}
 		}
+		return out
+	}
+	batch()
+	if got := obs.outcome(PrivacyAssigned); got != 20 {
+		t.Fatalf("new addresses in a batch: %d assigned, want 20 (outcomes %v)", got, obs.outcomes)
+	}
+	want := map[string]string{}
+	for i := range 20 {
+		want[testAddress(i)] = n.ask(t, "c", testAddress(i))
+	}
+	before := obs.outcome(PrivacySticky)
+	out := batch()
+	for i := range 20 {
 		if op := n.operatorOf(out[i].Provider); op != want[testAddress(i)] {
 			t.Errorf("batch call %d went to %s, its address is kept with %s", i, op, want[testAddress(i)])
 		}
+	}
+	// One routed attempt per operator's batch (up to five), not one per call.
+	if got := obs.outcome(PrivacySticky) - before; got < 1 || got > 5 {
+		t.Fatalf("kept addresses in a batch: %d routed attempts, want one per operator (outcomes %v)", got, obs.outcomes)
 	}
 	quorums := map[string]bool{} // every quorum's operators, in order
 	for i := range 20 {

@@ -328,16 +328,30 @@ func (tg *testGateway) marks() []int {
 	return out
 }
 
-// balanceBatch is a batch of eth_getBalance calls, one per address.
-func balanceBatch(addrs []string) string {
+// addressBatch is a batch of method(address, "latest") calls, one per address.
+func addressBatch(method string, addrs []string) string {
 	var b strings.Builder
 	b.WriteByte('[')
 	for i, a := range addrs {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, `{"jsonrpc":"2.0","id":%d,"method":"eth_getBalance","params":["%s","latest"]}`, i, a)
+		fmt.Fprintf(&b, `{"jsonrpc":"2.0","id":%d,"method":"%s","params":["%s","latest"]}`, i, method, a)
 	}
 	b.WriteByte(']')
 	return b.String()
+}
+
+// requestsNaming counts the requests, from index since[i] on, that name
+// an address.
+func (tg *testGateway) requestsNaming(since []int) int {
+	n := 0
+	for i, rec := range tg.recs {
+		for _, r := range rec.requests()[since[i]:] {
+			if len(addressesIn(r.body)) > 0 {
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -19,8 +19,15 @@ func addressesFrom(base, n int) []string {
 }
 
 // askBalances asks the gateway every address's balance in batches of 50
-// and checks each answer is a quantity.
+// and checks each answer is zero.
 func (tg *testGateway) askBalances(t *testing.T, addrs []string) {
+	t.Helper()
+	tg.ask(t, "eth_getBalance", "0x0", addrs)
+}
+
+// ask asks the gateway method(address, "latest") of every address in
+// batches of 50 and checks each answer is want.
+func (tg *testGateway) ask(t *testing.T, method, want string, addrs []string) {
 	t.Helper()
 	for start := 0; start < len(addrs); start += 50 {
 		chunk := addrs[start:min(start+50, len(addrs))]
@@ -28,13 +35,13 @@ func (tg *testGateway) askBalances(t *testing.T, addrs []string) {
 			Result string          `json:"result"`
 			Error  json.RawMessage `json:"error"`
 		}
-		body := tg.post(t, balanceBatch(chunk))
+		body := tg.post(t, addressBatch(method, chunk))
 		if err := json.Unmarshal(body, &answers); err != nil || len(answers) != len(chunk) {
 			t.Fatalf("batch answer %s: %v", body, err)
 		}
 		for _, a := range answers {
-			if a.Error != nil || a.Result != "0x0" {
-				t.Fatalf("eth_getBalance of a fresh address: %s", body)
+			if a.Error != nil || a.Result != want {
+				t.Fatalf("%s of a fresh address: %s", method, body)
 			}
 		}
 	}
@@ -111,15 +118,27 @@ func TestPrivacySpread(t *testing.T) {
 			if fb := tg.privacyOutcomes(t)["fallback"]; float64(extra) > fb {
 				t.Errorf("%d extra operator sightings, only %v fallbacks reported", extra, fb)
 			}
-			// Asked again (stickiness): every address goes back where it went.
+			// Asked again (stickiness), for their code (a proof every time:
+			// no kept proof answers it): every address goes back where it
+			// went, each wave of a batch (limits.batch_concurrency calls) as
+			// one upstream batch per operator.
 			again := tg.marks()
-			tg.askBalances(t, addrs[:200])
+			tg.ask(t, "eth_getCode", "0x", addrs[:200])
+			reachedAgain := 0
 			for op, set := range tg.addressesSeen(again) {
 				for a := range set {
+					reachedAgain++
 					if !seen[op][a] {
 						t.Errorf("asked again, %s reached %s, which had not seen it", a, op)
 					}
 				}
+			}
+			if reachedAgain < 200 {
+				t.Errorf("asked again, %d of 200 addresses reached a provider", reachedAgain)
+			}
+			waves := 4 * ((50 + config.Default().Limits.BatchConcurrency - 1) / config.Default().Limits.BatchConcurrency)
+			if n := tg.requestsNaming(again); n > waves*len(tg.recs) {
+				t.Errorf("asked again in %d waves: %d upstream requests, want at most one per wave and operator", waves, n)
 			}
 		})
 	}
