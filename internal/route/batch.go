@@ -74,7 +74,7 @@ func (r *Router) DoBatch(ctx context.Context, reqs []Request, out []Result, errs
 	batched := make([]*batchItem, 0, len(reqs))
 	alone := make([]int, 0, len(reqs)) // indexes of reqs for Do
 	for i := range reqs {
-		if !r.batchable(&reqs[i]) {
+		if !batchable(&reqs[i]) {
 			alone = append(alone, i)
 			continue
 		}
@@ -107,7 +107,7 @@ func (r *Router) DoBatch(ctx context.Context, reqs []Request, out []Result, errs
 
 // batchable reports whether req may share an upstream batch: writes go
 // alone (each to its own operators), and so do debug and trace calls.
-func (r *Router) batchable(req *Request) bool {
+func batchable(req *Request) bool {
 	return req.Info.Kind != ethmethod.Write && req.Info.Needs == ""
 }
 
@@ -152,7 +152,9 @@ func (r *Router) sendBatch(ctx context.Context, items []*batchItem) {
 	}
 	var t tried
 	p, lastResort := r.pick(&rep, &t, false)
-	if p == nil || lastResort || !p.Batches() {
+	// A group the privacy policy made goes only to the operator that keeps
+	// its addresses; elsewhere, each call falls back on its own.
+	if p == nil || lastResort || !p.Batches() || !r.privacy.keeps(&rep, p) {
 		fallback()
 		return
 	}

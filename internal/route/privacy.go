@@ -347,6 +347,17 @@ func (pv *privacy) keptWith(req *Request) (op int, covered bool) {
 	return op, true
 }
 
+// keeps reports whether p's operator keeps the addresses of req, or the
+// policy does not route req.
+func (pv *privacy) keeps(req *Request, p *upstream.Provider) bool {
+	op, covered := pv.keptWith(req)
+	if !covered {
+		return true
+	}
+	i, ok := pv.operators[p.Labels().Operator]
+	return ok && int(i) == op
+}
+
 // memory returns how many clients the policy remembers and how many
 // addresses in all.
 func (pv *privacy) memory() (clients, addresses int) {
