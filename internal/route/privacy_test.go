@@ -225,6 +225,54 @@ func TestPrivacyYields(t *testing.T) {
 	})
 }
 
+// TestPrivacySlowOperatorKeepsItsAddresses: an operator far slower than
+// the others, which routing would otherwise skip, still serves the
+// addresses kept with it: slowness is no reason to show them to another.
+func TestPrivacySlowOperatorKeepsItsAddresses(t *testing.T) {
+	routing := privacyRouting(0.5, 4096, 16)
+	routing.ExplorationShare = 0
+	n := startNet(t, routing, operators(2)...)
+	obs := newPrivacyRecorder()
+	n.withObserver(routing, obs)
+	kept := map[string][]string{}
+	for i := range 20 {
+		op := n.ask(t, "c", testAddress(i))
+		kept[op] = append(kept[op], testAddress(i))
+	}
+	if len(kept["op0"]) == 0 || len(kept["op1"]) == 0 {
+		t.Fatalf("addresses not spread: %v", kept)
+	}
+	n.nodes["n0"].SetFault(fakenode.Fault{Delay: 150 * time.Millisecond})
+	slow := func() bool {
+		s0, s1 := n.provider("n0").RouteSnapshot(time.Now()), n.provider("n1").RouteSnapshot(time.Now())
+		return s0.Recent > 5*s1.Recent+50*time.Millisecond
+	}
+	for round := 0; !slow(); round++ {
+		if round == 20 {
+			t.Fatal("n0 never looked slow enough for routing to skip it")
+		}
+		for _, addrs := range kept {
+			for _, a := range addrs[:min(3, len(addrs))] {
+				n.ask(t, "c", a)
+			}
+		}
+	}
+	// Routing without the policy now skips n0 (the test's premise).
+	for range 20 {
+		if p, _ := n.router.pick(read("eth_gasPrice"), &tried{}, false); p.Name() == "n0" {
+			t.Fatal("a plain read went to the slow n0: the test shows nothing")
+		}
+	}
+	for _, a := range kept["op0"] {
+		if op := n.ask(t, "c", a); op != "op0" {
+			t.Fatalf("%s, kept with the slow op0, went to %s", a, op)
+		}
+	}
+	if fb := obs.outcome(PrivacyFallback); fb != 0 {
+		t.Fatalf("%d fallbacks (outcomes %v)", fb, obs.outcomes)
+	}
+}
+
 // TestPrivacyBoundedMemory: past privacy_clients clients and
 // privacy_addresses addresses each, the oldest are forgotten and every
 // call is still served.

@@ -150,7 +150,9 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 	sp := r.privacy.begin(req)
 	// Soft filters: dropped only if something remains.
 	cands = keep(cands, func(c candidate) bool { return c.snap.State != upstream.StateStalled })
-	cands = dropDegraded(cands)
+	if sp == nil {
+		cands = dropDegraded(cands)
+	}
 	// A provider recently caught lying or censoring serves only when no
 	// clean one is left, whatever its tier: integrity before preference.
 	cands = keep(cands, func(c candidate) bool { return c.snap.Penalty < penaltyAvoid })
@@ -159,12 +161,18 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 		// (one block of slack for the polling race).
 		cands = keep(cands, func(c candidate) bool { return c.snap.HeadNumber+1 >= agreed.Number })
 	}
-	cands = sp.sticky(cands)
+	if sp != nil {
+		// Privacy before the preferences for speed, errors and warm-up
+		// (dropDegraded, then applied among what privacy kept): a slow but
+		// serving operator keeps its addresses, and a new address goes to
+		// an operator under its share of the client's addresses, whatever
+		// its tier (the tiers order those that are). Not before the stalled,
+		// the penalised and the lagging: privacy yields to availability.
+		cands = sp.balance(sp.sticky(cands))
+		cands = dropDegraded(cands)
+	}
 	cands = keep(cands, func(c candidate) bool { return !c.p.Saturated() })
 	cands = keep(cands, func(c candidate) bool { return !t.hasOperator(c.snap.Labels.Operator) })
-	// A new address goes to an operator under its share of the client's
-	// addresses, whatever its tier: the tiers order those that are.
-	cands = sp.balance(cands)
 
 	// Tiers first: only the best tier that has a candidate.
 	best := cands[0].snap.Tier
