@@ -180,7 +180,9 @@ func (sp *spread) balance(cands []candidate) []candidate {
 			added++
 		}
 	}
-	limit := sp.pv.limit(sp.cl.addrs.len() + added)
+	// An operator with none of them may take one call's addresses however
+	// many (the call shows them all to whoever serves it).
+	limit := max(sp.pv.limit(sp.cl.addrs.len()+added), added)
 	fewest := -1
 	under := false
 	for _, c := range cands {

@@ -273,6 +273,49 @@ func TestPrivacySlowOperatorKeepsItsAddresses(t *testing.T) {
 	}
 }
 
+// TestPrivacyOutcomes: what the policy reports for a client's first calls.
+func TestPrivacyOutcomes(t *testing.T) {
+	ethCall := func(to, from string) *Request {
+		return &Request{Method: "eth_call", Params: json.RawMessage(`[{"to":"` + to + `","from":"` + from + `"},"latest"]`),
+			Info: ethmethod.Lookup("eth_call"), Client: "c"}
+	}
+	n := startNet(t, privacyRouting(0.3, 4096, 16), operators(5)...)
+	obs := newPrivacyRecorder()
+	n.withObserver(privacyRouting(0.3, 4096, 16), obs)
+	for _, tc := range []struct {
+		name string
+		req  *Request
+		want string
+	}{
+		{"a call naming two new addresses, the client's first", ethCall(testAddress(1), testAddress(2)), PrivacyAssigned},
+		{"the same again", ethCall(testAddress(1), testAddress(2)), PrivacySticky},
+		{"one of them alone", balance("c", testAddress(2)), PrivacySticky},
+		{"a new one", balance("c", testAddress(3)), PrivacyAssigned},
+		{"a kept one with a new one", ethCall(testAddress(3), testAddress(4)), PrivacySticky},
+		{"the new one, now kept", balance("c", testAddress(4)), PrivacySticky},
+	} {
+		before := map[string]int{}
+		for _, o := range []string{PrivacyAssigned, PrivacySticky, PrivacyOverCap, PrivacyFallback} {
+			before[o] = obs.outcome(o)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, err := n.router.Do(ctx, tc.req)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		for o, b := range before {
+			want := 0
+			if o == tc.want {
+				want = 1
+			}
+			if got := obs.outcome(o) - b; got != want {
+				t.Errorf("%s: %d %s, want %d", tc.name, got, o, want)
+			}
+		}
+	}
+}
+
 // TestPrivacyBoundedMemory: past privacy_clients clients and
 // privacy_addresses addresses each, the oldest are forgotten and every
 // call is still served.
