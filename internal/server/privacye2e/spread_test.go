@@ -229,6 +229,20 @@ func TestPrivacyMethodsOneOperator(t *testing.T) {
 			reached[a] = append(reached[a], op)
 		}
 	}
+	// The reads were proven: the providers were asked for proofs.
+	proofs := 0
+	for i, rec := range tg.recs {
+		for _, r := range rec.requests()[mark[i]:] {
+			for _, c := range callsIn(r.body) {
+				if c.Method == "eth_getProof" {
+					proofs++
+				}
+			}
+		}
+	}
+	if proofs < len(addrs) {
+		t.Fatalf("%d eth_getProof calls reached the providers for %d addresses: were the reads verified?", proofs, len(addrs))
+	}
 	// One operator each, but for what the policy says it yielded (fallback).
 	extra := 0
 	for _, a := range addrs {
