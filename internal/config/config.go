@@ -134,6 +134,12 @@ type Routing struct {
 	HedgeMinDelay    Duration `yaml:"hedge_min_delay"`    // 20ms
 	HedgeMaxDelay    Duration `yaml:"hedge_max_delay"`    // 2s
 	ExplorationShare float64  `yaml:"exploration_share"`  // 0.05 (share of picks made at random so no provider starves of samples)
+	// The privacy policy (opt-in, docs/privacy.md): "spread" spreads each
+	// client's distinct addresses over operators; "" or "off" does not.
+	Privacy          string  `yaml:"privacy"`
+	PrivacyMaxShare  float64 `yaml:"privacy_max_share"` // 0.3 of a client's distinct addresses per operator
+	PrivacyAddresses int     `yaml:"privacy_addresses"` // 1024 addresses remembered per client
+	PrivacyClients   int     `yaml:"privacy_clients"`   // 1024 clients remembered per chain
 }
 
 // Health configures provider health tracking.

@@ -79,6 +79,9 @@ func DefaultRouting() Routing {
 		HedgeMinDelay:    Duration(20 * time.Millisecond),
 		HedgeMaxDelay:    Duration(2 * time.Second),
 		ExplorationShare: 0.05,
+		PrivacyMaxShare:  DefaultPrivacyMaxShare,
+		PrivacyAddresses: DefaultPrivacyAddresses,
+		PrivacyClients:   DefaultPrivacyClients,
 	}
 }
 

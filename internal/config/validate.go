@@ -239,7 +239,7 @@ func checkRouting(r Routing, requestTimeout Duration) []routingProblem {
 	if !(r.ExplorationShare >= 0 && r.ExplorationShare < 1) {
 		bad(fmt.Sprintf("must be in [0, 1), got %g", r.ExplorationShare), "exploration_share")
 	}
-	return out
+	return append(out, checkPrivacy(r)...)
 }
 
 var chainNameRE = regexp.MustCompile(`^[a-z0-9-]+$`)

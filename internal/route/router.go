@@ -35,6 +35,12 @@ type Request struct {
 	// reads) qualify. Without a block, lagging providers are skipped.
 	Block    uint64
 	HasBlock bool
+	// Client is who asked (pipeline.Call.Client): the key of the privacy
+	// policy; "" for the gateway's own calls. It never leaves the gateway.
+	Client string
+	// quorum marks a quorum's further pick (PickDistinct): the privacy
+	// policy sends it to the same operators every time.
+	quorum bool
 }
 
 // Result is a successful call and how it was obtained.
@@ -86,6 +92,7 @@ type Router struct {
 	obs       Observer
 	served    ServedObserver // obs, when it wants served answers; else nil
 	shares    *shareWindow
+	privacy   *privacy  // nil unless routing.privacy is on
 	snaps     sync.Pool // *[]upstream.Snapshot for pickFrom, see snapshots
 }
 
@@ -109,6 +116,7 @@ func New(o Options) *Router {
 		obs:       o.Observer,
 		served:    servedObserver(o.Observer),
 		shares:    newShareWindow(window),
+		privacy:   newPrivacy(o.Routing, o.Providers),
 	}
 }
 
@@ -175,7 +183,8 @@ func (r *Router) Do(ctx context.Context, req *Request) (Result, error) {
 		return Result{}, r.noProvider(req)
 	}
 	var hedgeC <-chan time.Time
-	if r.cfg.Hedge && !write {
+	// A hedge would show a private call's addresses to a second operator.
+	if r.cfg.Hedge && !write && !r.privacy.covers(req) {
 		timer := time.NewTimer(r.hedgeDelay(&d.t))
 		defer timer.Stop()
 		hedgeC = timer.C

@@ -23,6 +23,9 @@ type Request struct {
 	// that have it qualify.
 	Block    uint64
 	HasBlock bool
+	// Client is who asked (pipeline.Call.Client), for the privacy
+	// policy: a proof of an address goes where the address is kept.
+	Client string
 }
 
 // Answer is one provider's answer.
@@ -77,7 +80,7 @@ func (a Routed) request(req Request) *route.Request {
 
 // routeRequest is req as routing takes it.
 func routeRequest(req Request) route.Request {
-	return route.Request{Method: req.Method, Params: req.Params, Info: ethmethod.Lookup(req.Method), Block: req.Block, HasBlock: req.HasBlock}
+	return route.Request{Method: req.Method, Params: req.Params, Info: ethmethod.Lookup(req.Method), Block: req.Block, HasBlock: req.HasBlock, Client: req.Client}
 }
 
 func (a Routed) call(ctx context.Context, p *upstream.Provider, req *route.Request) Answer {
