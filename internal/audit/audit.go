@@ -54,7 +54,10 @@ type Options struct {
 	// kind "audit"), as the verification stage tells of every rejected
 	// answer: rpcmesh_verify_rejected_total counts what the evidence holds.
 	Rejected func(provider, method, kind string)
-	Logger   *slog.Logger
+	// Audited, when set, is told of every check that proved an answer right
+	// (passed) or wrong: usage metering counts audit results per provider.
+	Audited func(provider string, passed bool)
+	Logger  *slog.Logger
 }
 
 // Auditor audits one chain's providers. Build it with New, run it with Run.
@@ -149,6 +152,9 @@ func (a *Auditor) runCheck(ctx context.Context, p *upstream.Provider, kind check
 		id = a.reject(p, f)
 	}
 	a.o.Results.Add(p.Name(), f.outcome, time.Now(), id)
+	if a.o.Audited != nil && (f.outcome == Passed || f.outcome == Failed) {
+		a.o.Audited(p.Name(), f.outcome == Passed)
+	}
 }
 
 // pickHeader returns the agreed header of a random block between one and

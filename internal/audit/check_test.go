@@ -8,10 +8,12 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/params"
 
@@ -157,6 +159,44 @@ func TestCheckBlockOutcomes(t *testing.T) {
 			}
 			if tc.want == Failed && (f.method != "eth_getBlockByNumber" || !verify.IsLie(f.err)) {
 				t.Fatalf("a lie without its evidence: %+v", f)
+			}
+		})
+	}
+}
+
+// fixedTrust vouches for one header at every height.
+type fixedTrust struct{ h *types.Header }
+
+func (f fixedTrust) HeaderByNumber(context.Context, uint64) (*types.Header, error) { return f.h, nil }
+func (f fixedTrust) HeaderByHash(context.Context, common.Hash) (*types.Header, error) {
+	return f.h, nil
+}
+
+// A check that proved an answer right or wrong is told to Audited (usage
+// metering counts it); one the provider could not answer is not.
+func TestAuditedTold(t *testing.T) {
+	h := &types.Header{Number: big.NewInt(10), Difficulty: big.NewInt(1)}
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+		want   []bool
+	}{
+		{"proven wrong", 200, `{"jsonrpc":"2.0","id":%s,"result":{}}`, []bool{false}},
+		{"absent", 200, `{"jsonrpc":"2.0","id":%s,"result":null}`, nil},
+		{"unavailable", 503, `down`, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var told []bool
+			a := New(Options{Chain: "test", Config: config.DefaultAudit(), ChainConfig: params.AllDevChainProtocolChanges,
+				Evidence: verify.NewEvidenceLog(4), Trust: fixedTrust{h},
+				Head:    func() (uint64, bool) { return 12, true },
+				Audited: func(provider string, passed bool) { told = append(told, passed) }})
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			a.runCheck(ctx, node(t, tc.status, tc.body), checkState)
+			if !slices.Equal(told, tc.want) {
+				t.Fatalf("told %v, want %v", told, tc.want)
 			}
 		})
 	}

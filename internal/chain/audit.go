@@ -59,6 +59,7 @@ func newAudit(cfg *config.Config, ch *config.Chain, c *Chain, sh shared, logger 
 		ChainConfig: verify.ChainConfigFor(ch.ChainID),
 		Evidence:    sh.evidence, Results: ca.results,
 		Rejected: func(provider, method, kind string) { sh.verify.Rejected(ch.Name, provider, method, kind) },
+		Audited:  func(provider string, passed bool) { sh.usage.audited(ch, provider, passed) },
 		Logger:   logger,
 	})
 	return ca

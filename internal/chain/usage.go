@@ -167,25 +167,20 @@ func (s *Set) Usage() http.Handler {
 	})
 }
 
-// RecordAudit counts one audit of provider on chain in its usage record,
-// passed or failed (the continuous audit calls it); nothing when metering
-// is off or the provider is unknown.
-func (s *Set) RecordAudit(chain, provider string, passed bool) {
-	if s.usage == nil {
-		return
-	}
-	m := s.usage.meter.Load()
+// audited counts one audit of provider on ch in its usage record, passed
+// or failed (the continuous audit tells it); nothing when metering is off
+// or the provider is unknown.
+func (m *metering) audited(ch *config.Chain, provider string, passed bool) {
 	if m == nil {
 		return
 	}
-	for _, c := range s.chains {
-		if c.cfg.Name != chain {
-			continue
-		}
-		for _, p := range c.cfg.Providers {
-			if p.Name == provider {
-				m.Audit(chain, provider, p.Labels.Operator, passed)
-			}
+	mt := m.meter.Load()
+	if mt == nil {
+		return
+	}
+	for _, p := range ch.Providers {
+		if p.Name == provider {
+			mt.Audit(ch.Name, provider, p.Labels.Operator, passed)
 		}
 	}
 }
