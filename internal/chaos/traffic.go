@@ -40,13 +40,13 @@ const maxLatencies = 200_000
 
 // Tally is what the traffic saw.
 type Tally struct {
-	Requests uint64 `json:"requests"`
-	Failures uint64 `json:"failures"`
-	Wrong    uint64 `json:"wrong"`
+	Requests uint64  `json:"requests"`
+	Failures uint64  `json:"failures"`
+	Wrong    uint64  `json:"wrong"`
 	P99Ms    float64 `json:"p99Ms"`
-	TxSent   uint64 `json:"txSent"`
-	TxMined  uint64 `json:"txMined"`
-	Heads    uint64 `json:"heads"`
+	TxSent   uint64  `json:"txSent"`
+	TxMined  uint64  `json:"txMined"`
+	Heads    uint64  `json:"heads"`
 	// FailureSamples and WrongSamples are a few examples, in plain words.
 	FailureSamples []string `json:"failureSamples,omitempty"`
 	WrongSamples   []string `json:"wrongSamples,omitempty"`
