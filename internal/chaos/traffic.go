@@ -24,6 +24,9 @@ type TrafficOptions struct {
 	Timeout  time.Duration // one call's bound; default 10s
 	Sends    bool          // send signed transactions and wait for their inclusion; default on via DefaultTraffic
 	Heads    bool          // hold a newHeads subscription over WebSocket
+	// HTTP and WS are where the clients call; default the gateway's. (A
+	// test points them at a faulty node to show the checks catch it.)
+	HTTP, WS string
 }
 
 // DefaultTraffic is the mix every scenario runs: two readers at 20 calls
@@ -82,7 +85,10 @@ func StartTraffic(ctx context.Context, env *Env, opts TrafficOptions, faulty []s
 	if opts.Readers == 0 && !opts.Sends && !opts.Heads {
 		return nil, fmt.Errorf("chaos: traffic with no readers, sends or subscription")
 	}
-	gw, err := rpc.DialOptions(ctx, env.HTTP, rpc.WithHTTPClient(&http.Client{Timeout: opts.Timeout + time.Second}))
+	if opts.HTTP == "" {
+		opts.HTTP, opts.WS = env.HTTP, env.WS
+	}
+	gw, err := rpc.DialOptions(ctx, opts.HTTP, rpc.WithHTTPClient(&http.Client{Timeout: opts.Timeout + time.Second}))
 	if err != nil {
 		return nil, fmt.Errorf("chaos: dial the gateway: %w", err)
 	}
@@ -106,7 +112,7 @@ func StartTraffic(ctx context.Context, env *Env, opts TrafficOptions, faulty []s
 		t.wg.Add(1)
 		go func() { defer t.wg.Done(); t.send(rctx) }()
 	}
-	if opts.Heads && env.WS != "" {
+	if opts.Heads && opts.WS != "" {
 		t.wg.Add(1)
 		go func() { defer t.wg.Done(); t.heads(rctx) }()
 	}

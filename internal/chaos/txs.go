@@ -131,7 +131,7 @@ func (t *Traffic) heads(ctx context.Context) {
 
 func (t *Traffic) subscribe(ctx context.Context) {
 	dctx, cancel := context.WithTimeout(ctx, t.opts.Timeout)
-	c, err := rpc.DialContext(dctx, t.env.WS)
+	c, err := rpc.DialContext(dctx, t.opts.WS)
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
