@@ -84,12 +84,13 @@ func TestChecksCatchALiar(t *testing.T) {
 	got := tr.Stop()
 	all := strings.Join(got.WrongSamples, "\n")
 	if got.Wrong == 0 || !strings.Contains(all, "eth_getBalance") || !strings.Contains(all, "eth_blockNumber") {
-		t.Fatalf("the liar's answers were not all caught: %d wrong of %d, samples:\n%s", got.Wrong, got.Requests, all)
+		t.Fatalf("the liar's answers were not caught: %d wrong answers among %d calls, samples:\n%s", got.Wrong, got.Requests, all)
 	}
-	t.Logf("%d of %d answers from the liar counted wrong, e.g.\n%s", got.Wrong, got.Requests, all)
+	t.Logf("%d wrong answers among %d calls to the liar, e.g.\n%s", got.Wrong, got.Requests, all)
 }
 
-// TestReportJSON writes a report as JSON and as a table.
+// TestReportFormats writes a report as a table and as JSON: cells for
+// times never reached, for nothing expected, and the examples under it.
 func TestReportFormats(t *testing.T) {
 	rep := &Report{Scenarios: []Result{
 		{Scenario: Scenario{Name: "down node2", Minority: true, Expect: expectFor[devnet.FaultDown]},
