@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
@@ -65,7 +66,7 @@ func Demo(ctx context.Context, env *Env, w io.Writer, o DemoOptions) (Tally, err
 	if err != nil {
 		return Tally{}, err
 	}
-	n := &narrator{w: w, states: map[string]status.ProviderState{}, open: map[string]bool{}}
+	n := &narrator{w: w, states: map[string]status.ProviderState{}, open: map[string]bool{}, chain: map[string]string{}}
 	n.observe(env.Source.Snapshot(), false)
 	fmt.Fprintf(w, "%s traffic: %d readers (plain and proven reads, a batch), 1 sender of signed transfers, 1 newHeads subscription;\n"+
 		"         every answer checked against an honest node queried directly\n", clock(), o.Traffic.Readers)
@@ -101,7 +102,8 @@ func Demo(ctx context.Context, env *Env, w io.Writer, o DemoOptions) (Tally, err
 				fmt.Fprintf(w, "%s   could not clear it: %v\n", clock(), err)
 			}
 		}
-		fmt.Fprintf(w, "%s   %s over: faults cleared\n", clock(), act.Title)
+		canon, _ := env.Devnet.Head()
+		fmt.Fprintf(w, "%s   %s over (the gateway's agreed head %s, the chain's %d): faults cleared\n", clock(), act.Title, agreedHead(env.Source.Snapshot()), canon)
 		n.since = time.Now()
 		rctx, cancel := context.WithTimeout(ctx, o.RecoverWithin)
 		ok := waitUntil(rctx, 100*time.Millisecond, func() bool {
@@ -141,17 +143,38 @@ type narrator struct {
 	since  time.Time
 	states map[string]status.ProviderState
 	open   map[string]bool
+	chain  map[string]string // chain name → what it said last about staleness and readiness
+}
+
+// say prints one line of narration, timed from the act's start.
+func (n *narrator) say(format string, args ...any) {
+	fmt.Fprintf(n.w, "%s   +%4.1fs %s\n", clock(), time.Since(n.since).Seconds(), fmt.Sprintf(format, args...))
 }
 
 func (n *narrator) observe(snap status.Snapshot, say bool) {
 	for _, c := range snap.Chains {
+		health := ""
+		if c.Stale != "" {
+			health = "answers may be stale: " + c.Stale
+		}
+		if !c.Ready {
+			health = strings.TrimPrefix(health+"; not ready: "+c.NotReady, "; ")
+		}
+		if n.chain[c.Name] != health && say {
+			if health == "" {
+				n.say("chain %s: answers fresh again", c.Name)
+			} else {
+				n.say("chain %s: %s", c.Name, health)
+			}
+		}
+		n.chain[c.Name] = health
 		for _, p := range c.Providers {
 			if n.states[p.Name] != p.State && say {
 				reason := ""
 				if p.Reason != "" {
 					reason = " (" + p.Reason + ")"
 				}
-				fmt.Fprintf(n.w, "%s   +%4.1fs %s is %s%s\n", clock(), time.Since(n.since).Seconds(), p.Name, p.State, reason)
+				n.say("%s is %s%s", p.Name, p.State, reason)
 			}
 			n.states[p.Name] = p.State
 		}
@@ -163,15 +186,24 @@ func (n *narrator) observe(snap status.Snapshot, say bool) {
 		}
 		seen[inc.ID] = true
 		if !n.open[inc.ID] && say {
-			fmt.Fprintf(n.w, "%s   +%4.1fs incident %s (%s): %s\n", clock(), time.Since(n.since).Seconds(), inc.Kind, inc.Severity, inc.Message)
+			n.say("incident %s (%s): %s", inc.Kind, inc.Severity, inc.Message)
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(n.open)) {
 		if !seen[id] && say {
-			fmt.Fprintf(n.w, "%s   +%4.1fs incident %s closed\n", clock(), time.Since(n.since).Seconds(), id)
+			n.say("incident %s closed", id)
 		}
 	}
 	n.open = seen
+}
+
+// agreedHead is the first chain's agreed head, in words.
+func agreedHead(snap status.Snapshot) string {
+	if len(snap.Chains) == 0 || snap.Chains[0].Head == 0 {
+		return "none"
+	}
+	c := snap.Chains[0]
+	return fmt.Sprintf("%d, %.1fs old", c.Head, float64(c.HeadAgeMs)/1000)
 }
 
 // clock is the time of day, UTC, for narration.
