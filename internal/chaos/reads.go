@@ -20,6 +20,10 @@ const pinDepth = 4
 // the gateway saw (a block the gateway learned of first).
 const confirmFor = 3 * time.Second
 
+// maxRounds bounds one client's calls in one run (about 14 hours of
+// traffic at the default pace): every loop is bounded in count too.
+const maxRounds = 1_000_000
+
 // read is one reading client: it cycles through the read kinds, one call
 // (or batch) every Interval, until ctx ends.
 func (t *Traffic) read(ctx context.Context, worker int) {
@@ -27,7 +31,7 @@ func (t *Traffic) read(ctx context.Context, worker int) {
 		t.blockNumber, t.pinnedBalance, t.latestBlock, t.pinnedNonce,
 		t.pinnedBlock, t.latestBalance, t.batchRead, t.chainID,
 	}
-	for i := worker; ctx.Err() == nil; i++ {
+	for i := worker; i < worker+maxRounds && ctx.Err() == nil; i++ {
 		ops[i%len(ops)](ctx, i)
 		if !pause(ctx, t.opts.Interval) {
 			return

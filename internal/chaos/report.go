@@ -58,6 +58,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		for _, x := range s.FailureSamples {
 			fmt.Fprintf(w, "failed  %s: %s\n", s.Name, x)
 		}
+		if s.Lingering != "" {
+			fmt.Fprintf(w, "slow    %s: %s after the faults were cleared: %s\n", s.Name, lingerAfter, s.Lingering)
+		}
 		if s.Error != "" {
 			fmt.Fprintf(w, "error   %s: %s\n", s.Name, s.Error)
 		}

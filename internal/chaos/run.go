@@ -68,6 +68,9 @@ type Result struct {
 	// PeakHeapMB and PeakRSSMB are the process's peak Go heap in use and
 	// resident set while the scenario ran: gateway, devnet nodes and the
 	// clients share the process.
+	// Lingering is what still kept the status from healthy lingerAfter
+	// after the faults were cleared ("" when it had recovered by then).
+	Lingering  string  `json:"lingering,omitempty"`
 	PeakHeapMB float64 `json:"peakHeapMB"`
 	PeakRSSMB  float64 `json:"peakRSSMB"`
 	Error      string  `json:"error,omitempty"`
@@ -152,9 +155,18 @@ func RunScenario(ctx context.Context, env *Env, sc Scenario, opts Options) Resul
 		}
 	}
 	cleared := time.Now()
-	if healthy(ctx, env, opts.RecoverWithin, mem) {
+	rctx, cancel := context.WithTimeout(ctx, opts.RecoverWithin)
+	if waitUntil(rctx, 50*time.Millisecond, func() bool {
+		mem.sample()
+		why := notHealthy(env.Source.Snapshot())
+		if why != "" && r.Lingering == "" && time.Since(cleared) > lingerAfter {
+			r.Lingering = why
+		}
+		return why == ""
+	}) {
 		r.RecoverMs = time.Since(cleared).Milliseconds()
 	}
+	cancel()
 	actx, cancel := context.WithTimeout(ctx, opts.RecoverWithin)
 	tr.WaitCalls(actx, opts.HoldCalls/2)
 	cancel()
@@ -163,6 +175,9 @@ func RunScenario(ctx context.Context, env *Env, sc Scenario, opts Options) Resul
 	r.PeakHeapMB, r.PeakRSSMB = mem.heap, mem.rss
 	return r
 }
+
+// lingerAfter is when a slow recovery's cause is noted.
+const lingerAfter = 2 * time.Second
 
 // stage sets the faults in order; on an error it clears those it set.
 func stage(ctx context.Context, d *devnet.Devnet, steps []Step) ([]string, error) {

@@ -30,7 +30,10 @@ func (t *Traffic) send(ctx context.Context) {
 	from := crypto.PubkeyToAddress(t.sender.PublicKey)
 	chainID := new(big.Int).SetUint64(t.env.Devnet.Info().ChainID)
 	signer := types.LatestSignerForChainID(chainID)
-	for ctx.Err() == nil {
+	for range maxRounds {
+		if ctx.Err() != nil {
+			return
+		}
 		var nonce hexutil.Uint64
 		if err := t.honestCall(ctx, &nonce, "eth_getTransactionCount", from, "pending"); err != nil {
 			if !pause(ctx, t.env.BlockTime) {
@@ -151,7 +154,7 @@ func (t *Traffic) subscribe(ctx context.Context) {
 		return
 	}
 	defer sub.Unsubscribe()
-	for {
+	for range maxRounds {
 		select {
 		case <-ctx.Done():
 			return
