@@ -42,6 +42,8 @@ type Env struct {
 
 	direct map[string]*rpc.Client // node name → its node, bypassing the proxy
 	names  []string
+	cfg    *config.Config
+	log    *slog.Logger
 }
 
 // StartEnv starts a five-node devnet and a gateway in front of it, and
@@ -72,14 +74,9 @@ func StartEnv(ctx context.Context, o EnvOptions) (*Env, error) {
 	// the devnet's pace that is seconds, as devnetgw scales the other
 	// health timings, so that a scenario's recovery can be timed.
 	cfg.Health.PenaltyHalfLife = config.Duration(PenaltyHalfLife)
-	gw, err := devnetgw.Start(ctx, cfg, o.Logger)
-	if err != nil {
+	e.cfg, e.log = cfg, o.Logger
+	if err := e.startGateway(ctx); err != nil {
 		return nil, err
-	}
-	e.Gateway, e.Source = gw, gw.StatusSource()
-	e.HTTP = "http://" + gw.HTTPAddr() + "/" + devnetgw.ChainName
-	if cfg.WebSocket.Enabled {
-		e.WS = "ws://" + gw.HTTPAddr() + "/" + devnetgw.ChainName
 	}
 	hc := &http.Client{Timeout: 10 * time.Second}
 	for _, n := range d.Info().Nodes {
@@ -93,6 +90,31 @@ func StartEnv(ctx context.Context, o EnvOptions) (*Env, error) {
 	}
 	ok = true
 	return e, nil
+}
+
+func (e *Env) startGateway(ctx context.Context) error {
+	gw, err := devnetgw.Start(ctx, e.cfg, e.log)
+	if err != nil {
+		return err
+	}
+	e.Gateway, e.Source = gw, gw.StatusSource()
+	e.HTTP = "http://" + gw.HTTPAddr() + "/" + devnetgw.ChainName
+	if e.cfg.WebSocket.Enabled {
+		e.WS = "ws://" + gw.HTTPAddr() + "/" + devnetgw.ChainName
+	}
+	return nil
+}
+
+// RestartGateway replaces the gateway with a fresh one in front of the
+// same devnet (on the same address, or a new free port when it was 0),
+// so that one scenario's scars (a breaker's doubled cooldown, a penalty)
+// do not carry into the next. It returns once the new one is ready.
+func (e *Env) RestartGateway(ctx context.Context) error {
+	if e.Gateway != nil {
+		devnetgw.Stop(e.Gateway)
+		e.Gateway = nil
+	}
+	return e.startGateway(ctx)
 }
 
 // PageURL is where the gateway's status page is served.

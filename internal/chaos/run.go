@@ -28,6 +28,12 @@ type Options struct {
 	// many blocks and this many client calls; defaults 6 and 60.
 	HoldBlocks uint64
 	HoldCalls  uint64
+	// SameGateway keeps one gateway for every scenario; by default each
+	// scenario starts with a fresh gateway in front of the same devnet,
+	// so that results do not depend on the order scenarios run in (a
+	// provider that failed in the scenario before would otherwise start
+	// with a doubled breaker cooldown).
+	SameGateway bool
 }
 
 func (o *Options) fill() {
@@ -93,7 +99,8 @@ func Run(ctx context.Context, env *Env, scenarios []Scenario, opts Options, prog
 	return out
 }
 
-// RunScenario waits for a healthy gateway, starts the traffic, stages the
+// RunScenario starts a fresh gateway (unless SameGateway), waits until it
+// is healthy, starts the traffic, stages the
 // scenario's faults, holds them until detected (bounded) and for at least
 // HoldBlocks blocks and HoldCalls calls, clears them, waits for recovery
 // (bounded), and returns what the traffic and the status saw.
@@ -101,6 +108,15 @@ func RunScenario(ctx context.Context, env *Env, sc Scenario, opts Options) Resul
 	opts.fill()
 	r := Result{Scenario: sc, DetectMs: -1, IncidentMs: -1, RecoverMs: -1}
 	mem := &peak{}
+	if !opts.SameGateway {
+		gctx, cancel := context.WithTimeout(ctx, opts.RecoverWithin)
+		err := env.RestartGateway(gctx)
+		cancel()
+		if err != nil {
+			r.Error = "restart the gateway: " + err.Error()
+			return r
+		}
+	}
 	if !healthy(ctx, env, opts.RecoverWithin, mem) {
 		r.Error = "the gateway was not healthy before the fault: " + notHealthy(env.Source.Snapshot())
 	}
