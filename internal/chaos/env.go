@@ -44,6 +44,9 @@ type Env struct {
 	names  []string
 	cfg    *config.Config
 	log    *slog.Logger
+	// sawIncidents is set once the gateway reported any incident: then
+	// detection waits for incidents, not just provider states.
+	sawIncidents bool
 }
 
 // StartEnv starts a five-node devnet and a gateway in front of it, and

@@ -42,10 +42,10 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // examples of failures and wrong answers.
 func (r *Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\t requests\t failed\t wrong\t p99 ms\t detect\t by\t recover\t tx mined\t heads\t heap MB\t RSS MB\t")
+	fmt.Fprintln(tw, "scenario\t requests\t failed\t wrong\t p99 ms\t detect\t by\t incident\t recover\t tx mined\t heads\t heap MB\t RSS MB\t")
 	for _, s := range r.Scenarios {
-		fmt.Fprintf(tw, "%s\t %d\t %s\t %d\t %.0f\t %s\t %s\t %s\t %d/%d\t %d\t %.0f\t %.0f\t\n",
-			s.Name, s.Requests, failedCell(s), s.Wrong, s.P99Ms, detectCell(s), byCell(s), msCell(s.RecoverMs),
+		fmt.Fprintf(tw, "%s\t %d\t %s\t %d\t %.0f\t %s\t %s\t %s\t %s\t %d/%d\t %d\t %.0f\t %.0f\t\n",
+			s.Name, s.Requests, failedCell(s), s.Wrong, s.P99Ms, detectCell(s.DetectMs, s), byCell(s), detectCell(s.IncidentMs, s), msCell(s.RecoverMs),
 			s.TxMined, s.TxSent, s.Heads, s.PeakHeapMB, s.PeakRSSMB)
 	}
 	if err := tw.Flush(); err != nil {
@@ -75,11 +75,12 @@ func failedCell(s Result) string {
 	return fmt.Sprintf("%d (%.1f%%)", s.Failures, 100*float64(s.Failures)/float64(s.Requests))
 }
 
-func detectCell(s Result) string {
+// detectCell is a detection time, "n/a" when nothing was to be detected.
+func detectCell(ms int64, s Result) string {
 	if len(s.Expect) == 0 {
 		return "n/a"
 	}
-	return msCell(s.DetectMs)
+	return msCell(ms)
 }
 
 func byCell(s Result) string {

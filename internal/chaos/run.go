@@ -60,9 +60,10 @@ type Result struct {
 	Tally
 	// Honest is the node answers were checked against.
 	Honest string `json:"honest"`
-	// DetectMs is from staging the fault until the gateway's status showed
-	// it (-1: not within the bound; 0 with DetectedBy "" when nothing was
-	// expected). DetectedBy says how: "incident <kind>" or "state <state>".
+	// DetectMs is from staging the fault until the gateway's status first
+	// showed it (-1: not within the bound; 0 with DetectedBy "" when
+	// nothing was expected). DetectedBy says how: "incident <kind>" or
+	// "state <state>" (a faulty provider's state other than up).
 	DetectMs   int64  `json:"detectMs"`
 	DetectedBy string `json:"detectedBy,omitempty"`
 	// IncidentMs is from staging until an open incident of an expected
@@ -137,30 +138,7 @@ func RunScenario(ctx context.Context, env *Env, sc Scenario, opts Options) Resul
 	if err != nil {
 		r.Error = err.Error()
 	}
-	fromBlock, _ := env.Devnet.Head()
-	fromCalls := tr.Done()
-	hctx, cancel := context.WithTimeout(ctx, opts.DetectWithin+time.Duration(opts.HoldBlocks+10)*env.BlockTime)
-	waitUntil(hctx, 50*time.Millisecond, func() bool {
-		mem.sample()
-		snap := env.Source.Snapshot()
-		if r.IncidentMs < 0 {
-			if k, ok := openIncident(snap, sc.Expect); ok {
-				r.IncidentMs = time.Since(staged).Milliseconds()
-				r.DetectMs, r.DetectedBy = r.IncidentMs, "incident "+string(k)
-			}
-		}
-		if r.DetectMs < 0 {
-			if st, ok := notUp(snap, faulty); ok {
-				r.DetectMs, r.DetectedBy = time.Since(staged).Milliseconds(), "state "+string(st)
-			}
-		}
-		head, _ := env.Devnet.Head()
-		held := head >= fromBlock+opts.HoldBlocks && tr.Done() >= fromCalls+opts.HoldCalls
-		// Held long enough, and detected (an incident seen meanwhile is
-		// timed too), or nothing to detect, or no detection in the bound.
-		return held && (r.DetectMs >= 0 || len(sc.Expect) == 0 || time.Since(staged) > opts.DetectWithin)
-	})
-	cancel()
+	hold(ctx, env, tr, sc, faulty, opts, staged, &r, mem)
 	if len(sc.Expect) == 0 {
 		r.DetectMs, r.DetectedBy = 0, ""
 	}
@@ -190,6 +168,37 @@ func RunScenario(ctx context.Context, env *Env, sc Scenario, opts Options) Resul
 	mem.sample()
 	r.PeakHeapMB, r.PeakRSSMB = mem.heap, mem.rss
 	return r
+}
+
+// hold keeps the faults staged for at least HoldBlocks blocks and
+// HoldCalls calls, and until detected: by an open incident of an expected
+// kind, or (while the gateway has never reported an incident: no incident
+// engine) by a faulty provider's state; or until DetectWithin passed. It
+// times the first signal and the first such incident.
+func hold(ctx context.Context, env *Env, tr *Traffic, sc Scenario, faulty []string, opts Options, staged time.Time, r *Result, mem *peak) {
+	fromBlock, _ := env.Devnet.Head()
+	fromCalls := tr.Done()
+	hctx, cancel := context.WithTimeout(ctx, opts.DetectWithin+time.Duration(opts.HoldBlocks+10)*env.BlockTime)
+	defer cancel()
+	waitUntil(hctx, 50*time.Millisecond, func() bool {
+		mem.sample()
+		snap := env.Source.Snapshot()
+		env.sawIncidents = env.sawIncidents || len(snap.Incidents) > 0
+		since := time.Since(staged).Milliseconds()
+		if k, ok := openIncident(snap, sc.Expect); ok && r.IncidentMs < 0 {
+			r.IncidentMs = since
+			if r.DetectMs < 0 {
+				r.DetectMs, r.DetectedBy = since, "incident "+string(k)
+			}
+		}
+		if st, ok := notUp(snap, faulty); ok && r.DetectMs < 0 {
+			r.DetectMs, r.DetectedBy = since, "state "+string(st)
+		}
+		head, _ := env.Devnet.Head()
+		held := head >= fromBlock+opts.HoldBlocks && tr.Done() >= fromCalls+opts.HoldCalls
+		detected := r.IncidentMs >= 0 || (r.DetectMs >= 0 && !env.sawIncidents)
+		return held && (detected || len(sc.Expect) == 0 || time.Since(staged) > opts.DetectWithin)
+	})
 }
 
 // lingerAfter is when a slow recovery's cause is noted.
