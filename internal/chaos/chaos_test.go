@@ -60,12 +60,17 @@ func TestShortMatrix(t *testing.T) {
 }
 
 // TestChecksCatchALiar points the checked traffic straight at a lying node
-// (no gateway in between): its lies about balances and block numbers must
-// be counted as wrong answers, so a 0 in the matrix means something.
+// (no gateway in between): its lies about balances, nonces, block numbers,
+// heads and receipts must be counted as wrong answers, so that a 0 in the matrix
+// means something.
 func TestChecksCatchALiar(t *testing.T) {
 	needEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	// Pinned reads start pinDepth blocks into the chain.
+	if !waitUntil(ctx, 50*time.Millisecond, func() bool { n, _ := env.Devnet.Head(); return n > 2*pinDepth }) {
+		t.Fatal("the chain did not reach 8 blocks")
+	}
 	liar, _ := env.Devnet.Node("node3")
 	f, err := env.Devnet.SetFault(ctx, devnet.FaultSpec{Target: "node3", Kind: devnet.FaultLie})
 	if err != nil {
@@ -73,20 +78,22 @@ func TestChecksCatchALiar(t *testing.T) {
 	}
 	defer func() { _ = env.Devnet.ClearFault(f.ID) }()
 	opts := DefaultTraffic()
-	opts.HTTP, opts.WS, opts.Sends = liar.HTTP, liar.WS, false
+	opts.HTTP, opts.WS = liar.HTTP, liar.WS
 	tr, err := StartTraffic(ctx, env, opts, []string{"node3"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !tr.WaitCalls(ctx, 40) {
-		t.Fatalf("40 calls did not complete: %v", ctx.Err())
+	if !tr.WaitCalls(ctx, 40) || !waitUntil(ctx, 50*time.Millisecond, func() bool { return tr.Snapshot().TxMined > 0 }) {
+		t.Fatalf("40 calls and a mined transaction did not complete: %v", ctx.Err())
 	}
 	got := tr.Stop()
 	all := strings.Join(got.WrongSamples, "\n")
-	if got.Wrong == 0 || !strings.Contains(all, "eth_getBalance") || !strings.Contains(all, "eth_blockNumber") {
-		t.Fatalf("the liar's answers were not caught: %d wrong answers among %d calls, samples:\n%s", got.Wrong, got.Requests, all)
+	for _, call := range []string{"eth_getBalance", "eth_blockNumber", "eth_getTransactionCount", "newHeads", "receipt"} {
+		if got.WrongBy[call] == 0 {
+			t.Errorf("the liar's answers to %s were not caught: wrong by call %v, samples:\n%s", call, got.WrongBy, all)
+		}
 	}
-	t.Logf("%d wrong answers among %d calls to the liar, e.g.\n%s", got.Wrong, got.Requests, all)
+	t.Logf("%d wrong answers among %d calls to the liar (%v), e.g.\n%s", got.Wrong, got.Requests, got.WrongBy, all)
 }
 
 // TestReportFormats writes a report as a table and as JSON: cells for

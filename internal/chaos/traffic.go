@@ -5,9 +5,11 @@ import (
 	"crypto/ecdsa"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +52,9 @@ type Tally struct {
 	TxSent   uint64  `json:"txSent"`
 	TxMined  uint64  `json:"txMined"`
 	Heads    uint64  `json:"heads"`
+	// WrongBy counts wrong answers by call (the first word of the sample:
+	// a method, "batch", "newHeads" or "receipt").
+	WrongBy map[string]uint64 `json:"wrongBy,omitempty"`
 	// FailureSamples and WrongSamples are a few examples, in plain words.
 	FailureSamples []string `json:"failureSamples,omitempty"`
 	WrongSamples   []string `json:"wrongSamples,omitempty"`
@@ -145,6 +150,7 @@ func (t *Traffic) Snapshot() Tally {
 	out := t.t
 	out.FailureSamples = slices.Clone(t.t.FailureSamples)
 	out.WrongSamples = slices.Clone(t.t.WrongSamples)
+	out.WrongBy = maps.Clone(t.t.WrongBy)
 	out.P99Ms = p99(t.lat)
 	return out
 }
@@ -219,8 +225,13 @@ func (t *Traffic) wrong(format string, args ...any) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.t.Wrong++
+	msg := fmt.Sprintf(format, args...)
+	if t.t.WrongBy == nil {
+		t.t.WrongBy = map[string]uint64{}
+	}
+	t.t.WrongBy[strings.TrimSuffix(strings.Fields(msg)[0], ":")]++
 	if len(t.t.WrongSamples) < maxSamples {
-		t.t.WrongSamples = append(t.t.WrongSamples, fmt.Sprintf(format, args...))
+		t.t.WrongSamples = append(t.t.WrongSamples, msg)
 	}
 }
 

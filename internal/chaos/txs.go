@@ -153,7 +153,8 @@ func (t *Traffic) subscribe(ctx context.Context) {
 		}
 		return
 	}
-	defer sub.Unsubscribe()
+	// No Unsubscribe: closing the client (deferred above) ends the
+	// subscription without a round trip a faulty node may never answer.
 	for range maxRounds {
 		select {
 		case <-ctx.Done():
