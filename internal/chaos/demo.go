@@ -104,6 +104,9 @@ func Demo(ctx context.Context, env *Env, w io.Writer, o DemoOptions) (Tally, err
 		}
 		canon, _ := env.Devnet.Head()
 		fmt.Fprintf(w, "%s   %s over (the gateway's agreed head %s, the chain's %d): faults cleared\n", clock(), act.Title, agreedHead(env.Source.Snapshot()), canon)
+		if ctx.Err() != nil {
+			break // stopped (Ctrl-C): the faults are cleared, the summary follows
+		}
 		n.since = time.Now()
 		rctx, cancel := context.WithTimeout(ctx, o.RecoverWithin)
 		ok := waitUntil(rctx, 100*time.Millisecond, func() bool {
