@@ -77,3 +77,31 @@ func TestToolCommandsRunTheSibling(t *testing.T) {
 		}
 	}
 }
+
+// TestToolCommandsPreferTheSiblingBesideRpcmesh runs a copy of rpcmesh
+// with an rpcmesh-devnet beside it and another on PATH: the one beside it
+// runs, as after make tools (bin/rpcmesh, bin/rpcmesh-devnet).
+func TestToolCommandsPreferTheSiblingBesideRpcmesh(t *testing.T) {
+	bin, onPath := t.TempDir(), t.TempDir()
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	gateway := filepath.Join(bin, "rpcmesh")
+	for path, body := range map[string][]byte{
+		gateway:                                 self,
+		filepath.Join(bin, "rpcmesh-devnet"):    []byte("#!/bin/sh\necho beside $*\n"),
+		filepath.Join(onPath, "rpcmesh-devnet"): []byte("#!/bin/sh\necho on-path $*\n"),
+	} {
+		if err := os.WriteFile(path, body, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := cmdtest.Command("chaos", "--short")
+	cmd.Path, cmd.Args[0] = gateway, gateway
+	cmd.Env = append(cmd.Env, "PATH="+onPath)
+	out, err := cmd.Output()
+	if err != nil || strings.TrimSpace(string(out)) != "beside chaos --short" {
+		t.Fatalf("ran %q (%v), want the rpcmesh-devnet beside rpcmesh with chaos --short", out, err)
+	}
+}
