@@ -48,8 +48,9 @@ var floors = map[string]int{
 	"internal/chain":                 8, // a served chain: built, run and read for the front door
 	"internal/server":                9,
 	"internal/devnetgw":              10,
+	"internal/chaos":                 11, // scenarios over a devnet and a gateway
 	"cmd/rpcmesh":                    11,
-	"cmd/rpcmesh-devnet":             11,
+	"cmd/rpcmesh-devnet":             12,
 	"cmd/rpcmesh-bench":              11,
 }
 
