@@ -23,6 +23,7 @@ var floors = map[string]int{
 	"internal/bench":                 1,
 	"internal/conformance":           1,
 	"internal/metrics":               1, // a leaf but for jsonrpc and ethmethod
+	"internal/incident":              1, // incidents from plain observations: status and store only
 	"internal/upstream":              2, // provider state
 	"internal/route":                 3,
 	"internal/pipeline":              4, // the core: Call, Handler, HandleWave, Report
