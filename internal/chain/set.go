@@ -5,8 +5,10 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/incident"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
 	"github.com/rpcmesh/rpcmesh/internal/store"
 	"github.com/rpcmesh/rpcmesh/internal/txwatch"
@@ -14,11 +16,13 @@ import (
 )
 
 // Set is every chain a gateway serves, with what they share: the log of
-// answers that failed verification (on every chain) and the transaction
-// store (broadcast.store).
+// answers that failed verification (on every chain), the incident
+// detector and the embedded store (store, or broadcast.store).
 type Set struct {
 	chains    []*Chain
 	evidence  *verify.EvidenceLog
+	incidents *incident.Detector
+	every     time.Duration // incidents.evaluate_interval
 	storePath string
 	db        *store.DB // the embedded store, open between Open and Close
 }
@@ -30,8 +34,14 @@ func NewSet(cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) *Set {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Set{evidence: verify.NewEvidenceLog(cfg.Verify.Evidence), storePath: cfg.Broadcast.Store}
-	sh := shared{metrics: m, tx: txwatch.NewMetrics(m.Registry), verify: metrics.NewVerify(m.Registry), evidence: s.evidence}
+	in := cfg.Incidents
+	// Without a store New reads nothing and cannot fail; Open attaches it.
+	det, _ := incident.New(incident.Options{OpenAfter: in.OpenAfter.D(), CloseAfter: in.CloseAfter.D(), Keep: in.Keep,
+		FrozenBlocks: in.FrozenBlocks, SlowAfter: in.SlowAnswer.D(), Logger: logger})
+	s := &Set{evidence: verify.NewEvidenceLog(cfg.Verify.Evidence), storePath: cfg.StorePath(), incidents: det,
+		every: in.EvaluateInterval.D()}
+	sh := shared{metrics: m, tx: txwatch.NewMetrics(m.Registry), verify: metrics.NewVerify(m.Registry), evidence: s.evidence,
+		incidents: det}
 	for i := range cfg.Chains {
 		s.chains = append(s.chains, newChain(cfg, &cfg.Chains[i], sh, logger))
 	}
@@ -45,14 +55,19 @@ func (s *Set) Chains() []*Chain { return s.chains }
 // (?limit=N), as JSON: the admin listener's /verify/evidence.
 func (s *Set) Evidence() http.Handler { return s.evidence }
 
-// Open opens broadcast.store, when set, and hands it to every chain's
-// watch so that tracked transactions survive a restart.
+// Open opens the store, when set, and hands it to every chain's watch
+// and to the incident detector, so that tracked transactions and
+// incidents survive a restart.
 func (s *Set) Open() error {
 	if s.storePath == "" {
 		return nil
 	}
 	db, err := store.Open(s.storePath)
 	if err != nil {
+		return err
+	}
+	if err := s.incidents.Attach(db); err != nil {
+		db.Close()
 		return err
 	}
 	st := txwatch.NewStore(db)
@@ -66,10 +81,15 @@ func (s *Set) Open() error {
 	return nil
 }
 
-// Run runs every chain (see Chain.Run) until ctx ends, and returns when
-// all stopped.
+// Run runs every chain (see Chain.Run) and the incident evaluation until
+// ctx ends, and returns when all stopped.
 func (s *Set) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.evaluate(ctx)
+	}()
 	for _, c := range s.chains {
 		wg.Add(1)
 		go func() {
@@ -80,8 +100,29 @@ func (s *Set) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// Close waits for broadcasts still running and closes the transaction
-// store. Call it after Run returned.
+// evaluate hands every chain's observation to the incident detector every
+// incidents.evaluate_interval until ctx ends.
+func (s *Set) evaluate(ctx context.Context) {
+	every := s.every
+	if every <= 0 {
+		every = time.Second
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			for _, c := range s.chains {
+				s.incidents.Evaluate(c.observe(now))
+			}
+		}
+	}
+}
+
+// Close waits for broadcasts still running and closes the store. Call it
+// after Run returned.
 func (s *Set) Close() error {
 	for _, c := range s.chains {
 		c.Close()

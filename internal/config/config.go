@@ -61,6 +61,11 @@ type Config struct {
 	Broadcast Broadcast `yaml:"broadcast"` // transaction fan-out and inclusion watch (broadcast.go)
 	Verify    Verify    `yaml:"verify"`    // proofs and quorums (verify.go); chains may override
 	Filters   Filters   `yaml:"filters"`   // eth_newFilter & co. kept by the gateway (filters.go)
+	Incidents Incidents `yaml:"incidents"` // incident detection (incidents.go)
+	// Store is the embedded store's file (bbolt): transactions watched,
+	// incidents and whatever else is kept across restarts. "" keeps them
+	// in memory only; broadcast.store is its older name.
+	Store string `yaml:"store"`
 }
 
 // Server configures the public HTTP listener.

@@ -45,6 +45,7 @@ func Default() *Config {
 		WebSocket: DefaultWebSocket(),
 		Broadcast: DefaultBroadcast(),
 		Filters:   DefaultFilters(),
+		Incidents: DefaultIncidents(),
 		Health: Health{
 			PollInterval:     Duration(2 * time.Second),
 			PollMinInterval:  Duration(100 * time.Millisecond),

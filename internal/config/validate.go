@@ -81,6 +81,7 @@ func (v *validator) config(c *Config) {
 	v.websocket(&c.WebSocket)
 	v.broadcast(&c.Broadcast)
 	v.filters(&c.Filters, c.Limits.MaxResponseBytes)
+	v.incidents(c)
 	v.verify("verify", &c.Verify)
 	v.chains(c)
 }

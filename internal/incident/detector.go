@@ -122,7 +122,7 @@ func (d *Detector) Evaluate(o Observation) {
 		switch {
 		case t.inc != nil:
 			d.refresh(t, &o, now)
-		case now.Sub(t.since) >= d.opt.OpenAfter:
+		case now.Sub(t.since) >= d.openAfter(c.kind):
 			d.open(t, &o, now)
 		}
 	}
@@ -141,6 +141,16 @@ func (d *Detector) Evaluate(o Observation) {
 			d.close(t, now, "")
 		}
 	}
+}
+
+// openAfter is how long a condition of kind must hold to open an
+// incident: OpenAfter, but none for a frozen or halted head, whose
+// condition is itself a wait (frozen_blocks block times).
+func (d *Detector) openAfter(kind status.Kind) time.Duration {
+	if kind == status.KindHeadFrozen || kind == status.KindChainHalted {
+		return 0
+	}
+	return d.opt.OpenAfter
 }
 
 // state is what an open incident is now: severity, impact, message.

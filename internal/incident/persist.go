@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/rpcmesh/rpcmesh/internal/status"
+	"github.com/rpcmesh/rpcmesh/internal/store"
 )
 
 // record is an incident as kept in the store, with the key of the
@@ -69,4 +70,13 @@ func (d *Detector) forget(id string) {
 	if err := d.opt.Store.Delete(Bucket, id); err != nil {
 		d.opt.Logger.Error("incident not deleted", "id", id, "err", err)
 	}
+}
+
+// Attach keeps incidents in db from now on, after reading those it holds.
+// Call it before the first Evaluate.
+func (d *Detector) Attach(db *store.DB) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.opt.Store = db
+	return d.load()
 }

@@ -45,9 +45,11 @@ func (g *Gateway) AdminHandler() http.Handler {
 
 // readyz answers 503 naming the first chain that does not serve fresh
 // answers (no agreed head, head standing still for ready_stale_blocks block
-// times, no usable provider); else 200 "ready", or "ready (degraded: ...)"
-// with a line per chain whose head is followed on fewer operators than
-// head_agreement: its answers are fresh but on weaker trust.
+// times, head frozen while a provider reports a higher block, no usable
+// provider); else 200 "ready", or "ready (degraded: ...)" with a line per
+// chain whose head is followed on fewer operators than head_agreement (its
+// answers are fresh but on weaker trust) or whose answers carry
+// X-Rpcmesh-Stale.
 func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
 	var degraded []string
 	for _, c := range g.chains {
@@ -57,6 +59,8 @@ func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
 		}
 		if tr := c.Trust(); tr.Degraded {
 			degraded = append(degraded, fmt.Sprintf("chain %s head on %d of %d operators", c.Name(), tr.Operators, tr.Required))
+		} else if s := c.Stale(); s != "" {
+			degraded = append(degraded, fmt.Sprintf("chain %s answers stale: %s", c.Name(), s))
 		}
 	}
 	w.Header().Set("Content-Type", "text/plain")
