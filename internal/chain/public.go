@@ -88,6 +88,10 @@ func (s *Set) Snapshot() status.Snapshot {
 	return snap
 }
 
+// Incidents are the open incidents and the most recent ended ones, newest
+// first.
+func (s *Set) Incidents() []status.Incident { return s.incidents.Incidents() }
+
 // Subscribe returns incident events until ctx ends (status.Source). A
 // subscriber that falls behind loses events rather than slowing the
 // gateway.

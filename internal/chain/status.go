@@ -91,6 +91,10 @@ type Status struct {
 	OperatorShare  map[string]float64 `json:"operatorShare"`
 	CloudShare     map[string]float64 `json:"cloudShare"`
 	Providers      []ProviderStatus   `json:"providers"`
+	// Stale says why answers may be stale ("" when fresh), as the
+	// X-Rpcmesh-Stale header does; Answers counts what the chain answered.
+	Stale   string         `json:"stale,omitempty"`
+	Answers status.Answers `json:"answers"`
 }
 
 // HeadTrust is the head's trust in /status.
@@ -127,29 +131,29 @@ type BlockStatus struct {
 
 // ProviderStatus is one provider in /status.
 type ProviderStatus struct {
-	Name          string            `json:"name"`
-	Labels        map[string]string `json:"labels"`
-	State         upstream.State    `json:"state"`
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels"`
+	State  upstream.State    `json:"state"`
 	// Health is the provider's state in one word as the status page and
 	// metrics show it (status.ProviderState: up, degraded, lagging,
 	// forked, suspect, stalled, down, ...), derived from breaker, stalls,
 	// lag, fork and penalty; HealthReason says why when not up. State is
 	// the routing's view only.
-	Health       status.ProviderState `json:"health"`
-	HealthReason string               `json:"healthReason,omitempty"`
-	Breaker       string            `json:"breaker"`
-	Degraded      bool              `json:"degraded"`
-	Reason        string            `json:"reason,omitempty"`
-	Score         float64           `json:"score"`
-	Head          uint64            `json:"head"`
-	LagBlocks     uint64            `json:"lagBlocks"`
-	HeadAgeMs     int64             `json:"headAgeMs"`
-	LatencyMicros map[string]int64  `json:"latencyMicros"`
-	ErrorRate     float64           `json:"errorRate"`
-	ThrottleRate  float64           `json:"throttleRate"`
-	Inflight      int               `json:"inflight"`
-	Requests      uint64            `json:"requests"`
-	Failures      uint64            `json:"failures"`
+	Health        status.ProviderState `json:"health"`
+	HealthReason  string               `json:"healthReason,omitempty"`
+	Breaker       string               `json:"breaker"`
+	Degraded      bool                 `json:"degraded"`
+	Reason        string               `json:"reason,omitempty"`
+	Score         float64              `json:"score"`
+	Head          uint64               `json:"head"`
+	LagBlocks     uint64               `json:"lagBlocks"`
+	HeadAgeMs     int64                `json:"headAgeMs"`
+	LatencyMicros map[string]int64     `json:"latencyMicros"`
+	ErrorRate     float64              `json:"errorRate"`
+	ThrottleRate  float64              `json:"throttleRate"`
+	Inflight      int                  `json:"inflight"`
+	Requests      uint64               `json:"requests"`
+	Failures      uint64               `json:"failures"`
 	// Penalty is the decayed integrity penalty; Penalties counts every
 	// failed verification or censored transaction by kind.
 	Penalty   float64                 `json:"penalty"`
@@ -164,6 +168,7 @@ func (c *Chain) Status(now time.Time) Status {
 	cs := Status{Name: c.cfg.Name, ChainID: c.cfg.ChainID, HeadAgreement: c.head.Agreement(), Reorgs: c.head.Reorgs(),
 		HeadTrust: headTrust(c.head.Trust()), BlockTimeMs: c.head.BlockTime().Milliseconds(), Filters: c.filters.Len()}
 	cs.Ready, cs.NotReady = c.Ready()
+	cs.Stale, cs.Answers = c.Stale(), c.answers.counts()
 	if h, ok := c.head.Latest(); ok {
 		cs.Head = &BlockStatus{Number: h.Number, Hash: h.Hash}
 	}

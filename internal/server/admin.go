@@ -12,6 +12,7 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/chain"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
+	"github.com/rpcmesh/rpcmesh/internal/status"
 )
 
 // AdminHandler serves /metrics, /healthz (alive), /readyz (every chain
@@ -74,12 +75,15 @@ func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
 // Status is the /status document.
 type Status struct {
 	Chains []chain.Status `json:"chains"`
+	// Incidents are the open incidents and the most recent ended ones,
+	// newest first (as on the status page).
+	Incidents []status.Incident `json:"incidents"`
 }
 
-// Status reports every chain's head and providers.
+// Status reports every chain's head and providers, and the incidents.
 func (g *Gateway) Status() Status {
 	now := time.Now()
-	var st Status
+	st := Status{Incidents: g.set.Incidents()}
 	for _, c := range g.chains {
 		st.Chains = append(st.Chains, c.Status(now))
 	}
