@@ -43,10 +43,11 @@ func (c *Chain) observe(now time.Time) incident.Observation {
 	if h, ok := c.head.Latest(); ok {
 		o.Head = h.Number
 	}
+	o.Agreed, o.AgreedAge, _ = c.head.Agreed()
 	for _, v := range c.views(now) {
 		l := v.snap.Labels
 		o.Providers = append(o.Providers, incident.Provider{Name: v.snap.Name, Operator: l.Operator, Cloud: l.Cloud,
-			Region: l.Region, Tier: l.Tier, State: v.state, Head: v.snap.HeadNumber,
+			Region: l.Region, Tier: l.Tier, TierRank: v.snap.Tier, State: v.state, Head: v.snap.HeadNumber,
 			VerifyFailures: v.verifyFailures, Censored: v.censored})
 	}
 	return o

@@ -22,8 +22,32 @@ type condition struct {
 }
 
 // key identifies a condition across ticks: the same key is the same
-// incident.
-func (c *condition) key(chain string) string { return chain + "/" + string(c.kind) + "/" + c.subject }
+// incident. A provider's own conditions share one key, so that a provider
+// going from down to degraded (a flapping one readmitted on probation) is
+// one incident.
+func (c *condition) key(chain string) string {
+	group := string(c.kind)
+	if providerRank(c.kind) > 0 {
+		group = "provider"
+	}
+	return chain + "/" + group + "/" + c.subject
+}
+
+// providerRank orders a provider's own kinds, worst highest; 0 for the
+// other kinds. A provider incident keeps the worst kind it had.
+func providerRank(k status.Kind) int {
+	switch k {
+	case status.KindProviderDegraded:
+		return 1
+	case status.KindProviderLagging:
+		return 2
+	case status.KindProviderForked:
+		return 3
+	case status.KindProviderDown:
+		return 4
+	}
+	return 0
+}
 
 // minShareAttempts is how many attempts the routing window must hold
 // before shares count: a handful of calls says nothing of concentration.
@@ -106,15 +130,17 @@ func correlated(o *Observation, kind status.Kind, label func(Provider) string, c
 	return out
 }
 
-// headCondition is a head that stood for frozenBlocks block times: frozen
-// while a provider reports a higher block, else the chain halted.
+// headCondition is an agreed head that stood for frozenBlocks block times:
+// frozen while a provider reports a higher block (the gateway then serves
+// an old head, or follows that provider alone on degraded trust), else the
+// chain halted.
 func headCondition(o *Observation, frozenBlocks float64) (condition, bool) {
-	if o.Head == 0 || o.BlockTime <= 0 || frozenBlocks <= 0 || o.HeadAge <= time.Duration(frozenBlocks*float64(o.BlockTime)) {
+	if o.Agreed == 0 || o.BlockTime <= 0 || frozenBlocks <= 0 || o.AgreedAge <= time.Duration(frozenBlocks*float64(o.BlockTime)) {
 		return condition{}, false
 	}
-	c := condition{kind: status.KindChainHalted, base: status.SeverityCritical, head: o.Head, top: o.Head, age: o.HeadAge}
+	c := condition{kind: status.KindChainHalted, base: status.SeverityCritical, head: o.Agreed, top: o.Agreed, age: o.AgreedAge}
 	for _, p := range o.Providers {
-		if p.Head > o.Head && !failing(p.State) && p.State != status.StateForked {
+		if p.Head > o.Agreed && !failing(p.State) && p.State != status.StateForked {
 			c.kind = status.KindHeadFrozen
 			c.providers = append(c.providers, p)
 			c.top = max(c.top, p.Head)
@@ -145,10 +171,21 @@ func capacity(o *Observation) []condition {
 }
 
 // concentration finds operators and clouds whose share of the routing
-// window is above their cap.
+// window is above their cap because others that routing would have
+// preferred or shared with are failing: providers of another operator (or
+// cloud) in a tier as good as the one routing now serves from. (Routing sends everything to the
+// best tier by design: a single own node carrying all is no incident.)
 func concentration(o *Observation) []condition {
 	if o.WindowAttempts < minShareAttempts {
 		return nil
+	}
+	// serving is the best tier with a provider that is not failing: the
+	// tier routing sends traffic to.
+	serving := -1
+	for _, p := range o.Providers {
+		if !failing(p.State) && (serving < 0 || p.TierRank < serving) {
+			serving = p.TierRank
+		}
 	}
 	var out []condition
 	check := func(what string, shares map[string]float64, limit float64, of func(Provider) string) {
@@ -170,7 +207,9 @@ func concentration(o *Observation) []condition {
 					c.providers = append(c.providers, p)
 				}
 			}
-			out = append(out, c)
+			if slices.ContainsFunc(o.Providers, func(p Provider) bool { return of(p) != n && failing(p.State) && p.TierRank <= serving }) {
+				out = append(out, c)
+			}
 		}
 	}
 	check("operator", o.OperatorShare, o.MaxOperatorShare, func(p Provider) string { return p.Operator })

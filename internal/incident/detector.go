@@ -118,10 +118,11 @@ func (d *Detector) Evaluate(o Observation) {
 		if !t.baseSet || o.Answers.Served < t.base.Served {
 			t.base, t.baseSet = o.Answers, true // new, restored, or counters started over
 		}
+		changed := t.cond.kind != c.kind
 		t.cond, t.clearSince = *c, time.Time{}
 		switch {
 		case t.inc != nil:
-			d.refresh(t, &o, now)
+			d.refresh(t, &o, now, changed)
 		case now.Sub(t.since) >= d.openAfter(c.kind):
 			d.open(t, &o, now)
 		}
@@ -192,7 +193,8 @@ func (d *Detector) open(t *track, o *Observation, now time.Time) {
 	if t.cond.kind == status.KindCloudOutage || t.cond.kind == status.KindRegionOutage {
 		// Providers already reported down one by one are now this outage.
 		for _, p := range t.cond.providers {
-			if pt := d.tracks[o.Chain+"/"+string(status.KindProviderDown)+"/"+p.Name]; pt != nil && pt.inc != nil {
+			own := condition{kind: status.KindProviderDown, subject: p.Name}
+			if pt := d.tracks[own.key(o.Chain)]; pt != nil && pt.inc != nil {
 				d.close(pt, now, "; now part of the "+string(t.cond.kind)+" "+t.cond.subject)
 			}
 		}
@@ -200,14 +202,17 @@ func (d *Detector) open(t *track, o *Observation, now time.Time) {
 }
 
 // refresh updates an open incident's message, and records an update when
-// its severity, impact or affected set changed.
-func (d *Detector) refresh(t *track, o *Observation, now time.Time) {
+// its severity, impact, affected set or condition (changed) changed.
+func (d *Detector) refresh(t *track, o *Observation, now time.Time, changed bool) {
 	sev, imp, msg := d.state(t, o)
 	inc := t.inc
 	before := *inc
 	inc.Message = msg
 	setAffected(inc, t.cond.providers)
-	if sev == before.Severity && imp == before.Impact && slices.Equal(inc.Providers, before.Providers) {
+	if providerRank(t.cond.kind) > providerRank(inc.Kind) {
+		inc.Kind = t.cond.kind
+	}
+	if !changed && sev == before.Severity && imp == before.Impact && slices.Equal(inc.Providers, before.Providers) {
 		return
 	}
 	inc.Severity, inc.Impact, inc.Updated = sev, imp, now.UTC()

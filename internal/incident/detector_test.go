@@ -35,9 +35,10 @@ func devnet() Observation {
 	}
 	tiers := []string{"own", "partner", "partner", "community", "public"}
 	o := Observation{Chain: "devnet", Head: 100, HeadAge: 200 * time.Millisecond, BlockTime: 500 * time.Millisecond,
+		Agreed: 100, AgreedAge: 200 * time.Millisecond,
 		MaxOperatorShare: 0.5, MaxCloudShare: 0.6}
 	for i, l := range labels {
-		o.Providers = append(o.Providers, Provider{Name: l[0], Operator: l[1], Cloud: l[2], Region: l[3], Tier: tiers[i],
+		o.Providers = append(o.Providers, Provider{Name: l[0], Operator: l[1], Cloud: l[2], Region: l[3], Tier: tiers[i], TierRank: []int{0, 1, 1, 2, 3}[i],
 			State: status.StateUp, Head: 100})
 	}
 	return o
@@ -114,6 +115,13 @@ func TestFlappingFaultIsOneIncident(t *testing.T) {
 	if len(incs) != 1 || !incs[0].Open() {
 		t.Fatalf("want one open incident, got %d: %+v", len(incs), incs)
 	}
+	// Readmitted on probation (degraded) is the same incident, its kind
+	// the worst it had, the change an update.
+	run(det, c, with(devnet(), status.StateDegraded, "node3"), 2*time.Second)
+	incs = det.Incidents()
+	if len(incs) != 1 || !incs[0].Open() || incs[0].Kind != status.KindProviderDown || !strings.Contains(incs[0].Message, "failing, throttled or slow") {
+		t.Fatalf("want the one incident still open, now degraded: %+v", incs)
+	}
 	// A blip shorter than open_after is no incident at all.
 	run(det, c, devnet(), 3*time.Second)
 	run(det, c, with(devnet(), status.StateDown, "node5"), 500*time.Millisecond)
@@ -157,11 +165,11 @@ func eventNames(ts []status.EventType) []string {
 
 func TestKindsFromObservations(t *testing.T) {
 	frozen := devnet()
-	frozen.HeadAge = 2 * time.Second
+	frozen.HeadAge, frozen.AgreedAge = 2*time.Second, 2*time.Second
 	frozen.Providers[4].Head = 104
 	halted := devnet()
-	halted.HeadAge = 2 * time.Second
-	busy := devnet()
+	halted.HeadAge, halted.AgreedAge = 2*time.Second, 2*time.Second
+	busy := with(devnet(), status.StateDown, "node1", "node2", "node3", "node4")
 	busy.WindowAttempts, busy.OperatorShare, busy.CloudShare = 100, map[string]float64{"openrpc": 0.9, "nodeworks": 0.1}, map[string]float64{"hetzner": 0.9}
 	liar := with(devnet(), status.StateSuspect, "node2")
 	liar.Providers[1].VerifyFailures = 3
@@ -180,7 +188,7 @@ func TestKindsFromObservations(t *testing.T) {
 		{"capacity", with(devnet(), status.StateDown, "node2", "node3"), []status.Kind{status.KindProviderDown, status.KindProviderDown, status.KindCapacity}},
 		{"frozen", frozen, []status.Kind{status.KindHeadFrozen}},
 		{"halted", halted, []status.Kind{status.KindChainHalted}},
-		{"concentration", busy, []status.Kind{status.KindConcentration, status.KindConcentration}},
+		{"concentration", busy, []status.Kind{status.KindCloudOutage, status.KindProviderDown, status.KindProviderDown, status.KindCapacity, status.KindConcentration, status.KindConcentration}},
 		{"verification", liar, []status.Kind{status.KindVerification}},
 		{"censorship", censor, []status.Kind{status.KindCensorship}},
 	} {
@@ -202,6 +210,16 @@ func kindNames(ks []status.Kind) []string {
 		out = append(out, string(k))
 	}
 	return out
+}
+
+func TestNoConcentrationWhenTheBestTierTakesAll(t *testing.T) {
+	o := with(devnet(), status.StateDown, "node3") // a worse tier than node1's
+	o.WindowAttempts, o.OperatorShare, o.CloudShare = 100, map[string]float64{"rpcmesh": 1}, map[string]float64{"aws": 1}
+	for _, c := range conditions(&o, 2) {
+		if c.kind == status.KindConcentration {
+			t.Errorf("concentration by design reported: %+v", c)
+		}
+	}
 }
 
 func TestRegionOutageAcrossClouds(t *testing.T) {

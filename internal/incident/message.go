@@ -74,10 +74,15 @@ func message(chain string, c *condition, o *Observation, since time.Time, imp im
 		what = fmt.Sprintf("%s dropped transactions it acknowledged (%d so far); transactions go to the others since %s",
 			affected(c, o), p.Censored, clock(since))
 	case status.KindHeadFrozen:
-		what = fmt.Sprintf("the agreed head has stood at block %d for %s while %s reports block %d, since %s; answers may be stale",
-			c.head, c.age.Round(time.Second), names(c.providers), c.top, clock(since))
+		what = fmt.Sprintf("the agreed head has stood at block %d since %s while %s reports block %d; ",
+			c.head, clock(since), names(c.providers), c.top)
+		if o.Head > o.Agreed {
+			what += fmt.Sprintf("answers follow %s alone, on degraded trust (head %d)", names(c.providers), o.Head)
+		} else {
+			what += "answers may be stale"
+		}
 	case status.KindChainHalted:
-		what = fmt.Sprintf("no provider has a block after %d for %s, since %s: the chain itself seems halted", c.head, c.age.Round(time.Second), clock(since))
+		what = fmt.Sprintf("no provider has a block after %d since %s: the chain itself seems halted", c.head, clock(since))
 	case status.KindCapacity:
 		what = fmt.Sprintf("every provider of tier %s (%s) gone since %s; %s", c.subject, names(c.providers), clock(since), servedBy(c, o))
 	case status.KindConcentration:

@@ -20,6 +20,11 @@ type Observation struct {
 	Head      uint64
 	HeadAge   time.Duration
 	BlockTime time.Duration
+	// Agreed is the last block head_agreement operators agreed on (below
+	// Head while the head follows fewer operators, degraded), AgreedAge
+	// how long it has stood.
+	Agreed    uint64
+	AgreedAge time.Duration
 	Providers []Provider
 	// OperatorShare and CloudShare are the shares of the chain's attempts
 	// in the routing window (WindowAttempts of them), and MaxOperatorShare,
@@ -34,6 +39,9 @@ type Observation struct {
 // Provider is one provider in an Observation.
 type Provider struct {
 	Name, Operator, Cloud, Region, Tier string
+	// TierRank orders tiers, 0 (own) best: routing prefers the best tier
+	// with usable providers, and applies the share caps within it.
+	TierRank int
 	// State is the provider's state as measured (not held by incidents).
 	State status.ProviderState
 	Head  uint64

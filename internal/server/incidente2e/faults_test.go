@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
+	"github.com/rpcmesh/rpcmesh/internal/server"
 	"github.com/rpcmesh/rpcmesh/internal/status"
 )
 
@@ -128,42 +130,80 @@ func TestHungNodeShowsAtOnce(t *testing.T) {
 	}
 }
 
-// TestFrozenHead: with four of five nodes no longer importing blocks the
-// agreed head stands while the fifth goes on: a head_frozen incident
-// within 3 block times, answers marked stale, /readyz failing with the
-// reason; all back to fresh after.
+// TestFrozenHead: four of five nodes stop importing blocks while the
+// fifth goes on. The shared gateway (health.head_stale_blocks 1.5) follows
+// the fifth alone on degraded trust; a second one with head_stale_blocks 0
+// (safety first) keeps the old head. Both report head_frozen within 3
+// block times; answers say degraded or stale, /readyz says why; all fresh
+// again after.
 func TestFrozenHead(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	calm(ctx, t)
-	start := time.Now()
-	clear := stage(t, devnet.FaultLag, "", "node1", "node2", "node3", "node4")
-	inc, took := waitIncident(ctx, t, status.KindHeadFrozen, start, "node5")
-	t.Logf("frozen head shown after %s: %s", took.Round(time.Millisecond), inc.Message)
-	if took > 3*blockTime {
-		t.Errorf("frozen head shown after %s, want within 3 block times (%s)", took, 3*blockTime)
-	}
-	a, err := call(ctx, "eth_blockNumber", "[]")
+	cfg := devnetgw.Config(dn.Info(), "127.0.0.1:0", "")
+	cfg.Health.HeadStaleBlocks = 0
+	cfg.Complete()
+	safe, err := devnetgw.Start(ctx, cfg, devnetgw.SuiteLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h := a.header.Get("X-Rpcmesh-Stale"); !strings.HasPrefix(h, "head-frozen; age=") {
-		t.Errorf("X-Rpcmesh-Stale %q while the head is frozen", h)
+	defer devnetgw.Stop(safe)
+	calm(ctx, t)
+	waitFor(ctx, t, "a measured block time on the second gateway", func() bool { return safe.Status().Chains[0].BlockTimeMs > 0 })
+
+	start := time.Now()
+	clear := stage(t, devnet.FaultLag, "", "node1", "node2", "node3", "node4")
+	inc, took := waitIncident(ctx, t, status.KindHeadFrozen, start, "node5")
+	t.Logf("frozen head shown after %s (head followed on degraded trust): %s", took.Round(time.Millisecond), inc.Message)
+	if took > 3*blockTime {
+		t.Errorf("frozen head shown after %s, want within 3 block times (%s)", took, 3*blockTime)
 	}
-	if code, body := admin("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "head frozen") {
-		t.Errorf("/readyz %d %q while the head is frozen", code, body)
+	var safeInc status.Incident
+	waitFor(ctx, t, "head_frozen on the second gateway", func() bool {
+		for _, i := range safe.Status().Incidents {
+			if i.Kind == status.KindHeadFrozen && i.Open() && !i.Start.Before(start.Add(-blockTime)) {
+				safeInc = i
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("frozen head shown after %s (head kept): %s", time.Since(start).Round(time.Millisecond), safeInc.Message)
+	if safeInc.Start.Sub(start) > 3*blockTime {
+		t.Errorf("frozen head (head kept) started %s after the fault, want within 3 block times", safeInc.Start.Sub(start))
+	}
+
+	for _, tc := range []struct {
+		name         string
+		url          string
+		admin        http.Handler
+		stale, ready string
+		readyCode    int
+	}{
+		{"degraded", url, gw.AdminHandler(), "degraded; operators=1; required=2", "ready (degraded: chain devnet head on 1 of 2 operators)", http.StatusOK},
+		{"kept", "http://" + safe.HTTPAddr() + "/devnet", safe.AdminHandler(), "head-frozen; age=", "chain devnet not ready: head frozen: block ", http.StatusServiceUnavailable},
+	} {
+		a, err := callAt(ctx, tc.url, "eth_blockNumber", "[]")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h := a.header.Get(server.StaleHeader); !strings.HasPrefix(h, tc.stale) {
+			t.Errorf("%s: %s %q, want %q", tc.name, server.StaleHeader, h, tc.stale)
+		}
+		if code, body := adminOf(tc.admin, "/readyz"); code != tc.readyCode || !strings.HasPrefix(body, tc.ready) {
+			t.Errorf("%s: /readyz %d %q, want %d %q", tc.name, code, body, tc.readyCode, tc.ready)
+		}
 	}
 	clear()
 	waitEnded(ctx, t, inc.ID, time.Now())
 	calm(ctx, t)
-	a, err = call(ctx, "eth_blockNumber", "[]")
+	a, err := call(ctx, "eth_blockNumber", "[]")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h := a.header.Get("X-Rpcmesh-Stale"); h != "" {
-		t.Errorf("X-Rpcmesh-Stale %q with a fresh head", h)
+	if h := a.header.Get(server.StaleHeader); h != "" {
+		t.Errorf("%s %q with a fresh head", server.StaleHeader, h)
 	}
-	if code, body := admin("/readyz"); code != http.StatusOK {
+	if code, body := admin("/readyz"); code != http.StatusOK || body != "ready\n" {
 		t.Errorf("/readyz %d %q with a fresh head", code, body)
 	}
 }
@@ -171,7 +211,7 @@ func TestFrozenHead(t *testing.T) {
 // TestFlappingNodeIsOneIncident: a node alternating a second up and a
 // second down makes one incident, which ends once it stays up.
 func TestFlappingNodeIsOneIncident(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	calm(ctx, t)
 	start := time.Now()

@@ -94,7 +94,10 @@ type answer struct {
 }
 
 // call sends one JSON-RPC call through the gateway.
-func call(ctx context.Context, method, params string) (answer, error) {
+func call(ctx context.Context, method, params string) (answer, error) { return callAt(ctx, url, method, params) }
+
+// callAt sends one JSON-RPC call to url.
+func callAt(ctx context.Context, url, method, params string) (answer, error) {
 	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":%q,"params":%s}`, method, params)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
@@ -131,11 +134,14 @@ func traffic(ctx context.Context) {
 	}
 }
 
-// admin fetches an admin path.
-func admin(path string) (int, string) {
+// admin fetches an admin path of the gateway.
+func admin(path string) (int, string) { return adminOf(gw.AdminHandler(), path) }
+
+// adminOf fetches path from an admin handler.
+func adminOf(h http.Handler, path string) (int, string) {
 	req, _ := http.NewRequest(http.MethodGet, path, nil)
 	rec := &recorder{header: http.Header{}}
-	gw.AdminHandler().ServeHTTP(rec, req)
+	h.ServeHTTP(rec, req)
 	return rec.code, rec.body.String()
 }
 
@@ -170,12 +176,15 @@ func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// calm waits until every provider is up, no incident is open and answers
-// are fresh: the start of every test.
+// calm waits until the block time is measured, every provider is up, no
+// incident is open and answers are fresh: the start of every test.
 func calm(ctx context.Context, t *testing.T) {
 	t.Helper()
-	waitFor(ctx, t, "every provider up and no incident open", func() bool {
+	waitFor(ctx, t, "a measured block time, every provider up and no incident open", func() bool {
 		st := gw.Status()
+		if st.Chains[0].BlockTimeMs == 0 {
+			return false
+		}
 		for _, p := range st.Chains[0].Providers {
 			if p.Health != status.StateUp {
 				return false
