@@ -66,13 +66,11 @@ func message(chain string, c *condition, o *Observation, since time.Time, imp im
 	case status.KindProviderForked:
 		what = affected(c, o) + " on a fork the other operators do not follow since " + clock(since) + "; its answers are not used; " + servedBy(c, o)
 	case status.KindVerification:
-		p := c.providers[0]
-		what = fmt.Sprintf("%s served answers that failed verification (%d so far); they were refused and the provider is avoided since %s",
-			affected(c, o), p.VerifyFailures, clock(since))
+		what = fmt.Sprintf("%s has served answers that failed verification since %s (%d so far); they were refused and the provider is avoided",
+			affected(c, o), clock(since), c.providers[0].VerifyFailures)
 	case status.KindCensorship:
-		p := c.providers[0]
-		what = fmt.Sprintf("%s dropped transactions it acknowledged (%d so far); transactions go to the others since %s",
-			affected(c, o), p.Censored, clock(since))
+		what = fmt.Sprintf("%s has dropped transactions it acknowledged since %s (%d so far); transactions are sent through the others too",
+			affected(c, o), clock(since), c.providers[0].Censored)
 	case status.KindHeadFrozen:
 		what = fmt.Sprintf("the agreed head has stood at block %d since %s while %s reports block %d; ",
 			c.head, clock(since), names(c.providers), c.top)

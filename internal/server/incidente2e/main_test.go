@@ -64,6 +64,7 @@ func TestMain(m *testing.M) {
 			cfg.Health.PenaltyHalfLife = config.Duration(3 * time.Second)
 			cfg.Routing.ShareWindow = config.Duration(3 * time.Second)
 			cfg.Store = filepath.Join(dir, "rpcmesh.db")
+			cfg.Broadcast.WatchInterval = config.Duration(250 * time.Millisecond)
 			cfg.Complete()
 			return devnetgw.Start(ctx, cfg, devnetgw.SuiteLogger())
 		},
@@ -94,7 +95,9 @@ type answer struct {
 }
 
 // call sends one JSON-RPC call through the gateway.
-func call(ctx context.Context, method, params string) (answer, error) { return callAt(ctx, url, method, params) }
+func call(ctx context.Context, method, params string) (answer, error) {
+	return callAt(ctx, url, method, params)
+}
 
 // callAt sends one JSON-RPC call to url.
 func callAt(ctx context.Context, url, method, params string) (answer, error) {
@@ -257,4 +260,18 @@ func containsAll(have, want []string) bool {
 		}
 	}
 	return true
+}
+
+// waitHealth waits until the gateway's /status shows provider in state
+// want, and the status page's snapshot the same.
+func waitHealth(ctx context.Context, t *testing.T, provider string, want status.ProviderState) {
+	t.Helper()
+	waitFor(ctx, t, provider+" "+string(want), func() bool {
+		for _, p := range gw.Status().Chains[0].Providers {
+			if p.Name == provider {
+				return p.Health == want
+			}
+		}
+		return false
+	})
 }
