@@ -17,14 +17,19 @@ import (
 type answerCounter struct {
 	next                   pipeline.Handler
 	slow                   time.Duration
+	now                    func() time.Time // time.Now; tests set it
 	served, failed, slowed atomic.Uint64
 }
 
 // Handle passes the wave on and counts its answers.
 func (a *answerCounter) Handle(ctx context.Context, wave []*pipeline.Call) {
-	start := time.Now()
+	now := a.now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
 	a.next.Handle(ctx, wave)
-	slow := a.slow > 0 && time.Since(start) > a.slow
+	slow := a.slow > 0 && now().Sub(start) > a.slow
 	for _, c := range wave {
 		a.served.Add(1)
 		switch {
