@@ -62,10 +62,28 @@ func (c *Chain) views(now time.Time) []providerView {
 		slices.Sort(recent)
 		median = recent[len(recent)/2]
 	}
+	open := c.incidents.Open(c.cfg.Name)
 	for i := range out {
-		out[i].state, out[i].reason = c.derive(&out[i], median)
+		v := &out[i]
+		v.state, v.reason = c.derive(v, median)
+		if v.state == status.StateUp {
+			v.reason = recovering(open, v.snap.Name)
+		}
 	}
 	return out
+}
+
+// recovering says, for a provider measured up, which open incident still
+// names it: its incident ends only once it stayed clear for close_after.
+// (The state stays up: incidents are derived from states, not the other
+// way round.)
+func recovering(open []status.Incident, name string) string {
+	for _, inc := range open {
+		if slices.Contains(inc.Providers, name) {
+			return fmt.Sprintf("recovering: incident %s open since %s until clear for incidents.close_after", inc.Kind, inc.Start.Format("15:04:05 UTC"))
+		}
+	}
+	return ""
 }
 
 // derive is a provider's state in one word, worst first, and why.
