@@ -89,9 +89,13 @@ func (s *Set) Snapshot() status.Snapshot {
 	return snap
 }
 
+// Incident is one detected incident (status.Incident), named here so that
+// the front door's /status carries incidents without importing status.
+type Incident = status.Incident
+
 // Incidents are the open incidents and the most recent ended ones, newest
 // first.
-func (s *Set) Incidents() []status.Incident { return s.incidents.Incidents() }
+func (s *Set) Incidents() []Incident { return s.incidents.Incidents() }
 
 // Subscribe returns incident events until ctx ends (status.Source). A
 // subscriber that falls behind loses events rather than slowing the

@@ -12,7 +12,6 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/chain"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
-	"github.com/rpcmesh/rpcmesh/internal/status"
 )
 
 // AdminHandler serves /metrics, /healthz (alive), /readyz (every chain
@@ -77,7 +76,7 @@ type Status struct {
 	Chains []chain.Status `json:"chains"`
 	// Incidents are the open incidents and the most recent ended ones,
 	// newest first (as on the status page).
-	Incidents []status.Incident `json:"incidents"`
+	Incidents []chain.Incident `json:"incidents"`
 }
 
 // Status reports every chain's head and providers, and the incidents.
