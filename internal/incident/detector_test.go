@@ -303,3 +303,33 @@ func TestSlowSubscriberDoesNotBlock(t *testing.T) {
 	for range ch { // closed once ctx ended
 	}
 }
+
+// TestConcurrentUse: evaluations, readers and subscribers coming and going
+// at once (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	det, err := New(Options{OpenAfter: time.Nanosecond, CloseAfter: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			o := devnet()
+			if i%2 == 0 {
+				o = with(o, status.StateDown, "node3")
+			}
+			det.Evaluate(o)
+		}
+	}()
+	for range 20 {
+		ctx, cancel := context.WithCancel(t.Context())
+		ch := det.Subscribe(ctx)
+		_ = det.Incidents()
+		_ = det.Open("devnet")
+		cancel()
+		for range ch { // drained until closed
+		}
+	}
+	<-done
+}

@@ -110,7 +110,7 @@ func TestIncidentKinds(t *testing.T) {
 }
 
 // TestHungNodeShowsAtOnce: a node that accepts connections and never
-// answers shows as stalled (then down) in /status within a second or two,
+// answers shows as stalled (then down) in /status within a second or so,
 // not only after its calls time out.
 func TestHungNodeShowsAtOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
@@ -129,8 +129,10 @@ func TestHungNodeShowsAtOnce(t *testing.T) {
 	})
 	took := time.Since(start)
 	t.Logf("hung node shown %s after %s", state, took.Round(time.Millisecond))
-	if took > 2*time.Second {
-		t.Errorf("hung node shown after %s, want within 2s", took)
+	// Its next head poll (every second at most while its WS feed is
+	// fresh) plus the stall limit (0.5 s at least), and a margin.
+	if took > 3*time.Second {
+		t.Errorf("hung node shown after %s, want within 3s (the review saw 6.8s)", took)
 	}
 }
 
