@@ -247,6 +247,38 @@ func TestFlappingNodeIsOneIncident(t *testing.T) {
 	}
 }
 
+// TestFailedAnswersAreTheImpact: with every node down the steady reads
+// fail; the outage's impact is "failed", its severity critical, and its
+// message says so and that no operator is left.
+func TestFailedAnswersAreTheImpact(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	calm(ctx, t)
+	before := gw.Status().Chains[0].Answers
+	start := time.Now()
+	clear := stage(t, devnet.FaultDown, "", "all")
+	var inc status.Incident
+	waitFor(ctx, t, "the aws outage with failed answers", func() bool {
+		for _, i := range gw.Status().Incidents {
+			if i.Kind == status.KindCloudOutage && i.Open() && !i.Start.Before(start) && i.Impact == status.ImpactFailed {
+				inc = i
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("impact shown after %s: %s", time.Since(start).Round(time.Millisecond), inc.Message)
+	if inc.Severity != status.SeverityCritical || !strings.Contains(inc.Message, "no other operator is left to serve requests") ||
+		!strings.Contains(inc.Message, " failed request") {
+		t.Errorf("incident %+v", inc)
+	}
+	if after := gw.Status().Chains[0].Answers; after.Failed <= before.Failed || after.Served <= before.Served {
+		t.Errorf("answers %+v, before %+v", after, before)
+	}
+	clear()
+	waitEnded(ctx, t, inc.ID, time.Now())
+}
+
 // TestCensorship: the broadcast's first choice acknowledges a transaction
 // and drops it; once it is mined through the others the censor is
 // suspect (/status) and a censorship incident names it.
