@@ -24,11 +24,14 @@ type condition struct {
 // key identifies a condition across ticks: the same key is the same
 // incident. A provider's own conditions share one key, so that a provider
 // going from down to degraded (a flapping one readmitted on probation) is
-// one incident.
+// one incident; so do a frozen and a halted head.
 func (c *condition) key(chain string) string {
 	group := string(c.kind)
-	if providerRank(c.kind) > 0 {
+	switch {
+	case providerRank(c.kind) > 0:
 		group = "provider"
+	case c.kind == status.KindHeadFrozen || c.kind == status.KindChainHalted:
+		group = "head" // a frozen head whose last advancing provider stops too is the same incident
 	}
 	return chain + "/" + group + "/" + c.subject
 }

@@ -209,8 +209,11 @@ func (d *Detector) refresh(t *track, o *Observation, now time.Time, changed bool
 	before := *inc
 	inc.Message = msg
 	setAffected(inc, t.cond.providers)
-	if providerRank(t.cond.kind) > providerRank(inc.Kind) {
-		inc.Kind = t.cond.kind
+	switch {
+	case providerRank(t.cond.kind) == 0:
+		inc.Kind = t.cond.kind // the head's kinds follow the condition
+	case providerRank(t.cond.kind) > providerRank(inc.Kind):
+		inc.Kind = t.cond.kind // a provider's keep the worst
 	}
 	if !changed && sev == before.Severity && imp == before.Impact && slices.Equal(inc.Providers, before.Providers) {
 		return

@@ -131,6 +131,22 @@ func TestFlappingFaultIsOneIncident(t *testing.T) {
 	}
 }
 
+func TestFrozenThenHaltedIsOneIncident(t *testing.T) {
+	c := newClock()
+	det := newDetector(t, c, nil)
+	frozen := devnet()
+	frozen.HeadAge, frozen.AgreedAge = 2*time.Second, 2*time.Second
+	frozen.Providers[4].Head = 104
+	run(det, c, frozen, time.Second)
+	halted := frozen
+	halted.Providers = with(frozen, status.StateDown, "node5").Providers
+	run(det, c, halted, time.Second)
+	incs := det.Incidents()
+	if len(incs) != 1 || incs[0].Kind != status.KindChainHalted || len(incs[0].Updates) != 1 {
+		t.Fatalf("want one incident, now chain_halted, with one update: %+v", incs)
+	}
+}
+
 func TestImpactAndUpdates(t *testing.T) {
 	c := newClock()
 	det := newDetector(t, c, nil)
