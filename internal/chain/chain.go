@@ -14,6 +14,7 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/head"
+	"github.com/rpcmesh/rpcmesh/internal/incident"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline/assemble"
@@ -43,6 +44,13 @@ type Chain struct {
 	// readyStale is health.ready_stale_blocks: how many block times the
 	// head may stand still before the chain is not ready.
 	readyStale float64
+	// answers counts what the chain answered clients (the outermost
+	// handler); frozenBlocks is incidents.frozen_blocks; caps are the
+	// routing's share caps, for the concentration incident.
+	answers      *answerCounter
+	frozenBlocks float64
+	caps         [2]float64
+	incidents    *incident.Detector // shared by the set's chains
 }
 
 // shared is what the chains of one gateway share (see Set).
@@ -52,11 +60,15 @@ type shared struct {
 	verify   *metrics.Verify
 	evidence *verify.EvidenceLog
 	usage    *metering // nil: metering off (usage.go)
+	// incidents is the set's detector, for the providers' states.
+	incidents *incident.Detector
 }
 
 // newChain builds a chain's objects; nothing runs until Run is called.
 func newChain(cfg *config.Config, ch *config.Chain, sh shared, logger *slog.Logger) *Chain {
-	c := &Chain{cfg: ch, lagLimit: ch.LagLimit(cfg.Health), readyStale: cfg.Health.ReadyStaleBlocks}
+	rt := ch.EffectiveRouting(cfg.Routing)
+	c := &Chain{cfg: ch, lagLimit: ch.LagLimit(cfg.Health), readyStale: cfg.Health.ReadyStaleBlocks, incidents: sh.incidents,
+		frozenBlocks: cfg.Incidents.FrozenBlocks, caps: [2]float64{rt.MaxOperatorShare, rt.MaxCloudShare}}
 	c.head = head.New(head.Options{Agreement: ch.HeadAgreement, FinalityDepth: ch.FinalityDepth,
 		StaleBlocks: cfg.Health.HeadStaleBlocks, Logger: logger.With("chain", ch.Name)})
 	for _, pc := range ch.Providers {
@@ -91,7 +103,7 @@ func newChain(cfg *config.Config, ch *config.Chain, sh shared, logger *slog.Logg
 	}
 	c.router = route.New(route.Options{
 		Chain:           ch.Name,
-		Routing:         ch.EffectiveRouting(cfg.Routing),
+		Routing:         rt,
 		MaxLagBlocks:    c.lagLimit,
 		ProviderTimeout: cfg.Health.ProviderTimeout.D(),
 		Providers:       c.providers,
@@ -104,17 +116,21 @@ func newChain(cfg *config.Config, ch *config.Chain, sh shared, logger *slog.Logg
 	c.hub = newHub(cfg, c, logger)
 	c.filters = filters.NewStore(c.hub, filters.Limits{MaxPerClient: cfg.Filters.MaxPerClient, MaxTotal: cfg.Filters.MaxTotal,
 		MaxChanges: cfg.Filters.MaxChanges, MaxBytes: cfg.Filters.MaxChangesBytes, MaxTotalBytes: cfg.Filters.MaxTotalBytes, Timeout: cfg.Filters.Timeout.D()}, nil)
+	// The hub's own fetches go to the pipeline itself; clients' calls
+	// through the answer counter around it.
 	c.pipeline = assemble.Build(assemble.Parts{Config: cfg, Chain: ch, Verify: c.verify, Head: c.head, Router: c.router,
 		Watch: c.watch, Filters: c.filters, Evidence: sh.evidence, Metrics: sh.verify, Logger: logger})
 	c.pipeline = sh.metered(ch, c.pipeline)
+	c.answers = &answerCounter{next: c.pipeline, slow: cfg.Incidents.SlowAnswer.D()}
 	return c
 }
 
 // Name is the chain's configured name.
 func (c *Chain) Name() string { return c.cfg.Name }
 
-// Handler is the chain's pipeline: the front door hands it every call.
-func (c *Chain) Handler() pipeline.Handler { return c.pipeline }
+// Handler is the chain's pipeline, its answers counted: the front door
+// hands it every call.
+func (c *Chain) Handler() pipeline.Handler { return c.answers }
 
 // Verifies reports whether the chain verifies answers (so that a call's
 // pipeline.Report says how its answer was established).

@@ -55,7 +55,7 @@ func (u *metering) open(db *store.DB) error {
 		st = u.pg
 	} else {
 		if db == nil {
-			return fmt.Errorf("usage.store embedded: broadcast.store (the gateway's store file) is not set")
+			return fmt.Errorf("usage.store embedded: store (the gateway's store file) is not set")
 		}
 		st = usage.NewEmbedded(db)
 	}

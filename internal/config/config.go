@@ -67,6 +67,11 @@ type Config struct {
 
 	StatusPage StatusPage `yaml:"status_page"` // the public status page (statuspage.go)
 	Audit      Audit      `yaml:"audit"`       // continuous audit of every provider (audit.go)
+	Incidents  Incidents  `yaml:"incidents"`   // incident detection (incidents.go)
+	// Store is the embedded store's file (bbolt): transactions watched,
+	// incidents and whatever else is kept across restarts. "" keeps them
+	// in memory only; broadcast.store is its older name.
+	Store string `yaml:"store"`
 }
 
 // Server configures the public HTTP listener.

@@ -48,6 +48,7 @@ func Default() *Config {
 		Filters:   DefaultFilters(),
 		Notify:    DefaultNotify(),
 		Audit:     DefaultAudit(),
+		Incidents: DefaultIncidents(),
 		Health: Health{
 			PollInterval:     Duration(2 * time.Second),
 			PollMinInterval:  Duration(100 * time.Millisecond),

@@ -83,6 +83,7 @@ func (v *validator) config(c *Config) {
 	v.filters(&c.Filters, c.Limits.MaxResponseBytes)
 	v.notify(c)
 	v.audit(c)
+	v.incidents(c)
 	v.verify("verify", &c.Verify)
 	v.usage(c)
 	v.chains(c)

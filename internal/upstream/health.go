@@ -91,7 +91,17 @@ func (p *Provider) healthCall(ctx context.Context, method, params string, probe 
 	ctx, cancel := context.WithTimeout(ctx, t)
 	defer cancel()
 	start := time.Now()
-	res, err := p.post(ctx, p.seq.Add(1), method, json.RawMessage(params))
+	id := p.seq.Add(1)
+	// Watched for stalls like a routed call, so that a node that hangs
+	// shows as stalled by its health poll, without waiting for client
+	// traffic (but not counted as load in routing's score).
+	p.mu.Lock()
+	p.polls[id] = start
+	p.mu.Unlock()
+	res, err := p.post(ctx, id, method, json.RawMessage(params))
+	p.mu.Lock()
+	delete(p.polls, id)
+	p.mu.Unlock()
 	if ctx.Err() != nil && context.Cause(ctx) == context.Canceled {
 		return nil, err // shutting down
 	}
