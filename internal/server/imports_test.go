@@ -25,6 +25,7 @@ func TestFrontDoorImports(t *testing.T) {
 			mod + "notify":   "webhook notifications of incidents",
 
 			mod + "statuspage": "the public status page, reading a chain set as a status.Source",
+			mod + "status":     "a leaf: the plain status model the page, webhooks and tools read",
 		},
 		mod + "chain": nil, // anything below it, but never the front door
 	}
