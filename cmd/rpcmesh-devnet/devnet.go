@@ -33,7 +33,16 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := runDevnet(ctx, args, stdout, stderr); err != nil {
+	sub := runDevnet
+	if len(args) > 0 {
+		switch args[0] {
+		case "chaos":
+			sub, args = runChaos, args[1:]
+		case "demo":
+			sub, args = runDemo, args[1:]
+		}
+	}
+	if err := sub(ctx, args, stdout, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -66,7 +75,7 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&opts.Accounts, "accounts", 10, "number of prefunded accounts")
 	fs.IntVar(&opts.BasePort, "base-port", 0, "node i's endpoint listens on base-port+i-1 (0: free ports)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rpcmesh-devnet [flags]\n\nRuns real go-ethereum nodes as one chain on 127.0.0.1, each behind a fault\nproxy, with a control API to stage faults, and the rpcmesh gateway in front\nof them (see docs/devnet.md).\n\nflags:")
+		fmt.Fprintln(stderr, "usage: rpcmesh-devnet [flags]\n       rpcmesh-devnet demo [flags]   (a scripted outage timeline: docs/demo.md)\n       rpcmesh-devnet chaos [flags]  (the fault matrix: docs/reliability.md)\n\nRuns real go-ethereum nodes as one chain on 127.0.0.1, each behind a fault\nproxy, with a control API to stage faults, and the rpcmesh gateway in front\nof them (see docs/devnet.md).\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

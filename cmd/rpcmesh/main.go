@@ -34,12 +34,15 @@ func commands() map[string]command {
 	}
 }
 
-// moved are the commands that were subcommands of rpcmesh before they
-// became commands of their own: asked for, rpcmesh says where they are.
-func moved() map[string]string {
-	return map[string]string{
-		"devnet": "the devnet is its own command: go run ./cmd/rpcmesh-devnet [flags] (or rpcmesh-devnet, installed); see docs/devnet.md",
-		"bench":  "the load generator is its own command: go run ./cmd/rpcmesh-bench [flags] (or rpcmesh-bench, installed); see internal/bench/README.md",
+// siblings are the commands that run another binary of rpcmesh's, the
+// test tools kept out of the gateway binary: each name maps to the binary
+// and the arguments put before the user's.
+func siblings() map[string]sibling {
+	return map[string]sibling{
+		"devnet": {"rpcmesh-devnet", nil, "docs/devnet.md"},
+		"demo":   {"rpcmesh-devnet", []string{"demo"}, "docs/demo.md"},
+		"chaos":  {"rpcmesh-devnet", []string{"chaos"}, "docs/reliability.md"},
+		"bench":  {"rpcmesh-bench", nil, "internal/bench/README.md"},
 	}
 }
 
@@ -55,8 +58,11 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintln(w, "\nrun 'rpcmesh <command> --help' for a command's flags\n\n"+
-		"to test a gateway: rpcmesh-devnet (real go-ethereum nodes with faults on demand, and the\n"+
-		"gateway in front of them) and rpcmesh-bench (JSON-RPC load generator), commands of their own")
+		"to test a gateway (binaries of their own, run when found beside rpcmesh or on PATH):\n"+
+		"  devnet   real go-ethereum nodes with faults on demand, and the gateway in front (rpcmesh-devnet)\n"+
+		"  demo     the devnet, the gateway, client traffic and a scripted outage timeline (rpcmesh-devnet demo)\n"+
+		"  chaos    the fault matrix under checked traffic: a table of results (rpcmesh-devnet chaos)\n"+
+		"  bench    JSON-RPC load generator (rpcmesh-bench)")
 }
 
 func main() {
@@ -71,9 +77,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if where, ok := moved()[args[0]]; ok {
-		fmt.Fprintf(stderr, "rpcmesh %s: %s\n", args[0], where)
-		return 2
+	if sib, ok := siblings()[args[0]]; ok {
+		return sib.run(args[0], args[1:], stderr)
 	}
 	cmd, ok := commands()[args[0]]
 	if !ok {

@@ -169,11 +169,11 @@ func (t *Tracker) Verified(name string) {
 // (records of other chains are ignored), on probation, or admitted with
 // DemoteAdmitted, linking up to five records each. It returns the
 // transitions.
-func (t *Tracker) Lies(evidence []verify.EvidenceRef, now time.Time) []Transition {
-	by := map[string][]verify.EvidenceRef{}
+func (t *Tracker) Lies(evidence []verify.Evidence, now time.Time) []Transition {
+	by := map[string][]verify.Evidence{}
 	for _, r := range evidence {
-		if r.Evidence.Chain == t.chain {
-			by[r.Evidence.Provider] = append(by[r.Evidence.Provider], r)
+		if r.Chain == t.chain {
+			by[r.Provider] = append(by[r.Provider], r)
 		}
 	}
 	t.mu.Lock()
@@ -185,7 +185,7 @@ func (t *Tracker) Lies(evidence []verify.EvidenceRef, now time.Time) []Transitio
 			continue
 		}
 		refs := by[name][:min(len(by[name]), maxEvidence)]
-		first := refs[0].Evidence
+		first := refs[0]
 		reason := fmt.Sprintf("proven lie: its answer to %s failed verification (%s): %s", first.Method, orWord(first.Kind, "unverified"), first.Failure)
 		out = append(out, t.move(name, e, Candidate, reason, refs, now))
 	}
@@ -265,7 +265,7 @@ func (e *entry) observe(now time.Time, up bool, p Policy) (avail float64, measur
 }
 
 // move changes e's stage and records the transition. Called with mu held.
-func (t *Tracker) move(name string, e *entry, to Stage, reason string, refs []verify.EvidenceRef, now time.Time) Transition {
+func (t *Tracker) move(name string, e *entry, to Stage, reason string, refs []verify.Evidence, now time.Time) Transition {
 	tr := Transition{Time: now, Provider: name, From: e.stage, To: to, Reason: reason, Evidence: slices.Clone(refs)}
 	e.stage, e.since, e.verified = to, now, 0
 	return t.record(tr)

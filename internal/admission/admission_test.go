@@ -52,8 +52,8 @@ func TestPromotion(t *testing.T) {
 // the evidence linked; an admitted one stays unless DemoteAdmitted; a
 // record of another chain demotes nobody.
 func TestDemotionOnLie(t *testing.T) {
-	ev := func(chain, provider string, seq uint64) verify.EvidenceRef {
-		return verify.EvidenceRef{Seq: seq, Evidence: verify.Evidence{Chain: chain, Provider: provider, Method: "eth_getProof", Kind: "bad_proof", Failure: "bad proof"}}
+	ev := func(chain, provider string, id uint64) verify.Evidence {
+		return verify.Evidence{ID: id, Chain: chain, Provider: provider, Method: "eth_getProof", Kind: "bad_proof", Failure: "bad proof"}
 	}
 	cases := []struct {
 		name   string
@@ -78,14 +78,14 @@ func TestDemotionOnLie(t *testing.T) {
 				tr.Join("honest", Admitted, "config", false, t0)
 			}
 			tr.Join("liar", tc.stage, "config", false, t0)
-			got := tr.Lies([]verify.EvidenceRef{ev(tc.chain, "liar", 7), ev(tc.chain, "liar", 8), ev("dev", "someone-else", 9)}, t0)
+			got := tr.Lies([]verify.Evidence{ev(tc.chain, "liar", 7), ev(tc.chain, "liar", 8), ev("dev", "someone-else", 9)}, t0)
 			if s := tr.Stage("liar"); s != tc.want {
 				t.Fatalf("stage %s, want %s", s, tc.want)
 			}
 			if tc.want != Candidate {
 				return
 			}
-			if len(got) != 1 || got[0].To != Candidate || len(got[0].Evidence) != 2 || got[0].Evidence[0].Seq != 7 || !strings.Contains(got[0].Reason, "proven lie") {
+			if len(got) != 1 || got[0].To != Candidate || len(got[0].Evidence) != 2 || got[0].Evidence[0].ID != 7 || !strings.Contains(got[0].Reason, "proven lie") {
 				t.Errorf("transitions %+v, want one demotion linking evidence 7 and 8", got)
 			}
 		})
@@ -155,7 +155,7 @@ func TestLogBoundAndRestore(t *testing.T) {
 	for i := range 4 {
 		tr.Set("p", []Stage{Candidate, Probation}[i%2], "operator", t0)
 	}
-	tr.Lies([]verify.EvidenceRef{{Seq: 1, Evidence: verify.Evidence{Chain: "dev", Provider: "p"}}}, t0) // p on probation: demoted
+	tr.Lies([]verify.Evidence{{ID: 1, Chain: "dev", Provider: "p"}}, t0) // p on probation: demoted
 	if err := log.Err(); err != nil {
 		t.Fatal(err)
 	}

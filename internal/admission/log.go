@@ -21,9 +21,9 @@ type Transition struct {
 	From     Stage     `json:"from,omitempty"` // "" when it joined
 	To       Stage     `json:"to"`
 	Reason   string    `json:"reason"`
-	// Evidence are the records of the verification evidence log
-	// (/verify/evidence, by their number) that proved a lie.
-	Evidence []verify.EvidenceRef `json:"evidence,omitempty"`
+	// Evidence are the records of the verification evidence log that
+	// proved a lie (/verify/evidence and /scores.json name them by ID).
+	Evidence []verify.Evidence `json:"evidence,omitempty"`
 }
 
 // bucket is the Log's bucket in the embedded store.

@@ -39,7 +39,7 @@ type admitting struct {
 	run     context.Context   // the chain's Run context; nil before Run
 	loops   map[string]loop   // health loops by provider name
 	wg      sync.WaitGroup    // the health loops
-	seen    uint64            // evidence records already looked at
+	seen    uint64            // the newest evidence ID already looked at
 }
 
 // newAdmitting returns the admission of chain ch.
@@ -89,7 +89,7 @@ func (c *Chain) newProvider(pc config.Provider) *upstream.Provider {
 		CheckHeaderHash: ch.EffectiveVerify(a.cfg.Verify).Enabled,
 		OnHeadLie: func(p *upstream.Provider, raw json.RawMessage, err error) {
 			e := verify.NewEvidence(p.Name(), "eth_getBlockByNumber", json.RawMessage(`["latest",false]`), raw, err)
-			e.Chain, e.Operator = ch.Name, p.Labels().Operator
+			e.Chain, e.Operator, e.Reason = ch.Name, p.Labels().Operator, "head_hash"
 			a.sh.evidence.Record(e)
 			a.sh.verify.Rejected(ch.Name, p.Name(), "eth_getBlockByNumber", verify.Kind(err))
 		},
@@ -119,6 +119,18 @@ func (c *Chain) admitted() []*upstream.Provider {
 	var out []*upstream.Provider // not in place: the router's list is shared
 	for _, p := range c.providers() {
 		if c.router.StageOf(p.Name()) == route.Admitted {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// serving are the chain's providers that take calls now: admitted and
+// on probation (not candidates).
+func (c *Chain) serving() []*upstream.Provider {
+	var out []*upstream.Provider // not in place: the router's list is shared
+	for _, p := range c.providers() {
+		if c.router.StageOf(p.Name()) != route.Candidate {
 			out = append(out, p)
 		}
 	}
@@ -201,8 +213,10 @@ func (a *admitting) startLoop(p *upstream.Provider) {
 func (c *Chain) check(now time.Time) {
 	a := c.admission
 	a.mu.Lock()
-	refs, total := a.sh.evidence.Since(a.seen)
-	a.seen = total
+	refs := a.sh.evidence.Since(a.seen)
+	if len(refs) > 0 {
+		a.seen = refs[len(refs)-1].ID
+	}
 	a.mu.Unlock()
 	trs := a.tracker.Lies(refs, now)
 	up := map[string]bool{}
@@ -259,6 +273,12 @@ func (c *Chain) AddProvider(pc config.Provider) (ProviderEntry, error) {
 		return ProviderEntry{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	p := c.newProvider(pc)
+	if k := c.audit.keeper.Load(); k != nil {
+		// Its penalty as kept: removing and adding a liar again launders nothing.
+		if err := k.Join(c.cfg.Name, p); err != nil {
+			a.logger.Error("admission: the store's penalty of a provider added could not be read", "provider", pc.Name, "err", err)
+		}
+	}
 	s, tr := a.tracker.Join(pc.Name, admission.Stage(pc.Stage), "added through the admin API", false, time.Now())
 	c.router.Add(p, routeStage(s))
 	a.entries = append(a.entries, pc)

@@ -149,7 +149,7 @@ func TestStagesSurviveRestart(t *testing.T) {
 	c = s.Chains()[0]
 	testwait.For(t, 5*time.Second, "n1's stage restored", func() bool { return stageOf(c, "n1") == config.StageCandidate })
 	trs := c.Transitions(0)
-	if len(trs) != 2 || trs[0].To != "candidate" || len(trs[0].Evidence) != 1 || trs[0].Evidence[0].Evidence.Method != "eth_getProof" {
+	if len(trs) != 2 || trs[0].To != "candidate" || len(trs[0].Evidence) != 1 || trs[0].Evidence[0].Method != "eth_getProof" {
 		t.Errorf("transitions after the restart %+v, want the demotion with its evidence, then joining", trs)
 	}
 }

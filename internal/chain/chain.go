@@ -14,6 +14,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/admission"
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/head"
+	"github.com/rpcmesh/rpcmesh/internal/incident"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline/assemble"
@@ -38,10 +39,18 @@ type Chain struct {
 	bcast     *txbroadcast.Broadcaster
 	watch     *txwatch.Watcher // accepted transactions until included
 	verify    config.Verify    // the chain's verification settings
+	audit     *chainAudit      // continuous audit and open scores (audit.go)
 	lagLimit  uint64
 	// readyStale is health.ready_stale_blocks: how many block times the
 	// head may stand still before the chain is not ready.
 	readyStale float64
+	// answers counts what the chain answered clients (the outermost
+	// handler); frozenBlocks is incidents.frozen_blocks; caps are the
+	// routing's share caps, for the concentration incident.
+	answers      *answerCounter
+	frozenBlocks float64
+	caps         [2]float64
+	incidents    *incident.Detector // shared by the set's chains
 }
 
 // shared is what the chains of one gateway share (see Set).
@@ -53,11 +62,15 @@ type shared struct {
 	usage    *metering // nil: metering off (usage.go)
 	// admission is the log of provider stage transitions (admission.go).
 	admission *admission.Log
+	// incidents is the set's detector, for the providers' states.
+	incidents *incident.Detector
 }
 
 // newChain builds a chain's objects; nothing runs until Run is called.
 func newChain(cfg *config.Config, ch *config.Chain, sh shared, logger *slog.Logger) *Chain {
-	c := &Chain{cfg: ch, lagLimit: ch.LagLimit(cfg.Health), readyStale: cfg.Health.ReadyStaleBlocks}
+	rt := ch.EffectiveRouting(cfg.Routing)
+	c := &Chain{cfg: ch, lagLimit: ch.LagLimit(cfg.Health), readyStale: cfg.Health.ReadyStaleBlocks, incidents: sh.incidents,
+		frozenBlocks: cfg.Incidents.FrozenBlocks, caps: [2]float64{rt.MaxOperatorShare, rt.MaxCloudShare}}
 	c.head = head.New(head.Options{Agreement: ch.HeadAgreement, FinalityDepth: ch.FinalityDepth,
 		StaleBlocks: cfg.Health.HeadStaleBlocks, Logger: logger.With("chain", ch.Name)})
 	c.admission = newAdmitting(cfg, ch, sh, logger)
@@ -67,31 +80,36 @@ func newChain(cfg *config.Config, ch *config.Chain, sh shared, logger *slog.Logg
 	}
 	c.router = route.New(route.Options{
 		Chain:           ch.Name,
-		Routing:         ch.EffectiveRouting(cfg.Routing),
+		Routing:         rt,
 		MaxLagBlocks:    c.lagLimit,
 		ProviderTimeout: cfg.Health.ProviderTimeout.D(),
 		Providers:       providers,
 		Head:            c.head,
-		Observer:        sh.observer(ch), // the metrics, and usage metering (usage.go)
+		Observer:        sh.observer(ch, c.operatorOf), // the metrics, and usage metering (usage.go)
 		ProbationShare:  cfg.Admission.ProbationShare,
 	})
 	c.setStages()
 	c.bcast, c.watch = newTxWatch(cfg, ch, c, sh.tx, logger)
 	c.verify = ch.EffectiveVerify(cfg.Verify)
+	c.audit = newAudit(cfg, ch, c, sh, logger)
 	c.hub = newHub(cfg, c, logger)
 	c.filters = filters.NewStore(c.hub, filters.Limits{MaxPerClient: cfg.Filters.MaxPerClient, MaxTotal: cfg.Filters.MaxTotal,
 		MaxChanges: cfg.Filters.MaxChanges, MaxBytes: cfg.Filters.MaxChangesBytes, MaxTotalBytes: cfg.Filters.MaxTotalBytes, Timeout: cfg.Filters.Timeout.D()}, nil)
+	// The hub's own fetches go to the pipeline itself; clients' calls
+	// through the answer counter around it.
 	c.pipeline = assemble.Build(assemble.Parts{Config: cfg, Chain: ch, Verify: c.verify, Head: c.head, Router: c.router,
 		Watch: c.watch, Filters: c.filters, Evidence: sh.evidence, Metrics: sh.verify, Logger: logger})
-	c.pipeline = c.admission.counted(sh.metered(ch, c.pipeline))
+	c.pipeline = c.admission.counted(sh.metered(ch, c.operatorOf, c.pipeline))
+	c.answers = &answerCounter{next: c.pipeline, slow: cfg.Incidents.SlowAnswer.D()}
 	return c
 }
 
 // Name is the chain's configured name.
 func (c *Chain) Name() string { return c.cfg.Name }
 
-// Handler is the chain's pipeline: the front door hands it every call.
-func (c *Chain) Handler() pipeline.Handler { return c.pipeline }
+// Handler is the chain's pipeline, its answers counted: the front door
+// hands it every call.
+func (c *Chain) Handler() pipeline.Handler { return c.answers }
 
 // Verifies reports whether the chain verifies answers (so that a call's
 // pipeline.Report says how its answer was established).
@@ -115,7 +133,7 @@ func (c *Chain) pokeBehind(n uint64) {
 func (c *Chain) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	// admit runs every provider's health loop (admission.go).
-	loops := []func(context.Context){c.hub.Run, c.watch.Run, c.filters.Run, c.admit}
+	loops := []func(context.Context){c.hub.Run, c.watch.Run, c.filters.Run, c.audit.auditor.Run, c.admit}
 	for _, run := range loops {
 		wg.Add(1)
 		go func() {

@@ -7,6 +7,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
 	"github.com/rpcmesh/rpcmesh/internal/route"
+	"github.com/rpcmesh/rpcmesh/internal/status"
 	"github.com/rpcmesh/rpcmesh/internal/upstream"
 )
 
@@ -20,6 +21,18 @@ func (c *Chain) Ready() (bool, string) {
 	if bt := c.head.BlockTime(); c.readyStale > 0 && bt > 0 {
 		if age := c.head.HeadAge(); age > time.Duration(c.readyStale*float64(bt)) {
 			return false, fmt.Sprintf("head has not moved for %s (block time %s)", age.Round(time.Millisecond), bt)
+		}
+	}
+	if age, frozen := c.frozen(); frozen {
+		// The head stands while a provider reports higher: answers are
+		// stale though the chain goes on. (A chain that halted as a whole
+		// is ready until ready_stale_blocks: nothing fresher exists.)
+		h, _ := c.head.Latest()
+		for _, p := range c.admitted() { // those that vote on the head
+			if b, _ := p.Head(); b.Number > h.Number {
+				return false, fmt.Sprintf("head frozen: block %d has stood for %s while %s reports block %d",
+					h.Number, age.Round(100*time.Millisecond), p.Name(), b.Number)
+			}
 		}
 	}
 	now := time.Now()
@@ -78,6 +91,10 @@ type Status struct {
 	OperatorShare  map[string]float64 `json:"operatorShare"`
 	CloudShare     map[string]float64 `json:"cloudShare"`
 	Providers      []ProviderStatus   `json:"providers"`
+	// Stale says why answers may be stale ("" when fresh), as the
+	// X-Rpcmesh-Stale header does; Answers counts what the chain answered.
+	Stale   string         `json:"stale,omitempty"`
+	Answers status.Answers `json:"answers"`
 }
 
 // HeadTrust is the head's trust in /status.
@@ -114,22 +131,29 @@ type BlockStatus struct {
 
 // ProviderStatus is one provider in /status.
 type ProviderStatus struct {
-	Name          string            `json:"name"`
-	Labels        map[string]string `json:"labels"`
-	State         upstream.State    `json:"state"`
-	Breaker       string            `json:"breaker"`
-	Degraded      bool              `json:"degraded"`
-	Reason        string            `json:"reason,omitempty"`
-	Score         float64           `json:"score"`
-	Head          uint64            `json:"head"`
-	LagBlocks     uint64            `json:"lagBlocks"`
-	HeadAgeMs     int64             `json:"headAgeMs"`
-	LatencyMicros map[string]int64  `json:"latencyMicros"`
-	ErrorRate     float64           `json:"errorRate"`
-	ThrottleRate  float64           `json:"throttleRate"`
-	Inflight      int               `json:"inflight"`
-	Requests      uint64            `json:"requests"`
-	Failures      uint64            `json:"failures"`
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels"`
+	State  upstream.State    `json:"state"`
+	// Health is the provider's state in one word as the status page and
+	// metrics show it (status.ProviderState: up, degraded, lagging,
+	// forked, suspect, stalled, down, ...), derived from breaker, stalls,
+	// lag, fork and penalty; HealthReason says why when not up. State is
+	// the routing's view only.
+	Health        status.ProviderState `json:"health"`
+	HealthReason  string               `json:"healthReason,omitempty"`
+	Breaker       string               `json:"breaker"`
+	Degraded      bool                 `json:"degraded"`
+	Reason        string               `json:"reason,omitempty"`
+	Score         float64              `json:"score"`
+	Head          uint64               `json:"head"`
+	LagBlocks     uint64               `json:"lagBlocks"`
+	HeadAgeMs     int64                `json:"headAgeMs"`
+	LatencyMicros map[string]int64     `json:"latencyMicros"`
+	ErrorRate     float64              `json:"errorRate"`
+	ThrottleRate  float64              `json:"throttleRate"`
+	Inflight      int                  `json:"inflight"`
+	Requests      uint64               `json:"requests"`
+	Failures      uint64               `json:"failures"`
 	// Penalty is the decayed integrity penalty; Penalties counts every
 	// failed verification or censored transaction by kind.
 	Penalty   float64                 `json:"penalty"`
@@ -144,20 +168,22 @@ func (c *Chain) Status(now time.Time) Status {
 	cs := Status{Name: c.cfg.Name, ChainID: c.cfg.ChainID, HeadAgreement: c.head.Agreement(), Reorgs: c.head.Reorgs(),
 		HeadTrust: headTrust(c.head.Trust()), BlockTimeMs: c.head.BlockTime().Milliseconds(), Filters: c.filters.Len()}
 	cs.Ready, cs.NotReady = c.Ready()
+	cs.Stale, cs.Answers = c.Stale(), c.answers.counts()
 	if h, ok := c.head.Latest(); ok {
 		cs.Head = &BlockStatus{Number: h.Number, Hash: h.Hash}
 	}
 	cs.Safe, _ = c.head.Safe()
 	cs.Finalized, _ = c.head.Finalized()
 	cs.WindowAttempts, cs.OperatorShare, cs.CloudShare = c.router.Shares()
-	for _, p := range c.providers() {
-		s := p.Snapshot(now)
+	for _, v := range c.views(now, c.providers()) {
+		p, s := v.p, &v.snap
 		l := s.Labels
 		cs.Providers = append(cs.Providers, ProviderStatus{
+			Health: v.state, HealthReason: v.reason,
 			Name:   s.Name,
 			Labels: map[string]string{"operator": l.Operator, "cloud": l.Cloud, "region": l.Region, "tier": l.Tier},
 			State:  s.State, Breaker: string(s.Breaker), Degraded: s.Degraded, Reason: s.WrongChain,
-			Score: route.Score(&s, 50*time.Millisecond), Head: s.HeadNumber, LagBlocks: c.head.Lag(s.HeadNumber),
+			Score: route.Score(s, 50*time.Millisecond), Head: s.HeadNumber, LagBlocks: v.lag,
 			HeadAgeMs: s.HeadAge.Milliseconds(),
 			LatencyMicros: map[string]int64{"ewma": s.LatencyEWMA.Microseconds(), "p50": s.P50.Microseconds(),
 				"p90": s.P90.Microseconds(), "p99": s.P99.Microseconds()},
@@ -181,12 +207,12 @@ func (c *Chain) State(now time.Time) metrics.ChainState {
 	}
 	cs.Finalized, _ = c.head.Finalized()
 	_, opShare, _ := c.router.Shares()
-	for _, p := range c.providers() {
-		s, t := p.Snapshot(now), p.Transport()
+	for _, v := range c.views(now, c.providers()) {
+		s, t := &v.snap, v.p.Transport()
 		cs.Providers = append(cs.Providers, metrics.ProviderState{
-			Provider: s.Name, Operator: s.Labels.Operator, Cloud: s.Labels.Cloud, Tier: s.Labels.Tier,
+			Provider: s.Name, Operator: s.Labels.Operator, Cloud: s.Labels.Cloud, Tier: s.Labels.Tier, State: string(v.state),
 			Usable: s.Usable(), BreakerOpen: s.Breaker == upstream.BreakerOpen, Degraded: s.Degraded,
-			Score: route.Score(&s, 50*time.Millisecond), LagBlocks: c.head.Lag(s.HeadNumber), Head: s.HeadNumber,
+			Score: route.Score(s, 50*time.Millisecond), LagBlocks: v.lag, Head: s.HeadNumber,
 			LatencyEWMASeconds: s.LatencyEWMA.Seconds(), ErrorRate: s.ErrorRate, Share: opShare[s.Labels.Operator],
 			Penalty: s.Penalty, WS: wsState(t), Coalesce: coalesceState(t),
 		})

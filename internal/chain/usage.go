@@ -55,7 +55,7 @@ func (u *metering) open(db *store.DB) error {
 		st = u.pg
 	} else {
 		if db == nil {
-			return fmt.Errorf("usage.store embedded: broadcast.store (the gateway's store file) is not set")
+			return fmt.Errorf("usage.store embedded: store (the gateway's store file) is not set")
 		}
 		st = usage.NewEmbedded(db)
 	}
@@ -95,45 +95,45 @@ func (u *metering) close() {
 
 // observer is the router's Observer for chain ch: the metrics, and with
 // metering on the served answers too.
-func (sh shared) observer(ch *config.Chain) route.Observer {
+func (sh shared) observer(ch *config.Chain, operator func(provider string) string) route.Observer {
 	if sh.usage == nil {
 		return sh.metrics
 	}
-	return meteredObserver{Metrics: sh.metrics, u: sh.usage, operators: operators(ch)}
+	return meteredObserver{Metrics: sh.metrics, u: sh.usage, operator: operator}
 }
 
-// operators maps a chain's provider names to their operators.
-func operators(ch *config.Chain) map[string]string {
-	ops := make(map[string]string, len(ch.Providers))
-	for _, p := range ch.Providers {
-		ops[p.Name] = p.Labels.Operator
+// operatorOf is the operator label of the chain's provider named name, as
+// the provider (and the status) names it: providers added at run time
+// included; "" when unknown.
+func (c *Chain) operatorOf(name string) string {
+	if p := c.router.Provider(name); p != nil {
+		return p.Labels().Operator
 	}
-	return ops
+	return ""
 }
 
 // meteredObserver counts every attempt in the metrics and every served
 // answer (route.ServedObserver) in the meter.
 type meteredObserver struct {
 	*metrics.Metrics
-	u         *metering
-	operators map[string]string
+	u        *metering
+	operator func(provider string) string
 }
 
 // Served counts provider's answer in the meter.
 func (o meteredObserver) Served(chain, provider, method string) {
 	if m := o.u.meter.Load(); m != nil {
-		m.Served(chain, provider, o.operators[provider], method)
+		m.Served(chain, provider, o.operator(provider), method)
 	}
 }
 
 // metered wraps the chain's pipeline so that an answer verification
 // established (proof or quorum) counts as verified for the provider that
 // gave it.
-func (sh shared) metered(ch *config.Chain, next pipeline.Handler) pipeline.Handler {
+func (sh shared) metered(ch *config.Chain, operator func(provider string) string, next pipeline.Handler) pipeline.Handler {
 	if sh.usage == nil {
 		return next
 	}
-	ops := operators(ch)
 	return pipeline.HandlerFunc(func(ctx context.Context, wave []*pipeline.Call) {
 		next.Handle(ctx, wave)
 		m := sh.usage.meter.Load()
@@ -145,7 +145,7 @@ func (sh shared) metered(ch *config.Chain, next pipeline.Handler) pipeline.Handl
 				continue
 			}
 			if cl := c.Report.Class(); cl == pipeline.ClassProof || cl == pipeline.ClassQuorum {
-				m.Verified(ch.Name, c.Provider, ops[c.Provider])
+				m.Verified(ch.Name, c.Provider, operator(c.Provider))
 			}
 		}
 	})
@@ -167,25 +167,18 @@ func (s *Set) Usage() http.Handler {
 	})
 }
 
-// RecordAudit counts one audit of provider on chain in its usage record,
-// passed or failed (the continuous audit calls it); nothing when metering
+// audited counts one audit of provider on chain c in its usage record,
+// passed or failed (the continuous audit tells it); nothing when metering
 // is off or the provider is unknown.
-func (s *Set) RecordAudit(chain, provider string, passed bool) {
-	if s.usage == nil {
-		return
-	}
-	m := s.usage.meter.Load()
+func (m *metering) audited(c *Chain, provider string, passed bool) {
 	if m == nil {
 		return
 	}
-	for _, c := range s.chains {
-		if c.cfg.Name != chain {
-			continue
-		}
-		for _, p := range c.cfg.Providers {
-			if p.Name == provider {
-				m.Audit(chain, provider, p.Labels.Operator, passed)
-			}
-		}
+	mt := m.meter.Load()
+	if mt == nil {
+		return
+	}
+	if p := c.router.Provider(provider); p != nil {
+		mt.Audit(c.cfg.Name, provider, p.Labels().Operator, passed)
 	}
 }

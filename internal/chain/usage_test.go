@@ -51,9 +51,9 @@ func TestUsageWiring(t *testing.T) {
 			}
 		}
 	}
-	s.RecordAudit("dev", "n0", true)
-	s.RecordAudit("dev", "n0", false)
-	s.RecordAudit("dev", "nobody", true)
+	s.usage.audited(c, "n0", true)
+	s.usage.audited(c, "n0", false)
+	s.usage.audited(c, "nobody", true)
 	stop()
 	<-done
 	if err := s.Close(); err != nil {
@@ -91,7 +91,7 @@ func TestUsageWiring(t *testing.T) {
 // and recording an audit is a no-op.
 func TestUsageOff(t *testing.T) {
 	s, _, _ := testSet(t, 1, nil)
-	s.RecordAudit("dev", "n0", true)
+	s.usage.audited(s.Chains()[0], "n0", true)
 	rec := httptest.NewRecorder()
 	s.Usage().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/usage/statements", nil))
 	if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "usage.enabled") {

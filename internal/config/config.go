@@ -65,6 +65,14 @@ type Config struct {
 	Usage     Usage     `yaml:"usage"`     // metering for rewards and signed statements (usage.go)
 	Vetting   Vetting   `yaml:"vetting"`   // admission criteria of rpcmesh vet (vetting.go)
 	Admission Admission `yaml:"admission"` // provider stages and the admin API's providers (admission.go)
+
+	StatusPage StatusPage `yaml:"status_page"` // the public status page (statuspage.go)
+	Audit      Audit      `yaml:"audit"`       // continuous audit of every provider (audit.go)
+	Incidents  Incidents  `yaml:"incidents"`   // incident detection (incidents.go)
+	// Store is the embedded store's file (bbolt): transactions watched,
+	// incidents and whatever else is kept across restarts. "" keeps them
+	// in memory only; broadcast.store is its older name.
+	Store string `yaml:"store"`
 }
 
 // Server configures the public HTTP listener.
@@ -132,6 +140,12 @@ type Routing struct {
 	HedgeMinDelay    Duration `yaml:"hedge_min_delay"`    // 20ms
 	HedgeMaxDelay    Duration `yaml:"hedge_max_delay"`    // 2s
 	ExplorationShare float64  `yaml:"exploration_share"`  // 0.05 (share of picks made at random so no provider starves of samples)
+	// The privacy policy (opt-in, docs/privacy.md): "spread" spreads each
+	// client's distinct addresses over operators; "" or "off" does not.
+	Privacy          string  `yaml:"privacy"`
+	PrivacyMaxShare  float64 `yaml:"privacy_max_share"` // 0.3 of a client's distinct addresses per operator
+	PrivacyAddresses int     `yaml:"privacy_addresses"` // 1024 addresses remembered per client
+	PrivacyClients   int     `yaml:"privacy_clients"`   // 1024 clients remembered per chain
 }
 
 // Health configures provider health tracking.

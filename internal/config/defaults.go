@@ -48,6 +48,8 @@ func Default() *Config {
 		Broadcast: DefaultBroadcast(),
 		Filters:   DefaultFilters(),
 		Notify:    DefaultNotify(),
+		Audit:     DefaultAudit(),
+		Incidents: DefaultIncidents(),
 		Health: Health{
 			PollInterval:     Duration(2 * time.Second),
 			PollMinInterval:  Duration(100 * time.Millisecond),
@@ -62,6 +64,7 @@ func Default() *Config {
 			PenaltyHalfLife:  Duration(10 * time.Minute),
 			ProviderTimeout:  Duration(10 * time.Second),
 		},
+		StatusPage: DefaultStatusPage(),
 	}
 }
 
@@ -78,6 +81,9 @@ func DefaultRouting() Routing {
 		HedgeMinDelay:    Duration(20 * time.Millisecond),
 		HedgeMaxDelay:    Duration(2 * time.Second),
 		ExplorationShare: 0.05,
+		PrivacyMaxShare:  DefaultPrivacyMaxShare,
+		PrivacyAddresses: DefaultPrivacyAddresses,
+		PrivacyClients:   DefaultPrivacyClients,
 	}
 }
 

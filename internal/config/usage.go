@@ -20,7 +20,7 @@ type Usage struct {
 	// store (also at each epoch's end and on shutdown). Default 5s.
 	FlushInterval Duration `yaml:"flush_interval"`
 	// Store is where usage is kept: "embedded" (the gateway's bbolt file,
-	// broadcast.store, which must then be set) or "postgres". Default
+	// store, which must then be set) or "postgres". Default
 	// "embedded".
 	Store string `yaml:"store"`
 	// PostgresDSN is the PostgreSQL connection string when store is
@@ -83,8 +83,8 @@ func (v *validator) usage(c *Config) {
 	}
 	switch u.Store {
 	case UsageStoreEmbedded:
-		if c.Broadcast.Store == "" {
-			v.errorf("usage.store", `"embedded" keeps usage in the gateway's store file: set broadcast.store (or use "postgres")`)
+		if c.StorePath() == "" {
+			v.errorf("usage.store", `"embedded" keeps usage in the gateway's store file: set store (or use "postgres")`)
 		}
 	case UsageStorePostgres:
 		if u.PostgresDSN == "" {

@@ -82,10 +82,13 @@ func (v *validator) config(c *Config) {
 	v.broadcast(&c.Broadcast)
 	v.filters(&c.Filters, c.Limits.MaxResponseBytes)
 	v.notify(c)
+	v.audit(c)
+	v.incidents(c)
 	v.verify("verify", &c.Verify)
 	v.usage(c)
 	v.admission(c)
 	v.chains(c)
+	v.statusPage(c)
 }
 
 func (v *validator) server(c *Config) {
@@ -238,7 +241,7 @@ func checkRouting(r Routing, requestTimeout Duration) []routingProblem {
 	if !(r.ExplorationShare >= 0 && r.ExplorationShare < 1) {
 		bad(fmt.Sprintf("must be in [0, 1), got %g", r.ExplorationShare), "exploration_share")
 	}
-	return out
+	return append(out, checkPrivacy(r)...)
 }
 
 var chainNameRE = regexp.MustCompile(`^[a-z0-9-]+$`)

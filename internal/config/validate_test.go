@@ -110,6 +110,12 @@ func TestParseErrors(t *testing.T) {
 		{"hedge_max_delay >= request_timeout", withChain("routing:\n  hedge_max_delay: 30s #<\n"), "routing.hedge_max_delay", "30s is not shorter than limits.request_timeout (30s)"},
 		{"exploration_share 1", withChain("routing:\n  exploration_share: 1 #<\n"), "routing.exploration_share", "must be in [0, 1), got 1"},
 		{"exploration_share negative", withChain("routing:\n  exploration_share: -0.1 #<\n"), "routing.exploration_share", "must be in [0, 1)"},
+		{"privacy mode", withChain("routing:\n  privacy: hide #<\n"), "routing.privacy", `must be "spread" or "off", got "hide"`},
+		{"privacy share 0", withChain("routing:\n  privacy_max_share: 0 #<\n"), "routing.privacy_max_share", "must be in (0, 1], got 0"},
+		{"privacy addresses 0", withChain("routing:\n  privacy_addresses: 0 #<\n"), "routing.privacy_addresses", "must be from 1 to 1048576, got 0"},
+		{"privacy clients many", withChain("routing:\n  privacy_clients: 70000 #<\n"), "routing.privacy_clients", "must be from 1 to 65536, got 70000"},
+		{"privacy remembered", withChain("routing:\n  privacy_clients: 65536 #<\n"), "routing.privacy_clients", "65536 clients of 1024 addresses each is over 16777216 addresses in all"},
+		{"chain privacy mode", chainDoc("    routing:\n      privacy: yes #<\n", provA), "chains[0].routing.privacy", `must be "spread" or "off", got "yes"`},
 
 		// health
 		{"poll_interval", withChain("health:\n  poll_interval: 0s #<\n"), "health.poll_interval", "must be a positive duration"},

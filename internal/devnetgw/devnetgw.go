@@ -33,6 +33,14 @@ func Config(info devnet.Info, listen, admin string) *config.Config {
 	cfg.Health.MaxLagBlocks = 3
 	cfg.Routing.HedgeMaxDelay = config.Duration(300 * time.Millisecond)
 	cfg.Routing.RetryBackoff = config.Duration(10 * time.Millisecond)
+	// Incidents as fast as the devnet's faults: a cloud outage shows
+	// within 3 s and its end within 3 s of recovery, a frozen head within
+	// 3 block times.
+	cfg.Incidents.EvaluateInterval = config.Duration(200 * time.Millisecond)
+	cfg.Incidents.OpenAfter = config.Duration(time.Second)
+	cfg.Incidents.CloseAfter = config.Duration(1500 * time.Millisecond)
+	cfg.Incidents.FrozenBlocks = 2
+	cfg.Incidents.SlowAnswer = config.Duration(time.Second)
 	ch := config.DefaultChain()
 	ch.Name, ch.ChainID = ChainName, info.ChainID
 	for _, n := range info.Nodes {

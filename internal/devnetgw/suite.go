@@ -29,13 +29,23 @@ func SuiteLogger() *slog.Logger {
 // (testing.Short) nothing starts and the suite is skipped.
 func RunSuite(name string, short bool, start func(ctx context.Context, d *devnet.Devnet) (*server.Gateway, error),
 	run func(d *devnet.Devnet, gw *server.Gateway) int) int {
+	return RunSuiteWith(name, short, devnet.Options{}, start, run)
+}
+
+// RunSuiteWith is RunSuite with a devnet started with opts (its block time
+// 500 ms unless set).
+func RunSuiteWith(name string, short bool, opts devnet.Options, start func(ctx context.Context, d *devnet.Devnet) (*server.Gateway, error),
+	run func(d *devnet.Devnet, gw *server.Gateway) int) int {
+	if opts.BlockTime == 0 {
+		opts.BlockTime = 500 * time.Millisecond
+	}
 	if short {
 		fmt.Println(name + ": skipped with -short")
 		return 0
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	d, err := devnet.Start(ctx, devnet.Options{BlockTime: 500 * time.Millisecond})
+	d, err := devnet.Start(ctx, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start devnet:", err)
 		return 1

@@ -203,3 +203,30 @@ func TestDegradedReorg(t *testing.T) {
 		})
 	}
 }
+
+func TestAgreedStandsWhileDegradedHeadMoves(t *testing.T) {
+	now := time.Unix(1000, 0)
+	tr := New(Options{Agreement: 2, StaleBlocks: 1.5, Now: func() time.Time { return now }})
+	parent := func(n uint64) string { return fmt.Sprintf("0x%d", n-1) }
+	// Two operators agree on blocks 1..5, a second apart.
+	for n := uint64(1); n <= 5; n++ {
+		b := Block{Number: n, Hash: fmt.Sprintf("0x%d", n), Parent: parent(n)}
+		tr.Observe("a", "opA", b)
+		tr.Observe("b", "opB", b)
+		now = now.Add(time.Second)
+	}
+	if n, age, ok := tr.Agreed(); !ok || n != 5 || age != time.Second {
+		t.Fatalf("Agreed() = %d, %s, %v; want 5, 1s", n, age, ok)
+	}
+	// opB stops; opA goes on alone: the head follows it, degraded, while
+	// the agreed block stands.
+	for n := uint64(6); n <= 9; n++ {
+		now = now.Add(time.Second)
+		tr.Observe("a", "opA", Block{Number: n, Hash: fmt.Sprintf("0x%d", n), Parent: parent(n)})
+	}
+	h, _ := tr.Latest()
+	n, age, _ := tr.Agreed()
+	if h.Number <= 5 || n != 5 || age < 4*time.Second {
+		t.Fatalf("head %d, agreed %d for %s; want the head past 5 and 5 agreed for 4s or more", h.Number, n, age)
+	}
+}

@@ -54,7 +54,8 @@ type Tracker struct {
 	// agreedTop is the height of the last block agreement (not a degraded
 	// head) settled: a degraded head may be reorganised above it, never
 	// below.
-	agreedTop uint64
+	agreedTop   uint64
+	agreedMoved time.Time // when agreedTop last moved
 	// latest[provider] = the height of the block it reported last.
 	latest map[string]uint64
 	// ops[operator] = the last time one of its providers reported a new
@@ -293,7 +294,7 @@ func (t *Tracker) settle(height uint64, now time.Time) {
 			return
 		case ok && h == t.head.Number && n > t.headOps:
 			t.headOps = n // a degraded head confirmed by more operators
-			t.agreedTop = h
+			t.agreedTop, t.agreedMoved = h, now
 			t.version++
 		}
 	}
@@ -333,7 +334,7 @@ func (t *Tracker) advance(height uint64, hash string, ops int, now time.Time) {
 	t.head = Block{Number: height, Hash: hash, Parent: t.parentOf(height)}
 	t.headOps = ops
 	t.headAt = now
-	t.agreedTop = height
+	t.agreedTop, t.agreedMoved = height, now
 	t.canon[height] = hash
 	// Fill in agreed hashes below, so a later reorg below the head is seen;
 	// heights already known with the same hash were filled before.
@@ -363,7 +364,7 @@ func (t *Tracker) reorg(height uint64, hash string, ops int, now time.Time) {
 	t.head = Block{Number: height, Hash: hash, Parent: t.parentOf(height)}
 	t.headOps = ops
 	t.headAt = now
-	t.agreedTop = height
+	t.agreedTop, t.agreedMoved = height, now
 	t.reorgs++
 	t.version++
 	t.opt.Logger.Warn("chain reorg", "from_number", old.Number, "from_hash", old.Hash, "to_number", height, "to_hash", hash)

@@ -150,3 +150,26 @@ func FuzzParseHeader(f *testing.F) {
 		}
 	})
 }
+
+func TestOnChainTellsAMinorityFork(t *testing.T) {
+	tr := NewTracker(2, 0, nil)
+	tr.Observe("a", "opA", Block{Number: 10, Hash: "0x10", Parent: "0x09"})
+	tr.Observe("b", "opB", Block{Number: 10, Hash: "0x10", Parent: "0x09"})
+	tr.Observe("c", "opC", Block{Number: 10, Hash: "0x10f", Parent: "0x09"})
+	for _, tc := range []struct {
+		number    uint64
+		hash      string
+		on, known bool
+	}{
+		{10, "0x10", true, true},
+		{10, "0x10f", false, true}, // the minority's block
+		{9, "0x09", true, true},    // the head's parent
+		{11, "0x11", false, false}, // above the head: cannot tell yet
+		{3, "0x03", false, false},  // never seen
+	} {
+		on, known := tr.OnChain(tc.number, tc.hash)
+		if on != tc.on || known != tc.known {
+			t.Errorf("OnChain(%d, %s) = %v, %v; want %v, %v", tc.number, tc.hash, on, known, tc.on, tc.known)
+		}
+	}
+}

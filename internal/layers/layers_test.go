@@ -25,9 +25,13 @@ var floors = map[string]int{
 	"internal/metrics":               1, // a leaf but for jsonrpc and ethmethod
 	"internal/notify":                1, // webhooks: config, status and redact only
 	"internal/usage":                 1, // metering and statements, over the embedded store
+	"internal/statuspage":            1, // the status page: reads internal/status only
+	"internal/statuspage/pagetest":   2, // a fake status.Source and a page on a listener, for tests
+	"internal/incident":              1, // incidents from plain observations: status and store only
 	"internal/admission":             2, // provider stages and their transitions: store and verify only
 	"internal/upstream":              2, // provider state
 	"internal/route":                 3,
+	"internal/audit":                 3, // continuous audit, kept penalties and evidence, open scores
 	"internal/pipeline":              4, // the core: Call, Handler, HandleWave, Report
 	"internal/txbroadcast":           4,
 	"internal/txwatch":               5,
@@ -46,8 +50,9 @@ var floors = map[string]int{
 	"internal/chain":                 8, // a served chain: built, run and read for the front door
 	"internal/server":                9,
 	"internal/devnetgw":              10,
+	"internal/chaos":                 11, // scenarios over a devnet and a gateway
 	"cmd/rpcmesh":                    11,
-	"cmd/rpcmesh-devnet":             11,
+	"cmd/rpcmesh-devnet":             12,
 	"cmd/rpcmesh-bench":              11,
 }
 

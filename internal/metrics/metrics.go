@@ -28,6 +28,7 @@ type Metrics struct {
 	hedges       *prometheus.CounterVec
 	httpRequests *prometheus.CounterVec
 	inflight     prometheus.Gauge
+	privacy      *prometheus.CounterVec // see privacy.go
 
 	// The children of the vectors above by label values, so the hot path
 	// neither hashes label values nor formats codes on every call.
@@ -118,7 +119,8 @@ func New() *Metrics {
 			Name: "rpcmesh_http_inflight_requests", Help: "HTTP requests being served.",
 		}),
 	}
-	m.Registry.MustRegister(m.calls, m.callDuration, m.attempts, m.attemptDur, m.retries, m.hedges, m.httpRequests, m.inflight,
+	m.privacy = newPrivacyCounter()
+	m.Registry.MustRegister(m.calls, m.callDuration, m.attempts, m.attemptDur, m.retries, m.hedges, m.httpRequests, m.inflight, m.privacy,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

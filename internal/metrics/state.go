@@ -7,18 +7,21 @@ import (
 // ProviderState is one provider's health as exported at scrape time.
 type ProviderState struct {
 	Provider, Operator, Cloud, Tier string
-	Usable                          bool
-	BreakerOpen                     bool
-	Degraded                        bool
-	Score                           float64
-	LagBlocks                       uint64
-	Head                            uint64
-	LatencyEWMASeconds              float64
-	ErrorRate                       float64
-	Share                           float64        // of the chain's attempts in the share window
-	Penalty                         float64        // decayed integrity penalty
-	WS                              *WSState       // nil: calls over HTTP
-	Coalesce                        *CoalesceState // nil: no coalesce_above
+	// State is the provider's state in one word (status.ProviderState),
+	// the same the status page and /status show.
+	State              string
+	Usable             bool
+	BreakerOpen        bool
+	Degraded           bool
+	Score              float64
+	LagBlocks          uint64
+	Head               uint64
+	LatencyEWMASeconds float64
+	ErrorRate          float64
+	Share              float64        // of the chain's attempts in the share window
+	Penalty            float64        // decayed integrity penalty
+	WS                 *WSState       // nil: calls over HTTP
+	Coalesce           *CoalesceState // nil: no coalesce_above
 }
 
 // CoalesceState is what a provider's coalescer merged (coalesce_above).
@@ -62,6 +65,14 @@ type stateCollector struct {
 	filters                                                     *prometheus.Desc
 	up, breaker, degraded, score, lag, phead, latency, errs, sh *prometheus.Desc
 	penalty, wsLive, wsFailures, coBatches, coCalls             *prometheus.Desc
+	state                                                       *prometheus.Desc
+}
+
+// providerStates are the values State takes, each a series of
+// rpcmesh_provider_state (status.ProviderState; metrics imports nothing of
+// it to stay a leaf).
+func providerStates() []string {
+	return []string{"up", "checking", "degraded", "lagging", "forked", "suspect", "stalled", "down", "wrong_chain"}
 }
 
 // WatchState registers a collector that calls read at every scrape.
@@ -98,13 +109,16 @@ func (m *Metrics) WatchState(read func() []ChainState) {
 		coBatches: d("rpcmesh_provider_coalesced_batches_total",
 			"Batch requests that carried the provider's waiting calls together (coalesce_above).", pl),
 		coCalls: d("rpcmesh_provider_coalesced_calls_total", "Calls those batch requests carried (coalesce_above).", pl),
+		state: d("rpcmesh_provider_state",
+			"1 for the provider's state in one word (label state: up, checking, degraded, lagging, forked, suspect, stalled, down, wrong_chain), 0 for the others: what the status page and /status show.",
+			append(pl, "state")),
 		penalty: d("rpcmesh_provider_penalty", "The provider's integrity penalty (failed verifications and censored transactions, fading with health.penalty_half_life); from 0.5 it gets traffic only if no clean provider is left.", pl),
 	})
 }
 
 // Describe sends the descriptors.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.head, c.finalized, c.reorgs, c.filters, c.ready, c.headDegraded, c.headOps, c.reportingOps, c.blockTime, c.age, c.up, c.breaker, c.degraded, c.score, c.lag, c.phead, c.latency, c.errs, c.sh, c.penalty, c.wsLive, c.wsFailures, c.coBatches, c.coCalls} {
+	for _, d := range []*prometheus.Desc{c.head, c.finalized, c.reorgs, c.filters, c.ready, c.headDegraded, c.headOps, c.reportingOps, c.blockTime, c.age, c.up, c.breaker, c.degraded, c.score, c.lag, c.phead, c.latency, c.errs, c.sh, c.penalty, c.wsLive, c.wsFailures, c.coBatches, c.coCalls, c.state} {
 		ch <- d
 	}
 }
@@ -140,6 +154,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.errs, prometheus.GaugeValue, p.ErrorRate, lv...)
 			ch <- prometheus.MustNewConstMetric(c.sh, prometheus.GaugeValue, p.Share, lv...)
 			ch <- prometheus.MustNewConstMetric(c.penalty, prometheus.GaugeValue, p.Penalty, lv...)
+			for _, st := range providerStates() {
+				ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, b2f(p.State == st), append(lv, st)...)
+			}
 			if p.WS != nil {
 				ch <- prometheus.MustNewConstMetric(c.wsLive, prometheus.GaugeValue, float64(p.WS.Live), lv...)
 				ch <- prometheus.MustNewConstMetric(c.wsFailures, prometheus.CounterValue, float64(p.WS.Failures), lv...)

@@ -27,7 +27,9 @@ type Call struct {
 	Params json.RawMessage // raw array or object, valid JSON; nil when absent
 	Info   ethmethod.Info  // what the method is (read/write, block param)
 	// Client is who sent the call (the remote IP address), for bounds
-	// kept per client (filters); "" for the gateway's own calls.
+	// kept per client (filters) and the privacy policy's key (routing
+	// keeps each client's addresses apart, docs/privacy.md); "" for the
+	// gateway's own calls. It never reaches a provider.
 	Client string
 
 	// Ref is the call's block parameter, parsed and resolved once by the

@@ -51,6 +51,14 @@ func (r *Router) PickDistinct(req *Request, k int, avoid, avoidOperators map[str
 		}
 		t.add(p)
 		out = append(out, p)
+		if len(out) == 1 && req.Client != "" {
+			// The first goes to the operator the privacy policy keeps the
+			// call's addresses with; a quorum shows them to k-1 more
+			// (docs/privacy.md), the same ones each time it is asked.
+			more := *req
+			more.quorum = true
+			req = &more
+		}
 	}
 	return out
 }

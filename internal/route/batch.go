@@ -82,7 +82,7 @@ func (r *Router) DoBatch(ctx context.Context, reqs []Request, out []Result, errs
 		batched = append(batched, &items[i])
 	}
 	if len(batched) > 0 {
-		r.sendBatch(ctx, batched)
+		r.sendBatches(ctx, batched)
 	}
 	for i := range items {
 		it := &items[i]
@@ -111,6 +111,22 @@ func batchable(req *Request) bool {
 	return req.Info.Kind != ethmethod.Write && req.Info.Needs == ""
 }
 
+// sendBatches sends items as one upstream batch or, under the privacy
+// policy, as one batch per operator its calls' addresses are kept with, at
+// the same time (privacy.group).
+func (r *Router) sendBatches(ctx context.Context, items []*batchItem) {
+	groups := r.privacy.group(items)
+	if len(groups) == 1 {
+		r.sendBatch(ctx, groups[0])
+		return
+	}
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		wg.Go(func() { r.sendBatch(ctx, g) })
+	}
+	wg.Wait()
+}
+
 // sendBatch routes items as one upstream batch and hands each its answer,
 // or marks it fallback: to be routed on its own with Do.
 func (r *Router) sendBatch(ctx context.Context, items []*batchItem) {
@@ -123,8 +139,11 @@ func (r *Router) sendBatch(ctx context.Context, items []*batchItem) {
 		fallback() // a single call: the ordinary path
 		return
 	}
-	// Route as the most demanding call: the highest pinned block, state.
-	rep := Request{Method: items[0].req.Method, Info: items[0].req.Info, Verified: true}
+	// Route as the most demanding call: the highest pinned block, state;
+	// as the first call for the privacy policy (a group's calls share the
+	// operator their addresses are kept with).
+	first := &items[0].req
+	rep := Request{Method: first.Method, Params: first.Params, Info: first.Info, Client: first.Client, Verified: true}
 	for _, it := range items {
 		rep.Verified = rep.Verified && it.req.Verified // a probation provider only if it serves every call
 		if it.req.HasBlock && (!rep.HasBlock || it.req.Block > rep.Block) {
@@ -134,7 +153,9 @@ func (r *Router) sendBatch(ctx context.Context, items []*batchItem) {
 	}
 	var t tried
 	p, lastResort := r.pick(&rep, &t, false)
-	if p == nil || lastResort || !p.Batches() {
+	// A group the privacy policy made goes only to the operator that keeps
+	// its addresses; elsewhere, each call falls back on its own.
+	if p == nil || lastResort || !p.Batches() || !r.privacy.keeps(&rep, p) {
 		fallback()
 		return
 	}
@@ -146,7 +167,7 @@ func (r *Router) sendBatch(ctx context.Context, items []*batchItem) {
 	running := []*batchAttempt{r.launchBatch(ctx, p, false, items, calls, &t, results)}
 	launched := 1
 	var hedgeC <-chan time.Time
-	if r.cfg.Hedge {
+	if r.cfg.Hedge && !r.privacy.covers(&rep) { // a hedge would show the addresses to another operator
 		timer := time.NewTimer(r.batchHedgeDelay(&t, len(items)))
 		defer timer.Stop()
 		hedgeC = timer.C

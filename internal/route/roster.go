@@ -75,6 +75,7 @@ func (r *Router) change(edit func(ps []*upstream.Provider, st map[*upstream.Prov
 // Add adds p to the router's providers in stage s (a provider of the same
 // name is replaced).
 func (r *Router) Add(p *upstream.Provider, s Stage) {
+	r.privacy.add(p.Labels().Operator) // before it can be picked
 	r.change(func(ps []*upstream.Provider, st map[*upstream.Provider]Stage) []*upstream.Provider {
 		ps = slices.DeleteFunc(ps, func(x *upstream.Provider) bool { return x.Name() == p.Name() })
 		st[p] = s

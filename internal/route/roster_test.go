@@ -15,8 +15,8 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/upstream"
 )
 
-// balance is a verified-or-not eth_getBalance for the roster tests.
-func balance(verified bool) *Request {
+// stagedBalance is a verified-or-not eth_getBalance for the roster tests.
+func stagedBalance(verified bool) *Request {
 	return &Request{Method: "eth_getBalance", Params: json.RawMessage(`["0x0000000000000000000000000000000000000001","latest"]`),
 		Info: ethmethod.Lookup("eth_getBalance"), Verified: verified}
 }
@@ -40,7 +40,7 @@ func TestProbationCap(t *testing.T) {
 
 	const calls = 400
 	for i := range calls {
-		if _, err := n.router.Do(ctx, balance(i%2 == 0)); err != nil {
+		if _, err := n.router.Do(ctx, stagedBalance(i%2 == 0)); err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
@@ -60,7 +60,7 @@ func TestProbationCap(t *testing.T) {
 	// Unverified calls only: the provider on probation gets none.
 	n.nodes["new"].ResetCalls()
 	for i := range 100 {
-		if _, err := n.router.Do(ctx, balance(false)); err != nil {
+		if _, err := n.router.Do(ctx, stagedBalance(false)); err != nil {
 			t.Fatalf("unverified call %d: %v", i, err)
 		}
 	}
@@ -68,7 +68,7 @@ func TestProbationCap(t *testing.T) {
 		t.Errorf("the provider on probation served %d unverified calls, want none", c)
 	}
 	for range 50 {
-		for _, p := range n.router.PickDistinct(balance(true), 4, nil, nil) {
+		for _, p := range n.router.PickDistinct(stagedBalance(true), 4, nil, nil) {
 			if p.Name() == "new" || p.Name() == "cand" {
 				t.Fatalf("PickDistinct picked %s, which is not admitted: it must never vote", p.Name())
 			}
@@ -90,7 +90,7 @@ func TestRosterChangesUnderTraffic(t *testing.T) {
 	for w := range 4 {
 		wg.Go(func() {
 			for i := 0; !stop.Load(); i++ {
-				if _, err := n.router.Do(ctx, balance((w+i)%2 == 0)); err != nil {
+				if _, err := n.router.Do(ctx, stagedBalance((w+i)%2 == 0)); err != nil {
 					failed.Add(1)
 					t.Errorf("call failed: %v", err)
 					return

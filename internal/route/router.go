@@ -39,6 +39,12 @@ type Request struct {
 	// Verified says the caller checks the answer (a proof): only such
 	// calls may go to a provider on probation.
 	Verified bool
+	// Client is who asked (pipeline.Call.Client): the key of the privacy
+	// policy; "" for the gateway's own calls. It never leaves the gateway.
+	Client string
+	// quorum marks a quorum's further pick (PickDistinct): the privacy
+	// policy sends it to the same operators every time.
+	quorum bool
 }
 
 // Result is a successful call and how it was obtained.
@@ -94,6 +100,7 @@ type Router struct {
 	obs      Observer
 	served   ServedObserver // obs, when it wants served answers; else nil
 	shares   *shareWindow
+	privacy  *privacy  // nil unless routing.privacy is on
 	snaps    sync.Pool // *[]upstream.Snapshot for pickFrom, see snapshots
 	// probation counts attempts per provider while one is on probation,
 	// for its cap, probationCap (admission.probation_share).
@@ -124,6 +131,7 @@ func New(o Options) *Router {
 		obs:          o.Observer,
 		served:       servedObserver(o.Observer),
 		shares:       newShareWindow(window),
+		privacy:      newPrivacy(o.Routing, o.Providers),
 		probation:    probationWindow{newShareWindow(window)},
 		probationCap: probationCap,
 	}
@@ -196,7 +204,8 @@ func (r *Router) Do(ctx context.Context, req *Request) (Result, error) {
 		return Result{}, r.noProvider(req)
 	}
 	var hedgeC <-chan time.Time
-	if r.cfg.Hedge && !write {
+	// A hedge would show a private call's addresses to a second operator.
+	if r.cfg.Hedge && !write && !r.privacy.covers(req) {
 		timer := time.NewTimer(r.hedgeDelay(&d.t))
 		defer timer.Stop()
 		hedgeC = timer.C

@@ -146,15 +146,24 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 	if len(cands) == 0 {
 		return nil
 	}
-	if ro.probation { // a share of the verified calls, whatever the tiers (roster.go)
+	// A provider on probation takes a share of the verified calls, whatever
+	// the tiers (roster.go); not of those the privacy policy routes, which
+	// go where it keeps their addresses (a probation provider may still be
+	// picked among the others).
+	if ro.probation && !r.privacy.covers(req) {
 		var p *upstream.Provider
 		if cands, p = r.pickProbation(ro, cands); p != nil {
 			return p
 		}
 	}
+	// The privacy policy (opt-in): a call naming addresses its client asked
+	// about before stays with their operator; a new one is spread.
+	sp := r.privacy.begin(req)
 	// Soft filters: dropped only if something remains.
 	cands = keep(cands, func(c candidate) bool { return c.snap.State != upstream.StateStalled })
-	cands = dropDegraded(cands)
+	if sp == nil {
+		cands = dropDegraded(cands)
+	}
 	// A provider recently caught lying or censoring serves only when no
 	// clean one is left, whatever its tier: integrity before preference.
 	cands = keep(cands, func(c candidate) bool { return c.snap.Penalty < penaltyAvoid })
@@ -162,6 +171,16 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 		// Unpinned calls: prefer providers within a block of the agreed head
 		// (one block of slack for the polling race).
 		cands = keep(cands, func(c candidate) bool { return c.snap.HeadNumber+1 >= agreed.Number })
+	}
+	if sp != nil {
+		// Privacy before the preferences for speed, errors and warm-up
+		// (dropDegraded, then applied among what privacy kept): a slow but
+		// serving operator keeps its addresses, and a new address goes to
+		// an operator under its share of the client's addresses, whatever
+		// its tier (the tiers order those that are). Not before the stalled,
+		// the penalised and the lagging: privacy yields to availability.
+		cands = sp.balance(sp.sticky(cands))
+		cands = dropDegraded(cands)
 	}
 	cands = keep(cands, func(c candidate) bool { return !c.p.Saturated() })
 	cands = keep(cands, func(c candidate) bool { return !t.hasOperator(c.snap.Labels.Operator) })
@@ -175,12 +194,21 @@ func (r *Router) pickFrom(req *Request, t *tried, newOperator, lastResort bool) 
 	// Within the tier, a cloud not yet tried (a retry or hedge should not
 	// land on the same outage).
 	cands = keep(cands, func(c candidate) bool { return c.snap.Labels.Cloud == "" || !t.hasCloud(c.snap.Labels.Cloud) })
+	cands = sp.quorumOrder(cands)
 
 	// Diversity caps within the tier: skip operators and clouds over their share.
 	cands = keep(cands, func(c candidate) bool {
 		return !r.shares.overCap(c.snap.Labels.Operator, c.snap.Labels.Cloud, r.cfg.MaxOperatorShare, r.cfg.MaxCloudShare)
 	})
 
+	p := r.choose(cands)
+	r.reportPrivacy(sp.done(p))
+	return p
+}
+
+// choose picks one of cands: at random for exploration_share of picks,
+// else weighted by score.
+func (r *Router) choose(cands []candidate) *upstream.Provider {
 	if len(cands) == 1 {
 		return cands[0].p
 	}

@@ -31,6 +31,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 	mux.Handle("GET /verify/evidence", g.set.Evidence()) // answers that failed verification, newest first
 	mux.Handle("GET /notify", g.notify)                  // webhooks: queues, deliveries, dead letters
 	mux.Handle("GET /usage/statements", g.set.Usage())   // signed usage statements per operator and epoch
+	mux.HandleFunc("GET "+ScoresPath, g.serveScores)     // open scores, as on the public listener
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
@@ -48,9 +49,11 @@ func (g *Gateway) AdminHandler() http.Handler {
 
 // readyz answers 503 naming the first chain that does not serve fresh
 // answers (no agreed head, head standing still for ready_stale_blocks block
-// times, no usable provider); else 200 "ready", or "ready (degraded: ...)"
-// with a line per chain whose head is followed on fewer operators than
-// head_agreement: its answers are fresh but on weaker trust.
+// times, head frozen while a provider reports a higher block, no usable
+// provider); else 200 "ready", or "ready (degraded: ...)" with a line per
+// chain whose head is followed on fewer operators than head_agreement (its
+// answers are fresh but on weaker trust) or whose answers carry
+// X-Rpcmesh-Stale.
 func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
 	var degraded []string
 	for _, c := range g.chains {
@@ -60,6 +63,8 @@ func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
 		}
 		if tr := c.Trust(); tr.Degraded {
 			degraded = append(degraded, fmt.Sprintf("chain %s head on %d of %d operators", c.Name(), tr.Operators, tr.Required))
+		} else if s := c.Stale(); s != "" {
+			degraded = append(degraded, fmt.Sprintf("chain %s answers stale: %s", c.Name(), s))
 		}
 	}
 	w.Header().Set("Content-Type", "text/plain")
@@ -73,12 +78,15 @@ func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
 // Status is the /status document.
 type Status struct {
 	Chains []chain.Status `json:"chains"`
+	// Incidents are the open incidents and the most recent ended ones,
+	// newest first (as on the status page).
+	Incidents []chain.Incident `json:"incidents"`
 }
 
-// Status reports every chain's head and providers.
+// Status reports every chain's head and providers, and the incidents.
 func (g *Gateway) Status() Status {
 	now := time.Now()
-	var st Status
+	st := Status{Incidents: g.set.Incidents()}
 	for _, c := range g.chains {
 		st.Chains = append(st.Chains, c.Status(now))
 	}

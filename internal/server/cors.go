@@ -50,7 +50,7 @@ func (g *Gateway) corsHeaders(h headerSetter, origin string) string {
 	if allowed != "" {
 		h.Set("Access-Control-Allow-Origin", allowed)
 		// So that browser dApps can read how an answer was established.
-		h.Set("Access-Control-Expose-Headers", RequestIDHeader+", "+VerifiedHeader+", "+HeadHeader)
+		h.Set("Access-Control-Expose-Headers", RequestIDHeader+", "+VerifiedHeader+", "+HeadHeader+", "+StaleHeader)
 	}
 	return allowed
 }

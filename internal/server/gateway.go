@@ -21,6 +21,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
 	"github.com/rpcmesh/rpcmesh/internal/notify"
+	"github.com/rpcmesh/rpcmesh/internal/statuspage"
 	"github.com/rpcmesh/rpcmesh/internal/wsfront"
 )
 
@@ -35,6 +36,9 @@ type Gateway struct {
 	ws      *wsfront.Server // WebSocket front door; nil when disabled
 
 	notify *notify.Notifier // webhooks of the set's incident events (notify.*)
+	page   *statuspage.Page // the status page; nil when disabled (statuspage.go)
+
+	scoresCache scoresCache // the open scores' last rendering (scores.go)
 
 	mu       sync.Mutex
 	httpSrv  *fasthttp.Server // the public listener (listener.go)
@@ -65,6 +69,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Gateway, error) {
 	g.chains = g.set.Chains()
 	g.ws = g.newWSFront()
 	g.notify = notify.New(cfg.Notify, notify.Options{Logger: logger})
+	g.page = g.newStatusPage()
 	g.metrics.WatchState(g.chainStates)
 	return g, nil
 }
@@ -108,6 +113,13 @@ func (g *Gateway) Start(ctx context.Context) error {
 		g.set.Run(runCtx)
 	}()
 	g.notify.Start(g.set)
+	if g.page != nil {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.page.Run(runCtx)
+		}()
+	}
 	g.httpLn = ln
 	g.httpSrv = g.newPublicServer()
 	g.serve(ln, g.httpSrv.Serve)
@@ -179,6 +191,9 @@ func (g *Gateway) Close(ctx context.Context) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var errs []error
+	if g.page != nil {
+		g.page.Close() // its live streams hold connections the shutdown would wait for
+	}
 	if g.httpSrv != nil {
 		// Waits for in-flight requests (each bounded by
 		// limits.request_timeout) until ctx ends; WebSocket connections are

@@ -25,11 +25,18 @@ const RequestIDHeader = "X-Request-Id"
 const gzipMinBytes = 1024
 
 // serveFast is the public listener's handler: POST /{chain} and POST /
-// (one chain), WebSocket upgrades on the same paths, CORS preflights.
+// (one chain), WebSocket upgrades on the same paths, CORS preflights, and
+// GETs of the status page (statuspage.go).
 func (g *Gateway) serveFast(ctx *fasthttp.RequestCtx) {
 	defer g.recoverFast(ctx)
+	if g.servePage(ctx) {
+		return
+	}
 	rid := newRequestID()
 	ctx.Response.Header.Set(RequestIDHeader, rid)
+	if g.serveScoresFast(ctx) {
+		return
+	}
 	ch, ok, name := g.chainForPath(ctx.Path())
 	if g.cors(ctx) {
 		return // preflight answered

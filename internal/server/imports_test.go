@@ -16,13 +16,15 @@ func TestFrontDoorImports(t *testing.T) {
 	const mod = "github.com/rpcmesh/rpcmesh/internal/"
 	allowed := map[string]map[string]string{ // package → allowed import → why
 		mod + "server": {
-			mod + "jsonrpc":  "the JSON-RPC envelope",
-			mod + "pipeline": "the call a chain's pipeline answers",
-			mod + "chain":    "a served chain: its pipeline, hub and plain status",
-			mod + "wsfront":  "the WebSocket half of the front door",
-			mod + "config":   "a leaf: the typed config",
-			mod + "metrics":  "a leaf: the gateway's metrics",
-			mod + "notify":   "webhook notifications of incidents",
+			mod + "jsonrpc":    "the JSON-RPC envelope",
+			mod + "pipeline":   "the call a chain's pipeline answers",
+			mod + "chain":      "a served chain: its pipeline, hub and plain status",
+			mod + "wsfront":    "the WebSocket half of the front door",
+			mod + "config":     "a leaf: the typed config",
+			mod + "metrics":    "a leaf: the gateway's metrics",
+			mod + "notify":     "webhook notifications of incidents",
+			mod + "statuspage": "the public status page, reading a chain set as a status.Source",
+			mod + "status":     "a leaf: the plain status model the page, webhooks and tools read",
 		},
 		mod + "chain": nil, // anything below it, but never the front door
 	}

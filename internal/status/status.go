@@ -37,7 +37,9 @@ type Provider struct {
 	Region   string        `json:"region,omitempty"`
 	Tier     string        `json:"tier"`
 	State    ProviderState `json:"state"`
-	// Reason says in plain words why State is not up ("" when up).
+	// Reason says in plain words why State is not up; when up, "" or
+	// that an open incident still names it (it ends once clear for
+	// incidents.close_after).
 	Reason    string  `json:"reason,omitempty"`
 	Head      uint64  `json:"head"`
 	LagBlocks uint64  `json:"lagBlocks"`
@@ -61,6 +63,7 @@ type Provider struct {
 // Answers counts what the gateway answered clients on a chain since it
 // started: the user impact an incident is measured by.
 type Answers struct {
+	// Served counts every answer, the failed and slowed ones included.
 	Served uint64 `json:"served"`
 	// Failed are answers that were errors the client did not cause (no
 	// provider could answer, timeouts, nothing verifiable).
@@ -93,8 +96,8 @@ type Kind string
 
 // The incident kinds.
 const (
-	KindProviderDown     Kind = "provider_down"     // a provider unreachable or failing
-	KindProviderDegraded Kind = "provider_degraded" // erroring, throttled, stalled or slow
+	KindProviderDown     Kind = "provider_down"     // a provider unreachable, failing, hung or on another chain
+	KindProviderDegraded Kind = "provider_degraded" // erroring often, throttled or slow
 	KindProviderLagging  Kind = "provider_lagging"  // behind the agreed head
 	KindProviderForked   Kind = "provider_forked"   // on a minority fork
 	KindCloudOutage      Kind = "cloud_outage"      // the providers of one cloud failing together

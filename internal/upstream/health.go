@@ -60,8 +60,7 @@ func (p *Provider) Run(ctx context.Context) {
 			}
 			if unchecked && p.wrongChain == "" {
 				// Not reachable yet at start: retry soon, backing off to the probe interval.
-				wait = min(startBackoff, probe)
-				startBackoff *= 2
+				wait, startBackoff = startRetry(startBackoff, probe)
 			}
 		case p.wsFresh(now, 10*poll) && tick%5 != 0:
 			// newHeads over WS keeps the head fresh: poll only every fifth tick.
@@ -92,7 +91,17 @@ func (p *Provider) healthCall(ctx context.Context, method, params string, probe 
 	ctx, cancel := context.WithTimeout(ctx, t)
 	defer cancel()
 	start := time.Now()
-	res, err := p.post(ctx, p.seq.Add(1), method, json.RawMessage(params))
+	id := p.seq.Add(1)
+	// Watched for stalls like a routed call, so that a node that hangs
+	// shows as stalled by its health poll, without waiting for client
+	// traffic (but not counted as load in routing's score).
+	p.mu.Lock()
+	p.polls[id] = start
+	p.mu.Unlock()
+	res, err := p.post(ctx, id, method, json.RawMessage(params))
+	p.mu.Lock()
+	delete(p.polls, id)
+	p.mu.Unlock()
 	if ctx.Err() != nil && context.Cause(ctx) == context.Canceled {
 		return nil, err // shutting down
 	}
@@ -203,4 +212,13 @@ func (p *Provider) parseHead(raw json.RawMessage) (head.Block, error) {
 		return head.Block{}, fmt.Errorf("head: %w", err)
 	}
 	return head.Block{Number: h.Number.Uint64(), Hash: strings.ToLower(h.Hash().Hex()), Parent: strings.ToLower(h.ParentHash.Hex())}, nil
+}
+
+// startRetry is the wait before the next chain ID check of a provider not
+// yet reached, and the backoff after it: doubling up to probe, never past
+// it (doubling without a bound overflowed into a negative wait after 35
+// tries, and the health loop then spun on the dead provider).
+func startRetry(backoff, probe time.Duration) (wait, next time.Duration) {
+	wait = min(backoff, probe)
+	return wait, min(2*wait, probe)
 }

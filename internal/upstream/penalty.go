@@ -14,6 +14,9 @@ type integrity struct {
 	penalty float64   // decayed count, as of at
 	at      time.Time // when penalty was last decayed
 	total   map[string]uint64
+	// onChange, when set, is told after every Penalise (outside mu): the
+	// embedded store keeps the record, so a restart does not clear it.
+	onChange func(*Provider)
 }
 
 // decayed returns the penalty as of now.
@@ -46,8 +49,49 @@ func (p *Provider) Penalise(reason string) {
 	}
 	p.integ.total[reason]++
 	level := p.integ.penalty
+	onChange := p.integ.onChange
 	p.mu.Unlock()
 	p.logger.Warn("provider penalised", "reason", reason, "penalty", level)
+	if onChange != nil {
+		onChange(p)
+	}
+}
+
+// PenaltyRecord is a provider's integrity record as the embedded store
+// keeps it: the penalty as of At (it goes on decaying from At after a
+// restart) and the counts by reason.
+type PenaltyRecord struct {
+	Penalty float64           `json:"penalty"`
+	At      time.Time         `json:"at"`
+	Counts  map[string]uint64 `json:"counts,omitempty"`
+}
+
+// PenaltyRecord returns the provider's integrity record.
+func (p *Provider) PenaltyRecord() PenaltyRecord {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := PenaltyRecord{Penalty: p.integ.penalty, At: p.integ.at, Counts: make(map[string]uint64, len(p.integ.total))}
+	for k, v := range p.integ.total {
+		r.Counts[k] = v
+	}
+	return r
+}
+
+// RestorePenalty replaces the provider's integrity record with r (read
+// back from the store at start) and calls onChange after every later
+// Penalise (nil: nobody). Call it before the provider takes traffic.
+func (p *Provider) RestorePenalty(r PenaltyRecord, onChange func(*Provider)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.integ.onChange = onChange
+	if r.Penalty <= 0 && len(r.Counts) == 0 {
+		return
+	}
+	p.integ.penalty, p.integ.at = r.Penalty, r.At
+	p.integ.total = make(map[string]uint64, len(r.Counts))
+	for k, v := range r.Counts {
+		p.integ.total[k] = v
+	}
 }
 
 // Penalties returns how often the provider was penalised, by reason,

@@ -104,6 +104,7 @@ type Provider struct {
 	degraded       bool              // failing or throttled often (see updateDegraded)
 	readmittedAt   time.Time         // last readmission by probe, for the warm-up ramp
 	inflight       map[uint64]time.Time
+	polls          map[uint64]time.Time // health calls in flight, by id
 	integ          integrity
 	requests       uint64
 	failures       uint64
@@ -158,6 +159,7 @@ func New(o Options) *Provider {
 		sem:       make(chan struct{}, conc),
 		poke:      make(chan struct{}, 1),
 		inflight:  make(map[uint64]time.Time),
+		polls:     make(map[uint64]time.Time),
 		reported:  make(map[uint64]string),
 		st:        stats{halfLife: h.EWMAHalfLife.D()},
 		br:        breaker{threshold: h.BreakerFailures, cooldown: h.BreakerCooldown.D()},
@@ -433,10 +435,18 @@ func (p *Provider) warmupLocked(now time.Time) float64 {
 func (p *Provider) Stalled(now time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.stalledLocked(now)
+}
+
+// stalledLocked reports whether a routed call or a health call has been in
+// flight longer than the stall threshold. Called with mu held.
+func (p *Provider) stalledLocked(now time.Time) bool {
 	limit := p.stallAfterLocked()
-	for _, start := range p.inflight {
-		if now.Sub(start) > limit {
-			return true
+	for _, m := range []map[uint64]time.Time{p.inflight, p.polls} {
+		for _, start := range m {
+			if now.Sub(start) > limit {
+				return true
+			}
 		}
 	}
 	return false

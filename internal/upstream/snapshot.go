@@ -89,14 +89,7 @@ func (p *Provider) snapshot(now time.Time, quantiles bool) Snapshot {
 	if !p.headAt.IsZero() {
 		s.HeadAge = now.Sub(p.headAt)
 	}
-	limit := p.stallAfterLocked()
-	stalled := false
-	for _, start := range p.inflight {
-		if now.Sub(start) > limit {
-			stalled = true
-			break
-		}
-	}
+	stalled := p.stalledLocked(now)
 	switch {
 	case p.wrongChain != "":
 		s.State = StateWrongChain

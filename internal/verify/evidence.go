@@ -1,10 +1,12 @@
 package verify
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -19,6 +21,10 @@ const (
 // Evidence records one answer that failed verification: who gave it, to
 // what, what it said, and what failed. It is what the admin endpoint shows.
 type Evidence struct {
+	// ID numbers the record: 1 for the first the gateway ever recorded,
+	// counting on across restarts when the log is kept in the store. The
+	// open scores link each penalty to its records by ID.
+	ID       uint64          `json:"id"`
 	Time     time.Time       `json:"time"`
 	Chain    string          `json:"chain,omitempty"`
 	Provider string          `json:"provider"`
@@ -28,6 +34,18 @@ type Evidence struct {
 	Answer   string          `json:"answer"`  // excerpt of the provider's answer
 	Kind     string          `json:"kind"`    // what failed, as Kind names it: "bad_proof", "value_mismatch", ...
 	Failure  string          `json:"failure"` // the full error
+	// Reason is the penalty reason the record stands behind when it is
+	// not Kind (a head that failed its hash: "head_hash").
+	Reason string `json:"reason,omitempty"`
+}
+
+// PenaltyReason is the penalty reason the record stands behind: Reason,
+// else Kind.
+func (e *Evidence) PenaltyReason() string {
+	if e.Reason != "" {
+		return e.Reason
+	}
+	return e.Kind
 }
 
 // NewEvidence builds a record for an answer that failed with err, keeping
@@ -80,7 +98,10 @@ type EvidenceLog struct {
 	mu    sync.Mutex
 	ring  []Evidence
 	next  int
-	total uint64
+	total uint64 // also the ID of the newest record
+	// onRecord, when set, is told after every Record (outside mu): the
+	// embedded store keeps the log (see Restore).
+	onRecord func()
 }
 
 // NewEvidenceLog returns a log that keeps the last size records (at least 1).
@@ -88,17 +109,76 @@ func NewEvidenceLog(size int) *EvidenceLog {
 	return &EvidenceLog{ring: make([]Evidence, 0, max(size, 1))}
 }
 
-// Record adds e, dropping the oldest record when the ring is full.
-func (l *EvidenceLog) Record(e Evidence) {
+// Size is how many records the log keeps.
+func (l *EvidenceLog) Size() int { return cap(l.ring) }
+
+// Record adds e, numbered next (its ID), dropping the oldest record when
+// the ring is full, and returns the ID.
+func (l *EvidenceLog) Record(e Evidence) uint64 {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.total++
+	e.ID = l.total
+	l.addLocked(e)
+	onRecord := l.onRecord
+	l.mu.Unlock()
+	if onRecord != nil {
+		onRecord()
+	}
+	return e.ID
+}
+
+func (l *EvidenceLog) addLocked(e Evidence) {
 	if len(l.ring) < cap(l.ring) {
 		l.ring = append(l.ring, e)
 		return
 	}
 	l.ring[l.next] = e
 	l.next = (l.next + 1) % len(l.ring)
+}
+
+// Restore refills an empty log with records read back from the store
+// (any order; the newest it keeps), counts on from total, and calls
+// onRecord after every later Record (nil: nobody). Call it before use.
+func (l *EvidenceLog) Restore(records []Evidence, total uint64, onRecord func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.onRecord = onRecord
+	sorted := slices.Clone(records)
+	slices.SortFunc(sorted, func(a, b Evidence) int { return cmp.Compare(a.ID, b.ID) })
+	if n := len(sorted) - cap(l.ring); n > 0 {
+		sorted = sorted[n:]
+	}
+	l.ring, l.next = l.ring[:0], 0
+	for _, e := range sorted {
+		l.addLocked(e)
+		total = max(total, e.ID)
+	}
+	l.total = max(l.total, total)
+}
+
+// Since returns the records kept whose ID is above id, oldest first: what
+// the store has not seen yet.
+func (l *EvidenceLog) Since(id uint64) []Evidence {
+	recent := l.Recent(0)
+	var out []Evidence
+	for i := len(recent) - 1; i >= 0; i-- {
+		if recent[i].ID > id {
+			out = append(out, recent[i])
+		}
+	}
+	return out
+}
+
+// Get returns the record with id, if the log still keeps it.
+func (l *EvidenceLog) Get(id uint64) (Evidence, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range l.ring {
+		if e.ID == id {
+			return e, true
+		}
+	}
+	return Evidence{}, false
 }
 
 // Recent returns up to n records, newest first (all kept when n <= 0).
@@ -143,8 +223,20 @@ func (l *EvidenceLog) WriteJSON(w io.Writer, n int) error {
 }
 
 // ServeHTTP serves the log as JSON, newest first; ?limit=N keeps N records
-// (default 100). Mount it on the admin listener only.
+// (default 100); ?id=N serves that one record (404 when no longer kept).
+// Mount it on the admin listener only.
 func (l *EvidenceLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if v := r.URL.Query().Get("id"); v != "" {
+		id, err := strconv.ParseUint(v, 10, 64)
+		e, ok := l.Get(id)
+		if err != nil || !ok {
+			http.Error(w, "no evidence record "+strconv.Quote(v)+" is kept", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(e)
+		return
+	}
 	n := 100
 	if v, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && v > 0 {
 		n = v

@@ -54,7 +54,7 @@ func (b *Broadcast) Run(ctx context.Context, c *pipeline.Call) {
 	case StatusMethod:
 		c.Answer(b.status(c))
 	default: // eth_getTransactionCount(address, "pending")
-		res, err := txbroadcast.PendingNonce(ctx, b.Watch.Ranked(), c.Params, b.nonceFloor(ctx, c.Params))
+		res, err := txbroadcast.PendingNonce(ctx, b.Watch.Ranked(), c.Params, b.nonceFloor(ctx, c))
 		if err != nil {
 			c.Answer(nil, route.ToRPC(err))
 			return
@@ -77,16 +77,19 @@ func (b *Broadcast) serves(c *pipeline.Call) bool {
 
 // nonceFloor is the least a "pending" count may be: the sender's "latest"
 // count through the rest of the pipeline (proven there when verification
-// is on), and the next nonce of its transactions the watch holds.
-func (b *Broadcast) nonceFloor(ctx context.Context, params json.RawMessage) uint64 {
+// is on), and the next nonce of its transactions the watch holds. The
+// count is asked on c's client's behalf (the privacy policy's key).
+func (b *Broadcast) nonceFloor(ctx context.Context, c *pipeline.Call) uint64 {
 	var args []json.RawMessage
 	var addr common.Address
-	if json.Unmarshal(params, &args) != nil || len(args) != 2 || json.Unmarshal(args[0], &addr) != nil {
+	if json.Unmarshal(c.Params, &args) != nil || len(args) != 2 || json.Unmarshal(args[0], &addr) != nil {
 		return 0
 	}
 	floor := b.Watch.NextNonce(addr)
 	latest, _ := json.Marshal([]any{addr, "latest"})
-	res, err := pipeline.Do(ctx, b.Next, pipeline.NewCall("eth_getTransactionCount", latest))
+	sub := pipeline.NewCall("eth_getTransactionCount", latest)
+	sub.Client = c.Client
+	res, err := pipeline.Do(ctx, b.Next, sub)
 	var n hexutil.Uint64
 	if err == nil && json.Unmarshal(res, &n) == nil {
 		floor = max(floor, uint64(n))

@@ -40,7 +40,7 @@ func (f *Forward) Handle(ctx context.Context, wave []*pipeline.Call) {
 
 // request is what routing needs of c.
 func request(c *pipeline.Call) route.Request {
-	return route.Request{Method: c.Method, Params: c.Params, Info: c.Info, Block: c.Block, HasBlock: c.HasBlock}
+	return route.Request{Method: c.Method, Params: c.Params, Info: c.Info, Block: c.Block, HasBlock: c.HasBlock, Client: c.Client}
 }
 
 // answer records on c who served it and how, and its answer.

@@ -26,6 +26,9 @@ type Request struct {
 	// Unchecked marks a call whose answer the stage passes on unverified
 	// (trusted): never sent to a provider on probation.
 	Unchecked bool
+	// Client is who asked (pipeline.Call.Client), for the privacy
+	// policy: a proof of an address goes where the address is kept.
+	Client string
 }
 
 // Answer is one provider's answer.
@@ -84,7 +87,7 @@ func (a Routed) request(req Request) *route.Request {
 // routeRequest is req as routing takes it.
 func routeRequest(req Request) route.Request {
 	return route.Request{Method: req.Method, Params: req.Params, Info: ethmethod.Lookup(req.Method), Block: req.Block, HasBlock: req.HasBlock,
-		Verified: !req.Unchecked}
+		Verified: !req.Unchecked, Client: req.Client}
 }
 
 func (a Routed) call(ctx context.Context, p *upstream.Provider, req *route.Request) Answer {

@@ -60,7 +60,7 @@ func (v *Verifier) attemptsFrom(ctx context.Context, c *pipeline.Call, first Req
 		answered++
 		lastRaw := a.Value
 		call := func(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
-			ans := v.o.Asker.AskProvider(ctx, a.Provider, Request{Method: method, Params: params, Block: first.Block, HasBlock: first.HasBlock})
+			ans := v.o.Asker.AskProvider(ctx, a.Provider, Request{Method: method, Params: params, Block: first.Block, HasBlock: first.HasBlock, Client: first.Client})
 			lastRaw = ans.Value
 			return ans.Value, ans.Err
 		}
@@ -77,7 +77,8 @@ func (v *Verifier) attemptsFrom(ctx context.Context, c *pipeline.Call, first Req
 			return nil, err
 		case errors.As(err, &pd):
 			ab.null(a) // in no block: ask another operator, as for a null
-			if pool == nil && !a.Probation { // unproven: never on a probation provider's word
+			// Unproven: never on a probation provider's word.
+			if pool == nil && !a.Probation {
 				pool = pd
 			}
 		case ctx.Err() != nil:

@@ -41,7 +41,7 @@ func (v *Verifier) logs(ctx context.Context, c *pipeline.Call) (json.RawMessage,
 	if to-from >= uint64(v.o.MaxLogBlocks) {
 		return nil, &fallback{why: fmt.Sprintf("log range of %d blocks is beyond the %d verified per request", to-from+1, v.o.MaxLogBlocks)}
 	}
-	first := Request{Method: c.Method, Params: c.Params, Block: to, HasBlock: true}
+	first := Request{Method: c.Method, Params: c.Params, Block: to, HasBlock: true, Client: c.Client}
 	var used []string // the operators of the receipts the logs came from
 	res, err := v.attempts(ctx, c, first, func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
 		var ops []string

@@ -36,7 +36,7 @@ func (v *Verifier) quorum(ctx context.Context, c *pipeline.Call, why string) (js
 		res, err := v.feeMedian(ctx, c, why)
 		return res, pipeline.ClassQuorum, err
 	}
-	req := Request{Method: c.Method, Params: c.Params, Block: c.Block, HasBlock: c.HasBlock}
+	req := Request{Method: c.Method, Params: c.Params, Block: c.Block, HasBlock: c.HasBlock, Client: c.Client}
 	skip := Skip{Providers: map[string]bool{}, Operators: map[string]bool{}}
 	var answers []Answer
 	need := v.o.Quorum
@@ -107,7 +107,7 @@ func (s Skip) add(got []Answer) []Answer {
 
 // trustOne answers c with one provider's word, labelled trusted with note.
 func (v *Verifier) trustOne(ctx context.Context, c *pipeline.Call, note string) (json.RawMessage, error) {
-	a := v.o.Asker.Ask(ctx, Request{Method: c.Method, Params: c.Params, Block: c.Block, HasBlock: c.HasBlock, Unchecked: true}, nil)
+	a := v.o.Asker.Ask(ctx, Request{Method: c.Method, Params: c.Params, Block: c.Block, HasBlock: c.HasBlock, Unchecked: true, Client: c.Client}, nil)
 	if a.Err != nil && !isNodeAnswer(a.Err) {
 		return nil, a.Err
 	}
@@ -125,7 +125,7 @@ func (v *Verifier) trustOne(ctx context.Context, c *pipeline.Call, note string) 
 // two answers, to its own (fewer than three operators cannot outvote a
 // liar; the report says so).
 func (v *Verifier) feeMedian(ctx context.Context, c *pipeline.Call, why string) (json.RawMessage, error) {
-	req := Request{Method: c.Method, Params: c.Params, Block: c.Block, HasBlock: c.HasBlock}
+	req := Request{Method: c.Method, Params: c.Params, Block: c.Block, HasBlock: c.HasBlock, Client: c.Client}
 	skip := Skip{Providers: map[string]bool{}, Operators: map[string]bool{}}
 	want := max(v.o.FeeQuorum, v.o.Agree)
 	var answers []Answer

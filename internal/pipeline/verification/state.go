@@ -111,7 +111,7 @@ func (v *Verifier) stateRead(ctx context.Context, c *pipeline.Call, header heade
 			return nil, res, err
 		}
 	}
-	first := Request{Method: "eth_getProof", Params: verify.ProofParams(sc.address, sc.slots, hash), Block: h.Number.Uint64(), HasBlock: true}
+	first := Request{Method: "eth_getProof", Params: verify.ProofParams(sc.address, sc.slots, hash), Block: h.Number.Uint64(), HasBlock: true, Client: c.Client}
 	return &stateRead{first: first, check: func(ctx context.Context, a Answer, call verify.Caller) (json.RawMessage, error) {
 		res, err := verify.DecodeAccountResult(a.Value)
 		if err != nil {

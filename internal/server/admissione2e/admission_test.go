@@ -108,16 +108,16 @@ func TestLiarDemotedOnFirstLie(t *testing.T) {
 	status, body := g.adminDo(t, http.MethodGet, "/verify/evidence?limit=1000", "", "")
 	var ev struct {
 		Evidence []struct {
+			ID       uint64 `json:"id"`
 			Provider string `json:"provider"`
 		} `json:"evidence"`
-		Total uint64 `json:"total"`
 	}
 	if status != http.StatusOK || json.Unmarshal([]byte(body), &ev) != nil {
 		t.Fatalf("GET /verify/evidence: %d %s", status, body)
 	}
-	for i, e := range ev.Evidence { // newest first: record i is number total-i
+	for _, e := range ev.Evidence { // newest first: the last of node4's is its first
 		if e.Provider == "node4" {
-			first = ev.Total - uint64(i)
+			first = e.ID
 		}
 	}
 	found := false
@@ -129,8 +129,8 @@ func TestLiarDemotedOnFirstLie(t *testing.T) {
 		if tr.From != config.StageProbation || !strings.Contains(tr.Reason, "proven lie") || len(tr.Evidence) == 0 {
 			t.Fatalf("transition %+v: want probation to candidate for a proven lie, with evidence", tr)
 		}
-		if tr.Evidence[0].Seq != first || tr.Evidence[0].Evidence.Provider != "node4" {
-			t.Errorf("transition links evidence #%d (%+v), want node4's first record, #%d", tr.Evidence[0].Seq, tr.Evidence[0].Evidence, first)
+		if tr.Evidence[0].ID != first || tr.Evidence[0].Provider != "node4" {
+			t.Errorf("transition links evidence #%d (%+v), want node4's first record, #%d", tr.Evidence[0].ID, tr.Evidence[0], first)
 		}
 	}
 	if !found {

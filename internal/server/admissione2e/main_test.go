@@ -263,11 +263,9 @@ type providersDoc struct {
 			From, To string
 			Reason   string `json:"reason"`
 			Evidence []struct {
-				Seq      uint64 `json:"seq"`
-				Evidence struct {
-					Provider string `json:"provider"`
-					Method   string `json:"method"`
-				} `json:"evidence"`
+				ID       uint64 `json:"id"`
+				Provider string `json:"provider"`
+				Method   string `json:"method"`
 			} `json:"evidence"`
 		} `json:"transitions"`
 	} `json:"chains"`

@@ -1,0 +1,277 @@
+// Package incidente2e tests incident detection against the devnet's real
+// faults: one devnet and one gateway for the package, each fault staged,
+// its incident awaited (and timed), cleared and its end awaited.
+package incidente2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
+	"github.com/rpcmesh/rpcmesh/internal/server"
+	"github.com/rpcmesh/rpcmesh/internal/status"
+)
+
+var (
+	dn  *devnet.Devnet
+	gw  *server.Gateway
+	url string
+)
+
+// blockTime is the devnet's (devnetgw.RunSuiteWith).
+const blockTime = 500 * time.Millisecond
+
+// labels put node2 and node4 in one region on two clouds (a region
+// outage), node1 and node2 on one cloud (a cloud outage), node2 and node3
+// in one tier (capacity).
+var labels = []devnet.Labels{
+	{Operator: "rpcmesh", Cloud: "aws", Region: "us-east-1", Tier: "own"},
+	{Operator: "blocklabs", Cloud: "aws", Region: "eu-west-1", Tier: "partner"},
+	{Operator: "nodeworks", Cloud: "gcp", Region: "europe-west3", Tier: "partner"},
+	{Operator: "homestakers", Cloud: "home", Region: "eu-west-1", Tier: "community"},
+	{Operator: "openrpc", Cloud: "hetzner", Region: "fsn1", Tier: "public"},
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "incidente2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer os.RemoveAll(dir)
+	code := devnetgw.RunSuiteWith("incident e2e", testing.Short(), devnet.Options{Labels: labels},
+		func(ctx context.Context, d *devnet.Devnet) (*server.Gateway, error) {
+			cfg := devnetgw.Config(d.Info(), "127.0.0.1:0", "")
+			// Penalties fade fast, so that a caught provider is clean again
+			// for the next test; shares are over a short window, so that
+			// concentration shows within the test.
+			cfg.Health.PenaltyHalfLife = config.Duration(3 * time.Second)
+			cfg.Routing.ShareWindow = config.Duration(3 * time.Second)
+			cfg.Store = filepath.Join(dir, "rpcmesh.db")
+			cfg.Broadcast.WatchInterval = config.Duration(250 * time.Millisecond)
+			cfg.Complete()
+			return devnetgw.Start(ctx, cfg, devnetgw.SuiteLogger())
+		},
+		func(d *devnet.Devnet, g *server.Gateway) int {
+			dn, gw, url = d, g, "http://"+g.HTTPAddr()+"/devnet"
+			ctx, stop := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				traffic(ctx)
+			}()
+			code := m.Run()
+			stop()
+			wg.Wait()
+			return code
+		})
+	os.Exit(code)
+}
+
+var client = &http.Client{Timeout: 10 * time.Second}
+
+// answer is one call's result and the gateway's headers.
+type answer struct {
+	result json.RawMessage
+	err    json.RawMessage
+	header http.Header
+}
+
+// call sends one JSON-RPC call through the gateway.
+func call(ctx context.Context, method, params string) (answer, error) {
+	return callAt(ctx, url, method, params)
+}
+
+// callAt sends one JSON-RPC call to url.
+func callAt(ctx context.Context, url, method, params string) (answer, error) {
+	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":%q,"params":%s}`, method, params)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return answer{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return answer{}, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var r struct {
+		Result json.RawMessage `json:"result"`
+		Error  json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return answer{}, fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
+	}
+	return answer{result: r.Result, err: r.Error, header: resp.Header}, nil
+}
+
+// traffic reads balances of random accounts until ctx ends: routed
+// attempts for the shares, answers for the counters.
+func traffic(ctx context.Context) {
+	for ctx.Err() == nil {
+		var addr [20]byte
+		_, _ = rand.Read(addr[:])
+		_, _ = call(ctx, "eth_getBalance", `["0x`+hex.EncodeToString(addr[:])+`","latest"]`)
+		select {
+		case <-ctx.Done():
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// admin fetches an admin path of the gateway.
+func admin(path string) (int, string) { return adminOf(gw.AdminHandler(), path) }
+
+// adminOf fetches path from an admin handler.
+func adminOf(h http.Handler, path string) (int, string) {
+	req, _ := http.NewRequest(http.MethodGet, path, nil)
+	rec := &recorder{header: http.Header{}}
+	h.ServeHTTP(rec, req)
+	return rec.code, rec.body.String()
+}
+
+// recorder is a minimal http.ResponseWriter.
+type recorder struct {
+	header http.Header
+	code   int
+	body   strings.Builder
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return r.body.Write(b)
+}
+func (r *recorder) WriteHeader(code int) { r.code = code }
+
+// waitFor polls cond every 25ms until it holds or ctx ends.
+func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			st, _ := json.MarshalIndent(gw.Status(), "", " ")
+			t.Fatalf("waiting for %s: %v\n%s", what, ctx.Err(), st)
+		case <-tick.C:
+		}
+	}
+}
+
+// calm waits until the block time is measured, every provider is up, no
+// incident is open and answers are fresh: the start of every test.
+func calm(ctx context.Context, t *testing.T) {
+	t.Helper()
+	waitFor(ctx, t, "a measured block time, every provider up and no incident open", func() bool {
+		st := gw.Status()
+		if st.Chains[0].BlockTimeMs == 0 {
+			return false
+		}
+		for _, p := range st.Chains[0].Providers {
+			if p.Health != status.StateUp {
+				return false
+			}
+		}
+		return st.Chains[0].Stale == "" && !slices.ContainsFunc(st.Incidents, func(i status.Incident) bool { return i.Open() })
+	})
+}
+
+// stage stages kind with params on each target and returns a func that
+// clears them (also run at cleanup).
+func stage(t *testing.T, kind devnet.FaultKind, params string, targets ...string) func() {
+	t.Helper()
+	var ids []string
+	for _, target := range targets {
+		f, err := dn.SetFault(context.Background(), devnet.FaultSpec{Target: target, Kind: kind, Params: json.RawMessage(params)})
+		if err != nil {
+			t.Fatalf("stage %s on %s: %v", kind, target, err)
+		}
+		ids = append(ids, f.ID)
+	}
+	clear := func() {
+		for _, id := range ids {
+			_ = dn.ClearFault(id)
+		}
+		ids = nil
+	}
+	t.Cleanup(clear)
+	return clear
+}
+
+// waitIncident waits for an incident of kind that started after since and
+// names every provider of names; it returns it and how long it took.
+func waitIncident(ctx context.Context, t *testing.T, kind status.Kind, since time.Time, names ...string) (status.Incident, time.Duration) {
+	t.Helper()
+	var found status.Incident
+	waitFor(ctx, t, fmt.Sprintf("a %s incident naming %v", kind, names), func() bool {
+		for _, inc := range gw.Status().Incidents {
+			if inc.Kind == kind && inc.Open() && !inc.Start.Before(since.Add(-blockTime)) && containsAll(inc.Providers, names) {
+				found = inc
+				return true
+			}
+		}
+		return false
+	})
+	return found, time.Since(since)
+}
+
+// waitEnded waits until the incident id ended; it returns it and how long
+// after from it ended.
+func waitEnded(ctx context.Context, t *testing.T, id string, from time.Time) (status.Incident, time.Duration) {
+	t.Helper()
+	var found status.Incident
+	waitFor(ctx, t, "the end of "+id, func() bool {
+		for _, inc := range gw.Status().Incidents {
+			if inc.ID == id && !inc.Open() {
+				found = inc
+				return true
+			}
+		}
+		return false
+	})
+	return found, time.Since(from)
+}
+
+func containsAll(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// waitHealth waits until the gateway's /status shows provider in state
+// want, and the status page's snapshot the same.
+func waitHealth(ctx context.Context, t *testing.T, provider string, want status.ProviderState) {
+	t.Helper()
+	waitFor(ctx, t, provider+" "+string(want), func() bool {
+		for _, p := range gw.Status().Chains[0].Providers {
+			if p.Name == provider {
+				return p.Health == want
+			}
+		}
+		return false
+	})
+}

@@ -1,0 +1,58 @@
+package incidente2e
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"encoding/json"
+	"math/big"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/params"
+)
+
+// signTx signs a 1-wei transfer from key with nonce.
+func signTx(t *testing.T, key *ecdsa.PrivateKey, nonce uint64) *types.Transaction {
+	t.Helper()
+	id := new(big.Int).SetUint64(dn.Info().ChainID)
+	to := common.HexToAddress("0x000000000000000000000000000000000000c0de")
+	tx, err := types.SignNewTx(key, types.LatestSignerForChainID(id), &types.DynamicFeeTx{
+		ChainID: id, Nonce: nonce, GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(100 * params.GWei),
+		Gas: 21000, To: &to, Value: big.NewInt(1),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+// pendingNonce asks the gateway for the account's "pending" nonce.
+func pendingNonce(ctx context.Context, t *testing.T, key *ecdsa.PrivateKey) uint64 {
+	t.Helper()
+	a, err := call(ctx, "eth_getTransactionCount", `["`+crypto.PubkeyToAddress(key.PublicKey).Hex()+`","pending"]`)
+	var n hexutil.Uint64
+	if err == nil && a.err == nil {
+		err = json.Unmarshal(a.result, &n)
+	}
+	if err != nil || a.err != nil {
+		t.Fatalf("nonce: %v %s", err, a.err)
+	}
+	return uint64(n)
+}
+
+// send sends tx through the gateway and checks the answer is its hash.
+func send(ctx context.Context, t *testing.T, tx *types.Transaction) {
+	t.Helper()
+	raw, _ := tx.MarshalBinary()
+	a, err := call(ctx, "eth_sendRawTransaction", `["`+hexutil.Encode(raw)+`"]`)
+	var h common.Hash
+	if err == nil && a.err == nil {
+		err = json.Unmarshal(a.result, &h)
+	}
+	if err != nil || a.err != nil || h != tx.Hash() {
+		t.Fatalf("send: %v %s, hash %s want %s", err, a.err, h, tx.Hash())
+	}
+}
