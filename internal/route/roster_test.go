@@ -130,3 +130,47 @@ func TestRosterChangesUnderTraffic(t *testing.T) {
 		t.Errorf("%d providers left, want the 2 started with", got)
 	}
 }
+
+// TestPrivacyRuntimeOperator: under the privacy policy, an operator added
+// at run time joins the spread: a client's new address goes to it when the
+// operators of the start are over their share, is kept with it, and the
+// addresses kept before stay where they were.
+func TestPrivacyRuntimeOperator(t *testing.T) {
+	routing := privacyRouting(0.34, 4096, 16)
+	routing.ExplorationShare = 0
+	n := startNet(t, routing, operators(2)...)
+	waitFor(t, "n0 and n1 settled", func() bool { return n.settled("n0", "n1") })
+	first := map[string]string{} // address → operator
+	for i := range 10 {
+		first[testAddress(i)] = n.ask(t, "c", testAddress(i))
+	}
+
+	node := fakenode.Start("n2", n.chain)
+	defer node.Close()
+	p := upstream.New(upstream.Options{Chain: "test", ChainID: 1337, Health: testHealth(),
+		Provider: config.Provider{Name: "n2", HTTP: node.URL(), Weight: 1, Labels: config.Labels{Operator: "op2", Cloud: "c2", Tier: "own"}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	n.router.Add(p, Admitted)
+	waitFor(t, "n2 usable", func() bool { s := p.RouteSnapshot(time.Now()); return s.Usable() })
+
+	// op0 and op1 hold 5 of the client's 10 addresses each: over 0.34 of 11.
+	if op := n.ask(t, "c", testAddress(10)); op != "op2" {
+		t.Fatalf("a new address went to %s, want op2, the only operator under its share", op)
+	}
+	if _, addrs := n.router.PrivacyMemory(); addrs != 11 {
+		t.Errorf("the policy keeps %d addresses, want 11 (the new operator's one kept)", addrs)
+	}
+	for range 3 {
+		if op := n.ask(t, "c", testAddress(10)); op != "op2" {
+			t.Errorf("the address kept with op2 went to %s", op)
+		}
+	}
+	for addr, op := range first {
+		if got := n.ask(t, "c", addr); got != op {
+			t.Errorf("%s went to %s, kept with %s", addr, got, op)
+		}
+	}
+}
