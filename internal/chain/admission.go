@@ -318,6 +318,13 @@ func (c *Chain) SetStage(name, stage, reason string) (ProviderEntry, error) {
 // flight to finish, then stops its health loop, which closes it.
 func (c *Chain) RemoveProvider(ctx context.Context, name string) error {
 	a := c.admission
+	if k := c.audit.keeper.Load(); k != nil {
+		// Its penalty is written while it is still listed: if it is added
+		// again, it takes it back (AddProvider).
+		if err := k.Flush(); err != nil {
+			a.logger.Error("admission: the store write before a removal failed", "provider", name, "err", err)
+		}
+	}
 	a.mu.Lock()
 	if ad := c.admitted(); len(ad) == 1 && ad[0].Name() == name {
 		a.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -151,5 +152,76 @@ func TestStagesSurviveRestart(t *testing.T) {
 	trs := c.Transitions(0)
 	if len(trs) != 2 || trs[0].To != "candidate" || len(trs[0].Evidence) != 1 || trs[0].Evidence[0].Method != "eth_getProof" {
 		t.Errorf("transitions after the restart %+v, want the demotion with its evidence, then joining", trs)
+	}
+}
+
+// TestRunTimeProviderEverywhere: a provider added at run time is in the
+// status, the public status, the open scores, the incident detector's
+// observation while it serves (not as a candidate) and usage metering
+// (with its own operator label); removed and added again, it takes back
+// the penalty the store keeps.
+func TestRunTimeProviderEverywhere(t *testing.T) {
+	dir := t.TempDir()
+	s, fc, _ := testSet(t, 2, func(cfg *config.Config) {
+		cfg.Store = filepath.Join(dir, "gw.db")
+		cfg.Usage.Enabled = true
+		cfg.Usage.KeyFile = filepath.Join(dir, "usage.key")
+	})
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	run(t, s)
+	c := s.Chains()[0]
+	testwait.For(t, 5*time.Second, "ready", func() bool { ok, _ := c.Ready(); return ok })
+	node := fakenode.Start("x", fc)
+	defer node.Close()
+	pc := config.DefaultProvider()
+	pc.Name, pc.HTTP, pc.Stage = "x", node.URL(), config.StageProbation
+	pc.Labels = config.Labels{Operator: "op-x", Tier: "community"}
+	if _, err := c.AddProvider(pc); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	has := func(names []string) bool { return slices.Contains(names, "x") }
+	var public, status, scores, observed []string
+	for _, p := range c.Public(now).Providers {
+		public = append(public, p.Name)
+		if p.Name == "x" && p.Operator != "op-x" {
+			t.Errorf("public status: x's operator %q", p.Operator)
+		}
+	}
+	for _, p := range c.Status(now).Providers {
+		status = append(status, p.Name)
+	}
+	for _, p := range c.Scores(now).Providers {
+		scores = append(scores, p.Name)
+	}
+	for _, p := range c.observe(now).Providers {
+		observed = append(observed, p.Name)
+	}
+	if !has(public) || !has(status) || !has(scores) || !has(observed) {
+		t.Errorf("x missing: public %v, status %v, scores %v, incidents %v", public, status, scores, observed)
+	}
+	if op := c.operatorOf("x"); op != "op-x" {
+		t.Errorf("metering's operator of x: %q, want op-x", op)
+	}
+	if _, err := c.SetStage("x", config.StageCandidate, "test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range c.observe(time.Now()).Providers {
+		if p.Name == "x" {
+			t.Error("a candidate is observed for incidents: it serves nothing")
+		}
+	}
+
+	c.router.Provider("x").Penalise("audit")
+	if err := c.RemoveProvider(context.Background(), "x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddProvider(pc); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.router.Provider("x").Penalties(); len(got) != 1 || got[0].Count != 1 {
+		t.Errorf("x added again has penalties %+v, want its audit penalty back", got)
 	}
 }
