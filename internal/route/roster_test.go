@@ -174,3 +174,38 @@ func TestPrivacyRuntimeOperator(t *testing.T) {
 		}
 	}
 }
+
+// TestProbationUnderPrivacy: with the privacy policy on, a verified call
+// naming an address goes where the policy keeps it: a provider on
+// probation in a worse tier is not tried on it ahead of its tier, while a
+// verified call of the gateway's own (no client) still may be.
+func TestProbationUnderPrivacy(t *testing.T) {
+	routing := privacyRouting(0.5, 4096, 16)
+	routing.ExplorationShare = 0
+	n := startNet(t, routing,
+		nodeSpec{name: "a", operator: "a", tier: "own"}, nodeSpec{name: "b", operator: "b", tier: "own"},
+		nodeSpec{name: "new", operator: "new", tier: "public"})
+	n.router.probationCap = 0.5 // tried on verified calls often, were it not for privacy
+	n.router.SetStage("new", Probation)
+	waitFor(t, "settled", func() bool { return n.settled("a", "b", "new") })
+	n.nodes["new"].ResetCalls()
+	ctx := context.Background()
+	for i := range 100 {
+		req := balance("c", testAddress(i%10))
+		req.Verified = true
+		if _, err := n.router.Do(ctx, req); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if got := n.nodes["new"].Calls("eth_getBalance"); got != 0 {
+		t.Errorf("the provider on probation served %d of a client's calls the privacy policy routes, want none", got)
+	}
+	for range 100 {
+		if _, err := n.router.Do(ctx, stagedBalance(true)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n.nodes["new"].Calls("eth_getBalance") == 0 {
+		t.Error("the provider on probation served none of the gateway's own verified calls")
+	}
+}
