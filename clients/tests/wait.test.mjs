@@ -55,8 +55,14 @@ async function ethersSendAndWait(provider, keyIndex) {
   }
 }
 
+// ethers shares identical requests made within cacheTimeout (250 ms): when a
+// round's transaction is mined and waited for faster than that, the next
+// round's "pending" nonce would come from ethers' cache, not the endpoint.
+// The cache is off here so that the endpoint's own nonce is what is tested.
+const NO_CACHE = { cacheTimeout: -1 };
+
 check('ethers tx.wait() over HTTP returns the receipt', async () => {
-  const p = httpProvider(target.http);
+  const p = httpProvider(target.http, NO_CACHE);
   providers.push(p);
   await ethersSendAndWait(p, KEY.wait);
 });
@@ -66,7 +72,7 @@ check('ethers tx.wait() over WebSocket returns the receipt', async (t) => {
     t.skip('no WebSocket endpoint (RPC_WS_URL)');
     return;
   }
-  const p = new ethers.WebSocketProvider(target.ws);
+  const p = new ethers.WebSocketProvider(target.ws, undefined, NO_CACHE);
   providers.push(p);
   await ethersSendAndWait(p, KEY.waitWs);
 });
