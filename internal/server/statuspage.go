@@ -11,7 +11,8 @@ import (
 // at / and /status, with /status.json, /status/history.json,
 // /status/events and /status/assets/ beside it, unless
 // status_page.enabled is false. It reads the served chains as a
-// status.Source (chain.Set): no provider URLs.
+// status.Source (chain.Set): no provider URLs. Its scores section reads
+// /scores.json (scores.go) from the same listener.
 
 // newStatusPage builds the status page from status_page.*, nil when it is
 // turned off.
@@ -26,6 +27,7 @@ func (g *Gateway) newStatusPage() *statuspage.Page {
 		MaxStreams:     sp.MaxStreams,
 		WriteTimeout:   g.cfg.Server.WriteTimeout.D(),
 		Logger:         g.logger,
+		ScoresPath:     ScoresPath, // served beside the page (scores.go)
 	})
 }
 

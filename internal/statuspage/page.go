@@ -8,9 +8,11 @@
 package statuspage
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
+	"html"
 	"log/slog"
 	"net"
 	"sync"
@@ -38,6 +40,10 @@ type Options struct {
 	WriteTimeout time.Duration
 	// Logger gets the page's few messages (nil: none).
 	Logger *slog.Logger
+	// ScoresPath is where the page's script fetches the open scores, on the
+	// page's own origin (the gateway's /scores.json); empty: the page has
+	// no scores section.
+	ScoresPath string
 }
 
 func (o Options) withDefaults() Options {
@@ -67,6 +73,7 @@ func (o Options) withDefaults() Options {
 type Page struct {
 	src     status.Source
 	opts    Options
+	index   []byte // index.html, told where the scores are
 	history *history
 	hub     hub
 	streams chan struct{} // one slot per open live stream
@@ -84,6 +91,7 @@ func New(src status.Source, opts Options) *Page {
 	return &Page{
 		src:     src,
 		opts:    opts,
+		index:   indexHTML(opts.ScoresPath),
 		history: newHistory(opts.Samples, opts.SampleInterval),
 		hub:     hub{subs: map[chan []byte]struct{}{}},
 		streams: make(chan struct{}, opts.MaxStreams),
@@ -135,6 +143,21 @@ func (p *Page) Close() {
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
+}
+
+// scoresAttr is the attribute of index.html that tells scores.js where the
+// open scores are.
+const scoresAttr = `data-scores=""`
+
+// indexHTML is index.html with scoresPath in its scores section (empty:
+// the section stays hidden and nothing is fetched).
+func indexHTML(scoresPath string) []byte {
+	b, err := web.ReadFile("web/index.html")
+	if err != nil { // embedded: cannot happen
+		panic("statuspage: web/index.html is not embedded: " + err.Error())
+	}
+	attr := `data-scores="` + html.EscapeString(scoresPath) + `"`
+	return bytes.Replace(b, []byte(scoresAttr), []byte(attr), 1)
 }
 
 // snapshotJSON is src's snapshot now, as /status.json serves it.

@@ -54,7 +54,8 @@ func (p *Page) Serve(ctx *fasthttp.RequestCtx) {
 	}
 	switch s := string(ctx.Path()); {
 	case s == PathRoot || s == PathPage || s == PathPage+"/":
-		p.asset(ctx, "index.html")
+		h.SetContentType(contentTypes[".html"])
+		ctx.SetBody(p.index)
 	case s == PathJSON:
 		h.SetContentType("application/json")
 		ctx.SetBody(p.snapshotJSON())
