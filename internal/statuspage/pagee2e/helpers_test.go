@@ -91,6 +91,12 @@ func watchEvents(t *testing.T) *eventLog {
 	t.Cleanup(func() {
 		cancel()
 		<-done
+		if t.Failed() {
+			for _, te := range l.seen {
+				i := &te.ev.Incident
+				t.Logf("%s %s %s %s %v: %s", te.at.Format("15:04:05.000"), te.ev.Type, i.ID, i.Kind, i.Providers, i.Message)
+			}
+		}
 	})
 	return l
 }
