@@ -210,7 +210,10 @@ func concentration(o *Observation) []condition {
 					c.providers = append(c.providers, p)
 				}
 			}
-			if slices.ContainsFunc(o.Providers, func(p Provider) bool { return of(p) != n && failing(p.State) && p.TierRank <= serving }) {
+			// An operator (cloud) whose providers are all failing carries
+			// nothing now: its share is the window's memory of before.
+			serves := slices.ContainsFunc(c.providers, func(p Provider) bool { return !failing(p.State) })
+			if serves && slices.ContainsFunc(o.Providers, func(p Provider) bool { return of(p) != n && failing(p.State) && p.TierRank <= serving }) {
 				out = append(out, c)
 			}
 		}

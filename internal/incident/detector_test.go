@@ -3,6 +3,7 @@ package incident
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -235,6 +236,21 @@ func TestNoConcentrationWhenTheBestTierTakesAll(t *testing.T) {
 		if c.kind == status.KindConcentration {
 			t.Errorf("concentration by design reported: %+v", c)
 		}
+	}
+}
+
+// TestNoConcentrationOnTheFailing: when the operator that carried the
+// traffic fails (with another of its cloud: a cloud outage), the routing
+// window still holds its share for a while; that is no concentration.
+func TestNoConcentrationOnTheFailing(t *testing.T) {
+	o := with(devnet(), status.StateDown, "node1", "node2")
+	o.WindowAttempts, o.OperatorShare, o.CloudShare = 100, map[string]float64{"rpcmesh": 0.82, "nodeworks": 0.18}, map[string]float64{"aws": 0.82, "gcp": 0.18}
+	var got []status.Kind
+	for _, c := range conditions(&o, 2) {
+		got = append(got, c.kind)
+	}
+	if !slices.Equal(got, []status.Kind{status.KindCloudOutage}) {
+		t.Errorf("got %v, want the cloud outage alone", got)
 	}
 }
 

@@ -28,6 +28,13 @@ func (p *Provider) followNewHeads(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		// The feed ended: the heads it brought keep nothing fresh now, so
+		// the health loop polls at its full pace again, from now on (a
+		// node that went down is found by its polls at once).
+		p.mu.Lock()
+		p.wsHeadAt = time.Time{}
+		p.mu.Unlock()
+		p.Poke()
 		if time.Since(start) > time.Minute {
 			backoff = time.Second // it worked for a while: retry soon
 		}

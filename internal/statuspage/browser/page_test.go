@@ -17,9 +17,10 @@ import (
 
 var chromium *browser.Browser
 
-// screenshot, when set, is where TestScreenshot writes the page's picture
-// (docs/status-page.png): go test ./internal/statuspage/browser -run
-// TestScreenshot -screenshot $PWD/docs/status-page.png
+// screenshot, when set, is where TestScreenshot writes a picture of the
+// page over the made-up source, to look at the page without a devnet
+// (docs/status-page.png is a real gateway's: internal/statuspage/pagee2e):
+// go test ./internal/statuspage/browser -run TestScreenshot -screenshot /tmp/page.png
 var screenshot = flag.String("screenshot", "", "write a screenshot of the status page to this PNG file")
 
 func TestMain(m *testing.M) {
