@@ -5,7 +5,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,12 +15,6 @@ import (
 )
 
 var chromium *browser.Browser
-
-// screenshot, when set, is where TestScreenshot writes a picture of the
-// page over the made-up source, to look at the page without a devnet
-// (docs/status-page.png is a real gateway's: internal/statuspage/pagee2e):
-// go test ./internal/statuspage/browser -run TestScreenshot -screenshot /tmp/page.png
-var screenshot = flag.String("screenshot", "", "write a screenshot of the status page to this PNG file")
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -140,39 +133,4 @@ func TestIncidentLive(t *testing.T) {
 	src.Publish(status.Event{Type: status.EventClosed, Incident: inc})
 	tab.Wait(t, 3*time.Second, "the incident's end", sel+`?.dataset.state === "ended"`)
 	tab.Wait(t, 3*time.Second, "the summary back to operational", `document.getElementById("summary").dataset.level === "ok"`)
-}
-
-// TestScreenshot writes docs/status-page.png when -screenshot is given:
-// the example chain with an open incident and an ended one, charts after a
-// few samples.
-func TestScreenshot(t *testing.T) {
-	if *screenshot == "" {
-		t.Skip("no -screenshot file given")
-	}
-	src := pagetest.NewSource(pagetest.Example())
-	now := time.Now().UTC()
-	// Each snapshot a minute after the one before, so that a few seconds of
-	// samples look like the hour the charts show.
-	var calls atomic.Int64
-	src.Vary = func(snap *status.Snapshot, _ time.Time) {
-		snap.At = now.Add(-70*time.Minute + time.Duration(calls.Add(1))*time.Minute)
-		pagetest.Wobble(snap, snap.At)
-	}
-	ended := status.Incident{ID: "i1", Kind: status.KindProviderLagging, Chain: "devnet", Severity: status.SeverityMinor,
-		Impact: status.ImpactNone, Providers: []string{"node4"}, Operators: []string{"homestakers"},
-		Start: now.Add(-50 * time.Minute), End: now.Add(-41 * time.Minute),
-		Message: "devnet: node4 (homestakers) 7 blocks behind the agreed head; requests are served by the other 4; no failed requests"}
-	ongoing := status.Incident{ID: "i2", Kind: status.KindCloudOutage, Chain: "devnet", Severity: status.SeverityMajor,
-		Impact: status.ImpactNone, Providers: []string{"node2"}, Operators: []string{"blocklabs"}, Clouds: []string{"aws"},
-		Regions: []string{"eu-west-1"}, Start: now.Add(-4 * time.Minute),
-		Message: "devnet: 1 of 5 operators (on aws, eu-west-1) unreachable since " + now.Add(-4*time.Minute).Format("15:04") +
-			" UTC; requests are served by the other 4; no failed requests",
-		Updates: []status.Update{{At: now.Add(-3 * time.Minute), Severity: status.SeverityMajor, Impact: status.ImpactNone, Message: "still unreachable; no failed requests"}}}
-	src.Publish(status.Event{Type: status.EventClosed, Incident: ended})
-	src.Publish(status.Event{Type: status.EventOpened, Incident: ongoing})
-	tab := open(t, src)
-	tab.Wait(t, 20*time.Second, "charts with 40 samples", `(window.statusCharts.points().devnet || {}).errors >= 40`)
-	if err := os.WriteFile(*screenshot, tab.Screenshot(t), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
