@@ -100,7 +100,10 @@ type Censorship struct {
 
 // ScoreInputs are what one provider's score is built from.
 type ScoreInputs struct {
-	Snapshot  upstream.Snapshot
+	Snapshot upstream.Snapshot
+	// State is the provider's state in one word, as the status page,
+	// /status and metrics show it (status.ProviderState).
+	State     string
 	Score     float64
 	Lag       uint64
 	Penalties []upstream.PenaltyCount
@@ -119,7 +122,7 @@ func BuildScore(in ScoreInputs) ProviderScore {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	ps := ProviderScore{
 		Name: s.Name, Operator: s.Labels.Operator, Tier: s.Labels.Tier, Cloud: s.Labels.Cloud, Region: s.Labels.Region,
-		State: string(s.State), Score: in.Score, LagBlocks: in.Lag,
+		State: in.State, Score: in.Score, LagBlocks: in.Lag,
 		Availability: Availability{ErrorRate: s.ErrorRate, ThrottleRate: s.ThrottleRate, Breaker: string(s.Breaker),
 			Requests: s.Requests, Failures: s.Failures},
 		LatencyMs: Latency{EWMA: ms(s.LatencyEWMA), P50: ms(s.P50), P90: ms(s.P90), P99: ms(s.P99)},

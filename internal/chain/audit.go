@@ -128,10 +128,10 @@ func (c *Chain) Scores(now time.Time) audit.ChainScores {
 	for _, e := range txEvidence {
 		censored[e.Provider] = append(censored[e.Provider], e.Hash)
 	}
-	for _, p := range c.providers() {
-		s := p.Snapshot(now)
+	for _, v := range c.views(now, c.providers()) {
+		p, s := v.p, v.snap
 		cs.Providers = append(cs.Providers, audit.BuildScore(audit.ScoreInputs{
-			Snapshot: s, Score: route.Score(&s, 50*time.Millisecond), Lag: c.head.Lag(s.HeadNumber),
+			Snapshot: s, State: string(v.state), Score: route.Score(&s, 50*time.Millisecond), Lag: v.lag,
 			Penalties: p.Penalties(), HalfLife: c.audit.halfLife, Evidence: byProvider[p.Name()],
 			Censored: censored[p.Name()], Audit: c.audit.results.Summary(p.Name(), now),
 		}))

@@ -110,12 +110,12 @@ func exampleScores() audit.Scores {
 	}
 	return audit.Scores{Generated: now, Chains: []audit.ChainScores{
 		{Name: "devnet", Providers: []audit.ProviderScore{
-			{Name: "node1", Operator: "rpcmesh", Tier: "own", Cloud: "aws", Region: "us-east-1", State: "ok", Score: 1.23,
+			{Name: "node1", Operator: "rpcmesh", Tier: "own", Cloud: "aws", Region: "us-east-1", State: "up", Score: 1.23,
 				Availability: audit.Availability{Breaker: "closed", Requests: 1200, Windows: map[string]float64{"5m": 1, "1h": 1, "24h": 1}},
 				LatencyMs:    audit.Latency{EWMA: 1.2, P50: 1.1, P90: 1.9, P99: 3.4},
 				Penalty:      audit.Penalty{HalfLife: "10m0s", Reasons: []audit.PenaltyReason{}},
 				Audit:        audit.Summary{Windows: win(10, 0, 0, 0), LastCheck: now}},
-			{Name: "node5", Operator: "openrpc", Tier: "public", Cloud: "hetzner", Region: "fsn1", State: "ok", Score: 61.3,
+			{Name: "node5", Operator: "openrpc", Tier: "public", Cloud: "hetzner", Region: "fsn1", State: "up", Score: 61.3,
 				Availability: audit.Availability{Breaker: "closed", Windows: map[string]float64{"5m": 1, "1h": 0.95, "24h": 0.99}},
 				LatencyMs:    audit.Latency{EWMA: 2, P50: 2, P90: 3, P99: 4},
 				Penalty: audit.Penalty{Value: 2.9, HalfLife: "10m0s", Reasons: []audit.PenaltyReason{
@@ -135,7 +135,7 @@ func exampleScores() audit.Scores {
 				Audit:                audit.Summary{Windows: map[string]audit.Counts{"5m": {Passed: 2, Unavailable: 2}, "1h": {}, "24h": {}}}},
 		}},
 		{Name: "sepolia", Providers: []audit.ProviderScore{
-			{Name: "s1", Operator: "rpcmesh", Tier: "own", State: "ok", Score: 3,
+			{Name: "s1", Operator: "rpcmesh", Tier: "own", State: "up", Score: 3,
 				Penalty: audit.Penalty{HalfLife: "10m0s", Reasons: []audit.PenaltyReason{}}},
 		}},
 	}}
