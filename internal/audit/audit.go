@@ -57,14 +57,19 @@ type Options struct {
 	// Audited, when set, is told of every check that proved an answer right
 	// (passed) or wrong: usage metering counts audit results per provider.
 	Audited func(provider string, passed bool)
-	Logger  *slog.Logger
+	// Sent, when set, gives the transactions users sent through the
+	// gateway: the propagation check (audit.propagation) hands them to
+	// providers the broadcast did not send them to.
+	Sent   SentSource
+	Logger *slog.Logger
 }
 
 // Auditor audits one chain's providers. Build it with New, run it with Run.
 type Auditor struct {
-	o     Options
-	sem   chan struct{} // a slot per check running at once
-	addrs *addressPool
+	o      Options
+	sem    chan struct{} // a slot per check running at once
+	addrs  *addressPool
+	byName map[string]*upstream.Provider
 }
 
 // New builds an auditor; nothing runs until Run.
@@ -78,7 +83,11 @@ func New(o Options) *Auditor {
 	if o.ChainConfig == nil {
 		o.ChainConfig = verify.ChainConfigFor(0) // every fork from genesis
 	}
-	a := &Auditor{o: o, sem: make(chan struct{}, max(o.Config.Concurrency, 1)), addrs: newAddressPool(addressPoolSize)}
+	a := &Auditor{o: o, sem: make(chan struct{}, max(o.Config.Concurrency, 1)), addrs: newAddressPool(addressPoolSize),
+		byName: make(map[string]*upstream.Provider, len(o.Providers))}
+	for _, p := range o.Providers {
+		a.byName[p.Name()] = p
+	}
 	for _, s := range o.Config.Addresses {
 		a.addrs.pin(common.HexToAddress(s))
 	}
@@ -94,12 +103,12 @@ func (a *Auditor) Run(ctx context.Context) {
 		return
 	}
 	var wg sync.WaitGroup
+	propagation := a.o.Sent != nil && a.o.Config.Propagation.Enabled
 	for _, p := range a.o.Providers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a.loop(ctx, p)
-		}()
+		wg.Go(func() { a.loop(ctx, p) })
+		if propagation {
+			wg.Go(func() { a.propagationLoop(ctx, p) })
+		}
 	}
 	wg.Wait()
 }
@@ -147,6 +156,12 @@ func (a *Auditor) runCheck(ctx context.Context, p *upstream.Provider, kind check
 	if ctx.Err() != nil || f.skip {
 		return // the gateway is stopping, or the check could not be made
 	}
+	a.record(p, f)
+}
+
+// record counts a check's outcome; a failed one is rejected (evidence and
+// penalty) first.
+func (a *Auditor) record(p *upstream.Provider, f finding) {
 	var id uint64
 	if f.outcome == Failed {
 		id = a.reject(p, f)
