@@ -11,6 +11,12 @@
 // have is no lie. Audit calls go to each provider directly, never through
 // routing, so they count in neither route shares nor metering.
 //
+// A second loop per provider, the propagation check (propagate.go), hands
+// transactions users sent through the gateway to providers the broadcast
+// did not send them to: one that acknowledges a transaction and still does
+// not know it after a bounded wait, while another operator does, is
+// penalised as a censor.
+//
 // The package also keeps penalties, the evidence log and audit results in
 // the embedded store (Keeper) and builds the open scores (Scores).
 package audit
