@@ -20,10 +20,9 @@ import (
 // SentTx is a transaction users sent through the gateway, as the
 // propagation check sees it.
 type SentTx struct {
-	Hash     common.Hash
-	Included bool
-	SentTo   []string // providers the broadcast sent it to (never audited with it)
-	HeldBy   []string // providers that held it after accepting it, or reported it since
+	Hash   common.Hash
+	SentTo []string // providers the broadcast sent it to (never audited with it)
+	HeldBy []string // providers that held it after accepting it, or reported it since
 }
 
 // SentSource gives the transactions users sent through the gateway (the

@@ -17,7 +17,7 @@ type sentTxs struct{ w *txwatch.Watcher }
 func (s sentTxs) Recent(since time.Time, n int, skip string) []audit.SentTx {
 	var out []audit.SentTx
 	for _, t := range s.w.Recent(since, n, skip) {
-		out = append(out, audit.SentTx{Hash: t.Hash, Included: t.Included, SentTo: t.SentTo, HeldBy: t.HeldBy})
+		out = append(out, audit.SentTx{Hash: t.Hash, SentTo: t.SentTo, HeldBy: t.HeldBy})
 	}
 	return out
 }
