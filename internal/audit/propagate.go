@@ -116,8 +116,8 @@ func (a *Auditor) checkPropagation(ctx context.Context, p *upstream.Provider, tx
 	if !ok {
 		return finding{skip: true} // no longer tracked
 	}
+	// The bytes are public already; nothing keeps them past the send.
 	res, err := p.AuditCall(ctx, "eth_sendRawTransaction", mustParams(hexutil.Bytes(raw)))
-	raw = nil // the bytes are public, but not kept past the send
 	if f, acked := sendOutcome(res, err, tx.Hash); !acked {
 		return f
 	}

@@ -1,7 +1,9 @@
 package txwatch
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -19,13 +21,24 @@ type Sent struct {
 }
 
 // Recent returns up to n of the transactions first sent since since that
-// are pending or included, newest first, leaving out those sent to skip.
+// are pending or included, newest first, leaving out those sent to skip
+// and those a later transaction of the same sender and nonce replaced
+// (resending one could undo the replacement at a node that has not seen
+// it).
 func (w *Watcher) Recent(since time.Time, n int, skip string) []Sent {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	latest := map[string]*Entry{} // sender/nonce → the last one sent
+	for _, e := range w.txs {
+		k := fmt.Sprintf("%s/%d", strings.ToLower(e.From), e.Nonce)
+		if l := latest[k]; l == nil || e.FirstSent.After(l.FirstSent) {
+			latest[k] = e
+		}
+	}
 	var out []Sent
 	for _, e := range w.txs {
-		if e.FirstSent.Before(since) || len(e.Raw) == 0 || (e.State != StatePending && e.State != StateIncluded) {
+		if e.FirstSent.Before(since) || len(e.Raw) == 0 || (e.State != StatePending && e.State != StateIncluded) ||
+			latest[fmt.Sprintf("%s/%d", strings.ToLower(e.From), e.Nonce)] != e {
 			continue
 		}
 		s := Sent{Hash: common.HexToHash(e.Hash), FirstSent: e.FirstSent, Included: e.State == StateIncluded}

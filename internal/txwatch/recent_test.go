@@ -3,9 +3,14 @@ package txwatch
 import (
 	"bytes"
 	"context"
+	"math/big"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/rpcmesh/rpcmesh/internal/txbroadcast"
 )
@@ -43,6 +48,16 @@ func TestRecentAndRaw(t *testing.T) {
 	if sentToA := wt.Recent(time.Time{}, 10, "a"); len(sentToA) != 0 {
 		t.Fatalf("transactions sent to a offered for a: %+v", sentToA)
 	}
+	// A replacement (same sender and nonce, sent later) hides the one it
+	// replaced.
+	replacement := newTestTxFee(t, 1, 20)
+	if _, err := wt.Send(context.Background(), replacement); err != nil {
+		t.Fatal(err)
+	}
+	wt.o.Broadcaster.Close()
+	if got := wt.Recent(time.Time{}, 10, "c"); len(got) != 2 || got[0].Hash != replacement.Hash || got[1].Hash != old.Hash {
+		t.Fatalf("after a replacement %+v, want the replacement and the old one, not the replaced", got)
+	}
 	raw, ok := wt.Raw(recent.Hash)
 	if !ok || !bytes.Equal(raw, recent.Raw) {
 		t.Fatalf("raw %x, want %x", raw, recent.Raw)
@@ -54,3 +69,29 @@ func TestRecentAndRaw(t *testing.T) {
 }
 
 func sorted(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
+
+// newTestTxFee is newTestTx with another fee cap (a replacement).
+func newTestTxFee(t *testing.T, nonce uint64, feeCap int64) *txbroadcast.Tx {
+	t.Helper()
+	key, _ := crypto.HexToECDSA("b71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313eac2f96dbcda3f291")
+	to := common.Address{1}
+	signed, err := types.SignNewTx(key, types.LatestSignerForChainID(big.NewInt(1337)), &types.DynamicFeeTx{
+		ChainID: big.NewInt(1337), Nonce: nonce, GasTipCap: big.NewInt(2), GasFeeCap: big.NewInt(feeCap), Gas: 21000, To: &to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := txbroadcast.FromRaw(mustBinary(t, signed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+func mustBinary(t *testing.T, tx *types.Transaction) []byte {
+	t.Helper()
+	raw, err := tx.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
