@@ -11,6 +11,12 @@
 // have is no lie. Audit calls go to each provider directly, never through
 // routing, so they count in neither route shares nor metering.
 //
+// A second loop per provider, the propagation check (propagate.go), hands
+// transactions users sent through the gateway to providers the broadcast
+// did not send them to: one that acknowledges a transaction and still does
+// not know it after a bounded wait, while another operator does, is
+// penalised as a censor.
+//
 // The package also keeps penalties, the evidence log and audit results in
 // the embedded store (Keeper) and builds the open scores (Scores).
 package audit
@@ -60,7 +66,11 @@ type Options struct {
 	// Audited, when set, is told of every check that proved an answer right
 	// (passed) or wrong: usage metering counts audit results per provider.
 	Audited func(provider string, passed bool)
-	Logger  *slog.Logger
+	// Sent, when set, gives the transactions users sent through the
+	// gateway: the propagation check (audit.propagation) hands them to
+	// providers the broadcast did not send them to.
+	Sent   SentSource
+	Logger *slog.Logger
 }
 
 // Auditor audits one chain's providers. Build it with New, run it with Run.
@@ -88,6 +98,16 @@ func New(o Options) *Auditor {
 	return a
 }
 
+// provider is the provider named name among those audited now, or nil.
+func (a *Auditor) provider(name string) *upstream.Provider {
+	for _, p := range a.o.Providers() {
+		if p.Name() == name {
+			return p
+		}
+	}
+	return nil
+}
+
 // Results are the auditor's outcomes per provider.
 func (a *Auditor) Results() *Results { return a.o.Results }
 
@@ -104,6 +124,7 @@ func (a *Auditor) Run(ctx context.Context) {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	propagation := a.o.Sent != nil && a.o.Config.Propagation.Enabled
 	running := map[*upstream.Provider]context.CancelFunc{}
 	defer func() {
 		for _, stop := range running {
@@ -119,6 +140,9 @@ func (a *Auditor) Run(ctx context.Context) {
 				pctx, stop := context.WithCancel(ctx)
 				running[p] = stop
 				wg.Go(func() { a.loop(pctx, p) })
+				if propagation {
+					wg.Go(func() { a.propagationLoop(pctx, p) })
+				}
 			}
 		}
 		for p, stop := range running {
@@ -178,6 +202,12 @@ func (a *Auditor) runCheck(ctx context.Context, p *upstream.Provider, kind check
 	if ctx.Err() != nil || f.skip {
 		return // the gateway is stopping, or the check could not be made
 	}
+	a.record(p, f)
+}
+
+// record counts a check's outcome; a failed one is rejected (evidence and
+// penalty) first.
+func (a *Auditor) record(p *upstream.Provider, f finding) {
 	var id uint64
 	if f.outcome == Failed {
 		id = a.reject(p, f)

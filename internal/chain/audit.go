@@ -64,6 +64,7 @@ func newAudit(cfg *config.Config, ch *config.Chain, c *Chain, sh shared, logger 
 		Evidence:    sh.evidence, Results: ca.results,
 		Rejected: func(provider, method, kind string) { sh.verify.Rejected(ch.Name, provider, method, kind) },
 		Audited:  func(provider string, passed bool) { sh.usage.audited(c, provider, passed) },
+		Sent:     sentTxs{c.watch}, // the propagation check (audit_tx.go)
 		Logger:   logger,
 	})
 	return ca

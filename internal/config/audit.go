@@ -34,6 +34,8 @@ type Audit struct {
 	// recent blocks (senders, recipients, fee recipients) and random ones
 	// (proofs of absence). At most MaxAuditAddresses.
 	Addresses []string `yaml:"addresses,omitempty"`
+	// Propagation is the sent-transaction propagation check.
+	Propagation AuditPropagation `yaml:"propagation"`
 }
 
 // Bounds of the audit section.
@@ -47,7 +49,8 @@ const (
 // DefaultAudit returns the default audit settings: on, 6 calls a minute
 // per provider.
 func DefaultAudit() Audit {
-	return Audit{Enabled: true, CallsPerMinute: 6, Concurrency: 2, Timeout: Duration(10 * time.Second), Depth: 32}
+	return Audit{Enabled: true, CallsPerMinute: 6, Concurrency: 2, Timeout: Duration(10 * time.Second), Depth: 32,
+		Propagation: DefaultAuditPropagation()}
 }
 
 func (v *validator) audit(c *Config) {
@@ -64,6 +67,7 @@ func (v *validator) audit(c *Config) {
 	if len(a.Addresses) > MaxAuditAddresses {
 		v.errorf("audit.addresses", "%d addresses, at most %d", len(a.Addresses), MaxAuditAddresses)
 	}
+	v.auditPropagation(&a.Propagation)
 	for i, s := range a.Addresses {
 		if b, err := hex.DecodeString(strings.TrimPrefix(s, "0x")); err != nil || len(b) != 20 || !strings.HasPrefix(s, "0x") {
 			v.errorf(fmt.Sprintf("audit.addresses[%d]", i), "%s is not a 0x-prefixed 20-byte hex address", quote(s))

@@ -2,7 +2,8 @@
 // penalties and evidence kept across a restart, against a real devnet with
 // faults: a liar in the public tier caught while the own tier serves all
 // traffic, honest (slow, erroring, lagging) providers never penalised, a
-// censor's and a liar's record the same after a gateway restart.
+// censor's and a liar's record the same after a gateway restart, and a
+// public-tier censor caught by the sent-transaction propagation check.
 package audite2e
 
 import (
