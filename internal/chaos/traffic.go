@@ -80,6 +80,7 @@ type Traffic struct {
 
 	mu   sync.Mutex
 	t    Tally
+	bc   Broadcasts
 	lat  []time.Duration
 	done atomic.Uint64 // calls answered (or failed), for phases that wait on traffic
 }
