@@ -116,7 +116,7 @@ func TestDemoCommandNarratesTheTimeline(t *testing.T) {
 		wants := []string{strconv.Itoa(i+1) + "/5 " + a.Title + ": "}
 		if len(a.Expect) > 0 {
 			// The incident as the gateway reported it: its kind and message.
-			wants = append(wants, "incident "+string(a.Expect[0])+" opened (", "the gateway reported it: "+string(a.Expect[0])+" after ")
+			wants = append(wants, "incident "+string(a.Expect[0])+" opened (", "the gateway reported it: "+string(a.Expect[0])+", ")
 		} else {
 			wants = append(wants, "no incident due: ")
 		}

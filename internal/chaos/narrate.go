@@ -116,7 +116,7 @@ func (n *narrator) incidents(snap status.Snapshot, say bool) {
 			n.byKind[k]++
 		}
 		if say && n.detected == "" && slices.Contains(n.want, inc.Kind) {
-			n.detected = fmt.Sprintf("%s after %.1fs: %s", inc.Kind, time.Since(n.since).Seconds(), inc.Message)
+			n.detected = fmt.Sprintf("%s, %.1fs after the fault was staged", inc.Kind, time.Since(n.since).Seconds())
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(n.open)) {
