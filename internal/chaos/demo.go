@@ -87,7 +87,7 @@ func Demo(ctx context.Context, env *Env, w io.Writer, o DemoOptions) (Summary, e
 	if err != nil {
 		return Summary{}, err
 	}
-	n := newNarrator(w, env)
+	n := newNarrator(w, env, tr)
 	n.observe(ctx, env.Source.Snapshot(), false)
 	fmt.Fprintf(w, "%s traffic: %d readers (plain and proven reads, a batch), 1 sender of signed transfers, 1 newHeads subscription;\n"+
 		"         every answer checked against an honest node queried directly\n", clock(), o.Traffic.Readers)

@@ -34,6 +34,11 @@ type narrator struct {
 	chain  map[string]string          // chain name → what it said last about staleness and readiness
 	stale  string                     // the last stale header an answer carried
 	probed time.Time
+	// failed is how many client requests had failed at the last line
+	// about them; failSaid when that line was said.
+	tr       *Traffic
+	failed   uint64
+	failSaid time.Time
 
 	want     []status.Kind // the act's expected incident kinds
 	detected string        // how the act's incident was reported ("" not yet)
@@ -43,8 +48,8 @@ type narrator struct {
 	byKind         map[string]int
 }
 
-func newNarrator(w io.Writer, env *Env) *narrator {
-	return &narrator{w: w, env: env, hc: &http.Client{Timeout: 5 * time.Second},
+func newNarrator(w io.Writer, env *Env, tr *Traffic) *narrator {
+	return &narrator{w: w, env: env, tr: tr, hc: &http.Client{Timeout: 5 * time.Second},
 		states: map[string]status.ProviderState{}, open: map[string]status.Incident{}, chain: map[string]string{}, byKind: map[string]int{}}
 }
 
@@ -85,6 +90,7 @@ func (n *narrator) observe(ctx context.Context, snap status.Snapshot, say bool) 
 		}
 	}
 	n.incidents(snap, say)
+	n.failures(say)
 	if say && time.Since(n.probed) >= probeEvery {
 		n.probed = time.Now()
 		if h, err := n.staleHeader(ctx); err == nil && h != n.stale {
@@ -96,6 +102,21 @@ func (n *narrator) observe(ctx context.Context, snap status.Snapshot, say bool) 
 			n.stale = h
 		}
 	}
+}
+
+// failures says when client requests failed, at most once a second: how
+// many since the last line, and the latest, so that a failure can be set
+// beside the incidents around it.
+func (n *narrator) failures(say bool) {
+	count, last := n.tr.Failed()
+	if count == n.failed || (say && time.Since(n.failSaid) < time.Second) {
+		return
+	}
+	if say {
+		n.say("%d client request(s) failed, the latest: %s", count-n.failed, last)
+		n.failSaid = time.Now()
+	}
+	n.failed = count
 }
 
 // incidents narrates incidents opened and closed, and notes the act's.
