@@ -68,7 +68,7 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	results := chaos.Run(ctx, env, scenarios, chaos.Options{DetectWithin: *detect, RecoverWithin: *recoverIn}, func(r chaos.Result) {
 		i++
 		fmt.Fprintf(stderr, "[%d/%d] %s: %d requests, %d failed, %d wrong, detected %s, recovered %s\n",
-			i, len(scenarios), r.Name, r.Requests, r.Failures, r.Wrong, seconds(r.DetectMs), seconds(r.RecoverMs))
+			i, len(scenarios), r.Name, r.Requests, r.Failures, r.Wrong, r.DetectText(), seconds(r.RecoverMs))
 	})
 	rep := &chaos.Report{
 		Started: started.UTC(), Took: time.Since(started).Round(time.Second).String(),

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -91,7 +92,11 @@ func TestChaosCommandWritesTableAndJSON(t *testing.T) {
 
 // TestDemoCommandNarratesTheTimeline runs `rpcmesh-devnet demo` with short
 // acts as a process: it prints the status page URL, each act of the
-// timeline as it happens, and the closing summary, and exits 0.
+// timeline as it happens, the incident the gateway reported for each act
+// that is a fault (the cloud outage, the liar, the censor, the frozen
+// head) with its message, the stale header an answer carried while the
+// head stood, and the closing summary with the incidents opened and
+// closed, and exits 0.
 func TestDemoCommandNarratesTheTimeline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a devnet")
@@ -102,14 +107,38 @@ func TestDemoCommandNarratesTheTimeline(t *testing.T) {
 		t.Fatalf("exit: %v\nstdout: %s\nstderr: %s", err, stdout, stderr)
 	}
 	text := stdout.String()
-	wants := []string{"status page  http://127.0.0.1:", "summary: ", "transactions mined"}
-	for i, a := range chaos.Timeline() {
-		wants = append(wants, "▶ "+strconv.Itoa(i+1)+"/5 "+a.Title+": ")
+	acts := strings.Split(text, "▶ ")
+	if len(acts) != len(chaos.Timeline())+1 {
+		t.Fatalf("%d acts narrated, want %d:\n%s", len(acts)-1, len(chaos.Timeline()), text)
 	}
-	for _, w := range wants {
+	for i, a := range chaos.Timeline() {
+		act := acts[i+1]
+		wants := []string{strconv.Itoa(i+1) + "/5 " + a.Title + ": "}
+		if len(a.Expect) > 0 {
+			// The incident as the gateway reported it: its kind and message.
+			wants = append(wants, "incident "+string(a.Expect[0])+" opened (", "the gateway reported it: "+string(a.Expect[0])+", ")
+		} else {
+			wants = append(wants, "no incident due: ")
+		}
+		if a.Title == "a frozen head" {
+			wants = append(wants, "carries X-Rpcmesh-Stale: ", "chain devnet: answers may be stale: ")
+		}
+		for _, w := range wants {
+			if !strings.Contains(act, w) {
+				t.Errorf("act %d (%s) did not say %q:\n%s", i+1, a.Title, w, act)
+			}
+		}
+		if strings.Contains(act, "NOT REPORTED") {
+			t.Errorf("act %d (%s): its incident was not reported:\n%s", i+1, a.Title, act)
+		}
+	}
+	for _, w := range []string{"status page  http://127.0.0.1:", "summary: ", "transactions mined", "incidents: "} {
 		if !strings.Contains(text, w) {
 			t.Errorf("the demo did not say %q:\n%s", w, text)
 		}
+	}
+	if m := regexp.MustCompile(`incidents: (\d+) opened, (\d+) closed`).FindStringSubmatch(text); m == nil || m[1] == "0" || m[1] != m[2] {
+		t.Errorf("the summary's incidents %q: want some opened, every one closed", m)
 	}
 	t.Log("\n" + text)
 }

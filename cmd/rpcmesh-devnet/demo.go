@@ -75,8 +75,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "faults       %s/faults   (stage more by hand: docs/devnet.md)\n", *control)
 	}
 	fmt.Fprintln(stdout)
-	tally, err := chaos.Demo(ctx, env, stdout, chaos.DemoOptions{HoldBlocks: *hold})
-	chaos.WriteSummary(stdout, tally)
+	sum, err := chaos.Demo(ctx, env, stdout, chaos.DemoOptions{HoldBlocks: *hold})
+	chaos.WriteSummary(stdout, sum)
 	if err != nil && ctx.Err() == nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/status"
 )
 
 // maxFailureShare bounds the share of failed requests in a scenario with a
@@ -19,8 +20,10 @@ const maxFailureShare = 0.05
 // TestShortMatrix runs the short fault matrix (single faults, two faults on
 // two nodes, a cloud outage, a reorg) under steady checked traffic through
 // the gateway: no scenario with a faulty minority may give a wrong answer,
-// failures stay within maxFailureShare, and the traffic really sent,
-// mined and subscribed.
+// failures stay within maxFailureShare, every fault due an incident is
+// reported as an open incident of its kind naming its node (or the run
+// says why it could not be), and the traffic really sent, mined and
+// subscribed.
 func TestShortMatrix(t *testing.T) {
 	needEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -43,6 +46,14 @@ func TestShortMatrix(t *testing.T) {
 		}
 		if r.Requests == 0 {
 			t.Errorf("%s: no requests", r.Name)
+		}
+		for _, d := range r.Detections {
+			if d.Missed() {
+				t.Errorf("%s: %s: no incident of kind %v naming its nodes; incidents seen: %v", r.Name, d.Fault, d.Expect, r.Incidents)
+			}
+		}
+		if r.RecoverMs < 0 {
+			t.Errorf("%s: not recovered (an incident open or a provider not up) within the bound", r.Name)
 		}
 		if !r.Minority {
 			continue
@@ -97,16 +108,26 @@ func TestChecksCatchALiar(t *testing.T) {
 }
 
 // TestReportFormats writes a report as a table and as JSON: cells for
-// times never reached, for nothing expected, and the examples under it.
+// times never reached, for nothing expected, for a fault that could not
+// be detected, and the notes under it.
 func TestReportFormats(t *testing.T) {
-	rep := &Report{Scenarios: []Result{
-		{Scenario: Scenario{Name: "down node2", Minority: true, Expect: expectFor[devnet.FaultDown]},
-			Tally:    Tally{Requests: 200, Failures: 2, P99Ms: 12.4, TxSent: 5, TxMined: 5, Heads: 9},
-			DetectMs: 700, DetectedBy: "state down", IncidentMs: -1, RecoverMs: 1500},
-		{Scenario: Scenario{Name: "reorg all depth 1", Minority: true}, RecoverMs: -1, DetectMs: 0},
-		{Scenario: Scenario{Name: "censor node2", Minority: true, Expect: expectFor[devnet.FaultCensor]},
-			DetectMs: -1, IncidentMs: -1, RecoverMs: 100, Tally: Tally{WrongSamples: []string{"eth_getBalance: x"}}},
-	}}
+	down := Scenario{Name: "down node2", Minority: true, Faults: []Step{step(devnet.FaultDown, "node2")}}
+	censor := Scenario{Name: "censor node2 + lag node4", Minority: true, Faults: []Step{step(devnet.FaultCensor, "node2"), step(devnet.FaultLag, "node4")}}
+	missed := Scenario{Name: "lag node2", Minority: true, Faults: []Step{step(devnet.FaultLag, "node2")}}
+	rs := []Result{
+		{Scenario: down, Tally: Tally{Requests: 200, Failures: 2, P99Ms: 12.4, TxSent: 5, TxMined: 5, Heads: 9}, RecoverMs: 1500},
+		{Scenario: chainReorg(1), RecoverMs: -1},
+		{Scenario: censor, RecoverMs: 100, Tally: Tally{WrongSamples: []string{"eth_getBalance: x"}}},
+		{Scenario: missed, RecoverMs: 100},
+	}
+	rs[0].summarize([]Detection{{Fault: "down node2", Expect: down.Faults[0].Expect, IncidentMs: 1800, Kind: status.KindProviderDown, StateMs: 700, State: status.StateDown}}, nil)
+	rs[1].summarize([]Detection{{Fault: "reorg all", IncidentMs: -1, StateMs: -1, NotDetectable: "an event"}}, nil)
+	rs[2].summarize([]Detection{
+		{Fault: "censor node2", Expect: censor.Faults[0].Expect, IncidentMs: -1, StateMs: -1, NotDetectable: "no transaction was broadcast to node2 first"},
+		{Fault: "lag node4", Expect: censor.Faults[1].Expect, IncidentMs: 2500, Kind: status.KindProviderLagging, StateMs: 1500, State: status.StateLagging},
+	}, nil)
+	rs[3].summarize([]Detection{{Fault: "lag node2", Expect: missed.Faults[0].Expect, IncidentMs: -1, StateMs: 900, State: status.StateLagging}}, []string{"provider_degraded: x"})
+	rep := &Report{Scenarios: rs}
 	var text strings.Builder
 	if err := rep.WriteText(&text); err != nil {
 		t.Fatal(err)
@@ -116,10 +137,13 @@ func TestReportFormats(t *testing.T) {
 		line  int
 		cells []string
 	}{
-		{1, []string{"down node2", "200", "2 (1.0%)", "0.7s", "down", "1.5s", "5/5"}},
+		{1, []string{"down node2", "200", "2 (1.0%)", "1.8s", "provider_down", "0.7s", "down", "1.5s", "5/5"}},
 		{2, []string{"reorg all depth 1", "n/a", " -"}},
-		{3, []string{"censor node2", " -"}},
-		{4, []string{"wrong", "censor node2: eth_getBalance: x"}},
+		{3, []string{"censor node2 + lag node4", "2.5s", "no censorship+provider_lagging", "1.5s"}},
+		{4, []string{"lag node2", " -", "0.9s", "lagging"}},
+		{5, []string{"undetected", "censor node2 + lag node4: censor node2: no transaction was broadcast to node2 first"}},
+		{6, []string{"wrong", "censor node2 + lag node4: eth_getBalance: x"}},
+		{7, []string{"missed", "lag node2: lag node2: no open incident of kind provider_lagging", "seen: provider_degraded: x"}},
 	} {
 		for _, c := range want.cells {
 			if !strings.Contains(lines[want.line], c) {
@@ -131,7 +155,8 @@ func TestReportFormats(t *testing.T) {
 	if err := rep.WriteJSON(&js); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"name": "down node2"`, `"detectMs": 700`, `"detectedBy": "state down"`, `"incidentMs": -1`, `"recoverMs": -1`} {
+	for _, want := range []string{`"name": "down node2"`, `"detectMs": 1800`, `"stateMs": 700`, `"kind": "provider_down"`,
+		`"recoverMs": -1`, `"notDetectable": "no transaction was broadcast to node2 first"`} {
 		if !strings.Contains(js.String(), want) {
 			t.Errorf("JSON lacks %s:\n%s", want, js.String())
 		}

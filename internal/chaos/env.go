@@ -44,9 +44,6 @@ type Env struct {
 	names  []string
 	cfg    *config.Config
 	log    *slog.Logger
-	// sawIncidents is set once the gateway reported any incident: then
-	// detection waits for incidents, not just provider states.
-	sawIncidents bool
 }
 
 // StartEnv starts a five-node devnet and a gateway in front of it, and
@@ -61,7 +58,7 @@ func StartEnv(ctx context.Context, o EnvOptions) (*Env, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	d, err := devnet.Start(ctx, devnet.Options{BlockTime: o.BlockTime, Logger: o.Logger})
+	d, err := devnet.Start(ctx, devnet.Options{BlockTime: o.BlockTime, Labels: Labels, Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,7 @@ import (
 
 var info = func() devnet.Info {
 	var in devnet.Info
-	for i, l := range devnet.DefaultLabels {
+	for i, l := range Labels {
 		in.Nodes = append(in.Nodes, devnet.NodeInfo{Name: "node" + string(rune('1'+i)), Labels: l})
 	}
 	return in
@@ -40,7 +40,7 @@ func TestMatrixLeavesAnHonestMajority(t *testing.T) {
 	}
 	long := Matrix(false)
 	n := len(devnet.FaultKinds)
-	if want := n + n*(n-1)/2 + 5; len(long) != want {
+	if want := n + 1 + n*(n-1)/2 + 5; len(long) != want {
 		t.Errorf("long matrix has %d scenarios, want %d", len(long), want)
 	}
 	for _, k := range devnet.FaultKinds {
@@ -57,7 +57,7 @@ func TestNodesOf(t *testing.T) {
 	}{
 		{"node2", []string{"node2"}},
 		{"cloud=aws", []string{"node1", "node2"}},
-		{"region=us-east-1", []string{"node1"}},
+		{"region=us-east-1", []string{"node1", "node3"}},
 		{"name=node5", []string{"node5"}},
 		{"all", []string{"node1", "node2", "node3", "node4", "node5"}},
 		{"cloud=azure", nil},

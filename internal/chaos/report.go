@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/status"
 )
 
 // Report is a chaos run: where and when it ran, and each scenario's result.
@@ -23,8 +26,8 @@ type Report struct {
 }
 
 // DetectionNote is what the report says time to detect measures.
-const DetectionNote = "time from staging the fault until the gateway's status (status.Source) shows an open incident " +
-	"of an expected kind or, before that, a faulty provider in a state other than up"
+const DetectionNote = "time from staging the faults until the gateway's status (status.Source) reports, for every fault due one, " +
+	"an open incident of an expected kind naming one of its nodes; state: until a faulty provider is first in a state other than up"
 
 // Machine describes this machine in one line.
 func Machine() string {
@@ -39,19 +42,29 @@ func (r *Report) WriteJSON(w io.Writer) error {
 }
 
 // WriteText writes the report as a table, one scenario a row, then the
-// examples of failures and wrong answers.
+// faults not detected and why, and the examples of failures and wrong
+// answers.
 func (r *Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\t requests\t failed\t wrong\t p99 ms\t detect\t by\t incident\t recover\t tx mined\t heads\t heap MB\t RSS MB\t")
+	fmt.Fprintln(tw, "scenario\t requests\t failed\t wrong\t p99 ms\t detect\t incident\t state\t by\t recover\t tx mined\t heads\t heap MB\t RSS MB\t")
 	for _, s := range r.Scenarios {
-		fmt.Fprintf(tw, "%s\t %d\t %s\t %d\t %.0f\t %s\t %s\t %s\t %s\t %d/%d\t %d\t %.0f\t %.0f\t\n",
-			s.Name, s.Requests, failedCell(s), s.Wrong, s.P99Ms, detectCell(s.DetectMs, s), byCell(s), detectCell(s.IncidentMs, s), msCell(s.RecoverMs),
+		fmt.Fprintf(tw, "%s\t %d\t %s\t %d\t %.0f\t %s\t %s\t %s\t %s\t %s\t %d/%d\t %d\t %.0f\t %.0f\t\n",
+			s.Name, s.Requests, failedCell(s), s.Wrong, s.P99Ms, detectCell(s), kindsCell(s), msCell(s.StateMs), orDash(string(s.State)), msCell(s.RecoverMs),
 			s.TxMined, s.TxSent, s.Heads, s.PeakHeapMB, s.PeakRSSMB)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	for _, s := range r.Scenarios {
+		for _, d := range s.Detections {
+			switch {
+			case d.Missed():
+				fmt.Fprintf(w, "missed  %s: %s: no open incident of kind %s naming its nodes while it was held; seen: %s\n",
+					s.Name, d.Fault, kindList(d.Expect), orNone(strings.Join(s.Incidents, " | ")))
+			case !d.Detected() && len(d.Expect) > 0:
+				fmt.Fprintf(w, "undetected  %s: %s: %s\n", s.Name, d.Fault, d.NotDetectable)
+			}
+		}
 		for _, x := range s.WrongSamples {
 			fmt.Fprintf(w, "wrong   %s: %s\n", s.Name, x)
 		}
@@ -75,19 +88,52 @@ func failedCell(s Result) string {
 	return fmt.Sprintf("%d (%.1f%%)", s.Failures, 100*float64(s.Failures)/float64(s.Requests))
 }
 
-// detectCell is a detection time, "n/a" when nothing was to be detected.
-func detectCell(ms int64, s Result) string {
-	if len(s.Expect) == 0 {
-		return "n/a"
-	}
-	return msCell(ms)
+// DetectText says in a few words how the scenario's faults were detected:
+// the time and the incidents' kinds, as in the table.
+func (r Result) DetectText() string {
+	return detectCell(r) + " " + kindsCell(r)
 }
 
-func byCell(s Result) string {
-	if s.DetectedBy == "" {
+// detectCell is the time to detect: "n/a" when no fault was due an
+// incident, "-" when one was missed, "none" when none could be raised.
+func detectCell(s Result) string {
+	if !s.Expected() {
+		return "n/a"
+	}
+	if !slices.ContainsFunc(s.Detections, func(d Detection) bool { return d.Missed() || d.Detected() }) {
+		return "none"
+	}
+	return msCell(s.DetectMs)
+}
+
+// kindsCell is the kinds of the incidents that detected the faults,
+// "no <kind>" for a fault that could not be detected.
+func kindsCell(s Result) string {
+	var out []string
+	for _, d := range s.Detections {
+		switch {
+		case d.Detected():
+			out = append(out, string(d.Kind))
+		case len(d.Expect) > 0:
+			out = append(out, "no "+string(d.Expect[0]))
+		}
+	}
+	return orDash(strings.Join(out, "+"))
+}
+
+func kindList(ks []status.Kind) string {
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = string(k)
+	}
+	return strings.Join(out, " or ")
+}
+
+func orDash(s string) string {
+	if s == "" {
 		return "-"
 	}
-	return strings.TrimPrefix(s.DetectedBy, "state ")
+	return s
 }
 
 // msCell is a duration in seconds, "-" for never.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,24 +59,30 @@ type Result struct {
 	Tally
 	// Honest is the node answers were checked against.
 	Honest string `json:"honest"`
-	// DetectMs is from staging the fault until the gateway's status first
-	// showed it (-1: not within the bound; 0 with DetectedBy "" when
-	// nothing was expected). DetectedBy says how: "incident <kind>" or
-	// "state <state>" (a faulty provider's state other than up).
-	DetectMs   int64  `json:"detectMs"`
-	DetectedBy string `json:"detectedBy,omitempty"`
-	// IncidentMs is from staging until an open incident of an expected
-	// kind (-1: none seen while the fault was held).
-	IncidentMs int64 `json:"incidentMs"`
-	// RecoverMs is from clearing the fault until no incident was open and
-	// every provider was up (-1: not within the bound).
+	// DetectMs is from staging the faults until the gateway reported, for
+	// every fault due one, an open incident of an expected kind naming
+	// one of its nodes (-1: one was missed while the faults were held; 0
+	// when none was due). Detections says it fault by fault, and why a
+	// fault could not be detected.
+	DetectMs   int64       `json:"detectMs"`
+	Detections []Detection `json:"detections"`
+	// StateMs is from staging until a faulty provider was first in a
+	// state other than up (-1: never), State that state: the signal the
+	// incidents are derived from.
+	StateMs int64                `json:"stateMs"`
+	State   status.ProviderState `json:"state,omitempty"`
+	// Incidents are every incident open while the faults were held,
+	// "kind: message" as first reported.
+	Incidents []string `json:"incidents,omitempty"`
+	// RecoverMs is from clearing the faults until no incident was open
+	// and every provider was up (-1: not within the bound).
 	RecoverMs int64 `json:"recoverMs"`
+	// Lingering is what still kept the status from healthy lingerAfter
+	// after the faults were cleared ("" when it had recovered by then).
+	Lingering string `json:"lingering,omitempty"`
 	// PeakHeapMB and PeakRSSMB are the process's peak Go heap in use and
 	// resident set while the scenario ran: gateway, devnet nodes and the
 	// clients share the process.
-	// Lingering is what still kept the status from healthy lingerAfter
-	// after the faults were cleared ("" when it had recovered by then).
-	Lingering  string  `json:"lingering,omitempty"`
 	PeakHeapMB float64 `json:"peakHeapMB"`
 	PeakRSSMB  float64 `json:"peakRSSMB"`
 	Error      string  `json:"error,omitempty"`
@@ -107,7 +112,7 @@ func Run(ctx context.Context, env *Env, scenarios []Scenario, opts Options, prog
 // (bounded), and returns what the traffic and the status saw.
 func RunScenario(ctx context.Context, env *Env, sc Scenario, opts Options) Result {
 	opts.fill()
-	r := Result{Scenario: sc, DetectMs: -1, IncidentMs: -1, RecoverMs: -1}
+	r := Result{Scenario: sc, DetectMs: -1, StateMs: -1, RecoverMs: -1}
 	mem := &peak{}
 	if !opts.SameGateway {
 		gctx, cancel := context.WithTimeout(ctx, opts.RecoverWithin)
@@ -134,14 +139,13 @@ func RunScenario(ctx context.Context, env *Env, sc Scenario, opts Options) Resul
 	cancel()
 
 	staged := time.Now()
+	w := newWatch(info, sc.Faults, env.Source.Snapshot(), tr.Broadcasts(), staged)
 	ids, err := stage(ctx, env.Devnet, sc.Faults)
 	if err != nil {
 		r.Error = err.Error()
 	}
-	hold(ctx, env, tr, sc, faulty, opts, staged, &r, mem)
-	if len(sc.Expect) == 0 {
-		r.DetectMs, r.DetectedBy = 0, ""
-	}
+	hold(ctx, env, tr, w, opts, mem)
+	r.summarize(w.finish(tr.Broadcasts()), w.order)
 
 	for _, id := range ids {
 		if err := env.Devnet.ClearFault(id); err != nil && !errors.Is(err, devnet.ErrNoSuchFault) {
@@ -171,33 +175,19 @@ func RunScenario(ctx context.Context, env *Env, sc Scenario, opts Options) Resul
 }
 
 // hold keeps the faults staged for at least HoldBlocks blocks and
-// HoldCalls calls, and until detected: by an open incident of an expected
-// kind, or (while the gateway has never reported an incident: no incident
-// engine) by a faulty provider's state; or until DetectWithin passed. It
-// times the first signal and the first such incident.
-func hold(ctx context.Context, env *Env, tr *Traffic, sc Scenario, faulty []string, opts Options, staged time.Time, r *Result, mem *peak) {
+// HoldCalls calls, and until every fault due an incident has one (see
+// watch), or DetectWithin passed.
+func hold(ctx context.Context, env *Env, tr *Traffic, w *watch, opts Options, mem *peak) {
 	fromBlock, _ := env.Devnet.Head()
 	fromCalls := tr.Done()
 	hctx, cancel := context.WithTimeout(ctx, opts.DetectWithin+time.Duration(opts.HoldBlocks+10)*env.BlockTime)
 	defer cancel()
 	waitUntil(hctx, 50*time.Millisecond, func() bool {
 		mem.sample()
-		snap := env.Source.Snapshot()
-		env.sawIncidents = env.sawIncidents || len(snap.Incidents) > 0
-		since := time.Since(staged).Milliseconds()
-		if k, ok := openIncident(snap, sc.Expect); ok && r.IncidentMs < 0 {
-			r.IncidentMs = since
-			if r.DetectMs < 0 {
-				r.DetectMs, r.DetectedBy = since, "incident "+string(k)
-			}
-		}
-		if st, ok := notUp(snap, faulty); ok && r.DetectMs < 0 {
-			r.DetectMs, r.DetectedBy = since, "state "+string(st)
-		}
+		w.observe(env.Source.Snapshot())
 		head, _ := env.Devnet.Head()
 		held := head >= fromBlock+opts.HoldBlocks && tr.Done() >= fromCalls+opts.HoldCalls
-		detected := r.IncidentMs >= 0 || (r.DetectMs >= 0 && !env.sawIncidents)
-		return held && (detected || len(sc.Expect) == 0 || time.Since(staged) > opts.DetectWithin)
+		return held && (w.done() || time.Since(w.staged) > opts.DetectWithin)
 	})
 }
 
@@ -247,28 +237,6 @@ func notHealthy(snap status.Snapshot) string {
 		}
 	}
 	return strings.Join(why, ", ")
-}
-
-// openIncident finds an open incident of one of the kinds.
-func openIncident(snap status.Snapshot, kinds []status.Kind) (status.Kind, bool) {
-	for _, inc := range snap.Incidents {
-		if inc.Open() && slices.Contains(kinds, inc.Kind) {
-			return inc.Kind, true
-		}
-	}
-	return "", false
-}
-
-// notUp finds a provider of the named nodes that is not up.
-func notUp(snap status.Snapshot, names []string) (status.ProviderState, bool) {
-	for _, c := range snap.Chains {
-		for _, p := range c.Providers {
-			if slices.Contains(names, p.Name) && p.State != status.StateUp {
-				return p.State, true
-			}
-		}
-	}
-	return "", false
 }
 
 // peak tracks the process's peak heap and resident set, sampled at most

@@ -78,10 +78,13 @@ type Traffic struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu   sync.Mutex
-	t    Tally
-	lat  []time.Duration
-	done atomic.Uint64 // calls answered (or failed), for phases that wait on traffic
+	mu sync.Mutex
+	t  Tally
+	bc Broadcasts
+	// lastFail is the latest failure, in plain words, for narration.
+	lastFail string
+	lat      []time.Duration
+	done     atomic.Uint64 // calls answered (or failed), for phases that wait on traffic
 }
 
 // StartTraffic starts the traffic, checking answers against the first node
@@ -132,6 +135,13 @@ func (t *Traffic) SetFaulty(faulty []string) error {
 	}
 	t.ref.Store(&honest{c: c, name: name})
 	return nil
+}
+
+// Failed is how many requests failed so far, and the latest failure.
+func (t *Traffic) Failed() (uint64, string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.t.Failures, t.lastFail
 }
 
 // Done is how many calls the traffic has completed so far.
@@ -211,8 +221,9 @@ func (t *Traffic) timed(ctx context.Context, what string, do func(context.Contex
 	}
 	if err != nil {
 		t.t.Failures++
+		t.lastFail = fmt.Sprintf("%s: %v", what, err)
 		if len(t.t.FailureSamples) < maxSamples {
-			t.t.FailureSamples = append(t.t.FailureSamples, fmt.Sprintf("%s: %v", what, err))
+			t.t.FailureSamples = append(t.t.FailureSamples, t.lastFail)
 		}
 	}
 	t.mu.Unlock()
@@ -241,8 +252,9 @@ func (t *Traffic) fail(format string, args ...any) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.t.Failures++
+	t.lastFail = fmt.Sprintf(format, args...)
 	if len(t.t.FailureSamples) < maxSamples {
-		t.t.FailureSamples = append(t.t.FailureSamples, fmt.Sprintf(format, args...))
+		t.t.FailureSamples = append(t.t.FailureSamples, t.lastFail)
 	}
 }
 

@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"math/big"
 	"time"
 
@@ -83,6 +84,46 @@ func (t *Traffic) awaitReceipt(ctx context.Context, tx common.Hash) {
 	}
 	t.count(func(s *Tally) { s.TxMined++ })
 	t.checkReceipt(ctx, tx, got)
+	t.noteBroadcast(ctx, tx)
+}
+
+// noteBroadcast asks the gateway where it broadcast tx
+// (rpcmesh_transactionStatus; not counted as client traffic) and counts
+// the provider it was sent to first and every one it was sent to.
+func (t *Traffic) noteBroadcast(ctx context.Context, tx common.Hash) {
+	cctx, cancel := context.WithTimeout(ctx, t.opts.Timeout)
+	defer cancel()
+	var st struct {
+		Sends []struct {
+			Provider string    `json:"provider"`
+			At       time.Time `json:"at"`
+		} `json:"sends"`
+	}
+	if err := t.gw.CallContext(cctx, &st, "rpcmesh_transactionStatus", tx); err != nil || len(st.Sends) == 0 {
+		return
+	}
+	first := st.Sends[0]
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := &t.bc
+	if b.First == nil {
+		b.First, b.Any = map[string]uint64{}, map[string]uint64{}
+	}
+	b.Sent++
+	for _, s := range st.Sends {
+		b.Any[s.Provider]++
+		if s.At.Before(first.At) {
+			first = s
+		}
+	}
+	b.First[first.Provider]++
+}
+
+// Broadcasts is where the transactions mined so far were broadcast.
+func (t *Traffic) Broadcasts() Broadcasts {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return Broadcasts{Sent: t.bc.Sent, First: maps.Clone(t.bc.First), Any: maps.Clone(t.bc.Any)}
 }
 
 // receiptFacts are the receipt fields that do not change when a reorg
