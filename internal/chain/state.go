@@ -98,8 +98,8 @@ func (c *Chain) derive(v *providerView, median time.Duration) (status.ProviderSt
 	case s.State == upstream.StateStalled:
 		return status.StateStalled, "a call has been in flight far too long: probably hung"
 	case s.Penalty >= suspectPenalty:
-		return status.StateSuspect, fmt.Sprintf("caught out %d times (failed verification %d, censored %d); penalty %.2f",
-			v.verifyFailures+v.censored, v.verifyFailures, v.censored, s.Penalty)
+		return status.StateSuspect, fmt.Sprintf("caught out %s (failed verification %d, censored %d); penalty %.2f", times(v.verifyFailures+v.censored),
+			v.verifyFailures, v.censored, s.Penalty)
 	case v.forked:
 		return status.StateForked, "its head is on a fork the operators agreeing on the head do not follow"
 	case c.lagLimit > 0 && v.lag > c.lagLimit:
@@ -114,4 +114,12 @@ func (c *Chain) derive(v *providerView, median time.Duration) (status.ProviderSt
 		return status.StateChecking, "chain ID not yet confirmed"
 	}
 	return status.StateUp, ""
+}
+
+// times is "once" or "N times".
+func times(n uint64) string {
+	if n == 1 {
+		return "once"
+	}
+	return fmt.Sprintf("%d times", n)
 }
