@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,6 +26,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/server"
 	"github.com/rpcmesh/rpcmesh/internal/status"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 var (
@@ -142,40 +144,18 @@ func admin(path string) (int, string) { return adminOf(gw.AdminHandler(), path) 
 
 // adminOf fetches path from an admin handler.
 func adminOf(h http.Handler, path string) (int, string) {
-	req, _ := http.NewRequest(http.MethodGet, path, nil)
-	rec := &recorder{header: http.Header{}}
-	h.ServeHTTP(rec, req)
-	return rec.code, rec.body.String()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec.Code, rec.Body.String()
 }
 
-// recorder is a minimal http.ResponseWriter.
-type recorder struct {
-	header http.Header
-	code   int
-	body   strings.Builder
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	return r.body.Write(b)
-}
-func (r *recorder) WriteHeader(code int) { r.code = code }
-
-// waitFor polls cond every 25ms until it holds or ctx ends.
+// waitFor polls cond until it holds or ctx ends; a timeout prints the
+// gateway's status.
 func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			st, _ := json.MarshalIndent(gw.Status(), "", " ")
-			t.Fatalf("waiting for %s: %v\n%s", what, ctx.Err(), st)
-		case <-tick.C:
-		}
+	if err := testwait.Until(ctx, what, cond); err != nil {
+		st, _ := json.MarshalIndent(gw.Status(), "", " ")
+		t.Fatalf("%v\n%s", err, st)
 	}
 }
 
