@@ -3,7 +3,6 @@ package devnet
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/big"
 	"os"
 	"testing"
@@ -22,19 +21,10 @@ import (
 var dn *Devnet
 
 func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	d, err := Start(ctx, Options{BlockTime: 500 * time.Millisecond})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start devnet:", err)
-		os.Exit(1)
-	}
-	dn = d
-	code := m.Run()
-	if err := d.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "close devnet:", err)
-	}
-	os.Exit(code)
+	os.Exit(RunSuite("devnet", false, Options{}, nil, func(d *Devnet) int {
+		dn = d
+		return m.Run()
+	}))
 }
 
 // waitHeight waits until every node is at height h or above.

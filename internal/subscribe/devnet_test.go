@@ -29,21 +29,13 @@ var dn *devnet.Devnet
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if !testing.Short() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		d, err := devnet.Start(ctx, devnet.Options{Nodes: 3, BlockTime: time.Second})
-		cancel()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "start devnet:", err)
-			os.Exit(1)
-		}
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	os.Exit(devnet.RunSuite("subscribe", false, devnet.Options{Nodes: 3, BlockTime: time.Second}, nil, func(d *devnet.Devnet) int {
 		dn = d
-	}
-	code := m.Run()
-	if dn != nil {
-		_ = dn.Close()
-	}
-	os.Exit(code)
+		return m.Run()
+	}))
 }
 
 // countingCaller counts a provider's calls by method.

@@ -34,23 +34,10 @@ var dn *devnet.Devnet
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if testing.Short() {
-		fmt.Println("admission e2e: skipped with -short")
-		os.Exit(0)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	d, err := devnet.Start(ctx, devnet.Options{BlockTime: 500 * time.Millisecond})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start devnet:", err)
-		os.Exit(1)
-	}
-	dn = d
-	code := m.Run()
-	if err := d.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "close devnet:", err)
-	}
-	os.Exit(code)
+	os.Exit(devnet.RunSuite("admission e2e", testing.Short(), devnet.Options{}, nil, func(d *devnet.Devnet) int {
+		dn = d
+		return m.Run()
+	}))
 }
 
 // gateway is one test's gateway: its public and admin URLs.
