@@ -10,13 +10,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -103,26 +101,8 @@ func call(ctx context.Context, method, params string) (answer, error) {
 
 // callAt sends one JSON-RPC call to url.
 func callAt(ctx context.Context, url, method, params string) (answer, error) {
-	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":%q,"params":%s}`, method, params)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		return answer{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return answer{}, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var r struct {
-		Result json.RawMessage `json:"result"`
-		Error  json.RawMessage `json:"error"`
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return answer{}, fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
-	}
-	return answer{result: r.Result, err: r.Error, header: resp.Header}, nil
+	a, err := devnetgw.Call(ctx, client, url, method, params)
+	return answer{result: a.Result, err: a.Error, header: a.Header}, err
 }
 
 // traffic reads balances of random accounts until ctx ends: routed

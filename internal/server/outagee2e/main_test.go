@@ -9,11 +9,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -73,29 +71,14 @@ type answer struct {
 
 // call sends one JSON-RPC call through the gateway.
 func call(ctx context.Context, method, params string) (answer, error) {
-	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":%q,"params":%s}`, method, params)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	a, err := devnetgw.Call(ctx, client, url, method, params)
 	if err != nil {
 		return answer{}, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return answer{}, err
+	if a.Error != nil {
+		return answer{}, fmt.Errorf("%s: error %s", method, a.Error)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var r struct {
-		Result json.RawMessage `json:"result"`
-		Error  json.RawMessage `json:"error"`
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return answer{}, fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
-	}
-	if r.Error != nil {
-		return answer{}, fmt.Errorf("%s: error %s", method, r.Error)
-	}
-	return answer{result: r.Result, head: resp.Header.Get(server.HeadHeader)}, nil
+	return answer{result: a.Result, head: a.Header.Get(server.HeadHeader)}, nil
 }
 
 // latestNumber asks the gateway for the latest block and returns its number.

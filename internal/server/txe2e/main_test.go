@@ -8,11 +8,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math/big"
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -79,27 +77,21 @@ var client = &http.Client{Timeout: 15 * time.Second}
 // call sends one JSON-RPC call through gateway g and decodes the result into out.
 func call(g *server.Gateway, out any, method string, params ...any) error {
 	p, _ := json.Marshal(params)
-	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":%q,"params":%s}`, method, p)
-	resp, err := client.Post("http://"+g.HTTPAddr()+"/devnet", "application/json", strings.NewReader(body))
+	a, err := devnetgw.Call(context.Background(), client, "http://"+g.HTTPAddr()+"/devnet", method, string(p))
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var r struct {
-		Result json.RawMessage `json:"result"`
-		Error  *rpcError       `json:"error"`
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
-	}
-	if r.Error != nil {
-		return r.Error
+	if a.Error != nil {
+		var e rpcError
+		if err := json.Unmarshal(a.Error, &e); err != nil {
+			return fmt.Errorf("%s: error %s", method, a.Error)
+		}
+		return &e
 	}
 	if out == nil {
 		return nil
 	}
-	return json.Unmarshal(r.Result, out)
+	return json.Unmarshal(a.Result, out)
 }
 
 func ctxT(t *testing.T, d time.Duration) context.Context {
