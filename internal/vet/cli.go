@@ -71,10 +71,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, fmt.Errorf("--against: %w", err))
 	}
 	// Flags given override the config's vetting section, key by key: each
-	// is set again on flags bound to the section.
-	merged := cfg.Vetting
+	// is set again on flags bound to the section (bound before the section
+	// is copied in, as binding writes the flags' zero defaults).
+	var merged config.Vetting
 	override := flag.NewFlagSet("vet", flag.ContinueOnError)
 	vettingFlags(override, &merged)
+	merged = cfg.Vetting
 	fs.Visit(func(f *flag.Flag) {
 		if override.Lookup(f.Name) != nil {
 			_ = override.Set(f.Name, f.Value.String()) // parsed once already
