@@ -14,6 +14,8 @@ import (
 	"github.com/ethereum/go-ethereum/ethdb/memorydb"
 	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/ethereum/go-ethereum/trie"
+
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // dn is the devnet every test in this package shares. Tests that stage
@@ -33,7 +35,7 @@ func waitHeight(t *testing.T, h uint64) {
 	ctx := ctxT(t, 30*time.Second)
 	for _, n := range dn.Info().Nodes {
 		c := dial(t, n.HTTP)
-		if err := waitFor(ctx, n.Name+" height", func() bool {
+		if err := testwait.Until(ctx, n.Name+" height", func() bool {
 			got, err := c.BlockNumber(ctx)
 			return err == nil && got >= h
 		}); err != nil {
@@ -90,7 +92,7 @@ func TestTransactionSentToFollowerIsMined(t *testing.T) {
 		t.Fatalf("receipt status %d", r.Status)
 	}
 	var bal *big.Int
-	if err := waitFor(ctx, "the follower to import the block", func() bool {
+	if err := testwait.Until(ctx, "the follower to import the block", func() bool {
 		bal, err = follower.BalanceAt(ctx, to, r.BlockNumber)
 		return err == nil
 	}); err != nil {

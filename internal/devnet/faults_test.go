@@ -18,6 +18,8 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // stage sets a fault and clears it when the test ends.
@@ -121,7 +123,7 @@ func TestFaultLagStopsImportAndCatchesUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(ctx, "chain to move 3 blocks past the lagging node", func() bool {
+	if err := testwait.Until(ctx, "chain to move 3 blocks past the lagging node", func() bool {
 		h, err := ref.BlockNumber(ctx)
 		return err == nil && h >= frozen+3
 	}); err != nil {
@@ -133,7 +135,7 @@ func TestFaultLagStopsImportAndCatchesUp(t *testing.T) {
 	if err := dn.ClearFault(f.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(ctx, "lagging node to catch up", func() bool {
+	if err := testwait.Until(ctx, "lagging node to catch up", func() bool {
 		a, err1 := ref.HeaderByNumber(ctx, nil)
 		b, err2 := lagger.HeaderByNumber(ctx, nil)
 		return err1 == nil && err2 == nil && b.Number.Cmp(a.Number) >= 0
@@ -150,7 +152,7 @@ func TestLagOnProducerMovesProduction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(ctx, "blocks while node1 lags", func() bool {
+	if err := testwait.Until(ctx, "blocks while node1 lags", func() bool {
 		h, err := ref.BlockNumber(ctx)
 		return err == nil && h >= h0+2
 	}); err != nil {
@@ -242,7 +244,7 @@ func TestFaultCensorDropsTransaction(t *testing.T) {
 		t.Fatalf("censoring node answered hash %s, want %s", hash, tx.Hash())
 	}
 	start, _ := honest.BlockNumber(ctx)
-	if err := waitFor(ctx, "3 blocks", func() bool {
+	if err := testwait.Until(ctx, "3 blocks", func() bool {
 		h, err := honest.BlockNumber(ctx)
 		return err == nil && h >= start+3
 	}); err != nil {
@@ -272,7 +274,7 @@ func TestFaultReorgReplacesBlocks(t *testing.T) {
 	height := f.Reorg.FromNumber
 	for _, n := range dn.Info().Nodes {
 		c := dial(t, n.HTTP)
-		if err := waitFor(ctx, n.Name+" to follow the reorg", func() bool {
+		if err := testwait.Until(ctx, n.Name+" to follow the reorg", func() bool {
 			h, err := c.HeaderByNumber(ctx, new(big.Int).SetUint64(height))
 			return err == nil && h.Hash() == f.Reorg.NewHashes[0]
 		}); err != nil {
@@ -305,7 +307,7 @@ func TestFaultReorgOnSubsetForksThenRejoins(t *testing.T) {
 	if err := dn.ClearFault(f.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(ctx, "node5 back on the canonical chain", func() bool {
+	if err := testwait.Until(ctx, "node5 back on the canonical chain", func() bool {
 		h, err := c5.HeaderByNumber(ctx, new(big.Int).SetUint64(f.Reorg.FromNumber))
 		return err == nil && h.Hash() == f.Reorg.OldHashes[0]
 	}); err != nil {
@@ -318,7 +320,7 @@ func TestFaultFlapAlternates(t *testing.T) {
 	c := dial(t, nodeURL(t, "node4"))
 	ctx := ctxT(t, 30*time.Second)
 	var up, down int
-	if err := waitFor(ctx, "both up and down answers", func() bool {
+	if err := testwait.Until(ctx, "both up and down answers", func() bool {
 		short, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		if _, err := c.BlockNumber(short); err == nil {

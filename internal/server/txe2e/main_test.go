@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math/big"
 	"net/http"
 	"os"
 	"testing"
@@ -19,12 +18,12 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
-	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/server"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 	"github.com/rpcmesh/rpcmesh/internal/txwatch"
 )
 
@@ -101,18 +100,6 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-// waitFor polls cond every 100ms until it holds or ctx ends.
-func waitFor(ctx context.Context, what string, cond func() bool) error {
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return nil
-}
-
 // direct is a client of a devnet node without its fault proxy.
 func direct(t *testing.T, name string) *ethclient.Client {
 	t.Helper()
@@ -131,12 +118,8 @@ func direct(t *testing.T, name string) *ethclient.Client {
 // signTx signs a 1-wei transfer from key with nonce.
 func signTx(t *testing.T, key *ecdsa.PrivateKey, nonce uint64) *types.Transaction {
 	t.Helper()
-	id := new(big.Int).SetUint64(dn.Info().ChainID)
 	to := common.HexToAddress("0x000000000000000000000000000000000000c0de")
-	tx, err := types.SignNewTx(key, types.LatestSignerForChainID(id), &types.DynamicFeeTx{
-		ChainID: id, Nonce: nonce, GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(100 * params.GWei),
-		Gas: 21000, To: &to, Value: big.NewInt(1),
-	})
+	tx, err := devnet.SignTx(key, dn.Info().ChainID, nonce, &to, 1, nil, 21000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +163,7 @@ func status(t *testing.T, g *server.Gateway, h common.Hash) txwatch.Entry {
 func waitIncluded(t *testing.T, ctx context.Context, g *server.Gateway, h common.Hash) txwatch.Entry {
 	t.Helper()
 	var e txwatch.Entry
-	if err := waitFor(ctx, "inclusion of "+h.Hex(), func() bool {
+	if err := testwait.Until(ctx, "inclusion of "+h.Hex(), func() bool {
 		e = status(t, g, h)
 		return e.State == txwatch.StateIncluded
 	}); err != nil {
@@ -211,7 +194,7 @@ func requests(g *server.Gateway) map[string]uint64 {
 func waitUsable(t *testing.T) {
 	t.Helper()
 	ctx := ctxT(t, 20*time.Second)
-	if err := waitFor(ctx, "providers usable", func() bool {
+	if err := testwait.Until(ctx, "providers usable", func() bool {
 		for _, p := range gw.Status().Chains[0].Providers {
 			if p.State != "ok" {
 				return false
