@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 // waitHeight waits until every node is at height h or above.
 func waitHeight(t *testing.T, h uint64) {
 	t.Helper()
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testwait.Context(t, 30*time.Second)
 	for _, n := range dn.Info().Nodes {
 		c := dial(t, n.HTTP)
 		if err := testwait.Until(ctx, n.Name+" height", func() bool {
@@ -46,7 +46,7 @@ func waitHeight(t *testing.T, h uint64) {
 
 func TestNodesAgreeOnEveryHeight(t *testing.T) {
 	waitHeight(t, 4)
-	ctx := ctxT(t, 20*time.Second)
+	ctx := testwait.Context(t, 20*time.Second)
 	nodes := dn.Info().Nodes
 	ref := dial(t, nodes[0].HTTP)
 	head, err := ref.BlockNumber(ctx)
@@ -71,7 +71,7 @@ func TestNodesAgreeOnEveryHeight(t *testing.T) {
 }
 
 func TestTransactionSentToFollowerIsMined(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testwait.Context(t, 30*time.Second)
 	nodes := dn.Info().Nodes
 	follower := dial(t, nodes[len(nodes)-1].HTTP)
 	key := dn.Keys()[0]
@@ -105,7 +105,7 @@ func TestTransactionSentToFollowerIsMined(t *testing.T) {
 
 func TestAccountProofFromFollowerVerifies(t *testing.T) {
 	waitHeight(t, 2)
-	ctx := ctxT(t, 20*time.Second)
+	ctx := testwait.Context(t, 20*time.Second)
 	nodes := dn.Info().Nodes
 	follower := dial(t, nodes[3].HTTP)
 	head, err := follower.HeaderByNumber(ctx, nil)

@@ -31,13 +31,6 @@ func dial(t *testing.T, url string) *ethclient.Client {
 	return c
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // signTx builds and signs a dynamic-fee transaction from key.
 func signTx(t *testing.T, chainID uint64, key *ecdsa.PrivateKey, nonce uint64, to *common.Address, value *big.Int, data []byte, gas uint64) *types.Transaction {
 	t.Helper()

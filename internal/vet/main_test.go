@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 )
@@ -100,13 +99,6 @@ func nodeURL(t *testing.T, name string) string {
 		t.Fatalf("no node %s", name)
 	}
 	return n.HTTP
-}
-
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 func writeFile(path, text string) error { return os.WriteFile(path, []byte(text), 0o600) }

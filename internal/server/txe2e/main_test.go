@@ -93,13 +93,6 @@ func call(g *server.Gateway, out any, method string, params ...any) error {
 	return json.Unmarshal(a.Result, out)
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // direct is a client of a devnet node without its fault proxy.
 func direct(t *testing.T, name string) *ethclient.Client {
 	t.Helper()
@@ -193,7 +186,7 @@ func requests(g *server.Gateway) map[string]uint64 {
 // waitUsable waits until every provider of the shared gateway is usable.
 func waitUsable(t *testing.T) {
 	t.Helper()
-	ctx := ctxT(t, 20*time.Second)
+	ctx := testwait.Context(t, 20*time.Second)
 	if err := testwait.Until(ctx, "providers usable", func() bool {
 		for _, p := range gw.Status().Chains[0].Providers {
 			if p.State != "ok" {
