@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -17,8 +15,7 @@ import (
 // against a fresh devnet and gateway, prints the table and writes the JSON.
 // It fails when a scenario with a faulty minority gave a wrong answer.
 func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("rpcmesh-devnet chaos", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("rpcmesh-devnet chaos", "usage: rpcmesh-devnet chaos [flags]\n\nRuns each scenario of the fault matrix against a devnet and the gateway in\nfront of it, under steady client traffic checked against an honest node,\nand prints per scenario: requests, failures, wrong answers, p99 latency,\ntime to detect, time to recover, memory (see docs/reliability.md).\n\nflags:", stderr)
 	var (
 		short     = fs.Bool("short", false, "the short matrix CI runs (a few minority faults, a cloud outage, a reorg)")
 		jsonOut   = fs.String("json", "", "also write the results as JSON to this file")
@@ -27,17 +24,11 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		blockTime = fs.Duration("block-time", 500*time.Millisecond, "time between blocks (100ms to 1m)")
 		detect    = fs.Duration("detect-within", 15*time.Second, "how long to wait for the gateway to detect a fault")
 		recoverIn = fs.Duration("recover-within", 30*time.Second, "how long to wait for the gateway to recover after a fault")
-		logLevel  = fs.String("log-level", "error", "gateway and devnet log level: debug, info, warn, error")
+		_         = fs.String("log-level", "error", "gateway and devnet log level: debug, info, warn, error") // parseFlags reads it
 	)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rpcmesh-devnet chaos [flags]\n\nRuns each scenario of the fault matrix against a devnet and the gateway in\nfront of it, under steady client traffic checked against an honest node,\nand prints per scenario: requests, failures, wrong answers, p99 latency,\ntime to detect, time to recover, memory (see docs/reliability.md).\n\nflags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	log, err := parseFlags(fs, args, stderr)
+	if err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	scenarios, err := chaos.Select(chaos.Matrix(*short), *which)
 	if err != nil {
@@ -49,11 +40,6 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return nil
 	}
-	level, err := parseLevel(*logLevel)
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	quietGeth()
 	started := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)

@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/chaos"
@@ -19,34 +16,22 @@ import (
 // scripted timeline (docs/demo.md), narrating each step, then prints the
 // closing summary.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("rpcmesh-devnet demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("rpcmesh-devnet demo", "usage: rpcmesh-devnet demo [flags]\n\nRuns a devnet, the gateway in front of it and steady client traffic, then\nstages an AWS-wide outage, a lying provider, a censoring provider, a reorg\nand a frozen head, narrating what the gateway sees; watch the status page\n(see docs/demo.md).\n\nflags:", stderr)
 	var (
 		listen    = fs.String("gateway-listen", "127.0.0.1:8545", "gateway address: JSON-RPC at /devnet, the status page at / (port 0 picks a free one)")
 		admin     = fs.String("gateway-admin", "127.0.0.1:9545", "gateway admin address (metrics, status); empty for none")
 		control   = fs.String("control", "127.0.0.1:8600", "devnet fault control API, to stage more faults by hand; empty for none")
 		blockTime = fs.Duration("block-time", time.Second, "time between blocks (100ms to 1m)")
 		hold      = fs.Uint64("hold-blocks", 15, "how many blocks each step of the timeline lasts")
-		logLevel  = fs.String("log-level", "error", "gateway and devnet log level: debug, info, warn, error")
+		_         = fs.String("log-level", "error", "gateway and devnet log level: debug, info, warn, error") // parseFlags reads it
 	)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rpcmesh-devnet demo [flags]\n\nRuns a devnet, the gateway in front of it and steady client traffic, then\nstages an AWS-wide outage, a lying provider, a censoring provider, a reorg\nand a frozen head, narrating what the gateway sees; watch the status page\n(see docs/demo.md).\n\nflags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	log, err := parseFlags(fs, args, stderr)
+	if err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	if *hold < 1 {
 		return fmt.Errorf("--hold-blocks must be at least 1")
 	}
-	level, err := parseLevel(*logLevel)
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	quietGeth()
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	env, err := chaos.StartEnv(sctx, chaos.EnvOptions{BlockTime: *blockTime, Listen: *listen, Admin: *admin, Logger: log})

@@ -12,12 +12,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -57,8 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	hup := hangup.Catch()
 	defer hup.Stop()
-	fs := flag.NewFlagSet("rpcmesh-devnet", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("rpcmesh-devnet", "usage: rpcmesh-devnet [flags]\n       rpcmesh-devnet demo [flags]   (a scripted outage timeline: docs/demo.md)\n       rpcmesh-devnet chaos [flags]  (the fault matrix: docs/reliability.md)\n\nRuns real go-ethereum nodes as one chain on 127.0.0.1, each behind a fault\nproxy, with a control API to stage faults, and the rpcmesh gateway in front\nof them (see docs/devnet.md).\n\nflags:", stderr)
 	var (
 		opts      devnet.Options
 		control   = fs.String("control", "127.0.0.1:8600", "address of the fault control API (port 0 picks a free one)")
@@ -66,7 +63,7 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		gateway   = fs.Bool("gateway", true, "also run the rpcmesh gateway in front of the nodes")
 		gwListen  = fs.String("gateway-listen", "127.0.0.1:8545", "gateway address (port 0 picks a free one)")
 		gwAdmin   = fs.String("gateway-admin", "127.0.0.1:9545", "gateway admin address (metrics, status)")
-		logLevel  = fs.String("log-level", "info", "log level: debug, info, warn, error")
+		_         = fs.String("log-level", "info", "log level: debug, info, warn, error") // parseFlags reads it
 		blockTime = fs.Duration("block-time", time.Second, "time between blocks (100ms to 1m)")
 	)
 	fs.IntVar(&opts.Nodes, "nodes", 5, "number of nodes (1 to 32)")
@@ -74,25 +71,14 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&opts.Seed, "seed", "rpcmesh devnet", "seed the prefunded account keys are derived from")
 	fs.IntVar(&opts.Accounts, "accounts", 10, "number of prefunded accounts")
 	fs.IntVar(&opts.BasePort, "base-port", 0, "node i's endpoint listens on base-port+i-1 (0: free ports)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rpcmesh-devnet [flags]\n       rpcmesh-devnet demo [flags]   (a scripted outage timeline: docs/demo.md)\n       rpcmesh-devnet chaos [flags]  (the fault matrix: docs/reliability.md)\n\nRuns real go-ethereum nodes as one chain on 127.0.0.1, each behind a fault\nproxy, with a control API to stage faults, and the rpcmesh gateway in front\nof them (see docs/devnet.md).\n\nflags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	log, err := parseFlags(fs, args, stderr)
+	if err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	if opts.Nodes < 1 {
 		return fmt.Errorf("--nodes must be at least 1, got %d", opts.Nodes)
 	}
 	opts.BlockTime = *blockTime
-	level, err := parseLevel(*logLevel)
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	opts.Logger = log
 	hup.Ignore(ctx, log, "the devnet has nothing to reload; Ctrl-C or SIGTERM stops it")
 	quietGeth()
@@ -150,12 +136,4 @@ func printDevnet(w io.Writer, info devnet.Info, took time.Duration) {
 		fmt.Fprintf(w, "  %s  %s\n", a.Address, a.PrivateKey)
 	}
 	fmt.Fprintln(w, "\nCtrl-C stops everything.")
-}
-
-func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return 0, errors.New("log level must be one of debug, info, warn, error")
-	}
-	return l, nil
 }

@@ -11,10 +11,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/rpcmesh/rpcmesh/internal/cmdtest"
 	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
@@ -96,28 +96,10 @@ func TestParseArgs(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe to read while a command writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestMainUpstreamAndLoad(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out cmdtest.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- Main(ctx, []string{"upstream", "--listen", "127.0.0.1:0", "--chain-id", "5"}, &out, io.Discard)

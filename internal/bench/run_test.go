@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/cmdtest"
 )
 
 // countingHandler counts the HTTP requests that reach h.
@@ -442,7 +444,7 @@ func TestProcCPU(t *testing.T) {
 
 func TestRunTimeline(t *testing.T) {
 	s := newTestUpstream(t, UpstreamOptions{})
-	var progress syncBuffer
+	var progress cmdtest.SyncBuffer
 	rep, err := Run(context.Background(), Options{
 		Targets:     []Target{{Name: "t", URL: s.URL}},
 		Mix:         SingleMethod("eth_blockNumber"),

@@ -61,7 +61,8 @@ func Start(t *testing.T, args ...string) (*exec.Cmd, *SyncBuffer, *SyncBuffer) {
 	return cmd, &stdout, &stderr
 }
 
-// SyncBuffer is a buffer a child process writes while the test reads it.
+// SyncBuffer is a buffer a child process or another goroutine writes while
+// the test reads it.
 type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

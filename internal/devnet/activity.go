@@ -152,10 +152,7 @@ func (s *activitySender) send(ctx context.Context, key *ecdsa.PrivateKey, to *co
 		}
 		nonce = n
 	}
-	tx, err := types.SignNewTx(key, types.LatestSignerForChainID(s.chainID), &types.DynamicFeeTx{
-		ChainID: s.chainID, Nonce: nonce, GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(100 * params.GWei),
-		Gas: gas, To: to, Value: big.NewInt(value), Data: data,
-	})
+	tx, err := SignTx(key, s.chainID.Uint64(), nonce, to, value, data, gas)
 	if err != nil {
 		return common.Hash{}, err
 	}
@@ -164,6 +161,17 @@ func (s *activitySender) send(ctx context.Context, key *ecdsa.PrivateKey, to *co
 	}
 	s.nonces[from] = nonce + 1
 	return tx.Hash(), nil
+}
+
+// SignTx signs a dynamic-fee transaction from key for the chain chainID:
+// to (nil creates a contract), value in wei, data and gas, with a 1 gwei tip
+// and a 100 gwei fee cap, which every devnet block takes.
+func SignTx(key *ecdsa.PrivateKey, chainID, nonce uint64, to *common.Address, value int64, data []byte, gas uint64) (*types.Transaction, error) {
+	id := new(big.Int).SetUint64(chainID)
+	return types.SignNewTx(key, types.LatestSignerForChainID(id), &types.DynamicFeeTx{
+		ChainID: id, Nonce: nonce, GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(100 * params.GWei),
+		Gas: gas, To: to, Value: big.NewInt(value), Data: data,
+	})
 }
 
 // waitMined polls for the transaction's receipt and fails unless it succeeded.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // The activity the package's tests share, made by the first that needs it.
@@ -35,7 +37,7 @@ func sharedActivity(t *testing.T) *Activity {
 // every node.
 func TestMakeActivity(t *testing.T) {
 	a := sharedActivity(t)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testwait.Context(t, 30*time.Second)
 	if len(a.Txs) != 1+2*activityCalls || len(a.Blocks) < 4 {
 		t.Fatalf("%d transactions in %d blocks, want %d in at least 4", len(a.Txs), len(a.Blocks), 1+2*activityCalls)
 	}

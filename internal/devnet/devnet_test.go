@@ -3,7 +3,6 @@ package devnet
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/big"
 	"os"
 	"testing"
@@ -15,6 +14,8 @@ import (
 	"github.com/ethereum/go-ethereum/ethdb/memorydb"
 	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/ethereum/go-ethereum/trie"
+
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // dn is the devnet every test in this package shares. Tests that stage
@@ -22,28 +23,19 @@ import (
 var dn *Devnet
 
 func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	d, err := Start(ctx, Options{BlockTime: 500 * time.Millisecond})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start devnet:", err)
-		os.Exit(1)
-	}
-	dn = d
-	code := m.Run()
-	if err := d.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "close devnet:", err)
-	}
-	os.Exit(code)
+	os.Exit(RunSuite("devnet", false, Options{}, nil, func(d *Devnet) int {
+		dn = d
+		return m.Run()
+	}))
 }
 
 // waitHeight waits until every node is at height h or above.
 func waitHeight(t *testing.T, h uint64) {
 	t.Helper()
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testwait.Context(t, 30*time.Second)
 	for _, n := range dn.Info().Nodes {
 		c := dial(t, n.HTTP)
-		if err := waitFor(ctx, n.Name+" height", func() bool {
+		if err := testwait.Until(ctx, n.Name+" height", func() bool {
 			got, err := c.BlockNumber(ctx)
 			return err == nil && got >= h
 		}); err != nil {
@@ -54,7 +46,7 @@ func waitHeight(t *testing.T, h uint64) {
 
 func TestNodesAgreeOnEveryHeight(t *testing.T) {
 	waitHeight(t, 4)
-	ctx := ctxT(t, 20*time.Second)
+	ctx := testwait.Context(t, 20*time.Second)
 	nodes := dn.Info().Nodes
 	ref := dial(t, nodes[0].HTTP)
 	head, err := ref.BlockNumber(ctx)
@@ -79,7 +71,7 @@ func TestNodesAgreeOnEveryHeight(t *testing.T) {
 }
 
 func TestTransactionSentToFollowerIsMined(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testwait.Context(t, 30*time.Second)
 	nodes := dn.Info().Nodes
 	follower := dial(t, nodes[len(nodes)-1].HTTP)
 	key := dn.Keys()[0]
@@ -100,7 +92,7 @@ func TestTransactionSentToFollowerIsMined(t *testing.T) {
 		t.Fatalf("receipt status %d", r.Status)
 	}
 	var bal *big.Int
-	if err := waitFor(ctx, "the follower to import the block", func() bool {
+	if err := testwait.Until(ctx, "the follower to import the block", func() bool {
 		bal, err = follower.BalanceAt(ctx, to, r.BlockNumber)
 		return err == nil
 	}); err != nil {
@@ -113,7 +105,7 @@ func TestTransactionSentToFollowerIsMined(t *testing.T) {
 
 func TestAccountProofFromFollowerVerifies(t *testing.T) {
 	waitHeight(t, 2)
-	ctx := ctxT(t, 20*time.Second)
+	ctx := testwait.Context(t, 20*time.Second)
 	nodes := dn.Info().Nodes
 	follower := dial(t, nodes[3].HTTP)
 	head, err := follower.HeaderByNumber(ctx, nil)

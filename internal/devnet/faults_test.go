@@ -18,6 +18,8 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // stage sets a fault and clears it when the test ends.
@@ -27,7 +29,7 @@ func stage(t *testing.T, target string, kind FaultKind, params string) Fault {
 	if params != "" {
 		raw = json.RawMessage(params)
 	}
-	f, err := dn.SetFault(ctxT(t, 30*time.Second), FaultSpec{Target: target, Kind: kind, Params: raw})
+	f, err := dn.SetFault(testwait.Context(t, 30*time.Second), FaultSpec{Target: target, Kind: kind, Params: raw})
 	if err != nil {
 		t.Fatalf("set %s on %s: %v", kind, target, err)
 	}
@@ -58,7 +60,7 @@ func directClient(t *testing.T, name string) *ethclient.Client {
 }
 
 func TestFaultDownRefusesConnections(t *testing.T) {
-	ctx := ctxT(t, 20*time.Second)
+	ctx := testwait.Context(t, 20*time.Second)
 	f := stage(t, "cloud=aws", FaultDown, "")
 	if len(f.Nodes) != 2 {
 		t.Fatalf("cloud=aws matched %v, want two nodes", f.Nodes)
@@ -92,7 +94,7 @@ func TestFaultHangNeverAnswers(t *testing.T) {
 	if err := dn.ClearFault(f.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.BlockNumber(ctxT(t, 10*time.Second)); err != nil {
+	if _, err := c.BlockNumber(testwait.Context(t, 10*time.Second)); err != nil {
 		t.Fatalf("after clearing: %v", err)
 	}
 }
@@ -100,7 +102,7 @@ func TestFaultHangNeverAnswers(t *testing.T) {
 func TestFaultSlowAddsLatency(t *testing.T) {
 	stage(t, "node3", FaultSlow, `{"latency": "400ms", "jitter": "50ms"}`)
 	c := dial(t, nodeURL(t, "node3"))
-	ctx := ctxT(t, 10*time.Second)
+	ctx := testwait.Context(t, 10*time.Second)
 	for range 3 {
 		start := time.Now()
 		if _, err := c.BlockNumber(ctx); err != nil {
@@ -113,7 +115,7 @@ func TestFaultSlowAddsLatency(t *testing.T) {
 }
 
 func TestFaultLagStopsImportAndCatchesUp(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testwait.Context(t, 60*time.Second)
 	f := stage(t, "node4", FaultLag, "")
 	lagger := dial(t, nodeURL(t, "node4"))
 	ref := dial(t, nodeURL(t, "node1"))
@@ -121,7 +123,7 @@ func TestFaultLagStopsImportAndCatchesUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(ctx, "chain to move 3 blocks past the lagging node", func() bool {
+	if err := testwait.Until(ctx, "chain to move 3 blocks past the lagging node", func() bool {
 		h, err := ref.BlockNumber(ctx)
 		return err == nil && h >= frozen+3
 	}); err != nil {
@@ -133,7 +135,7 @@ func TestFaultLagStopsImportAndCatchesUp(t *testing.T) {
 	if err := dn.ClearFault(f.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(ctx, "lagging node to catch up", func() bool {
+	if err := testwait.Until(ctx, "lagging node to catch up", func() bool {
 		a, err1 := ref.HeaderByNumber(ctx, nil)
 		b, err2 := lagger.HeaderByNumber(ctx, nil)
 		return err1 == nil && err2 == nil && b.Number.Cmp(a.Number) >= 0
@@ -143,14 +145,14 @@ func TestFaultLagStopsImportAndCatchesUp(t *testing.T) {
 }
 
 func TestLagOnProducerMovesProduction(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testwait.Context(t, 30*time.Second)
 	stage(t, "node1", FaultLag, "")
 	ref := dial(t, nodeURL(t, "node2"))
 	h0, err := ref.BlockNumber(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(ctx, "blocks while node1 lags", func() bool {
+	if err := testwait.Until(ctx, "blocks while node1 lags", func() bool {
 		h, err := ref.BlockNumber(ctx)
 		return err == nil && h >= h0+2
 	}); err != nil {
@@ -160,7 +162,7 @@ func TestLagOnProducerMovesProduction(t *testing.T) {
 
 func TestFaultErrorFailsRequests(t *testing.T) {
 	t.Run("http", func(t *testing.T) {
-		ctx := ctxT(t, 10*time.Second)
+		ctx := testwait.Context(t, 10*time.Second)
 		stage(t, "node5", FaultError, `{"rate": 1, "mode": "http", "status": 502}`)
 		_, err := dial(t, nodeURL(t, "node5")).BlockNumber(ctx)
 		var he rpc.HTTPError
@@ -169,7 +171,7 @@ func TestFaultErrorFailsRequests(t *testing.T) {
 		}
 	})
 	t.Run("jsonrpc", func(t *testing.T) {
-		ctx := ctxT(t, 10*time.Second)
+		ctx := testwait.Context(t, 10*time.Second)
 		stage(t, "node5", FaultError, `{"rate": 1, "mode": "jsonrpc", "code": -32000, "message": "header not found"}`)
 		_, err := dial(t, nodeURL(t, "node5")).BlockNumber(ctx)
 		var re rpc.Error
@@ -178,7 +180,7 @@ func TestFaultErrorFailsRequests(t *testing.T) {
 		}
 	})
 	t.Run("share", func(t *testing.T) {
-		ctx := ctxT(t, 60*time.Second)
+		ctx := testwait.Context(t, 60*time.Second)
 		stage(t, "node5", FaultError, `{"rate": 0.5, "mode": "jsonrpc"}`)
 		c := dial(t, nodeURL(t, "node5"))
 		failed := 0
@@ -223,7 +225,7 @@ func TestFaultRateLimitAnswers429(t *testing.T) {
 }
 
 func TestFaultCensorDropsTransaction(t *testing.T) {
-	ctx := ctxT(t, 40*time.Second)
+	ctx := testwait.Context(t, 40*time.Second)
 	stage(t, "node3", FaultCensor, "")
 	key := dn.Keys()[2]
 	honest := dial(t, nodeURL(t, "node1"))
@@ -242,7 +244,7 @@ func TestFaultCensorDropsTransaction(t *testing.T) {
 		t.Fatalf("censoring node answered hash %s, want %s", hash, tx.Hash())
 	}
 	start, _ := honest.BlockNumber(ctx)
-	if err := waitFor(ctx, "3 blocks", func() bool {
+	if err := testwait.Until(ctx, "3 blocks", func() bool {
 		h, err := honest.BlockNumber(ctx)
 		return err == nil && h >= start+3
 	}); err != nil {
@@ -263,7 +265,7 @@ func TestFaultCensorDropsTransaction(t *testing.T) {
 }
 
 func TestFaultReorgReplacesBlocks(t *testing.T) {
-	ctx := ctxT(t, 40*time.Second)
+	ctx := testwait.Context(t, 40*time.Second)
 	waitHeight(t, 3)
 	f := stage(t, "all", FaultReorg, `{"depth": 2}`)
 	if f.Reorg == nil || len(f.Reorg.NewHashes) != 2 {
@@ -272,7 +274,7 @@ func TestFaultReorgReplacesBlocks(t *testing.T) {
 	height := f.Reorg.FromNumber
 	for _, n := range dn.Info().Nodes {
 		c := dial(t, n.HTTP)
-		if err := waitFor(ctx, n.Name+" to follow the reorg", func() bool {
+		if err := testwait.Until(ctx, n.Name+" to follow the reorg", func() bool {
 			h, err := c.HeaderByNumber(ctx, new(big.Int).SetUint64(height))
 			return err == nil && h.Hash() == f.Reorg.NewHashes[0]
 		}); err != nil {
@@ -290,7 +292,7 @@ func TestFaultReorgReplacesBlocks(t *testing.T) {
 }
 
 func TestFaultReorgOnSubsetForksThenRejoins(t *testing.T) {
-	ctx := ctxT(t, 40*time.Second)
+	ctx := testwait.Context(t, 40*time.Second)
 	waitHeight(t, 3)
 	f := stage(t, "node5", FaultReorg, `{"depth": 1}`)
 	c5 := dial(t, nodeURL(t, "node5"))
@@ -305,7 +307,7 @@ func TestFaultReorgOnSubsetForksThenRejoins(t *testing.T) {
 	if err := dn.ClearFault(f.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(ctx, "node5 back on the canonical chain", func() bool {
+	if err := testwait.Until(ctx, "node5 back on the canonical chain", func() bool {
 		h, err := c5.HeaderByNumber(ctx, new(big.Int).SetUint64(f.Reorg.FromNumber))
 		return err == nil && h.Hash() == f.Reorg.OldHashes[0]
 	}); err != nil {
@@ -316,9 +318,9 @@ func TestFaultReorgOnSubsetForksThenRejoins(t *testing.T) {
 func TestFaultFlapAlternates(t *testing.T) {
 	stage(t, "node4", FaultFlap, `{"up": "1s", "down": "300ms"}`)
 	c := dial(t, nodeURL(t, "node4"))
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testwait.Context(t, 30*time.Second)
 	var up, down int
-	if err := waitFor(ctx, "both up and down answers", func() bool {
+	if err := testwait.Until(ctx, "both up and down answers", func() bool {
 		short, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		if _, err := c.BlockNumber(short); err == nil {
@@ -335,7 +337,7 @@ func TestFaultFlapAlternates(t *testing.T) {
 }
 
 func TestFaultLieTampersWithAnswers(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testwait.Context(t, 60*time.Second)
 	act := sharedActivity(t)
 	honest := directClient(t, "node2")
 	contract := act.Contract
@@ -411,7 +413,7 @@ func compact(b []byte) []byte {
 }
 
 func TestWebSocketSubscriptionThroughProxy(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testwait.Context(t, 30*time.Second)
 	n, _ := dn.Node("node3")
 	c, err := ethclient.DialContext(ctx, n.WS)
 	if err != nil {

@@ -31,13 +31,6 @@ func dial(t *testing.T, url string) *ethclient.Client {
 	return c
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // signTx builds and signs a dynamic-fee transaction from key.
 func signTx(t *testing.T, chainID uint64, key *ecdsa.PrivateKey, nonce uint64, to *common.Address, value *big.Int, data []byte, gas uint64) *types.Transaction {
 	t.Helper()
@@ -70,18 +63,6 @@ func waitReceipt(ctx context.Context, c *ethclient.Client, hash common.Hash) (*t
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// waitFor polls cond until it holds or ctx ends.
-func waitFor(ctx context.Context, what string, cond func() bool) error {
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return nil
 }
 
 // keyAddr is the address of key.

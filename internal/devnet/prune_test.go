@@ -8,6 +8,8 @@ import (
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // TestPruneFault: a pruned node answers state reads at old blocks with
@@ -23,7 +25,7 @@ func TestPruneFault(t *testing.T) {
 	direct, _ := dn.DirectURL("node2")
 	addr := dn.Info().Accounts[0].Address
 	for _, url := range []string{n.HTTP, n.WS} {
-		ctx := ctxT(t, 30*time.Second)
+		ctx := testwait.Context(t, 30*time.Second)
 		c, err := rpc.DialContext(ctx, url)
 		if err != nil {
 			t.Fatalf("dial %s: %v", url, err)
@@ -71,11 +73,11 @@ func TestPruneFault(t *testing.T) {
 	if err := dn.ClearFault(f.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dial(t, n.HTTP).BalanceAt(ctxT(t, 10*time.Second), keyAddr(dn.Keys()[0]), big.NewInt(1)); err != nil {
+	if _, err := dial(t, n.HTTP).BalanceAt(testwait.Context(t, 10*time.Second), keyAddr(dn.Keys()[0]), big.NewInt(1)); err != nil {
 		t.Errorf("old state once the prune fault is cleared: %v", err)
 	}
 	dc := dial(t, direct)
-	if _, err := dc.BalanceAt(ctxT(t, 10*time.Second), keyAddr(dn.Keys()[0]), big.NewInt(1)); err != nil {
+	if _, err := dc.BalanceAt(testwait.Context(t, 10*time.Second), keyAddr(dn.Keys()[0]), big.NewInt(1)); err != nil {
 		t.Errorf("the node behind the proxy is an archive node: %v", err)
 	}
 }

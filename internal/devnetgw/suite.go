@@ -36,33 +36,20 @@ func RunSuite(name string, short bool, start func(ctx context.Context, d *devnet
 // 500 ms unless set).
 func RunSuiteWith(name string, short bool, opts devnet.Options, start func(ctx context.Context, d *devnet.Devnet) (*server.Gateway, error),
 	run func(d *devnet.Devnet, gw *server.Gateway) int) int {
-	if opts.BlockTime == 0 {
-		opts.BlockTime = 500 * time.Millisecond
-	}
-	if short {
-		fmt.Println(name + ": skipped with -short")
-		return 0
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	d, err := devnet.Start(ctx, opts)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start devnet:", err)
-		return 1
-	}
-	gw, err := start(ctx, d)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start gateway:", err)
-		_ = d.Close()
-		return 1
-	}
-	cancel()
-	code := run(d, gw)
-	Stop(gw)
-	if err := d.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "close devnet:", err)
-	}
-	return code
+	var gw *server.Gateway
+	return devnet.RunSuite(name, short, opts,
+		func(ctx context.Context, d *devnet.Devnet) error {
+			g, err := start(ctx, d)
+			if err != nil {
+				return fmt.Errorf("start gateway: %w", err)
+			}
+			gw = g
+			return nil
+		},
+		func(d *devnet.Devnet) int {
+			defer Stop(gw)
+			return run(d, gw)
+		})
 }
 
 // WaitHealthy polls gw until every provider of its first chain is usable

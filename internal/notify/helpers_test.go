@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -174,24 +173,6 @@ func event(typ status.EventType, id string, sev status.Severity, msg string) sta
 	return status.Event{Type: typ, Incident: status.Incident{ID: id, Kind: status.KindCloudOutage, Chain: "eth",
 		Severity: sev, Impact: status.ImpactNone, Providers: []string{"a", "b"}, Clouds: []string{"aws"},
 		Start: at, Updated: at, Message: msg}}
-}
-
-// syncBuffer is a log destination safe for the notifier's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // hookStatus is the first webhook's status.

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpcmesh/rpcmesh/internal/cmdtest"
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/status"
 	"github.com/rpcmesh/rpcmesh/internal/testwait"
@@ -351,7 +352,7 @@ func TestCloseDrains(t *testing.T) {
 		<-r.Context().Done()
 		return http.StatusOK
 	})
-	var logs syncBuffer
+	var logs cmdtest.SyncBuffer
 	n = New(testConfig(hang.srv.URL, func(c *config.Notify) { c.DrainTimeout = config.Duration(50 * time.Millisecond) }),
 		Options{Clock: newClock(), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	n.Start(src)
@@ -378,7 +379,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	ln := httptest.NewServer(http.NotFoundHandler())
 	deadURL := ln.URL
 	ln.Close() // nothing listens there any more
-	var logs syncBuffer
+	var logs cmdtest.SyncBuffer
 	n, src, _ := start(t, testConfig(rc.srv.URL+"/"+token, func(c *config.Notify) {
 		c.MaxAttempts = 2
 		dead := c.Webhooks[0]

@@ -10,6 +10,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/ethmethod"
 	"github.com/rpcmesh/rpcmesh/internal/fakenode"
 	"github.com/rpcmesh/rpcmesh/internal/head"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 	"github.com/rpcmesh/rpcmesh/internal/upstream"
 )
 
@@ -115,17 +116,7 @@ func startNetAt(t *testing.T, routing config.Routing, health config.Health, url 
 // waitFor polls cond until it holds, failing the test after 10 s.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
+	testwait.For(t, 10*time.Second, what, cond)
 }
 
 // provider returns the router's provider named name.

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/pprof"
@@ -39,10 +38,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /readyz", g.readyz)
 	g.mountProviders(mux) // provider stages; run-time providers (providers.go)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(g.Status())
+		writeJSON(w, http.StatusOK, g.Status())
 	})
 	return mux
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/rpcmesh/rpcmesh/internal/chain"
@@ -24,10 +23,7 @@ func (g *Gateway) Transactions() TransactionsStatus {
 
 // serveTransactions is the admin /transactions handler.
 func (g *Gateway) serveTransactions(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(g.Transactions())
+	writeJSON(w, http.StatusOK, g.Transactions())
 }
 
 // BroadcastOrder names the providers of the chain called name in the order

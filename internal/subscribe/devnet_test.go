@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math/big"
 	"os"
 	"strings"
 	"sync"
@@ -13,10 +12,8 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
-	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
@@ -29,21 +26,13 @@ var dn *devnet.Devnet
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if !testing.Short() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		d, err := devnet.Start(ctx, devnet.Options{Nodes: 3, BlockTime: time.Second})
-		cancel()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "start devnet:", err)
-			os.Exit(1)
-		}
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	os.Exit(devnet.RunSuite("subscribe", false, devnet.Options{Nodes: 3, BlockTime: time.Second}, nil, func(d *devnet.Devnet) int {
 		dn = d
-	}
-	code := m.Run()
-	if dn != nil {
-		_ = dn.Close()
-	}
-	os.Exit(code)
+		return m.Run()
+	}))
 }
 
 // countingCaller counts a provider's calls by method.
@@ -249,13 +238,9 @@ func sendTransfers(ctx context.Context, t *testing.T, url string, chainID uint64
 		t.Fatal(err)
 	}
 	to := common.HexToAddress("0x00000000000000000000000000000000000000bb")
-	id := new(big.Int).SetUint64(chainID)
 	var hashes []string
 	for i := range n {
-		tx, err := types.SignNewTx(key, types.LatestSignerForChainID(id), &types.DynamicFeeTx{
-			ChainID: id, Nonce: nonce + uint64(i), GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(100 * params.GWei),
-			Gas: 21000, To: &to, Value: big.NewInt(1),
-		})
+		tx, err := devnet.SignTx(key, chainID, nonce+uint64(i), &to, 1, nil, 21000)
 		if err != nil {
 			t.Fatal(err)
 		}

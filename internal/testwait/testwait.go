@@ -35,3 +35,12 @@ func For(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 		t.Fatal(err)
 	}
 }
+
+// Context is a context for one test's waits: it ends after timeout, or
+// when the test's cleanups run.
+func Context(t testing.TB, timeout time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -28,3 +28,16 @@ func TestUntilEndsWithItsContext(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestContextEndsWithItsTest(t *testing.T) {
+	var ctx context.Context
+	t.Run("inner", func(t *testing.T) {
+		ctx = Context(t, time.Minute)
+		if ctx.Err() != nil {
+			t.Fatalf("ended at once: %v", ctx.Err())
+		}
+	})
+	if ctx.Err() == nil {
+		t.Fatal("the context outlived its test")
+	}
+}

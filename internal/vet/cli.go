@@ -44,22 +44,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ws := fs.String("ws", "", "the candidate's WebSocket `URL` (default: URL with ws:// or wss://)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
-	var v config.Vetting
-	var required string
-	fs.Uint64Var(&v.MaxLagBlocks, "max-lag", 0, "most `blocks` the candidate's head may be off the agreed head (default 3)")
-	fs.Uint64Var(&v.MinArchiveBlocks, "min-archive", 0, "least `blocks` of state below the head (default 128)")
-	fs.StringVar(&required, "require", "", "required `methods`, comma-separated (default: docs/vetting.md's list)")
-	fs.Float64Var(&v.TargetRate, "target-rate", 0, "request `rate` per second the load ramps to (default 50)")
-	fs.IntVar(&v.RampSteps, "ramp-steps", 0, "`steps` of the ramp (default 4)")
-	durFlag(fs, &v.StepDuration, "step", "how long each ramp step lasts (default 2s)")
-	durFlag(fs, &v.MaxP99, "max-p99", "most p99 latency at the target rate (default 500ms)")
-	fs.Float64Var(&v.MaxErrorRate, "max-error-rate", 0, "most `share` of failed calls at the target rate (default 0.01)")
-	fs.Float64Var(&v.MaxThrottleRate, "max-throttle-rate", 0, "most `share` of throttled calls (429) at or below the target rate (default 0)")
-	fs.BoolVar(&v.WebSocketOptional, "websocket-optional", false, "admit a candidate without WebSocket")
-	durFlag(fs, &v.NewHeadsTimeout, "newheads-timeout", "wait for the first newHeads notification (default 30s)")
-	fs.IntVar(&v.SampleBlocks, "sample-blocks", 0, "`blocks` whose answers are checked (default 8)")
-	fs.IntVar(&v.SampleAccounts, "sample-accounts", 0, "`accounts` checked at each sampled block (default 4)")
-	durFlag(fs, &v.CallTimeout, "timeout", "bound of one call to the candidate (default 10s)")
+	vettingFlags(fs, &config.Vetting{})
 
 	rest, candidate, err := parseInterleaved(fs, args)
 	switch {
@@ -85,38 +70,16 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, fmt.Errorf("--against: %w", err))
 	}
-	// Flags given override the config's vetting section, key by key.
-	merged := cfg.Vetting
+	// Flags given override the config's vetting section, key by key: each
+	// is set again on flags bound to the section (bound before the section
+	// is copied in, as binding writes the flags' zero defaults).
+	var merged config.Vetting
+	override := flag.NewFlagSet("vet", flag.ContinueOnError)
+	vettingFlags(override, &merged)
+	merged = cfg.Vetting
 	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "max-lag":
-			merged.MaxLagBlocks = v.MaxLagBlocks
-		case "min-archive":
-			merged.MinArchiveBlocks = v.MinArchiveBlocks
-		case "require":
-			merged.RequiredMethods = splitList(required)
-		case "target-rate":
-			merged.TargetRate = v.TargetRate
-		case "ramp-steps":
-			merged.RampSteps = v.RampSteps
-		case "step":
-			merged.StepDuration = v.StepDuration
-		case "max-p99":
-			merged.MaxP99 = v.MaxP99
-		case "max-error-rate":
-			merged.MaxErrorRate = v.MaxErrorRate
-		case "max-throttle-rate":
-			merged.MaxThrottleRate = v.MaxThrottleRate
-		case "websocket-optional":
-			merged.WebSocketOptional = v.WebSocketOptional
-		case "newheads-timeout":
-			merged.NewHeadsTimeout = v.NewHeadsTimeout
-		case "sample-blocks":
-			merged.SampleBlocks = v.SampleBlocks
-		case "sample-accounts":
-			merged.SampleAccounts = v.SampleAccounts
-		case "timeout":
-			merged.CallTimeout = v.CallTimeout
+		if override.Lookup(f.Name) != nil {
+			_ = override.Set(f.Name, f.Value.String()) // parsed once already
 		}
 	})
 	crit, err := CriteriaFrom(merged)
@@ -181,24 +144,53 @@ func checkURL(s string, schemes ...string) error {
 	return nil
 }
 
-func splitList(s string) []string {
-	var out []string
-	for _, m := range strings.Split(s, ",") {
-		if m = strings.TrimSpace(m); m != "" {
-			out = append(out, m)
-		}
-	}
-	return out
+// vettingFlags binds to v the flags that override the vetting section's keys.
+func vettingFlags(fs *flag.FlagSet, v *config.Vetting) {
+	fs.Uint64Var(&v.MaxLagBlocks, "max-lag", 0, "most `blocks` the candidate's head may be off the agreed head (default 3)")
+	fs.Uint64Var(&v.MinArchiveBlocks, "min-archive", 0, "least `blocks` of state below the head (default 128)")
+	fs.Var((*methodList)(&v.RequiredMethods), "require", "required `methods`, comma-separated (default: docs/vetting.md's list)")
+	fs.Float64Var(&v.TargetRate, "target-rate", 0, "request `rate` per second the load ramps to (default 50)")
+	fs.IntVar(&v.RampSteps, "ramp-steps", 0, "`steps` of the ramp (default 4)")
+	fs.Var((*durationFlag)(&v.StepDuration), "step", "how long each ramp step lasts (default 2s)")
+	fs.Var((*durationFlag)(&v.MaxP99), "max-p99", "most p99 latency at the target rate (default 500ms)")
+	fs.Float64Var(&v.MaxErrorRate, "max-error-rate", 0, "most `share` of failed calls at the target rate (default 0.01)")
+	fs.Float64Var(&v.MaxThrottleRate, "max-throttle-rate", 0, "most `share` of throttled calls (429) at or below the target rate (default 0)")
+	fs.BoolVar(&v.WebSocketOptional, "websocket-optional", false, "admit a candidate without WebSocket")
+	fs.Var((*durationFlag)(&v.NewHeadsTimeout), "newheads-timeout", "wait for the first newHeads notification (default 30s)")
+	fs.IntVar(&v.SampleBlocks, "sample-blocks", 0, "`blocks` whose answers are checked (default 8)")
+	fs.IntVar(&v.SampleAccounts, "sample-accounts", 0, "`accounts` checked at each sampled block (default 4)")
+	fs.Var((*durationFlag)(&v.CallTimeout), "timeout", "bound of one call to the candidate (default 10s)")
 }
 
-// durFlag binds a config.Duration to a flag that reads "500ms".
-func durFlag(fs *flag.FlagSet, d *config.Duration, name, usage string) {
-	fs.Func(name, usage, func(s string) error {
-		v, err := time.ParseDuration(s)
-		if err != nil {
-			return fmt.Errorf("%q is not a duration such as 500ms or 2s", s)
+// methodList is a flag of comma-separated method names.
+type methodList []string
+
+// String joins the methods with commas.
+func (m *methodList) String() string { return strings.Join(*m, ",") }
+
+// Set splits s at commas, dropping empty names.
+func (m *methodList) Set(s string) error {
+	*m = nil
+	for _, name := range strings.Split(s, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			*m = append(*m, name)
 		}
-		*d = config.Duration(v)
-		return nil
-	})
+	}
+	return nil
+}
+
+// durationFlag is a config.Duration flag that reads "500ms".
+type durationFlag config.Duration
+
+// String writes d as "500ms".
+func (d *durationFlag) String() string { return config.Duration(*d).String() }
+
+// Set reads "500ms" or "2s".
+func (d *durationFlag) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as 500ms or 2s", s)
+	}
+	*d = durationFlag(v)
+	return nil
 }

@@ -28,40 +28,8 @@ var OptionalMethods = []string{
 }
 
 // Criteria are the admission criteria a candidate is judged by: the
-// vetting section with defaults filled in.
-type Criteria struct {
-	MaxLagBlocks      uint64   `json:"maxLagBlocks"`
-	MinArchiveBlocks  uint64   `json:"minArchiveBlocks"`
-	RequiredMethods   []string `json:"requiredMethods"`
-	OptionalMethods   []string `json:"optionalMethods"`
-	TargetRate        float64  `json:"targetRate"`
-	RampSteps         int      `json:"rampSteps"`
-	StepDuration      Duration `json:"stepDuration"`
-	MaxP99            Duration `json:"maxP99"`
-	MaxErrorRate      float64  `json:"maxErrorRate"`
-	MaxThrottleRate   float64  `json:"maxThrottleRate"`
-	WebSocketOptional bool     `json:"websocketOptional"`
-	NewHeadsTimeout   Duration `json:"newHeadsTimeout"`
-	SampleBlocks      int      `json:"sampleBlocks"`
-	SampleAccounts    int      `json:"sampleAccounts"`
-	CallTimeout       Duration `json:"callTimeout"`
-}
-
-// Duration is a time.Duration written as "500ms" in JSON.
-type Duration time.Duration
-
-// MarshalText writes d as "500ms".
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
-// UnmarshalText reads "500ms", so a JSON report decodes back.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	*d = Duration(v)
-	return err
-}
-
-// D is d as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
+// vetting section with defaults filled in (CriteriaFrom).
+type Criteria config.Vetting
 
 // Bounds of the criteria, so a typo cannot start an endless or huge run.
 const (
@@ -74,14 +42,8 @@ const (
 // CriteriaFrom fills the vetting section's defaults and checks its values;
 // the error names each key that is wrong.
 func CriteriaFrom(v config.Vetting) (Criteria, error) {
-	c := Criteria{
-		MaxLagBlocks: v.MaxLagBlocks, MinArchiveBlocks: v.MinArchiveBlocks,
-		RequiredMethods: slices.Clone(v.RequiredMethods), OptionalMethods: slices.Clone(v.OptionalMethods),
-		TargetRate: v.TargetRate, RampSteps: v.RampSteps, StepDuration: Duration(v.StepDuration),
-		MaxP99: Duration(v.MaxP99), MaxErrorRate: v.MaxErrorRate, MaxThrottleRate: v.MaxThrottleRate,
-		WebSocketOptional: v.WebSocketOptional, NewHeadsTimeout: Duration(v.NewHeadsTimeout),
-		SampleBlocks: v.SampleBlocks, SampleAccounts: v.SampleAccounts, CallTimeout: Duration(v.CallTimeout),
-	}
+	c := Criteria(v)
+	c.RequiredMethods, c.OptionalMethods = slices.Clone(v.RequiredMethods), slices.Clone(v.OptionalMethods)
 	def := func(p *float64, d float64) {
 		if *p == 0 {
 			*p = d
@@ -105,13 +67,13 @@ func CriteriaFrom(v config.Vetting) (Criteria, error) {
 		c.RampSteps = 4
 	}
 	if c.StepDuration == 0 {
-		c.StepDuration = Duration(2 * time.Second)
+		c.StepDuration = config.Duration(2 * time.Second)
 	}
 	if c.MaxP99 == 0 {
-		c.MaxP99 = Duration(500 * time.Millisecond)
+		c.MaxP99 = config.Duration(500 * time.Millisecond)
 	}
 	if c.NewHeadsTimeout == 0 {
-		c.NewHeadsTimeout = Duration(30 * time.Second)
+		c.NewHeadsTimeout = config.Duration(30 * time.Second)
 	}
 	if c.SampleBlocks == 0 {
 		c.SampleBlocks = 8
@@ -120,7 +82,7 @@ func CriteriaFrom(v config.Vetting) (Criteria, error) {
 		c.SampleAccounts = 4
 	}
 	if c.CallTimeout == 0 {
-		c.CallTimeout = Duration(10 * time.Second)
+		c.CallTimeout = config.Duration(10 * time.Second)
 	}
 	return c, c.check()
 }

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 )
@@ -22,27 +21,17 @@ func TestMain(m *testing.M) {
 	if testing.Short() {
 		os.Exit(m.Run())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	d, err := devnet.Start(ctx, devnet.Options{BlockTime: 500 * time.Millisecond})
-	if err == nil {
-		// Blocks with transfers, a contract's code, storage and logs, so
-		// the correctness sample has receipts, logs and storage to check.
-		_, err = d.MakeActivity(ctx)
-	}
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start devnet:", err)
-		if d != nil {
-			_ = d.Close()
-		}
-		os.Exit(1)
-	}
-	dn = d
-	code := m.Run()
-	if err := d.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "close devnet:", err)
-	}
-	os.Exit(code)
+	os.Exit(devnet.RunSuite("vet", false, devnet.Options{},
+		func(ctx context.Context, d *devnet.Devnet) error {
+			// Blocks with transfers, a contract's code, storage and logs, so
+			// the correctness sample has receipts, logs and storage to check.
+			_, err := d.MakeActivity(ctx)
+			return err
+		},
+		func(d *devnet.Devnet) int {
+			dn = d
+			return m.Run()
+		}))
 }
 
 // needDevnet skips a test in -short mode.
@@ -110,13 +99,6 @@ func nodeURL(t *testing.T, name string) string {
 		t.Fatalf("no node %s", name)
 	}
 	return n.HTTP
-}
-
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 func writeFile(path, text string) error { return os.WriteFile(path, []byte(text), 0o600) }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // TestVetAdmitsHealthyNode: `rpcmesh vet --json` against a healthy devnet
@@ -23,7 +24,7 @@ func TestVetAdmitsHealthyNode(t *testing.T) {
 	needDevnet(t)
 	cfg := writeConfig(t, dn.Info().ChainID, testVetting)
 	var stdout, stderr bytes.Buffer
-	code := Main(ctxT(t, 90*time.Second), []string{nodeURL(t, "node4"), "--chain", "devnet", "--against", cfg, "--json"}, &stdout, &stderr)
+	code := Main(testwait.Context(t, 90*time.Second), []string{nodeURL(t, "node4"), "--chain", "devnet", "--against", cfg, "--json"}, &stdout, &stderr)
 	if code != ExitAdmit {
 		t.Fatalf("exit %d, want %d (admit)\nstdout:\n%s\nstderr:\n%s", code, ExitAdmit, stdout.String(), stderr.String())
 	}
@@ -97,7 +98,7 @@ func TestVetLeavesCandidateOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Run(ctxT(t, 90*time.Second), Options{URL: nodeURL(t, "node1") + "/", Config: cfg, Criteria: crit})
+	rep, err := Run(testwait.Context(t, 90*time.Second), Options{URL: nodeURL(t, "node1") + "/", Config: cfg, Criteria: crit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func TestVetRejectsFaultyNodes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := ctxT(t, 120*time.Second)
+			ctx := testwait.Context(t, 120*time.Second)
 			var params json.RawMessage
 			if tc.params != "" {
 				params = json.RawMessage(tc.params)
@@ -231,7 +232,7 @@ func TestVetBadInput(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := Main(ctxT(t, 30*time.Second), tc.args, &stdout, &stderr)
+			code := Main(testwait.Context(t, 30*time.Second), tc.args, &stdout, &stderr)
 			if code != ExitError {
 				t.Errorf("exit %d, want %d", code, ExitError)
 			}

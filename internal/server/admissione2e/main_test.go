@@ -34,23 +34,10 @@ var dn *devnet.Devnet
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if testing.Short() {
-		fmt.Println("admission e2e: skipped with -short")
-		os.Exit(0)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	d, err := devnet.Start(ctx, devnet.Options{BlockTime: 500 * time.Millisecond})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start devnet:", err)
-		os.Exit(1)
-	}
-	dn = d
-	code := m.Run()
-	if err := d.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "close devnet:", err)
-	}
-	os.Exit(code)
+	os.Exit(devnet.RunSuite("admission e2e", testing.Short(), devnet.Options{}, nil, func(d *devnet.Devnet) int {
+		dn = d
+		return m.Run()
+	}))
 }
 
 // gateway is one test's gateway: its public and admin URLs.
@@ -196,26 +183,14 @@ var client = &http.Client{Timeout: 20 * time.Second}
 // call sends one JSON-RPC call and returns its result and the
 // X-Rpcmesh-Verified header; a JSON-RPC error is an error.
 func (g *gateway) call(ctx context.Context, method, params string) (json.RawMessage, string, error) {
-	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":%q,"params":%s}`, method, params)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.url, strings.NewReader(body))
+	a, err := devnetgw.Call(ctx, client, g.url, method, params)
 	if err != nil {
 		return nil, "", err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, "", err
+	if a.Error != nil {
+		return nil, "", fmt.Errorf("%s: error %s", method, a.Error)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var r rpcMsg
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, "", fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
-	}
-	if r.Error != nil {
-		return nil, "", fmt.Errorf("%s: error %s", method, r.Error)
-	}
-	return r.Result, resp.Header.Get(server.VerifiedHeader), nil
+	return a.Result, a.Header.Get(server.VerifiedHeader), nil
 }
 
 // balanceOfNew asks the balance of a fresh random address at the latest

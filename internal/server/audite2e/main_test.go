@@ -74,32 +74,17 @@ var client = &http.Client{Timeout: 10 * time.Second}
 // call sends one JSON-RPC call through gateway g and decodes its result.
 func call(ctx context.Context, g *server.Gateway, out any, method string, params ...any) error {
 	p, _ := json.Marshal(params)
-	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":%q,"params":%s}`, method, p)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+g.HTTPAddr()+"/devnet", strings.NewReader(body))
+	a, err := devnetgw.Call(ctx, client, "http://"+g.HTTPAddr()+"/devnet", method, string(p))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var r struct {
-		Result json.RawMessage `json:"result"`
-		Error  json.RawMessage `json:"error"`
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
-	}
-	if r.Error != nil {
-		return fmt.Errorf("%s: error %s", method, r.Error)
+	if a.Error != nil {
+		return fmt.Errorf("%s: error %s", method, a.Error)
 	}
 	if out == nil {
 		return nil
 	}
-	return json.Unmarshal(r.Result, out)
+	return json.Unmarshal(a.Result, out)
 }
 
 // publicScores fetches GET /scores.json from g's public listener.

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -31,25 +30,12 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if testing.Short() {
-		fmt.Println("clients: skipped with -short")
-		os.Exit(0)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	d, err := devnet.Start(ctx, devnet.Options{BlockTime: 500 * time.Millisecond, Accounts: keysPerTarget * len(targets)})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start devnet:", err)
-		os.Exit(1)
-	}
-	srv := httptest.NewServer(d.ControlHandler(d.Info))
-	dn, control = d, srv.URL
-	code := m.Run()
-	srv.Close()
-	if err := d.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "close devnet:", err)
-	}
-	os.Exit(code)
+	os.Exit(devnet.RunSuite("clients", testing.Short(), devnet.Options{Accounts: keysPerTarget * len(targets)}, nil, func(d *devnet.Devnet) int {
+		srv := httptest.NewServer(d.ControlHandler(d.Info))
+		defer srv.Close()
+		dn, control = d, srv.URL
+		return m.Run()
+	}))
 }
 
 // target is one endpoint the Node tests run against, named as

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -49,27 +48,19 @@ var client = &http.Client{Timeout: 10 * time.Second}
 
 // call sends one JSON-RPC call through the gateway.
 func call(method, params string) (json.RawMessage, error) {
-	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":%q,"params":%s}`, method, params)
-	resp, err := client.Post(url, "application/json", strings.NewReader(body))
+	a, err := devnetgw.Call(context.Background(), client, url, method, params)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var r struct {
-		Result json.RawMessage `json:"result"`
-		Error  *struct {
+	if a.Error != nil {
+		var e struct {
 			Code    int    `json:"code"`
 			Message string `json:"message"`
-		} `json:"error"`
+		}
+		_ = json.Unmarshal(a.Error, &e)
+		return nil, fmt.Errorf("%s: error %d: %s", method, e.Code, e.Message)
 	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
-	}
-	if r.Error != nil {
-		return nil, fmt.Errorf("%s: error %d: %s", method, r.Error.Code, r.Error.Message)
-	}
-	return r.Result, nil
+	return a.Result, nil
 }
 
 func blockNumber(t *testing.T) uint64 {

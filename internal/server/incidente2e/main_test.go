@@ -10,12 +10,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/server"
 	"github.com/rpcmesh/rpcmesh/internal/status"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 var (
@@ -101,26 +101,8 @@ func call(ctx context.Context, method, params string) (answer, error) {
 
 // callAt sends one JSON-RPC call to url.
 func callAt(ctx context.Context, url, method, params string) (answer, error) {
-	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":%q,"params":%s}`, method, params)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		return answer{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return answer{}, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var r struct {
-		Result json.RawMessage `json:"result"`
-		Error  json.RawMessage `json:"error"`
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return answer{}, fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
-	}
-	return answer{result: r.Result, err: r.Error, header: resp.Header}, nil
+	a, err := devnetgw.Call(ctx, client, url, method, params)
+	return answer{result: a.Result, err: a.Error, header: a.Header}, err
 }
 
 // traffic reads balances of random accounts until ctx ends: routed
@@ -142,40 +124,18 @@ func admin(path string) (int, string) { return adminOf(gw.AdminHandler(), path) 
 
 // adminOf fetches path from an admin handler.
 func adminOf(h http.Handler, path string) (int, string) {
-	req, _ := http.NewRequest(http.MethodGet, path, nil)
-	rec := &recorder{header: http.Header{}}
-	h.ServeHTTP(rec, req)
-	return rec.code, rec.body.String()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec.Code, rec.Body.String()
 }
 
-// recorder is a minimal http.ResponseWriter.
-type recorder struct {
-	header http.Header
-	code   int
-	body   strings.Builder
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	return r.body.Write(b)
-}
-func (r *recorder) WriteHeader(code int) { r.code = code }
-
-// waitFor polls cond every 25ms until it holds or ctx ends.
+// waitFor polls cond until it holds or ctx ends; a timeout prints the
+// gateway's status.
 func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			st, _ := json.MarshalIndent(gw.Status(), "", " ")
-			t.Fatalf("waiting for %s: %v\n%s", what, ctx.Err(), st)
-		case <-tick.C:
-		}
+	if err := testwait.Until(ctx, what, cond); err != nil {
+		st, _ := json.MarshalIndent(gw.Status(), "", " ")
+		t.Fatalf("%v\n%s", err, st)
 	}
 }
 

@@ -4,25 +4,21 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
-	"math/big"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/rpcmesh/rpcmesh/internal/devnet"
 )
 
 // signTx signs a 1-wei transfer from key with nonce.
 func signTx(t *testing.T, key *ecdsa.PrivateKey, nonce uint64) *types.Transaction {
 	t.Helper()
-	id := new(big.Int).SetUint64(dn.Info().ChainID)
 	to := common.HexToAddress("0x000000000000000000000000000000000000c0de")
-	tx, err := types.SignNewTx(key, types.LatestSignerForChainID(id), &types.DynamicFeeTx{
-		ChainID: id, Nonce: nonce, GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(100 * params.GWei),
-		Gas: 21000, To: &to, Value: big.NewInt(1),
-	})
+	tx, err := devnet.SignTx(key, dn.Info().ChainID, nonce, &to, 1, nil, 21000)
 	if err != nil {
 		t.Fatal(err)
 	}

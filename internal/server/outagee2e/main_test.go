@@ -9,10 +9,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/server"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 var (
@@ -71,29 +71,14 @@ type answer struct {
 
 // call sends one JSON-RPC call through the gateway.
 func call(ctx context.Context, method, params string) (answer, error) {
-	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":%q,"params":%s}`, method, params)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	a, err := devnetgw.Call(ctx, client, url, method, params)
 	if err != nil {
 		return answer{}, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return answer{}, err
+	if a.Error != nil {
+		return answer{}, fmt.Errorf("%s: error %s", method, a.Error)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var r struct {
-		Result json.RawMessage `json:"result"`
-		Error  json.RawMessage `json:"error"`
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return answer{}, fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
-	}
-	if r.Error != nil {
-		return answer{}, fmt.Errorf("%s: error %s", method, r.Error)
-	}
-	return answer{result: r.Result, head: resp.Header.Get(server.HeadHeader)}, nil
+	return answer{result: a.Result, head: a.Header.Get(server.HeadHeader)}, nil
 }
 
 // latestNumber asks the gateway for the latest block and returns its number.
@@ -108,40 +93,18 @@ func latestNumber(ctx context.Context) (uint64, answer, error) {
 
 // admin fetches an admin path from the gateway's admin handler.
 func admin(path string) (int, string) {
-	req, _ := http.NewRequest(http.MethodGet, path, nil)
-	rec := &recorder{header: http.Header{}}
-	gw.AdminHandler().ServeHTTP(rec, req)
-	return rec.code, rec.body.String()
+	rec := httptest.NewRecorder()
+	gw.AdminHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec.Code, rec.Body.String()
 }
 
-// recorder is a minimal http.ResponseWriter.
-type recorder struct {
-	header http.Header
-	code   int
-	body   strings.Builder
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	return r.body.Write(b)
-}
-func (r *recorder) WriteHeader(code int) { r.code = code }
-
-// waitFor polls cond every 20ms until it holds or ctx ends.
+// waitFor polls cond until it holds or ctx ends; a timeout prints the
+// chain's status.
 func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			st, _ := json.MarshalIndent(gw.Status().Chains[0], "", " ")
-			t.Fatalf("waiting for %s: %v\n%s", what, ctx.Err(), st)
-		case <-tick.C:
-		}
+	if err := testwait.Until(ctx, what, cond); err != nil {
+		st, _ := json.MarshalIndent(gw.Status().Chains[0], "", " ")
+		t.Fatalf("%v\n%s", err, st)
 	}
 }
 

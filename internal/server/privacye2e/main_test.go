@@ -32,14 +32,12 @@ var dn *devnet.Devnet
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	// The suite's own gateway is unused: every test starts the gateway it
-	// needs in front of recorders of its own.
-	os.Exit(devnetgw.RunSuite("privacye2e", testing.Short(),
-		func(ctx context.Context, d *devnet.Devnet) (*server.Gateway, error) {
-			dn = d
-			return devnetgw.Start(ctx, devnetgw.Config(d.Info(), "127.0.0.1:0", ""), devnetgw.SuiteLogger())
-		},
-		func(*devnet.Devnet, *server.Gateway) int { return m.Run() }))
+	// No suite gateway: every test starts the gateway it needs in front of
+	// recorders of its own.
+	os.Exit(devnet.RunSuite("privacye2e", testing.Short(), devnet.Options{}, nil, func(d *devnet.Devnet) int {
+		dn = d
+		return m.Run()
+	}))
 }
 
 // recorded is one request a provider received.

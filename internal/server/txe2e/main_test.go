@@ -8,11 +8,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"math/big"
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,12 +18,12 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
-	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/server"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 	"github.com/rpcmesh/rpcmesh/internal/txwatch"
 )
 
@@ -79,46 +76,21 @@ var client = &http.Client{Timeout: 15 * time.Second}
 // call sends one JSON-RPC call through gateway g and decodes the result into out.
 func call(g *server.Gateway, out any, method string, params ...any) error {
 	p, _ := json.Marshal(params)
-	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":%q,"params":%s}`, method, p)
-	resp, err := client.Post("http://"+g.HTTPAddr()+"/devnet", "application/json", strings.NewReader(body))
+	a, err := devnetgw.Call(context.Background(), client, "http://"+g.HTTPAddr()+"/devnet", method, string(p))
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var r struct {
-		Result json.RawMessage `json:"result"`
-		Error  *rpcError       `json:"error"`
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
-	}
-	if r.Error != nil {
-		return r.Error
+	if a.Error != nil {
+		var e rpcError
+		if err := json.Unmarshal(a.Error, &e); err != nil {
+			return fmt.Errorf("%s: error %s", method, a.Error)
+		}
+		return &e
 	}
 	if out == nil {
 		return nil
 	}
-	return json.Unmarshal(r.Result, out)
-}
-
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// waitFor polls cond every 100ms until it holds or ctx ends.
-func waitFor(ctx context.Context, what string, cond func() bool) error {
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return nil
+	return json.Unmarshal(a.Result, out)
 }
 
 // direct is a client of a devnet node without its fault proxy.
@@ -139,12 +111,8 @@ func direct(t *testing.T, name string) *ethclient.Client {
 // signTx signs a 1-wei transfer from key with nonce.
 func signTx(t *testing.T, key *ecdsa.PrivateKey, nonce uint64) *types.Transaction {
 	t.Helper()
-	id := new(big.Int).SetUint64(dn.Info().ChainID)
 	to := common.HexToAddress("0x000000000000000000000000000000000000c0de")
-	tx, err := types.SignNewTx(key, types.LatestSignerForChainID(id), &types.DynamicFeeTx{
-		ChainID: id, Nonce: nonce, GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(100 * params.GWei),
-		Gas: 21000, To: &to, Value: big.NewInt(1),
-	})
+	tx, err := devnet.SignTx(key, dn.Info().ChainID, nonce, &to, 1, nil, 21000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +156,7 @@ func status(t *testing.T, g *server.Gateway, h common.Hash) txwatch.Entry {
 func waitIncluded(t *testing.T, ctx context.Context, g *server.Gateway, h common.Hash) txwatch.Entry {
 	t.Helper()
 	var e txwatch.Entry
-	if err := waitFor(ctx, "inclusion of "+h.Hex(), func() bool {
+	if err := testwait.Until(ctx, "inclusion of "+h.Hex(), func() bool {
 		e = status(t, g, h)
 		return e.State == txwatch.StateIncluded
 	}); err != nil {
@@ -218,8 +186,8 @@ func requests(g *server.Gateway) map[string]uint64 {
 // waitUsable waits until every provider of the shared gateway is usable.
 func waitUsable(t *testing.T) {
 	t.Helper()
-	ctx := ctxT(t, 20*time.Second)
-	if err := waitFor(ctx, "providers usable", func() bool {
+	ctx := testwait.Context(t, 20*time.Second)
+	if err := testwait.Until(ctx, "providers usable", func() bool {
 		for _, p := range gw.Status().Chains[0].Providers {
 			if p.State != "ok" {
 				return false

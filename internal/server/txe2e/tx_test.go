@@ -17,6 +17,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 	"github.com/rpcmesh/rpcmesh/internal/txbroadcast"
 	"github.com/rpcmesh/rpcmesh/internal/txwatch"
 	"github.com/rpcmesh/rpcmesh/internal/upstream"
@@ -73,7 +74,7 @@ func maps(a, b map[string]uint64) bool {
 
 func TestCensoringFirstChoiceStillMined(t *testing.T) {
 	waitUsable(t)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testwait.Context(t, 30*time.Second)
 	// On a fresh gateway node1, the only "own" tier node, is the first
 	// choice; censorship records from earlier runs may have moved it.
 	censor := gw.BroadcastOrder("devnet")[0]
@@ -126,7 +127,7 @@ func TestCensoringFirstChoiceStillMined(t *testing.T) {
 
 func TestAllButOneOperatorCensoring(t *testing.T) {
 	waitUsable(t)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testwait.Context(t, 30*time.Second)
 	for _, n := range []string{"node1", "node2", "node3", "node4"} {
 		setFault(t, n, devnet.FaultCensor)
 	}
@@ -147,7 +148,7 @@ func TestAllButOneOperatorCensoring(t *testing.T) {
 
 func TestCloudDownSendingWorks(t *testing.T) {
 	waitUsable(t)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testwait.Context(t, 30*time.Second)
 	setFault(t, "cloud=aws", devnet.FaultDown)
 	key := dn.Keys()[3]
 	tx := signTx(t, key, pendingNonce(t, gw, key))
@@ -157,7 +158,7 @@ func TestCloudDownSendingWorks(t *testing.T) {
 
 func TestManyTransactionsMinedOnceInNonceOrder(t *testing.T) {
 	waitUsable(t)
-	ctx := ctxT(t, 45*time.Second)
+	ctx := testwait.Context(t, 45*time.Second)
 	const perAccount = 15
 	keys := dn.Keys()[4:8]
 	c := direct(t, "node3")
@@ -234,7 +235,7 @@ func TestManyTransactionsMinedOnceInNonceOrder(t *testing.T) {
 
 func TestWatchSurvivesRestart(t *testing.T) {
 	waitUsable(t)
-	ctx := ctxT(t, 40*time.Second)
+	ctx := testwait.Context(t, 40*time.Second)
 	store := t.TempDir() + "/watch.db"
 	key := dn.Keys()[8]
 	nonce := pendingNonce(t, gw, key)
@@ -276,7 +277,7 @@ func TestWatchSurvivesRestart(t *testing.T) {
 // next transaction is mined instead of waiting behind a nonce gap.
 func TestLyingNonceIsNotBelieved(t *testing.T) {
 	waitUsable(t)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testwait.Context(t, 30*time.Second)
 	key := dn.Keys()[9]
 	addr := crypto.PubkeyToAddress(key.PublicKey)
 	honest, err := direct(t, "node5").PendingNonceAt(ctx, addr)

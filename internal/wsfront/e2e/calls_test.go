@@ -19,7 +19,7 @@ import (
 // same pipeline, on ws://host/{chain}.
 func TestCallsOverWS(t *testing.T) {
 	waitHealthy(t)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testwait.Context(t, 30*time.Second)
 	c := dialWS(t)
 	res, err := c.call(ctx, "eth_chainId", `[]`)
 	if err != nil || string(res) != fmt.Sprintf(`"0x%x"`, dn.Info().ChainID) {
@@ -62,7 +62,7 @@ func TestCallsOverWS(t *testing.T) {
 // through the gateway and sees consecutive blocks.
 func TestGoEthereumClient(t *testing.T) {
 	waitHealthy(t)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testwait.Context(t, 30*time.Second)
 	ec, err := ethclient.DialContext(ctx, wsURL)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func TestGoEthereumClient(t *testing.T) {
 // every provider's WS feed, and each reaches the client once.
 func TestPendingTransactionsMergedOnce(t *testing.T) {
 	waitHealthy(t)
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testwait.Context(t, 60*time.Second)
 	c := dialWS(t)
 	_, ch, err := c.subscribe(ctx, `["newPendingTransactions"]`)
 	if err != nil {

@@ -61,7 +61,7 @@ func (l *headLog) snapshot() []headSeen {
 // hashes, for at least 30 blocks.
 func TestNewHeadsSurviveFaults(t *testing.T) {
 	waitHealthy(t)
-	ctx := ctxT(t, 120*time.Second)
+	ctx := testwait.Context(t, 120*time.Second)
 	c := dialWS(t)
 	_, ch, err := c.subscribe(ctx, `["newHeads"]`)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // TestLyingProvidersCannotFeedSubscriptions: three of five nodes tamper
@@ -21,7 +22,7 @@ import (
 // have.
 func TestLyingProvidersCannotFeedSubscriptions(t *testing.T) {
 	waitHealthy(t)
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testwait.Context(t, 60*time.Second)
 	nodes := dn.Info().Nodes
 	honestURL, _ := dn.DirectURL(nodes[4].Name)
 	honest, err := ethclient.DialContext(ctx, honestURL)

@@ -19,6 +19,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/server"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 var (
@@ -238,17 +239,10 @@ func (c *wsClient) subscribe(ctx context.Context, params string) (string, <-chan
 	return r.Result, ch, nil
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // waitHealthy waits until every provider is usable again after a test.
 func waitHealthy(t *testing.T) {
 	t.Helper()
-	if err := devnetgw.WaitHealthy(ctxT(t, 30*time.Second), gw); err != nil {
+	if err := devnetgw.WaitHealthy(testwait.Context(t, 30*time.Second), gw); err != nil {
 		t.Fatal(err)
 	}
 }

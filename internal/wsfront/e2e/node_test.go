@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/clientlibs"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // TestViemWatchesBlocks runs a real dApp library (viem, in Node) against
@@ -19,7 +20,7 @@ import (
 func TestViemWatchesBlocks(t *testing.T) {
 	dir, node := clientlibs.Dir(t)
 	waitHealthy(t)
-	ctx := ctxT(t, 4*time.Minute)
+	ctx := testwait.Context(t, 4*time.Minute)
 	const want = 5
 	run := exec.CommandContext(ctx, node, "scripts/ws-watch-blocks.mjs", wsURL, "5")
 	run.Dir = dir

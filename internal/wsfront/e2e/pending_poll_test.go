@@ -7,13 +7,14 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // TestPendingTransactionsPolledWithoutWS: a second gateway in front of the
 // same devnet, configured with no provider WS URL, still delivers pending
 // transaction hashes (by polling filters), each once.
 func TestPendingTransactionsPolledWithoutWS(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testwait.Context(t, 60*time.Second)
 	cfg := gatewayConfig(dn.Info())
 	for i := range cfg.Chains[0].Providers {
 		cfg.Chains[0].Providers[i].WS = ""

@@ -82,7 +82,7 @@ type logSeen struct {
 // blocks' logs with removed: true, then the same transactions' logs again.
 func TestReorgSendsNewBranchAndRemovedLogs(t *testing.T) {
 	waitHealthy(t)
-	ctx := ctxT(t, 90*time.Second)
+	ctx := testwait.Context(t, 90*time.Second)
 	direct, ok := dn.DirectURL(dn.Info().Nodes[1].Name)
 	if !ok {
 		t.Fatal("no direct URL")

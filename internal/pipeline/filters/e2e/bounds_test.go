@@ -13,6 +13,7 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // bounded is a gateway with small filter bounds and a short timeout.
@@ -35,7 +36,7 @@ func code(err error) int {
 // max_per_client filters, the chain max_total; past either, -32005; an
 // uninstalled filter makes room again.
 func TestBoundsPerClientAndTotal(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testwait.Context(t, 60*time.Second)
 	gwURL := bounded(t)
 	a, b, c := from("127.0.0.1"), from("127.0.0.2"), from("127.0.0.3")
 	steps := []struct {
@@ -77,7 +78,7 @@ func TestBoundsPerClientAndTotal(t *testing.T) {
 // as on a node, does not keep a filter alive); one polled with
 // eth_getFilterChanges lives past several timeouts.
 func TestExpiryAndPolledFiltersLive(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testwait.Context(t, 60*time.Second)
 	gwURL := bounded(t)
 	idle := newFilter(t, ctx, gwURL, "eth_newFilter", `[{"address":"0x0000000000000000000000000000000000000001"}]`)
 	polled := newFilter(t, ctx, gwURL, "eth_newFilter", `[{"address":"0x0000000000000000000000000000000000000001"}]`)
@@ -118,7 +119,7 @@ func TestExpiryAndPolledFiltersLive(t *testing.T) {
 // TestBacklogBound: a block filter not polled while more than max_changes
 // blocks arrive is dropped, and says so ("filter not found").
 func TestBacklogBound(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testwait.Context(t, 60*time.Second)
 	gwURL := bounded(t)
 	dropped := newFilter(t, ctx, gwURL, "eth_newBlockFilter", `[]`)
 	kept := newFilter(t, ctx, gwURL, "eth_newBlockFilter", `[]`)
@@ -146,7 +147,7 @@ func TestBacklogBound(t *testing.T) {
 // TestFiltersOverWebSocket: a filter made over WebSocket is the same
 // filter over HTTP (one pipeline, one store per chain).
 func TestFiltersOverWebSocket(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testwait.Context(t, 30*time.Second)
 	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, strings.Replace(url, "http://", "ws://", 1), nil)
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()

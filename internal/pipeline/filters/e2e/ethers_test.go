@@ -15,6 +15,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 
 	"github.com/rpcmesh/rpcmesh/internal/clientlibs"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // TestEthersEventsOverHTTPThroughFailover runs a real dApp library (ethers
@@ -27,7 +28,7 @@ import (
 func TestEthersEventsOverHTTPThroughFailover(t *testing.T) {
 	dir, node := clientlibs.Dir(t)
 	waitHealthy(t)
-	ctx := ctxT(t, 4*time.Minute)
+	ctx := testwait.Context(t, 4*time.Minute)
 
 	e := newEmitter(t, ctx, 6)
 	const topic = "0x00000000000000000000000000000000000000000000000000000000000000aa"
@@ -112,7 +113,7 @@ func TestEthersEventsOverHTTPThroughFailover(t *testing.T) {
 		}
 	}
 	lastTx := strings.ToLower(txs[total-1].Hash().Hex())
-	waitLast := ctxT(t, 30*time.Second)
+	waitLast := testwait.Context(t, 30*time.Second)
 	for {
 		mu.Lock()
 		done := seen[lastTx] > 0

@@ -16,6 +16,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // TestLogFilterEveryEventOnceThroughFailover polls a log filter while a
@@ -25,7 +26,7 @@ import (
 // down, and the logs are the node's.
 func TestLogFilterEveryEventOnceThroughFailover(t *testing.T) {
 	waitHealthy(t)
-	ctx := ctxT(t, 150*time.Second)
+	ctx := testwait.Context(t, 150*time.Second)
 	e := newEmitter(t, ctx, 1)
 	id := newFilter(t, ctx, url, "eth_newFilter", fmt.Sprintf(`[{"address":%q}]`, strings.ToLower(e.contract.Hex())))
 	defer anyClient.call(ctx, url, "eth_uninstallFilter", fmt.Sprintf(`[%q]`, id))
@@ -117,7 +118,7 @@ func TestLogFilterEveryEventOnceThroughFailover(t *testing.T) {
 // blocks: each hash once, numbers consecutive, each block's parent the one
 // before, and each the node's canonical block at its number.
 func TestBlockFilterEveryBlockOnceInOrder(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testwait.Context(t, 60*time.Second)
 	id := newFilter(t, ctx, url, "eth_newBlockFilter", `[]`)
 	defer anyClient.call(ctx, url, "eth_uninstallFilter", fmt.Sprintf(`[%q]`, id))
 	var hashes []string
@@ -164,7 +165,7 @@ func TestBlockFilterEveryBlockOnceInOrder(t *testing.T) {
 // eth_getLogs with the filter's object answers, through the gateway and
 // on the node, for a block range and for a block hash.
 func TestGetFilterLogsEqualsGetLogs(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testwait.Context(t, 60*time.Second)
 	e := newEmitter(t, ctx, 2)
 	var last *types.Receipt
 	for i := range 4 {
@@ -194,7 +195,7 @@ var idShape = regexp.MustCompile(`^"0x([1-9a-f][0-9a-f]{0,31}|0)"$`)
 // go-ethereum node and compares the answers byte for byte (filter IDs by
 // shape: they are random).
 func TestAnswersAsGoEthereum(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testwait.Context(t, 60*time.Second)
 	node := directURL(t, 1)
 	tests := []struct {
 		name  string
@@ -259,7 +260,7 @@ func TestAnswersAsGoEthereum(t *testing.T) {
 // waitHealthy waits until every provider is usable again after a test.
 func waitHealthy(t *testing.T) {
 	t.Helper()
-	if err := devnetgw.WaitHealthy(ctxT(t, 30*time.Second), gw); err != nil {
+	if err := devnetgw.WaitHealthy(testwait.Context(t, 30*time.Second), gw); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -269,7 +270,7 @@ func waitHealthy(t *testing.T) {
 // gateway (once the providers' pending feeds, opened for the first
 // pending filter, are up: transactions are sent until one shows).
 func TestPendingFilterSeesTransactionsSentThroughTheGateway(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testwait.Context(t, 60*time.Second)
 	e := newEmitter(t, ctx, 5)
 	id := newFilter(t, ctx, url, "eth_newPendingTransactionFilter", `[]`)
 	defer anyClient.call(ctx, url, "eth_uninstallFilter", fmt.Sprintf(`[%q]`, id))

@@ -27,6 +27,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/server"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 var (
@@ -53,20 +54,13 @@ func startGateway(t *testing.T, edit func(*config.Config)) string {
 	t.Helper()
 	cfg := devnetgw.Config(dn.Info(), "127.0.0.1:0", "")
 	edit(cfg)
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testwait.Context(t, 60*time.Second)
 	g, err := devnetgw.Start(ctx, cfg, devnetgw.SuiteLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { devnetgw.Stop(g) })
 	return "http://" + g.HTTPAddr() + "/devnet"
-}
-
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // rpcError is a JSON-RPC error object.

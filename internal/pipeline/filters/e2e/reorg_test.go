@@ -15,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // trySend signs and sends a call of the log contract, without failing the
@@ -43,7 +44,7 @@ func (e *emitter) trySend(ctx context.Context, i int) error {
 // branch's hashes after the old ones.
 func TestReorgRemovedLogsAndNewBranch(t *testing.T) {
 	waitHealthy(t)
-	ctx := ctxT(t, 90*time.Second)
+	ctx := testwait.Context(t, 90*time.Second)
 	e := newEmitter(t, ctx, 4)
 	logID := newFilter(t, ctx, url, "eth_newFilter", fmt.Sprintf(`[{"address":%q}]`, strings.ToLower(e.contract.Hex())))
 	blockID := newFilter(t, ctx, url, "eth_newBlockFilter", `[]`)
