@@ -22,8 +22,10 @@ type check func(ctx context.Context, first Answer, call verify.Caller) (json.Raw
 // provider. It returns the accepted answer, the node's own answer to
 // invalid params, null when chk found the thing absent (errNotFound) at
 // every operator asked (after a null, the next ask goes to another
-// operator), a *fallback when nothing could be proven and nobody lied, or
-// an unverified error once someone lied.
+// operator), a node's "transaction indexing is in progress" when every
+// node that answered said so (null while the agreed head is the genesis
+// block), a *fallback when nothing could be proven and nobody lied, or an
+// unverified error once someone lied.
 func (v *Verifier) attempts(ctx context.Context, c *pipeline.Call, first Request, chk check) (json.RawMessage, error) {
 	return v.attemptsFrom(ctx, c, first, chk, nil)
 }
