@@ -74,7 +74,7 @@ func newAudit(cfg *config.Config, ch *config.Chain, c *Chain, sh shared, logger 
 // directly, the best tiers first, until one gives a block that hashes to
 // it (verify.LinkedTrust checks it again); null from every one asked is
 // verify.ErrNotFound.
-func (c *Chain) directHeader(ctx context.Context, hash common.Hash) (json.RawMessage, error) {
+func (c *Chain) directHeader(ctx context.Context, hash common.Hash, _ uint64) (json.RawMessage, error) {
 	now := time.Now()
 	all := c.providers()
 	ps := make([]*upstream.Provider, 0, len(all))

@@ -20,7 +20,7 @@ import (
 func TestAgreedHeaders(t *testing.T) {
 	const old = 3
 	byHash, top := longChain(t, 8)
-	fetch := HeaderFetcher(func(_ context.Context, h common.Hash) (json.RawMessage, error) { return byHash[h], nil })
+	fetch := HeaderFetcher(func(_ context.Context, h common.Hash, _ uint64) (json.RawMessage, error) { return byHash[h], nil })
 	byNumber := map[uint64]*types.Header{}
 	for _, raw := range byHash {
 		h, err := DecodeHeader(raw)

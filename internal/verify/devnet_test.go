@@ -341,7 +341,7 @@ func directTrust(t *testing.T, ctx context.Context, direct Caller) TrustSource {
 		}
 		return h.Number.Uint64(), h.Hash(), true
 	}
-	fetch := func(ctx context.Context, hash common.Hash) (json.RawMessage, error) {
+	fetch := func(ctx context.Context, hash common.Hash, _ uint64) (json.RawMessage, error) {
 		return direct(ctx, "eth_getBlockByHash", Params(hash, false))
 	}
 	return NewLinkedTrust(anchor, fetch, 4096, 4096)
@@ -449,7 +449,7 @@ func TestDevnetLinkedTrustFollowsHead(t *testing.T) {
 		}
 		return h.Number.Uint64(), h.Hash(), true
 	}
-	tr := NewLinkedTrust(anchor, func(ctx context.Context, h common.Hash) (json.RawMessage, error) {
+	tr := NewLinkedTrust(anchor, func(ctx context.Context, h common.Hash, _ uint64) (json.RawMessage, error) {
 		return any4(ctx, "eth_getBlockByHash", Params(h, false))
 	}, 4096, 64)
 	top, _, ok := anchor()
@@ -479,7 +479,7 @@ func TestDevnetLinkedTrustFollowsHead(t *testing.T) {
 			return 0, common.Hash{}, false
 		}
 		return top, h.Hash(), true
-	}, func(ctx context.Context, h common.Hash) (json.RawMessage, error) {
+	}, func(ctx context.Context, h common.Hash, _ uint64) (json.RawMessage, error) {
 		return any4(ctx, "eth_getBlockByHash", Params(h, false))
 	}, 4096, 64)
 	if _, err := fresh.HeaderByNumber(ctx, top-1); err == nil {

@@ -25,9 +25,12 @@ type TrustSource interface {
 
 // HeaderFetcher fetches a block object by hash from anywhere (any
 // provider): the caller checks the answer by recomputing its hash, so the
-// fetcher need not be trusted. It returns an error wrapping ErrNotFound
-// when the providers asked do not know the block.
-type HeaderFetcher func(ctx context.Context, hash common.Hash) (json.RawMessage, error)
+// fetcher need not be trusted. number is the block's number when the
+// caller knows it (a walk from the anchor does), else 0: a provider whose
+// head has not reached it cannot have the block, and need not be asked. It
+// returns an error wrapping ErrNotFound when the providers asked do not
+// know the block.
+type HeaderFetcher func(ctx context.Context, hash common.Hash, number uint64) (json.RawMessage, error)
 
 // Anchor returns the trusted head to walk back from: its number and hash.
 type Anchor func() (number uint64, hash common.Hash, ok bool)
@@ -97,7 +100,7 @@ func (t *LinkedTrust) HeaderByNumber(ctx context.Context, number uint64) (*types
 		return h, nil // the head itself: no walk
 	}
 	key := fmt.Sprintf("%d@%x", number, hash)
-	return t.shared(ctx, key, func() (*types.Header, error) { return t.walk(ctx, hash, number) })
+	return t.shared(ctx, key, func() (*types.Header, error) { return t.walk(ctx, hash, top, number) })
 }
 
 // sharedRetries bounds how often a caller repeats a shared walk or fetch
@@ -126,17 +129,18 @@ func (t *LinkedTrust) shared(ctx context.Context, key string, do func() (*types.
 	}
 }
 
-// walk follows parent links from hash down to number, in one of the
-// bounded walk slots.
-func (t *LinkedTrust) walk(ctx context.Context, hash common.Hash, number uint64) (*types.Header, error) {
+// walk follows parent links from hash, the anchor at top, down to number,
+// in one of the bounded walk slots. Each header is fetched with the number
+// it must have, so that only providers that reached it are asked.
+func (t *LinkedTrust) walk(ctx context.Context, hash common.Hash, top, number uint64) (*types.Header, error) {
 	select {
 	case t.walks <- struct{}{}:
 		defer func() { <-t.walks }()
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	for steps := uint64(0); steps <= t.maxWalk; steps++ {
-		h, err := t.HeaderByHash(ctx, hash)
+	for steps := uint64(0); steps <= t.maxWalk && steps <= top; steps++ {
+		h, err := t.headerAt(ctx, hash, top-steps)
 		if errors.Is(err, ErrNotFound) {
 			// A linked header nobody serves is missing trust, not absence
 			// of the block asked about.
@@ -169,15 +173,21 @@ func (t *LinkedTrust) cached(hash common.Hash) (*types.Header, bool) {
 // concurrent fetches of one hash share one. A block no provider asked
 // knows is ErrNotFound.
 func (t *LinkedTrust) HeaderByHash(ctx context.Context, hash common.Hash) (*types.Header, error) {
+	return t.headerAt(ctx, hash, 0)
+}
+
+// headerAt is HeaderByHash with the block's number when known (else 0),
+// for the fetch.
+func (t *LinkedTrust) headerAt(ctx context.Context, hash common.Hash, number uint64) (*types.Header, error) {
 	if h, ok := t.cached(hash); ok {
 		return h, nil
 	}
-	return t.shared(ctx, "h"+string(hash[:]), func() (*types.Header, error) { return t.fetchHeader(ctx, hash) })
+	return t.shared(ctx, "h"+string(hash[:]), func() (*types.Header, error) { return t.fetchHeader(ctx, hash, number) })
 }
 
 // fetchHeader fetches, checks and caches the header with hash.
-func (t *LinkedTrust) fetchHeader(ctx context.Context, hash common.Hash) (*types.Header, error) {
-	raw, err := t.fetch(ctx, hash)
+func (t *LinkedTrust) fetchHeader(ctx context.Context, hash common.Hash, number uint64) (*types.Header, error) {
+	raw, err := t.fetch(ctx, hash, number)
 	switch {
 	case errors.Is(err, ErrNotFound), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return nil, fmt.Errorf("header %s: %w", hash.Hex(), err)

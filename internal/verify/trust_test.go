@@ -22,7 +22,7 @@ func TestLinkedTrust(t *testing.T) {
 	}
 	var fetches atomic.Int32
 	lie := false
-	fetch := func(_ context.Context, h common.Hash) (json.RawMessage, error) {
+	fetch := func(_ context.Context, h common.Hash, _ uint64) (json.RawMessage, error) {
 		fetches.Add(1)
 		raw, ok := byHash[h]
 		if !ok {

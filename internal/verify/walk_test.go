@@ -41,7 +41,7 @@ func TestConcurrentWalksShared(t *testing.T) {
 	const depth, walkers = 64, 8
 	byHash, top := longChain(t, depth)
 	var fetches atomic.Int32
-	fetch := func(ctx context.Context, h common.Hash) (json.RawMessage, error) {
+	fetch := func(ctx context.Context, h common.Hash, _ uint64) (json.RawMessage, error) {
 		fetches.Add(1)
 		select { // an upstream round trip
 		case <-ctx.Done():
@@ -89,7 +89,7 @@ func TestWalksBounded(t *testing.T) {
 	const depth = 32
 	byHash, top := longChain(t, depth)
 	var inFlight, peak atomic.Int32
-	fetch := func(ctx context.Context, h common.Hash) (json.RawMessage, error) {
+	fetch := func(ctx context.Context, h common.Hash, _ uint64) (json.RawMessage, error) {
 		n := inFlight.Add(1)
 		defer inFlight.Add(-1)
 		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {

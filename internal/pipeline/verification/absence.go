@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 )
 
 // absence tracks the asks about something that may not exist (a block by
@@ -16,25 +18,27 @@ import (
 type absence struct {
 	asked   map[string]bool // providers asked
 	nullOps map[string]bool // operators whose provider said null
+	passed  map[string]bool // operators asked no more: they said null or could not tell
 	nulls   int
 	lied    bool // someone's answer failed a check: absence is not established
+	// indexing is the last "transaction indexing is in progress" a node
+	// answered: it cannot tell whether it has the transaction (untold).
+	indexing error
 }
 
 // ask sends req to a provider not yet asked: through routing at first, and
 // after a null to an operator that has not said null. ok is false when no
 // provider is left to ask.
 func (ab *absence) ask(ctx context.Context, a Asker, req Request) (Answer, bool) {
-	if ab.asked == nil {
-		ab.asked, ab.nullOps = map[string]bool{}, map[string]bool{}
-	}
+	ab.init()
 	var ans Answer
-	if len(ab.nullOps) == 0 {
+	if len(ab.passed) == 0 {
 		ans = a.Ask(ctx, req, ab.asked)
 		if errors.Is(ans.Err, ErrNoProvider) {
 			return ans, false
 		}
 	} else {
-		got := a.AskDistinct(ctx, req, 1, Skip{Providers: ab.asked, Operators: ab.nullOps})
+		got := a.AskDistinct(ctx, req, 1, Skip{Providers: ab.asked, Operators: ab.passed})
 		if len(got) == 0 {
 			return Answer{Err: ErrNoProvider}, false
 		}
@@ -50,11 +54,15 @@ func (ab *absence) took(given Answer) (Answer, bool) {
 	if errors.Is(given.Err, ErrNoProvider) {
 		return given, false
 	}
-	if ab.asked == nil {
-		ab.asked, ab.nullOps = map[string]bool{}, map[string]bool{}
-	}
+	ab.init()
 	ab.asked[given.Provider] = true
 	return given, true
+}
+
+func (ab *absence) init() {
+	if ab.asked == nil {
+		ab.asked, ab.nullOps, ab.passed = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	}
 }
 
 // null records that a's provider does not have it; a provider on
@@ -63,8 +71,32 @@ func (ab *absence) null(a Answer) {
 	if a.Probation {
 		return
 	}
+	ab.init()
 	ab.nulls++
 	ab.nullOps[a.Operator] = true
+	ab.passed[a.Operator] = true
+}
+
+// untold records that a's node could not tell (err, its transaction index
+// still being built): no vote either way, and the next ask goes to another
+// operator, as after a null.
+func (ab *absence) untold(a Answer, err error) {
+	ab.init()
+	ab.indexing = err
+	if !a.Probation {
+		ab.passed[a.Operator] = true
+	}
+}
+
+// txIndexing is go-ethereum's answer (-32000) for a transaction it did not
+// find while its transaction index is incomplete: on a node just started,
+// or at the genesis block, which it never indexes.
+const txIndexing = "transaction indexing is in progress"
+
+// isIndexing reports whether err is a node's txIndexing answer.
+func isIndexing(err error) bool {
+	var je *jsonrpc.Error
+	return errors.As(err, &je) && je.Code == -32000 && je.Message == txIndexing
 }
 
 // unknown reports whether absence is established: at least one operator

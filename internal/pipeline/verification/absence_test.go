@@ -29,11 +29,17 @@ import (
 // head is agreed. It returns the stage and the agreed head tracker.
 func gatewayStage(t *testing.T, ctx context.Context, d *devnet.Devnet, vc config.Verify, names ...string) (*Verifier, *head.Tracker, []*upstream.Provider) {
 	t.Helper()
+	return gatewayStageWith(t, ctx, d, vc, head.NewTracker(min(2, len(names)), 8, nil), false, names...)
+}
+
+// gatewayStageWith is gatewayStage over the given head tracker, with the
+// devnet's tiers when tiers is set (else every provider is an own node).
+func gatewayStageWith(t *testing.T, ctx context.Context, d *devnet.Devnet, vc config.Verify, tracker *head.Tracker, tiers bool, names ...string) (*Verifier, *head.Tracker, []*upstream.Provider) {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Health.PollInterval = config.Duration(200 * time.Millisecond)
 	pctx, cancel := context.WithCancel(ctx)
 	t.Cleanup(cancel)
-	tracker := head.NewTracker(min(2, len(names)), 8, nil)
 	var list []*upstream.Provider
 	for _, n := range d.Info().Nodes {
 		if !contains(names, n.Name) {
@@ -42,6 +48,9 @@ func gatewayStage(t *testing.T, ctx context.Context, d *devnet.Devnet, vc config
 		pc := config.DefaultProvider()
 		pc.Name, pc.HTTP = n.Name, n.HTTP
 		pc.Labels = config.Labels{Operator: n.Labels.Operator, Cloud: n.Labels.Cloud, Tier: config.TierOwn}
+		if tiers {
+			pc.Labels.Tier = n.Labels.Tier
+		}
 		pc.Debug = n.Name == names[0] // one debug-capable operator
 		p := upstream.New(upstream.Options{Chain: "devnet", ChainID: d.Info().ChainID, Provider: pc, Health: cfg.Health,
 			OnHead: func(p *upstream.Provider, b head.Block) { tracker.Observe(p.Name(), p.Labels().Operator, b) }})

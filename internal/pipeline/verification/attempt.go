@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
@@ -20,8 +22,10 @@ type check func(ctx context.Context, first Answer, call verify.Caller) (json.Raw
 // provider. It returns the accepted answer, the node's own answer to
 // invalid params, null when chk found the thing absent (errNotFound) at
 // every operator asked (after a null, the next ask goes to another
-// operator), a *fallback when nothing could be proven and nobody lied, or
-// an unverified error once someone lied.
+// operator), a node's "transaction indexing is in progress" when every
+// node that answered said so (null while the agreed head is the genesis
+// block), a *fallback when nothing could be proven and nobody lied, or an
+// unverified error once someone lied.
 func (v *Verifier) attempts(ctx context.Context, c *pipeline.Call, first Request, chk check) (json.RawMessage, error) {
 	return v.attemptsFrom(ctx, c, first, chk, nil)
 }
@@ -53,6 +57,9 @@ func (v *Verifier) attemptsFrom(ctx context.Context, c *pipeline.Call, first Req
 			}
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
+			}
+			if isIndexing(a.Err) {
+				ab.untold(a, a.Err)
 			}
 			last = a.Err
 			continue
@@ -109,16 +116,26 @@ func (v *Verifier) attemptsFrom(ctx context.Context, c *pipeline.Call, first Req
 		if len(ab.nullOps) >= v.o.Agree {
 			class = pipeline.ClassQuorum
 		}
-		ops := make([]string, 0, len(ab.nullOps))
-		for o := range ab.nullOps {
-			ops = append(ops, o)
-		}
+		ops := keys(ab.nullOps)
 		if pool != nil {
 			c.Report.Set(pipeline.ClassTrusted, "pending: in no block yet", pool.operator)
 			return pool.raw, nil
 		}
 		c.Report.Set(class, "not found", ops...)
 		return json.RawMessage("null"), nil
+	}
+	if ab.indexing != nil && lies == 0 {
+		// Every node that answered could not tell: its transaction index
+		// is incomplete. While the agreed chain is the genesis block
+		// alone, no transaction is in a block (a node at genesis never
+		// indexes, so says so until its first block): null. Otherwise the
+		// node's own answer, as it wrote it: a client asks again, as it
+		// would of that node.
+		if n, ok := v.latest(); ok && n == 0 {
+			c.Report.Set(pipeline.ClassTrusted, "not found: the agreed chain holds no block after genesis", keys(ab.passed)...)
+			return json.RawMessage("null"), nil
+		}
+		return nil, ab.indexing
 	}
 	if answered == 0 {
 		// Nobody answered: not an answer that failed verification (-32012)
@@ -143,4 +160,9 @@ func (v *Verifier) attemptsFrom(ctx context.Context, c *pipeline.Call, first Req
 func isNull(raw json.RawMessage) bool {
 	t := bytes.TrimSpace(raw)
 	return len(t) == 0 || bytes.Equal(t, []byte("null"))
+}
+
+// keys returns the keys of m, sorted.
+func keys(m map[string]bool) []string {
+	return slices.Sorted(maps.Keys(m))
 }

@@ -364,7 +364,7 @@ func TestStageAllLying(t *testing.T) {
 		}
 		hd, _ := verify.DecodeHeader(raw)
 		return hd.Number.Uint64(), hd.Hash(), true
-	}, func(ctx context.Context, hash common.Hash) (json.RawMessage, error) {
+	}, func(ctx context.Context, hash common.Hash, _ uint64) (json.RawMessage, error) {
 		return h.direct.call(ctx, "eth_getBlockByHash", verify.Params(hash, false))
 	}, 1024, 1024)
 	f, err := d.SetFault(ctx, devnet.FaultSpec{Target: "all", Kind: devnet.FaultLie, Params: json.RawMessage(`{}`)})

@@ -29,13 +29,16 @@ func AnchorFrom(t *head.Tracker) verify.Anchor {
 // HeaderFetcher fetches a header by hash from providers, one after another
 // (at most attempts), until one answers with a block whose recomputed hash
 // is the one asked for; the others are recorded as liars by onLie (may be
-// nil). A provider that answers null may lag or hide the block: the next
-// ask goes to another operator, and when every one asked answered null
-// (none failed a check) the block is unknown: an error wrapping
-// verify.ErrNotFound.
+// nil). With the block's number known (a walk from the head), only
+// providers whose head reached it are asked: after the head moved on to
+// blocks few providers have (a head followed on one operator), the others'
+// nulls would use up the attempts. A provider that answers null may lag
+// or hide the block: the next ask goes to another operator, and when every
+// one asked answered null (none failed a check) the block is unknown: an
+// error wrapping verify.ErrNotFound.
 func HeaderFetcher(a Asker, attempts int, onLie func(Answer, error)) verify.HeaderFetcher {
-	return func(ctx context.Context, hash common.Hash) (json.RawMessage, error) {
-		req := Request{Method: "eth_getBlockByHash", Params: verify.Params(hash, false)}
+	return func(ctx context.Context, hash common.Hash, number uint64) (json.RawMessage, error) {
+		req := Request{Method: "eth_getBlockByHash", Params: verify.Params(hash, false), Block: number, HasBlock: number > 0}
 		absent := absence{}
 		var last error
 		for range max(attempts, 1) {
