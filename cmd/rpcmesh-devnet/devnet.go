@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -126,7 +127,12 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func printDevnet(w io.Writer, info devnet.Info, took time.Duration) {
 	fmt.Fprintf(w, "rpcmesh-devnet: chain %d, %d nodes, ready in %s\n\n", info.ChainID, len(info.Nodes), took.Round(time.Millisecond))
 	if info.Gateway != nil {
-		fmt.Fprintf(w, "gateway   %s   %s   admin %s\n\n", info.Gateway.HTTP, info.Gateway.WS, info.Gateway.Admin)
+		fmt.Fprintf(w, "gateway   %s   %s   admin %s\n", info.Gateway.HTTP, info.Gateway.WS, info.Gateway.Admin)
+		if u, err := url.Parse(info.Gateway.HTTP); err == nil {
+			u.Path = "/"
+			fmt.Fprintf(w, "status    %s   (the live status page: incidents, operators, charts)\n", u)
+		}
+		fmt.Fprintln(w)
 	}
 	for _, n := range info.Nodes {
 		fmt.Fprintf(w, "%-7s %-24s %-24s operator=%s cloud=%s region=%s tier=%s\n", n.Name, n.HTTP, n.WS, n.Labels.Operator, n.Labels.Cloud, n.Labels.Region, n.Labels.Tier)

@@ -163,3 +163,14 @@ func stopBySIGINT(t *testing.T, cmd *exec.Cmd, stderr fmt.Stringer, limit time.D
 		t.Fatalf("devnet did not stop within %s of SIGINT", limit)
 	}
 }
+
+// TestPrintDevnetNamesStatusPage: the summary names the status page at
+// the gateway's root, beside the chain's URL.
+func TestPrintDevnetNamesStatusPage(t *testing.T) {
+	var b bytes.Buffer
+	printDevnet(&b, devnet.Info{ChainID: 1337, Gateway: &devnet.GatewayInfo{HTTP: "http://127.0.0.1:8545/devnet",
+		WS: "ws://127.0.0.1:8545/devnet", Admin: "http://127.0.0.1:9545"}}, time.Second)
+	if !strings.Contains(b.String(), "status    http://127.0.0.1:8545/   ") {
+		t.Fatalf("no status page line:\n%s", b.String())
+	}
+}
