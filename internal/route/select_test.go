@@ -125,6 +125,12 @@ func TestLaggingProviderNeverAnswersLatest(t *testing.T) {
 	)
 	n.nodes["lag"].SetFault(fakenode.Fault{Lag: 2}) // within max_lag_blocks, but behind
 	waitFor(t, "the lagging provider seen behind", func() bool { return n.seenBehind("lag", 2) })
+	// A head poll sent before the fault may still land after it: wait for
+	// two polls sent after it, still behind, before counting.
+	polls := n.nodes["lag"].Calls("eth_getBlockByNumber")
+	waitFor(t, "two more polls of the lagging provider", func() bool {
+		return n.nodes["lag"].Calls("eth_getBlockByNumber") >= polls+2 && n.seenBehind("lag", 2)
+	})
 	n.resetCalls()
 	agreed, _ := n.head.Latest()
 	for i := 0; i < 100; i++ {
