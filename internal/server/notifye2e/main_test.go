@@ -95,20 +95,7 @@ func calm(ctx context.Context, t *testing.T) {
 // run when the test ends).
 func stage(t *testing.T, kind devnet.FaultKind, target string) func() {
 	t.Helper()
-	f, err := dn.SetFault(context.Background(), devnet.FaultSpec{Target: target, Kind: kind})
-	if err != nil {
-		t.Fatalf("stage %s on %s: %v", kind, target, err)
-	}
-	var once sync.Once
-	clear := func() {
-		once.Do(func() {
-			if err := dn.ClearFault(f.ID); err != nil {
-				t.Errorf("clear %s on %s: %v", kind, target, err)
-			}
-		})
-	}
-	t.Cleanup(clear)
-	return clear
+	return dn.Stage(t, devnet.FaultSpec{Target: target, Kind: kind})
 }
 
 // statusJSON fetches /status.json from the gateway's public listener.

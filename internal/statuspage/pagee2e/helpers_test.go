@@ -43,20 +43,7 @@ func stage(t *testing.T, kind devnet.FaultKind, params, target string) func() {
 	if params != "" {
 		spec.Params = json.RawMessage(params)
 	}
-	f, err := dn.SetFault(context.Background(), spec)
-	if err != nil {
-		t.Fatalf("stage %s on %s: %v", kind, target, err)
-	}
-	var once sync.Once
-	clear := func() {
-		once.Do(func() {
-			if err := dn.ClearFault(f.ID); err != nil {
-				t.Errorf("clear %s on %s: %v", kind, target, err)
-			}
-		})
-	}
-	t.Cleanup(clear)
-	return clear
+	return dn.Stage(t, spec)
 }
 
 // timedEvent is an incident event and when the gateway published it.
