@@ -105,11 +105,13 @@ func (e *wsCall) end() {
 	delete(c.pending, e.id)
 	e.err = errCallEnded
 	silent := e.silentLocked(time.Now())
-	e.done <- struct{}{}
 	c.mu.Unlock()
+	// The connection fails before the caller hears: its next call must
+	// not be sent on the connection this one found dead.
 	if silent {
 		c.fail(errWSSilent)
 	}
+	e.done <- struct{}{}
 }
 
 // silentLocked reports whether e, sent, is past its deadline with nothing
