@@ -4,7 +4,7 @@
 // scrape time, each provider's health and each chain's agreed head. It
 // writes the Prometheus text format with github.com/VictoriaMetrics/metrics,
 // which, unlike prometheus/client_golang, does not link protobuf: protobuf's
-// reflection switches off the linker's dead-method elimination (+9 MB).
+// reflection switches off the linker's dead-method elimination (+12 MB).
 package metrics
 
 import (
@@ -25,8 +25,8 @@ const ContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // Metrics is the gateway's metric set. Its methods are safe for concurrent
 // use. The text format's # HELP and # TYPE lines are written only when the
-// program turns them on with VictoriaMetrics' ExposeMetadata (cmd/rpcmesh
-// does), and # HELP lines carry no text: each family's meaning is in the
+// program turns them on with VictoriaMetrics' ExposeMetadata (the commands
+// do), and # HELP lines carry no text: each family's meaning is in the
 // comment where it is made.
 type Metrics struct {
 	set     *vm.Set
