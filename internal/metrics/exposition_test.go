@@ -158,3 +158,21 @@ func TestExposition(t *testing.T) {
 		t.Error("carriage return in the exposition")
 	}
 }
+
+// FuzzLabelValue: any label value (a provider's name is outside input)
+// comes back from Prometheus' parser as given, invalid UTF-8 as U+FFFD,
+// and never breaks the exposition. Run: go test -fuzz FuzzLabelValue
+// ./internal/metrics/
+func FuzzLabelValue(f *testing.F) {
+	for _, s := range []string{hostile, "", "plain", "\r", "\x00", "\xff\xfe", `a\`, `\"`, "{}", "é,=\"\n\t"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m := metrics.New()
+		m.NewCounterVec("rpcmesh_fuzz_total", "provider").Inc(s)
+		got := metricstest.Scrape(t, m).Sum("rpcmesh_fuzz_total", "provider", nil)
+		if want := string([]rune(s)); len(got) != 1 || got[want] != 1 {
+			t.Errorf("label value %q came back as %v, want %q", s, got, want)
+		}
+	})
+}
