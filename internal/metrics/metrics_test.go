@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"maps"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,5 +101,25 @@ func TestCounterVec(t *testing.T) {
 	got := metricstest.Scrape(t, m).Sum("rpcmesh_test_sends_total", "provider", map[string]string{"chain": "main"})
 	if want := map[string]float64{"a": 2, "b": 1}; !maps.Equal(got, want) {
 		t.Errorf("sends by provider %v, want %v", got, want)
+	}
+}
+
+// TestConcurrentRecords: goroutines that record the same new series at
+// once share one child: no count is lost to a child made twice.
+func TestConcurrentRecords(t *testing.T) {
+	m := metrics.New()
+	const goroutines, each = 8, 500
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				m.Attempt("main", []string{"a", "b"}[(g+i)%2], "eth_call", time.Millisecond, "ok")
+			}
+		})
+	}
+	wg.Wait()
+	got := metricstest.Scrape(t, m).Sum("rpcmesh_upstream_requests_total", "provider", nil)
+	if want := map[string]float64{"a": goroutines * each / 2, "b": goroutines * each / 2}; !maps.Equal(got, want) {
+		t.Errorf("attempts by provider %v, want %v", got, want)
 	}
 }
