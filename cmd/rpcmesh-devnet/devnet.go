@@ -20,11 +20,17 @@ import (
 	"syscall"
 	"time"
 
+	vm "github.com/VictoriaMetrics/metrics"
+
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/hangup"
 )
 
 func main() {
+	// The /metrics exposition's # HELP and # TYPE lines: a switch of the
+	// metrics library that is global to the process, so it is set here
+	// once, by the program, and never by a package.
+	vm.ExposeMetadata(true)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -37,6 +40,14 @@ func TestGatewayLinksNoNode(t *testing.T) {
 		{"github.com/rpcmesh/rpcmesh/internal/devnetgw", "the devnet's gateway (cmd/rpcmesh-devnet)"},
 		{"github.com/rpcmesh/rpcmesh/internal/conformance", "the conformance suite"},
 		{"github.com/rpcmesh/rpcmesh/internal/fakenode", "a test double"},
+		{"github.com/rpcmesh/rpcmesh/internal/metrics/metricstest", "a test helper (it links Prometheus' parser and protobuf)"},
+		// protobuf calls reflect.Type.MethodByName, which switches off the
+		// linker's dead-method elimination for the whole binary (every
+		// exported method of every type used in an interface is linked:
+		// +12 MB); TestGatewayKeepsMethodElimination checks the effect.
+		{"google.golang.org/protobuf", "protobuf: its reflection switches off the linker's method elimination (+12 MB)"},
+		{"github.com/prometheus/client_golang", "prometheus/client_golang: it links protobuf; the gateway's metrics use VictoriaMetrics/metrics"},
+		{"github.com/prometheus/client_model", "prometheus/client_model: protobuf messages"},
 	}
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", "github.com/rpcmesh/rpcmesh/cmd/rpcmesh").Output()
 	if err != nil {
@@ -58,4 +69,42 @@ func TestGatewayLinksNoNode(t *testing.T) {
 		}
 	}
 	t.Logf("the gateway links %d packages", len(deps))
+}
+
+// TestGatewayKeepsMethodElimination links the gateway with the linker's
+// -dumpdep and fails if any reachable function is marked <ReflectMethod>
+// (a call of reflect's Method or MethodByName with a name not known at
+// compile time): one such call anywhere switches off the linker's
+// dead-method elimination, so every exported method of every type used in
+// an interface is linked. That took the gateway from 25.6 to 37.6 MB
+// through protobuf (brought by prometheus/client_golang), which called
+// MethodByName and made go-ethereum rlp's typekey keep its promoted
+// MethodByName. Checking the cause, rather than a size bound or one
+// method's absence, fails whatever library brings it back, says which
+// function did, and does not fail when the gateway grows for a good reason.
+// Skipped with -short: it links the gateway (a few seconds when cached).
+func TestGatewayKeepsMethodElimination(t *testing.T) {
+	if testing.Short() {
+		t.Skip("links the gateway binary")
+	}
+	bin := filepath.Join(t.TempDir(), "rpcmesh")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-dumpdep", "-o", bin, "github.com/rpcmesh/rpcmesh/cmd/rpcmesh")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	var deps bytes.Buffer
+	cmd.Stderr = &deps
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("go build: %v\n%.4000s", err, deps.String())
+	}
+	var reflective []string
+	for line := range strings.Lines(deps.String()) {
+		if strings.Contains(line, "<ReflectMethod>") && len(reflective) < 10 {
+			reflective = append(reflective, strings.TrimSpace(line))
+		}
+	}
+	if len(reflective) > 0 {
+		t.Errorf("a reachable function calls reflect's Method or MethodByName, so the linker keeps every exported method (see go build -ldflags=-dumpdep ./cmd/rpcmesh 2>&1 | grep ReflectMethod):\n%s", strings.Join(reflective, "\n"))
+	}
+	if fi, err := os.Stat(bin); err == nil {
+		t.Logf("the gateway binary is %.1f MB (issue 15's target: 35 MB)", float64(fi.Size())/1e6)
+	}
 }

@@ -16,6 +16,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	vm "github.com/VictoriaMetrics/metrics"
 )
 
 // command is one subcommand of the binary.
@@ -66,6 +68,10 @@ func usage(w io.Writer) {
 }
 
 func main() {
+	// The /metrics exposition's # HELP and # TYPE lines: a switch of the
+	// metrics library that is global to the process, so it is set here
+	// once, by the program, and never by a package.
+	vm.ExposeMetadata(true)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

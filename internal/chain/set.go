@@ -47,7 +47,7 @@ func NewSet(cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) *Set {
 	s := &Set{evidence: verify.NewEvidenceLog(cfg.Verify.Evidence), storePath: cfg.StorePath(), incidents: det,
 		every: in.EvaluateInterval.D(), usage: newMetering(cfg, logger), logger: logger,
 		admission: admission.NewLog(cfg.Admission.MaxTransitions)}
-	sh := shared{metrics: m, tx: txwatch.NewMetrics(m.Registry), verify: metrics.NewVerify(m.Registry), evidence: s.evidence,
+	sh := shared{metrics: m, tx: txwatch.NewMetrics(m), verify: metrics.NewVerify(m), evidence: s.evidence,
 		incidents: det, usage: s.usage, admission: s.admission}
 	for i := range cfg.Chains {
 		s.chains = append(s.chains, newChain(cfg, &cfg.Chains[i], sh, logger))

@@ -27,6 +27,7 @@ var floors = map[string]int{
 	"internal/usage":                 1, // metering and statements, over the embedded store
 	"internal/statuspage":            1, // the status page: reads internal/status only
 	"internal/statuspage/pagetest":   2, // a fake status.Source and a page on a listener, for tests
+	"internal/metrics/metricstest":   2, // the metrics read with Prometheus' parser, for tests
 	"internal/incident":              1, // incidents from plain observations: status and store only
 	"internal/admission":             2, // provider stages and their transitions: store and verify only
 	"internal/upstream":              2, // provider state

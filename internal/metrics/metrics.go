@@ -1,40 +1,64 @@
-// Package metrics holds the gateway's Prometheus metrics in a registry of
-// its own (no global state): client calls by chain and method, attempts by
+// Package metrics holds the gateway's Prometheus metrics in a set of its
+// own (no global state): client calls by chain and method, attempts by
 // provider with their outcome class, retries and hedges, and, read at
-// scrape time, each provider's health and each chain's agreed head.
+// scrape time, each provider's health and each chain's agreed head. It
+// writes the Prometheus text format with github.com/VictoriaMetrics/metrics,
+// which, unlike prometheus/client_golang, does not link protobuf: protobuf's
+// reflection switches off the linker's dead-method elimination (+12 MB).
 package metrics
 
 import (
+	"io"
+	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
+	vm "github.com/VictoriaMetrics/metrics"
 
 	"github.com/rpcmesh/rpcmesh/internal/ethmethod"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 )
 
-// Metrics is the gateway's metric set. Its methods are safe for concurrent use.
+// ContentType is the media type of the Prometheus text format /metrics
+// answers in.
+const ContentType = "text/plain; version=0.0.4; charset=utf-8"
+
+// Metrics is the gateway's metric set. Its methods are safe for concurrent
+// use. The text format's # HELP and # TYPE lines are written only when the
+// program turns them on with VictoriaMetrics' ExposeMetadata (the commands
+// do), and # HELP lines carry no text: each family's meaning is in the
+// comment where it is made.
 type Metrics struct {
-	Registry *prometheus.Registry
+	set     *vm.Set
+	buckets []float64 // the latency histograms' bucket bounds, in seconds
 
-	calls        *prometheus.CounterVec
-	callDuration *prometheus.HistogramVec
-	attempts     *prometheus.CounterVec
-	attemptDur   *prometheus.HistogramVec
-	retries      *prometheus.CounterVec
-	hedges       *prometheus.CounterVec
-	httpRequests *prometheus.CounterVec
-	inflight     prometheus.Gauge
-	privacy      *prometheus.CounterVec // see privacy.go
+	// rpcmesh_calls_total: JSON-RPC calls answered, by chain, method and
+	// outcome (ok or the error code).
+	calls *family[*vm.Counter]
+	// rpcmesh_call_duration_seconds: time to answer one JSON-RPC call.
+	callDuration *family[*vm.PrometheusHistogram]
+	// rpcmesh_upstream_requests_total: attempts sent to providers, by
+	// outcome: ok, rpc_error, or the failure class.
+	attempts *family[*vm.Counter]
+	// rpcmesh_upstream_duration_seconds: latency of attempts sent to
+	// providers (answers only).
+	attemptDur *family[*vm.PrometheusHistogram]
+	// rpcmesh_retries_total: retries after a failed attempt.
+	retries *family[*vm.Counter]
+	// rpcmesh_hedges_total: hedged attempts sent to a second operator.
+	hedges *family[*vm.Counter]
+	// rpcmesh_http_requests_total: HTTP requests on the public listener,
+	// by chain and status code.
+	httpRequests *family[*vm.Counter]
+	// rpcmesh_http_inflight_requests: HTTP requests being served.
+	inflight *vm.Gauge
+	privacy  *family[*vm.Counter] // see privacy.go
 
-	// The children of the vectors above by label values, so the hot path
-	// neither hashes label values nor formats codes on every call.
+	// The children of the families above by what the caller holds, so the
+	// hot path neither formats codes nor looks a method up twice.
 	callChildren    childCache[callKey, callChild]
 	attemptChildren childCache[attemptKey, attemptChild]
-	httpChildren    childCache[httpKey, prometheus.Counter]
+	httpChildren    childCache[httpKey, *vm.Counter]
 }
 
 type callKey struct {
@@ -44,15 +68,15 @@ type callKey struct {
 }
 
 type callChild struct {
-	count    prometheus.Counter
-	duration prometheus.Observer
+	count    *vm.Counter
+	duration *vm.PrometheusHistogram
 }
 
 type attemptKey struct{ chain, provider, method, outcome string }
 
 type attemptChild struct {
-	count    prometheus.Counter
-	duration prometheus.Observer
+	count    *vm.Counter
+	duration *vm.PrometheusHistogram // nil: not an answer
 }
 
 type httpKey struct {
@@ -60,69 +84,70 @@ type httpKey struct {
 	code  int
 }
 
-// childCache maps label values to a vector's children, built on first use.
-// Label values are bounded (chains, providers, known methods, codes), so it
-// stays small.
-type childCache[K comparable, V any] struct {
-	mu sync.RWMutex
-	m  map[K]V
-}
-
-func (c *childCache[K, V]) get(k K, build func() V) V {
-	c.mu.RLock()
-	v, ok := c.m[k]
-	c.mu.RUnlock()
-	if ok {
-		return v
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if v, ok := c.m[k]; ok {
-		return v
-	}
-	if c.m == nil {
-		c.m = make(map[K]V)
-	}
-	v = build()
-	c.m[k] = v
-	return v
-}
-
-var buckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
-
-// New builds the metrics in a fresh registry with Go and process collectors.
+// New builds the metrics in a fresh set; the Go runtime's and the
+// process's metrics are added when written.
 func New() *Metrics {
 	m := &Metrics{
-		Registry: prometheus.NewRegistry(),
-		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rpcmesh_calls_total", Help: "JSON-RPC calls answered, by chain, method and outcome (ok or the error code).",
-		}, []string{"chain", "method", "outcome"}),
-		callDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "rpcmesh_call_duration_seconds", Help: "Time to answer one JSON-RPC call.", Buckets: buckets,
-		}, []string{"chain", "method"}),
-		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rpcmesh_upstream_requests_total", Help: "Attempts sent to providers, by outcome: ok, rpc_error, or the failure class.",
-		}, []string{"chain", "provider", "method", "outcome"}),
-		attemptDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "rpcmesh_upstream_duration_seconds", Help: "Latency of attempts sent to providers.", Buckets: buckets,
-		}, []string{"chain", "provider", "method"}),
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rpcmesh_retries_total", Help: "Retries after a failed attempt.",
-		}, []string{"chain", "method"}),
-		hedges: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rpcmesh_hedges_total", Help: "Hedged attempts sent to a second operator.",
-		}, []string{"chain", "method"}),
-		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rpcmesh_http_requests_total", Help: "HTTP requests on the public listener, by chain and status code.",
-		}, []string{"chain", "code"}),
-		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "rpcmesh_http_inflight_requests", Help: "HTTP requests being served.",
-		}),
+		set:     vm.NewSet(),
+		buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	}
-	m.privacy = newPrivacyCounter()
-	m.Registry.MustRegister(m.calls, m.callDuration, m.attempts, m.attemptDur, m.retries, m.hedges, m.httpRequests, m.inflight, m.privacy,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.calls = m.counters("rpcmesh_calls_total", "chain", "method", "outcome")
+	m.callDuration = m.histograms("rpcmesh_call_duration_seconds", "chain", "method")
+	m.attempts = m.counters("rpcmesh_upstream_requests_total", "chain", "provider", "method", "outcome")
+	m.attemptDur = m.histograms("rpcmesh_upstream_duration_seconds", "chain", "provider", "method")
+	m.retries = m.counters("rpcmesh_retries_total", "chain", "method")
+	m.hedges = m.counters("rpcmesh_hedges_total", "chain", "method")
+	m.httpRequests = m.counters("rpcmesh_http_requests_total", "chain", "code")
+	m.inflight = m.set.NewGauge("rpcmesh_http_inflight_requests", nil)
+	m.privacy = m.newPrivacyCounter()
 	return m
+}
+
+func (m *Metrics) counters(name string, labels ...string) *family[*vm.Counter] {
+	return newFamily(name, m.set.GetOrCreateCounter, labels...)
+}
+
+func (m *Metrics) gauges(name string, labels ...string) *family[*vm.Gauge] {
+	return newFamily(name, func(series string) *vm.Gauge { return m.set.GetOrCreateGauge(series, nil) }, labels...)
+}
+
+func (m *Metrics) histograms(name string, labels ...string) *family[*vm.PrometheusHistogram] {
+	return newFamily(name, func(series string) *vm.PrometheusHistogram {
+		return m.set.GetOrCreatePrometheusHistogramExt(series, m.buckets)
+	}, labels...)
+}
+
+// WritePrometheus writes every metric in the Prometheus text format: the
+// gateway's, the states read now (WatchState), and the Go runtime's and the
+// process's (go_*, process_*).
+func (m *Metrics) WritePrometheus(w io.Writer) {
+	m.set.WritePrometheus(w)
+	vm.WriteProcessMetrics(w)
+	vm.WriteFDMetrics(w)
+}
+
+// ServeHTTP answers a scrape (GET /metrics on the admin listener).
+func (m *Metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", ContentType)
+	m.WritePrometheus(w)
+}
+
+// CounterVec is a counter family with labels, for a package that records
+// its own counters in the gateway's set (txwatch).
+type CounterVec struct{ f *family[*vm.Counter] }
+
+// NewCounterVec makes a counter family in m's set; name ends in _total.
+// At most four labels.
+func (m *Metrics) NewCounterVec(name string, labels ...string) *CounterVec {
+	return &CounterVec{m.counters(name, labels...)}
+}
+
+// Inc adds one to the series of the label values, given in the order of
+// the labels NewCounterVec named.
+func (c *CounterVec) Inc(values ...string) {
+	var k labelValues
+	copy(k[:], values)
+	c.f.with(k).Inc()
 }
 
 // MethodLabel bounds the method label: unknown methods are "other".
@@ -145,10 +170,10 @@ func (m *Metrics) Call(chain, method string, d time.Duration, err *jsonrpc.Error
 		if !k.ok {
 			outcome = strconv.Itoa(k.code)
 		}
-		return callChild{m.calls.WithLabelValues(chain, method, outcome), m.callDuration.WithLabelValues(chain, method)}
+		return callChild{m.calls.with(labelValues{chain, method, outcome}), m.callDuration.with(labelValues{chain, method})}
 	})
 	c.count.Inc()
-	c.duration.Observe(d.Seconds())
+	c.duration.Update(d.Seconds())
 }
 
 // Attempt records one attempt at provider (route.Observer). outcome is
@@ -157,32 +182,32 @@ func (m *Metrics) Call(chain, method string, d time.Duration, err *jsonrpc.Error
 func (m *Metrics) Attempt(chain, provider, method string, d time.Duration, outcome string) {
 	k := attemptKey{chain, provider, MethodLabel(method), outcome}
 	c := m.attemptChildren.get(k, func() attemptChild {
-		c := attemptChild{count: m.attempts.WithLabelValues(k.chain, k.provider, k.method, k.outcome)}
+		c := attemptChild{count: m.attempts.with(labelValues{k.chain, k.provider, k.method, k.outcome})}
 		if k.outcome == "ok" || k.outcome == "rpc_error" { // answers only
-			c.duration = m.attemptDur.WithLabelValues(k.chain, k.provider, k.method)
+			c.duration = m.attemptDur.with(labelValues{k.chain, k.provider, k.method})
 		}
 		return c
 	})
 	c.count.Inc()
 	if c.duration != nil {
-		c.duration.Observe(d.Seconds())
+		c.duration.Update(d.Seconds())
 	}
 }
 
 // Retry records a retry (route.Observer).
 func (m *Metrics) Retry(chain, method string) {
-	m.retries.WithLabelValues(chain, MethodLabel(method)).Inc()
+	m.retries.with(labelValues{chain, MethodLabel(method)}).Inc()
 }
 
 // Hedge records a hedge (route.Observer).
 func (m *Metrics) Hedge(chain, method string) {
-	m.hedges.WithLabelValues(chain, MethodLabel(method)).Inc()
+	m.hedges.with(labelValues{chain, MethodLabel(method)}).Inc()
 }
 
 // HTTPRequest records one HTTP request's status.
 func (m *Metrics) HTTPRequest(chain string, code int) {
-	m.httpChildren.get(httpKey{chain, code}, func() prometheus.Counter {
-		return m.httpRequests.WithLabelValues(chain, strconv.Itoa(code))
+	m.httpChildren.get(httpKey{chain, code}, func() *vm.Counter {
+		return m.httpRequests.with(labelValues{chain, strconv.Itoa(code)})
 	}).Inc()
 }
 

@@ -1,7 +1,11 @@
 package metrics
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
+	"bytes"
+	"io"
+	"strconv"
+
+	vm "github.com/VictoriaMetrics/metrics"
 )
 
 // ProviderState is one provider's health as exported at scrape time.
@@ -56,18 +60,6 @@ type ChainState struct {
 	Providers []ProviderState
 }
 
-// stateCollector reads states when scraped.
-type stateCollector struct {
-	read func() []ChainState
-
-	head, finalized, reorgs                                     *prometheus.Desc
-	ready, headDegraded, headOps, reportingOps, blockTime, age  *prometheus.Desc
-	filters                                                     *prometheus.Desc
-	up, breaker, degraded, score, lag, phead, latency, errs, sh *prometheus.Desc
-	penalty, wsLive, wsFailures, coBatches, coCalls             *prometheus.Desc
-	state                                                       *prometheus.Desc
-}
-
 // providerStates are the values State takes, each a series of
 // rpcmesh_provider_state (status.ProviderState; metrics imports nothing of
 // it to stay a leaf).
@@ -75,96 +67,166 @@ func providerStates() []string {
 	return []string{"up", "checking", "degraded", "lagging", "forked", "suspect", "stalled", "down", "wrong_chain"}
 }
 
-// WatchState registers a collector that calls read at every scrape.
-func (m *Metrics) WatchState(read func() []ChainState) {
-	pl := []string{"chain", "provider", "operator", "cloud", "tier"}
-	d := func(name, help string, labels []string) *prometheus.Desc {
-		return prometheus.NewDesc(name, help, labels, nil)
-	}
-	m.Registry.MustRegister(&stateCollector{
-		read:      read,
-		head:      d("rpcmesh_chain_head", "The chain's agreed head block number.", []string{"chain"}),
-		finalized: d("rpcmesh_chain_finalized", "The chain's agreed finalized block number.", []string{"chain"}),
-		reorgs:    d("rpcmesh_chain_reorgs_total", "Reorgs the agreed head followed.", []string{"chain"}),
-		filters:   d("rpcmesh_chain_filters", "Filters (eth_newFilter & co.) the gateway keeps for the chain's clients.", []string{"chain"}),
-		ready:     d("rpcmesh_chain_ready", "1 when the chain serves fresh answers (what /readyz checks).", []string{"chain"}),
-		headDegraded: d("rpcmesh_chain_head_degraded",
-			"1 when the head is followed on fewer operators than head_agreement (the others stopped reporting).", []string{"chain"}),
-		headOps:      d("rpcmesh_chain_head_operators", "Distinct operators that vouch for the head block.", []string{"chain"}),
-		reportingOps: d("rpcmesh_chain_reporting_operators", "Operators that reported a new block linked to the agreed chain within health.head_stale_blocks block times.", []string{"chain"}),
-		blockTime:    d("rpcmesh_chain_block_time_seconds", "The chain's block time measured from the agreed head (0 until measured).", []string{"chain"}),
-		age:          d("rpcmesh_chain_head_age_seconds", "How long ago the agreed head last moved.", []string{"chain"}),
-		up:           d("rpcmesh_provider_up", "1 when the provider may take traffic.", pl),
-		breaker:      d("rpcmesh_provider_breaker_open", "1 when the provider's circuit breaker is open.", pl),
-		degraded:     d("rpcmesh_provider_degraded", "1 when the provider fails or throttles often and gets traffic only if no healthy provider is left.", pl),
-		score:        d("rpcmesh_provider_score", "Routing cost of the provider (lower is better).", pl),
-		lag:          d("rpcmesh_provider_lag_blocks", "Blocks the provider's head trails the agreed head.", pl),
-		phead:        d("rpcmesh_provider_head", "The provider's reported head block number.", pl),
-		latency:      d("rpcmesh_provider_latency_ewma_seconds", "The provider's latency EWMA.", pl),
-		errs:         d("rpcmesh_provider_error_rate", "The provider's failure rate EWMA.", pl),
-		sh:           d("rpcmesh_provider_operator_share", "The provider's operator's share of the chain's attempts in the share window.", pl),
-		wsLive:       d("rpcmesh_provider_ws_connections", "WebSocket connections up that carry the provider's calls (call_transport: ws).", pl),
-		wsFailures: d("rpcmesh_provider_ws_connection_failures_total",
-			"Dials and WebSocket connections carrying the provider's calls that failed (call_transport: ws).", pl),
-		coBatches: d("rpcmesh_provider_coalesced_batches_total",
-			"Batch requests that carried the provider's waiting calls together (coalesce_above).", pl),
-		coCalls: d("rpcmesh_provider_coalesced_calls_total", "Calls those batch requests carried (coalesce_above).", pl),
-		state: d("rpcmesh_provider_state",
-			"1 for the provider's state in one word (label state: up, checking, degraded, lagging, forked, suspect, stalled, down, wrong_chain), 0 for the others: what the status page and /status show.",
-			append(pl, "state")),
-		penalty: d("rpcmesh_provider_penalty", "The provider's integrity penalty (failed verifications and censored transactions, fading with health.penalty_half_life); from 0.5 it gets traffic only if no clean provider is left.", pl),
-	})
+// stateFamily is a family whose values are read at scrape time: of a chain
+// (label chain) or of a provider (labels chain, provider, operator, cloud,
+// tier). Each line's comment is what the family means.
+type stateFamily struct {
+	name, typ string
+	chain     func(ChainState) float64
+	provider  func(ProviderState) (float64, bool) // false: no series for this provider
 }
 
-// Describe sends the descriptors.
-func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.head, c.finalized, c.reorgs, c.filters, c.ready, c.headDegraded, c.headOps, c.reportingOps, c.blockTime, c.age, c.up, c.breaker, c.degraded, c.score, c.lag, c.phead, c.latency, c.errs, c.sh, c.penalty, c.wsLive, c.wsFailures, c.coBatches, c.coCalls, c.state} {
-		ch <- d
-	}
-}
-
-// Collect reads the states and sends the metrics.
-func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+func stateFamilies() []stateFamily {
 	b2f := func(b bool) float64 {
 		if b {
 			return 1
 		}
 		return 0
 	}
-	for _, cs := range c.read() {
-		ch <- prometheus.MustNewConstMetric(c.head, prometheus.GaugeValue, float64(cs.Head), cs.Chain)
-		ch <- prometheus.MustNewConstMetric(c.finalized, prometheus.GaugeValue, float64(cs.Finalized), cs.Chain)
-		ch <- prometheus.MustNewConstMetric(c.reorgs, prometheus.CounterValue, float64(cs.Reorgs), cs.Chain)
-		ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, b2f(cs.Ready), cs.Chain)
-		ch <- prometheus.MustNewConstMetric(c.headDegraded, prometheus.GaugeValue, b2f(cs.HeadDegraded), cs.Chain)
-		ch <- prometheus.MustNewConstMetric(c.filters, prometheus.GaugeValue, float64(cs.Filters), cs.Chain)
-		ch <- prometheus.MustNewConstMetric(c.headOps, prometheus.GaugeValue, float64(cs.HeadOperators), cs.Chain)
-		ch <- prometheus.MustNewConstMetric(c.reportingOps, prometheus.GaugeValue, float64(cs.ReportingOperators), cs.Chain)
-		ch <- prometheus.MustNewConstMetric(c.blockTime, prometheus.GaugeValue, cs.BlockTimeSeconds, cs.Chain)
-		ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, cs.HeadAgeSeconds, cs.Chain)
-		for _, p := range cs.Providers {
-			lv := []string{cs.Chain, p.Provider, p.Operator, p.Cloud, p.Tier}
-			ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, b2f(p.Usable), lv...)
-			ch <- prometheus.MustNewConstMetric(c.breaker, prometheus.GaugeValue, b2f(p.BreakerOpen), lv...)
-			ch <- prometheus.MustNewConstMetric(c.degraded, prometheus.GaugeValue, b2f(p.Degraded), lv...)
-			ch <- prometheus.MustNewConstMetric(c.score, prometheus.GaugeValue, p.Score, lv...)
-			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(p.LagBlocks), lv...)
-			ch <- prometheus.MustNewConstMetric(c.phead, prometheus.GaugeValue, float64(p.Head), lv...)
-			ch <- prometheus.MustNewConstMetric(c.latency, prometheus.GaugeValue, p.LatencyEWMASeconds, lv...)
-			ch <- prometheus.MustNewConstMetric(c.errs, prometheus.GaugeValue, p.ErrorRate, lv...)
-			ch <- prometheus.MustNewConstMetric(c.sh, prometheus.GaugeValue, p.Share, lv...)
-			ch <- prometheus.MustNewConstMetric(c.penalty, prometheus.GaugeValue, p.Penalty, lv...)
+	always := func(f func(ProviderState) float64) func(ProviderState) (float64, bool) {
+		return func(p ProviderState) (float64, bool) { return f(p), true }
+	}
+	return []stateFamily{
+		// The chain's block time measured from the agreed head (0 until measured).
+		{name: "rpcmesh_chain_block_time_seconds", typ: "gauge", chain: func(c ChainState) float64 { return c.BlockTimeSeconds }},
+		// Filters (eth_newFilter & co.) the gateway keeps for the chain's clients.
+		{name: "rpcmesh_chain_filters", typ: "gauge", chain: func(c ChainState) float64 { return float64(c.Filters) }},
+		// The chain's agreed finalized block number.
+		{name: "rpcmesh_chain_finalized", typ: "gauge", chain: func(c ChainState) float64 { return float64(c.Finalized) }},
+		// The chain's agreed head block number.
+		{name: "rpcmesh_chain_head", typ: "gauge", chain: func(c ChainState) float64 { return float64(c.Head) }},
+		// How long ago the agreed head last moved.
+		{name: "rpcmesh_chain_head_age_seconds", typ: "gauge", chain: func(c ChainState) float64 { return c.HeadAgeSeconds }},
+		// 1 when the head is followed on fewer operators than head_agreement (the others stopped reporting).
+		{name: "rpcmesh_chain_head_degraded", typ: "gauge", chain: func(c ChainState) float64 { return b2f(c.HeadDegraded) }},
+		// Distinct operators that vouch for the head block.
+		{name: "rpcmesh_chain_head_operators", typ: "gauge", chain: func(c ChainState) float64 { return float64(c.HeadOperators) }},
+		// 1 when the chain serves fresh answers (what /readyz checks).
+		{name: "rpcmesh_chain_ready", typ: "gauge", chain: func(c ChainState) float64 { return b2f(c.Ready) }},
+		// Reorgs the agreed head followed.
+		{name: "rpcmesh_chain_reorgs_total", typ: "counter", chain: func(c ChainState) float64 { return float64(c.Reorgs) }},
+		// Operators that reported a new block linked to the agreed chain within health.head_stale_blocks block times.
+		{name: "rpcmesh_chain_reporting_operators", typ: "gauge", chain: func(c ChainState) float64 { return float64(c.ReportingOperators) }},
+		// 1 when the provider's circuit breaker is open.
+		{name: "rpcmesh_provider_breaker_open", typ: "gauge", provider: always(func(p ProviderState) float64 { return b2f(p.BreakerOpen) })},
+		// Batch requests that carried the provider's waiting calls together (coalesce_above).
+		{name: "rpcmesh_provider_coalesced_batches_total", typ: "counter", provider: func(p ProviderState) (float64, bool) {
+			if p.Coalesce == nil {
+				return 0, false
+			}
+			return float64(p.Coalesce.Batches), true
+		}},
+		// Calls those batch requests carried (coalesce_above).
+		{name: "rpcmesh_provider_coalesced_calls_total", typ: "counter", provider: func(p ProviderState) (float64, bool) {
+			if p.Coalesce == nil {
+				return 0, false
+			}
+			return float64(p.Coalesce.Calls), true
+		}},
+		// 1 when the provider fails or throttles often and gets traffic only if no healthy provider is left.
+		{name: "rpcmesh_provider_degraded", typ: "gauge", provider: always(func(p ProviderState) float64 { return b2f(p.Degraded) })},
+		// The provider's failure rate EWMA.
+		{name: "rpcmesh_provider_error_rate", typ: "gauge", provider: always(func(p ProviderState) float64 { return p.ErrorRate })},
+		// The provider's reported head block number.
+		{name: "rpcmesh_provider_head", typ: "gauge", provider: always(func(p ProviderState) float64 { return float64(p.Head) })},
+		// Blocks the provider's head trails the agreed head.
+		{name: "rpcmesh_provider_lag_blocks", typ: "gauge", provider: always(func(p ProviderState) float64 { return float64(p.LagBlocks) })},
+		// The provider's latency EWMA.
+		{name: "rpcmesh_provider_latency_ewma_seconds", typ: "gauge", provider: always(func(p ProviderState) float64 { return p.LatencyEWMASeconds })},
+		// The provider's operator's share of the chain's attempts in the share window.
+		{name: "rpcmesh_provider_operator_share", typ: "gauge", provider: always(func(p ProviderState) float64 { return p.Share })},
+		// The provider's integrity penalty (failed verifications and censored transactions, fading with
+		// health.penalty_half_life); from 0.5 it gets traffic only if no clean provider is left.
+		{name: "rpcmesh_provider_penalty", typ: "gauge", provider: always(func(p ProviderState) float64 { return p.Penalty })},
+		// Routing cost of the provider (lower is better).
+		{name: "rpcmesh_provider_score", typ: "gauge", provider: always(func(p ProviderState) float64 { return p.Score })},
+		// 1 when the provider may take traffic.
+		{name: "rpcmesh_provider_up", typ: "gauge", provider: always(func(p ProviderState) float64 { return b2f(p.Usable) })},
+		// Dials and WebSocket connections carrying the provider's calls that failed (call_transport: ws).
+		{name: "rpcmesh_provider_ws_connection_failures_total", typ: "counter", provider: func(p ProviderState) (float64, bool) {
+			if p.WS == nil {
+				return 0, false
+			}
+			return float64(p.WS.Failures), true
+		}},
+		// WebSocket connections up that carry the provider's calls (call_transport: ws).
+		{name: "rpcmesh_provider_ws_connections", typ: "gauge", provider: func(p ProviderState) (float64, bool) {
+			if p.WS == nil {
+				return 0, false
+			}
+			return float64(p.WS.Live), true
+		}},
+	}
+}
+
+// WatchState has every scrape call read and write the chains' states.
+func (m *Metrics) WatchState(read func() []ChainState) {
+	m.set.RegisterMetricsWriter(func(w io.Writer) { writeState(w, read()) })
+}
+
+// writeState writes the states family by family (the text format wants a
+// family's series together), then rpcmesh_provider_state: 1 for the
+// provider's state in one word (label state: up, checking, degraded,
+// lagging, forked, suspect, stalled, down, wrong_chain), 0 for the others:
+// what the status page and /status show.
+func writeState(w io.Writer, chains []ChainState) {
+	var out bytes.Buffer
+	var series []byte
+	family := func(name, typ string) {
+		if len(series) > 0 {
+			vm.WriteMetadataIfNeeded(&out, name, typ)
+			out.Write(series)
+		}
+		series = series[:0]
+	}
+	for _, f := range stateFamilies() {
+		for _, c := range chains {
+			if f.chain != nil {
+				series = appendSample(series, f.name, appendLabel([]byte(nil), "chain", c.Chain), f.chain(c))
+				continue
+			}
+			for _, p := range c.Providers {
+				if v, ok := f.provider(p); ok {
+					series = appendSample(series, f.name, providerLabels(c.Chain, p, ""), v)
+				}
+			}
+		}
+		family(f.name, f.typ)
+	}
+	for _, c := range chains {
+		for _, p := range c.Providers {
 			for _, st := range providerStates() {
-				ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, b2f(p.State == st), append(lv, st)...)
-			}
-			if p.WS != nil {
-				ch <- prometheus.MustNewConstMetric(c.wsLive, prometheus.GaugeValue, float64(p.WS.Live), lv...)
-				ch <- prometheus.MustNewConstMetric(c.wsFailures, prometheus.CounterValue, float64(p.WS.Failures), lv...)
-			}
-			if p.Coalesce != nil {
-				ch <- prometheus.MustNewConstMetric(c.coBatches, prometheus.CounterValue, float64(p.Coalesce.Batches), lv...)
-				ch <- prometheus.MustNewConstMetric(c.coCalls, prometheus.CounterValue, float64(p.Coalesce.Calls), lv...)
+				v := 0.0
+				if p.State == st {
+					v = 1
+				}
+				series = appendSample(series, "rpcmesh_provider_state", providerLabels(c.Chain, p, st), v)
 			}
 		}
 	}
+	family("rpcmesh_provider_state", "gauge")
+	_, _ = w.Write(out.Bytes())
+}
+
+// providerLabels are a provider's labels in the exposition's order (by
+// name), with state when it is not "".
+func providerLabels(chain string, p ProviderState, state string) []byte {
+	b := appendLabel(nil, "chain", chain)
+	b = appendLabel(append(b, ','), "cloud", p.Cloud)
+	b = appendLabel(append(b, ','), "operator", p.Operator)
+	b = appendLabel(append(b, ','), "provider", p.Provider)
+	if state != "" {
+		b = appendLabel(append(b, ','), "state", state)
+	}
+	return appendLabel(append(b, ','), "tier", p.Tier)
+}
+
+// appendSample appends one line: name{labels} value.
+func appendSample(b []byte, name string, labels []byte, v float64) []byte {
+	b = append(b, name...)
+	b = append(b, '{')
+	b = append(b, labels...)
+	b = append(b, '}', ' ')
+	b = strconv.AppendFloat(b, v, 'g', -1, 64)
+	return append(b, '\n')
 }

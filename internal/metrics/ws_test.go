@@ -1,14 +1,15 @@
-package metrics
+package metrics_test
 
 import (
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rpcmesh/rpcmesh/internal/metrics"
+	"github.com/rpcmesh/rpcmesh/internal/metrics/metricstest"
 )
 
 func TestWSMetrics(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	w := NewWS(reg)
+	m := metrics.New()
+	w := metrics.NewWS(m)
 	w.ConnAccepted("a")
 	w.ConnAccepted("a")
 	w.ConnRejected("a", "per_ip_limit")
@@ -30,25 +31,18 @@ func TestWSMetrics(t *testing.T) {
 		{"rpcmesh_ws_disconnects_total", map[string]string{"chain": "a", "code": "other"}, 1}, // 4001: bounded label
 		{"rpcmesh_ws_subscriptions_active", map[string]string{"chain": "a", "kind": "logs"}, 0},
 	}
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	fams := metricstest.Scrape(t, m)
 	for _, c := range checks {
 		got, found := 0.0, false
-		for _, f := range families {
-			if f.GetName() != c.name {
-				continue
+		for _, s := range fams[c.name].GetMetric() {
+			labels := metricstest.Labels(s)
+			match := len(labels) == len(c.labels)
+			for k, v := range c.labels {
+				match = match && labels[k] == v
 			}
-			for _, m := range f.GetMetric() {
-				match := len(m.GetLabel()) == len(c.labels)
-				for _, l := range m.GetLabel() {
-					match = match && c.labels[l.GetName()] == l.GetValue()
-				}
-				if match {
-					found = true
-					got = m.GetCounter().GetValue() + m.GetGauge().GetValue()
-				}
+			if match {
+				found = true
+				got = metricstest.Value(s)
 			}
 		}
 		if !found || got != c.want {

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/rpcmesh/rpcmesh/internal/chain"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
 )
@@ -18,7 +16,7 @@ import (
 // admin.pprof is set, the Go profiler under /debug/pprof/.
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", g.metrics) // the Prometheus text format
 	if g.cfg.Admin.Pprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)

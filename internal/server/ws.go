@@ -24,7 +24,7 @@ func (g *Gateway) newWSFront() *wsfront.Server {
 		MaxResponseBytes: g.cfg.Limits.MaxResponseBytes,
 		RequestTimeout:   g.cfg.Limits.RequestTimeout.D(),
 		CheckOrigin:      g.originAllowed,
-		Observer:         metrics.NewWS(g.metrics.Registry),
+		Observer:         metrics.NewWS(g.metrics),
 		Logger:           g.logger,
 	})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
+	"github.com/rpcmesh/rpcmesh/internal/metrics/metricstest"
 	"github.com/rpcmesh/rpcmesh/internal/server"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
@@ -160,30 +161,7 @@ func userAttempts(t *testing.T, g *server.Gateway) map[string]float64 {
 // whose labels hold every pair of match.
 func metricByProvider(t *testing.T, g *server.Gateway, name string, match map[string]string) map[string]float64 {
 	t.Helper()
-	mfs, err := g.Metrics().Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			ok := true
-			for k, v := range match {
-				ok = ok && labels[k] == v
-			}
-			if ok {
-				out[labels["provider"]] += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return out
+	return metricstest.Scrape(t, g.Metrics()).Sum(name, "provider", match)
 }
 
 func ctxT(t *testing.T, d time.Duration) context.Context {

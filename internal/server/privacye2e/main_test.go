@@ -20,11 +20,11 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
+	"github.com/rpcmesh/rpcmesh/internal/metrics/metricstest"
 	"github.com/rpcmesh/rpcmesh/internal/server"
 )
 
@@ -223,29 +223,7 @@ func (tg *testGateway) post(t *testing.T, body string, kv ...string) []byte {
 // privacyOutcomes reads rpcmesh_privacy_routes_total by outcome.
 func (tg *testGateway) privacyOutcomes(t *testing.T) map[string]float64 {
 	t.Helper()
-	families, err := tg.gw.Metrics().Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, f := range families {
-		if f.GetName() != "rpcmesh_privacy_routes_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			out[label(m, "outcome")] += m.GetCounter().GetValue()
-		}
-	}
-	return out
-}
-
-func label(m *dto.Metric, name string) string {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == name {
-			return l.GetValue()
-		}
-	}
-	return ""
+	return metricstest.Scrape(t, tg.gw.Metrics()).Sum("rpcmesh_privacy_routes_total", "outcome", nil)
 }
 
 // call is one JSON-RPC call as a provider received it.
