@@ -143,11 +143,7 @@ func TestVetRejectsFaultyNodes(t *testing.T) {
 			if tc.params != "" {
 				params = json.RawMessage(tc.params)
 			}
-			f, err := dn.SetFault(ctx, devnet.FaultSpec{Target: "node5", Kind: tc.kind, Params: params})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = dn.ClearFault(f.ID) })
+			dn.Stage(t, devnet.FaultSpec{Target: "node5", Kind: tc.kind, Params: params})
 			if tc.kind == devnet.FaultLag {
 				waitBehind(t, ctx, "node5", crit.MaxLagBlocks+2)
 			}

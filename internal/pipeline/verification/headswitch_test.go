@@ -34,11 +34,7 @@ func TestDegradedSwitchSeamless(t *testing.T) {
 	}
 	t.Cleanup(func() { caughtUp(t, d, names[:4]) }) // runs last: after the faults are cleared
 	for _, n := range names[:4] {
-		f, err := d.SetFault(ctx, devnet.FaultSpec{Target: n, Kind: devnet.FaultLag})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = d.ClearFault(f.ID) })
+		d.Stage(t, devnet.FaultSpec{Target: n, Kind: devnet.FaultLag})
 	}
 	acct := act.Accounts()[0]
 	var switched uint64 // the first degraded head

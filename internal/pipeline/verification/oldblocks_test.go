@@ -219,11 +219,7 @@ func TestOldHeaderLiars(t *testing.T) {
 			base.names, base.first = tc.nodes, []string{"node2"}
 			asker := forging{nodeAsker: base, liars: map[string]bool{"node2": tc.forge}}
 			if tc.lie != "" {
-				f, err := d.SetFault(ctx, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["` + tc.lie + `"]}`)})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer func() { _ = d.ClearFault(f.ID) }()
+				d.Stage(t, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["` + tc.lie + `"]}`)})
 			}
 			onLie := func(a Answer, _ error) { asker.Penalise(a.Provider, "header") }
 			trust := verify.NewLinkedTrust(anchor, HeaderFetcher(asker, 5, onLie), walk, 4096).

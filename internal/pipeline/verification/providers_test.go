@@ -53,12 +53,7 @@ func TestStageWithGatewayParts(t *testing.T) {
 	url, _ := d.DirectURL("node1")
 	direct := dialCaller(t, url)
 	// node2 lies about everything a proof covers; routing may pick it first.
-	f, err := d.SetFault(ctx, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLie,
-		Params: json.RawMessage(`{"what":["proof","receipt","blockhash","code"]}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = d.ClearFault(f.ID) }()
+	d.Stage(t, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["proof","receipt","blockhash","code"]}`)})
 	wrong, failed := 0, 0
 	reqs := requests(act, max(1, 6/raceScale))
 	for _, r := range reqs {

@@ -186,18 +186,4 @@ func metricByProvider(t *testing.T, g *server.Gateway, name string, match map[st
 	return out
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
 
-// setFault stages a fault until the test ends.
-func setFault(t *testing.T, spec devnet.FaultSpec) {
-	t.Helper()
-	if _, err := dn.SetFault(context.Background(), spec); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dn.ClearFaults)
-}

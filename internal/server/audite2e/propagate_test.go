@@ -46,7 +46,7 @@ const (
 // transaction waiting in the pools for an earlier nonce. Honest providers
 // the broadcast skipped get the same transactions and are never penalised.
 func TestReserveCensorCaughtByPropagationCheck(t *testing.T) {
-	ctx := ctxT(t, 120*time.Second)
+	ctx := testwait.Context(t, 120*time.Second)
 	cfg := gatewayConfig("")
 	cfg.Broadcast.RebroadcastBlocks = 1_000_000 // the watch's re-broadcast would hand it to the censor first
 	cfg.Audit.Propagation = config.AuditPropagation{Enabled: true, ChecksPerMinute: 60, Transactions: 32,
@@ -59,7 +59,7 @@ func TestReserveCensorCaughtByPropagationCheck(t *testing.T) {
 	if err := devnetgw.WaitHealthy(ctx, g); err != nil {
 		t.Fatal(err)
 	}
-	setFault(t, devnet.FaultSpec{Target: "tier=public", Kind: devnet.FaultCensor})
+	dn.Stage(t, devnet.FaultSpec{Target: "tier=public", Kind: devnet.FaultCensor})
 	start := time.Now()
 
 	// Users send through the gateway: two ordinary transfers (gossiped to

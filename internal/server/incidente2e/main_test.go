@@ -161,22 +161,15 @@ func calm(ctx context.Context, t *testing.T) {
 // clears them (also run at cleanup).
 func stage(t *testing.T, kind devnet.FaultKind, params string, targets ...string) func() {
 	t.Helper()
-	var ids []string
+	var clears []func()
 	for _, target := range targets {
-		f, err := dn.SetFault(context.Background(), devnet.FaultSpec{Target: target, Kind: kind, Params: json.RawMessage(params)})
-		if err != nil {
-			t.Fatalf("stage %s on %s: %v", kind, target, err)
-		}
-		ids = append(ids, f.ID)
+		clears = append(clears, dn.Stage(t, devnet.FaultSpec{Target: target, Kind: kind, Params: json.RawMessage(params)}))
 	}
-	clear := func() {
-		for _, id := range ids {
-			_ = dn.ClearFault(id)
+	return func() {
+		for _, clear := range clears {
+			clear()
 		}
-		ids = nil
 	}
-	t.Cleanup(clear)
-	return clear
 }
 
 // waitIncident waits for an incident of kind that started after since and

@@ -58,16 +58,7 @@ func TestOperatorOutage(t *testing.T) {
 				}
 			}()
 
-			f, err := dn.SetFault(ctx, devnet.FaultSpec{Target: gone, Kind: kind})
-			if err != nil {
-				t.Fatal(err)
-			}
-			cleared := false
-			defer func() {
-				if !cleared {
-					_ = dn.ClearFault(f.ID)
-				}
-			}()
+			clear := dn.Stage(t, devnet.FaultSpec{Target: gone, Kind: kind})
 			// Twelve blocks of outage: the gateway's head stays within two
 			// blocks of the survivor's all along.
 			maxLag := uint64(0)
@@ -101,10 +92,7 @@ func TestOperatorOutage(t *testing.T) {
 				t.Errorf("answer header %q (%v), want degraded; operators=1; required=2", a.head, err)
 			}
 
-			if err := dn.ClearFault(f.ID); err != nil {
-				t.Fatal(err)
-			}
-			cleared = true
+			clear()
 			waitFor(ctx, t, "full agreement after the operator's return", func() bool {
 				ht := gw.Status().Chains[0].HeadTrust
 				return ht.Level == "agreed" && ht.Operators == 2

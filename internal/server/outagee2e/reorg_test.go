@@ -20,11 +20,7 @@ func TestDegradedHeadFollowsReorg(t *testing.T) {
 	settle(ctx, t)
 	waitFor(ctx, t, "full agreement", func() bool { return gw.Status().Chains[0].HeadTrust.Level == "agreed" })
 	gone := gw.Status().Chains[0].Providers[1].Name
-	down, err := dn.SetFault(ctx, devnet.FaultSpec{Target: gone, Kind: "down"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = dn.ClearFault(down.ID) }()
+	up := dn.Stage(t, devnet.FaultSpec{Target: gone, Kind: devnet.FaultDown})
 	waitFor(ctx, t, "a degraded head", func() bool { return gw.Status().Chains[0].HeadTrust.Level == "degraded" })
 	degradedFrom := gatewayHead()
 	waitFor(ctx, t, "four blocks on the survivor alone", func() bool { return gatewayHead() >= degradedFrom+4 })
@@ -43,8 +39,6 @@ func TestDegradedHeadFollowsReorg(t *testing.T) {
 	// And it keeps moving with the survivor.
 	from := gatewayHead()
 	waitFor(ctx, t, "the head moving on", func() bool { return gatewayHead() >= from+3 })
-	if err := dn.ClearFault(down.ID); err != nil {
-		t.Fatal(err)
-	}
+	up()
 	waitFor(ctx, t, "full agreement again", func() bool { return gw.Status().Chains[0].HeadTrust.Level == "agreed" })
 }

@@ -167,10 +167,7 @@ func waitIncluded(t *testing.T, ctx context.Context, g *server.Gateway, h common
 
 func setFault(t *testing.T, target string, kind devnet.FaultKind) {
 	t.Helper()
-	if _, err := dn.SetFault(context.Background(), devnet.FaultSpec{Target: target, Kind: kind}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dn.ClearFaults)
+	dn.Stage(t, devnet.FaultSpec{Target: target, Kind: kind})
 }
 
 // requests is how many calls the gateway sent each provider (health

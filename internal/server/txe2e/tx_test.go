@@ -284,10 +284,7 @@ func TestLyingNonceIsNotBelieved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dn.SetFault(ctx, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["nonce"]}`)}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dn.ClearFaults)
+	dn.Stage(t, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["nonce"]}`)})
 	if got := pendingNonce(t, gw, key); got != honest {
 		t.Fatalf("pending nonce %d through the gateway, the honest nodes say %d", got, honest)
 	}

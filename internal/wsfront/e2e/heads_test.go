@@ -82,18 +82,13 @@ func TestNewHeadsSurviveFaults(t *testing.T) {
 	// Each fault stays while the client gets six more heads (three seconds
 	// of blocks), and the next starts once every provider is usable again.
 	for _, spec := range steps {
-		f, err := dn.SetFault(ctx, spec)
-		if err != nil {
-			t.Fatal(err)
-		}
+		clear := dn.Stage(t, spec)
 		seen := len(log.snapshot())
 		t.Logf("%s %s at %s, %d heads so far", spec.Kind, spec.Target, time.Now().Format("15:04:05.000"), seen)
 		if err := testwait.Until(ctx, fmt.Sprintf("six heads under %s %s", spec.Kind, spec.Target), func() bool { return len(log.snapshot()) >= seen+6 }); err != nil {
 			t.Fatal(err)
 		}
-		if err := dn.ClearFault(f.ID); err != nil {
-			t.Fatal(err)
-		}
+		clear()
 		waitHealthy(t)
 	}
 	if err := testwait.Until(ctx, "30 heads", func() bool { return len(log.snapshot()) >= 30 }); err != nil {

@@ -34,12 +34,8 @@ func TestLyingProvidersCannotFeedSubscriptions(t *testing.T) {
 	contract, nonce := deployLogContract(t, ctx, honest, key)
 
 	for _, n := range nodes[:3] {
-		if _, err := dn.SetFault(ctx, devnet.FaultSpec{Target: n.Name, Kind: devnet.FaultLie,
-			Params: json.RawMessage(`{"what":["log","receipt","blockhash"]}`)}); err != nil {
-			t.Fatal(err)
-		}
+		dn.Stage(t, devnet.FaultSpec{Target: n.Name, Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["log","receipt","blockhash"]}`)})
 	}
-	t.Cleanup(dn.ClearFaults)
 
 	c := dialWS(t)
 	_, headsCh, err := c.subscribe(ctx, `["newHeads"]`)

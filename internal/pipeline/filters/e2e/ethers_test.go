@@ -89,21 +89,17 @@ func TestEthersEventsOverHTTPThroughFailover(t *testing.T) {
 
 	const total, downAt, upAt = 36, 10, 24
 	var txs []*types.Transaction
-	var fault devnet.Fault
+	var up func()
 	countSeen := func() int { mu.Lock(); defer mu.Unlock(); return len(order) }
 	seenAtDown, seenAtUp := 0, 0
 	for i := range total {
 		switch i {
 		case downAt:
 			seenAtDown = countSeen()
-			if fault, err = dn.SetFault(ctx, devnet.FaultSpec{Target: dn.Info().Nodes[0].Name, Kind: devnet.FaultDown}); err != nil {
-				t.Fatal(err)
-			}
+			up = dn.Stage(t, devnet.FaultSpec{Target: dn.Info().Nodes[0].Name, Kind: devnet.FaultDown})
 		case upAt:
 			seenAtUp = countSeen()
-			if err := dn.ClearFault(fault.ID); err != nil {
-				t.Fatal(err)
-			}
+			up()
 		}
 		txs = append(txs, e.emit(t, ctx, i))
 		select {

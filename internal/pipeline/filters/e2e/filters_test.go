@@ -47,21 +47,15 @@ func TestLogFilterEveryEventOnceThroughFailover(t *testing.T) {
 	}
 	const total, downAt, upAt = 30, 8, 22
 	serving := dn.Info().Nodes[0].Name
-	var fault devnet.Fault
+	var up func()
 	var txs []*types.Transaction
 	whileDown := 0
 	for i := range total {
 		if i == downAt {
-			f, err := dn.SetFault(ctx, devnet.FaultSpec{Target: serving, Kind: devnet.FaultDown})
-			if err != nil {
-				t.Fatal(err)
-			}
-			fault = f
+			up = dn.Stage(t, devnet.FaultSpec{Target: serving, Kind: devnet.FaultDown})
 		}
 		if i == upAt {
-			if err := dn.ClearFault(fault.ID); err != nil {
-				t.Fatal(err)
-			}
+			up()
 		}
 		txs = append(txs, e.emit(t, ctx, i))
 		select { // one transaction every 300 ms: a log in most blocks
