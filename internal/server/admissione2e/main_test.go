@@ -75,10 +75,7 @@ func startGateway(t *testing.T, edit func(cfg *config.Config)) *gateway {
 // nodeEntry is a provider entry for devnet node name whose URL is url.
 func nodeEntry(t *testing.T, name, url, stage string) config.Provider {
 	t.Helper()
-	n, ok := dn.Node(name)
-	if !ok {
-		t.Fatalf("no devnet node %s", name)
-	}
+	n := dn.MustNode(t, name)
 	p := config.DefaultProvider()
 	p.Name, p.HTTP, p.Stage = name, url, stage
 	p.Labels = config.Labels{Operator: n.Labels.Operator, Cloud: n.Labels.Cloud, Region: n.Labels.Region, Tier: n.Labels.Tier}
@@ -98,10 +95,7 @@ type counter struct {
 // URL carries a path standing for an API key, which must never show.
 func countingProxy(t *testing.T, name string) *counter {
 	t.Helper()
-	n, ok := dn.Node(name)
-	if !ok {
-		t.Fatalf("no devnet node %s", name)
-	}
+	n := dn.MustNode(t, name)
 	c := &counter{res: map[string]int{}}
 	client := &http.Client{Timeout: 10 * time.Second}
 	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -185,5 +185,3 @@ func metricByProvider(t *testing.T, g *server.Gateway, name string, match map[st
 	}
 	return out
 }
-
-

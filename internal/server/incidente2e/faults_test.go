@@ -290,7 +290,7 @@ func TestCensorship(t *testing.T) {
 	start := time.Now()
 	stage(t, devnet.FaultCensor, "", censor)
 	key := dn.Keys()[2]
-	send(ctx, t, signTx(t, key, pendingNonce(ctx, t, key)))
+	send(ctx, t, dn.Transfer(t, key, pendingNonce(ctx, t, key)))
 	inc, took := waitIncident(ctx, t, status.KindCensorship, start, censor)
 	t.Logf("censorship shown after %s: %s", took.Round(time.Millisecond), inc.Message)
 	waitHealth(ctx, t, censor, status.StateSuspect)
