@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"testing"
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/server"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // SuiteLogger is the logger end-to-end suites give their gateways: errors
@@ -56,21 +58,26 @@ func RunSuiteWith(name string, short bool, opts devnet.Options, start func(ctx c
 // again (state ok, not lagging, not degraded), or ctx ends; the error then
 // holds the gateway's status.
 func WaitHealthy(ctx context.Context, gw *server.Gateway) error {
-	for {
-		ok := true
+	err := testwait.Until(ctx, "every provider usable", func() bool {
 		for _, p := range gw.Status().Chains[0].Providers {
 			if p.State != "ok" || p.LagBlocks > 0 || p.Degraded {
-				ok = false
+				return false
 			}
 		}
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			b, _ := json.MarshalIndent(gw.Status(), "", " ")
-			return fmt.Errorf("providers did not recover: %s", b)
-		case <-time.After(100 * time.Millisecond):
-		}
+		return true
+	})
+	if err != nil {
+		b, _ := json.MarshalIndent(gw.Status(), "", " ")
+		return fmt.Errorf("providers did not recover: %w: %s", err, b)
+	}
+	return nil
+}
+
+// AwaitHealthy is WaitHealthy for a test, bounded by 30 s: the test fails
+// when the providers do not recover.
+func AwaitHealthy(t testing.TB, gw *server.Gateway) {
+	t.Helper()
+	if err := WaitHealthy(testwait.Context(t, 30*time.Second), gw); err != nil {
+		t.Fatal(err)
 	}
 }

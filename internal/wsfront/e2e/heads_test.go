@@ -13,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
@@ -60,7 +61,7 @@ func (l *headLog) snapshot() []headSeen {
 // the client must see every block exactly once, in order, linked by parent
 // hashes, for at least 30 blocks.
 func TestNewHeadsSurviveFaults(t *testing.T) {
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	ctx := testwait.Context(t, 120*time.Second)
 	c := dialWS(t)
 	_, ch, err := c.subscribe(ctx, `["newHeads"]`)
@@ -89,7 +90,7 @@ func TestNewHeadsSurviveFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		clear()
-		waitHealthy(t)
+		devnetgw.AwaitHealthy(t, gw)
 	}
 	if err := testwait.Until(ctx, "30 heads", func() bool { return len(log.snapshot()) >= 30 }); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
@@ -21,7 +22,7 @@ import (
 // receiptsRoot) and newHeads only headers whose hashes the honest nodes
 // have.
 func TestLyingProvidersCannotFeedSubscriptions(t *testing.T) {
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	ctx := testwait.Context(t, 60*time.Second)
 	nodes := dn.Info().Nodes
 	honestURL, _ := dn.DirectURL(nodes[4].Name)

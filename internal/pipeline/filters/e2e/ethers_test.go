@@ -13,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 
 	"github.com/rpcmesh/rpcmesh/internal/clientlibs"
 	"github.com/rpcmesh/rpcmesh/internal/testwait"
@@ -27,7 +28,7 @@ import (
 // down. ethers comes from clients/, installed from its lockfile.
 func TestEthersEventsOverHTTPThroughFailover(t *testing.T) {
 	dir, node := clientlibs.Dir(t)
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	ctx := testwait.Context(t, 4*time.Minute)
 
 	e := newEmitter(t, ctx, 6)
@@ -146,5 +147,5 @@ func TestEthersEventsOverHTTPThroughFailover(t *testing.T) {
 		t.Errorf("no event reported while node 0 was down (%d before, %d after)", seenAtDown, seenAtUp)
 	}
 	t.Logf("ethers reported %d events from transaction %d on; %d while node 0 was down", len(order), first, seenAtUp-seenAtDown)
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 }

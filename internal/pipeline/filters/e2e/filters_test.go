@@ -25,7 +25,7 @@ import (
 // down in the middle: every log arrives exactly once, some while it is
 // down, and the logs are the node's.
 func TestLogFilterEveryEventOnceThroughFailover(t *testing.T) {
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	ctx := testwait.Context(t, 150*time.Second)
 	e := newEmitter(t, ctx, 1)
 	id := newFilter(t, ctx, url, "eth_newFilter", fmt.Sprintf(`[{"address":%q}]`, strings.ToLower(e.contract.Hex())))
@@ -105,7 +105,7 @@ func TestLogFilterEveryEventOnceThroughFailover(t *testing.T) {
 			t.Errorf("log %d: node %s, filter %s", i, want[i], seenRaw[i])
 		}
 	}
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 }
 
 // TestBlockFilterEveryBlockOnceInOrder polls a block filter for a dozen
@@ -248,14 +248,6 @@ func TestAnswersAsGoEthereum(t *testing.T) {
 				t.Errorf("gateway:\n%s\nnode:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
 		})
-	}
-}
-
-// waitHealthy waits until every provider is usable again after a test.
-func waitHealthy(t *testing.T) {
-	t.Helper()
-	if err := devnetgw.WaitHealthy(testwait.Context(t, 30*time.Second), gw); err != nil {
-		t.Fatal(err)
 	}
 }
 
