@@ -20,6 +20,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/server"
 	"github.com/rpcmesh/rpcmesh/internal/status"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 var (
@@ -74,20 +75,14 @@ func TestMain(m *testing.M) {
 // start of every test.
 func calm(ctx context.Context, t *testing.T) {
 	t.Helper()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		snap := gw.StatusSource().Snapshot()
+	var snap status.Snapshot
+	if err := testwait.Until(ctx, "every provider up and no incident open", func() bool {
+		snap = gw.StatusSource().Snapshot()
 		up := !slices.ContainsFunc(snap.Chains[0].Providers, func(p status.Provider) bool { return p.State != status.StateUp })
-		if up && !slices.ContainsFunc(snap.Incidents, func(i status.Incident) bool { return i.Open() }) {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			b, _ := json.MarshalIndent(snap, "", " ")
-			t.Fatalf("waiting for every provider up and no incident open: %v\n%s", ctx.Err(), b)
-		case <-tick.C:
-		}
+		return up && !slices.ContainsFunc(snap.Incidents, func(i status.Incident) bool { return i.Open() })
+	}); err != nil {
+		b, _ := json.MarshalIndent(snap, "", " ")
+		t.Fatalf("%v\n%s", err, b)
 	}
 }
 
