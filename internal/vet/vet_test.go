@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -183,21 +184,13 @@ func waitBehind(t *testing.T, ctx context.Context, node string, n uint64) {
 	t.Helper()
 	c := newClient(dn.MustNode(t, node).HTTP, 5*time.Second)
 	defer c.close()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	if err := testwait.Until(ctx, fmt.Sprintf("%s %d blocks behind", node, n), func() bool {
 		raw, err := c.call(ctx, "eth_blockNumber", nil)
 		var got hexutil.Uint64
-		if err == nil && json.Unmarshal(raw, &got) == nil {
-			if head, _ := dn.Head(); uint64(got)+n <= head {
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s did not fall %d blocks behind: %v", node, n, ctx.Err())
-		case <-tick.C:
-		}
+		head, _ := dn.Head()
+		return err == nil && json.Unmarshal(raw, &got) == nil && uint64(got)+n <= head
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -188,25 +188,19 @@ func openStream(t *testing.T) *stream {
 // id, at most until ctx ends.
 func (s *stream) wait(ctx context.Context, t *testing.T, typ status.EventType, id string) status.Event {
 	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	var ev status.Event
+	if err := testwait.Until(ctx, fmt.Sprintf("a %s event for %s on the live stream", typ, id), func() bool {
 		s.mu.Lock()
+		defer s.mu.Unlock()
 		i := slices.IndexFunc(s.events, func(ev status.Event) bool { return ev.Type == typ && ev.Incident.ID == id })
-		var ev status.Event
 		if i >= 0 {
 			ev = s.events[i]
 		}
-		s.mu.Unlock()
-		if i >= 0 {
-			return ev
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the live stream carried no %s event for %s: %v", typ, id, ctx.Err())
-		case <-tick.C:
-		}
+		return i >= 0
+	}); err != nil {
+		t.Fatal(err)
 	}
+	return ev
 }
 
 // admin fetches an admin path of the gateway and decodes its JSON.

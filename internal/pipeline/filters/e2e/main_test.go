@@ -229,17 +229,15 @@ func (e *emitter) emit(t *testing.T, ctx context.Context, i int) *types.Transact
 // receipt waits (bounded by ctx) for a transaction's receipt.
 func (e *emitter) receipt(t *testing.T, ctx context.Context, h common.Hash) *types.Receipt {
 	t.Helper()
-	for {
-		r, err := e.ec.TransactionReceipt(ctx, h)
-		if err == nil {
-			return r
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("receipt of %s: %v", h, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
+	var r *types.Receipt
+	if err := testwait.Until(ctx, "the receipt of "+h.Hex(), func() bool {
+		var err error
+		r, err = e.ec.TransactionReceipt(ctx, h)
+		return err == nil
+	}); err != nil {
+		t.Fatal(err)
 	}
+	return r
 }
 
 // logSeen is a log as eth_getFilterChanges returns it.
@@ -255,12 +253,10 @@ type logSeen struct {
 func waitBlocks(t *testing.T, ctx context.Context, endpoint string, n uint64) {
 	t.Helper()
 	start := blockNumber(t, ctx, endpoint)
-	for blockNumber(t, ctx, endpoint) < start+n {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the head did not advance %d blocks from %d", n, start)
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := testwait.Until(ctx, fmt.Sprintf("the head %d blocks past %d", n, start), func() bool {
+		return blockNumber(t, ctx, endpoint) >= start+n
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
