@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/server"
 	"github.com/rpcmesh/rpcmesh/internal/testwait"
@@ -52,6 +53,19 @@ func RunSuiteWith(name string, short bool, opts devnet.Options, start func(ctx c
 			defer Stop(gw)
 			return run(d, gw)
 		})
+}
+
+// StartForTest is Start for one test, with the suites' logger: the
+// gateway stops when the test ends, and one that does not start fails
+// the test.
+func StartForTest(ctx context.Context, t testing.TB, cfg *config.Config) *server.Gateway {
+	t.Helper()
+	gw, err := Start(ctx, cfg, SuiteLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Stop(gw) })
+	return gw
 }
 
 // WaitHealthy polls gw until every provider of its first chain is usable

@@ -26,6 +26,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/server"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // dn is the package's devnet (five nodes: node1 own, node2 and node3
@@ -62,13 +63,7 @@ func startGateway(t *testing.T, edit func(cfg *config.Config)) *gateway {
 		edit(cfg)
 	}
 	cfg.Complete()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	gw, err := devnetgw.Start(ctx, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { devnetgw.Stop(gw) })
+	gw := devnetgw.StartForTest(testwait.Context(t, 60*time.Second), t, cfg)
 	return &gateway{gw: gw, url: "http://" + gw.HTTPAddr() + "/" + devnetgw.ChainName, admin: "http://" + gw.AdminAddr()}
 }
 

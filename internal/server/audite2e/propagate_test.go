@@ -51,11 +51,7 @@ func TestReserveCensorCaughtByPropagationCheck(t *testing.T) {
 	cfg.Broadcast.RebroadcastBlocks = 1_000_000 // the watch's re-broadcast would hand it to the censor first
 	cfg.Audit.Propagation = config.AuditPropagation{Enabled: true, ChecksPerMinute: 60, Transactions: 32,
 		MaxAge: config.Duration(2 * time.Minute), Wait: config.Duration(propagationWait)}
-	g, err := devnetgw.Start(ctx, cfg, devnetgw.SuiteLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer devnetgw.Stop(g)
+	g := devnetgw.StartForTest(ctx, t, cfg)
 	if err := devnetgw.WaitHealthy(ctx, g); err != nil {
 		t.Fatal(err)
 	}

@@ -107,11 +107,7 @@ func TestRestartKeepsPenaltiesAndEvidence(t *testing.T) {
 
 	cfg := gatewayConfig(store)
 	cfg.Audit.Enabled = false // nothing new: the record must be the stored one
-	g2, err := devnetgw.Start(ctx, cfg, devnetgw.SuiteLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer devnetgw.Stop(g2)
+	g2 := devnetgw.StartForTest(ctx, t, cfg)
 	after := records(g2, censor, liar)
 	halfLife := cfg.Health.PenaltyHalfLife.D()
 	for _, name := range []string{censor, liar} {

@@ -148,11 +148,7 @@ func TestFrozenHead(t *testing.T) {
 	cfg := devnetgw.Config(dn.Info(), "127.0.0.1:0", "")
 	cfg.Health.HeadStaleBlocks = 0
 	cfg.Complete()
-	safe, err := devnetgw.Start(ctx, cfg, devnetgw.SuiteLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer devnetgw.Stop(safe)
+	safe := devnetgw.StartForTest(ctx, t, cfg)
 	calm(ctx, t)
 	waitFor(ctx, t, "a measured block time on the second gateway", func() bool { return safe.Status().Chains[0].BlockTimeMs > 0 })
 

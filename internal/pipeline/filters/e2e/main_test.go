@@ -54,12 +54,7 @@ func startGateway(t *testing.T, edit func(*config.Config)) string {
 	t.Helper()
 	cfg := devnetgw.Config(dn.Info(), "127.0.0.1:0", "")
 	edit(cfg)
-	ctx := testwait.Context(t, 60*time.Second)
-	g, err := devnetgw.Start(ctx, cfg, devnetgw.SuiteLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { devnetgw.Stop(g) })
+	g := devnetgw.StartForTest(testwait.Context(t, 60*time.Second), t, cfg)
 	return "http://" + g.HTTPAddr() + "/devnet"
 }
 
