@@ -65,15 +65,7 @@ func openScores(t *testing.T, scoresPath string, scores *fakeScores) *browser.Ta
 		}
 		scores.serve(ctx)
 	})
-	tab := chromium.Tab(t, 1280, 1000)
-	tab.Open(t, base+"/status")
-	tab.Wait(t, 10*time.Second, "the live stream", `document.getElementById("live").dataset.live === "live"`)
-	t.Cleanup(func() {
-		if ex := tab.Exceptions(); len(ex) > 0 {
-			t.Errorf("the page threw: %q", ex)
-		}
-	})
-	return tab
+	return chromium.OpenPage(t, base)
 }
 
 // exampleScores: devnet with an honest provider, a liar caught by the
