@@ -68,6 +68,16 @@ func StartForTest(ctx context.Context, t testing.TB, cfg *config.Config) *server
 	return gw
 }
 
+// WaitFor is testwait.Until in a test of gw: when ctx ends before cond
+// holds, the test fails with what it waited for and the gateway's status.
+func WaitFor(ctx context.Context, t testing.TB, gw *server.Gateway, what string, cond func() bool) {
+	t.Helper()
+	if err := testwait.Until(ctx, what, cond); err != nil {
+		st, _ := json.MarshalIndent(gw.Status(), "", " ")
+		t.Fatalf("%v\n%s", err, st)
+	}
+}
+
 // WaitHealthy polls gw until every provider of its first chain is usable
 // again (state ok, not lagging, not degraded), or ctx ends; the error then
 // holds the gateway's status.

@@ -20,7 +20,6 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/server"
-	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 var (
@@ -98,16 +97,6 @@ func admin(path string) (int, string) {
 	return rec.Code, rec.Body.String()
 }
 
-// waitFor polls cond until it holds or ctx ends; a timeout prints the
-// chain's status.
-func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	if err := testwait.Until(ctx, what, cond); err != nil {
-		st, _ := json.MarshalIndent(gw.Status().Chains[0], "", " ")
-		t.Fatalf("%v\n%s", err, st)
-	}
-}
-
 // gatewayHead is the gateway's agreed head number (0 without one).
 func gatewayHead() uint64 {
 	if h := gw.Status().Chains[0].Head; h != nil {
@@ -120,7 +109,7 @@ func gatewayHead() uint64 {
 // blocks came, so that head polls are timed to the chain's pace.
 func settle(ctx context.Context, t *testing.T) {
 	t.Helper()
-	waitFor(ctx, t, "a measured block time", func() bool { return gw.Status().Chains[0].BlockTimeMs > 0 })
+	devnetgw.WaitFor(ctx, t, gw, "a measured block time", func() bool { return gw.Status().Chains[0].BlockTimeMs > 0 })
 	from, _ := dn.Head()
-	waitFor(ctx, t, "ten more blocks", func() bool { n, _ := dn.Head(); return n >= from+10 })
+	devnetgw.WaitFor(ctx, t, gw, "ten more blocks", func() bool { n, _ := dn.Head(); return n >= from+10 })
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 )
 
 // TestOperatorOutage: with two operators and head_agreement 2, one node
@@ -22,7 +23,7 @@ func TestOperatorOutage(t *testing.T) {
 		t.Run(string(kind), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			waitFor(ctx, t, "full agreement", func() bool {
+			devnetgw.WaitFor(ctx, t, gw, "full agreement", func() bool {
 				ht := gw.Status().Chains[0].HeadTrust
 				return ht.Level == "agreed" && ht.Operators == 2
 			})
@@ -93,7 +94,7 @@ func TestOperatorOutage(t *testing.T) {
 			}
 
 			clear()
-			waitFor(ctx, t, "full agreement after the operator's return", func() bool {
+			devnetgw.WaitFor(ctx, t, gw, "full agreement after the operator's return", func() bool {
 				ht := gw.Status().Chains[0].HeadTrust
 				return ht.Level == "agreed" && ht.Operators == 2
 			})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 )
 
 // TestDegradedHeadFollowsReorg: with one of the two operators down, the
@@ -18,17 +19,17 @@ func TestDegradedHeadFollowsReorg(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	settle(ctx, t)
-	waitFor(ctx, t, "full agreement", func() bool { return gw.Status().Chains[0].HeadTrust.Level == "agreed" })
+	devnetgw.WaitFor(ctx, t, gw, "full agreement", func() bool { return gw.Status().Chains[0].HeadTrust.Level == "agreed" })
 	gone := gw.Status().Chains[0].Providers[1].Name
 	up := dn.Stage(t, devnet.FaultSpec{Target: gone, Kind: devnet.FaultDown})
-	waitFor(ctx, t, "a degraded head", func() bool { return gw.Status().Chains[0].HeadTrust.Level == "degraded" })
+	devnetgw.WaitFor(ctx, t, gw, "a degraded head", func() bool { return gw.Status().Chains[0].HeadTrust.Level == "degraded" })
 	degradedFrom := gatewayHead()
-	waitFor(ctx, t, "four blocks on the survivor alone", func() bool { return gatewayHead() >= degradedFrom+4 })
+	devnetgw.WaitFor(ctx, t, gw, "four blocks on the survivor alone", func() bool { return gatewayHead() >= degradedFrom+4 })
 	reorgsBefore := gw.Status().Chains[0].Reorgs
 	if _, err := dn.SetFault(ctx, devnet.FaultSpec{Target: "all", Kind: "reorg", Params: json.RawMessage(`{"depth":2}`)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(ctx, t, "the degraded head on the new branch", func() bool {
+	devnetgw.WaitFor(ctx, t, gw, "the degraded head on the new branch", func() bool {
 		st := gw.Status().Chains[0]
 		if st.Head == nil || st.Reorgs == reorgsBefore {
 			return false
@@ -38,7 +39,7 @@ func TestDegradedHeadFollowsReorg(t *testing.T) {
 	})
 	// And it keeps moving with the survivor.
 	from := gatewayHead()
-	waitFor(ctx, t, "the head moving on", func() bool { return gatewayHead() >= from+3 })
+	devnetgw.WaitFor(ctx, t, gw, "the head moving on", func() bool { return gatewayHead() >= from+3 })
 	up()
-	waitFor(ctx, t, "full agreement again", func() bool { return gw.Status().Chains[0].HeadTrust.Level == "agreed" })
+	devnetgw.WaitFor(ctx, t, gw, "full agreement again", func() bool { return gw.Status().Chains[0].HeadTrust.Level == "agreed" })
 }
