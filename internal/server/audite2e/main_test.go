@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -74,15 +73,9 @@ var client = &http.Client{Timeout: 10 * time.Second}
 // call sends one JSON-RPC call through gateway g and decodes its result.
 func call(ctx context.Context, g *server.Gateway, out any, method string, params ...any) error {
 	p, _ := json.Marshal(params)
-	a, err := devnetgw.Call(ctx, client, "http://"+g.HTTPAddr()+"/devnet", method, string(p))
-	if err != nil {
+	a, err := devnetgw.CallResult(ctx, client, "http://"+g.HTTPAddr()+"/devnet", method, string(p))
+	if err != nil || out == nil {
 		return err
-	}
-	if a.Error != nil {
-		return fmt.Errorf("%s: error %s", method, a.Error)
-	}
-	if out == nil {
-		return nil
 	}
 	return json.Unmarshal(a.Result, out)
 }

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -70,12 +69,9 @@ type answer struct {
 
 // call sends one JSON-RPC call through the gateway.
 func call(ctx context.Context, method, params string) (answer, error) {
-	a, err := devnetgw.Call(ctx, client, url, method, params)
+	a, err := devnetgw.CallResult(ctx, client, url, method, params)
 	if err != nil {
 		return answer{}, err
-	}
-	if a.Error != nil {
-		return answer{}, fmt.Errorf("%s: error %s", method, a.Error)
 	}
 	return answer{result: a.Result, head: a.Header.Get(server.HeadHeader)}, nil
 }
