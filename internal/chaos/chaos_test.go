@@ -83,11 +83,7 @@ func TestChecksCatchALiar(t *testing.T) {
 		t.Fatal("the chain did not reach 8 blocks")
 	}
 	liar, _ := env.Devnet.Node("node3")
-	f, err := env.Devnet.SetFault(ctx, devnet.FaultSpec{Target: "node3", Kind: devnet.FaultLie})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = env.Devnet.ClearFault(f.ID) }()
+	env.Devnet.Stage(t, devnet.FaultSpec{Target: "node3", Kind: devnet.FaultLie})
 	opts := DefaultTraffic()
 	opts.HTTP, opts.WS = liar.HTTP, liar.WS
 	tr, err := StartTraffic(ctx, env, opts, []string{"node3"})

@@ -8,14 +8,7 @@ import (
 // TestProviderEntry: a request body's provider entry is read and checked
 // with the config's own rules, against the chain's other providers.
 func TestProviderEntry(t *testing.T) {
-	cfg := Default()
-	ch := DefaultChain()
-	ch.Name, ch.ChainID = "dev", 1337
-	p := DefaultProvider()
-	p.Name, p.HTTP = "a", "http://127.0.0.1:1"
-	ch.Providers = []Provider{p}
-	cfg.Chains = []Chain{ch}
-	cfg.Complete()
+	cfg := oneChainConfig()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -38,12 +31,8 @@ func TestProviderEntry(t *testing.T) {
 			if err == nil {
 				p, err = ValidateProvider(cfg, "dev", cfg.Chains[0].Providers, p)
 			}
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("error %v, want none", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Fatalf("error %v, want one with %q", err, tc.want)
-			case tc.want == "" && (p.Labels.Operator == "" || p.Labels.Tier != TierPublic || p.Weight != 1):
+			checkErr(t, err, tc.want)
+			if tc.want == "" && (p.Labels.Operator == "" || p.Labels.Tier != TierPublic || p.Weight != 1) {
 				t.Errorf("completed entry %+v: want defaults and labels filled", p)
 			}
 		})

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"strings"
 	"testing"
 	"time"
 )
@@ -27,10 +26,7 @@ func TestAuditPropagationValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := oneChainConfig()
 			tt.edit(&c.Audit.Propagation)
-			fes := FieldErrors(c.Validate())
-			if len(fes) != 1 || fes[0].Path != tt.path || !strings.Contains(fes[0].Msg, tt.msg) {
-				t.Fatalf("%v\nwant one error at %s saying %q", fes, tt.path, tt.msg)
-			}
+			wantFieldError(t, c.Validate(), tt.path, tt.msg)
 		})
 	}
 	// Off, its bounds are not checked.

@@ -36,10 +36,7 @@ func TestAuditValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := oneChainConfig()
 			tt.edit(&c.Audit)
-			fes := FieldErrors(c.Validate())
-			if len(fes) != 1 || fes[0].Path != tt.path || !strings.Contains(fes[0].Msg, tt.msg) {
-				t.Fatalf("%v\nwant one error at %s saying %q", fes, tt.path, tt.msg)
-			}
+			wantFieldError(t, c.Validate(), tt.path, tt.msg)
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"strings"
 	"testing"
 	"time"
 )
@@ -18,13 +17,7 @@ func TestBroadcastSection(t *testing.T) {
 		{"unknown key", "broadcast:\n  fan_out: 2\n", `t.yaml:2: broadcast.fan_out: unknown key "fan_out"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := Parse([]byte(withChain(tc.src)), "t.yaml")
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatal(err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Fatalf("err = %v, want %q", err, tc.want)
-			}
+			cfg := parseWant(t, tc.src, tc.want)
 			if tc.name == "defaults" && (cfg.Broadcast.Fanout != 3 || cfg.Broadcast.WatchInterval.D() != 2*time.Second || cfg.Broadcast.Store != "") {
 				t.Fatalf("defaults %+v", cfg.Broadcast)
 			}

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"strings"
 	"testing"
 	"time"
 )
@@ -24,13 +23,8 @@ func TestIncidentsSection(t *testing.T) {
 		{"both differ", "store: /tmp/a.db\nbroadcast:\n  store: /tmp/b.db\n", `broadcast.store: is "/tmp/b.db" but store is "/tmp/a.db"`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := Parse([]byte(withChain(tc.src)), "t.yaml")
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatal(err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Fatalf("err = %v, want %q", err, tc.want)
-			case tc.want == "" && cfg.StorePath() != tc.store:
+			cfg := parseWant(t, tc.src, tc.want)
+			if tc.want == "" && cfg.StorePath() != tc.store {
 				t.Fatalf("StorePath %q, want %q", cfg.StorePath(), tc.store)
 			}
 			if tc.name == "defaults" && (cfg.Incidents.OpenAfter.D() != 10*time.Second || cfg.Incidents.CloseAfter.D() != time.Minute || cfg.Incidents.Keep != 200) {

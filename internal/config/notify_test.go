@@ -66,10 +66,7 @@ func TestNotifyValidation(t *testing.T) {
 			if err == nil {
 				t.Fatal("valid")
 			}
-			fes := FieldErrors(err)
-			if len(fes) != 1 || fes[0].Path != tt.path || !strings.Contains(fes[0].Msg, tt.msg) {
-				t.Fatalf("%v\nwant one error at %s saying %q", err, tt.path, tt.msg)
-			}
+			wantFieldError(t, err, tt.path, tt.msg)
 			for _, h := range c.Notify.Webhooks {
 				if h.Secret != "" && strings.Contains(err.Error(), h.Secret) {
 					t.Errorf("the error shows the secret: %v", err)

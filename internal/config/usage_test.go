@@ -1,7 +1,6 @@
 package config
 
 import (
-	"strings"
 	"testing"
 	"time"
 )
@@ -32,13 +31,7 @@ func TestUsageSection(t *testing.T) {
 		{"unknown key", "usage:\n  epochs: 1h\n", `usage.epochs: unknown key "epochs"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := Parse([]byte(withChain(tc.src)), "t.yaml")
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatal(err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Fatalf("err = %v, want %q", err, tc.want)
-			}
+			cfg := parseWant(t, tc.src, tc.want)
 			if tc.name == "off by default" {
 				u := cfg.Usage
 				if u.Enabled || u.Epoch.D() != time.Hour || u.FlushInterval.D() != 5*time.Second || u.Store != UsageStoreEmbedded || u.DefaultUnits != 20 {

@@ -9,6 +9,37 @@ import (
 // withChain appends a valid chain to top-level YAML.
 func withChain(top string) string { return top + minimal }
 
+// parseWant parses top (withChain) and fails t unless the error is the one
+// want names: none for "", else one containing want.
+func parseWant(t *testing.T, top, want string) *Config {
+	t.Helper()
+	cfg, err := Parse([]byte(withChain(top)), "t.yaml")
+	checkErr(t, err, want)
+	return cfg
+}
+
+// wantFieldError fails t unless err holds one field error, at path,
+// whose message contains msg.
+func wantFieldError(t *testing.T, err error, path, msg string) {
+	t.Helper()
+	fes := FieldErrors(err)
+	if len(fes) != 1 || fes[0].Path != path || !strings.Contains(fes[0].Msg, msg) {
+		t.Fatalf("%v\nwant one error at %s saying %q", err, path, msg)
+	}
+}
+
+// checkErr fails t unless err is the one want names: none for "", else
+// one containing want.
+func checkErr(t *testing.T, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("error %v, want none", err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Fatalf("error %v, want one with %q", err, want)
+	}
+}
+
 // chainDoc wraps provider YAML (indented for a providers list) in a chain.
 func chainDoc(chainExtra, providers string) string {
 	return "chains:\n  - name: eth\n    chain_id: 1\n" + chainExtra + "    providers:\n" + providers

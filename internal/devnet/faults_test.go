@@ -41,15 +41,6 @@ func stage(t *testing.T, target string, kind FaultKind, params string) Fault {
 	return f
 }
 
-func nodeURL(t *testing.T, name string) string {
-	t.Helper()
-	n, ok := dn.Node(name)
-	if !ok {
-		t.Fatalf("no node %s", name)
-	}
-	return n.HTTP
-}
-
 func directClient(t *testing.T, name string) *ethclient.Client {
 	t.Helper()
 	u, ok := dn.DirectURL(name)
@@ -66,25 +57,25 @@ func TestFaultDownRefusesConnections(t *testing.T) {
 		t.Fatalf("cloud=aws matched %v, want two nodes", f.Nodes)
 	}
 	for _, name := range f.Nodes {
-		_, err := dial(t, nodeURL(t, name)).BlockNumber(ctx)
+		_, err := dial(t, dn.MustNode(t, name).HTTP).BlockNumber(ctx)
 		if !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Fatalf("%s: got %v, want connection refused", name, err)
 		}
 	}
-	if _, err := dial(t, nodeURL(t, "node3")).BlockNumber(ctx); err != nil {
+	if _, err := dial(t, dn.MustNode(t, "node3").HTTP).BlockNumber(ctx); err != nil {
 		t.Fatalf("node3 (gcp) should answer: %v", err)
 	}
 	if err := dn.ClearFault(f.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dial(t, nodeURL(t, f.Nodes[0])).BlockNumber(ctx); err != nil {
+	if _, err := dial(t, dn.MustNode(t, f.Nodes[0]).HTTP).BlockNumber(ctx); err != nil {
 		t.Fatalf("after clearing, %s: %v", f.Nodes[0], err)
 	}
 }
 
 func TestFaultHangNeverAnswers(t *testing.T) {
 	f := stage(t, "node2", FaultHang, "")
-	c := dial(t, nodeURL(t, "node2"))
+	c := dial(t, dn.MustNode(t, "node2").HTTP)
 	short, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
 	defer cancel()
 	_, err := c.BlockNumber(short)
@@ -101,7 +92,7 @@ func TestFaultHangNeverAnswers(t *testing.T) {
 
 func TestFaultSlowAddsLatency(t *testing.T) {
 	stage(t, "node3", FaultSlow, `{"latency": "400ms", "jitter": "50ms"}`)
-	c := dial(t, nodeURL(t, "node3"))
+	c := dial(t, dn.MustNode(t, "node3").HTTP)
 	ctx := testwait.Context(t, 10*time.Second)
 	for range 3 {
 		start := time.Now()
@@ -117,8 +108,8 @@ func TestFaultSlowAddsLatency(t *testing.T) {
 func TestFaultLagStopsImportAndCatchesUp(t *testing.T) {
 	ctx := testwait.Context(t, 60*time.Second)
 	f := stage(t, "node4", FaultLag, "")
-	lagger := dial(t, nodeURL(t, "node4"))
-	ref := dial(t, nodeURL(t, "node1"))
+	lagger := dial(t, dn.MustNode(t, "node4").HTTP)
+	ref := dial(t, dn.MustNode(t, "node1").HTTP)
 	frozen, err := lagger.BlockNumber(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +138,7 @@ func TestFaultLagStopsImportAndCatchesUp(t *testing.T) {
 func TestLagOnProducerMovesProduction(t *testing.T) {
 	ctx := testwait.Context(t, 30*time.Second)
 	stage(t, "node1", FaultLag, "")
-	ref := dial(t, nodeURL(t, "node2"))
+	ref := dial(t, dn.MustNode(t, "node2").HTTP)
 	h0, err := ref.BlockNumber(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +155,7 @@ func TestFaultErrorFailsRequests(t *testing.T) {
 	t.Run("http", func(t *testing.T) {
 		ctx := testwait.Context(t, 10*time.Second)
 		stage(t, "node5", FaultError, `{"rate": 1, "mode": "http", "status": 502}`)
-		_, err := dial(t, nodeURL(t, "node5")).BlockNumber(ctx)
+		_, err := dial(t, dn.MustNode(t, "node5").HTTP).BlockNumber(ctx)
 		var he rpc.HTTPError
 		if !errors.As(err, &he) || he.StatusCode != 502 {
 			t.Fatalf("got %v, want HTTP 502", err)
@@ -173,7 +164,7 @@ func TestFaultErrorFailsRequests(t *testing.T) {
 	t.Run("jsonrpc", func(t *testing.T) {
 		ctx := testwait.Context(t, 10*time.Second)
 		stage(t, "node5", FaultError, `{"rate": 1, "mode": "jsonrpc", "code": -32000, "message": "header not found"}`)
-		_, err := dial(t, nodeURL(t, "node5")).BlockNumber(ctx)
+		_, err := dial(t, dn.MustNode(t, "node5").HTTP).BlockNumber(ctx)
 		var re rpc.Error
 		if !errors.As(err, &re) || re.ErrorCode() != -32000 || re.Error() != "header not found" {
 			t.Fatalf("got %v, want JSON-RPC error -32000", err)
@@ -182,7 +173,7 @@ func TestFaultErrorFailsRequests(t *testing.T) {
 	t.Run("share", func(t *testing.T) {
 		ctx := testwait.Context(t, 60*time.Second)
 		stage(t, "node5", FaultError, `{"rate": 0.5, "mode": "jsonrpc"}`)
-		c := dial(t, nodeURL(t, "node5"))
+		c := dial(t, dn.MustNode(t, "node5").HTTP)
 		failed := 0
 		for range 200 {
 			_, err := c.BlockNumber(ctx)
@@ -206,7 +197,7 @@ func TestFaultRateLimitAnswers429(t *testing.T) {
 	var got []int
 	var retryAfter string
 	for range 5 {
-		resp, err := http.Post(nodeURL(t, "node2"), "application/json", bytes.NewReader(body))
+		resp, err := http.Post(dn.MustNode(t, "node2").HTTP, "application/json", bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +219,7 @@ func TestFaultCensorDropsTransaction(t *testing.T) {
 	ctx := testwait.Context(t, 40*time.Second)
 	stage(t, "node3", FaultCensor, "")
 	key := dn.Keys()[2]
-	honest := dial(t, nodeURL(t, "node1"))
+	honest := dial(t, dn.MustNode(t, "node1").HTTP)
 	nonce, err := honest.PendingNonceAt(ctx, keyAddr(key))
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +228,7 @@ func TestFaultCensorDropsTransaction(t *testing.T) {
 	tx := signTx(t, dn.Info().ChainID, key, nonce, &to, big.NewInt(1), nil, 21000)
 	raw, _ := tx.MarshalBinary()
 	var hash common.Hash
-	if err := dial(t, nodeURL(t, "node3")).Client().CallContext(ctx, &hash, "eth_sendRawTransaction", hexutil.Bytes(raw)); err != nil {
+	if err := dial(t, dn.MustNode(t, "node3").HTTP).Client().CallContext(ctx, &hash, "eth_sendRawTransaction", hexutil.Bytes(raw)); err != nil {
 		t.Fatalf("censoring node should answer success: %v", err)
 	}
 	if hash != tx.Hash() {
@@ -286,7 +277,7 @@ func TestFaultReorgReplacesBlocks(t *testing.T) {
 	}
 	// The chain goes on from the new branch.
 	waitHeight(t, height+3)
-	if _, err := dial(t, nodeURL(t, "node2")).HeaderByHash(ctx, f.Reorg.NewHashes[1]); err != nil {
+	if _, err := dial(t, dn.MustNode(t, "node2").HTTP).HeaderByHash(ctx, f.Reorg.NewHashes[1]); err != nil {
 		t.Fatalf("new branch block missing: %v", err)
 	}
 }
@@ -295,12 +286,12 @@ func TestFaultReorgOnSubsetForksThenRejoins(t *testing.T) {
 	ctx := testwait.Context(t, 40*time.Second)
 	waitHeight(t, 3)
 	f := stage(t, "node5", FaultReorg, `{"depth": 1}`)
-	c5 := dial(t, nodeURL(t, "node5"))
+	c5 := dial(t, dn.MustNode(t, "node5").HTTP)
 	h, err := c5.HeaderByNumber(ctx, new(big.Int).SetUint64(f.Reorg.FromNumber))
 	if err != nil || h.Hash() != f.Reorg.NewHashes[0] {
 		t.Fatalf("node5 at %d: %v %v, want the side branch %s", f.Reorg.FromNumber, h.Hash(), err, f.Reorg.NewHashes[0])
 	}
-	ref, err := dial(t, nodeURL(t, "node1")).HeaderByNumber(ctx, new(big.Int).SetUint64(f.Reorg.FromNumber))
+	ref, err := dial(t, dn.MustNode(t, "node1").HTTP).HeaderByNumber(ctx, new(big.Int).SetUint64(f.Reorg.FromNumber))
 	if err != nil || ref.Hash() != f.Reorg.OldHashes[0] {
 		t.Fatalf("node1 should keep the canonical block: %v %v", ref.Hash(), err)
 	}
@@ -317,7 +308,7 @@ func TestFaultReorgOnSubsetForksThenRejoins(t *testing.T) {
 
 func TestFaultFlapAlternates(t *testing.T) {
 	stage(t, "node4", FaultFlap, `{"up": "1s", "down": "300ms"}`)
-	c := dial(t, nodeURL(t, "node4"))
+	c := dial(t, dn.MustNode(t, "node4").HTTP)
 	ctx := testwait.Context(t, 30*time.Second)
 	var up, down int
 	if err := testwait.Until(ctx, "both up and down answers", func() bool {
@@ -375,7 +366,7 @@ func TestFaultLieTampersWithAnswers(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.lie+"/"+tc.method, func(t *testing.T) {
 			f := stage(t, "node2", FaultLie, `{"what": ["`+tc.lie+`"]}`)
-			liar := dial(t, nodeURL(t, "node2"))
+			liar := dial(t, dn.MustNode(t, "node2").HTTP)
 			got := call(t, liar, tc.method, tc.args...)
 			want := call(t, honest, tc.method, tc.args...)
 			if tc.method == "eth_blockNumber" {

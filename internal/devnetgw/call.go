@@ -44,3 +44,13 @@ func Call(ctx context.Context, client *http.Client, url, method, params string) 
 	}
 	return Answer{Result: r.Result, Error: r.Error, Header: resp.Header}, nil
 }
+
+// CallResult is Call for a caller that wants a result: a JSON-RPC error
+// is an error naming method and the error member.
+func CallResult(ctx context.Context, client *http.Client, url, method, params string) (Answer, error) {
+	a, err := Call(ctx, client, url, method, params)
+	if err == nil && a.Error != nil {
+		err = fmt.Errorf("%s: error %s", method, a.Error)
+	}
+	return a, err
+}

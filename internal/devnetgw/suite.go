@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"testing"
 	"time"
 
+	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/server"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // SuiteLogger is the logger end-to-end suites give their gateways: errors
@@ -52,25 +55,53 @@ func RunSuiteWith(name string, short bool, opts devnet.Options, start func(ctx c
 		})
 }
 
+// StartForTest is Start for one test, with the suites' logger: the
+// gateway stops when the test ends, and one that does not start fails
+// the test.
+func StartForTest(ctx context.Context, t testing.TB, cfg *config.Config) *server.Gateway {
+	t.Helper()
+	gw, err := Start(ctx, cfg, SuiteLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Stop(gw) })
+	return gw
+}
+
+// WaitFor is testwait.Until in a test of gw: when ctx ends before cond
+// holds, the test fails with what it waited for and the gateway's status.
+func WaitFor(ctx context.Context, t testing.TB, gw *server.Gateway, what string, cond func() bool) {
+	t.Helper()
+	if err := testwait.Until(ctx, what, cond); err != nil {
+		st, _ := json.MarshalIndent(gw.Status(), "", " ")
+		t.Fatalf("%v\n%s", err, st)
+	}
+}
+
 // WaitHealthy polls gw until every provider of its first chain is usable
 // again (state ok, not lagging, not degraded), or ctx ends; the error then
 // holds the gateway's status.
 func WaitHealthy(ctx context.Context, gw *server.Gateway) error {
-	for {
-		ok := true
+	err := testwait.Until(ctx, "every provider usable", func() bool {
 		for _, p := range gw.Status().Chains[0].Providers {
 			if p.State != "ok" || p.LagBlocks > 0 || p.Degraded {
-				ok = false
+				return false
 			}
 		}
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			b, _ := json.MarshalIndent(gw.Status(), "", " ")
-			return fmt.Errorf("providers did not recover: %s", b)
-		case <-time.After(100 * time.Millisecond):
-		}
+		return true
+	})
+	if err != nil {
+		b, _ := json.MarshalIndent(gw.Status(), "", " ")
+		return fmt.Errorf("providers did not recover: %w: %s", err, b)
+	}
+	return nil
+}
+
+// AwaitHealthy is WaitHealthy for a test, bounded by 30 s: the test fails
+// when the providers do not recover.
+func AwaitHealthy(t testing.TB, gw *server.Gateway) {
+	t.Helper()
+	if err := WaitHealthy(testwait.Context(t, 30*time.Second), gw); err != nil {
+		t.Fatal(err)
 	}
 }

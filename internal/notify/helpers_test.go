@@ -123,6 +123,16 @@ func (rc *receiver) requests() []received {
 	return append([]received(nil), rc.got...)
 }
 
+// messages is the incident message of every request seen so far, in order.
+func (rc *receiver) messages(t *testing.T) []string {
+	t.Helper()
+	var got []string
+	for _, r := range rc.requests() {
+		got = append(got, r.decode(t).Incident.Message)
+	}
+	return got
+}
+
 // next waits for the next request to arrive.
 func (rc *receiver) next(t *testing.T) received {
 	t.Helper()

@@ -214,11 +214,7 @@ func TestFullQueueDeadLetters(t *testing.T) {
 	}
 	close(release)
 	testwait.For(t, 5*time.Second, "three deliveries", func() bool { return hookStatus(n).Delivered == 3 })
-	var got []string
-	for _, r := range rc.requests() {
-		got = append(got, r.decode(t).Incident.Message)
-	}
-	if want := []string{"e1", "e5", "e6"}; !slices.Equal(got, want) {
+	if got, want := rc.messages(t), []string{"e1", "e5", "e6"}; !slices.Equal(got, want) {
 		t.Errorf("delivered %v, want %v", got, want)
 	}
 	dead := hookStatus(n).DeadLetters
@@ -321,11 +317,7 @@ func TestFilters(t *testing.T) {
 	src.send(t, event(status.EventUpdated, "inc-1", status.SeverityMinor, "minor again"))
 	src.send(t, event(status.EventClosed, "inc-2", status.SeverityMinor, "over"))
 	testwait.For(t, 5*time.Second, "three deliveries", func() bool { return hookStatus(n).Delivered == 3 })
-	var got []string
-	for _, r := range rc.requests() {
-		got = append(got, r.decode(t).Incident.Message)
-	}
-	if want := []string{"major", "milder", "over"}; !slices.Equal(got, want) {
+	if got, want := rc.messages(t), []string{"major", "milder", "over"}; !slices.Equal(got, want) {
 		t.Errorf("delivered %v, want %v", got, want)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -65,28 +66,40 @@ func startGateway(t *testing.T, nodeCount int, edit func(*config.Config)) *testG
 	for i := range nodeCount {
 		tg.nodes = append(tg.nodes, fakenode.Start(fmt.Sprintf("n%d", i), tg.chain))
 	}
-	gw, err := New(testConfig(tg.chain, tg.nodes, edit), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := gw.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Ready(ctx); err != nil {
-		t.Fatal(err)
-	}
-	tg.gw, tg.url = gw, "http://"+gw.HTTPAddr()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = gw.Close(ctx)
+	t.Cleanup(func() { // after the gateway's close (cleanups run last first)
 		for _, n := range tg.nodes {
 			n.Close()
 		}
 	})
+	gw := runGateway(t, testConfig(tg.chain, tg.nodes, edit), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := gw.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tg.gw, tg.url = gw, "http://"+gw.HTTPAddr()
 	return tg
+}
+
+// runGateway builds and starts a gateway with cfg and log, closed when
+// the test ends; one that cannot start within 30 s fails the test.
+func runGateway(t *testing.T, cfg *config.Config, log *slog.Logger) *Gateway {
+	t.Helper()
+	gw, err := New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := gw.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = gw.Close(ctx)
+	})
+	return gw
 }
 
 // post sends body to path and returns the status, headers and body.

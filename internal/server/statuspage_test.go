@@ -16,6 +16,7 @@ import (
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/status"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // get fetches url and returns the status, Content-Type and body.
@@ -194,29 +195,16 @@ chains:
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := gw.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Close(context.Background()) })
+	gw := runGateway(t, cfg, nil)
 	base := "http://" + gw.HTTPAddr()
 	// Until both providers are seen failing (their failures are what a
 	// page would explain), then every answer of the page.
-	for {
-		_, _, body := get(t, base+"/status.json")
-		if strings.Count(body, `"reason":`) == 2 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("providers not seen failing: %s", body)
-		case <-time.After(50 * time.Millisecond):
-		}
+	var body string
+	if err := testwait.Until(testwait.Context(t, 30*time.Second), "both providers seen failing", func() bool {
+		_, _, body = get(t, base+"/status.json")
+		return strings.Count(body, `"reason":`) == 2
+	}); err != nil {
+		t.Fatalf("%v: %s", err, body)
 	}
 	var seen strings.Builder
 	for _, path := range []string{"/", "/status", "/status.json", "/status/history.json",

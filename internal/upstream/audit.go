@@ -3,7 +3,6 @@ package upstream
 import (
 	"context"
 	"encoding/json"
-	"time"
 )
 
 // AuditCall sends one call of the continuous audit (internal/audit). It
@@ -12,21 +11,5 @@ import (
 // not in Requests, which counts clients' traffic (health checks are not
 // counted either), and it is never merged with clients' calls.
 func (p *Provider) AuditCall(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
-	if err := p.acquire(ctx, method, false, 1); err != nil {
-		return nil, err
-	}
-	defer p.release()
-	id := p.seq.Add(1)
-	start := time.Now()
-	p.mu.Lock()
-	p.inflight[id] = start // a hung audit call shows as stalled, as any call
-	p.mu.Unlock()
-
-	res, err := p.post(ctx, id, method, params)
-
-	p.mu.Lock()
-	delete(p.inflight, id)
-	p.mu.Unlock()
-	p.record(start, err, false)
-	return res, err
+	return p.send(ctx, method, params, false, false)
 }

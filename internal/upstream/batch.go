@@ -48,7 +48,7 @@ func (p *Provider) CallBatch(ctx context.Context, calls []BatchCall) ([]BatchAns
 	}
 	defer p.release()
 	first := p.seq.Add(uint64(len(calls))) - uint64(len(calls)) + 1
-	start := p.enter(first)
+	start := p.enter(first, true)
 
 	answers, err := p.postBatch(ctx, first, calls)
 

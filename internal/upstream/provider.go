@@ -279,12 +279,16 @@ func (p *Provider) acquire(ctx context.Context, method string, lastResort bool, 
 	return nil
 }
 
-// enter records a request with id as in flight from now, and returns now.
-func (p *Provider) enter(id uint64) time.Time {
+// enter records a request with id as in flight from now (a hung one shows
+// as stalled), counted in Requests when it is clients' traffic, and
+// returns now.
+func (p *Provider) enter(id uint64, client bool) time.Time {
 	now := time.Now()
 	p.mu.Lock()
 	p.inflight[id] = now
-	p.requests++
+	if client {
+		p.requests++
+	}
 	p.mu.Unlock()
 	return now
 }
@@ -301,14 +305,20 @@ func (p *Provider) call(ctx context.Context, method string, params json.RawMessa
 	return p.callAlone(ctx, method, params, lastResort)
 }
 
-// callAlone sends one call as a request of its own.
+// callAlone sends one client's call as a request of its own.
 func (p *Provider) callAlone(ctx context.Context, method string, params json.RawMessage, lastResort bool) (json.RawMessage, error) {
+	return p.send(ctx, method, params, lastResort, true)
+}
+
+// send sends one call as a request of its own; client tells whether it
+// counts in Requests (clients' traffic does, the audit's does not).
+func (p *Provider) send(ctx context.Context, method string, params json.RawMessage, lastResort, client bool) (json.RawMessage, error) {
 	if err := p.acquire(ctx, method, lastResort, 1); err != nil {
 		return nil, err
 	}
 	defer p.release()
 	id := p.seq.Add(1)
-	start := p.enter(id)
+	start := p.enter(id, client)
 
 	res, err := p.post(ctx, id, method, params)
 

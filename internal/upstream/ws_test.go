@@ -16,26 +16,39 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/head"
 )
 
+// acceptNewHeads upgrades r to a WebSocket, answers the client's
+// eth_subscribe with subscription 0xsub and waits until start is closed;
+// nil when the handshake failed or the client went first. The caller
+// closes the connection.
+func acceptNewHeads(w http.ResponseWriter, r *http.Request, start <-chan struct{}) *websocket.Conn {
+	c, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+	if err != nil {
+		return nil
+	}
+	if _, _, err := c.ReadMessage(); err != nil {
+		c.Close()
+		return nil
+	}
+	c.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":1,"result":"0xsub"}`))
+	select {
+	case <-start:
+		return c
+	case <-r.Context().Done():
+		c.Close()
+		return nil
+	}
+}
+
 // newHeadsServer answers eth_subscribe and, once start is closed, pushes
 // heads 1001, 1002, ... 1009, then keeps the connection until the client
 // closes it.
 func newHeadsServer(t *testing.T, start <-chan struct{}) *httptest.Server {
-	up := websocket.Upgrader{}
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
+		c := acceptNewHeads(w, r, start)
+		if c == nil {
 			return
 		}
 		defer c.Close()
-		if _, _, err := c.ReadMessage(); err != nil {
-			return
-		}
-		c.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":1,"result":"0xsub"}`))
-		select {
-		case <-start:
-		case <-r.Context().Done():
-			return
-		}
 		for n := 1001; n < 1010; n++ {
 			msg := fmt.Sprintf(`{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":"0xsub","result":{"number":"0x%x","hash":"0xh%d","parentHash":"0xh%d"}}}`, n, n, n-1)
 			if c.WriteMessage(websocket.TextMessage, []byte(msg)) != nil {

@@ -27,26 +27,16 @@ func TestDroppedNewHeadsFeedIsNotFresh(t *testing.T) {
 	defer n.Close()
 	start, drop := make(chan struct{}), make(chan struct{})
 	var dials atomic.Int32
-	up := websocket.Upgrader{}
 	ws := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if dials.Add(1) > 1 {
 			http.Error(w, "gone", http.StatusServiceUnavailable) // the feed does not come back
 			return
 		}
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
+		c := acceptNewHeads(w, r, start)
+		if c == nil {
 			return
 		}
 		defer c.Close()
-		if _, _, err := c.ReadMessage(); err != nil {
-			return
-		}
-		c.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":1,"result":"0xsub"}`))
-		select {
-		case <-start:
-		case <-r.Context().Done():
-			return
-		}
 		msg := fmt.Sprintf(`{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":"0xsub","result":{"number":"0x%x","hash":"0xh1001","parentHash":"0xh1000"}}}`, 1001)
 		c.WriteMessage(websocket.TextMessage, []byte(msg))
 		select {

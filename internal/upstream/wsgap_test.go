@@ -79,15 +79,10 @@ func TestNewHeadsFillGaps(t *testing.T) {
 			return f.Reorg.FromNumber + 1
 		}},
 		{"catch-up after lag", func(t *testing.T) uint64 {
-			f, err := d.SetFault(ctx, devnet.FaultSpec{Target: node.Name, Kind: devnet.FaultLag})
-			if err != nil {
-				t.Fatal(err)
-			}
+			clear := d.Stage(t, devnet.FaultSpec{Target: node.Name, Kind: devnet.FaultLag})
 			from, _ := d.Head()
 			wstest.WaitFor(t, "three blocks while the node lags", func() bool { n, _ := d.Head(); return n >= from+3 })
-			if err := d.ClearFault(f.ID); err != nil {
-				t.Fatal(err)
-			}
+			clear()
 			n, _ := d.Head()
 			return n
 		}},

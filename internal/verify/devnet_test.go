@@ -361,11 +361,7 @@ func TestDevnetLiesAreRejected(t *testing.T) {
 	var total tally
 	for _, lie := range devnet.LieTargets {
 		t.Run(lie, func(t *testing.T) {
-			f, err := d.SetFault(ctx, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["` + lie + `"]}`)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = d.ClearFault(f.ID) }()
+			d.Stage(t, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["` + lie + `"]}`)})
 			log := NewEvidenceLog(256)
 			lt := run(t, ctx, "node2", liar, direct, trust, act, rounds, log)
 			ht := run(t, ctx, "node3", honest, direct, trust, act, rounds, NewEvidenceLog(16))
@@ -404,11 +400,7 @@ func TestDevnetAllLying(t *testing.T) {
 	directURL, _ := d.DirectURL("node1")
 	direct := caller(t, directURL)
 	trust := directTrust(t, ctx, direct)
-	f, err := d.SetFault(ctx, devnet.FaultSpec{Target: "all", Kind: devnet.FaultLie, Params: json.RawMessage(`{}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = d.ClearFault(f.ID) }()
+	d.Stage(t, devnet.FaultSpec{Target: "all", Kind: devnet.FaultLie, Params: json.RawMessage(`{}`)})
 	for _, n := range d.Info().Nodes {
 		log := NewEvidenceLog(64)
 		tl := run(t, ctx, n.Name, caller(t, n.HTTP), direct, trust, act, 2, log)
@@ -468,11 +460,7 @@ func TestDevnetLinkedTrustFollowsHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	// With node4 lying about block hashes, no header from it is trusted.
-	f, err := d.SetFault(ctx, devnet.FaultSpec{Target: "node4", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["blockhash"]}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = d.ClearFault(f.ID) }()
+	d.Stage(t, devnet.FaultSpec{Target: "node4", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["blockhash"]}`)})
 	fresh := NewLinkedTrust(func() (uint64, common.Hash, bool) {
 		h, err := tr.HeaderByNumber(ctx, top)
 		if err != nil {

@@ -91,14 +91,4 @@ chains:
 	return path
 }
 
-// nodeURL is a devnet node's HTTP URL (through its fault proxy).
-func nodeURL(t *testing.T, name string) string {
-	t.Helper()
-	n, ok := dn.Node(name)
-	if !ok {
-		t.Fatalf("no node %s", name)
-	}
-	return n.HTTP
-}
-
 func writeFile(path, text string) error { return os.WriteFile(path, []byte(text), 0o600) }

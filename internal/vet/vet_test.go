@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -24,7 +25,7 @@ func TestVetAdmitsHealthyNode(t *testing.T) {
 	needDevnet(t)
 	cfg := writeConfig(t, dn.Info().ChainID, testVetting)
 	var stdout, stderr bytes.Buffer
-	code := Main(testwait.Context(t, 90*time.Second), []string{nodeURL(t, "node4"), "--chain", "devnet", "--against", cfg, "--json"}, &stdout, &stderr)
+	code := Main(testwait.Context(t, 90*time.Second), []string{dn.MustNode(t, "node4").HTTP, "--chain", "devnet", "--against", cfg, "--json"}, &stdout, &stderr)
 	if code != ExitAdmit {
 		t.Fatalf("exit %d, want %d (admit)\nstdout:\n%s\nstderr:\n%s", code, ExitAdmit, stdout.String(), stderr.String())
 	}
@@ -98,7 +99,7 @@ func TestVetLeavesCandidateOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Run(testwait.Context(t, 90*time.Second), Options{URL: nodeURL(t, "node1") + "/", Config: cfg, Criteria: crit})
+	rep, err := Run(testwait.Context(t, 90*time.Second), Options{URL: dn.MustNode(t, "node1").HTTP + "/", Config: cfg, Criteria: crit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,16 +144,12 @@ func TestVetRejectsFaultyNodes(t *testing.T) {
 			if tc.params != "" {
 				params = json.RawMessage(tc.params)
 			}
-			f, err := dn.SetFault(ctx, devnet.FaultSpec{Target: "node5", Kind: tc.kind, Params: params})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = dn.ClearFault(f.ID) })
+			dn.Stage(t, devnet.FaultSpec{Target: "node5", Kind: tc.kind, Params: params})
 			if tc.kind == devnet.FaultLag {
 				waitBehind(t, ctx, "node5", crit.MaxLagBlocks+2)
 			}
 			var progress bytes.Buffer
-			rep, err := Run(ctx, Options{URL: nodeURL(t, "node5"), Config: cfg, Chain: "devnet", Criteria: crit, Progress: &progress})
+			rep, err := Run(ctx, Options{URL: dn.MustNode(t, "node5").HTTP, Config: cfg, Chain: "devnet", Criteria: crit, Progress: &progress})
 			if err != nil {
 				t.Fatalf("vet: %v\n%s", err, progress.String())
 			}
@@ -185,23 +182,15 @@ func TestVetRejectsFaultyNodes(t *testing.T) {
 // by at least n blocks.
 func waitBehind(t *testing.T, ctx context.Context, node string, n uint64) {
 	t.Helper()
-	c := newClient(nodeURL(t, node), 5*time.Second)
+	c := newClient(dn.MustNode(t, node).HTTP, 5*time.Second)
 	defer c.close()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	if err := testwait.Until(ctx, fmt.Sprintf("%s %d blocks behind", node, n), func() bool {
 		raw, err := c.call(ctx, "eth_blockNumber", nil)
 		var got hexutil.Uint64
-		if err == nil && json.Unmarshal(raw, &got) == nil {
-			if head, _ := dn.Head(); uint64(got)+n <= head {
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s did not fall %d blocks behind: %v", node, n, ctx.Err())
-		case <-tick.C:
-		}
+		head, _ := dn.Head()
+		return err == nil && json.Unmarshal(raw, &got) == nil && uint64(got)+n <= head
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -219,15 +208,15 @@ func TestVetBadInput(t *testing.T) {
 		{"not an http URL", []string{"ftp://example.org", "--against", good}, `"ftp://example.org" is not a http:// or https:// URL`},
 		{"two URLs", []string{"http://127.0.0.1:1", "http://127.0.0.1:2", "--against", good}, "one candidate URL at a time"},
 		{"unknown flag", []string{"http://127.0.0.1:1", "--fast"}, "flag provided but not defined: -fast"},
-		{"no config file", []string{nodeURL(t, "node4"), "--against", "/nonexistent/rpcmesh.yaml"}, "--against: config: open /nonexistent/rpcmesh.yaml: no such file or directory"},
-		{"malformed config", []string{nodeURL(t, "node4"), "--against", writeRaw(t, "chains:\n  - name: devnet\n    chain_id: abc\n")}, `chain_id: "abc" is not a non-negative integer`},
-		{"bad criterion", []string{nodeURL(t, "node4"), "--against", writeConfig(t, dn.Info().ChainID, "vetting:\n  ramp_steps: 99\n")}, "vetting.ramp_steps: 99, want 1 to 20"},
-		{"bad flag value", []string{nodeURL(t, "node4"), "--against", good, "--max-p99", "fast"}, `"fast" is not a duration`},
-		{"unknown chain", []string{nodeURL(t, "node4"), "--against", good, "--chain", "mainnet"}, `the config has no chain "mainnet" (it has devnet)`},
+		{"no config file", []string{dn.MustNode(t, "node4").HTTP, "--against", "/nonexistent/rpcmesh.yaml"}, "--against: config: open /nonexistent/rpcmesh.yaml: no such file or directory"},
+		{"malformed config", []string{dn.MustNode(t, "node4").HTTP, "--against", writeRaw(t, "chains:\n  - name: devnet\n    chain_id: abc\n")}, `chain_id: "abc" is not a non-negative integer`},
+		{"bad criterion", []string{dn.MustNode(t, "node4").HTTP, "--against", writeConfig(t, dn.Info().ChainID, "vetting:\n  ramp_steps: 99\n")}, "vetting.ramp_steps: 99, want 1 to 20"},
+		{"bad flag value", []string{dn.MustNode(t, "node4").HTTP, "--against", good, "--max-p99", "fast"}, `"fast" is not a duration`},
+		{"unknown chain", []string{dn.MustNode(t, "node4").HTTP, "--against", good, "--chain", "mainnet"}, `the config has no chain "mainnet" (it has devnet)`},
 		{"unreachable URL", []string{"http://127.0.0.1:1", "--against", good}, "does not answer eth_chainId: cannot reach it"},
-		{"too few admitted besides the candidate", []string{nodeURL(t, "node1"), "--against", writeConfigOf(t, dn.Info().ChainID, []string{"node1", "node2"}, "")},
+		{"too few admitted besides the candidate", []string{dn.MustNode(t, "node1").HTTP, "--against", writeConfigOf(t, dn.Info().ChainID, []string{"node1", "node2"}, "")},
 			`chain "devnet" has 1 admitted operators besides the candidate (node2), and head_agreement needs 2`},
-		{"wrong chain", []string{nodeURL(t, "node4"), "--against", writeConfig(t, 1, testVetting)}, "wrong chain: the candidate " + nodeURL(t, "node4") + " serves chain ID 1337, the chain vetted for has chain ID 1"},
+		{"wrong chain", []string{dn.MustNode(t, "node4").HTTP, "--against", writeConfig(t, 1, testVetting)}, "wrong chain: the candidate " + dn.MustNode(t, "node4").HTTP + " serves chain ID 1337, the chain vetted for has chain ID 1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

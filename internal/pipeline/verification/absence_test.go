@@ -20,6 +20,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/route"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 	"github.com/rpcmesh/rpcmesh/internal/upstream"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
@@ -58,11 +59,11 @@ func gatewayStageWith(t *testing.T, ctx context.Context, d *devnet.Devnet, vc co
 		list = append(list, p)
 	}
 	router := route.New(route.Options{Chain: "devnet", Routing: cfg.Routing, MaxLagBlocks: 3, Providers: list, Head: tracker})
-	if err := waitUntil(ctx, func() bool {
+	if err := testwait.Until(ctx, "providers and an agreed head", func() bool {
 		_, ok := tracker.Latest()
 		return ok && len(router.PickDistinct(&route.Request{}, len(list), nil, nil)) == len(list)
 	}); err != nil {
-		t.Fatalf("providers and agreed head not ready: %v", err)
+		t.Fatal(err)
 	}
 	forward := perCall(func(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
 		res, err := router.Do(ctx, &route.Request{Method: c.Method, Params: c.Params, Info: c.Info, Block: c.Block, HasBlock: c.HasBlock})

@@ -304,11 +304,7 @@ func TestStageAgainstLiars(t *testing.T) {
 				h := newHarness(t, d)
 				h.asker.first = liars
 				for _, l := range liars {
-					f, err := d.SetFault(ctx, devnet.FaultSpec{Target: l, Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["` + lie + `"]}`)})
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer func() { _ = d.ClearFault(f.ID) }()
+					d.Stage(t, devnet.FaultSpec{Target: l, Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["` + lie + `"]}`)})
 				}
 				o := h.serve(t, ctx, requests(act, 10/raceScale))
 				if o.wrong != 0 {
@@ -367,11 +363,7 @@ func TestStageAllLying(t *testing.T) {
 	}, func(ctx context.Context, hash common.Hash, _ uint64) (json.RawMessage, error) {
 		return h.direct.call(ctx, "eth_getBlockByHash", verify.Params(hash, false))
 	}, 1024, 1024)
-	f, err := d.SetFault(ctx, devnet.FaultSpec{Target: "all", Kind: devnet.FaultLie, Params: json.RawMessage(`{}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = d.ClearFault(f.ID) }()
+	d.Stage(t, devnet.FaultSpec{Target: "all", Kind: devnet.FaultLie, Params: json.RawMessage(`{}`)})
 	reqs := requests(act, max(1, 3/raceScale))
 	o := h.serve(t, ctx, reqs)
 	if o.wrong != 0 {

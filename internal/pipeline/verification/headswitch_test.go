@@ -11,6 +11,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/head"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
@@ -29,16 +30,12 @@ func TestDegradedSwitchSeamless(t *testing.T) {
 	tracker := head.New(head.Options{Agreement: 2, FinalityDepth: 8, StaleBlocks: 1.5})
 	v, _, _ := gatewayStageWith(t, ctx, d, config.DefaultVerify(), tracker, true, names...)
 	// The degraded head needs the block time, measured from the head's moves.
-	if err := waitUntil(ctx, func() bool { return tracker.BlockTime() > 0 }); err != nil {
-		t.Fatalf("block time not measured: %v", err)
+	if err := testwait.Until(ctx, "a measured block time", func() bool { return tracker.BlockTime() > 0 }); err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { caughtUp(t, d, names[:4]) }) // runs last: after the faults are cleared
 	for _, n := range names[:4] {
-		f, err := d.SetFault(ctx, devnet.FaultSpec{Target: n, Kind: devnet.FaultLag})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = d.ClearFault(f.ID) })
+		d.Stage(t, devnet.FaultSpec{Target: n, Kind: devnet.FaultLag})
 	}
 	acct := act.Accounts()[0]
 	var switched uint64 // the first degraded head
@@ -89,13 +86,13 @@ func caughtUp(t *testing.T, d *devnet.Devnet, names []string) {
 	for _, n := range names {
 		url, _ := d.DirectURL(n)
 		c := dialCaller(t, url)
-		if err := waitUntil(ctx, func() bool {
+		if err := testwait.Until(ctx, n+" caught up", func() bool {
 			raw, err := c.call(ctx, "eth_blockNumber", nil)
 			var got hexutil.Uint64
 			top, _ := d.Head()
 			return err == nil && json.Unmarshal(raw, &got) == nil && uint64(got) >= top
 		}); err != nil {
-			t.Errorf("%s did not catch up: %v", n, err)
+			t.Error(err)
 		}
 	}
 }

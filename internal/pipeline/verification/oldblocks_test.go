@@ -19,6 +19,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 	"github.com/rpcmesh/rpcmesh/internal/route"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 	"github.com/rpcmesh/rpcmesh/internal/upstream"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
@@ -81,11 +82,11 @@ func TestOldBlocksThroughGateway(t *testing.T) {
 	router := route.New(route.Options{Chain: "devnet", Routing: cfg.Routing, MaxLagBlocks: 3, Providers: list, Head: tracker})
 	const walk = 1
 	last := act.Blocks[len(act.Blocks)-1]
-	if err := waitUntil(ctx, func() bool {
+	if err := testwait.Until(ctx, "providers and an agreed head past the activity", func() bool {
 		b, ok := tracker.Latest()
 		return ok && b.Number > last+walk+1 && len(router.PickDistinct(&route.Request{}, len(list), nil, nil)) == len(list)
 	}); err != nil {
-		t.Fatalf("providers and agreed head not ready: %v", err)
+		t.Fatal(err)
 	}
 	vc := config.DefaultVerify()
 	vc.MaxWalkBlocks = walk
@@ -188,8 +189,8 @@ func TestOldHeaderLiars(t *testing.T) {
 	anchor := directAnchor(direct)
 	const walk = 1
 	last := act.Blocks[len(act.Blocks)-1]
-	if err := waitUntil(ctx, func() bool { n, _, ok := anchor(); return ok && n > last+walk+1 }); err != nil {
-		t.Fatalf("head not past the activity: %v", err)
+	if err := testwait.Until(ctx, "the head past the activity", func() bool { n, _, ok := anchor(); return ok && n > last+walk+1 }); err != nil {
+		t.Fatal(err)
 	}
 	all := oldRequests(t, ctx, direct, act)
 	var state []request
@@ -219,11 +220,7 @@ func TestOldHeaderLiars(t *testing.T) {
 			base.names, base.first = tc.nodes, []string{"node2"}
 			asker := forging{nodeAsker: base, liars: map[string]bool{"node2": tc.forge}}
 			if tc.lie != "" {
-				f, err := d.SetFault(ctx, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["` + tc.lie + `"]}`)})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer func() { _ = d.ClearFault(f.ID) }()
+				d.Stage(t, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["` + tc.lie + `"]}`)})
 			}
 			onLie := func(a Answer, _ error) { asker.Penalise(a.Provider, "header") }
 			trust := verify.NewLinkedTrust(anchor, HeaderFetcher(asker, 5, onLie), walk, 4096).

@@ -12,6 +12,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/route"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 	"github.com/rpcmesh/rpcmesh/internal/upstream"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
@@ -41,11 +42,11 @@ func TestStageWithGatewayParts(t *testing.T) {
 		list = append(list, p)
 	}
 	router := route.New(route.Options{Chain: "devnet", Routing: cfg.Routing, MaxLagBlocks: 3, Providers: list, Head: tracker})
-	if err := waitUntil(ctx, func() bool {
+	if err := testwait.Until(ctx, "providers and an agreed head", func() bool {
 		b, ok := tracker.Latest()
 		return ok && b.Number > act.Blocks[len(act.Blocks)-1] && len(router.PickDistinct(&route.Request{}, len(list), nil, nil)) == len(list)
 	}); err != nil {
-		t.Fatalf("providers and agreed head not ready: %v", err)
+		t.Fatal(err)
 	}
 	ev := verify.NewEvidenceLog(1024)
 	v := FromGateway(Gateway{Chain: "devnet", ChainID: d.Info().ChainID, Config: config.DefaultVerify(), Head: tracker, Router: router, Evidence: ev})(nil)
@@ -53,12 +54,7 @@ func TestStageWithGatewayParts(t *testing.T) {
 	url, _ := d.DirectURL("node1")
 	direct := dialCaller(t, url)
 	// node2 lies about everything a proof covers; routing may pick it first.
-	f, err := d.SetFault(ctx, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLie,
-		Params: json.RawMessage(`{"what":["proof","receipt","blockhash","code"]}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = d.ClearFault(f.ID) }()
+	d.Stage(t, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["proof","receipt","blockhash","code"]}`)})
 	wrong, failed := 0, 0
 	reqs := requests(act, max(1, 6/raceScale))
 	for _, r := range reqs {
@@ -95,15 +91,4 @@ func TestStageWithGatewayParts(t *testing.T) {
 			t.Errorf("%s: penalty %.2f after the run", p.Name(), pen)
 		}
 	}
-}
-
-func waitUntil(ctx context.Context, cond func() bool) error {
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return nil
 }

@@ -169,11 +169,7 @@ func TestWaveBatchFromLiar(t *testing.T) {
 	defer cancel()
 	h := waveHarness(t, d)
 	h.asker.first = []string{"node2"}
-	f, err := d.SetFault(ctx, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["proof"]}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = d.ClearFault(f.ID) }()
+	d.Stage(t, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["proof"]}`)})
 	n := hexutil.EncodeUint64(act.Blocks[len(act.Blocks)-1])
 	reqs := append(balances(act, n), request{"eth_getStorageAt", verify.Params(act.Contract, "0x0", n)},
 		request{"eth_getTransactionCount", verify.Params(act.Payer, n)})

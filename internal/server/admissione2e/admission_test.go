@@ -89,11 +89,7 @@ func TestLiarDemotedOnFirstLie(t *testing.T) {
 	g := startGateway(t, withProbation(t, c, 0.5, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	f, err := dn.SetFault(ctx, devnet.FaultSpec{Target: "node4", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["proof"]}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = dn.ClearFault(f.ID) })
+	dn.Stage(t, devnet.FaultSpec{Target: "node4", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["proof"]}`)})
 
 	if err := testwait.Until(ctx, "node4 demoted", func() bool {
 		if _, err := g.balanceOfNew(ctx); err != nil {
@@ -164,11 +160,7 @@ func TestDemotedOnSustainedFailure(t *testing.T) {
 		}
 		return c.answered("eth_getProof") > 0
 	})
-	f, err := dn.SetFault(ctx, devnet.FaultSpec{Target: "node4", Kind: devnet.FaultDown})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = dn.ClearFault(f.ID) })
+	dn.Stage(t, devnet.FaultSpec{Target: "node4", Kind: devnet.FaultDown})
 	if err := testwait.Until(ctx, "node4 demoted", func() bool {
 		if _, err := g.balanceOfNew(ctx); err != nil {
 			t.Fatalf("a client call failed: %v", err) // retried elsewhere

@@ -26,6 +26,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/server"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // dn is the package's devnet (five nodes: node1 own, node2 and node3
@@ -62,23 +63,14 @@ func startGateway(t *testing.T, edit func(cfg *config.Config)) *gateway {
 		edit(cfg)
 	}
 	cfg.Complete()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	gw, err := devnetgw.Start(ctx, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { devnetgw.Stop(gw) })
+	gw := devnetgw.StartForTest(testwait.Context(t, 60*time.Second), t, cfg)
 	return &gateway{gw: gw, url: "http://" + gw.HTTPAddr() + "/" + devnetgw.ChainName, admin: "http://" + gw.AdminAddr()}
 }
 
 // nodeEntry is a provider entry for devnet node name whose URL is url.
 func nodeEntry(t *testing.T, name, url, stage string) config.Provider {
 	t.Helper()
-	n, ok := dn.Node(name)
-	if !ok {
-		t.Fatalf("no devnet node %s", name)
-	}
+	n := dn.MustNode(t, name)
 	p := config.DefaultProvider()
 	p.Name, p.HTTP, p.Stage = name, url, stage
 	p.Labels = config.Labels{Operator: n.Labels.Operator, Cloud: n.Labels.Cloud, Region: n.Labels.Region, Tier: n.Labels.Tier}
@@ -98,10 +90,7 @@ type counter struct {
 // URL carries a path standing for an API key, which must never show.
 func countingProxy(t *testing.T, name string) *counter {
 	t.Helper()
-	n, ok := dn.Node(name)
-	if !ok {
-		t.Fatalf("no devnet node %s", name)
-	}
+	n := dn.MustNode(t, name)
 	c := &counter{res: map[string]int{}}
 	client := &http.Client{Timeout: 10 * time.Second}
 	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -183,12 +172,9 @@ var client = &http.Client{Timeout: 20 * time.Second}
 // call sends one JSON-RPC call and returns its result and the
 // X-Rpcmesh-Verified header; a JSON-RPC error is an error.
 func (g *gateway) call(ctx context.Context, method, params string) (json.RawMessage, string, error) {
-	a, err := devnetgw.Call(ctx, client, g.url, method, params)
+	a, err := devnetgw.CallResult(ctx, client, g.url, method, params)
 	if err != nil {
 		return nil, "", err
-	}
-	if a.Error != nil {
-		return nil, "", fmt.Errorf("%s: error %s", method, a.Error)
 	}
 	return a.Result, a.Header.Get(server.VerifiedHeader), nil
 }

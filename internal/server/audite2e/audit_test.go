@@ -29,16 +29,16 @@ const catchWithin = 15 * time.Second
 // client's call. Honest providers that are slow, failing or lagging are
 // audited too and never penalised.
 func TestReserveLiarCaughtByAudit(t *testing.T) {
-	ctx := ctxT(t, 90*time.Second)
+	ctx := testwait.Context(t, 90*time.Second)
 	if err := devnetgw.WaitHealthy(ctx, gw); err != nil {
 		t.Fatal(err)
 	}
 	before := userAttempts(t, gw)
 	start := time.Now()
-	setFault(t, devnet.FaultSpec{Target: "tier=public", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["balance","proof"]}`)})
-	setFault(t, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLag})
-	setFault(t, devnet.FaultSpec{Target: "node3", Kind: devnet.FaultError, Params: json.RawMessage(`{"rate":0.5}`)})
-	setFault(t, devnet.FaultSpec{Target: "node4", Kind: devnet.FaultSlow, Params: json.RawMessage(`{"latency":"2500ms","jitter":"0s"}`)})
+	dn.Stage(t, devnet.FaultSpec{Target: "tier=public", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["balance","proof"]}`)})
+	dn.Stage(t, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLag})
+	dn.Stage(t, devnet.FaultSpec{Target: "node3", Kind: devnet.FaultError, Params: json.RawMessage(`{"rate":0.5}`)})
+	dn.Stage(t, devnet.FaultSpec{Target: "node4", Kind: devnet.FaultSlow, Params: json.RawMessage(`{"latency":"2500ms","jitter":"0s"}`)})
 
 	testwait.For(t, catchWithin, "the audit to catch node5", func() bool {
 		s, _ := publicScores(t, gw)

@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -75,15 +74,9 @@ var client = &http.Client{Timeout: 10 * time.Second}
 // call sends one JSON-RPC call through gateway g and decodes its result.
 func call(ctx context.Context, g *server.Gateway, out any, method string, params ...any) error {
 	p, _ := json.Marshal(params)
-	a, err := devnetgw.Call(ctx, client, "http://"+g.HTTPAddr()+"/devnet", method, string(p))
-	if err != nil {
+	a, err := devnetgw.CallResult(ctx, client, "http://"+g.HTTPAddr()+"/devnet", method, string(p))
+	if err != nil || out == nil {
 		return err
-	}
-	if a.Error != nil {
-		return fmt.Errorf("%s: error %s", method, a.Error)
-	}
-	if out == nil {
-		return nil
 	}
 	return json.Unmarshal(a.Result, out)
 }
@@ -162,20 +155,4 @@ func userAttempts(t *testing.T, g *server.Gateway) map[string]float64 {
 func metricByProvider(t *testing.T, g *server.Gateway, name string, match map[string]string) map[string]float64 {
 	t.Helper()
 	return metricstest.Scrape(t, g.Metrics()).Sum(name, "provider", match)
-}
-
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// setFault stages a fault until the test ends.
-func setFault(t *testing.T, spec devnet.FaultSpec) {
-	t.Helper()
-	if _, err := dn.SetFault(context.Background(), spec); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dn.ClearFaults)
 }

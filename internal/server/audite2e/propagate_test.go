@@ -46,20 +46,16 @@ const (
 // transaction waiting in the pools for an earlier nonce. Honest providers
 // the broadcast skipped get the same transactions and are never penalised.
 func TestReserveCensorCaughtByPropagationCheck(t *testing.T) {
-	ctx := ctxT(t, 120*time.Second)
+	ctx := testwait.Context(t, 120*time.Second)
 	cfg := gatewayConfig("")
 	cfg.Broadcast.RebroadcastBlocks = 1_000_000 // the watch's re-broadcast would hand it to the censor first
 	cfg.Audit.Propagation = config.AuditPropagation{Enabled: true, ChecksPerMinute: 60, Transactions: 32,
 		MaxAge: config.Duration(2 * time.Minute), Wait: config.Duration(propagationWait)}
-	g, err := devnetgw.Start(ctx, cfg, devnetgw.SuiteLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer devnetgw.Stop(g)
+	g := devnetgw.StartForTest(ctx, t, cfg)
 	if err := devnetgw.WaitHealthy(ctx, g); err != nil {
 		t.Fatal(err)
 	}
-	setFault(t, devnet.FaultSpec{Target: "tier=public", Kind: devnet.FaultCensor})
+	dn.Stage(t, devnet.FaultSpec{Target: "tier=public", Kind: devnet.FaultCensor})
 	start := time.Now()
 
 	// Users send through the gateway: two ordinary transfers (gossiped to

@@ -62,7 +62,7 @@ func hasReason(r record, reason string) bool {
 // after the gateway restarts on the same store; the penalty decays on
 // from when it was stored.
 func TestRestartKeepsPenaltiesAndEvidence(t *testing.T) {
-	ctx := ctxT(t, 90*time.Second)
+	ctx := testwait.Context(t, 90*time.Second)
 	store := filepath.Join(t.TempDir(), "rpcmesh.db")
 	g1, err := devnetgw.Start(ctx, gatewayConfig(store), devnetgw.SuiteLogger())
 	if err != nil {
@@ -78,8 +78,8 @@ func TestRestartKeepsPenaltiesAndEvidence(t *testing.T) {
 	if censor == liar {
 		t.Fatalf("the broadcast's first choice is %s, the liar", censor)
 	}
-	setFault(t, devnet.FaultSpec{Target: censor, Kind: devnet.FaultCensor})
-	setFault(t, devnet.FaultSpec{Target: liar, Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["proof"]}`)})
+	clearCensor := dn.Stage(t, devnet.FaultSpec{Target: censor, Kind: devnet.FaultCensor})
+	clearLiar := dn.Stage(t, devnet.FaultSpec{Target: liar, Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["proof"]}`)})
 
 	key := dn.Keys()[2]
 	tx := signedTransfer(ctx, t, g1, key)
@@ -92,7 +92,8 @@ func TestRestartKeepsPenaltiesAndEvidence(t *testing.T) {
 		r := records(g1, censor, liar)
 		return hasReason(r[censor], "censored") && hasReason(r[liar], audit.Reason)
 	})
-	dn.ClearFaults()
+	clearCensor()
+	clearLiar()
 
 	// Stop the gateway: from here nothing changes its record.
 	devnetgw.Stop(g1)
@@ -106,11 +107,7 @@ func TestRestartKeepsPenaltiesAndEvidence(t *testing.T) {
 
 	cfg := gatewayConfig(store)
 	cfg.Audit.Enabled = false // nothing new: the record must be the stored one
-	g2, err := devnetgw.Start(ctx, cfg, devnetgw.SuiteLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer devnetgw.Stop(g2)
+	g2 := devnetgw.StartForTest(ctx, t, cfg)
 	after := records(g2, censor, liar)
 	halfLife := cfg.Health.PenaltyHalfLife.D()
 	for _, name := range []string{censor, liar} {

@@ -20,7 +20,7 @@ import (
 // over HTTP and over WebSocket: every answer must be the node's own, in its
 // place, the local and refused calls answered by the gateway.
 func TestBatchWavesAgainstGeth(t *testing.T) {
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	act := sharedActivity(t)
 	cfg := gatewayConfig(dn.Info())
 	cfg.Verify.Enabled = false

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 )
 
 // TestCoalescedCallsAgainstGeth runs a gateway whose only provider is one
@@ -16,7 +17,7 @@ import (
 // from many clients at once: the waiting ones reach go-ethereum merged into
 // batch requests, and every answer must be the node's own.
 func TestCoalescedCallsAgainstGeth(t *testing.T) {
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	act := sharedActivity(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

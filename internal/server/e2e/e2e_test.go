@@ -182,16 +182,6 @@ func delta(before, after map[string]uint64) map[string]uint64 {
 	return out
 }
 
-// waitHealthy waits until every provider is usable again after a test.
-func waitHealthy(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := devnetgw.WaitHealthy(ctx, gw); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // setFault sets a fault and returns it (with the nodes it acts on).
 func setFault(t *testing.T, target string, kind devnet.FaultKind, params string) devnet.Fault {
 	t.Helper()
@@ -207,7 +197,7 @@ func setFault(t *testing.T, target string, kind devnet.FaultKind, params string)
 }
 
 func TestBasics(t *testing.T) {
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	res, err := call("eth_chainId", "[]")
 	if err != nil || string(res) != fmt.Sprintf(`"0x%x"`, dn.Info().ChainID) {
 		t.Fatalf("eth_chainId %s %v", res, err)
@@ -240,7 +230,7 @@ func head(t *testing.T) uint64 {
 // the lie first (the liar penalised, or its claimed head in Status); the
 // agreed head is then checked until it has moved three blocks on.
 func TestLiarCannotMoveTheHead(t *testing.T) {
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	liar := dn.Info().Nodes[4].Name
 	real := head(t)
 	setFault(t, liar, devnet.FaultLie, `{"what":["blocknumber","blockhash"],"blockNumberOffset":100}`)
@@ -266,7 +256,7 @@ func TestLiarCannotMoveTheHead(t *testing.T) {
 // TestReorgFollowed: after a reorg of the last blocks on every node, the
 // agreed head carries the new hashes.
 func TestReorgFollowed(t *testing.T) {
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	before := gw.Status().Chains[0].Reorgs
 	setFault(t, "all", devnet.FaultReorg, `{"depth":3}`)
 	defer dn.ClearFaults()
@@ -282,7 +272,7 @@ func TestReorgFollowed(t *testing.T) {
 // TestLaggingProviderNeverAnswersLatest lags the own-tier node (which
 // otherwise serves everything): no `latest` read may come from it.
 func TestLaggingProviderNeverAnswersLatest(t *testing.T) {
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	serving := dn.Info().Nodes[0].Name
 	direct, _ := dn.DirectURL(serving)
 	setFault(t, serving, devnet.FaultLag, "")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/server"
 	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
@@ -132,14 +133,14 @@ func TestKillTheServingProvider(t *testing.T) {
 	}
 	for _, f := range faults {
 		t.Run(string(f.kind), func(t *testing.T) {
-			waitHealthy(t)
+			devnetgw.AwaitHealthy(t, gw)
 			s := startStream(4)
 			waitServes(t, serving)
 			setFault(t, serving, f.kind, f.params)
 			shareSettles(t, 15*time.Second, shareWindow, "the faulty "+serving+"'s share", f.maxShare, is(serving))
 			dn.ClearFaults()
 			// Readmission: once healed, it serves again.
-			waitHealthy(t)
+			devnetgw.AwaitHealthy(t, gw)
 			waitServes(t, serving)
 			s.finish(t)
 		})
@@ -149,7 +150,7 @@ func TestKillTheServingProvider(t *testing.T) {
 // TestCloudOutage takes a whole cloud down under a stream of reads: once
 // the gateway sees its nodes down, a thousand more reads all succeed.
 func TestCloudOutage(t *testing.T) {
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	s := startStream(4)
 	testwait.For(t, 15*time.Second, "the stream's first reads", func() bool { return s.ok.Load() >= 10 })
 	f := setFault(t, "cloud=aws", devnet.FaultDown, "")
@@ -172,7 +173,7 @@ func TestCloudOutage(t *testing.T) {
 // nodes still get almost nothing; healed, the own node takes its traffic
 // back.
 func TestTiersGiveBack(t *testing.T) {
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	own := dn.Info().Nodes[0].Name
 	// No quorum reads: a quorum's second operator is, by design, outside
 	// the devnet's one-operator own tier.
@@ -205,7 +206,7 @@ func TestTiersGiveBack(t *testing.T) {
 	testwait.For(t, 15*time.Second, "the gateway to see "+own+" down", func() bool { return unusable(own) })
 	shareSettles(t, 30*time.Second, 50, "community and public nodes' share with partners healthy", 0.02, inTier("community", "public"))
 	dn.ClearFaults()
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	// Readmitted at once after a first failure; after repeated ones (the
 	// tests before this one) it earns its error rate back by probes first.
 	waitServes(t, own)
@@ -236,7 +237,7 @@ func TestDiversityCap(t *testing.T) {
 	if err := g.Ready(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	target := "http://" + g.HTTPAddr() + "/devnet"
 	var wg sync.WaitGroup
 	var failed atomic.Int64

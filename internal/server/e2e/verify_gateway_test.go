@@ -117,13 +117,7 @@ func startVerifyGateway(t *testing.T, tune func(*config.Config), favourites ...s
 func setLie(t *testing.T, target string, what ...string) {
 	t.Helper()
 	params, _ := json.Marshal(map[string]any{"what": what})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	f, err := dn.SetFault(ctx, devnet.FaultSpec{Target: target, Kind: devnet.FaultLie, Params: params})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = dn.ClearFault(f.ID) })
+	dn.Stage(t, devnet.FaultSpec{Target: target, Kind: devnet.FaultLie, Params: params})
 }
 
 // rpcCall is one JSON-RPC call.

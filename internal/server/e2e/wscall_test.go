@@ -23,7 +23,7 @@ import (
 // answers, one by one, concurrent, and in a batch, must be the node's own
 // over HTTP.
 func TestCallsOverWebSocket(t *testing.T) {
-	waitHealthy(t) // no fault left by an earlier test
+	devnetgw.AwaitHealthy(t, gw) // no fault left by an earlier test
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	node := dn.Info().Nodes[0]

@@ -85,7 +85,7 @@ func TestIncidentKinds(t *testing.T) {
 			start := time.Now()
 			clear := stage(t, tc.kind, tc.params, tc.targets...)
 			var inc status.Incident
-			waitFor(ctx, t, "a "+string(tc.want)+" incident", func() bool {
+			devnetgw.WaitFor(ctx, t, gw, "a "+string(tc.want)+" incident", func() bool {
 				for _, i := range gw.Status().Incidents {
 					if (i.Kind == tc.want || i.Kind == tc.also && tc.also != "") && i.Open() && !i.Start.Before(start.Add(-blockTime)) && containsAll(i.Providers, tc.named) {
 						inc = i
@@ -119,7 +119,7 @@ func TestHungNodeShowsAtOnce(t *testing.T) {
 	start := time.Now()
 	stage(t, devnet.FaultHang, "", "node4")
 	var state status.ProviderState
-	waitFor(ctx, t, "node4 stalled or down", func() bool {
+	devnetgw.WaitFor(ctx, t, gw, "node4 stalled or down", func() bool {
 		for _, p := range gw.Status().Chains[0].Providers {
 			if p.Name == "node4" {
 				state = p.Health
@@ -148,13 +148,9 @@ func TestFrozenHead(t *testing.T) {
 	cfg := devnetgw.Config(dn.Info(), "127.0.0.1:0", "")
 	cfg.Health.HeadStaleBlocks = 0
 	cfg.Complete()
-	safe, err := devnetgw.Start(ctx, cfg, devnetgw.SuiteLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer devnetgw.Stop(safe)
+	safe := devnetgw.StartForTest(ctx, t, cfg)
 	calm(ctx, t)
-	waitFor(ctx, t, "a measured block time on the second gateway", func() bool { return safe.Status().Chains[0].BlockTimeMs > 0 })
+	devnetgw.WaitFor(ctx, t, gw, "a measured block time on the second gateway", func() bool { return safe.Status().Chains[0].BlockTimeMs > 0 })
 
 	start := time.Now()
 	clear := stage(t, devnet.FaultLag, "", "node1", "node2", "node3", "node4")
@@ -164,7 +160,7 @@ func TestFrozenHead(t *testing.T) {
 		t.Errorf("frozen head shown after %s, want within 3 block times (%s)", took, 3*blockTime)
 	}
 	var safeInc status.Incident
-	waitFor(ctx, t, "head_frozen on the second gateway", func() bool {
+	devnetgw.WaitFor(ctx, t, gw, "head_frozen on the second gateway", func() bool {
 		for _, i := range safe.Status().Incidents {
 			if i.Kind == status.KindHeadFrozen && i.Open() && !i.Start.Before(start.Add(-blockTime)) {
 				safeInc = i
@@ -226,7 +222,7 @@ func TestFlappingNodeIsOneIncident(t *testing.T) {
 	// The gateway sees node3 come back and go again while the incident
 	// stays open.
 	changes, last := 0, status.StateDown
-	waitFor(ctx, t, "node3 seen back up and down again", func() bool {
+	devnetgw.WaitFor(ctx, t, gw, "node3 seen back up and down again", func() bool {
 		for _, p := range gw.Status().Chains[0].Providers {
 			if up := p.Health == status.StateUp; p.Name == "node3" && up != (last == status.StateUp) {
 				changes, last = changes+1, p.Health
@@ -258,7 +254,7 @@ func TestFailedAnswersAreTheImpact(t *testing.T) {
 	start := time.Now()
 	clear := stage(t, devnet.FaultDown, "", "all")
 	var inc status.Incident
-	waitFor(ctx, t, "the aws outage with failed answers", func() bool {
+	devnetgw.WaitFor(ctx, t, gw, "the aws outage with failed answers", func() bool {
 		for _, i := range gw.Status().Incidents {
 			if i.Kind == status.KindCloudOutage && i.Open() && !i.Start.Before(start) && i.Impact == status.ImpactFailed {
 				inc = i
@@ -290,7 +286,7 @@ func TestCensorship(t *testing.T) {
 	start := time.Now()
 	stage(t, devnet.FaultCensor, "", censor)
 	key := dn.Keys()[2]
-	send(ctx, t, signTx(t, key, pendingNonce(ctx, t, key)))
+	send(ctx, t, dn.Transfer(t, key, pendingNonce(ctx, t, key)))
 	inc, took := waitIncident(ctx, t, status.KindCensorship, start, censor)
 	t.Logf("censorship shown after %s: %s", took.Round(time.Millisecond), inc.Message)
 	waitHealth(ctx, t, censor, status.StateSuspect)

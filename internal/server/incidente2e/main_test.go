@@ -24,7 +24,6 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/server"
 	"github.com/rpcmesh/rpcmesh/internal/status"
-	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 var (
@@ -129,21 +128,11 @@ func adminOf(h http.Handler, path string) (int, string) {
 	return rec.Code, rec.Body.String()
 }
 
-// waitFor polls cond until it holds or ctx ends; a timeout prints the
-// gateway's status.
-func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	if err := testwait.Until(ctx, what, cond); err != nil {
-		st, _ := json.MarshalIndent(gw.Status(), "", " ")
-		t.Fatalf("%v\n%s", err, st)
-	}
-}
-
 // calm waits until the block time is measured, every provider is up, no
 // incident is open and answers are fresh: the start of every test.
 func calm(ctx context.Context, t *testing.T) {
 	t.Helper()
-	waitFor(ctx, t, "a measured block time, every provider up and no incident open", func() bool {
+	devnetgw.WaitFor(ctx, t, gw, "a measured block time, every provider up and no incident open", func() bool {
 		st := gw.Status()
 		if st.Chains[0].BlockTimeMs == 0 {
 			return false
@@ -161,22 +150,15 @@ func calm(ctx context.Context, t *testing.T) {
 // clears them (also run at cleanup).
 func stage(t *testing.T, kind devnet.FaultKind, params string, targets ...string) func() {
 	t.Helper()
-	var ids []string
+	var clears []func()
 	for _, target := range targets {
-		f, err := dn.SetFault(context.Background(), devnet.FaultSpec{Target: target, Kind: kind, Params: json.RawMessage(params)})
-		if err != nil {
-			t.Fatalf("stage %s on %s: %v", kind, target, err)
-		}
-		ids = append(ids, f.ID)
+		clears = append(clears, dn.Stage(t, devnet.FaultSpec{Target: target, Kind: kind, Params: json.RawMessage(params)}))
 	}
-	clear := func() {
-		for _, id := range ids {
-			_ = dn.ClearFault(id)
+	return func() {
+		for _, clear := range clears {
+			clear()
 		}
-		ids = nil
 	}
-	t.Cleanup(clear)
-	return clear
 }
 
 // waitIncident waits for an incident of kind that started after since and
@@ -184,7 +166,7 @@ func stage(t *testing.T, kind devnet.FaultKind, params string, targets ...string
 func waitIncident(ctx context.Context, t *testing.T, kind status.Kind, since time.Time, names ...string) (status.Incident, time.Duration) {
 	t.Helper()
 	var found status.Incident
-	waitFor(ctx, t, fmt.Sprintf("a %s incident naming %v", kind, names), func() bool {
+	devnetgw.WaitFor(ctx, t, gw, fmt.Sprintf("a %s incident naming %v", kind, names), func() bool {
 		for _, inc := range gw.Status().Incidents {
 			if inc.Kind == kind && inc.Open() && !inc.Start.Before(since.Add(-blockTime)) && containsAll(inc.Providers, names) {
 				found = inc
@@ -201,7 +183,7 @@ func waitIncident(ctx context.Context, t *testing.T, kind status.Kind, since tim
 func waitEnded(ctx context.Context, t *testing.T, id string, from time.Time) (status.Incident, time.Duration) {
 	t.Helper()
 	var found status.Incident
-	waitFor(ctx, t, "the end of "+id, func() bool {
+	devnetgw.WaitFor(ctx, t, gw, "the end of "+id, func() bool {
 		for _, inc := range gw.Status().Incidents {
 			if inc.ID == id && !inc.Open() {
 				found = inc
@@ -226,7 +208,7 @@ func containsAll(have, want []string) bool {
 // want, and the status page's snapshot the same.
 func waitHealth(ctx context.Context, t *testing.T, provider string, want status.ProviderState) {
 	t.Helper()
-	waitFor(ctx, t, provider+" "+string(want), func() bool {
+	devnetgw.WaitFor(ctx, t, gw, provider+" "+string(want), func() bool {
 		for _, p := range gw.Status().Chains[0].Providers {
 			if p.Name == provider {
 				return p.Health == want

@@ -10,20 +10,7 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
-
-	"github.com/rpcmesh/rpcmesh/internal/devnet"
 )
-
-// signTx signs a 1-wei transfer from key with nonce.
-func signTx(t *testing.T, key *ecdsa.PrivateKey, nonce uint64) *types.Transaction {
-	t.Helper()
-	to := common.HexToAddress("0x000000000000000000000000000000000000c0de")
-	tx, err := devnet.SignTx(key, dn.Info().ChainID, nonce, &to, 1, nil, 21000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tx
-}
 
 // pendingNonce asks the gateway for the account's "pending" nonce.
 func pendingNonce(ctx context.Context, t *testing.T, key *ecdsa.PrivateKey) uint64 {

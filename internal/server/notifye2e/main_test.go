@@ -20,6 +20,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/server"
 	"github.com/rpcmesh/rpcmesh/internal/status"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 var (
@@ -74,20 +75,14 @@ func TestMain(m *testing.M) {
 // start of every test.
 func calm(ctx context.Context, t *testing.T) {
 	t.Helper()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		snap := gw.StatusSource().Snapshot()
+	var snap status.Snapshot
+	if err := testwait.Until(ctx, "every provider up and no incident open", func() bool {
+		snap = gw.StatusSource().Snapshot()
 		up := !slices.ContainsFunc(snap.Chains[0].Providers, func(p status.Provider) bool { return p.State != status.StateUp })
-		if up && !slices.ContainsFunc(snap.Incidents, func(i status.Incident) bool { return i.Open() }) {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			b, _ := json.MarshalIndent(snap, "", " ")
-			t.Fatalf("waiting for every provider up and no incident open: %v\n%s", ctx.Err(), b)
-		case <-tick.C:
-		}
+		return up && !slices.ContainsFunc(snap.Incidents, func(i status.Incident) bool { return i.Open() })
+	}); err != nil {
+		b, _ := json.MarshalIndent(snap, "", " ")
+		t.Fatalf("%v\n%s", err, b)
 	}
 }
 
@@ -193,25 +188,19 @@ func openStream(t *testing.T) *stream {
 // id, at most until ctx ends.
 func (s *stream) wait(ctx context.Context, t *testing.T, typ status.EventType, id string) status.Event {
 	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	var ev status.Event
+	if err := testwait.Until(ctx, fmt.Sprintf("a %s event for %s on the live stream", typ, id), func() bool {
 		s.mu.Lock()
+		defer s.mu.Unlock()
 		i := slices.IndexFunc(s.events, func(ev status.Event) bool { return ev.Type == typ && ev.Incident.ID == id })
-		var ev status.Event
 		if i >= 0 {
 			ev = s.events[i]
 		}
-		s.mu.Unlock()
-		if i >= 0 {
-			return ev
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the live stream carried no %s event for %s: %v", typ, id, ctx.Err())
-		case <-tick.C:
-		}
+		return i >= 0
+	}); err != nil {
+		t.Fatal(err)
 	}
+	return ev
 }
 
 // admin fetches an admin path of the gateway and decodes its JSON.

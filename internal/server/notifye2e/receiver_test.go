@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/notify"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // request is one webhook request as a receiver got it, and what it did
@@ -102,20 +103,19 @@ func (r *receiver) requests() []request {
 // matches, at most until ctx ends; it returns that request.
 func (r *receiver) wait(ctx context.Context, t *testing.T, what string, match func(*request) bool) request {
 	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	var got request
+	if err := testwait.Until(ctx, "the receiver to get "+what, func() bool {
 		for _, rq := range r.requests() {
 			if rq.answered == http.StatusOK && match(&rq) {
-				return rq
+				got = rq
+				return true
 			}
 		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the receiver got no %s: %v; it got %d requests", what, ctx.Err(), len(r.requests()))
-		case <-tick.C:
-		}
+		return false
+	}); err != nil {
+		t.Fatalf("%v; it got %d requests", err, len(r.requests()))
 	}
+	return got
 }
 
 // verifyAsDocumented checks a signature header as docs/notifications.md

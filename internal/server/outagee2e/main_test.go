@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,7 +19,6 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/server"
-	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 var (
@@ -71,12 +69,9 @@ type answer struct {
 
 // call sends one JSON-RPC call through the gateway.
 func call(ctx context.Context, method, params string) (answer, error) {
-	a, err := devnetgw.Call(ctx, client, url, method, params)
+	a, err := devnetgw.CallResult(ctx, client, url, method, params)
 	if err != nil {
 		return answer{}, err
-	}
-	if a.Error != nil {
-		return answer{}, fmt.Errorf("%s: error %s", method, a.Error)
 	}
 	return answer{result: a.Result, head: a.Header.Get(server.HeadHeader)}, nil
 }
@@ -98,16 +93,6 @@ func admin(path string) (int, string) {
 	return rec.Code, rec.Body.String()
 }
 
-// waitFor polls cond until it holds or ctx ends; a timeout prints the
-// chain's status.
-func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	if err := testwait.Until(ctx, what, cond); err != nil {
-		st, _ := json.MarshalIndent(gw.Status().Chains[0], "", " ")
-		t.Fatalf("%v\n%s", err, st)
-	}
-}
-
 // gatewayHead is the gateway's agreed head number (0 without one).
 func gatewayHead() uint64 {
 	if h := gw.Status().Chains[0].Head; h != nil {
@@ -120,7 +105,7 @@ func gatewayHead() uint64 {
 // blocks came, so that head polls are timed to the chain's pace.
 func settle(ctx context.Context, t *testing.T) {
 	t.Helper()
-	waitFor(ctx, t, "a measured block time", func() bool { return gw.Status().Chains[0].BlockTimeMs > 0 })
+	devnetgw.WaitFor(ctx, t, gw, "a measured block time", func() bool { return gw.Status().Chains[0].BlockTimeMs > 0 })
 	from, _ := dn.Head()
-	waitFor(ctx, t, "ten more blocks", func() bool { n, _ := dn.Head(); return n >= from+10 })
+	devnetgw.WaitFor(ctx, t, gw, "ten more blocks", func() bool { n, _ := dn.Head(); return n >= from+10 })
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 )
 
 // TestOperatorOutage: with two operators and head_agreement 2, one node
@@ -22,7 +23,7 @@ func TestOperatorOutage(t *testing.T) {
 		t.Run(string(kind), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			waitFor(ctx, t, "full agreement", func() bool {
+			devnetgw.WaitFor(ctx, t, gw, "full agreement", func() bool {
 				ht := gw.Status().Chains[0].HeadTrust
 				return ht.Level == "agreed" && ht.Operators == 2
 			})
@@ -58,16 +59,7 @@ func TestOperatorOutage(t *testing.T) {
 				}
 			}()
 
-			f, err := dn.SetFault(ctx, devnet.FaultSpec{Target: gone, Kind: kind})
-			if err != nil {
-				t.Fatal(err)
-			}
-			cleared := false
-			defer func() {
-				if !cleared {
-					_ = dn.ClearFault(f.ID)
-				}
-			}()
+			clear := dn.Stage(t, devnet.FaultSpec{Target: gone, Kind: kind})
 			// Twelve blocks of outage: the gateway's head stays within two
 			// blocks of the survivor's all along.
 			maxLag := uint64(0)
@@ -101,11 +93,8 @@ func TestOperatorOutage(t *testing.T) {
 				t.Errorf("answer header %q (%v), want degraded; operators=1; required=2", a.head, err)
 			}
 
-			if err := dn.ClearFault(f.ID); err != nil {
-				t.Fatal(err)
-			}
-			cleared = true
-			waitFor(ctx, t, "full agreement after the operator's return", func() bool {
+			clear()
+			devnetgw.WaitFor(ctx, t, gw, "full agreement after the operator's return", func() bool {
 				ht := gw.Status().Chains[0].HeadTrust
 				return ht.Level == "agreed" && ht.Operators == 2
 			})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 )
 
 // TestDegradedHeadFollowsReorg: with one of the two operators down, the
@@ -18,21 +19,17 @@ func TestDegradedHeadFollowsReorg(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	settle(ctx, t)
-	waitFor(ctx, t, "full agreement", func() bool { return gw.Status().Chains[0].HeadTrust.Level == "agreed" })
+	devnetgw.WaitFor(ctx, t, gw, "full agreement", func() bool { return gw.Status().Chains[0].HeadTrust.Level == "agreed" })
 	gone := gw.Status().Chains[0].Providers[1].Name
-	down, err := dn.SetFault(ctx, devnet.FaultSpec{Target: gone, Kind: "down"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = dn.ClearFault(down.ID) }()
-	waitFor(ctx, t, "a degraded head", func() bool { return gw.Status().Chains[0].HeadTrust.Level == "degraded" })
+	up := dn.Stage(t, devnet.FaultSpec{Target: gone, Kind: devnet.FaultDown})
+	devnetgw.WaitFor(ctx, t, gw, "a degraded head", func() bool { return gw.Status().Chains[0].HeadTrust.Level == "degraded" })
 	degradedFrom := gatewayHead()
-	waitFor(ctx, t, "four blocks on the survivor alone", func() bool { return gatewayHead() >= degradedFrom+4 })
+	devnetgw.WaitFor(ctx, t, gw, "four blocks on the survivor alone", func() bool { return gatewayHead() >= degradedFrom+4 })
 	reorgsBefore := gw.Status().Chains[0].Reorgs
 	if _, err := dn.SetFault(ctx, devnet.FaultSpec{Target: "all", Kind: "reorg", Params: json.RawMessage(`{"depth":2}`)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(ctx, t, "the degraded head on the new branch", func() bool {
+	devnetgw.WaitFor(ctx, t, gw, "the degraded head on the new branch", func() bool {
 		st := gw.Status().Chains[0]
 		if st.Head == nil || st.Reorgs == reorgsBefore {
 			return false
@@ -42,9 +39,7 @@ func TestDegradedHeadFollowsReorg(t *testing.T) {
 	})
 	// And it keeps moving with the survivor.
 	from := gatewayHead()
-	waitFor(ctx, t, "the head moving on", func() bool { return gatewayHead() >= from+3 })
-	if err := dn.ClearFault(down.ID); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(ctx, t, "full agreement again", func() bool { return gw.Status().Chains[0].HeadTrust.Level == "agreed" })
+	devnetgw.WaitFor(ctx, t, gw, "the head moving on", func() bool { return gatewayHead() >= from+3 })
+	up()
+	devnetgw.WaitFor(ctx, t, gw, "full agreement again", func() bool { return gw.Status().Chains[0].HeadTrust.Level == "agreed" })
 }

@@ -108,17 +108,6 @@ func direct(t *testing.T, name string) *ethclient.Client {
 	return c
 }
 
-// signTx signs a 1-wei transfer from key with nonce.
-func signTx(t *testing.T, key *ecdsa.PrivateKey, nonce uint64) *types.Transaction {
-	t.Helper()
-	to := common.HexToAddress("0x000000000000000000000000000000000000c0de")
-	tx, err := devnet.SignTx(key, dn.Info().ChainID, nonce, &to, 1, nil, 21000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tx
-}
-
 // pendingNonce asks gateway g for the account's "pending" nonce.
 func pendingNonce(t *testing.T, g *server.Gateway, key *ecdsa.PrivateKey) uint64 {
 	t.Helper()
@@ -167,10 +156,7 @@ func waitIncluded(t *testing.T, ctx context.Context, g *server.Gateway, h common
 
 func setFault(t *testing.T, target string, kind devnet.FaultKind) {
 	t.Helper()
-	if _, err := dn.SetFault(context.Background(), devnet.FaultSpec{Target: target, Kind: kind}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dn.ClearFaults)
+	dn.Stage(t, devnet.FaultSpec{Target: target, Kind: kind})
 }
 
 // requests is how many calls the gateway sent each provider (health

@@ -27,7 +27,7 @@ import (
 // would come from the bad input.
 func TestBadInputContactsNoProvider(t *testing.T) {
 	key := dn.Keys()[0]
-	good := signTx(t, key, 0)
+	good := dn.Transfer(t, key, 0)
 	raw, _ := good.MarshalBinary()
 	wrongChain, _ := types.SignNewTx(key, types.LatestSignerForChainID(big.NewInt(1)), &types.DynamicFeeTx{ChainID: big.NewInt(1), Gas: 21000, GasFeeCap: big.NewInt(1)})
 	wrongRaw, _ := wrongChain.MarshalBinary()
@@ -80,7 +80,7 @@ func TestCensoringFirstChoiceStillMined(t *testing.T) {
 	censor := gw.BroadcastOrder("devnet")[0]
 	setFault(t, censor, devnet.FaultCensor)
 	key := dn.Keys()[1]
-	tx := signTx(t, key, pendingNonce(t, gw, key))
+	tx := dn.Transfer(t, key, pendingNonce(t, gw, key))
 	start := time.Now()
 	send(t, gw, tx)
 	if d := time.Since(start); d > time.Second {
@@ -132,7 +132,7 @@ func TestAllButOneOperatorCensoring(t *testing.T) {
 		setFault(t, n, devnet.FaultCensor)
 	}
 	key := dn.Keys()[2]
-	tx := signTx(t, key, pendingNonce(t, gw, key))
+	tx := dn.Transfer(t, key, pendingNonce(t, gw, key))
 	send(t, gw, tx)
 	e := waitIncluded(t, ctx, gw, tx.Hash())
 	// node5 (public tier) is not in a fresh gateway's first fan-out of
@@ -151,7 +151,7 @@ func TestCloudDownSendingWorks(t *testing.T) {
 	ctx := testwait.Context(t, 30*time.Second)
 	setFault(t, "cloud=aws", devnet.FaultDown)
 	key := dn.Keys()[3]
-	tx := signTx(t, key, pendingNonce(t, gw, key))
+	tx := dn.Transfer(t, key, pendingNonce(t, gw, key))
 	send(t, gw, tx)
 	waitIncluded(t, ctx, gw, tx.Hash())
 }
@@ -180,7 +180,7 @@ func TestManyTransactionsMinedOnceInNonceOrder(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range uint64(perAccount) {
-				tx := signTx(t, key, nonce+i)
+				tx := dn.Transfer(t, key, nonce+i)
 				raw, _ := tx.MarshalBinary()
 				var h common.Hash
 				if err := call(gw, &h, "eth_sendRawTransaction", hexutil.Bytes(raw)); err != nil || h != tx.Hash() {
@@ -250,7 +250,7 @@ func TestWatchSurvivesRestart(t *testing.T) {
 		closeGateway(g1)
 		t.Fatal(err)
 	}
-	tx := signTx(t, key, nonce)
+	tx := dn.Transfer(t, key, nonce)
 	send(t, g1, tx)
 	if e := status(t, g1, tx.Hash()); e.State != txwatch.StatePending {
 		closeGateway(g1)
@@ -284,14 +284,11 @@ func TestLyingNonceIsNotBelieved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dn.SetFault(ctx, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["nonce"]}`)}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dn.ClearFaults)
+	dn.Stage(t, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["nonce"]}`)})
 	if got := pendingNonce(t, gw, key); got != honest {
 		t.Fatalf("pending nonce %d through the gateway, the honest nodes say %d", got, honest)
 	}
-	tx := signTx(t, key, honest)
+	tx := dn.Transfer(t, key, honest)
 	send(t, gw, tx)
 	waitIncluded(t, ctx, gw, tx.Hash())
 }

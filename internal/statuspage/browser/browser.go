@@ -145,6 +145,22 @@ func (b *Browser) Tab(t testing.TB, width, height int64) *Tab {
 	return tab
 }
 
+// OpenPage opens the status page served at base ("http://host:port") in
+// a new 1280×1000 tab and waits until its live stream is up; the test
+// fails if the page throws a JavaScript exception before it ends.
+func (b *Browser) OpenPage(t testing.TB, base string) *Tab {
+	t.Helper()
+	tab := b.Tab(t, 1280, 1000)
+	tab.Open(t, base+"/status")
+	tab.Wait(t, 10*time.Second, "the live stream", `document.getElementById("live").dataset.live === "live"`)
+	t.Cleanup(func() {
+		if ex := tab.Exceptions(); len(ex) > 0 {
+			t.Errorf("the page threw: %q", ex)
+		}
+	})
+	return tab
+}
+
 // timeout is the tab's context bounded by d, for one action.
 func (tab *Tab) timeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(tab.Ctx, d)

@@ -30,15 +30,7 @@ func open(t *testing.T, src *pagetest.Source) *browser.Tab {
 	t.Helper()
 	page := statuspage.New(src, statuspage.Options{SampleInterval: 100 * time.Millisecond, PushInterval: 200 * time.Millisecond})
 	base := pagetest.Serve(t, page)
-	tab := chromium.Tab(t, 1280, 1000)
-	tab.Open(t, base+"/status")
-	tab.Wait(t, 10*time.Second, "the live stream", `document.getElementById("live").dataset.live === "live"`)
-	t.Cleanup(func() {
-		if ex := tab.Exceptions(); len(ex) > 0 {
-			t.Errorf("the page threw: %q", ex)
-		}
-	})
-	return tab
+	return chromium.OpenPage(t, base)
 }
 
 // TestPageLoads: the page shows each chain's head, every operator with its

@@ -1,9 +1,7 @@
 package browser_test
 
 import (
-	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"reflect"
 	"strings"
@@ -60,43 +58,14 @@ func openScores(t *testing.T, scoresPath string, scores *fakeScores) *browser.Ta
 	t.Helper()
 	page := statuspage.New(pagetest.NewSource(pagetest.Example()),
 		statuspage.Options{SampleInterval: 100 * time.Millisecond, PushInterval: 200 * time.Millisecond, ScoresPath: scoresPath})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		switch {
-		case statuspage.Owns(ctx.Path()):
-			page.Serve(ctx)
-		case string(ctx.Path()) == "/scores.json":
-			scores.serve(ctx)
-		default:
+	base := pagetest.ServeWith(t, page, func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) != "/scores.json" {
 			ctx.Error("not found", http.StatusNotFound)
+			return
 		}
-	}, WriteTimeout: 5 * time.Second}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); _ = srv.Serve(ln) }()
-	go func() { defer wg.Done(); page.Run(ctx) }()
-	t.Cleanup(func() {
-		page.Close()
-		cancel()
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = srv.ShutdownWithContext(sctx)
-		ln.Close()
-		wg.Wait()
+		scores.serve(ctx)
 	})
-	tab := chromium.Tab(t, 1280, 1000)
-	tab.Open(t, "http://"+ln.Addr().String()+"/status")
-	tab.Wait(t, 10*time.Second, "the live stream", `document.getElementById("live").dataset.live === "live"`)
-	t.Cleanup(func() {
-		if ex := tab.Exceptions(); len(ex) > 0 {
-			t.Errorf("the page threw: %q", ex)
-		}
-	})
-	return tab
+	return chromium.OpenPage(t, base)
 }
 
 // exampleScores: devnet with an honest provider, a liar caught by the

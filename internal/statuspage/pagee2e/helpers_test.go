@@ -23,15 +23,8 @@ const allUp = `(() => {
 // live and shows every provider up. The page must throw no exception.
 func openPage(t *testing.T) *browser.Tab {
 	t.Helper()
-	tab := chromium.Tab(t, 1280, 1000)
-	tab.Open(t, base+"/status")
-	tab.Wait(t, 10*time.Second, "the live stream", `document.getElementById("live").dataset.live === "live"`)
+	tab := chromium.OpenPage(t, base)
 	tab.Wait(t, 30*time.Second, "every provider up", allUp)
-	t.Cleanup(func() {
-		if ex := tab.Exceptions(); len(ex) > 0 {
-			t.Errorf("the page threw: %q", ex)
-		}
-	})
 	return tab
 }
 

@@ -102,17 +102,27 @@ func (s *Source) Publish(ev status.Event) {
 // ends, and returns its base URL ("http://127.0.0.1:port").
 func Serve(t testing.TB, page *statuspage.Page) string {
 	t.Helper()
+	return ServeWith(t, page, nil)
+}
+
+// ServeWith is Serve with other handling the requests that are not the
+// page's (nil: 404).
+func ServeWith(t testing.TB, page *statuspage.Page, other fasthttp.RequestHandler) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
-			if statuspage.Owns(ctx.Path()) {
+			switch {
+			case statuspage.Owns(ctx.Path()):
 				page.Serve(ctx)
-				return
+			case other != nil:
+				other(ctx)
+			default:
+				ctx.Error("not the page's", fasthttp.StatusNotFound)
 			}
-			ctx.Error("not the page's", fasthttp.StatusNotFound)
 		},
 		WriteTimeout: 5 * time.Second,
 	}

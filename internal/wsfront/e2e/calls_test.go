@@ -12,13 +12,14 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
 
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // TestCallsOverWS: the same methods and batches as over HTTP, through the
 // same pipeline, on ws://host/{chain}.
 func TestCallsOverWS(t *testing.T) {
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	ctx := testwait.Context(t, 30*time.Second)
 	c := dialWS(t)
 	res, err := c.call(ctx, "eth_chainId", `[]`)
@@ -61,7 +62,7 @@ func TestCallsOverWS(t *testing.T) {
 // TestGoEthereumClient: go-ethereum's own client subscribes to new heads
 // through the gateway and sees consecutive blocks.
 func TestGoEthereumClient(t *testing.T) {
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	ctx := testwait.Context(t, 30*time.Second)
 	ec, err := ethclient.DialContext(ctx, wsURL)
 	if err != nil {
@@ -97,7 +98,7 @@ func TestGoEthereumClient(t *testing.T) {
 // TestPendingTransactionsMergedOnce: pending transaction hashes come from
 // every provider's WS feed, and each reaches the client once.
 func TestPendingTransactionsMergedOnce(t *testing.T) {
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	ctx := testwait.Context(t, 60*time.Second)
 	c := dialWS(t)
 	_, ch, err := c.subscribe(ctx, `["newPendingTransactions"]`)

@@ -13,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
@@ -60,7 +61,7 @@ func (l *headLog) snapshot() []headSeen {
 // the client must see every block exactly once, in order, linked by parent
 // hashes, for at least 30 blocks.
 func TestNewHeadsSurviveFaults(t *testing.T) {
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	ctx := testwait.Context(t, 120*time.Second)
 	c := dialWS(t)
 	_, ch, err := c.subscribe(ctx, `["newHeads"]`)
@@ -82,19 +83,14 @@ func TestNewHeadsSurviveFaults(t *testing.T) {
 	// Each fault stays while the client gets six more heads (three seconds
 	// of blocks), and the next starts once every provider is usable again.
 	for _, spec := range steps {
-		f, err := dn.SetFault(ctx, spec)
-		if err != nil {
-			t.Fatal(err)
-		}
+		clear := dn.Stage(t, spec)
 		seen := len(log.snapshot())
 		t.Logf("%s %s at %s, %d heads so far", spec.Kind, spec.Target, time.Now().Format("15:04:05.000"), seen)
 		if err := testwait.Until(ctx, fmt.Sprintf("six heads under %s %s", spec.Kind, spec.Target), func() bool { return len(log.snapshot()) >= seen+6 }); err != nil {
 			t.Fatal(err)
 		}
-		if err := dn.ClearFault(f.ID); err != nil {
-			t.Fatal(err)
-		}
-		waitHealthy(t)
+		clear()
+		devnetgw.AwaitHealthy(t, gw)
 	}
 	if err := testwait.Until(ctx, "30 heads", func() bool { return len(log.snapshot()) >= 30 }); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
@@ -21,7 +22,7 @@ import (
 // receiptsRoot) and newHeads only headers whose hashes the honest nodes
 // have.
 func TestLyingProvidersCannotFeedSubscriptions(t *testing.T) {
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	ctx := testwait.Context(t, 60*time.Second)
 	nodes := dn.Info().Nodes
 	honestURL, _ := dn.DirectURL(nodes[4].Name)
@@ -34,12 +35,8 @@ func TestLyingProvidersCannotFeedSubscriptions(t *testing.T) {
 	contract, nonce := deployLogContract(t, ctx, honest, key)
 
 	for _, n := range nodes[:3] {
-		if _, err := dn.SetFault(ctx, devnet.FaultSpec{Target: n.Name, Kind: devnet.FaultLie,
-			Params: json.RawMessage(`{"what":["log","receipt","blockhash"]}`)}); err != nil {
-			t.Fatal(err)
-		}
+		dn.Stage(t, devnet.FaultSpec{Target: n.Name, Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["log","receipt","blockhash"]}`)})
 	}
-	t.Cleanup(dn.ClearFaults)
 
 	c := dialWS(t)
 	_, headsCh, err := c.subscribe(ctx, `["newHeads"]`)

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -19,7 +18,6 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/server"
-	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 var (
@@ -237,12 +235,4 @@ func (c *wsClient) subscribe(ctx context.Context, params string) (string, <-chan
 	ch := c.subs[r.Result]
 	c.mu.Unlock()
 	return r.Result, ch, nil
-}
-
-// waitHealthy waits until every provider is usable again after a test.
-func waitHealthy(t *testing.T) {
-	t.Helper()
-	if err := devnetgw.WaitHealthy(testwait.Context(t, 30*time.Second), gw); err != nil {
-		t.Fatal(err)
-	}
 }

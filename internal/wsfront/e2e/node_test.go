@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/clientlibs"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
@@ -19,7 +20,7 @@ import (
 // installed from its lockfile.
 func TestViemWatchesBlocks(t *testing.T) {
 	dir, node := clientlibs.Dir(t)
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	ctx := testwait.Context(t, 4*time.Minute)
 	const want = 5
 	run := exec.CommandContext(ctx, node, "scripts/ws-watch-blocks.mjs", wsURL, "5")

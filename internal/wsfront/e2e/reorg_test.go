@@ -20,6 +20,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
@@ -81,7 +82,7 @@ type logSeen struct {
 // newHeads shows the new branch and the logs subscription gets the dropped
 // blocks' logs with removed: true, then the same transactions' logs again.
 func TestReorgSendsNewBranchAndRemovedLogs(t *testing.T) {
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	ctx := testwait.Context(t, 90*time.Second)
 	direct, ok := dn.DirectURL(dn.Info().Nodes[1].Name)
 	if !ok {

@@ -13,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 
 	"github.com/rpcmesh/rpcmesh/internal/clientlibs"
 	"github.com/rpcmesh/rpcmesh/internal/testwait"
@@ -27,7 +28,7 @@ import (
 // down. ethers comes from clients/, installed from its lockfile.
 func TestEthersEventsOverHTTPThroughFailover(t *testing.T) {
 	dir, node := clientlibs.Dir(t)
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	ctx := testwait.Context(t, 4*time.Minute)
 
 	e := newEmitter(t, ctx, 6)
@@ -89,21 +90,17 @@ func TestEthersEventsOverHTTPThroughFailover(t *testing.T) {
 
 	const total, downAt, upAt = 36, 10, 24
 	var txs []*types.Transaction
-	var fault devnet.Fault
+	var up func()
 	countSeen := func() int { mu.Lock(); defer mu.Unlock(); return len(order) }
 	seenAtDown, seenAtUp := 0, 0
 	for i := range total {
 		switch i {
 		case downAt:
 			seenAtDown = countSeen()
-			if fault, err = dn.SetFault(ctx, devnet.FaultSpec{Target: dn.Info().Nodes[0].Name, Kind: devnet.FaultDown}); err != nil {
-				t.Fatal(err)
-			}
+			up = dn.Stage(t, devnet.FaultSpec{Target: dn.Info().Nodes[0].Name, Kind: devnet.FaultDown})
 		case upAt:
 			seenAtUp = countSeen()
-			if err := dn.ClearFault(fault.ID); err != nil {
-				t.Fatal(err)
-			}
+			up()
 		}
 		txs = append(txs, e.emit(t, ctx, i))
 		select {
@@ -150,5 +147,5 @@ func TestEthersEventsOverHTTPThroughFailover(t *testing.T) {
 		t.Errorf("no event reported while node 0 was down (%d before, %d after)", seenAtDown, seenAtUp)
 	}
 	t.Logf("ethers reported %d events from transaction %d on; %d while node 0 was down", len(order), first, seenAtUp-seenAtDown)
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 }

@@ -25,7 +25,7 @@ import (
 // down in the middle: every log arrives exactly once, some while it is
 // down, and the logs are the node's.
 func TestLogFilterEveryEventOnceThroughFailover(t *testing.T) {
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	ctx := testwait.Context(t, 150*time.Second)
 	e := newEmitter(t, ctx, 1)
 	id := newFilter(t, ctx, url, "eth_newFilter", fmt.Sprintf(`[{"address":%q}]`, strings.ToLower(e.contract.Hex())))
@@ -47,21 +47,15 @@ func TestLogFilterEveryEventOnceThroughFailover(t *testing.T) {
 	}
 	const total, downAt, upAt = 30, 8, 22
 	serving := dn.Info().Nodes[0].Name
-	var fault devnet.Fault
+	var up func()
 	var txs []*types.Transaction
 	whileDown := 0
 	for i := range total {
 		if i == downAt {
-			f, err := dn.SetFault(ctx, devnet.FaultSpec{Target: serving, Kind: devnet.FaultDown})
-			if err != nil {
-				t.Fatal(err)
-			}
-			fault = f
+			up = dn.Stage(t, devnet.FaultSpec{Target: serving, Kind: devnet.FaultDown})
 		}
 		if i == upAt {
-			if err := dn.ClearFault(fault.ID); err != nil {
-				t.Fatal(err)
-			}
+			up()
 		}
 		txs = append(txs, e.emit(t, ctx, i))
 		select { // one transaction every 300 ms: a log in most blocks
@@ -111,7 +105,7 @@ func TestLogFilterEveryEventOnceThroughFailover(t *testing.T) {
 			t.Errorf("log %d: node %s, filter %s", i, want[i], seenRaw[i])
 		}
 	}
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 }
 
 // TestBlockFilterEveryBlockOnceInOrder polls a block filter for a dozen
@@ -254,14 +248,6 @@ func TestAnswersAsGoEthereum(t *testing.T) {
 				t.Errorf("gateway:\n%s\nnode:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
 		})
-	}
-}
-
-// waitHealthy waits until every provider is usable again after a test.
-func waitHealthy(t *testing.T) {
-	t.Helper()
-	if err := devnetgw.WaitHealthy(testwait.Context(t, 30*time.Second), gw); err != nil {
-		t.Fatal(err)
 	}
 }
 

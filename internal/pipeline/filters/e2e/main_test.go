@@ -54,12 +54,7 @@ func startGateway(t *testing.T, edit func(*config.Config)) string {
 	t.Helper()
 	cfg := devnetgw.Config(dn.Info(), "127.0.0.1:0", "")
 	edit(cfg)
-	ctx := testwait.Context(t, 60*time.Second)
-	g, err := devnetgw.Start(ctx, cfg, devnetgw.SuiteLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { devnetgw.Stop(g) })
+	g := devnetgw.StartForTest(testwait.Context(t, 60*time.Second), t, cfg)
 	return "http://" + g.HTTPAddr() + "/devnet"
 }
 
@@ -229,17 +224,15 @@ func (e *emitter) emit(t *testing.T, ctx context.Context, i int) *types.Transact
 // receipt waits (bounded by ctx) for a transaction's receipt.
 func (e *emitter) receipt(t *testing.T, ctx context.Context, h common.Hash) *types.Receipt {
 	t.Helper()
-	for {
-		r, err := e.ec.TransactionReceipt(ctx, h)
-		if err == nil {
-			return r
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("receipt of %s: %v", h, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
+	var r *types.Receipt
+	if err := testwait.Until(ctx, "the receipt of "+h.Hex(), func() bool {
+		var err error
+		r, err = e.ec.TransactionReceipt(ctx, h)
+		return err == nil
+	}); err != nil {
+		t.Fatal(err)
 	}
+	return r
 }
 
 // logSeen is a log as eth_getFilterChanges returns it.
@@ -255,12 +248,10 @@ type logSeen struct {
 func waitBlocks(t *testing.T, ctx context.Context, endpoint string, n uint64) {
 	t.Helper()
 	start := blockNumber(t, ctx, endpoint)
-	for blockNumber(t, ctx, endpoint) < start+n {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the head did not advance %d blocks from %d", n, start)
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := testwait.Until(ctx, fmt.Sprintf("the head %d blocks past %d", n, start), func() bool {
+		return blockNumber(t, ctx, endpoint) >= start+n
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 

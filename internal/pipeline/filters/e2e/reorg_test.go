@@ -15,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
@@ -43,7 +44,7 @@ func (e *emitter) trySend(ctx context.Context, i int) error {
 // transactions' logs from the new branch; the block filter the new
 // branch's hashes after the old ones.
 func TestReorgRemovedLogsAndNewBranch(t *testing.T) {
-	waitHealthy(t)
+	devnetgw.AwaitHealthy(t, gw)
 	ctx := testwait.Context(t, 90*time.Second)
 	e := newEmitter(t, ctx, 4)
 	logID := newFilter(t, ctx, url, "eth_newFilter", fmt.Sprintf(`[{"address":%q}]`, strings.ToLower(e.contract.Hex())))
