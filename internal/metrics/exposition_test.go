@@ -46,7 +46,7 @@ func TestExposition(t *testing.T) {
 	w.ConnClosed("main", 1000)
 	w.SlowReader("main")
 	w.Subscriptions("main", "newHeads", 1)
-	m.NewCounterVec("rpcmesh_tx_sends_total", "chain", "provider", "outcome").Inc("main", hostile, "accepted")
+	m.NewCounterVec("rpcmesh_tx_sends_total", "Sends, with a help text a \\ and a line\nfeed must not break.", "chain", "provider", "outcome").Inc("main", hostile, "accepted")
 	m.WatchState(func() []metrics.ChainState {
 		return []metrics.ChainState{{Chain: "main", Head: 21_000_001, Providers: []metrics.ProviderState{
 			{Provider: hostile, Operator: "op", Cloud: "aws", Tier: "own", State: "up", Usable: true,
@@ -100,6 +100,16 @@ func TestExposition(t *testing.T) {
 		if f.GetType() != typ {
 			t.Errorf("family %s has TYPE %v, want %v", name, f.GetType(), typ)
 		}
+		// Every family of the gateway's says what it is.
+		if strings.HasPrefix(name, "rpcmesh_") && len(f.GetHelp()) < 10 {
+			t.Errorf("family %s has HELP %q, want its meaning", name, f.GetHelp())
+		}
+	}
+	if got, want := fams["rpcmesh_tx_sends_total"].GetHelp(), "Sends, with a help text a \\ and a line\nfeed must not break."; got != want {
+		t.Errorf("HELP of rpcmesh_tx_sends_total %q, want %q", got, want)
+	}
+	if got, want := fams["rpcmesh_calls_total"].GetHelp(), "JSON-RPC calls answered, by chain, method and outcome (ok or the error code)."; got != want {
+		t.Errorf("HELP of rpcmesh_calls_total %q, want %q", got, want)
 	}
 	if _, ok := fams["rpcmesh_fake"]; ok {
 		t.Error("a provider name's line feed started a series of its own")
@@ -169,7 +179,7 @@ func FuzzLabelValue(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		m := metrics.New()
-		m.NewCounterVec("rpcmesh_fuzz_total", "provider").Inc(s)
+		m.NewCounterVec("rpcmesh_fuzz_total", "Fuzzed.", "provider").Inc(s)
 		got := metricstest.Scrape(t, m).Sum("rpcmesh_fuzz_total", "provider", nil)
 		if want := string([]rune(s)); len(got) != 1 || got[want] != 1 {
 			t.Errorf("label value %q came back as %v, want %q", s, got, want)

@@ -8,10 +8,13 @@
 package metrics
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	vm "github.com/VictoriaMetrics/metrics"
 
@@ -26,33 +29,23 @@ const ContentType = "text/plain; version=0.0.4; charset=utf-8"
 // Metrics is the gateway's metric set. Its methods are safe for concurrent
 // use. The text format's # HELP and # TYPE lines are written only when the
 // program turns them on with VictoriaMetrics' ExposeMetadata (the commands
-// do), and # HELP lines carry no text: each family's meaning is in the
-// comment where it is made.
+// do); the help texts are the gateway's own (describe).
 type Metrics struct {
 	set     *vm.Set
 	buckets []float64 // the latency histograms' bucket bounds, in seconds
 
-	// rpcmesh_calls_total: JSON-RPC calls answered, by chain, method and
-	// outcome (ok or the error code).
-	calls *family[*vm.Counter]
-	// rpcmesh_call_duration_seconds: time to answer one JSON-RPC call.
-	callDuration *family[*vm.PrometheusHistogram]
-	// rpcmesh_upstream_requests_total: attempts sent to providers, by
-	// outcome: ok, rpc_error, or the failure class.
-	attempts *family[*vm.Counter]
-	// rpcmesh_upstream_duration_seconds: latency of attempts sent to
-	// providers (answers only).
-	attemptDur *family[*vm.PrometheusHistogram]
-	// rpcmesh_retries_total: retries after a failed attempt.
-	retries *family[*vm.Counter]
-	// rpcmesh_hedges_total: hedged attempts sent to a second operator.
-	hedges *family[*vm.Counter]
-	// rpcmesh_http_requests_total: HTTP requests on the public listener,
-	// by chain and status code.
-	httpRequests *family[*vm.Counter]
-	// rpcmesh_http_inflight_requests: HTTP requests being served.
-	inflight *vm.Gauge
-	privacy  *family[*vm.Counter] // see privacy.go
+	helpMu sync.Mutex
+	help   map[string]string // family name → its # HELP text
+
+	calls        *family[*vm.Counter]             // rpcmesh_calls_total
+	callDuration *family[*vm.PrometheusHistogram] // rpcmesh_call_duration_seconds
+	attempts     *family[*vm.Counter]             // rpcmesh_upstream_requests_total
+	attemptDur   *family[*vm.PrometheusHistogram] // rpcmesh_upstream_duration_seconds
+	retries      *family[*vm.Counter]             // rpcmesh_retries_total
+	hedges       *family[*vm.Counter]             // rpcmesh_hedges_total
+	httpRequests *family[*vm.Counter]             // rpcmesh_http_requests_total
+	inflight     *vm.Gauge                        // rpcmesh_http_inflight_requests
+	privacy      *family[*vm.Counter]             // see privacy.go
 
 	// The children of the families above by what the caller holds, so the
 	// hot path neither formats codes nor looks a method up twice.
@@ -91,39 +84,102 @@ func New() *Metrics {
 		set:     vm.NewSet(),
 		buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	}
-	m.calls = m.counters("rpcmesh_calls_total", "chain", "method", "outcome")
-	m.callDuration = m.histograms("rpcmesh_call_duration_seconds", "chain", "method")
-	m.attempts = m.counters("rpcmesh_upstream_requests_total", "chain", "provider", "method", "outcome")
-	m.attemptDur = m.histograms("rpcmesh_upstream_duration_seconds", "chain", "provider", "method")
-	m.retries = m.counters("rpcmesh_retries_total", "chain", "method")
-	m.hedges = m.counters("rpcmesh_hedges_total", "chain", "method")
-	m.httpRequests = m.counters("rpcmesh_http_requests_total", "chain", "code")
+	m.calls = m.counters("rpcmesh_calls_total", "JSON-RPC calls answered, by chain, method and outcome (ok or the error code).", "chain", "method", "outcome")
+	m.callDuration = m.histograms("rpcmesh_call_duration_seconds", "Time to answer one JSON-RPC call.", "chain", "method")
+	m.attempts = m.counters("rpcmesh_upstream_requests_total", "Attempts sent to providers, by outcome: ok, rpc_error, or the failure class.", "chain", "provider", "method", "outcome")
+	m.attemptDur = m.histograms("rpcmesh_upstream_duration_seconds", "Latency of attempts sent to providers (answers only).", "chain", "provider", "method")
+	m.retries = m.counters("rpcmesh_retries_total", "Retries after a failed attempt.", "chain", "method")
+	m.hedges = m.counters("rpcmesh_hedges_total", "Hedged attempts sent to a second operator.", "chain", "method")
+	m.httpRequests = m.counters("rpcmesh_http_requests_total", "HTTP requests on the public listener, by chain and status code.", "chain", "code")
+	m.describe("rpcmesh_http_inflight_requests", "HTTP requests being served.")
 	m.inflight = m.set.NewGauge("rpcmesh_http_inflight_requests", nil)
 	m.privacy = m.newPrivacyCounter()
 	return m
 }
 
-func (m *Metrics) counters(name string, labels ...string) *family[*vm.Counter] {
+func (m *Metrics) counters(name, help string, labels ...string) *family[*vm.Counter] {
+	m.describe(name, help)
 	return newFamily(name, m.set.GetOrCreateCounter, labels...)
 }
 
-func (m *Metrics) gauges(name string, labels ...string) *family[*vm.Gauge] {
+func (m *Metrics) gauges(name, help string, labels ...string) *family[*vm.Gauge] {
+	m.describe(name, help)
 	return newFamily(name, func(series string) *vm.Gauge { return m.set.GetOrCreateGauge(series, nil) }, labels...)
 }
 
-func (m *Metrics) histograms(name string, labels ...string) *family[*vm.PrometheusHistogram] {
+func (m *Metrics) histograms(name, help string, labels ...string) *family[*vm.PrometheusHistogram] {
+	m.describe(name, help)
 	return newFamily(name, func(series string) *vm.PrometheusHistogram {
 		return m.set.GetOrCreatePrometheusHistogramExt(series, m.buckets)
 	}, labels...)
+}
+
+// describe keeps the help text of the family name for its # HELP line.
+func (m *Metrics) describe(name, help string) {
+	m.helpMu.Lock()
+	defer m.helpMu.Unlock()
+	if m.help == nil {
+		m.help = make(map[string]string)
+	}
+	m.help[name] = help
 }
 
 // WritePrometheus writes every metric in the Prometheus text format: the
 // gateway's, the states read now (WatchState), and the Go runtime's and the
 // process's (go_*, process_*).
 func (m *Metrics) WritePrometheus(w io.Writer) {
-	m.set.WritePrometheus(w)
-	vm.WriteProcessMetrics(w)
-	vm.WriteFDMetrics(w)
+	var b bytes.Buffer
+	m.set.WritePrometheus(&b)
+	vm.WriteProcessMetrics(&b)
+	vm.WriteFDMetrics(&b)
+	_, _ = w.Write(m.withHelp(b.Bytes()))
+}
+
+// withHelp gives each of the gateway's families its help text: the
+// library writes "# HELP name" lines (when the program turned metadata on)
+// but has no text for them.
+func (m *Metrics) withHelp(text []byte) []byte {
+	if !bytes.Contains(text, []byte("# HELP ")) {
+		return text
+	}
+	m.helpMu.Lock()
+	defer m.helpMu.Unlock()
+	out := make([]byte, 0, len(text)+len(m.help)*64)
+	for len(text) > 0 {
+		line := text
+		if i := bytes.IndexByte(text, '\n'); i >= 0 {
+			line = text[:i+1]
+		}
+		text = text[len(line):]
+		name, ok := bytes.CutPrefix(bytes.TrimSuffix(line, []byte("\n")), []byte("# HELP "))
+		help, known := m.help[string(name)]
+		if !ok || !known { // not a bare # HELP line of ours
+			out = append(out, line...)
+			continue
+		}
+		out = append(out, "# HELP "...)
+		out = append(out, name...)
+		out = append(out, ' ')
+		out = appendHelp(out, help)
+		out = append(out, '\n')
+	}
+	return out
+}
+
+// appendHelp appends a help text escaped as the text format wants it
+// (backslash and line feed).
+func appendHelp(b []byte, help string) []byte {
+	for _, r := range help {
+		switch r {
+		case '\\':
+			b = append(b, `\\`...)
+		case '\n':
+			b = append(b, `\n`...)
+		default:
+			b = utf8.AppendRune(b, r)
+		}
+	}
+	return b
 }
 
 // ServeHTTP answers a scrape (GET /metrics on the admin listener).
@@ -136,10 +192,10 @@ func (m *Metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 // its own counters in the gateway's set (txwatch).
 type CounterVec struct{ f *family[*vm.Counter] }
 
-// NewCounterVec makes a counter family in m's set; name ends in _total.
-// At most four labels.
-func (m *Metrics) NewCounterVec(name string, labels ...string) *CounterVec {
-	return &CounterVec{m.counters(name, labels...)}
+// NewCounterVec makes a counter family in m's set; name ends in _total,
+// help says what it counts. At most four labels.
+func (m *Metrics) NewCounterVec(name, help string, labels ...string) *CounterVec {
+	return &CounterVec{m.counters(name, help, labels...)}
 }
 
 // Inc adds one to the series of the label values, given in the order of

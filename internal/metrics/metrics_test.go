@@ -94,7 +94,7 @@ func TestCall(t *testing.T) {
 // label values, given in the order the family named its labels.
 func TestCounterVec(t *testing.T) {
 	m := metrics.New()
-	c := m.NewCounterVec("rpcmesh_test_sends_total", "chain", "provider", "outcome")
+	c := m.NewCounterVec("rpcmesh_test_sends_total", "Test sends.", "chain", "provider", "outcome")
 	c.Inc("main", "a", "accepted")
 	c.Inc("main", "a", "accepted")
 	c.Inc("main", "b", "rejected")

@@ -10,7 +10,8 @@ import vm "github.com/VictoriaMetrics/metrics"
 // share: privacy yielded to availability), fallback (the addresses'
 // operator could not serve: another operator saw them).
 func (m *Metrics) newPrivacyCounter() *family[*vm.Counter] {
-	return m.counters("rpcmesh_privacy_routes_total", "chain", "outcome")
+	return m.counters("rpcmesh_privacy_routes_total",
+		"Attempts routed by the privacy policy (routing.privacy: spread), by chain and outcome: sticky, assigned, over_cap (privacy yielded to availability) or fallback.", "chain", "outcome")
 }
 
 // Privacy counts one attempt routed by the privacy policy

@@ -69,11 +69,11 @@ func providerStates() []string {
 
 // stateFamily is a family whose values are read at scrape time: of a chain
 // (label chain) or of a provider (labels chain, provider, operator, cloud,
-// tier). Each line's comment is what the family means.
+// tier).
 type stateFamily struct {
-	name, typ string
-	chain     func(ChainState) float64
-	provider  func(ProviderState) (float64, bool) // false: no series for this provider
+	name, help, typ string
+	chain           func(ChainState) float64
+	provider        func(ProviderState) (float64, bool) // false: no series for this provider
 }
 
 func stateFamilies() []stateFamily {
@@ -87,70 +87,45 @@ func stateFamilies() []stateFamily {
 		return func(p ProviderState) (float64, bool) { return f(p), true }
 	}
 	return []stateFamily{
-		// The chain's block time measured from the agreed head (0 until measured).
-		{name: "rpcmesh_chain_block_time_seconds", typ: "gauge", chain: func(c ChainState) float64 { return c.BlockTimeSeconds }},
-		// Filters (eth_newFilter & co.) the gateway keeps for the chain's clients.
-		{name: "rpcmesh_chain_filters", typ: "gauge", chain: func(c ChainState) float64 { return float64(c.Filters) }},
-		// The chain's agreed finalized block number.
-		{name: "rpcmesh_chain_finalized", typ: "gauge", chain: func(c ChainState) float64 { return float64(c.Finalized) }},
-		// The chain's agreed head block number.
-		{name: "rpcmesh_chain_head", typ: "gauge", chain: func(c ChainState) float64 { return float64(c.Head) }},
-		// How long ago the agreed head last moved.
-		{name: "rpcmesh_chain_head_age_seconds", typ: "gauge", chain: func(c ChainState) float64 { return c.HeadAgeSeconds }},
-		// 1 when the head is followed on fewer operators than head_agreement (the others stopped reporting).
-		{name: "rpcmesh_chain_head_degraded", typ: "gauge", chain: func(c ChainState) float64 { return b2f(c.HeadDegraded) }},
-		// Distinct operators that vouch for the head block.
-		{name: "rpcmesh_chain_head_operators", typ: "gauge", chain: func(c ChainState) float64 { return float64(c.HeadOperators) }},
-		// 1 when the chain serves fresh answers (what /readyz checks).
-		{name: "rpcmesh_chain_ready", typ: "gauge", chain: func(c ChainState) float64 { return b2f(c.Ready) }},
-		// Reorgs the agreed head followed.
-		{name: "rpcmesh_chain_reorgs_total", typ: "counter", chain: func(c ChainState) float64 { return float64(c.Reorgs) }},
-		// Operators that reported a new block linked to the agreed chain within health.head_stale_blocks block times.
-		{name: "rpcmesh_chain_reporting_operators", typ: "gauge", chain: func(c ChainState) float64 { return float64(c.ReportingOperators) }},
-		// 1 when the provider's circuit breaker is open.
-		{name: "rpcmesh_provider_breaker_open", typ: "gauge", provider: always(func(p ProviderState) float64 { return b2f(p.BreakerOpen) })},
-		// Batch requests that carried the provider's waiting calls together (coalesce_above).
-		{name: "rpcmesh_provider_coalesced_batches_total", typ: "counter", provider: func(p ProviderState) (float64, bool) {
+		{name: "rpcmesh_chain_block_time_seconds", help: "The chain's block time measured from the agreed head (0 until measured).", typ: "gauge", chain: func(c ChainState) float64 { return c.BlockTimeSeconds }},
+		{name: "rpcmesh_chain_filters", help: "Filters (eth_newFilter & co.) the gateway keeps for the chain's clients.", typ: "gauge", chain: func(c ChainState) float64 { return float64(c.Filters) }},
+		{name: "rpcmesh_chain_finalized", help: "The chain's agreed finalized block number.", typ: "gauge", chain: func(c ChainState) float64 { return float64(c.Finalized) }},
+		{name: "rpcmesh_chain_head", help: "The chain's agreed head block number.", typ: "gauge", chain: func(c ChainState) float64 { return float64(c.Head) }},
+		{name: "rpcmesh_chain_head_age_seconds", help: "How long ago the agreed head last moved.", typ: "gauge", chain: func(c ChainState) float64 { return c.HeadAgeSeconds }},
+		{name: "rpcmesh_chain_head_degraded", help: "1 when the head is followed on fewer operators than head_agreement (the others stopped reporting).", typ: "gauge", chain: func(c ChainState) float64 { return b2f(c.HeadDegraded) }},
+		{name: "rpcmesh_chain_head_operators", help: "Distinct operators that vouch for the head block.", typ: "gauge", chain: func(c ChainState) float64 { return float64(c.HeadOperators) }},
+		{name: "rpcmesh_chain_ready", help: "1 when the chain serves fresh answers (what /readyz checks).", typ: "gauge", chain: func(c ChainState) float64 { return b2f(c.Ready) }},
+		{name: "rpcmesh_chain_reorgs_total", help: "Reorgs the agreed head followed.", typ: "counter", chain: func(c ChainState) float64 { return float64(c.Reorgs) }},
+		{name: "rpcmesh_chain_reporting_operators", help: "Operators that reported a new block linked to the agreed chain within health.head_stale_blocks block times.", typ: "gauge", chain: func(c ChainState) float64 { return float64(c.ReportingOperators) }},
+		{name: "rpcmesh_provider_breaker_open", help: "1 when the provider's circuit breaker is open.", typ: "gauge", provider: always(func(p ProviderState) float64 { return b2f(p.BreakerOpen) })},
+		{name: "rpcmesh_provider_coalesced_batches_total", help: "Batch requests that carried the provider's waiting calls together (coalesce_above).", typ: "counter", provider: func(p ProviderState) (float64, bool) {
 			if p.Coalesce == nil {
 				return 0, false
 			}
 			return float64(p.Coalesce.Batches), true
 		}},
-		// Calls those batch requests carried (coalesce_above).
-		{name: "rpcmesh_provider_coalesced_calls_total", typ: "counter", provider: func(p ProviderState) (float64, bool) {
+		{name: "rpcmesh_provider_coalesced_calls_total", help: "Calls those batch requests carried (coalesce_above).", typ: "counter", provider: func(p ProviderState) (float64, bool) {
 			if p.Coalesce == nil {
 				return 0, false
 			}
 			return float64(p.Coalesce.Calls), true
 		}},
-		// 1 when the provider fails or throttles often and gets traffic only if no healthy provider is left.
-		{name: "rpcmesh_provider_degraded", typ: "gauge", provider: always(func(p ProviderState) float64 { return b2f(p.Degraded) })},
-		// The provider's failure rate EWMA.
-		{name: "rpcmesh_provider_error_rate", typ: "gauge", provider: always(func(p ProviderState) float64 { return p.ErrorRate })},
-		// The provider's reported head block number.
-		{name: "rpcmesh_provider_head", typ: "gauge", provider: always(func(p ProviderState) float64 { return float64(p.Head) })},
-		// Blocks the provider's head trails the agreed head.
-		{name: "rpcmesh_provider_lag_blocks", typ: "gauge", provider: always(func(p ProviderState) float64 { return float64(p.LagBlocks) })},
-		// The provider's latency EWMA.
-		{name: "rpcmesh_provider_latency_ewma_seconds", typ: "gauge", provider: always(func(p ProviderState) float64 { return p.LatencyEWMASeconds })},
-		// The provider's operator's share of the chain's attempts in the share window.
-		{name: "rpcmesh_provider_operator_share", typ: "gauge", provider: always(func(p ProviderState) float64 { return p.Share })},
-		// The provider's integrity penalty (failed verifications and censored transactions, fading with
-		// health.penalty_half_life); from 0.5 it gets traffic only if no clean provider is left.
-		{name: "rpcmesh_provider_penalty", typ: "gauge", provider: always(func(p ProviderState) float64 { return p.Penalty })},
-		// Routing cost of the provider (lower is better).
-		{name: "rpcmesh_provider_score", typ: "gauge", provider: always(func(p ProviderState) float64 { return p.Score })},
-		// 1 when the provider may take traffic.
-		{name: "rpcmesh_provider_up", typ: "gauge", provider: always(func(p ProviderState) float64 { return b2f(p.Usable) })},
-		// Dials and WebSocket connections carrying the provider's calls that failed (call_transport: ws).
-		{name: "rpcmesh_provider_ws_connection_failures_total", typ: "counter", provider: func(p ProviderState) (float64, bool) {
+		{name: "rpcmesh_provider_degraded", help: "1 when the provider fails or throttles often and gets traffic only if no healthy provider is left.", typ: "gauge", provider: always(func(p ProviderState) float64 { return b2f(p.Degraded) })},
+		{name: "rpcmesh_provider_error_rate", help: "The provider's failure rate EWMA.", typ: "gauge", provider: always(func(p ProviderState) float64 { return p.ErrorRate })},
+		{name: "rpcmesh_provider_head", help: "The provider's reported head block number.", typ: "gauge", provider: always(func(p ProviderState) float64 { return float64(p.Head) })},
+		{name: "rpcmesh_provider_lag_blocks", help: "Blocks the provider's head trails the agreed head.", typ: "gauge", provider: always(func(p ProviderState) float64 { return float64(p.LagBlocks) })},
+		{name: "rpcmesh_provider_latency_ewma_seconds", help: "The provider's latency EWMA.", typ: "gauge", provider: always(func(p ProviderState) float64 { return p.LatencyEWMASeconds })},
+		{name: "rpcmesh_provider_operator_share", help: "The provider's operator's share of the chain's attempts in the share window.", typ: "gauge", provider: always(func(p ProviderState) float64 { return p.Share })},
+		{name: "rpcmesh_provider_penalty", help: "The provider's integrity penalty (failed verifications and censored transactions, fading with health.penalty_half_life); from 0.5 it gets traffic only if no clean provider is left.", typ: "gauge", provider: always(func(p ProviderState) float64 { return p.Penalty })},
+		{name: "rpcmesh_provider_score", help: "Routing cost of the provider (lower is better).", typ: "gauge", provider: always(func(p ProviderState) float64 { return p.Score })},
+		{name: "rpcmesh_provider_up", help: "1 when the provider may take traffic.", typ: "gauge", provider: always(func(p ProviderState) float64 { return b2f(p.Usable) })},
+		{name: "rpcmesh_provider_ws_connection_failures_total", help: "Dials and WebSocket connections carrying the provider's calls that failed (call_transport: ws).", typ: "counter", provider: func(p ProviderState) (float64, bool) {
 			if p.WS == nil {
 				return 0, false
 			}
 			return float64(p.WS.Failures), true
 		}},
-		// WebSocket connections up that carry the provider's calls (call_transport: ws).
-		{name: "rpcmesh_provider_ws_connections", typ: "gauge", provider: func(p ProviderState) (float64, bool) {
+		{name: "rpcmesh_provider_ws_connections", help: "WebSocket connections up that carry the provider's calls (call_transport: ws).", typ: "gauge", provider: func(p ProviderState) (float64, bool) {
 			if p.WS == nil {
 				return 0, false
 			}
@@ -161,6 +136,10 @@ func stateFamilies() []stateFamily {
 
 // WatchState has every scrape call read and write the chains' states.
 func (m *Metrics) WatchState(read func() []ChainState) {
+	for _, f := range stateFamilies() {
+		m.describe(f.name, f.help)
+	}
+	m.describe("rpcmesh_provider_state", "1 for the provider's state in one word (label state: up, checking, degraded, lagging, forked, suspect, stalled, down, wrong_chain), 0 for the others: what the status page and /status show.")
 	m.set.RegisterMetricsWriter(func(w io.Writer) { writeState(w, read()) })
 }
 

@@ -6,21 +6,17 @@ import vm "github.com/VictoriaMetrics/metrics"
 // established, and provider answers that failed verification. Safe for
 // concurrent use.
 type Verify struct {
-	// rpcmesh_verified_answers_total: answers of the verification stage,
-	// by chain, method and how each was established: proof, quorum or
-	// trusted (one provider).
-	answers *family[*vm.Counter]
-	// rpcmesh_verify_rejected_total: provider answers that failed
-	// verification (each is evidence on /verify/evidence), by chain,
-	// provider, method and what failed.
-	rejected *family[*vm.Counter]
+	answers  *family[*vm.Counter] // rpcmesh_verified_answers_total
+	rejected *family[*vm.Counter] // rpcmesh_verify_rejected_total
 }
 
 // NewVerify makes the verification metrics in m's set.
 func NewVerify(m *Metrics) *Verify {
 	return &Verify{
-		answers:  m.counters("rpcmesh_verified_answers_total", "chain", "method", "class"),
-		rejected: m.counters("rpcmesh_verify_rejected_total", "chain", "provider", "method", "kind"),
+		answers: m.counters("rpcmesh_verified_answers_total",
+			"Answers of the verification stage, by chain, method and how each was established: proof, quorum or trusted (one provider).", "chain", "method", "class"),
+		rejected: m.counters("rpcmesh_verify_rejected_total",
+			"Provider answers that failed verification (each is evidence on /verify/evidence), by chain, provider, method and what failed.", "chain", "provider", "method", "kind"),
 	}
 }
 

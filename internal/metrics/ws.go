@@ -9,37 +9,26 @@ import (
 // WS holds the WebSocket front door's metrics; it is the front door's
 // observer (wsfront.Observer). Safe for concurrent use.
 type WS struct {
-	// rpcmesh_ws_connections_open: WebSocket connections open, by chain.
-	open *family[*vm.Gauge]
-	// rpcmesh_ws_connections_accepted_total: WebSocket upgrades accepted,
-	// by chain.
-	accepted *family[*vm.Counter]
-	// rpcmesh_ws_connections_rejected_total: WebSocket upgrades refused,
-	// by chain and reason: per_ip_limit, shutting_down, origin, handshake.
-	rejected *family[*vm.Counter]
-	// rpcmesh_ws_disconnects_total: WebSocket connections ended, by chain
-	// and close code (the gateway's if it closed first, else the client's;
-	// 1006: dropped without a close frame; other: a code outside
-	// 1000-1015).
-	disconnects *family[*vm.Counter]
-	// rpcmesh_ws_slow_reader_disconnects_total: WebSocket clients
-	// disconnected because their send queue filled (close 1008); the
-	// messages that did not fit were dropped.
-	slowReaders *family[*vm.Counter]
-	// rpcmesh_ws_subscriptions_active: eth_subscribe subscriptions open,
-	// by chain and kind.
-	subs *family[*vm.Gauge]
+	open        *family[*vm.Gauge]   // rpcmesh_ws_connections_open
+	accepted    *family[*vm.Counter] // rpcmesh_ws_connections_accepted_total
+	rejected    *family[*vm.Counter] // rpcmesh_ws_connections_rejected_total
+	disconnects *family[*vm.Counter] // rpcmesh_ws_disconnects_total
+	slowReaders *family[*vm.Counter] // rpcmesh_ws_slow_reader_disconnects_total
+	subs        *family[*vm.Gauge]   // rpcmesh_ws_subscriptions_active
 }
 
 // NewWS makes the WebSocket metrics in m's set.
 func NewWS(m *Metrics) *WS {
 	return &WS{
-		open:        m.gauges("rpcmesh_ws_connections_open", "chain"),
-		accepted:    m.counters("rpcmesh_ws_connections_accepted_total", "chain"),
-		rejected:    m.counters("rpcmesh_ws_connections_rejected_total", "chain", "reason"),
-		disconnects: m.counters("rpcmesh_ws_disconnects_total", "chain", "code"),
-		slowReaders: m.counters("rpcmesh_ws_slow_reader_disconnects_total", "chain"),
-		subs:        m.gauges("rpcmesh_ws_subscriptions_active", "chain", "kind"),
+		open:     m.gauges("rpcmesh_ws_connections_open", "WebSocket connections open, by chain.", "chain"),
+		accepted: m.counters("rpcmesh_ws_connections_accepted_total", "WebSocket upgrades accepted, by chain.", "chain"),
+		rejected: m.counters("rpcmesh_ws_connections_rejected_total",
+			"WebSocket upgrades refused, by chain and reason: per_ip_limit, shutting_down, origin, handshake.", "chain", "reason"),
+		disconnects: m.counters("rpcmesh_ws_disconnects_total",
+			"WebSocket connections ended, by chain and close code (the gateway's if it closed first, else the client's; 1006: dropped without a close frame; other: a code outside 1000-1015).", "chain", "code"),
+		slowReaders: m.counters("rpcmesh_ws_slow_reader_disconnects_total",
+			"WebSocket clients disconnected because their send queue filled (close 1008); the messages that did not fit were dropped.", "chain"),
+		subs: m.gauges("rpcmesh_ws_subscriptions_active", "eth_subscribe subscriptions open, by chain and kind.", "chain", "kind"),
 	}
 }
 

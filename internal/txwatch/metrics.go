@@ -5,27 +5,23 @@ import "github.com/rpcmesh/rpcmesh/internal/metrics"
 // Metrics are the transaction watch's metrics, shared by every chain's
 // watcher. Nil-safe: a nil *Metrics records nothing.
 type Metrics struct {
-	// rpcmesh_tx_sends_total: eth_sendRawTransaction sends to providers,
-	// by outcome: accepted, rejected or failed.
-	sends *metrics.CounterVec
-	// rpcmesh_tx_censorship_total: transactions a provider accepted, did
-	// not hold, and that were mined through others.
-	censorship *metrics.CounterVec
-	// rpcmesh_tx_rebroadcasts_total: re-broadcasts of transactions that
-	// neither spread nor were included.
-	rebroadcasts *metrics.CounterVec
-	// rpcmesh_tx_watch_finished_total: tracked transactions that left the
-	// watch, by final state.
-	finished *metrics.CounterVec
+	sends        *metrics.CounterVec // rpcmesh_tx_sends_total
+	censorship   *metrics.CounterVec // rpcmesh_tx_censorship_total
+	rebroadcasts *metrics.CounterVec // rpcmesh_tx_rebroadcasts_total
+	finished     *metrics.CounterVec // rpcmesh_tx_watch_finished_total
 }
 
 // NewMetrics makes the metrics in the gateway's set.
 func NewMetrics(m *metrics.Metrics) *Metrics {
 	return &Metrics{
-		sends:        m.NewCounterVec("rpcmesh_tx_sends_total", "chain", "provider", "outcome"),
-		censorship:   m.NewCounterVec("rpcmesh_tx_censorship_total", "chain", "provider", "operator"),
-		rebroadcasts: m.NewCounterVec("rpcmesh_tx_rebroadcasts_total", "chain"),
-		finished:     m.NewCounterVec("rpcmesh_tx_watch_finished_total", "chain", "state"),
+		sends: m.NewCounterVec("rpcmesh_tx_sends_total",
+			"eth_sendRawTransaction sends to providers, by outcome: accepted, rejected or failed.", "chain", "provider", "outcome"),
+		censorship: m.NewCounterVec("rpcmesh_tx_censorship_total",
+			"Transactions a provider accepted, did not hold, and that were mined through others.", "chain", "provider", "operator"),
+		rebroadcasts: m.NewCounterVec("rpcmesh_tx_rebroadcasts_total",
+			"Re-broadcasts of transactions that neither spread nor were included.", "chain"),
+		finished: m.NewCounterVec("rpcmesh_tx_watch_finished_total",
+			"Tracked transactions that left the watch, by final state.", "chain", "state"),
 	}
 }
 
