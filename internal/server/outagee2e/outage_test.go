@@ -23,6 +23,8 @@ func TestOperatorOutage(t *testing.T) {
 		t.Run(string(kind), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
+			// Head polls timed to the chain's pace, whichever test ran first.
+			settle(ctx, t)
 			devnetgw.WaitFor(ctx, t, gw, "full agreement", func() bool {
 				ht := gw.Status().Chains[0].HeadTrust
 				return ht.Level == "agreed" && ht.Operators == 2
