@@ -151,17 +151,17 @@ func (m *Metrics) withHelp(text []byte) []byte {
 			line = text[:i+1]
 		}
 		text = text[len(line):]
-		name, ok := bytes.CutPrefix(bytes.TrimSuffix(line, []byte("\n")), []byte("# HELP "))
-		help, known := m.help[string(name)]
-		if !ok || !known { // not a bare # HELP line of ours
-			out = append(out, line...)
-			continue
+		if name, ok := bytes.CutPrefix(bytes.TrimSuffix(line, []byte("\n")), []byte("# HELP ")); ok {
+			if help, known := m.help[string(name)]; known { // a bare # HELP line of ours
+				out = append(out, "# HELP "...)
+				out = append(out, name...)
+				out = append(out, ' ')
+				out = appendHelp(out, help)
+				out = append(out, '\n')
+				continue
+			}
 		}
-		out = append(out, "# HELP "...)
-		out = append(out, name...)
-		out = append(out, ' ')
-		out = appendHelp(out, help)
-		out = append(out, '\n')
+		out = append(out, line...)
 	}
 	return out
 }
