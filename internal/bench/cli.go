@@ -13,14 +13,17 @@ import (
 )
 
 // Main runs `rpcmesh-bench` with its arguments: the load generator,
-// `upstream` for the trivial upstream, or `floor` for the
-// floor server.
+// `upstream` for the trivial upstream, `floor` for the floor server, or
+// `hop` for the forwarding hop.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "upstream" {
 		return mainUpstream(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "floor" {
 		return mainFloor(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "hop" {
+		return mainHop(ctx, args[1:], stdout, stderr)
 	}
 	o, asJSON, err := ParseArgs(args, stderr)
 	if err != nil {
@@ -94,7 +97,8 @@ func ParseArgs(args []string, stderr io.Writer) (Options, bool, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: rpcmesh-bench --target [name=]URL [--target ...] [flags]\n"+
 			"       rpcmesh-bench upstream [--listen ADDR] [--chain-id N] [--head N] [--latency D]\n"+
-			"       rpcmesh-bench floor [--listen ADDR]\n\nflags:\n")
+			"       rpcmesh-bench floor [--listen ADDR]\n"+
+			"       rpcmesh-bench hop --to URL [--listen ADDR]\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -255,6 +259,39 @@ func mainFloor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintln(stdout, srv.URL)
 	fmt.Fprintf(stderr, "bench floor: serving %s; interrupt to stop\n", srv.URL)
+	<-ctx.Done()
+	return srv.Close()
+}
+
+// mainHop runs the forwarding hop until ctx ends, printing its URL.
+func mainHop(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rpcmesh-bench hop", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8545", "`address` to listen on (port 0 picks a free one)")
+	to := fs.String("to", "", "the node's http:// `URL` to forward to (required)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: rpcmesh-bench hop --to URL [flags]\n\n"+
+			"An HTTP server that forwards every request's body to one node and hands its answer back,\n"+
+			"reading neither, on the gateway's HTTP library: its latency and CPU per request are what\n"+
+			"one more process between client and node costs on this machine, before any work of its\n"+
+			"own. Prints its URL, serves until interrupted.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *to == "" {
+		return errors.New("bench hop: --to URL is required: the node to forward to")
+	}
+	srv, err := StartHop(*listen, *to)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, srv.URL)
+	fmt.Fprintf(stderr, "bench hop: serving %s, forwarding to %s; interrupt to stop\n", srv.URL, *to)
 	<-ctx.Done()
 	return srv.Close()
 }
