@@ -201,25 +201,15 @@ func buildMix(methods, mixes []string, params, mixFile string, distinct bool) (*
 
 // mainUpstream runs the trivial upstream until ctx ends, printing its URL.
 func mainUpstream(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("rpcmesh-bench upstream", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs, listen := serverFlags("upstream", "A trivial in-memory JSON-RPC upstream (HTTP POST and WebSocket on one port) with fixed answers\n"+
+		"to eth_chainId, net_version, eth_blockNumber, eth_getBlockByNumber, eth_getBlockByHash,\n"+
+		"eth_getBalance, eth_getTransactionCount and eth_gasPrice.", stderr)
 	var o UpstreamOptions
-	listen := fs.String("listen", "127.0.0.1:8545", "`address` to listen on (port 0 picks a free one)")
 	fs.Uint64Var(&o.ChainID, "chain-id", 1337, "chain id answered to eth_chainId and net_version")
 	fs.Uint64Var(&o.Head, "head", 256, "block number answered to eth_blockNumber")
 	fs.DurationVar(&o.Latency, "latency", 0, "fixed delay added to every request (e.g. 2ms)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: rpcmesh-bench upstream [flags]\n\n"+
-			"A trivial in-memory JSON-RPC upstream (HTTP POST and WebSocket on one port) with fixed answers\n"+
-			"to eth_chainId, net_version, eth_blockNumber, eth_getBlockByNumber, eth_getBlockByHash,\n"+
-			"eth_getBalance, eth_getTransactionCount and eth_gasPrice. Prints its URL, serves until interrupted.\n\nflags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseServerFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if o.Latency < 0 || o.Latency > time.Minute {
 		return fmt.Errorf("--latency %s: want 0..1m", o.Latency)
@@ -228,60 +218,35 @@ func mainUpstream(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, srv.URL)
-	fmt.Fprintf(stderr, "bench upstream: serving %s and %s (chain id %d); interrupt to stop\n", srv.URL, srv.WSURL, srv.Upstream().opts.ChainID)
-	<-ctx.Done()
-	return srv.Close()
+	return serveUntilDone(ctx, srv.URL, stdout, stderr, srv.Close,
+		"bench upstream: serving %s and %s (chain id %d)", srv.URL, srv.WSURL, srv.Upstream().opts.ChainID)
 }
 
 // mainFloor runs the floor server until ctx ends, printing its URL.
 func mainFloor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("rpcmesh-bench floor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:8545", "`address` to listen on (port 0 picks a free one)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: rpcmesh-bench floor [flags]\n\n"+
-			"An HTTP server that answers every request with one fixed JSON-RPC result carrying the\n"+
-			"request's id, decoding nothing else, on the gateway's HTTP library: its CPU per request\n"+
-			"(rpcmesh-bench --pid) is the least any HTTP front door costs on this machine. Single\n"+
-			"calls only. Prints its URL, serves until interrupted.\n\nflags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	fs, listen := serverFlags("floor", "An HTTP server that answers every request with one fixed JSON-RPC result carrying the\n"+
+		"request's id, decoding nothing else, on the gateway's HTTP library: its CPU per request\n"+
+		"(rpcmesh-bench --pid) is the least any HTTP front door costs on this machine. Single\n"+
+		"calls only.", stderr)
+	if err := parseServerFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	srv, err := StartFloor(*listen)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, srv.URL)
-	fmt.Fprintf(stderr, "bench floor: serving %s; interrupt to stop\n", srv.URL)
-	<-ctx.Done()
-	return srv.Close()
+	return serveUntilDone(ctx, srv.URL, stdout, stderr, srv.Close, "bench floor: serving %s", srv.URL)
 }
 
 // mainHop runs the forwarding hop until ctx ends, printing its URL.
 func mainHop(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("rpcmesh-bench hop", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:8545", "`address` to listen on (port 0 picks a free one)")
+	fs, listen := serverFlags("hop", "An HTTP server that forwards every request's body to one node and hands its answer back,\n"+
+		"reading neither, on the gateway's HTTP library: its latency and CPU per request are what\n"+
+		"one more process between client and node costs on this machine, before any work of its\n"+
+		"own.", stderr)
 	to := fs.String("to", "", "the node's http:// `URL` to forward to (required)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: rpcmesh-bench hop --to URL [flags]\n\n"+
-			"An HTTP server that forwards every request's body to one node and hands its answer back,\n"+
-			"reading neither, on the gateway's HTTP library: its latency and CPU per request are what\n"+
-			"one more process between client and node costs on this machine, before any work of its\n"+
-			"own. Prints its URL, serves until interrupted.\n\nflags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseServerFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if *to == "" {
 		return errors.New("bench hop: --to URL is required: the node to forward to")
@@ -290,8 +255,39 @@ func mainHop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, srv.URL)
-	fmt.Fprintf(stderr, "bench hop: serving %s, forwarding to %s; interrupt to stop\n", srv.URL, *to)
+	return serveUntilDone(ctx, srv.URL, stdout, stderr, srv.Close, "bench hop: serving %s, forwarding to %s", srv.URL, *to)
+}
+
+// serverFlags is the flag set of a subcommand that serves until
+// interrupted: --listen, and a usage text that starts with about.
+func serverFlags(name, about string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("rpcmesh-bench "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8545", "`address` to listen on (port 0 picks a free one)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: rpcmesh-bench %s [flags]\n\n%s Prints its URL, serves until interrupted.\n\nflags:\n", name, about)
+		fs.PrintDefaults()
+	}
+	return fs, listen
+}
+
+// parseServerFlags parses a serving subcommand's flags; it takes no
+// arguments beyond them.
+func parseServerFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// serveUntilDone prints url on stdout and what serves on stderr, then
+// serves until ctx ends and closes the server.
+func serveUntilDone(ctx context.Context, url string, stdout, stderr io.Writer, close func() error, serving string, args ...any) error {
+	fmt.Fprintln(stdout, url)
+	fmt.Fprintf(stderr, serving+"; interrupt to stop\n", args...)
 	<-ctx.Done()
-	return srv.Close()
+	return close()
 }

@@ -2,11 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
-	"net"
-	"sync"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -21,46 +16,17 @@ import (
 // request. A gateway cannot spend less per call and still read and answer
 // it, so its CPU per call is best read against this floor.
 type FloorServer struct {
-	// URL is the HTTP endpoint, e.g. http://127.0.0.1:41234.
-	URL string
-
-	srv       *fasthttp.Server
-	done      chan error
-	closeOnce sync.Once
-	closeErr  error
+	*fastServer
 }
 
 // StartFloor listens on addr ("127.0.0.1:0" picks a free port) and serves
 // until Close.
 func StartFloor(addr string) (*FloorServer, error) {
-	ln, err := net.Listen("tcp", addr)
+	s, err := startFast("bench floor", addr, floorHandler)
 	if err != nil {
-		return nil, fmt.Errorf("bench floor: listen: %w", err)
+		return nil, err
 	}
-	s := &FloorServer{
-		URL: "http://" + ln.Addr().String(),
-		srv: &fasthttp.Server{
-			Handler:            floorHandler,
-			ReadTimeout:        time.Minute,
-			IdleTimeout:        2 * time.Minute,
-			MaxRequestBodySize: 1 << 20,
-		},
-		done: make(chan error, 1),
-	}
-	go func() { s.done <- s.srv.Serve(ln) }()
-	return s, nil
-}
-
-// Close stops serving and waits for the server to return; safe to call
-// more than once.
-func (s *FloorServer) Close() error {
-	s.closeOnce.Do(func() {
-		s.closeErr = s.srv.Shutdown()
-		if err := <-s.done; err != nil && !errors.Is(err, net.ErrClosed) {
-			s.closeErr = fmt.Errorf("bench floor: serve: %w", err)
-		}
-	})
-	return s.closeErr
+	return &FloorServer{s}, nil
 }
 
 // floorResult is the fixed answer: one ether, as eth_getBalance would say.
