@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/rpcmesh/rpcmesh/internal/ethmethod"
 	"github.com/rpcmesh/rpcmesh/internal/upstream"
 )
 
@@ -32,6 +33,9 @@ type roster struct {
 	providers []*upstream.Provider
 	stages    map[*upstream.Provider]Stage // absent: Admitted
 	probation bool                         // some provider is on probation
+	// voters counts the distinct operators of admitted providers by the
+	// capability a method needs ("", "debug", "trace"): who a quorum can hear.
+	voters map[string]int
 }
 
 // stage is p's stage in ro.
@@ -39,12 +43,26 @@ func (ro *roster) stage(p *upstream.Provider) Stage { return ro.stages[p] }
 
 // rosterOf builds a roster of providers with stages (by provider; absent: Admitted).
 func rosterOf(providers []*upstream.Provider, stages map[*upstream.Provider]Stage) *roster {
-	ro := &roster{providers: providers, stages: stages}
+	ro := &roster{providers: providers, stages: stages, voters: map[string]int{}}
 	for _, s := range stages {
 		ro.probation = ro.probation || s == Probation
 	}
+	for _, needs := range []string{"", "debug", "trace"} {
+		ops := map[string]bool{}
+		for _, p := range providers {
+			if ro.stage(p) == Admitted && capable(p, ethmethod.Info{Needs: needs}) {
+				ops[p.Labels().Operator] = true
+			}
+		}
+		ro.voters[needs] = len(ops)
+	}
 	return ro
 }
+
+// Voters is how many distinct operators have an admitted provider able to
+// serve a method of info (its capability): the operators a quorum on it can
+// hear, as the providers are now (no vote before admission).
+func (r *Router) Voters(info ethmethod.Info) int { return r.list().voters[info.Needs] }
 
 // list is the router's current providers (every stage). The roster and
 // its slice are shared: never change them in place.

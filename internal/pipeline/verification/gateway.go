@@ -29,10 +29,12 @@ type Gateway struct {
 // the chain's router to ask, and the evidence log the admin listener
 // serves.
 //
-// A chain whose providers have fewer distinct operators than a quorum needs
-// answers quorum-policy methods from one provider (reported as "trusted"),
-// with a warning at start: an error on every eth_call would make a small
-// deployment unusable, and the response header says what was done.
+// A chain whose admitted providers have fewer distinct operators than a
+// quorum needs answers quorum-policy methods from one provider (reported as
+// "trusted", with how many operators serve the method), counted as the
+// providers are now, with a warning at start: an error on every eth_call
+// would make a small deployment unusable, and the response header says what
+// was done.
 func FromGateway(g Gateway) pipeline.Stage {
 	asker := Routed{Router: g.Router}
 	cfg := g.Config
@@ -46,41 +48,13 @@ func FromGateway(g Gateway) pipeline.Stage {
 			o.Policies[m] = Policy(mp.Policy)
 		}
 	}
-	operators := map[string]bool{}
-	// Distinct operators per capability a method may need ("", debug, trace).
-	capable := map[string]map[string]bool{"": operators, "debug": {}, "trace": {}}
-	for _, p := range g.Router.Providers() {
-		if g.Router.StageOf(p.Name()) != route.Admitted {
-			continue // no vote before admission (docs/admission.md)
-		}
-		operators[p.Labels().Operator] = true
-		if p.Config().Debug {
-			capable["debug"][p.Labels().Operator] = true
-		}
-		if p.Config().Trace {
-			capable["trace"][p.Labels().Operator] = true
-		}
-	}
-	o.Operators = func(method string) int { return len(capable[ethmethod.Lookup(method).Needs]) }
+	// Counted as the providers are now: a provider added, promoted or
+	// removed at run time changes who a quorum can hear (Router.Voters).
+	o.Operators = func(method string) int { return g.Router.Voters(ethmethod.Lookup(method)) }
 	o.FeeQuorum = cfg.FeeQuorum
-	if len(operators) < o.Agree {
-		if g.Logger != nil {
-			g.Logger.Warn("verification: too few operators for a quorum; quorum-policy methods trust one provider",
-				"chain", g.Chain, "operators", len(operators), "quorum_agree", o.Agree)
-		}
-		for m, p := range DefaultPolicies() {
-			if _, set := o.Policies[m]; !set && p == Quorum {
-				o.Policies[m] = TrustOne
-			}
-		}
-		for m, p := range o.Policies {
-			if p == Quorum {
-				o.Policies[m] = TrustOne
-			}
-		}
-		if o.DefaultPolicy == Quorum {
-			o.DefaultPolicy = TrustOne
-		}
+	if n := g.Router.Voters(ethmethod.Info{}); n < o.Agree && g.Logger != nil {
+		g.Logger.Warn("verification: too few operators for a quorum; quorum-policy methods trust one provider until more are admitted",
+			"chain", g.Chain, "operators", n, "quorum_agree", o.Agree)
 	}
 	onLie := func(a Answer, err error) { o.reject("eth_getBlockByHash", nil, a, err) }
 	trust := verify.NewLinkedTrust(AnchorFrom(g.Head), HeaderFetcher(asker, cfg.Attempts, onLie), uint64(cfg.MaxWalkBlocks), cfg.HeaderCache).

@@ -28,7 +28,7 @@ import (
 func (v *Verifier) quorum(ctx context.Context, c *pipeline.Call, why string) (json.RawMessage, pipeline.Class, error) {
 	if v.o.Operators != nil {
 		if n := v.o.Operators(c.Method); n < v.o.Agree {
-			res, err := v.trustOne(ctx, c, strings.TrimSpace(fmt.Sprintf("%s; %d operators serve %s", why, n, c.Method)))
+			res, err := v.trustOne(ctx, c, strings.TrimPrefix(why+"; "+servedBy(n, c.Method), "; "))
 			return res, pipeline.ClassTrusted, err
 		}
 	}

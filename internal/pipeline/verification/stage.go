@@ -187,13 +187,27 @@ func New(next pipeline.Handler, o Options) *Verifier {
 // broadcast stage handles) goes to one provider whatever the
 // configuration says: fanning it out for a quorum would send it twice.
 func (v *Verifier) Policy(method string) Policy {
+	p, _ := v.policy(method)
+	return p
+}
+
+// policy is Policy, and why a quorum method takes one provider's word:
+// fewer operators than Agree can serve it (Options.Operators), as the
+// providers are now.
+func (v *Verifier) policy(method string) (Policy, string) {
 	if ethmethod.Lookup(method).Kind == ethmethod.Write {
-		return TrustOne
+		return TrustOne, ""
 	}
-	if p, ok := v.policies[method]; ok {
-		return p
+	p, ok := v.policies[method]
+	if !ok {
+		p = v.o.DefaultPolicy
 	}
-	return v.o.DefaultPolicy
+	if p == Quorum && v.o.Operators != nil {
+		if n := v.o.Operators(method); n < v.o.Agree {
+			return TrustOne, servedBy(n, method)
+		}
+	}
+	return p, ""
 }
 
 // Handle answers a wave's calls, each by its method's policy (see wave):
@@ -212,22 +226,31 @@ func (v *Verifier) Handle(ctx context.Context, wave []*pipeline.Call) {
 	}
 	pipeline.HandleWave(ctx, wave, v.next, w.way, v)
 	for _, c := range wave {
-		if v.trusts(c) && c.Err == nil {
+		if note, ok := w.trusted[c]; ok && c.Err == nil {
 			op := c.Provider
 			if v.o.OperatorOf != nil {
 				op = v.o.OperatorOf(c.Provider)
 			}
-			c.Report.Set(pipeline.ClassTrusted, "", op)
+			c.Report.Set(pipeline.ClassTrusted, note, op)
 			v.answered(c, pipeline.ClassTrusted)
 		}
 	}
 	proofs.Wait()
 }
 
-// trusts reports whether c's policy takes one provider's word.
-func (v *Verifier) trusts(c *pipeline.Call) bool {
-	p := v.Policy(c.Method)
-	return p != Proof && p != Quorum
+// servedBy says how many operators serve method, when too few for a quorum.
+func servedBy(n int, method string) string {
+	if n == 1 {
+		return "1 operator serves " + method
+	}
+	return fmt.Sprintf("%d operators serve %s", n, method)
+}
+
+// trusts reports whether method's policy takes one provider's word, and
+// why when it is a quorum method with too few operators.
+func (v *Verifier) trusts(method string) (bool, string) {
+	p, note := v.policy(method)
+	return p != Proof && p != Quorum, note
 }
 
 // Run answers c by proof or quorum (Handle runs it alone).

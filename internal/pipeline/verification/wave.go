@@ -23,6 +23,9 @@ type wave struct {
 	// headers are the trusted headers of the wave's block params, looked
 	// up once each (the params of a wave's calls are mostly one block).
 	headers map[headerKey]waveHeader
+	// trusted are the calls passed on to one provider, with the note their
+	// report gets: decided once, though the providers may change meanwhile.
+	trusted map[*pipeline.Call]string
 }
 
 // waveRead is a proven state read of a wave, ready to ask.
@@ -64,10 +67,14 @@ func (v *Verifier) newWave(ctx context.Context, calls []*pipeline.Call) *wave {
 // way is what becomes of c: answered by the wave, passed on (trust-one),
 // or verified alone (Verifier.Run).
 func (w *wave) way(c *pipeline.Call) pipeline.Way {
-	switch {
-	case w.here[c]:
+	if w.here[c] {
 		return pipeline.Answered
-	case w.v.trusts(c):
+	}
+	if trust, note := w.v.trusts(c.Method); trust {
+		if w.trusted == nil {
+			w.trusted = make(map[*pipeline.Call]string)
+		}
+		w.trusted[c] = note
 		return pipeline.PassOn
 	}
 	return pipeline.Alone
