@@ -101,7 +101,7 @@ func pendingFromDevnet(t *testing.T, wsNode int) {
 		sources = append(sources, src)
 	}
 	f := newFakeChain() // no head: only pending transactions are followed
-	h := New(Options{Head: f, Fetch: f, Pending: sources, PendingPoll: 200 * time.Millisecond, PendingFallback: 5 * time.Second})
+	h := New(Options{Head: f, Fetch: f, Pending: func() []PendingSource { return sources }, PendingPoll: 200 * time.Millisecond, PendingFallback: 5 * time.Second})
 	hctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); h.Run(hctx) }()

@@ -55,9 +55,11 @@ type HeadSource interface {
 type Options struct {
 	Head  HeadSource       // the agreed head
 	Fetch pipeline.Handler // the chain's pipeline: headers and logs are fetched through it
-	// Pending are the providers pending transaction hashes are taken from
-	// (none: newPendingTransactions has no source).
-	Pending []PendingSource
+	// Pending returns the providers pending transaction hashes are taken
+	// from, as they are now (nil or none: newPendingTransactions has no
+	// source). It is called when subscribers come or go and every
+	// PendingPoll while feeds run.
+	Pending func() []PendingSource
 	// PendingPoll is how often a source without a working WS feed is
 	// asked for its filter's changes; default 1s.
 	PendingPoll time.Duration

@@ -24,7 +24,8 @@ type PendingSource struct {
 	WS string
 	// Poll calls the provider over HTTP (nil: WS only). A source without
 	// WS is always polled; one with WS only while its feed has been down
-	// for Options.PendingFallback.
+	// for Options.PendingFallback. A comparable value (a pointer, such as
+	// an *upstream.Provider): sources are told apart by it.
 	Poll Caller
 }
 
@@ -58,32 +59,65 @@ func (f *feedState) downFor(now time.Time) time.Duration {
 }
 
 // runPending keeps upstream pending transaction sources open while at
-// least one client subscribes, and merges them until ctx ends.
+// least one client subscribes, and merges them until ctx ends. The
+// sources are Options.Pending's as they are now: looked at when
+// subscribers come or go and every PendingPoll while feeds run, a source
+// that appears gets its feed, one that goes has its feed stopped, and the
+// others run on undisturbed.
 func (h *Hub) runPending(ctx context.Context) {
 	merged := make(chan string, 1024)
 	seen := newSeenSet(seenHashes)
-	var stop func()
+	feeds := map[pendingKey]context.CancelFunc{}
 	var wg sync.WaitGroup
+	var tick *time.Ticker
 	defer func() {
-		if stop != nil {
+		for _, stop := range feeds {
 			stop()
 		}
 		wg.Wait()
+		if tick != nil {
+			tick.Stop()
+		}
 	}()
+	follow := func() {
+		var want []PendingSource
+		if h.Count(KindPending) > 0 && h.opts.Pending != nil {
+			want = h.opts.Pending()
+		}
+		keep := make(map[pendingKey]bool, len(want))
+		for _, src := range want {
+			k := keyOf(src)
+			keep[k] = true
+			if feeds[k] == nil {
+				feeds[k] = h.startFeed(ctx, src, merged, &wg)
+			}
+		}
+		for k, stop := range feeds {
+			if !keep[k] {
+				stop()
+				delete(feeds, k)
+			}
+		}
+		switch {
+		case len(feeds) > 0 && tick == nil:
+			tick = time.NewTicker(h.opts.PendingPoll)
+		case len(feeds) == 0 && tick != nil:
+			tick.Stop()
+			tick = nil
+		}
+	}
 	for {
+		var ticks <-chan time.Time
+		if tick != nil {
+			ticks = tick.C
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-h.pendingWake:
-			want := h.Count(KindPending) > 0 && len(h.opts.Pending) > 0
-			switch {
-			case want && stop == nil:
-				stop = h.startFeeds(ctx, merged, &wg)
-			case !want && stop != nil:
-				stop()
-				wg.Wait()
-				stop = nil
-			}
+			follow()
+		case <-ticks:
+			follow()
 		case tx := <-merged:
 			if !seen.add(tx) {
 				continue
@@ -96,28 +130,27 @@ func (h *Hub) runPending(ctx context.Context) {
 	}
 }
 
-// startFeeds starts every source's WS follower and poller and returns what
-// stops them. Pollers clean up their node filters while ctx (the hub) lives.
-func (h *Hub) startFeeds(ctx context.Context, out chan<- string, wg *sync.WaitGroup) context.CancelFunc {
+// pendingKey tells sources apart: a provider removed and added again with
+// another URL is another source.
+type pendingKey struct {
+	name, ws string
+	poll     Caller
+}
+
+func keyOf(src PendingSource) pendingKey { return pendingKey{src.Name, src.WS, src.Poll} }
+
+// startFeed starts one source's WS follower and poller and returns what
+// stops them. The poller cleans up its node filter while ctx (the hub)
+// lives.
+func (h *Hub) startFeed(ctx context.Context, src PendingSource, out chan<- string, wg *sync.WaitGroup) context.CancelFunc {
 	sctx, cancel := context.WithCancel(ctx)
-	now := time.Now()
-	for _, src := range h.opts.Pending {
-		st := &feedState{}
-		st.downSince.Store(now.UnixNano()) // not up yet: counts as down from now
-		if src.WS != "" {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				h.feedPending(sctx, src.WS, st, out)
-			}()
-		}
-		if src.Poll != nil {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				h.pollPending(ctx, sctx, src, st, out)
-			}()
-		}
+	st := &feedState{}
+	st.downSince.Store(time.Now().UnixNano()) // not up yet: counts as down from now
+	if src.WS != "" {
+		wg.Go(func() { h.feedPending(sctx, src.WS, st, out) })
+	}
+	if src.Poll != nil {
+		wg.Go(func() { h.pollPending(ctx, sctx, src, st, out) })
 	}
 	return cancel
 }

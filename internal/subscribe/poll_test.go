@@ -84,6 +84,13 @@ func (n *filterNode) filterCount() int {
 	return len(n.filters)
 }
 
+// made is how many filters the node has made.
+func (n *filterNode) made() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.calls["eth_newPendingTransactionFilter"]
+}
+
 // polls is how many times the node answered eth_getFilterChanges.
 func (n *filterNode) polls() int {
 	n.mu.Lock()
@@ -124,7 +131,12 @@ func counts(t *testing.T, got []json.RawMessage) map[string]int {
 	return m
 }
 
-func startPendingHub(t *testing.T, sources []PendingSource) *Hub {
+// fixed is a hub's pending sources that never change.
+func fixed(sources ...PendingSource) func() []PendingSource {
+	return func() []PendingSource { return sources }
+}
+
+func startPendingHub(t *testing.T, sources func() []PendingSource) *Hub {
 	t.Helper()
 	f := newFakeChain()
 	h := New(Options{Head: f, Fetch: f, Poll: 5 * time.Millisecond, Pending: sources,
@@ -141,7 +153,7 @@ func startPendingHub(t *testing.T, sources []PendingSource) *Hub {
 // filters are removed when the last subscriber leaves.
 func TestPendingPolledWithoutWS(t *testing.T) {
 	a, b := newFilterNode(), newFilterNode()
-	h := startPendingHub(t, []PendingSource{{Name: "a", Poll: a}, {Name: "b", Poll: b}})
+	h := startPendingHub(t, fixed(PendingSource{Name: "a", Poll: a}, PendingSource{Name: "b", Poll: b}))
 	if a.filterCount() != 0 {
 		t.Fatal("filter made before anyone subscribed")
 	}
@@ -185,7 +197,7 @@ func TestPendingPolledWithoutWS(t *testing.T) {
 func TestPendingPolledWhileWSDown(t *testing.T) {
 	a := newFilterNode()
 	start := time.Now()
-	h := startPendingHub(t, []PendingSource{{Name: "a", WS: "ws://127.0.0.1:1/", Poll: a}})
+	h := startPendingHub(t, fixed(PendingSource{Name: "a", WS: "ws://127.0.0.1:1/", Poll: a}))
 	var got collector
 	if _, err := h.Subscribe(KindPending, nil, got.sink); err != nil {
 		t.Fatal(err)
