@@ -147,6 +147,20 @@ func (n *testNet) seenBehind(name string, lag uint64) bool {
 	return n.provider(name).Snapshot(time.Now()).HeadNumber+lag <= n.chain.Head()
 }
 
+// setLag makes the node named name report a head lag blocks behind, and
+// waits until routing has seen it behind from two head polls sent after
+// the fault: a poll sent before it may land after it, and until then the
+// provider looks at the head.
+func (n *testNet) setLag(t *testing.T, name string, lag uint64) {
+	t.Helper()
+	node := n.nodes[name]
+	node.SetFault(fakenode.Fault{Lag: lag})
+	polls := node.Calls("eth_getBlockByNumber")
+	waitFor(t, name+" seen behind by two polls sent after its fault", func() bool {
+		return node.Calls("eth_getBlockByNumber") >= polls+2 && n.seenBehind(name, lag)
+	})
+}
+
 func read(method string) *Request {
 	return &Request{Method: method, Info: ethmethod.Lookup(method)}
 }

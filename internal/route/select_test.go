@@ -86,8 +86,7 @@ func TestBlockAware(t *testing.T) {
 		nodeSpec{name: "lag", operator: "lagco", tier: "own", weight: 100},
 		nodeSpec{name: "pruned", operator: "prune", tier: "own", weight: 100, archive: 10},
 	)
-	n.nodes["lag"].SetFault(fakenode.Fault{Lag: 20})
-	waitFor(t, "the lagging provider seen behind", func() bool { return n.seenBehind("lag", 20) })
+	n.setLag(t, "lag", 20)
 	n.resetCalls()
 	for i := 0; i < 50; i++ {
 		req := &Request{Method: "eth_getBalance", Params: []byte(`["0x01","0x3e8"]`), Info: ethmethod.Lookup("eth_getBalance"), Block: 1000, HasBlock: true}
@@ -123,14 +122,7 @@ func TestLaggingProviderNeverAnswersLatest(t *testing.T) {
 		nodeSpec{name: "b", operator: "bob", tier: "own"},
 		nodeSpec{name: "lag", operator: "lagco", tier: "own", weight: 1000},
 	)
-	n.nodes["lag"].SetFault(fakenode.Fault{Lag: 2}) // within max_lag_blocks, but behind
-	waitFor(t, "the lagging provider seen behind", func() bool { return n.seenBehind("lag", 2) })
-	// A head poll sent before the fault may still land after it: wait for
-	// two polls sent after it, still behind, before counting.
-	polls := n.nodes["lag"].Calls("eth_getBlockByNumber")
-	waitFor(t, "two more polls of the lagging provider", func() bool {
-		return n.nodes["lag"].Calls("eth_getBlockByNumber") >= polls+2 && n.seenBehind("lag", 2)
-	})
+	n.setLag(t, "lag", 2) // within max_lag_blocks, but behind
 	n.resetCalls()
 	agreed, _ := n.head.Latest()
 	for i := 0; i < 100; i++ {
