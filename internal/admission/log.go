@@ -3,6 +3,7 @@ package admission
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -166,4 +167,71 @@ func (l *Log) Last(chain, provider string) (Transition, bool) {
 		}
 	}
 	return Transition{}, false
+}
+
+// entryBucket keeps the entries of providers added at run time (keys
+// chain/name), so that a restart adds them again.
+const entryBucket = "admission_providers"
+
+// entryKey is a provider entry's key in the store.
+func entryKey(chain, provider string) string { return chain + "/" + provider }
+
+// storedEntry is a provider entry as kept: the bytes its caller gave.
+type storedEntry struct {
+	Entry []byte `json:"entry"`
+}
+
+// KeepEntry keeps the entry of a provider added at run time, for
+// Entries after a restart. Without a store it keeps nothing.
+func (l *Log) KeepEntry(chain, provider string, entry []byte) error {
+	if db := l.store(); db != nil {
+		if err := db.Put(entryBucket, entryKey(chain, provider), storedEntry{Entry: entry}); err != nil {
+			return fmt.Errorf("admission: keep the entry of %s: %w", provider, err)
+		}
+	}
+	return nil
+}
+
+// DropEntry forgets the entry of a provider removed.
+func (l *Log) DropEntry(chain, provider string) error {
+	if db := l.store(); db != nil {
+		if err := db.Delete(entryBucket, entryKey(chain, provider)); err != nil {
+			return fmt.Errorf("admission: drop the entry of %s: %w", provider, err)
+		}
+	}
+	return nil
+}
+
+// Entries returns the kept entries of chain's providers added at run time,
+// by provider name.
+func (l *Log) Entries(chain string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	db := l.store()
+	if db == nil {
+		return out, nil
+	}
+	prefix := chain + "/"
+	err := db.Each(entryBucket, func(k string, v []byte) error {
+		name, ok := strings.CutPrefix(k, prefix)
+		if !ok {
+			return nil
+		}
+		var e storedEntry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return fmt.Errorf("admission: the kept entry of %s: %w", name, err)
+		}
+		out[name] = e.Entry
+		return nil
+	})
+	return out, err
+}
+
+// store is the log's store (nil: none, or no log).
+func (l *Log) store() *store.DB {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.db
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -173,6 +174,7 @@ func (c *Chain) admit(ctx context.Context) {
 		a.logTransition(tr)
 	}
 	a.mu.Lock()
+	c.restoreAdded(now)
 	a.run = ctx
 	for _, p := range c.providers() {
 		a.startLoop(p)
@@ -272,6 +274,26 @@ func (c *Chain) AddProvider(pc config.Provider) (ProviderEntry, error) {
 	if err != nil {
 		return ProviderEntry{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	p := c.join(pc, "added through the admin API", false, time.Now())
+	a.startLoop(p)
+	// Kept so that a restart adds it again (restoreAdded); without, it
+	// serves until the gateway stops, and the log says so.
+	entry, err := config.MarshalProvider(pc)
+	if err == nil {
+		err = a.sh.admission.KeepEntry(c.cfg.Name, pc.Name, entry)
+	}
+	if err != nil {
+		a.logger.Error("admission: a provider added is not kept for a restart", "provider", pc.Name, "err", err)
+	}
+	return c.entry(p, a.tracker.Entries()), nil
+}
+
+// join makes pc's provider, gives it the penalty the store keeps under its
+// name, records its stage (with restore, the one last recorded for it) and
+// adds it to routing. Called with a.mu held; its health loop is the
+// caller's to start.
+func (c *Chain) join(pc config.Provider, reason string, restore bool, now time.Time) *upstream.Provider {
+	a := c.admission
 	p := c.newProvider(pc)
 	if k := c.audit.keeper.Load(); k != nil {
 		// Its penalty as kept: removing and adding a liar again launders nothing.
@@ -279,12 +301,42 @@ func (c *Chain) AddProvider(pc config.Provider) (ProviderEntry, error) {
 			a.logger.Error("admission: the store's penalty of a provider added could not be read", "provider", pc.Name, "err", err)
 		}
 	}
-	s, tr := a.tracker.Join(pc.Name, admission.Stage(pc.Stage), "added through the admin API", false, time.Now())
+	s, tr := a.tracker.Join(pc.Name, admission.Stage(pc.Stage), reason, restore, now)
 	c.router.Add(p, routeStage(s))
 	a.entries = append(a.entries, pc)
-	a.startLoop(p)
 	a.logTransition(tr)
-	return c.entry(p, a.tracker.Entries()), nil
+	return p
+}
+
+// restoreAdded adds again the providers added at run time before a
+// restart, from their kept entries, each in the stage last recorded for
+// it. An entry the config now names, or that breaks one of its rules, is
+// dropped with a warning: the config file wins. Called with a.mu held,
+// before the health loops start.
+func (c *Chain) restoreAdded(now time.Time) {
+	a := c.admission
+	kept, err := a.sh.admission.Entries(c.cfg.Name)
+	if err != nil {
+		a.logger.Error("admission: the providers added at run time before a restart could not be read", "err", err)
+		return
+	}
+	for _, name := range slices.Sorted(maps.Keys(kept)) {
+		pc, err := config.ParseProvider(kept[name])
+		if err == nil && pc.Name != name {
+			err = fmt.Errorf("the entry names %q", pc.Name)
+		}
+		if err == nil {
+			pc, err = config.ValidateProvider(a.cfg, c.cfg.Name, a.entries, pc)
+		}
+		if err != nil {
+			a.logger.Warn("admission: a provider added at run time before a restart is not added again", "provider", name, "err", err)
+			if err := a.sh.admission.DropEntry(c.cfg.Name, name); err != nil {
+				a.logger.Error("admission: a kept entry could not be dropped", "provider", name, "err", err)
+			}
+			continue
+		}
+		c.join(pc, "added through the admin API, kept across a restart", true, now)
+	}
 }
 
 // SetStage moves the named provider to stage (an operator's decision,
@@ -336,6 +388,9 @@ func (c *Chain) RemoveProvider(ctx context.Context, name string) error {
 		return fmt.Errorf("%w: chain %s has no provider %q", ErrUnknown, c.cfg.Name, name)
 	}
 	a.entries = slices.DeleteFunc(a.entries, func(pc config.Provider) bool { return pc.Name == name })
+	if err := a.sh.admission.DropEntry(c.cfg.Name, name); err != nil {
+		a.logger.Error("admission: a provider removed may be added again at a restart", "provider", name, "err", err)
+	}
 	l, running := a.loops[name]
 	delete(a.loops, name)
 	tr := a.tracker.Leave(name, "removed through the admin API", time.Now())

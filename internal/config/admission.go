@@ -137,6 +137,17 @@ func ParseProvider(data []byte) (Provider, error) {
 	return p, joinSorted(d.errs)
 }
 
+// MarshalProvider writes p as a provider entry that ParseProvider reads
+// back the same: how a provider added at run time is kept across a
+// restart.
+func MarshalProvider(p Provider) ([]byte, error) {
+	b, err := yaml.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("provider %s: %w", p.Name, err)
+	}
+	return b, nil
+}
+
 // ValidateProvider checks p as one more provider of the chain named chain
 // in cfg, whose providers are now current (they may differ from the
 // file's after run-time changes): every rule a config file's provider
