@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/rpcmesh/rpcmesh/internal/pause"
 )
 
 // Options configure a devnet. The zero value is the default devnet.
@@ -352,11 +354,11 @@ func (d *Devnet) SetFault(ctx context.Context, spec FaultSpec) (Fault, error) {
 func (d *Devnet) flap(ctx context.Context, p *proxy, up, down time.Duration) {
 	defer p.setFlapDown(false)
 	for {
-		if !sleepCtx(ctx, up) {
+		if !pause.For(ctx, up) {
 			return
 		}
 		p.setFlapDown(true)
-		if !sleepCtx(ctx, down) {
+		if !pause.For(ctx, down) {
 			return
 		}
 		p.setFlapDown(false)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rpcmesh/rpcmesh/internal/pause"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 )
 
@@ -125,7 +126,7 @@ func (h *Hub) fetchLogs(ctx context.Context, hash string) ([]logEntry, error) {
 			err = perr
 		}
 		lastErr = err
-		if !sleep(ctx, fetchPause) {
+		if !pause.For(ctx, fetchPause) {
 			return nil, ctx.Err()
 		}
 	}
