@@ -78,7 +78,7 @@ func (d *Devnet) MakeActivity(ctx context.Context) (*Activity, error) {
 	defer tr.CloseIdleConnections()
 	// Send to and read from a node that imports blocks, bypassing its proxy.
 	node := d.driver.importer()
-	rc, err := rpc.DialOptions(ctx, d.nodes[node].httpURL(), rpc.WithHTTPClient(&http.Client{Transport: tr}))
+	rc, err := rpc.DialOptions(ctx, d.nodes[node].URL(), rpc.WithHTTPClient(&http.Client{Transport: tr}))
 	if err != nil {
 		return nil, fmt.Errorf("devnet activity: %w", err)
 	}
@@ -216,7 +216,7 @@ func (c *chainDriver) imported(n uint64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, node := range c.nodes {
-		if !c.held(i) && node.eth.BlockChain().CurrentBlock().Number.Uint64() < n {
+		if !c.held(i) && node.Eth.BlockChain().CurrentBlock().Number.Uint64() < n {
 			return false
 		}
 	}
