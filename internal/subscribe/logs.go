@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/rpcmesh/rpcmesh/internal/pause"
@@ -95,17 +96,7 @@ func (f *logFilter) match(l *logEntry) bool {
 		return false
 	}
 	for i, alts := range f.topics {
-		if len(alts) == 0 {
-			continue
-		}
-		ok := false
-		for _, t := range alts {
-			if t == l.topics[i] {
-				ok = true
-				break
-			}
-		}
-		if !ok {
+		if len(alts) > 0 && !slices.Contains(alts, l.topics[i]) {
 			return false
 		}
 	}
