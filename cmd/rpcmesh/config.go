@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -12,17 +11,13 @@ import (
 
 // runConfig runs "rpcmesh config check FILE [FILE...]".
 func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("config", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), `usage: rpcmesh config check FILE [FILE...]
+	fs := newFlagSet("config", `usage: rpcmesh config check FILE [FILE...]
 
 Checks each config file: YAML syntax, unknown keys, types, ranges and
 cross-field rules, with ${ENV} and ${ENV:-default} substituted from the
 environment. Prints "FILE: ok (N chains, M providers)" or every problem as
 "FILE:LINE: field.path: message", and fails if any file is invalid.
-See docs/configuration.md for every key.`)
-	}
+See docs/configuration.md for every key.`, stderr)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -38,11 +33,7 @@ See docs/configuration.md for every key.`)
 
 // runConfigCheck checks each file and reports on stdout (ok) or stderr (problems).
 func runConfigCheck(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: rpcmesh config check FILE [FILE...]")
-	}
+	fs := newFlagSet("config check", "usage: rpcmesh config check FILE [FILE...]", stderr)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

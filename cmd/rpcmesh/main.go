@@ -48,6 +48,15 @@ func siblings() map[string]sibling {
 	}
 }
 
+// newFlagSet is a subcommand's flag set: its errors, and its usage text
+// when asked for or when a flag is wrong, go to stderr.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, usage) }
+	return fs
+}
+
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: rpcmesh <command> [flags]\n\ncommands:")
 	cmds := commands()

@@ -45,9 +45,7 @@ func runUsage(_ context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 func runUsageVerify(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("usage verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(fs.Output(), usageHelp) }
+	fs := newFlagSet("usage verify", usageHelp, stderr)
 	recordPath := fs.String("record", "", "an operator's record `file` to check against the statement's root")
 	signerHex := fs.String("signer", "", "the gateway `address` that must have signed (0x...)")
 	// Flags may come before or after the statement's file.

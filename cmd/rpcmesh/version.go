@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -12,11 +11,7 @@ import (
 // runVersion runs "rpcmesh version": what an operator reports with a bug,
 // the module version and source revision the binary was built from.
 func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: rpcmesh version\n\nPrints the version, source revision and Go version the binary was built with.")
-	}
+	fs := newFlagSet("version", "usage: rpcmesh version\n\nPrints the version, source revision and Go version the binary was built with.", stderr)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

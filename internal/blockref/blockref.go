@@ -91,10 +91,7 @@ func ParseNumberOrHash(raw []byte) (Ref, error) {
 
 // parseTagNumberOrHash is rpc.BlockNumberOrHash's parse of a string.
 func parseTagNumberOrHash(str string) (Ref, error) {
-	if k, ok := tags[str]; ok {
-		return Ref{Kind: k}, nil
-	}
-	if len(str) == 66 {
+	if len(str) == 66 { // no tag is this long
 		b, err := hexutil.Decode(str)
 		if err != nil {
 			return Ref{}, err
@@ -103,14 +100,7 @@ func parseTagNumberOrHash(str string) (Ref, error) {
 		copy(r.Hash[:], b)
 		return r, nil
 	}
-	n, err := hexutil.DecodeUint64(str)
-	if err != nil {
-		return Ref{}, err
-	}
-	if n > math.MaxInt64 {
-		return Ref{}, ErrNumberTooLarge
-	}
-	return Ref{Kind: Number, Number: n}, nil
+	return parseTagOrNumber(str)
 }
 
 // parseTagOrNumber is rpc.BlockNumber's parse of its unquoted input.

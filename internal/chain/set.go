@@ -12,6 +12,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/incident"
 	"github.com/rpcmesh/rpcmesh/internal/metrics"
+	"github.com/rpcmesh/rpcmesh/internal/pause"
 	"github.com/rpcmesh/rpcmesh/internal/store"
 	"github.com/rpcmesh/rpcmesh/internal/txwatch"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
@@ -127,18 +128,12 @@ func (s *Set) evaluate(ctx context.Context) {
 	if every <= 0 {
 		every = time.Second
 	}
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-tick.C:
-			for _, c := range s.chains {
-				s.incidents.Evaluate(c.observe(now))
-			}
+	pause.Every(ctx, every, func() {
+		now := time.Now()
+		for _, c := range s.chains {
+			s.incidents.Evaluate(c.observe(now))
 		}
-	}
+	})
 }
 
 // Close waits for broadcasts still running and closes the store. Call it

@@ -9,6 +9,8 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/rpcmesh/rpcmesh/internal/pause"
 )
 
 // pinDepth is how far below the head pinned reads ask: deeper than any
@@ -33,7 +35,7 @@ func (t *Traffic) read(ctx context.Context, worker int) {
 	}
 	for i := worker; i < worker+maxRounds && ctx.Err() == nil; i++ {
 		ops[i%len(ops)](ctx, i)
-		if !pause(ctx, t.opts.Interval) {
+		if !pause.For(ctx, t.opts.Interval) {
 			return
 		}
 	}

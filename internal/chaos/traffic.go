@@ -264,18 +264,6 @@ func (t *Traffic) count(f func(*Tally)) {
 	f(&t.t)
 }
 
-// pause waits d or until ctx ends (false).
-func pause(ctx context.Context, d time.Duration) bool {
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-tm.C:
-		return true
-	}
-}
-
 // sameJSON reports whether two JSON values are equal once decoded.
 func sameJSON(a, b json.RawMessage) bool {
 	var x, y any

@@ -12,6 +12,8 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/rpcmesh/rpcmesh/internal/pause"
 )
 
 // mineWithin is how many block times a sent transaction may take to be
@@ -37,7 +39,7 @@ func (t *Traffic) send(ctx context.Context) {
 		}
 		var nonce hexutil.Uint64
 		if err := t.honestCall(ctx, &nonce, "eth_getTransactionCount", from, "pending"); err != nil {
-			if !pause(ctx, t.env.BlockTime) {
+			if !pause.For(ctx, t.env.BlockTime) {
 				return
 			}
 			continue
@@ -59,7 +61,7 @@ func (t *Traffic) send(ctx context.Context) {
 			}
 			t.awaitReceipt(ctx, tx.Hash())
 		}
-		if !pause(ctx, t.env.BlockTime/2) {
+		if !pause.For(ctx, t.env.BlockTime/2) {
 			return
 		}
 	}
@@ -167,7 +169,7 @@ func (t *Traffic) checkReceipt(ctx context.Context, tx common.Hash, got json.Raw
 func (t *Traffic) heads(ctx context.Context) {
 	for range maxRedials {
 		t.subscribe(ctx)
-		if !pause(ctx, t.env.BlockTime) {
+		if !pause.For(ctx, t.env.BlockTime) {
 			return
 		}
 	}

@@ -217,7 +217,7 @@ func runSetup(ctx context.Context, s setup, fixtures []Fixture, j *Judge, ready 
 	// client should make one) would change what later tests expect.
 	for _, n := range nodes {
 		if h := n.Head(); h != start {
-			return nil, fmt.Errorf("node %s moved from block %d to %d during the run", n.name, start, h)
+			return nil, fmt.Errorf("node %s moved from block %d to %d during the run", n.Name(), start, h)
 		}
 	}
 	return res, nil

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/ethereum/go-ethereum/beacon/engine"
 	"github.com/ethereum/go-ethereum/core"
@@ -17,15 +16,10 @@ import (
 	"github.com/ethereum/go-ethereum/eth"
 	"github.com/ethereum/go-ethereum/eth/catalyst"
 	"github.com/ethereum/go-ethereum/eth/ethconfig"
-	"github.com/ethereum/go-ethereum/eth/filters"
-	"github.com/ethereum/go-ethereum/eth/tracers"
-	"github.com/ethereum/go-ethereum/node"
 	"github.com/ethereum/go-ethereum/p2p"
 	"github.com/ethereum/go-ethereum/rlp"
-	"github.com/ethereum/go-ethereum/rpc"
 
-	// Registers the native tracers (callTracer, prestateTracer) for debug_trace*.
-	_ "github.com/ethereum/go-ethereum/eth/tracers/native"
+	"github.com/rpcmesh/rpcmesh/internal/gethnode"
 )
 
 // rpcModules are the namespaces hive's go-ethereum client serves
@@ -40,9 +34,7 @@ const importBatch = 2500
 // sync, path state scheme, the engine API registered (so the testing_
 // namespace exists) and no consensus client, so it never makes a block.
 type Node struct {
-	name  string
-	stack *node.Node
-	eth   *eth.Ethereum
+	*gethnode.Node
 }
 
 // StartNode starts a node of the test chain in dir (genesis.json,
@@ -54,53 +46,33 @@ func StartNode(ctx context.Context, name, dir string) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := node.DefaultConfig
-	cfg.Name = "rpcmesh-conformance-" + name
-	cfg.DataDir = "" // in memory
-	cfg.IPCPath = ""
-	cfg.HTTPHost, cfg.HTTPPort = "127.0.0.1", 0
-	cfg.HTTPModules = rpcModules
-	cfg.HTTPVirtualHosts = []string{"*"}
-	cfg.WSHost, cfg.WSPort = "127.0.0.1", 0 // shares the HTTP listener
-	cfg.WSModules = rpcModules
-	cfg.WSOrigins = []string{"*"}
+	cfg := gethnode.Config("rpcmesh-conformance-"+name, rpcModules)
 	cfg.AuthAddr, cfg.AuthPort = "127.0.0.1", 0
 	cfg.P2P = p2p.Config{ListenAddr: "", NoDial: true, MaxPeers: 0, NoDiscovery: true}
-	stack, err := node.New(&cfg)
-	if err != nil {
-		return nil, fmt.Errorf("node %s: create: %w", name, err)
-	}
 	ecfg := ethconfig.Defaults
 	ecfg.Genesis = genesis
 	ecfg.NetworkId = genesis.Config.ChainID.Uint64()
 	ecfg.SyncMode = ethconfig.FullSync
 	ecfg.StateScheme = "path"
-	backend, err := eth.New(stack, &ecfg)
+	gn, err := gethnode.New(name, &cfg, &ecfg)
 	if err != nil {
-		stack.Close()
-		return nil, fmt.Errorf("node %s: eth service: %w", name, err)
+		return nil, err
 	}
-	// What geth's makeFullNode adds beside eth.New: tracers, filters, and
-	// the engine API with the testing_ namespace.
-	stack.RegisterAPIs(tracers.APIs(backend.APIBackend))
-	fs := filters.NewFilterSystem(backend.APIBackend, filters.Config{
-		LogCacheSize: ecfg.FilterLogCacheSize, LogQueryLimit: ecfg.LogQueryLimit, RangeLimit: ecfg.RangeLimit,
-	})
-	stack.RegisterAPIs([]rpc.API{{Namespace: "eth", Service: filters.NewFilterAPI(fs)}})
-	if err := catalyst.Register(stack, backend); err != nil {
-		stack.Close()
+	n := &Node{gn}
+	// What geth's makeFullNode adds beside what gethnode registers: the
+	// engine API with the testing_ namespace.
+	if err := catalyst.Register(n.Stack, n.Eth); err != nil {
+		_ = n.Close()
 		return nil, fmt.Errorf("node %s: engine API: %w", name, err)
 	}
-	n := &Node{name: name, stack: stack, eth: backend}
-	if err := importChain(ctx, backend, filepath.Join(dir, "chain.rlp")); err != nil {
-		stack.Close()
+	if err := importChain(ctx, n.Eth, filepath.Join(dir, "chain.rlp")); err != nil {
+		_ = n.Close()
 		return nil, fmt.Errorf("node %s: %w", name, err)
 	}
-	if err := stack.Start(); err != nil {
-		stack.Close()
-		return nil, fmt.Errorf("node %s: start: %w", name, err)
+	if err := n.Start(); err != nil {
+		return nil, err
 	}
-	if err := applyHeadForkchoice(ctx, backend, filepath.Join(dir, "headfcu.json")); err != nil {
+	if err := applyHeadForkchoice(ctx, n.Eth, filepath.Join(dir, "headfcu.json")); err != nil {
 		_ = n.Close()
 		return nil, fmt.Errorf("node %s: %w", name, err)
 	}
@@ -108,23 +80,7 @@ func StartNode(ctx context.Context, name, dir string) (*Node, error) {
 }
 
 // Head is the number of the node's current head block.
-func (n *Node) Head() uint64 { return n.eth.BlockChain().CurrentBlock().Number.Uint64() }
-
-// URL is the node's HTTP JSON-RPC endpoint.
-func (n *Node) URL() string { return n.stack.HTTPEndpoint() }
-
-// WSURL is the node's WebSocket endpoint (the same listener).
-func (n *Node) WSURL() string {
-	return "ws://" + strings.TrimPrefix(n.stack.HTTPEndpoint(), "http://")
-}
-
-// Close stops the node.
-func (n *Node) Close() error {
-	if err := n.stack.Close(); err != nil {
-		return fmt.Errorf("node %s: close: %w", n.name, err)
-	}
-	return nil
-}
+func (n *Node) Head() uint64 { return n.Eth.BlockChain().CurrentBlock().Number.Uint64() }
 
 func loadGenesis(path string) (*core.Genesis, error) {
 	b, err := os.ReadFile(path)

@@ -14,6 +14,8 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/rpcmesh/rpcmesh/internal/pause"
 )
 
 // LogTopic is the topic of the log the activity contract emits.
@@ -76,7 +78,7 @@ func (d *Devnet) MakeActivity(ctx context.Context) (*Activity, error) {
 	defer tr.CloseIdleConnections()
 	// Send to and read from a node that imports blocks, bypassing its proxy.
 	node := d.driver.importer()
-	rc, err := rpc.DialOptions(ctx, d.nodes[node].httpURL(), rpc.WithHTTPClient(&http.Client{Transport: tr}))
+	rc, err := rpc.DialOptions(ctx, d.nodes[node].URL(), rpc.WithHTTPClient(&http.Client{Transport: tr}))
 	if err != nil {
 		return nil, fmt.Errorf("devnet activity: %w", err)
 	}
@@ -112,7 +114,7 @@ func (d *Devnet) MakeActivity(ctx context.Context) (*Activity, error) {
 		}
 		pending = append(pending, h)
 		if i%3 == 2 && i+1 < activityCalls { // spread over several blocks
-			if !sleepCtx(ctx, d.opts.BlockTime+d.opts.BlockTime/5) {
+			if !pause.For(ctx, d.opts.BlockTime+d.opts.BlockTime/5) {
 				return nil, fmt.Errorf("devnet activity: %w", ctx.Err())
 			}
 		}
@@ -184,7 +186,7 @@ func waitMined(ctx context.Context, c *ethclient.Client, h common.Hash) (*types.
 			}
 			return r, nil
 		}
-		if !sleepCtx(ctx, 50*time.Millisecond) {
+		if !pause.For(ctx, 50*time.Millisecond) {
 			return nil, fmt.Errorf("receipt %s: %w (last: %v)", h.Hex(), ctx.Err(), err)
 		}
 	}
@@ -194,7 +196,7 @@ func waitMined(ctx context.Context, c *ethclient.Client, h common.Hash) (*types.
 // not on a side branch) has block n or higher.
 func (d *Devnet) waitImported(ctx context.Context, n uint64) error {
 	for !d.driver.imported(n) {
-		if !sleepCtx(ctx, 50*time.Millisecond) {
+		if !pause.For(ctx, 50*time.Millisecond) {
 			return fmt.Errorf("nodes did not import block %d: %w", n, ctx.Err())
 		}
 	}
@@ -214,7 +216,7 @@ func (c *chainDriver) imported(n uint64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, node := range c.nodes {
-		if !c.held(i) && node.eth.BlockChain().CurrentBlock().Number.Uint64() < n {
+		if !c.held(i) && node.Eth.BlockChain().CurrentBlock().Number.Uint64() < n {
 			return false
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/miner"
+
+	"github.com/rpcmesh/rpcmesh/internal/gethnode"
 )
 
 // maxCatchUp bounds how many blocks one follower is fed in one step.
@@ -31,7 +33,7 @@ type ReorgResult struct {
 // (insert, then make canonical). Nodes that lag or sit on a side branch are
 // skipped until their fault is cleared; then they catch up.
 type chainDriver struct {
-	nodes          []*gethNode
+	nodes          []*gethnode.Node
 	blockTime      time.Duration
 	safeDepth      uint64
 	finalizedDepth uint64
@@ -45,8 +47,8 @@ type chainDriver struct {
 	wake     chan struct{}
 }
 
-func newChainDriver(nodes []*gethNode, blockTime time.Duration, safeDepth, finalizedDepth uint64, log *slog.Logger) *chainDriver {
-	genesis := nodes[0].eth.BlockChain().Genesis()
+func newChainDriver(nodes []*gethnode.Node, blockTime time.Duration, safeDepth, finalizedDepth uint64, log *slog.Logger) *chainDriver {
+	genesis := nodes[0].Eth.BlockChain().Genesis()
 	return &chainDriver{
 		nodes:          nodes,
 		blockTime:      blockTime,
@@ -122,10 +124,10 @@ func (c *chainDriver) produce(ctx context.Context) error {
 	}
 	p := c.nodes[pi]
 	if err := c.sync(ctx, pi, c.canon); err != nil {
-		return fmt.Errorf("bring producer %s to head: %w", p.name, err)
+		return fmt.Errorf("bring producer %s to head: %w", p.Name(), err)
 	}
-	if err := p.eth.TxPool().Sync(); err != nil {
-		return fmt.Errorf("txpool sync on %s: %w", p.name, err)
+	if err := p.Eth.TxPool().Sync(); err != nil {
+		return fmt.Errorf("txpool sync on %s: %w", p.Name(), err)
 	}
 	parent := c.canon
 	ts := max(parent.Time()+1, uint64(time.Now().Unix()))
@@ -142,7 +144,7 @@ func (c *chainDriver) produce(ctx context.Context) error {
 
 // build builds a block on parent with the producer's miner: from its pool
 // when txs is nil and empty is false, else exactly txs.
-func (c *chainDriver) build(p *gethNode, parent *types.Block, ts uint64, txs []*types.Transaction, empty bool, extra []byte) (*types.Block, error) {
+func (c *chainDriver) build(p *gethnode.Node, parent *types.Block, ts uint64, txs []*types.Transaction, empty bool, extra []byte) (*types.Block, error) {
 	var random common.Hash
 	_, _ = rand.Read(random[:])
 	args := &miner.BuildPayloadArgs{
@@ -154,31 +156,31 @@ func (c *chainDriver) build(p *gethNode, parent *types.Block, ts uint64, txs []*
 		BeaconRoot:   &common.Hash{},
 		Version:      engine.PayloadV3,
 	}
-	block, _, err := p.eth.Miner().BuildTestingPayload(args, txs, empty, extra)
+	block, _, err := p.Eth.Miner().BuildTestingPayload(args, txs, empty, extra)
 	if err != nil {
-		return nil, fmt.Errorf("build block %d on %s: %w", parent.NumberU64()+1, p.name, err)
+		return nil, fmt.Errorf("build block %d on %s: %w", parent.NumberU64()+1, p.Name(), err)
 	}
 	return block, nil
 }
 
 // importBlocks inserts blocks (parent first) into a node and makes the last
 // one its head, as engine_newPayload and engine_forkchoiceUpdated would.
-func (c *chainDriver) importBlocks(ctx context.Context, n *gethNode, blocks []*types.Block) error {
+func (c *chainDriver) importBlocks(ctx context.Context, n *gethnode.Node, blocks []*types.Block) error {
 	if len(blocks) == 0 {
 		return nil
 	}
-	bc := n.eth.BlockChain()
+	bc := n.Eth.BlockChain()
 	for _, b := range blocks {
 		if bc.HasBlockAndState(b.Hash(), b.NumberU64()) {
 			continue
 		}
 		if _, err := bc.InsertBlockWithoutSetHead(ctx, b, false); err != nil {
-			return fmt.Errorf("%s: import block %d %s: %w", n.name, b.NumberU64(), b.Hash().TerminalString(), err)
+			return fmt.Errorf("%s: import block %d %s: %w", n.Name(), b.NumberU64(), b.Hash().TerminalString(), err)
 		}
 	}
 	head := blocks[len(blocks)-1]
 	if _, err := bc.SetCanonical(head); err != nil {
-		return fmt.Errorf("%s: set head %d: %w", n.name, head.NumberU64(), err)
+		return fmt.Errorf("%s: set head %d: %w", n.Name(), head.NumberU64(), err)
 	}
 	c.markSafeAndFinal(n, head)
 	return nil
@@ -186,8 +188,8 @@ func (c *chainDriver) importBlocks(ctx context.Context, n *gethNode, blocks []*t
 
 // markSafeAndFinal moves the node's safe and finalized blocks to fixed
 // depths behind its head, as a beacon chain's checkpoints would.
-func (c *chainDriver) markSafeAndFinal(n *gethNode, head *types.Block) {
-	bc := n.eth.BlockChain()
+func (c *chainDriver) markSafeAndFinal(n *gethnode.Node, head *types.Block) {
+	bc := n.Eth.BlockChain()
 	num := head.NumberU64()
 	if h := bc.GetHeaderByNumber(num - min(num, c.safeDepth)); h != nil {
 		bc.SetSafe(h)
@@ -204,7 +206,7 @@ func (c *chainDriver) feed(ctx context.Context) {
 			continue
 		}
 		if err := c.sync(ctx, i, c.canon); err != nil && ctx.Err() == nil {
-			c.log.Warn("devnet: feeding follower failed", "node", c.nodes[i].name, "err", err)
+			c.log.Warn("devnet: feeding follower failed", "node", c.nodes[i].Name(), "err", err)
 		}
 	}
 }
@@ -213,19 +215,19 @@ func (c *chainDriver) feed(ctx context.Context) {
 // (a catch-up after lag, or a reorg onto another branch).
 func (c *chainDriver) sync(ctx context.Context, i int, target *types.Block) error {
 	n := c.nodes[i]
-	bc := n.eth.BlockChain()
+	bc := n.Eth.BlockChain()
 	if bc.CurrentBlock().Hash() == target.Hash() {
 		return nil
 	}
 	var missing []*types.Block
 	for b := target; b != nil && !bc.HasBlockAndState(b.Hash(), b.NumberU64()); {
 		if len(missing) >= maxCatchUp {
-			return fmt.Errorf("%s is more than %d blocks behind", n.name, maxCatchUp)
+			return fmt.Errorf("%s is more than %d blocks behind", n.Name(), maxCatchUp)
 		}
 		missing = append(missing, b)
 		b = c.findBlock(b.ParentHash(), b.NumberU64()-1)
 		if b == nil {
-			return fmt.Errorf("%s: parent of block %d not found on any node", n.name, missing[len(missing)-1].NumberU64())
+			return fmt.Errorf("%s: parent of block %d not found on any node", n.Name(), missing[len(missing)-1].NumberU64())
 		}
 	}
 	// missing is newest first; import oldest first.
@@ -242,7 +244,7 @@ func (c *chainDriver) sync(ctx context.Context, i int, target *types.Block) erro
 // the nodes that were given them).
 func (c *chainDriver) findBlock(hash common.Hash, number uint64) *types.Block {
 	for _, n := range c.nodes {
-		if b := n.eth.BlockChain().GetBlock(hash, number); b != nil {
+		if b := n.Eth.BlockChain().GetBlock(hash, number); b != nil {
 			return b
 		}
 	}
@@ -313,18 +315,18 @@ func (c *chainDriver) reorg(ctx context.Context, depth int, idx []int) (*ReorgRe
 	if err := c.sync(ctx, builder, head); err != nil {
 		return nil, err
 	}
-	bc := b.eth.BlockChain()
+	bc := b.Eth.BlockChain()
 	old := make([]*types.Block, depth)
 	for k := 0; k < depth; k++ {
 		num := head.NumberU64() - uint64(depth-1-k)
 		old[k] = bc.GetBlockByNumber(num)
 		if old[k] == nil {
-			return nil, fmt.Errorf("reorg: block %d missing on %s", num, b.name)
+			return nil, fmt.Errorf("reorg: block %d missing on %s", num, b.Name())
 		}
 	}
 	parent := bc.GetBlock(old[0].ParentHash(), old[0].NumberU64()-1)
 	if parent == nil {
-		return nil, fmt.Errorf("reorg: parent of block %d missing on %s", old[0].NumberU64(), b.name)
+		return nil, fmt.Errorf("reorg: parent of block %d missing on %s", old[0].NumberU64(), b.Name())
 	}
 	res := &ReorgResult{Depth: depth, FromNumber: old[0].NumberU64()}
 	branch := make([]*types.Block, 0, depth)
@@ -341,7 +343,7 @@ func (c *chainDriver) reorg(ctx context.Context, depth int, idx []int) (*ReorgRe
 			return nil, fmt.Errorf("reorg: %w", err)
 		}
 		if _, err := bc.InsertBlockWithoutSetHead(ctx, nb, false); err != nil {
-			return nil, fmt.Errorf("reorg: insert side block %d on %s: %w", nb.NumberU64(), b.name, err)
+			return nil, fmt.Errorf("reorg: insert side block %d on %s: %w", nb.NumberU64(), b.Name(), err)
 		}
 		branch = append(branch, nb)
 		res.OldHashes = append(res.OldHashes, o.Hash())

@@ -108,11 +108,11 @@ func (d *Devnet) NodeStatus() []NodeStatus {
 	faults := d.Faults()
 	out := make([]NodeStatus, len(d.nodes))
 	for i, n := range d.nodes {
-		h := n.eth.BlockChain().CurrentBlock()
-		st := NodeStatus{NodeInfo: d.infos[i], Head: h.Number.Uint64(), HeadHash: h.Hash().Hex(), Peers: n.stack.Server().PeerCount(), Faults: []string{}}
+		h := n.Eth.BlockChain().CurrentBlock()
+		st := NodeStatus{NodeInfo: d.infos[i], Head: h.Number.Uint64(), HeadHash: h.Hash().Hex(), Peers: n.Stack.Server().PeerCount(), Faults: []string{}}
 		for _, f := range faults {
 			for _, name := range f.Nodes {
-				if name == n.name {
+				if name == n.Name() {
 					st.Faults = append(st.Faults, f.ID+":"+string(f.Kind))
 				}
 			}

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/rpcmesh/rpcmesh/internal/gethnode"
+	"github.com/rpcmesh/rpcmesh/internal/pause"
 )
 
 // Options configure a devnet. The zero value is the default devnet.
@@ -104,7 +107,7 @@ func (o *Options) labelsFor(i int) Labels {
 type Devnet struct {
 	opts    Options
 	keys    []*ecdsa.PrivateKey
-	nodes   []*gethNode
+	nodes   []*gethnode.Node
 	proxies []*proxy
 	infos   []NodeInfo
 	driver  *chainDriver
@@ -158,7 +161,7 @@ func Start(ctx context.Context, opts Options) (*Devnet, error) {
 			return nil, fmt.Errorf("devnet: %w", err)
 		}
 		d.nodes = append(d.nodes, n)
-		px := newProxy(name, n.httpURL(), n.wsURL(), opts.Logger)
+		px := newProxy(name, n.URL(), n.WSURL(), opts.Logger)
 		addr := net.JoinHostPort(opts.ListenHost, "0")
 		if opts.BasePort > 0 {
 			addr = net.JoinHostPort(opts.ListenHost, fmt.Sprint(opts.BasePort+i))
@@ -190,7 +193,7 @@ func Start(ctx context.Context, opts Options) (*Devnet, error) {
 func (d *Devnet) peer(ctx context.Context) error {
 	for i, a := range d.nodes {
 		for _, b := range d.nodes[i+1:] {
-			a.stack.Server().AddPeer(b.stack.Server().Self())
+			a.Stack.Server().AddPeer(b.Stack.Server().Self())
 		}
 	}
 	want := len(d.nodes) - 1
@@ -199,7 +202,7 @@ func (d *Devnet) peer(ctx context.Context) error {
 	for {
 		short := 0
 		for _, n := range d.nodes {
-			if n.stack.Server().PeerCount() < want {
+			if n.Stack.Server().PeerCount() < want {
 				short++
 			}
 		}
@@ -237,7 +240,7 @@ func (d *Devnet) Node(name string) (NodeInfo, bool) {
 func (d *Devnet) DirectURL(name string) (string, bool) {
 	for i, n := range d.infos {
 		if n.Name == name {
-			return d.nodes[i].httpURL(), true
+			return d.nodes[i].URL(), true
 		}
 	}
 	return "", false
@@ -352,11 +355,11 @@ func (d *Devnet) SetFault(ctx context.Context, spec FaultSpec) (Fault, error) {
 func (d *Devnet) flap(ctx context.Context, p *proxy, up, down time.Duration) {
 	defer p.setFlapDown(false)
 	for {
-		if !sleepCtx(ctx, up) {
+		if !pause.For(ctx, up) {
 			return
 		}
 		p.setFlapDown(true)
-		if !sleepCtx(ctx, down) {
+		if !pause.For(ctx, down) {
 			return
 		}
 		p.setFlapDown(false)
@@ -442,7 +445,7 @@ func (d *Devnet) applyLocked() {
 			case FaultCensor:
 				s.censor = true
 			case FaultPrune:
-				s.pruned = prunerOf(s.pruned, f.Params.(PruneParams).Keep, d.nodes[i].eth.BlockChain())
+				s.pruned = prunerOf(s.pruned, f.Params.(PruneParams).Keep, d.nodes[i].Eth.BlockChain())
 			}
 		}
 	}
@@ -486,7 +489,7 @@ func (d *Devnet) shutdown() error {
 	}
 	var errs []error
 	for _, n := range d.nodes {
-		if err := n.close(); err != nil {
+		if err := n.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}

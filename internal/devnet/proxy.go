@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/rpcmesh/rpcmesh/internal/pause"
 )
 
 // maxProxyBody bounds one request or answer passing through the proxy.
@@ -156,20 +158,6 @@ func (p *proxy) hang(ctx context.Context) {
 	panic(http.ErrAbortHandler) // cut the connection: this request was swallowed
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 // ServeHTTP forwards one HTTP request to the node, applying faults.
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fs := p.faults.Load()
@@ -194,7 +182,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpFail, allCalls, perCall := fs.errorPlan()
-	if !sleepCtx(r.Context(), fs.delay()) {
+	if !pause.For(r.Context(), fs.delay()) {
 		return
 	}
 	if httpFail {

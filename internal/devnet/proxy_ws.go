@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/rpcmesh/rpcmesh/internal/pause"
 )
 
 // maxWSPending bounds the calls a WebSocket client may have in flight through
@@ -186,7 +188,7 @@ func (s *wsSession) downstream(ctx context.Context) {
 			return
 		}
 		fs := s.p.faults.Load()
-		if !sleepCtx(ctx, fs.delay()) {
+		if !pause.For(ctx, fs.delay()) {
 			return
 		}
 		msgs, batch, ok := parseMsgs(data)

@@ -137,14 +137,22 @@ func scanRequest(b []byte, w *wireRequest) bool {
 		case "params":
 			w.Params = v
 		default:
-			for _, f := range [...]string{"jsonrpc", "id", "method", "params"} {
-				if strings.EqualFold(string(key), f) {
-					return false // encoding/json matches names case-insensitively
-				}
-			}
+			return !foldsTo(key, "jsonrpc", "id", "method", "params")
 		}
 		return true
 	})
+}
+
+// foldsTo reports whether key, not one of names, matches one of them
+// case-insensitively, as encoding/json matches member names: a scan cannot
+// then say which member json.Unmarshal would keep.
+func foldsTo(key []byte, names ...string) bool {
+	for _, f := range names {
+		if strings.EqualFold(string(key), f) {
+			return true
+		}
+	}
+	return false
 }
 
 // scanObject calls member for each member of the valid JSON object b, in
@@ -283,11 +291,7 @@ func scanResponse(b []byte) (m ResponseMembers, ok bool) {
 		case "error":
 			m.Error = v
 		default:
-			for _, f := range [...]string{"id", "result", "error"} {
-				if strings.EqualFold(string(key), f) {
-					return false
-				}
-			}
+			return !foldsTo(key, "id", "result", "error")
 		}
 		return true
 	})

@@ -38,17 +38,7 @@ func (w *shareWindow) expire(now time.Time) *shareBucket {
 	sec := now.Unix()
 	b := &w.buckets[int(sec%int64(len(w.buckets)))]
 	if b.second != sec {
-		w.total -= b.total
-		for k, v := range b.operator {
-			if w.operator[k] -= v; w.operator[k] <= 0 {
-				delete(w.operator, k)
-			}
-		}
-		for k, v := range b.cloud {
-			if w.cloud[k] -= v; w.cloud[k] <= 0 {
-				delete(w.cloud, k)
-			}
-		}
+		w.drop(b)
 		*b = shareBucket{second: sec, operator: make(map[string]int), cloud: make(map[string]int)}
 	}
 	return b
@@ -79,18 +69,24 @@ func (w *shareWindow) add(now time.Time, operator, cloud string) {
 func (w *shareWindow) sweep(sec int64) {
 	for i := range w.buckets {
 		if b := &w.buckets[i]; b.second != 0 && sec-b.second >= int64(len(w.buckets)) {
-			w.total -= b.total
-			for k, v := range b.operator {
-				if w.operator[k] -= v; w.operator[k] <= 0 {
-					delete(w.operator, k)
-				}
-			}
-			for k, v := range b.cloud {
-				if w.cloud[k] -= v; w.cloud[k] <= 0 {
-					delete(w.cloud, k)
-				}
-			}
+			w.drop(b)
 			*b = shareBucket{}
+		}
+	}
+}
+
+// drop takes bucket b's counts out of the window's totals. Called with mu
+// held.
+func (w *shareWindow) drop(b *shareBucket) {
+	w.total -= b.total
+	for k, v := range b.operator {
+		if w.operator[k] -= v; w.operator[k] <= 0 {
+			delete(w.operator, k)
+		}
+	}
+	for k, v := range b.cloud {
+		if w.cloud[k] -= v; w.cloud[k] <= 0 {
+			delete(w.cloud, k)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/head"
+	"github.com/rpcmesh/rpcmesh/internal/pause"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 )
 
@@ -131,7 +132,7 @@ func (h *Hub) header(ctx context.Context, hash string) (*header, error) {
 			err = fmt.Errorf("block %s not found", hash)
 		}
 		lastErr = err
-		if !sleep(ctx, fetchPause) {
+		if !pause.For(ctx, fetchPause) {
 			return nil, ctx.Err()
 		}
 	}
@@ -163,17 +164,5 @@ func parseHeader(res json.RawMessage) (*header, error) {
 func (h *Hub) sendHead(raw json.RawMessage) {
 	for _, s := range h.of(KindNewHeads) {
 		s.sink(raw)
-	}
-}
-
-// sleep waits d or until ctx ends; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/rpcmesh/rpcmesh/internal/pause"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
 )
 
@@ -94,17 +96,7 @@ func (f *logFilter) match(l *logEntry) bool {
 		return false
 	}
 	for i, alts := range f.topics {
-		if len(alts) == 0 {
-			continue
-		}
-		ok := false
-		for _, t := range alts {
-			if t == l.topics[i] {
-				ok = true
-				break
-			}
-		}
-		if !ok {
+		if len(alts) > 0 && !slices.Contains(alts, l.topics[i]) {
 			return false
 		}
 	}
@@ -125,7 +117,7 @@ func (h *Hub) fetchLogs(ctx context.Context, hash string) ([]logEntry, error) {
 			err = perr
 		}
 		lastErr = err
-		if !sleep(ctx, fetchPause) {
+		if !pause.For(ctx, fetchPause) {
 			return nil, ctx.Err()
 		}
 	}

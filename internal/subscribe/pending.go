@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rpcmesh/rpcmesh/internal/pause"
 	"github.com/rpcmesh/rpcmesh/internal/upstream"
 )
 
@@ -170,7 +171,7 @@ func (h *Hub) feedPending(ctx context.Context, url string, st *feedState, out ch
 			backoff = 500 * time.Millisecond
 		}
 		h.log.Debug("pending transactions feed ended", "url", url, "err", err, "retry_in", backoff)
-		if !sleep(ctx, backoff) {
+		if !pause.For(ctx, backoff) {
 			return
 		}
 		backoff = min(2*backoff, 30*time.Second)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/pause"
 )
 
 // Polling bounds: the longest pause after failures, and how many failed
@@ -35,7 +36,7 @@ func (h *Hub) pollPending(hub, run context.Context, src PendingSource, st *feedS
 	var wait time.Duration // the first poll creates the filter at once
 	polling := false
 	for {
-		if !sleep(run, wait) {
+		if !pause.For(run, wait) {
 			return
 		}
 		wait = interval

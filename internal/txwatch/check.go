@@ -11,6 +11,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
+	"github.com/rpcmesh/rpcmesh/internal/pause"
 	"github.com/rpcmesh/rpcmesh/internal/txbroadcast"
 )
 
@@ -19,16 +20,7 @@ const checkConcurrency = 4
 
 // Run checks the pending transactions every watch_interval until ctx ends.
 func (w *Watcher) Run(ctx context.Context) {
-	t := time.NewTicker(max(w.o.Config.WatchInterval.D(), 50*time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			w.tick(ctx)
-		}
-	}
+	pause.Every(ctx, max(w.o.Config.WatchInterval.D(), 50*time.Millisecond), func() { w.tick(ctx) })
 }
 
 // tick checks every pending transaction once and forgets finished ones

@@ -3,6 +3,7 @@ package verify
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -81,30 +82,13 @@ func oneOrMany[T any](raw json.RawMessage, out *[]T) error {
 // MayMatch reports whether a block with this logs bloom can hold a log the
 // filter selects; false means the block need not be looked at.
 func (f LogFilter) MayMatch(bloom types.Bloom) bool {
-	if len(f.Addresses) > 0 {
-		found := false
-		for _, a := range f.Addresses {
-			if types.BloomLookup(bloom, a) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
+	hasAddress := func(a common.Address) bool { return types.BloomLookup(bloom, a) }
+	hasTopic := func(t common.Hash) bool { return bloom.Test(t[:]) }
+	if len(f.Addresses) > 0 && !slices.ContainsFunc(f.Addresses, hasAddress) {
+		return false
 	}
 	for _, alts := range f.Topics {
-		if len(alts) == 0 {
-			continue
-		}
-		found := false
-		for _, t := range alts {
-			if bloom.Test(t[:]) {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if len(alts) > 0 && !slices.ContainsFunc(alts, hasTopic) {
 			return false
 		}
 	}
@@ -113,33 +97,14 @@ func (f LogFilter) MayMatch(bloom types.Bloom) bool {
 
 // Match reports whether the filter selects log l.
 func (f LogFilter) Match(l *types.Log) bool {
-	if len(f.Addresses) > 0 {
-		found := false
-		for _, a := range f.Addresses {
-			if a == l.Address {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
+	if len(f.Addresses) > 0 && !slices.Contains(f.Addresses, l.Address) {
+		return false
 	}
 	if len(f.Topics) > len(l.Topics) {
 		return false
 	}
 	for i, alts := range f.Topics {
-		if len(alts) == 0 {
-			continue
-		}
-		found := false
-		for _, t := range alts {
-			if t == l.Topics[i] {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if len(alts) > 0 && !slices.Contains(alts, l.Topics[i]) {
 			return false
 		}
 	}

@@ -23,34 +23,25 @@ import (
 func decodeAccountPlain(raw []byte) (*AccountResult, bool) {
 	var res AccountResult
 	p := plainScan{b: raw}
-	var seen uint8
-	ok := p.object(func(key []byte) bool {
-		var bit uint8
-		var done bool
+	ok := p.fields(func(key []byte) (uint8, bool) {
 		switch string(key) {
 		case "address":
-			bit, done = 1, p.value(res.Address.UnmarshalJSON)
+			return 1, p.value(res.Address.UnmarshalJSON)
 		case "accountProof":
-			bit, done = 2, p.hexList(&res.AccountProof)
+			return 2, p.hexList(&res.AccountProof)
 		case "balance":
 			res.Balance = new(hexutil.Big)
-			bit, done = 4, p.value(res.Balance.UnmarshalJSON)
+			return 4, p.value(res.Balance.UnmarshalJSON)
 		case "codeHash":
-			bit, done = 8, p.value(res.CodeHash.UnmarshalJSON)
+			return 8, p.value(res.CodeHash.UnmarshalJSON)
 		case "nonce":
-			bit, done = 16, p.value(res.Nonce.UnmarshalJSON)
+			return 16, p.value(res.Nonce.UnmarshalJSON)
 		case "storageHash":
-			bit, done = 32, p.value(res.StorageHash.UnmarshalJSON)
+			return 32, p.value(res.StorageHash.UnmarshalJSON)
 		case "storageProof":
-			bit, done = 64, p.storageProofs(&res.StorageProof)
-		default:
-			return false
+			return 64, p.storageProofs(&res.StorageProof)
 		}
-		if !done || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return true
+		return 0, false
 	})
 	p.space()
 	if !ok || p.i != len(p.b) {
@@ -114,42 +105,43 @@ func (p *plainScan) value(dec func([]byte) error) bool {
 	return ok && dec(s) == nil
 }
 
-// object reads an object, handing each member's key (unquoted) to member,
-// which reads the value.
-func (p *plainScan) object(member func(key []byte) bool) bool {
-	if !p.next('{') {
-		return false
-	}
-	if p.next('}') {
-		return true
-	}
-	for {
+// fields reads an object each of whose members may stand once: field
+// reads the value of the member named key (unquoted) and returns the
+// member's own bit (0 for a name it does not take) and whether the value
+// decoded.
+func (p *plainScan) fields(field func(key []byte) (bit uint8, ok bool)) bool {
+	var seen uint8
+	return p.items('{', '}', func() bool {
 		key, ok := p.str()
-		if !ok || !p.next(':') || !member(key[1:len(key)-1]) {
+		if !ok || !p.next(':') {
 			return false
 		}
-		if p.next('}') {
-			return true
-		}
-		if !p.next(',') {
+		bit, ok := field(key[1 : len(key)-1])
+		if !ok || bit == 0 || seen&bit != 0 {
 			return false
 		}
-	}
+		seen |= bit
+		return true
+	})
 }
 
 // list reads an array, each element by elem.
-func (p *plainScan) list(elem func() bool) bool {
-	if !p.next('[') {
+func (p *plainScan) list(elem func() bool) bool { return p.items('[', ']', elem) }
+
+// items reads start, elements separated by commas, each read by elem, and
+// end.
+func (p *plainScan) items(start, end byte, elem func() bool) bool {
+	if !p.next(start) {
 		return false
 	}
-	if p.next(']') {
+	if p.next(end) {
 		return true
 	}
 	for {
 		if !elem() {
 			return false
 		}
-		if p.next(']') {
+		if p.next(end) {
 			return true
 		}
 		if !p.next(',') {
@@ -178,31 +170,22 @@ func (p *plainScan) storageProofs(out *[]StorageResult) bool {
 	list := []StorageResult{}
 	ok := p.list(func() bool {
 		var sr StorageResult
-		var seen uint8
-		ok := p.object(func(key []byte) bool {
-			var bit uint8
-			var done bool
+		ok := p.fields(func(key []byte) (uint8, bool) {
 			switch string(key) {
 			case "key":
 				s, ok := p.str()
-				done = ok && utf8.Valid(s) // json.Unmarshal would replace invalid UTF-8
-				if done {
+				ok = ok && utf8.Valid(s) // json.Unmarshal would replace invalid UTF-8
+				if ok {
 					sr.Key = string(s[1 : len(s)-1])
 				}
-				bit = 1
+				return 1, ok
 			case "value":
 				sr.Value = new(hexutil.Big)
-				bit, done = 2, p.value(sr.Value.UnmarshalJSON)
+				return 2, p.value(sr.Value.UnmarshalJSON)
 			case "proof":
-				bit, done = 4, p.hexList(&sr.Proof)
-			default:
-				return false
+				return 4, p.hexList(&sr.Proof)
 			}
-			if !done || seen&bit != 0 {
-				return false
-			}
-			seen |= bit
-			return true
+			return 0, false
 		})
 		list = append(list, sr)
 		return ok

@@ -81,3 +81,41 @@ func BenchmarkDecodeAccountResult(b *testing.B) {
 		}
 	})
 }
+
+// TestDecodeAccountPlainShapes: what the one pass takes and what it leaves
+// to json.Unmarshal, member by member (each member once, no unknown name,
+// no stray comma), at the top and inside a storage proof; what it takes
+// decodes as json.Unmarshal decodes it.
+func TestDecodeAccountPlainShapes(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		take bool
+	}{
+		{`{}`, true},
+		{` { "nonce" : "0x1" , "accountProof" : [ ] } `, true},
+		{`{"accountProof":["0x01","0x02"],"storageProof":[{},{"key":"0x1","value":"0x2","proof":[]}]}`, true},
+		{`{"nonce":"0x1","nonce":"0x1"}`, false},
+		{`{"nonce":"0x1","extra":"0x1"}`, false},
+		{`{"nonce":"0x1",}`, false},
+		{`{"nonce" "0x1"}`, false},
+		{`{"accountProof":["0x01",]}`, false},
+		{`{"accountProof":["0x01" "0x02"]}`, false},
+		{`{"storageProof":[{"key":"0x1","key":"0x1"}]}`, false},
+		{`{"storageProof":[{"slot":"0x1"}]}`, false},
+		{`{"storageProof":[{"value":"0x1",}]}`, false},
+		{`{"nonce":"0x1"}x`, false},
+	} {
+		got, ok := decodeAccountPlain([]byte(tc.raw))
+		if ok != tc.take {
+			t.Errorf("%s: one pass took it %v, want %v", tc.raw, ok, tc.take)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		want, err := decodeAccountJSON([]byte(tc.raw))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: one pass %+v, json.Unmarshal %+v (%v)", tc.raw, got, want, err)
+		}
+	}
+}

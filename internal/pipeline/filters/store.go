@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rpcmesh/rpcmesh/internal/pause"
 )
 
 // Kind is what a filter collects.
@@ -213,16 +215,7 @@ func (s *Store) Sweep() {
 // second), so that their event subscriptions end, until ctx ends. Expiry
 // itself does not wait for it: an expired filter is gone when next asked for.
 func (s *Store) Run(ctx context.Context) {
-	t := time.NewTicker(max(s.limits.Timeout/4, time.Second))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.Sweep()
-		}
-	}
+	pause.Every(ctx, max(s.limits.Timeout/4, time.Second), s.Sweep)
 }
 
 // deliver adds one event to filter id. A filter with MaxChanges (or
