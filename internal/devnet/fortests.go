@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -42,6 +43,18 @@ func (d *Devnet) MustNode(t testing.TB, name string) NodeInfo {
 		t.Fatalf("no devnet node %s", name)
 	}
 	return n
+}
+
+// Main is the TestMain of a test package whose tests all run against one
+// devnet started with opts (RunSuite): it starts it (not with -short: then
+// no test runs), hands it to use, runs the tests, closes the devnet and
+// exits with the tests' code.
+func Main(m *testing.M, name string, opts Options, use func(d *Devnet)) {
+	flag.Parse()
+	os.Exit(RunSuite(name, testing.Short(), opts, nil, func(d *Devnet) int {
+		use(d)
+		return m.Run()
+	}))
 }
 
 // Shared is the devnet of a test package whose unit tests run without

@@ -5,9 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -28,16 +26,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	os.Exit(devnetgw.RunSuite("wsfront e2e", testing.Short(),
-		func(ctx context.Context, d *devnet.Devnet) (*server.Gateway, error) {
-			return devnetgw.Start(ctx, gatewayConfig(d.Info()), devnetgw.SuiteLogger())
-		},
-		func(d *devnet.Devnet, g *server.Gateway) int {
-			dn, gw = d, g
-			wsURL, httpURL = "ws://"+g.HTTPAddr()+"/devnet", "http://"+g.HTTPAddr()+"/devnet"
-			return m.Run()
-		}))
+	devnetgw.Main(m, "wsfront e2e", gatewayConfig, func(d *devnet.Devnet, g *server.Gateway) {
+		dn, gw = d, g
+		wsURL, httpURL = "ws://"+g.HTTPAddr()+"/devnet", "http://"+g.HTTPAddr()+"/devnet"
+	})
 }
 
 // Limits the tests rely on: a small send queue so that slow clients are
