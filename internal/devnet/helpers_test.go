@@ -13,6 +13,8 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // dial connects a client with its own connection pool, so that connections
@@ -20,6 +22,18 @@ import (
 func dial(t *testing.T, url string) *ethclient.Client {
 	t.Helper()
 	return ethclient.NewClient(DialRPC(t, url))
+}
+
+// waitBlock waits, bounded by ctx, until c's head is at block h or above;
+// what names the wait when it fails the test.
+func waitBlock(t *testing.T, ctx context.Context, c *ethclient.Client, what string, h uint64) {
+	t.Helper()
+	if err := testwait.Until(ctx, what, func() bool {
+		got, err := c.BlockNumber(ctx)
+		return err == nil && got >= h
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // signTx builds and signs a dynamic-fee transaction from key.
