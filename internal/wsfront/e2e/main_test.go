@@ -189,10 +189,21 @@ func (c *wsClient) call(ctx context.Context, method string, params string) (json
 	return r.Result, nil
 }
 
-// subscribe opens a subscription; its results arrive on the channel. The
-// channel is registered before the answer is read, and the reader fails the
-// client if a notification came before the answer naming it.
-func (c *wsClient) subscribe(ctx context.Context, params string) (string, <-chan json.RawMessage, error) {
+// subscribe opens a subscription, failing t when it cannot, and returns
+// its id and the channel its results arrive on.
+func (c *wsClient) subscribe(t testing.TB, ctx context.Context, params string) (string, <-chan json.RawMessage) {
+	t.Helper()
+	id, ch, err := c.trySubscribe(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, ch
+}
+
+// trySubscribe opens a subscription; its results arrive on the channel.
+// The channel is registered before the answer is read, and the reader
+// fails the client if a notification came before the answer naming it.
+func (c *wsClient) trySubscribe(ctx context.Context, params string) (string, <-chan json.RawMessage, error) {
 	c.mu.Lock()
 	c.next++
 	id := fmt.Sprint(c.next)
