@@ -36,6 +36,24 @@ func waitFile(ctx context.Context, path string) ([]byte, error) {
 	}
 }
 
+// waitInfo waits, at most within, for the devnet's --out document at path
+// and returns it decoded and as written; a devnet not up by then fails the
+// test with its output.
+func waitInfo(t *testing.T, path string, within time.Duration, stdout, stderr fmt.Stringer) (devnet.Info, []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	raw, err := waitFile(ctx, path)
+	if err != nil {
+		t.Fatalf("devnet not up within %s: %v\nstdout: %s\nstderr: %s", within, err, stdout, stderr)
+	}
+	var info devnet.Info
+	if err := json.Unmarshal(raw, &info); err != nil {
+		t.Fatal(err)
+	}
+	return info, raw
+}
+
 // TestDevnetCommandStartsAndStopsOnInterrupt runs `rpcmesh-devnet` for real:
 // five nodes must be serving within 15 s, and SIGINT must stop every one of
 // them and exit cleanly.
@@ -43,16 +61,7 @@ func TestDevnetCommandStartsAndStopsOnInterrupt(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "devnet.json")
 	start := time.Now()
 	cmd, stdout, stderr := cmdtest.Start(t, "--gateway=false", "--control", "127.0.0.1:0", "--out", out)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	raw, err := waitFile(ctx, out)
-	if err != nil {
-		t.Fatalf("devnet not up within 15s: %v\nstdout: %s\nstderr: %s", err, stdout, stderr)
-	}
-	var info devnet.Info
-	if err := json.Unmarshal(raw, &info); err != nil {
-		t.Fatal(err)
-	}
+	info, raw := waitInfo(t, out, 15*time.Second, stdout, stderr)
 	if len(info.Nodes) != 5 || info.ChainID != 1337 || len(info.Accounts) == 0 || info.Control == "" {
 		t.Fatalf("--out document incomplete: %s", raw)
 	}
@@ -115,16 +124,7 @@ func TestDevnetCommandServesThroughTheGateway(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "devnet.json")
 	cmd, stdout, stderr := cmdtest.Start(t, "--nodes", "1", "--control", "127.0.0.1:0",
 		"--gateway-listen", "127.0.0.1:0", "--gateway-admin", "127.0.0.1:0", "--out", out)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	raw, err := waitFile(ctx, out)
-	if err != nil {
-		t.Fatalf("devnet not up within 30s: %v\nstdout: %s\nstderr: %s", err, stdout, stderr)
-	}
-	var info devnet.Info
-	if err := json.Unmarshal(raw, &info); err != nil {
-		t.Fatal(err)
-	}
+	info, raw := waitInfo(t, out, 30*time.Second, stdout, stderr)
 	if info.Gateway == nil || !strings.HasSuffix(info.Gateway.HTTP, "/devnet") {
 		t.Fatalf("--out has no gateway URL: %s", raw)
 	}

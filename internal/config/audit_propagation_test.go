@@ -36,10 +36,7 @@ func TestAuditPropagationValidation(t *testing.T) {
 		t.Fatalf("propagation off: %v", err)
 	}
 	// YAML overrides one key and keeps the other defaults.
-	c, err := Parse([]byte("chains:\n  - name: dev\n    chain_id: 1337\n    providers:\n      - name: a\n        http: http://127.0.0.1:1\naudit:\n  propagation:\n    wait: 2s\n"), "test.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c = parseWant(t, "audit:\n  propagation:\n    wait: 2s", "")
 	if p := c.Audit.Propagation; p.Wait.D() != 2*time.Second || !p.Enabled || p.Transactions != 32 {
 		t.Fatalf("parsed %+v", p)
 	}

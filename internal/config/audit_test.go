@@ -42,24 +42,14 @@ func TestAuditValidation(t *testing.T) {
 }
 
 func TestAuditYAML(t *testing.T) {
-	c, err := Parse([]byte(`
-chains:
-  - name: dev
-    chain_id: 1337
-    providers:
-      - name: a
-        http: http://127.0.0.1:8545
+	c := parseWant(t, `
 audit:
   enabled: false
   calls_per_minute: 30
   concurrency: 4
   timeout: 3s
   depth: 8
-  addresses: ["0x00000000000000000000000000000000000000aa"]
-`), "test.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+  addresses: ["0x00000000000000000000000000000000000000aa"]`, "")
 	a := c.Audit
 	if a.Enabled || a.CallsPerMinute != 30 || a.Concurrency != 4 || a.Timeout.D() != 3*time.Second || a.Depth != 8 || len(a.Addresses) != 1 {
 		t.Fatalf("audit %+v", a)

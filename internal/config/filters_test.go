@@ -32,20 +32,10 @@ func TestFiltersValidation(t *testing.T) {
 }
 
 func TestFiltersFromYAML(t *testing.T) {
-	c, err := Parse([]byte(`
+	c := parseWant(t, `
 filters:
   max_per_client: 8
-  timeout: 30s
-chains:
-  - name: dev
-    chain_id: 1337
-    providers:
-      - name: a
-        http: http://127.0.0.1:1
-`), "test.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+  timeout: 30s`, "")
 	f, d := c.Filters, DefaultFilters()
 	if f.MaxPerClient != 8 || f.Timeout.D() != 30*time.Second || f.MaxTotal != d.MaxTotal || f.MaxChanges != d.MaxChanges || f.MaxChangesBytes != d.MaxChangesBytes {
 		t.Fatalf("filters section %+v", f)

@@ -41,21 +41,11 @@ func TestWebSocketValidation(t *testing.T) {
 }
 
 func TestWebSocketFromYAML(t *testing.T) {
-	c, err := Parse([]byte(`
+	c := parseWant(t, `
 websocket:
   send_queue: 100
   idle_timeout: 1m
-  pending_poll_interval: 500ms
-chains:
-  - name: dev
-    chain_id: 1337
-    providers:
-      - name: a
-        http: http://127.0.0.1:1
-`), "test.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+  pending_poll_interval: 500ms`, "")
 	w := c.WebSocket
 	if w.SendQueue != 100 || w.IdleTimeout.D() != time.Minute || w.MaxConnectionsPerIP != DefaultWebSocket().MaxConnectionsPerIP || !w.Enabled ||
 		w.PendingPollInterval.D() != 500*time.Millisecond || w.PendingWSFallback != DefaultWebSocket().PendingWSFallback {

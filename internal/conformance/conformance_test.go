@@ -68,8 +68,8 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkKnownNames(t, known, fixtures)
-	fixtures = filterFixtures(t, fixtures, *onlyTests)
-	chosen := filterSetups(t, setups, *onlySetups)
+	fixtures = matching(t, fixtures, *onlyTests, "-conformance.tests", func(f Fixture) string { return f.Path })
+	chosen := matching(t, setups, *onlySetups, "-conformance.setups", func(s setup) string { return s.name })
 	judge := &Judge{Schemas: schemas}
 
 	// The KZG setup loads while the nodes start; fixtures wait for it.
@@ -245,37 +245,21 @@ func gatewayConfig(s setup, nodes []*Node) *config.Config {
 	return cfg
 }
 
-func filterFixtures(t *testing.T, fixtures []Fixture, expr string) []Fixture {
+// matching is the items whose name matches the regular expression expr
+// (all of them when expr is empty); a bad expr fails t, naming flag.
+func matching[T any](t *testing.T, items []T, expr, flag string, name func(T) string) []T {
 	t.Helper()
 	if expr == "" {
-		return fixtures
+		return items
 	}
 	re, err := regexp.Compile(expr)
 	if err != nil {
-		t.Fatalf("-conformance.tests: %v", err)
+		t.Fatalf("%s: %v", flag, err)
 	}
-	var out []Fixture
-	for _, f := range fixtures {
-		if re.MatchString(f.Path) {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func filterSetups(t *testing.T, all []setup, expr string) []setup {
-	t.Helper()
-	if expr == "" {
-		return all
-	}
-	re, err := regexp.Compile(expr)
-	if err != nil {
-		t.Fatalf("-conformance.setups: %v", err)
-	}
-	var out []setup
-	for _, s := range all {
-		if re.MatchString(s.name) {
-			out = append(out, s)
+	var out []T
+	for _, it := range items {
+		if re.MatchString(name(it)) {
+			out = append(out, it)
 		}
 	}
 	return out

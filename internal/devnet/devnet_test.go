@@ -34,13 +34,7 @@ func waitHeight(t *testing.T, h uint64) {
 	t.Helper()
 	ctx := testwait.Context(t, 30*time.Second)
 	for _, n := range dn.Info().Nodes {
-		c := dial(t, n.HTTP)
-		if err := testwait.Until(ctx, n.Name+" height", func() bool {
-			got, err := c.BlockNumber(ctx)
-			return err == nil && got >= h
-		}); err != nil {
-			t.Fatal(err)
-		}
+		waitBlock(t, ctx, dial(t, n.HTTP), n.Name+" height", h)
 	}
 }
 

@@ -114,12 +114,7 @@ func TestFaultLagStopsImportAndCatchesUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := testwait.Until(ctx, "chain to move 3 blocks past the lagging node", func() bool {
-		h, err := ref.BlockNumber(ctx)
-		return err == nil && h >= frozen+3
-	}); err != nil {
-		t.Fatal(err)
-	}
+	waitBlock(t, ctx, ref, "chain to move 3 blocks past the lagging node", frozen+3)
 	if h, err := lagger.BlockNumber(ctx); err != nil || h > frozen+1 {
 		t.Fatalf("lagging node moved from %d to %d (%v)", frozen, h, err)
 	}
@@ -143,12 +138,7 @@ func TestLagOnProducerMovesProduction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := testwait.Until(ctx, "blocks while node1 lags", func() bool {
-		h, err := ref.BlockNumber(ctx)
-		return err == nil && h >= h0+2
-	}); err != nil {
-		t.Fatal(err)
-	}
+	waitBlock(t, ctx, ref, "blocks while node1 lags", h0+2)
 }
 
 func TestFaultErrorFailsRequests(t *testing.T) {
@@ -235,12 +225,7 @@ func TestFaultCensorDropsTransaction(t *testing.T) {
 		t.Fatalf("censoring node answered hash %s, want %s", hash, tx.Hash())
 	}
 	start, _ := honest.BlockNumber(ctx)
-	if err := testwait.Until(ctx, "3 blocks", func() bool {
-		h, err := honest.BlockNumber(ctx)
-		return err == nil && h >= start+3
-	}); err != nil {
-		t.Fatal(err)
-	}
+	waitBlock(t, ctx, honest, "3 blocks", start+3)
 	for _, n := range dn.Info().Nodes {
 		if _, isPending, err := dial(t, n.HTTP).TransactionByHash(ctx, tx.Hash()); !errors.Is(err, ethereum.NotFound) {
 			t.Fatalf("%s knows the censored transaction (pending=%v, err=%v)", n.Name, isPending, err)

@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"fmt"
 	"math/big"
-	"net/http"
 	"testing"
 	"time"
 
@@ -14,21 +13,27 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/params"
-	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
 // dial connects a client with its own connection pool, so that connections
 // a fault cut in one test are not reused by the next.
 func dial(t *testing.T, url string) *ethclient.Client {
 	t.Helper()
-	tr := &http.Transport{}
-	rc, err := rpc.DialOptions(context.Background(), url, rpc.WithHTTPClient(&http.Client{Transport: tr}))
-	if err != nil {
-		t.Fatalf("dial %s: %v", url, err)
+	return ethclient.NewClient(DialRPC(t, url))
+}
+
+// waitBlock waits, bounded by ctx, until c's head is at block h or above;
+// what names the wait when it fails the test.
+func waitBlock(t *testing.T, ctx context.Context, c *ethclient.Client, what string, h uint64) {
+	t.Helper()
+	if err := testwait.Until(ctx, what, func() bool {
+		got, err := c.BlockNumber(ctx)
+		return err == nil && got >= h
+	}); err != nil {
+		t.Fatal(err)
 	}
-	c := ethclient.NewClient(rc)
-	t.Cleanup(func() { c.Close(); tr.CloseIdleConnections() })
-	return c
 }
 
 // signTx builds and signs a dynamic-fee transaction from key.

@@ -3,6 +3,7 @@ package devnetgw
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -53,6 +54,23 @@ func RunSuiteWith(name string, short bool, opts devnet.Options, start func(ctx c
 			defer Stop(gw)
 			return run(d, gw)
 		})
+}
+
+// Main is the TestMain of an end-to-end test package whose tests share
+// one devnet (500 ms blocks) and one gateway in front of it, with the
+// config configure makes for the devnet: it starts both (neither with
+// -short: then no test runs), hands them to use, runs the tests, stops
+// both and exits with the tests' code.
+func Main(m *testing.M, name string, configure func(devnet.Info) *config.Config, use func(d *devnet.Devnet, gw *server.Gateway)) {
+	flag.Parse()
+	os.Exit(RunSuite(name, testing.Short(),
+		func(ctx context.Context, d *devnet.Devnet) (*server.Gateway, error) {
+			return Start(ctx, configure(d.Info()), SuiteLogger())
+		},
+		func(d *devnet.Devnet, gw *server.Gateway) int {
+			use(d, gw)
+			return m.Run()
+		}))
 }
 
 // StartForTest is Start for one test, with the suites' logger: the

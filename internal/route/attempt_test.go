@@ -184,9 +184,7 @@ func TestHungLoserEndsAsStalled(t *testing.T) {
 // attempt ends as stalled (release), not as cancelled, so that a provider
 // that hangs is held to account even when every client gives up first.
 func TestAttemptOutlivesItsCaller(t *testing.T) {
-	routing := testRouting()
-	routing.Hedge = false
-	n := startNet(t, routing, threeOperators()...)
+	n := unhedgedNet(t)
 	obs := newRecorder()
 	n.router.obs = obs
 	for _, node := range n.nodes {

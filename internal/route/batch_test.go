@@ -40,27 +40,45 @@ func runDoBatch(t *testing.T, r *Router, _ int, reqs ...*Request) []Result {
 
 // waveRunners are the ways a wave reaches routing: the whole wave through
 // DoBatch. tries is how many times a test may run a wave before it counts.
-var waveRunners = []struct {
+var waveRunners = []waveRunner{
+	{"DoBatch", runDoBatch, 1},
+}
+
+// waveRunner is one way a wave reaches routing.
+type waveRunner struct {
 	name  string
 	run   func(t *testing.T, r *Router, skip int, reqs ...*Request) []Result
 	tries int
-}{
-	{"DoBatch", runDoBatch, 1},
+}
+
+// counted runs the wave reqs until count grows by want over one run, at
+// most wr.tries times, and returns the last run's growth and results.
+func (wr waveRunner) counted(t *testing.T, r *Router, count func() uint64, want uint64, skip int, reqs ...*Request) (uint64, []Result) {
+	t.Helper()
+	var got uint64
+	var res []Result
+	for try := 0; try < wr.tries && got != want; try++ {
+		before := count()
+		res = wr.run(t, r, skip, reqs...)
+		got = count() - before
+	}
+	return got, res
+}
+
+// unhedgedNet is three operators' providers with hedging off: one call,
+// one attempt, so that what the providers count is what the calls sent.
+func unhedgedNet(t *testing.T) *testNet {
+	t.Helper()
+	routing := testRouting()
+	routing.Hedge = false
+	return startNet(t, routing, threeOperators()...)
 }
 
 func TestBatchIsOneUpstreamRequest(t *testing.T) {
 	for _, wr := range waveRunners {
 		t.Run(wr.name, func(t *testing.T) {
-			routing := testRouting()
-			routing.Hedge = false
-			n := startNet(t, routing, threeOperators()...)
-			var got uint64
-			var res []Result
-			for try := 0; try < wr.tries && got != 1; try++ {
-				before := n.requests()
-				res = wr.run(t, n.router, 2, read("eth_gasPrice"), read("eth_blockNumber"), read("eth_gasPrice"))
-				got = n.requests() - before
-			}
+			n := unhedgedNet(t)
+			got, res := wr.counted(t, n.router, n.requests, 1, 2, read("eth_gasPrice"), read("eth_blockNumber"), read("eth_gasPrice"))
 			if got != 1 {
 				t.Errorf("%d upstream requests for a wave of 3 routed calls, want 1", got)
 			}
@@ -83,15 +101,8 @@ func TestBatchIsOneUpstreamRequest(t *testing.T) {
 func TestBatchWritesGoAlone(t *testing.T) {
 	for _, wr := range waveRunners {
 		t.Run(wr.name, func(t *testing.T) {
-			routing := testRouting()
-			routing.Hedge = false
-			n := startNet(t, routing, threeOperators()...)
-			var got uint64
-			for try := 0; try < wr.tries && got != 2; try++ {
-				before := n.requests()
-				wr.run(t, n.router, 0, read("eth_gasPrice"), read("eth_gasPrice"), read("eth_sendRawTransaction"))
-				got = n.requests() - before
-			}
+			n := unhedgedNet(t)
+			got, _ := wr.counted(t, n.router, n.requests, 2, 0, read("eth_gasPrice"), read("eth_gasPrice"), read("eth_sendRawTransaction"))
 			if got != 2 {
 				t.Errorf("%d upstream requests, want 2 (one batch, one write)", got)
 			}
@@ -145,15 +156,10 @@ func TestBatchSlowerThanHedgeIsHedgedAsABatch(t *testing.T) {
 			}
 			// A wave sent in parts (see TestBatchIsOneUpstreamRequest) gets a few
 			// more tries.
-			var got uint64
-			var res []Result
-			for try := 0; try < wr.tries && got != 1; try++ {
-				before := fast.Snapshot(time.Now()).Requests
-				// The slow provider answers after a second: answers from
-				// fast (checked below) mean the hedge went out before that.
-				res = wr.run(t, n.router, 0, read("eth_gasPrice"), read("eth_gasPrice"), read("eth_gasPrice"))
-				got = fast.Snapshot(time.Now()).Requests - before
-			}
+			// The slow provider answers after a second: answers from fast
+			// (checked below) mean the hedge went out before that.
+			fastRequests := func() uint64 { return fast.Snapshot(time.Now()).Requests }
+			got, res := wr.counted(t, n.router, fastRequests, 1, 0, read("eth_gasPrice"), read("eth_gasPrice"), read("eth_gasPrice"))
 			if got != 1 {
 				t.Errorf("fast got %d requests for the wave of 3, want 1 (the hedge batch)", got)
 			}
@@ -167,9 +173,7 @@ func TestBatchSlowerThanHedgeIsHedgedAsABatch(t *testing.T) {
 }
 
 func TestBatchNodeAnswersPerCall(t *testing.T) {
-	routing := testRouting()
-	routing.Hedge = false
-	n := startNet(t, routing, threeOperators()...)
+	n := unhedgedNet(t)
 	// A block past every head: "header not found" is missing data, so the
 	// call is retried on its own; the others are answered from the batch.
 	far := read("eth_getBalance")

@@ -131,13 +131,21 @@ func goCall(ctx context.Context, p *Provider, method, params string) <-chan call
 	return ch
 }
 
+// holdFirst makes p busy: a first call, ["0xa","hold"], held at node n
+// until n.let(); its answer comes on the channel.
+func holdFirst(t *testing.T, ctx context.Context, p *Provider, n *echoNode) <-chan callResult {
+	t.Helper()
+	first := goCall(ctx, p, "eth_getBalance", `["0xa","hold"]`)
+	n.waitAtNode(t, 1)
+	return first
+}
+
 func TestCoalesceMergesWaitingCalls(t *testing.T) {
 	n := &echoNode{release: make(chan struct{})}
 	p := coalesceProvider(t, n, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	first := goCall(ctx, p, "eth_getBalance", `["0xa","hold"]`)
-	n.waitAtNode(t, 1)
+	first := holdFirst(t, ctx, p, n)
 	var waiting []<-chan callResult
 	for i := range 5 {
 		waiting = append(waiting, goCall(ctx, p, "eth_getBalance", fmt.Sprintf(`["0x%d","latest"]`, i)))
@@ -192,8 +200,7 @@ func TestCoalesceWaitingCallCancelled(t *testing.T) {
 	p := coalesceProvider(t, n, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	first := goCall(ctx, p, "eth_getBalance", `["0xa","hold"]`)
-	n.waitAtNode(t, 1)
+	first := holdFirst(t, ctx, p, n)
 	waitCtx, stop := context.WithCancel(ctx)
 	gone := goCall(waitCtx, p, "eth_getBalance", `["0xgone","latest"]`)
 	waitQueued(t, p, 1)
@@ -224,8 +231,7 @@ func TestCoalesceBatchRefusedOrFailed(t *testing.T) {
 			p := coalesceProvider(t, tc.node, 1)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			first := goCall(ctx, p, "eth_getBalance", `["0xa","hold"]`)
-			tc.node.waitAtNode(t, 1)
+			first := holdFirst(t, ctx, p, tc.node)
 			var waiting []<-chan callResult
 			for i := range 3 {
 				waiting = append(waiting, goCall(ctx, p, "eth_getTransactionCount", fmt.Sprintf(`["0x%d","latest"]`, i)))

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -51,26 +50,13 @@ func TestAgreedHeaders(t *testing.T) {
 
 	tr := NewLinkedTrust(anchor, fetch, 2, 64).
 		WithAgreedHeaders(vote)
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h, err := tr.HeaderByNumber(ctx, old)
-			if err == nil && (h.Number.Uint64() != old || !tr.ByAgreement(h)) {
-				err = fmt.Errorf("header %d, by agreement %v", h.Number, tr.ByAgreement(h))
-			}
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
+	concurrently(t, 8, func() error {
+		h, err := tr.HeaderByNumber(ctx, old)
+		if err == nil && (h.Number.Uint64() != old || !tr.ByAgreement(h)) {
+			err = fmt.Errorf("header %d, by agreement %v", h.Number, tr.ByAgreement(h))
 		}
-	}
+		return err
+	})
 	if n := votes.Load(); n != 1 {
 		t.Fatalf("8 callers for one old block held %d votes, want 1 (shared, then cached)", n)
 	}

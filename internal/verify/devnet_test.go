@@ -3,10 +3,6 @@ package verify
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"net/http"
-	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,29 +10,16 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/params"
-	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
 
-// One devnet for the package's integration tests, started by the first test
+// shared is the package's devnet, started by the first integration test
 // that needs it (unit tests run without one) and stopped in TestMain.
-var (
-	dnOnce sync.Once
-	dn     *devnet.Devnet
-	dnAct  *activity
-	dnErr  error
-)
+var shared devnet.Shared
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if dn != nil {
-		if err := dn.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "close devnet:", err)
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { shared.Main(m) }
 
 // activity is the shared devnet's activity (a contract that stores and
 // logs, calls to it and transfers, in known blocks) and the chain's rules.
@@ -48,47 +31,25 @@ type activity struct {
 // sharedDevnet starts the devnet and its activity once.
 func sharedDevnet(t *testing.T) (*devnet.Devnet, *activity) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("devnet test skipped in -short mode")
-	}
-	dnOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		dn, dnErr = devnet.Start(ctx, devnet.Options{BlockTime: 500 * time.Millisecond})
-		if dnErr != nil {
-			return
-		}
-		a, err := dn.MakeActivity(ctx)
-		dnAct, dnErr = &activity{Activity: a, config: ChainConfigFor(dn.Info().ChainID)}, err
-	})
-	if dnErr != nil {
-		t.Fatalf("devnet: %v", dnErr)
-	}
-	return dn, dnAct
+	d, a := shared.Get(t)
+	return d, &activity{Activity: a, config: ChainConfigFor(d.Info().ChainID)}
 }
 
 // caller is a Caller over one URL with its own connection pool.
 func caller(t *testing.T, url string) Caller {
 	t.Helper()
-	tr := &http.Transport{}
-	c, err := rpc.DialOptions(context.Background(), url, rpc.WithHTTPClient(&http.Client{Transport: tr}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); tr.CloseIdleConnections() })
+	c := devnet.DialRPC(t, url)
 	return func(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
-		var args []json.RawMessage
-		if err := json.Unmarshal(params, &args); err != nil {
-			return nil, err
-		}
-		anyArgs := make([]any, len(args))
-		for i, a := range args {
-			anyArgs[i] = a
-		}
-		var out json.RawMessage
-		err := c.CallContext(ctx, &out, method, anyArgs...)
-		return out, err
+		return devnet.CallRaw(ctx, c, method, params)
 	}
+}
+
+// directCaller calls the devnet's honest node1 directly: the truth
+// answers are compared with.
+func directCaller(t *testing.T, d *devnet.Devnet) Caller {
+	t.Helper()
+	url, _ := d.DirectURL("node1")
+	return caller(t, url)
 }
 
 // probe asks one provider one kind of question about block h and returns
@@ -144,21 +105,11 @@ func probes(act *activity) []probe {
 			func(claimed json.RawMessage, acc *Account) (json.RawMessage, error) {
 				return acc.NonceJSON(), CheckNonce(claimed, acc)
 			}),
-		{"code", func(ctx context.Context, call Caller, _ TrustSource, h *types.Header, _ int) (json.RawMessage, json.RawMessage, error) {
-			acc, raw, err := ProveAccount(ctx, call, h, act.Contract, nil)
-			if err != nil {
-				return nil, raw, err
-			}
-			claimed, err := call(ctx, "eth_getCode", Params(act.Contract, num(h)))
-			if err != nil {
-				return nil, nil, err
-			}
-			code, err := DecodeCode(claimed, acc)
-			if err != nil {
-				return nil, claimed, err
-			}
-			return mustMarshal(hexutil.Bytes(code)), claimed, nil
-		}, plain("eth_getCode", func(h *types.Header, _ int) []any { return []any{act.Contract, num(h)} })},
+		stateProbe("code", "eth_getCode", act.Contract, nil, func(h *types.Header) []any { return []any{act.Contract, num(h)} },
+			func(claimed json.RawMessage, acc *Account) (json.RawMessage, error) {
+				code, err := DecodeCode(claimed, acc)
+				return mustMarshal(hexutil.Bytes(code)), err
+			}),
 		stateProbe("storage", "eth_getStorageAt", act.Contract, []common.Hash{slot0}, func(h *types.Header) []any { return []any{act.Contract, "0x0", num(h)} },
 			func(claimed json.RawMessage, acc *Account) (json.RawMessage, error) {
 				if err := CheckStorageAt(claimed, acc, slot0); err != nil {
@@ -203,21 +154,9 @@ func probes(act *activity) []probe {
 			return out, raw, err
 		}, plain("eth_getBlockReceipts", func(h *types.Header, _ int) []any { return []any{num(h)} })},
 		{"receipt", func(ctx context.Context, call Caller, trust TrustSource, _ *types.Header, i int) (json.RawMessage, json.RawMessage, error) {
-			claimed, err := call(ctx, "eth_getTransactionReceipt", Params(txAt(i)))
+			claimed, b, bad, err := locatedBlock(ctx, call, trust, "eth_getTransactionReceipt", txAt(i), act.config)
 			if err != nil {
-				return nil, nil, err
-			}
-			loc, err := DecodeTxLocation(claimed)
-			if err != nil {
-				return nil, claimed, err
-			}
-			th, err := trust.HeaderByNumber(ctx, loc.BlockNumber) // the canonical block at that height
-			if err != nil {
-				return nil, claimed, err
-			}
-			b, raw, err := FetchBlock(ctx, call, th.Hash(), act.config)
-			if err != nil {
-				return nil, raw, err
+				return nil, bad, err
 			}
 			rs, raw, err := FetchReceipts(ctx, call, b, act.config)
 			if err != nil {
@@ -227,21 +166,9 @@ func probes(act *activity) []probe {
 			return out, claimed, err
 		}, plain("eth_getTransactionReceipt", func(_ *types.Header, i int) []any { return []any{txAt(i)} })},
 		{"transaction", func(ctx context.Context, call Caller, trust TrustSource, _ *types.Header, i int) (json.RawMessage, json.RawMessage, error) {
-			claimed, err := call(ctx, "eth_getTransactionByHash", Params(txAt(i)))
+			claimed, b, bad, err := locatedBlock(ctx, call, trust, "eth_getTransactionByHash", txAt(i), act.config)
 			if err != nil {
-				return nil, nil, err
-			}
-			loc, err := DecodeTxLocation(claimed)
-			if err != nil {
-				return nil, claimed, err
-			}
-			th, err := trust.HeaderByNumber(ctx, loc.BlockNumber)
-			if err != nil {
-				return nil, claimed, err
-			}
-			b, raw, err := FetchBlock(ctx, call, th.Hash(), act.config)
-			if err != nil {
-				return nil, raw, err
+				return nil, bad, err
 			}
 			out, err := VerifyTransaction(claimed, txAt(i), b, act.config)
 			return out, claimed, err
@@ -262,6 +189,29 @@ func probes(act *activity) []probe {
 			return direct(ctx, "eth_getLogs", Params(logFilter(act)))
 		}},
 	}
+}
+
+// locatedBlock asks call method about tx (a receipt or a transaction:
+// each names its block) and fetches from call the block that the trusted
+// header at that height names. On an error, bad is the answer that failed.
+func locatedBlock(ctx context.Context, call Caller, trust TrustSource, method string, tx common.Hash, config *params.ChainConfig) (claimed json.RawMessage, b *Block, bad json.RawMessage, err error) {
+	claimed, err = call(ctx, method, Params(tx))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	loc, err := DecodeTxLocation(claimed)
+	if err != nil {
+		return nil, nil, claimed, err
+	}
+	th, err := trust.HeaderByNumber(ctx, loc.BlockNumber) // the canonical block at that height
+	if err != nil {
+		return nil, nil, claimed, err
+	}
+	b, raw, err := FetchBlock(ctx, call, th.Hash(), config)
+	if err != nil {
+		return nil, nil, raw, err
+	}
+	return claimed, b, nil, nil
 }
 
 // logFilter selects the activity contract's logs over all activity blocks.
@@ -330,29 +280,35 @@ func run(t *testing.T, ctx context.Context, name string, call, direct Caller, tr
 // directTrust trusts the honest direct node's headers, linked from its head.
 func directTrust(t *testing.T, ctx context.Context, direct Caller) TrustSource {
 	t.Helper()
-	anchor := func() (uint64, common.Hash, bool) {
-		raw, err := direct(ctx, "eth_getBlockByNumber", Params("latest", false))
-		if err != nil {
-			return 0, common.Hash{}, false
-		}
-		h, err := DecodeHeader(raw)
-		if err != nil {
-			return 0, common.Hash{}, false
-		}
-		return h.Number.Uint64(), h.Hash(), true
+	anchor := func() (uint64, common.Hash, bool) { return headerAt(ctx, direct, "latest") }
+	return NewLinkedTrust(anchor, headersFrom(direct), 4096, 4096)
+}
+
+// headerAt is the number and hash of call's block at tag (a number or a
+// tag), as a trust anchor; false when it has none.
+func headerAt(ctx context.Context, call Caller, tag string) (uint64, common.Hash, bool) {
+	raw, err := call(ctx, "eth_getBlockByNumber", Params(tag, false))
+	if err != nil {
+		return 0, common.Hash{}, false
 	}
-	fetch := func(ctx context.Context, hash common.Hash, _ uint64) (json.RawMessage, error) {
-		return direct(ctx, "eth_getBlockByHash", Params(hash, false))
+	h, err := DecodeHeader(raw)
+	if err != nil {
+		return 0, common.Hash{}, false
 	}
-	return NewLinkedTrust(anchor, fetch, 4096, 4096)
+	return h.Number.Uint64(), h.Hash(), true
+}
+
+// headersFrom fetches headers by hash from call, for a LinkedTrust.
+func headersFrom(call Caller) func(ctx context.Context, hash common.Hash, _ uint64) (json.RawMessage, error) {
+	return func(ctx context.Context, hash common.Hash, _ uint64) (json.RawMessage, error) {
+		return call(ctx, "eth_getBlockByHash", Params(hash, false))
+	}
 }
 
 func TestDevnetLiesAreRejected(t *testing.T) {
 	d, act := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	directURL, _ := d.DirectURL("node1")
-	direct := caller(t, directURL)
+	ctx := testwait.Context(t, 8*time.Minute)
+	direct := directCaller(t, d)
 	trust := directTrust(t, ctx, direct)
 	liarInfo, _ := d.Node("node2")
 	honestInfo, _ := d.Node("node3")
@@ -395,10 +351,8 @@ func TestDevnetLiesAreRejected(t *testing.T) {
 
 func TestDevnetAllLying(t *testing.T) {
 	d, act := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	directURL, _ := d.DirectURL("node1")
-	direct := caller(t, directURL)
+	ctx := testwait.Context(t, 2*time.Minute)
+	direct := directCaller(t, d)
 	trust := directTrust(t, ctx, direct)
 	d.Stage(t, devnet.FaultSpec{Target: "all", Kind: devnet.FaultLie, Params: json.RawMessage(`{}`)})
 	for _, n := range d.Info().Nodes {
@@ -417,10 +371,8 @@ func TestDevnetAllLying(t *testing.T) {
 
 func TestDevnetLinkedTrustFollowsHead(t *testing.T) {
 	d, _ := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	directURL, _ := d.DirectURL("node1")
-	direct := caller(t, directURL)
+	ctx := testwait.Context(t, 2*time.Minute)
+	direct := directCaller(t, d)
 	node4, _ := d.Node("node4")
 	any4 := caller(t, node4.HTTP)
 	// The anchor comes from the honest node, a few blocks below its head so
@@ -431,19 +383,9 @@ func TestDevnetLinkedTrustFollowsHead(t *testing.T) {
 		if err != nil || json.Unmarshal(raw, &n) != nil || n < 4 {
 			return 0, common.Hash{}, false
 		}
-		raw, err = direct(ctx, "eth_getBlockByNumber", Params(hexutil.EncodeUint64(uint64(n)-3), false))
-		if err != nil {
-			return 0, common.Hash{}, false
-		}
-		h, err := DecodeHeader(raw)
-		if err != nil {
-			return 0, common.Hash{}, false
-		}
-		return h.Number.Uint64(), h.Hash(), true
+		return headerAt(ctx, direct, hexutil.EncodeUint64(uint64(n)-3))
 	}
-	tr := NewLinkedTrust(anchor, func(ctx context.Context, h common.Hash, _ uint64) (json.RawMessage, error) {
-		return any4(ctx, "eth_getBlockByHash", Params(h, false))
-	}, 4096, 64)
+	tr := NewLinkedTrust(anchor, headersFrom(any4), 4096, 64)
 	top, _, ok := anchor()
 	if !ok {
 		t.Fatal("no anchor")
@@ -467,9 +409,7 @@ func TestDevnetLinkedTrustFollowsHead(t *testing.T) {
 			return 0, common.Hash{}, false
 		}
 		return top, h.Hash(), true
-	}, func(ctx context.Context, h common.Hash, _ uint64) (json.RawMessage, error) {
-		return any4(ctx, "eth_getBlockByHash", Params(h, false))
-	}, 4096, 64)
+	}, headersFrom(any4), 4096, 64)
 	if _, err := fresh.HeaderByNumber(ctx, top-1); err == nil {
 		t.Fatal("header from a node lying about hashes was trusted")
 	}

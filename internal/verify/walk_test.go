@@ -58,26 +58,13 @@ func TestConcurrentWalksShared(t *testing.T) {
 	tr := NewLinkedTrust(anchor, fetch, 1024, 4096)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, walkers)
-	for range walkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h, err := tr.HeaderByNumber(ctx, 1)
-			if err == nil && h.Number.Uint64() != 1 {
-				err = fmt.Errorf("header %d", h.Number)
-			}
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
+	concurrently(t, walkers, func() error {
+		h, err := tr.HeaderByNumber(ctx, 1)
+		if err == nil && h.Number.Uint64() != 1 {
+			err = fmt.Errorf("header %d", h.Number)
 		}
-	}
+		return err
+	})
 	if n := fetches.Load(); n > depth+1 {
 		t.Fatalf("%d concurrent walks of %d blocks made %d fetches; shared walks make at most %d", walkers, depth, n, depth+1)
 	}
@@ -117,5 +104,27 @@ func TestWalksBounded(t *testing.T) {
 	wg.Wait()
 	if p := peak.Load(); p > 2 {
 		t.Fatalf("%d walks fetched at once, bound 2", p)
+	}
+}
+
+// concurrently runs f on n goroutines at once and fails t with the first
+// error any of them returned, after all are done.
+func concurrently(t *testing.T, n int, f func() error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- f()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -37,34 +38,12 @@ func gatewayStage(t *testing.T, ctx context.Context, d *devnet.Devnet, vc config
 // devnet's tiers when tiers is set (else every provider is an own node).
 func gatewayStageWith(t *testing.T, ctx context.Context, d *devnet.Devnet, vc config.Verify, tracker *head.Tracker, tiers bool, names ...string) (*Verifier, *head.Tracker, []*upstream.Provider) {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Health.PollInterval = config.Duration(200 * time.Millisecond)
-	pctx, cancel := context.WithCancel(ctx)
-	t.Cleanup(cancel)
-	var list []*upstream.Provider
-	for _, n := range d.Info().Nodes {
-		if !contains(names, n.Name) {
-			continue
-		}
-		pc := config.DefaultProvider()
-		pc.Name, pc.HTTP = n.Name, n.HTTP
-		pc.Labels = config.Labels{Operator: n.Labels.Operator, Cloud: n.Labels.Cloud, Tier: config.TierOwn}
+	router, list := gatewayProviders(t, ctx, d, tracker, 0, func(pc *config.Provider, n devnet.NodeInfo) {
 		if tiers {
 			pc.Labels.Tier = n.Labels.Tier
 		}
 		pc.Debug = n.Name == names[0] // one debug-capable operator
-		p := upstream.New(upstream.Options{Chain: "devnet", ChainID: d.Info().ChainID, Provider: pc, Health: cfg.Health,
-			OnHead: func(p *upstream.Provider, b head.Block) { tracker.Observe(p.Name(), p.Labels().Operator, b) }})
-		go p.Run(pctx)
-		list = append(list, p)
-	}
-	router := route.New(route.Options{Chain: "devnet", Routing: cfg.Routing, MaxLagBlocks: 3, Providers: list, Head: tracker})
-	if err := testwait.Until(ctx, "providers and an agreed head", func() bool {
-		_, ok := tracker.Latest()
-		return ok && len(router.PickDistinct(&route.Request{}, len(list), nil, nil)) == len(list)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	}, names...)
 	forward := perCall(func(ctx context.Context, c *pipeline.Call) (json.RawMessage, error) {
 		res, err := router.Do(ctx, &route.Request{Method: c.Method, Params: c.Params, Info: c.Info, Block: c.Block, HasBlock: c.HasBlock})
 		c.Provider = res.Provider
@@ -75,16 +54,52 @@ func gatewayStageWith(t *testing.T, ctx context.Context, d *devnet.Devnet, vc co
 	return v, tracker, list
 }
 
+// gatewayProviders runs upstream providers for the named devnet nodes (all
+// when none is named), each an own-tier node with its entry changed by edit
+// (when not nil), their heads observed by tracker, until the test ends; and
+// a router over them. It waits until tracker has an agreed head at least
+// minHead and every provider can be picked.
+func gatewayProviders(t *testing.T, ctx context.Context, d *devnet.Devnet, tracker *head.Tracker, minHead uint64,
+	edit func(pc *config.Provider, n devnet.NodeInfo), names ...string) (*route.Router, []*upstream.Provider) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Health.PollInterval = config.Duration(200 * time.Millisecond)
+	pctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	var list []*upstream.Provider
+	for _, n := range d.Info().Nodes {
+		if len(names) > 0 && !contains(names, n.Name) {
+			continue
+		}
+		pc := config.DefaultProvider()
+		pc.Name, pc.HTTP = n.Name, n.HTTP
+		pc.Labels = config.Labels{Operator: n.Labels.Operator, Cloud: n.Labels.Cloud, Tier: config.TierOwn}
+		if edit != nil {
+			edit(&pc, n)
+		}
+		p := upstream.New(upstream.Options{Chain: "devnet", ChainID: d.Info().ChainID, Provider: pc, Health: cfg.Health,
+			OnHead: func(p *upstream.Provider, b head.Block) { tracker.Observe(p.Name(), p.Labels().Operator, b) }})
+		go p.Run(pctx)
+		list = append(list, p)
+	}
+	router := route.New(route.Options{Chain: "devnet", Routing: cfg.Routing, MaxLagBlocks: 3, Providers: list, Head: tracker})
+	if err := testwait.Until(ctx, fmt.Sprintf("providers and an agreed head at %d or above", minHead), func() bool {
+		b, ok := tracker.Latest()
+		return ok && b.Number >= minHead && len(router.PickDistinct(&route.Request{}, len(list), nil, nil)) == len(list)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return router, list
+}
+
 // TestAbsenceAsANode: what does not exist (yet) is answered as go-ethereum
 // answers it, with one operator and with several: null for blocks,
 // transactions and receipts, the node's own error for state reads; never
 // -32012.
 func TestAbsenceAsANode(t *testing.T) {
 	d, act := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	url, _ := d.DirectURL("node1")
-	direct := dialCaller(t, url)
+	ctx := testwait.Context(t, 3*time.Minute)
+	direct := directCaller(t, d)
 	unknown := common.HexToHash("0x5eed00000000000000000000000000000000000000000000000000000000abcd")
 	acct := act.Accounts()[0]
 	for _, names := range [][]string{{"node1"}, {"node1", "node2", "node3"}} {
@@ -153,8 +168,7 @@ func (h hidingAsker) AskDistinct(ctx context.Context, req Request, k int, skip S
 // cannot make it absent while another operator has it.
 func TestNullDoesNotHide(t *testing.T) {
 	d, act := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testwait.Context(t, 2*time.Minute)
 	h := newHarness(t, d)
 	h.asker.first = []string{"node2"}
 	h.v.o.Asker = hidingAsker{Asker: h.asker, hide: map[string]bool{"node2": true}}
@@ -170,11 +184,9 @@ func TestNullDoesNotHide(t *testing.T) {
 // are never fanned out for a quorum.
 func TestLivenessTraps(t *testing.T) {
 	d, _ := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testwait.Context(t, 2*time.Minute)
 	v, _, _ := gatewayStage(t, ctx, d, config.DefaultVerify(), "node1", "node2", "node3")
-	url, _ := d.DirectURL("node1")
-	direct := dialCaller(t, url)
+	direct := directCaller(t, d)
 	params := verify.Params("0x1")
 	c := newCall("debug_getRawHeader", params)
 	got, err := handle(ctx, v, c)
@@ -199,10 +211,8 @@ func TestLivenessTraps(t *testing.T) {
 // operator and with several, never -32012; its receipt is null.
 func TestPendingTransaction(t *testing.T) {
 	d, _ := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	url, _ := d.DirectURL("node1")
-	direct := dialCaller(t, url)
+	ctx := testwait.Context(t, 2*time.Minute)
+	direct := directCaller(t, d)
 	keys := d.Keys()
 	key := keys[len(keys)-1]
 	cfg := verify.ChainConfigFor(d.Info().ChainID)
@@ -247,8 +257,7 @@ func TestPendingTransaction(t *testing.T) {
 // -32012, which made ethers' tx.wait() fail behind HTTP-only providers).
 func TestAboveTheAgreedHead(t *testing.T) {
 	d, act := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testwait.Context(t, 2*time.Minute)
 	h := newHarness(t, d)
 	tx := act.Txs[len(act.Txs)-1]
 	raw, err := h.direct.call(ctx, "eth_getTransactionReceipt", verify.Params(tx))

@@ -33,8 +33,7 @@ func BenchmarkBalance(b *testing.B) {
 	h.v.o.CheckPlain = false
 	// The gateway's anchor is the tracker's in-memory agreed head: fix it
 	// here instead of asking the direct node on every call.
-	url, _ := d.DirectURL("node1")
-	n, hash, ok := directAnchor(dialCaller(b, url))()
+	n, hash, ok := directAnchor(directCaller(b, d))()
 	if !ok {
 		b.Fatal("no anchor")
 	}

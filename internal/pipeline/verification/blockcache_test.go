@@ -9,6 +9,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
@@ -39,8 +40,7 @@ func (c *countingAsker) AskProvider(ctx context.Context, name string, req Reques
 // cache; without it, once per call. The counts are the measurement.
 func TestBlockHashesFetchedOnce(t *testing.T) {
 	d, act := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testwait.Context(t, 2*time.Minute)
 	const rounds = 5
 	blocks := act.Blocks
 	for _, size := range []int{0, 256} {

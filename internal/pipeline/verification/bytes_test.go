@@ -1,12 +1,12 @@
 package verification
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
@@ -14,8 +14,7 @@ import (
 // verified data is, byte for byte, what go-ethereum answers.
 func TestRebuiltAnswersByteEqual(t *testing.T) {
 	d, act := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testwait.Context(t, 2*time.Minute)
 	h := newHarness(t, d)
 	p := verify.Params
 	var reqs []request

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -18,44 +16,18 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
-// One devnet for the package, started by the first test that needs it.
-var (
-	dnOnce sync.Once
-	dn     *devnet.Devnet
-	dnAct  *devnet.Activity
-	dnErr  error
-)
+// shared is the package's devnet, started by the first test that needs it.
+var shared devnet.Shared
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if dn != nil {
-		if err := dn.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "close devnet:", err)
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { shared.Main(m) }
 
 func sharedDevnet(t testing.TB) (*devnet.Devnet, *devnet.Activity) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("devnet test skipped in -short mode")
-	}
-	dnOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		dn, dnErr = devnet.Start(ctx, devnet.Options{BlockTime: 500 * time.Millisecond})
-		if dnErr == nil {
-			dnAct, dnErr = dn.MakeActivity(ctx)
-		}
-	})
-	if dnErr != nil {
-		t.Fatalf("devnet: %v", dnErr)
-	}
-	return dn, dnAct
+	return shared.Get(t)
 }
 
 // rpcCaller calls one URL.
@@ -63,28 +35,21 @@ type rpcCaller struct{ c *rpc.Client }
 
 func dialCaller(t testing.TB, url string) *rpcCaller {
 	t.Helper()
-	tr := &http.Transport{}
-	c, err := rpc.DialOptions(context.Background(), url, rpc.WithHTTPClient(&http.Client{Transport: tr}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); tr.CloseIdleConnections() })
-	return &rpcCaller{c}
+	return &rpcCaller{devnet.DialRPC(t, url)}
 }
 
+// directCaller calls the devnet's honest node1 directly: the truth
+// answers are compared with.
+func directCaller(t testing.TB, d *devnet.Devnet) *rpcCaller {
+	t.Helper()
+	url, _ := d.DirectURL("node1")
+	return dialCaller(t, url)
+}
+
+// call is a verify.Caller over the URL; a node's JSON-RPC error comes back
+// as a *jsonrpc.Error, as the gateway's providers give it.
 func (r *rpcCaller) call(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
-	var args []json.RawMessage
-	if len(params) > 0 {
-		if err := json.Unmarshal(params, &args); err != nil {
-			return nil, err
-		}
-	}
-	anyArgs := make([]any, len(args))
-	for i, a := range args {
-		anyArgs[i] = a
-	}
-	var out json.RawMessage
-	err := r.c.CallContext(ctx, &out, method, anyArgs...)
+	out, err := devnet.CallRaw(ctx, r.c, method, params)
 	var re rpc.Error
 	if errors.As(err, &re) {
 		je := &jsonrpc.Error{Code: re.ErrorCode(), Message: re.Error()}
@@ -217,8 +182,7 @@ type harness struct {
 
 func newHarness(t testing.TB, d *devnet.Devnet) *harness {
 	t.Helper()
-	url, _ := d.DirectURL("node1")
-	direct := dialCaller(t, url)
+	direct := directCaller(t, d)
 	asker := newNodeAsker(t, d)
 	anchor := directAnchor(direct)
 	ev := verify.NewEvidenceLog(4096)
@@ -296,8 +260,7 @@ func sameAnswer(a, b json.RawMessage) bool { return canonical(a) == canonical(b)
 
 func TestStageAgainstLiars(t *testing.T) {
 	d, act := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
+	ctx := testwait.Context(t, 10*time.Minute)
 	for _, liars := range [][]string{{"node2"}, {"node2", "node4"}} {
 		for _, lie := range devnet.LieTargets {
 			t.Run(fmt.Sprintf("%d liars/%s", len(liars), lie), func(t *testing.T) {
@@ -348,19 +311,11 @@ func TestStageAgainstLiars(t *testing.T) {
 
 func TestStageAllLying(t *testing.T) {
 	d, act := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	defer cancel()
+	ctx := testwait.Context(t, 6*time.Minute)
 	h := newHarness(t, d)
 	// The trusted anchor and headers still come from an honest source (in
 	// the gateway: operator agreement before the lies, or a light client).
-	h.v.o.Trust = verify.NewLinkedTrust(func() (uint64, common.Hash, bool) {
-		raw, err := h.direct.call(ctx, "eth_getBlockByNumber", verify.Params("latest", false))
-		if err != nil {
-			return 0, common.Hash{}, false
-		}
-		hd, _ := verify.DecodeHeader(raw)
-		return hd.Number.Uint64(), hd.Hash(), true
-	}, func(ctx context.Context, hash common.Hash, _ uint64) (json.RawMessage, error) {
+	h.v.o.Trust = verify.NewLinkedTrust(directAnchor(h.direct), func(ctx context.Context, hash common.Hash, _ uint64) (json.RawMessage, error) {
 		return h.direct.call(ctx, "eth_getBlockByHash", verify.Params(hash, false))
 	}, 1024, 1024)
 	d.Stage(t, devnet.FaultSpec{Target: "all", Kind: devnet.FaultLie, Params: json.RawMessage(`{}`)})

@@ -15,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
@@ -108,8 +109,7 @@ func busiestBlock(t *testing.T, ctx context.Context, h *harness, txs []common.Ha
 // Without the kept blocks each call fetched both again.
 func TestReceiptsFetchedOnce(t *testing.T) {
 	d, act := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testwait.Context(t, 2*time.Minute)
 	h := newHarness(t, d)
 	n, txs := busiestBlock(t, ctx, h, act.Txs)
 	num := hexutil.EncodeUint64(n)
@@ -176,8 +176,7 @@ func TestReceiptsFetchedOnce(t *testing.T) {
 // transaction is).
 func TestReceiptPollsFetchOnce(t *testing.T) {
 	d, act := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx := testwait.Context(t, time.Minute)
 	h := newHarness(t, d)
 	counter := newMethodCounter(h.asker)
 	o := h.v.o
@@ -269,8 +268,7 @@ func TestVerifiedCacheBounds(t *testing.T) {
 // block pushed out is fetched again when asked again.
 func TestKeptBlocksBoundedOnDevnet(t *testing.T) {
 	d, act := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx := testwait.Context(t, time.Minute)
 	if len(act.Blocks) < 3 {
 		t.Skipf("the activity has %d blocks; the test needs 3", len(act.Blocks))
 	}

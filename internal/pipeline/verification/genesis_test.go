@@ -14,6 +14,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/config"
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
@@ -30,8 +31,7 @@ func TestReceiptAtGenesis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("devnet test skipped in -short mode")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
-	defer cancel()
+	ctx := testwait.Context(t, 50*time.Second)
 	d, err := devnet.Start(ctx, devnet.Options{Nodes: 3, BlockTime: time.Minute})
 	if err != nil {
 		t.Fatalf("devnet: %v", err)
@@ -42,8 +42,7 @@ func TestReceiptAtGenesis(t *testing.T) {
 		}
 	})
 	v, tracker, _ := gatewayStage(t, ctx, d, config.DefaultVerify(), "node1", "node2", "node3")
-	url, _ := d.DirectURL("node1")
-	direct := dialCaller(t, url)
+	direct := directCaller(t, d)
 
 	key := d.Keys()[0]
 	chainID := new(big.Int).SetUint64(d.Info().ChainID)

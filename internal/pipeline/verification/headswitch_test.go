@@ -1,7 +1,6 @@
 package verification
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -24,8 +23,7 @@ import (
 // saw them lagging).
 func TestDegradedSwitchSeamless(t *testing.T) {
 	d, act := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := testwait.Context(t, 90*time.Second)
 	names := []string{"node1", "node2", "node3", "node4", "node5"}
 	tracker := head.New(head.Options{Agreement: 2, FinalityDepth: 8, StaleBlocks: 1.5})
 	v, _, _ := gatewayStageWith(t, ctx, d, config.DefaultVerify(), tracker, true, names...)
@@ -81,8 +79,7 @@ func TestDegradedSwitchSeamless(t *testing.T) {
 // again, for the tests that share the devnet after this one.
 func caughtUp(t *testing.T, d *devnet.Devnet, names []string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := testwait.Context(t, 30*time.Second)
 	for _, n := range names {
 		url, _ := d.DirectURL(n)
 		c := dialCaller(t, url)

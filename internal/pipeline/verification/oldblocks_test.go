@@ -18,9 +18,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
-	"github.com/rpcmesh/rpcmesh/internal/route"
 	"github.com/rpcmesh/rpcmesh/internal/testwait"
-	"github.com/rpcmesh/rpcmesh/internal/upstream"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
@@ -64,36 +62,16 @@ func oldRequests(t *testing.T, ctx context.Context, direct *rpcCaller, act *devn
 // labelled as such, instead of -32012.
 func TestOldBlocksThroughGateway(t *testing.T) {
 	d, act := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	defer cancel()
-	cfg := config.Default()
-	cfg.Health.PollInterval = config.Duration(200 * time.Millisecond)
-	tracker := head.NewTracker(2, 8, nil)
-	var list []*upstream.Provider
-	for _, n := range d.Info().Nodes {
-		pc := config.DefaultProvider()
-		pc.Name, pc.HTTP = n.Name, n.HTTP
-		pc.Labels = config.Labels{Operator: n.Labels.Operator, Cloud: n.Labels.Cloud, Tier: config.TierOwn}
-		p := upstream.New(upstream.Options{Chain: "devnet", ChainID: d.Info().ChainID, Provider: pc, Health: cfg.Health,
-			OnHead: func(p *upstream.Provider, b head.Block) { tracker.Observe(p.Name(), p.Labels().Operator, b) }})
-		go p.Run(ctx)
-		list = append(list, p)
-	}
-	router := route.New(route.Options{Chain: "devnet", Routing: cfg.Routing, MaxLagBlocks: 3, Providers: list, Head: tracker})
+	ctx := testwait.Context(t, 6*time.Minute)
 	const walk = 1
-	last := act.Blocks[len(act.Blocks)-1]
-	if err := testwait.Until(ctx, "providers and an agreed head past the activity", func() bool {
-		b, ok := tracker.Latest()
-		return ok && b.Number > last+walk+1 && len(router.PickDistinct(&route.Request{}, len(list), nil, nil)) == len(list)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	tracker := head.NewTracker(2, 8, nil)
+	// An agreed head past the activity by more than the walk limit.
+	router, _ := gatewayProviders(t, ctx, d, tracker, act.Blocks[len(act.Blocks)-1]+walk+2, nil)
 	vc := config.DefaultVerify()
 	vc.MaxWalkBlocks = walk
 	v := FromGateway(Gateway{Chain: "devnet", ChainID: d.Info().ChainID, Config: vc, Head: tracker, Router: router,
 		Evidence: verify.NewEvidenceLog(1024)})(nil)
-	url, _ := d.DirectURL("node1")
-	direct := dialCaller(t, url)
+	direct := directCaller(t, d)
 
 	labelled := 0
 	reqs := oldRequests(t, ctx, direct, act)
@@ -182,10 +160,8 @@ func (f forging) AskDistinct(ctx context.Context, req Request, k int, skip Skip)
 // -32012. An operator whose honest header was outvoted is not penalised.
 func TestOldHeaderLiars(t *testing.T) {
 	d, act := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	defer cancel()
-	url, _ := d.DirectURL("node1")
-	direct := dialCaller(t, url)
+	ctx := testwait.Context(t, 6*time.Minute)
+	direct := directCaller(t, d)
 	anchor := directAnchor(direct)
 	const walk = 1
 	last := act.Blocks[len(act.Blocks)-1]

@@ -1,7 +1,6 @@
 package verification
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -11,9 +10,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/head"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
-	"github.com/rpcmesh/rpcmesh/internal/route"
 	"github.com/rpcmesh/rpcmesh/internal/testwait"
-	"github.com/rpcmesh/rpcmesh/internal/upstream"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
@@ -22,37 +19,19 @@ import (
 // operators as the trust anchor, and the Providers asker.
 func TestStageWithGatewayParts(t *testing.T) {
 	d, act := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	defer cancel()
-	cfg := config.Default()
-	cfg.Health.PollInterval = config.Duration(200 * time.Millisecond)
+	ctx := testwait.Context(t, 6*time.Minute)
 	tracker := head.NewTracker(2, 8, nil)
-	var list []*upstream.Provider
-	for _, n := range d.Info().Nodes {
-		pc := config.DefaultProvider()
-		pc.Name, pc.HTTP = n.Name, n.HTTP
-		// One tier, and routing prefers the liar: the worst case.
-		pc.Labels = config.Labels{Operator: n.Labels.Operator, Cloud: n.Labels.Cloud, Tier: config.TierOwn}
-		if n.Name == "node2" {
-			pc.Weight = 100
-		}
-		p := upstream.New(upstream.Options{Chain: "devnet", ChainID: d.Info().ChainID, Provider: pc, Health: cfg.Health,
-			OnHead: func(p *upstream.Provider, b head.Block) { tracker.Observe(p.Name(), p.Labels().Operator, b) }})
-		go p.Run(ctx)
-		list = append(list, p)
-	}
-	router := route.New(route.Options{Chain: "devnet", Routing: cfg.Routing, MaxLagBlocks: 3, Providers: list, Head: tracker})
-	if err := testwait.Until(ctx, "providers and an agreed head", func() bool {
-		b, ok := tracker.Latest()
-		return ok && b.Number > act.Blocks[len(act.Blocks)-1] && len(router.PickDistinct(&route.Request{}, len(list), nil, nil)) == len(list)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	router, list := gatewayProviders(t, ctx, d, tracker, act.Blocks[len(act.Blocks)-1]+1,
+		func(pc *config.Provider, n devnet.NodeInfo) {
+			// All in one tier, and routing prefers the liar: the worst case.
+			if n.Name == "node2" {
+				pc.Weight = 100
+			}
+		})
 	ev := verify.NewEvidenceLog(1024)
 	v := FromGateway(Gateway{Chain: "devnet", ChainID: d.Info().ChainID, Config: config.DefaultVerify(), Head: tracker, Router: router, Evidence: ev})(nil)
 
-	url, _ := d.DirectURL("node1")
-	direct := dialCaller(t, url)
+	direct := directCaller(t, d)
 	// node2 lies about everything a proof covers; routing may pick it first.
 	d.Stage(t, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["proof","receipt","blockhash","code"]}`)})
 	wrong, failed := 0, 0

@@ -17,6 +17,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
@@ -110,8 +111,7 @@ func TestReorgNeverAnsweredFromKept(t *testing.T) {
 		t.Skip("starts go-ethereum nodes")
 	}
 	urls, forks, tx := forkedNodes(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx := testwait.Context(t, time.Minute)
 	var nodes [2]oneNode
 	var trusts [2]verify.TrustSource
 	for i := range nodes {

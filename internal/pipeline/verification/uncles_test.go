@@ -19,6 +19,7 @@ import (
 	"github.com/ethereum/go-ethereum/p2p"
 	"github.com/ethereum/go-ethereum/params"
 
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
@@ -116,8 +117,7 @@ func TestPreMergeUncles(t *testing.T) {
 		t.Skip("starts a go-ethereum node")
 	}
 	url, blocks := preMergeNode(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx := testwait.Context(t, time.Minute)
 	direct := dialCaller(t, url)
 	headers := make([]*types.Header, len(blocks))
 	for i, b := range blocks {

@@ -15,6 +15,7 @@ import (
 	"github.com/rpcmesh/rpcmesh/internal/devnet"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/pipeline"
+	"github.com/rpcmesh/rpcmesh/internal/testwait"
 	"github.com/rpcmesh/rpcmesh/internal/verify"
 )
 
@@ -129,8 +130,7 @@ func balances(act *devnet.Activity, block string) []request {
 // provider, and the rest of the wave is answered from the batch alone.
 func TestWaveLiarInBatch(t *testing.T) {
 	d, act := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testwait.Context(t, 2*time.Minute)
 	h := waveHarness(t, d)
 	h.asker.first = []string{"node2"} // the batch, and any call not told to avoid it
 	tb := &tamperBatch{nodeAsker: h.asker, at: 2}
@@ -165,8 +165,7 @@ func TestWaveLiarInBatch(t *testing.T) {
 // and node2 alone is blamed, once per call.
 func TestWaveBatchFromLiar(t *testing.T) {
 	d, act := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testwait.Context(t, 2*time.Minute)
 	h := waveHarness(t, d)
 	h.asker.first = []string{"node2"}
 	d.Stage(t, devnet.FaultSpec{Target: "node2", Kind: devnet.FaultLie, Params: json.RawMessage(`{"what":["proof"]}`)})
@@ -193,8 +192,7 @@ func TestWaveBatchFromLiar(t *testing.T) {
 // answered as the node answers each, with each call's own report.
 func TestWaveMixed(t *testing.T) {
 	d, act := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testwait.Context(t, 2*time.Minute)
 	h := waveHarness(t, d)
 	p := verify.Params
 	n := hexutil.EncodeUint64(act.Blocks[len(act.Blocks)-1])
@@ -238,8 +236,7 @@ func TestWaveMixed(t *testing.T) {
 // distinct block's header is looked up once for the wave.
 func TestWaveBlocks(t *testing.T) {
 	d, act := sharedDevnet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testwait.Context(t, 2*time.Minute)
 	h := waveHarness(t, d)
 	ct := &countingTrust{TrustSource: h.v.o.Trust}
 	h.v.o.Trust = ct

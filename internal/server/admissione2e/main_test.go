@@ -10,12 +10,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,11 +32,7 @@ import (
 var dn *devnet.Devnet
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	os.Exit(devnet.RunSuite("admission e2e", testing.Short(), devnet.Options{}, nil, func(d *devnet.Devnet) int {
-		dn = d
-		return m.Run()
-	}))
+	devnet.Main(m, "admission e2e", devnet.Options{}, func(d *devnet.Devnet) { dn = d })
 }
 
 // gateway is one test's gateway: its public and admin URLs.

@@ -96,14 +96,7 @@ func TestBatchWavesAgainstGeth(t *testing.T) {
 	}
 	check("HTTP batch", answers)
 
-	ws, resp, err := websocket.DefaultDialer.DialContext(ctx, "ws://"+g.HTTPAddr()+"/devnet", nil)
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
+	ws := devnetgw.DialWS(ctx, t, "ws://"+g.HTTPAddr()+"/devnet", nil)
 	items := make([]string, len(all))
 	for i, c := range all {
 		items[i] = fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":%q,"params":%s}`, i, c.Method, c.Params)

@@ -3,10 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,15 +26,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	os.Exit(devnetgw.RunSuite("e2e", testing.Short(),
-		func(ctx context.Context, d *devnet.Devnet) (*server.Gateway, error) {
-			return devnetgw.Start(ctx, gatewayConfig(d.Info()), devnetgw.SuiteLogger())
-		},
-		func(d *devnet.Devnet, g *server.Gateway) int {
-			dn, gw, url = d, g, "http://"+g.HTTPAddr()+"/devnet"
-			return m.Run()
-		}))
+	devnetgw.Main(m, "e2e", gatewayConfig, func(d *devnet.Devnet, g *server.Gateway) {
+		dn, gw, url = d, g, "http://"+g.HTTPAddr()+"/devnet"
+	})
 }
 
 // gatewayConfig puts the gateway in front of every devnet node.

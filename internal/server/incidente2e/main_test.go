@@ -5,8 +5,6 @@ package incidente2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -15,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -69,17 +66,9 @@ func TestMain(m *testing.M) {
 		},
 		func(d *devnet.Devnet, g *server.Gateway) int {
 			dn, gw, url = d, g, "http://"+g.HTTPAddr()+"/devnet"
-			ctx, stop := context.WithCancel(context.Background())
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				traffic(ctx)
-			}()
-			code := m.Run()
-			stop()
-			wg.Wait()
-			return code
+			// Balance reads of random accounts: routed attempts for the
+			// shares, answers for the counters.
+			return devnetgw.WithTraffic(url, 25*time.Millisecond, m.Run)
 		})
 	os.Exit(code)
 }
@@ -102,20 +91,6 @@ func call(ctx context.Context, method, params string) (answer, error) {
 func callAt(ctx context.Context, url, method, params string) (answer, error) {
 	a, err := devnetgw.Call(ctx, client, url, method, params)
 	return answer{result: a.Result, err: a.Error, header: a.Header}, err
-}
-
-// traffic reads balances of random accounts until ctx ends: routed
-// attempts for the shares, answers for the counters.
-func traffic(ctx context.Context) {
-	for ctx.Err() == nil {
-		var addr [20]byte
-		_, _ = rand.Read(addr[:])
-		_, _ = call(ctx, "eth_getBalance", `["0x`+hex.EncodeToString(addr[:])+`","latest"]`)
-		select {
-		case <-ctx.Done():
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
 }
 
 // admin fetches an admin path of the gateway.

@@ -7,10 +7,8 @@ package outagee2e
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
@@ -31,15 +29,9 @@ var (
 const blockTime = 500 * time.Millisecond
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	os.Exit(devnetgw.RunSuite("outage e2e", testing.Short(),
-		func(ctx context.Context, d *devnet.Devnet) (*server.Gateway, error) {
-			return devnetgw.Start(ctx, gatewayConfig(d.Info()), devnetgw.SuiteLogger())
-		},
-		func(d *devnet.Devnet, g *server.Gateway) int {
-			dn, gw, url = d, g, "http://"+g.HTTPAddr()+"/devnet"
-			return m.Run()
-		}))
+	devnetgw.Main(m, "outage e2e", gatewayConfig, func(d *devnet.Devnet, g *server.Gateway) {
+		dn, gw, url = d, g, "http://"+g.HTTPAddr()+"/devnet"
+	})
 }
 
 // gatewayConfig keeps the first two devnet nodes (two operators), without

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/head"
 )
 
@@ -20,17 +21,7 @@ func TestNewHeadsPace(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	settle(ctx, t)
-	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, "ws://"+gw.HTTPAddr()+"/devnet", nil)
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if d, ok := ctx.Deadline(); ok {
-		_ = conn.SetReadDeadline(d)
-	}
+	conn := devnetgw.DialWS(ctx, t, "ws://"+gw.HTTPAddr()+"/devnet", nil)
 	if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newHeads"]}`)); err != nil {
 		t.Fatal(err)
 	}

@@ -8,12 +8,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -31,13 +29,9 @@ import (
 var dn *devnet.Devnet
 
 func TestMain(m *testing.M) {
-	flag.Parse()
 	// No suite gateway: every test starts the gateway it needs in front of
 	// recorders of its own.
-	os.Exit(devnet.RunSuite("privacye2e", testing.Short(), devnet.Options{}, nil, func(d *devnet.Devnet) int {
-		dn = d
-		return m.Run()
-	}))
+	devnet.Main(m, "privacye2e", devnet.Options{}, func(d *devnet.Devnet) { dn = d })
 }
 
 // recorded is one request a provider received.

@@ -2,14 +2,8 @@ package pagee2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"flag"
-	"fmt"
-	"net/http"
 	"os"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,13 +37,10 @@ func TestMain(m *testing.M) {
 			},
 			func(d *devnet.Devnet, g *server.Gateway) int {
 				dn, gw, base = d, g, "http://"+g.HTTPAddr()
-				ctx, stop := context.WithCancel(context.Background())
-				var wg sync.WaitGroup
-				wg.Go(func() { traffic(ctx) })
-				code := m.Run()
-				stop()
-				wg.Wait()
-				return code
+				// Balance reads of random accounts, up to 20 a second: the
+				// page's shares, latencies and answers come from them, as
+				// from users.
+				return devnetgw.WithTraffic(base+"/devnet", 50*time.Millisecond, m.Run)
 			})
 	}))
 }
@@ -64,29 +55,4 @@ func gatewayConfig(info devnet.Info) *config.Config {
 	cfg.StatusPage.History = config.Duration(5 * time.Minute)
 	cfg.Health.PenaltyHalfLife = config.Duration(2 * time.Second)
 	return cfg
-}
-
-// traffic reads balances of random accounts, 20 a second, until ctx ends:
-// the page's shares, latencies and answers come from it, as from users.
-func traffic(ctx context.Context) {
-	client := &http.Client{Timeout: 5 * time.Second}
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		var addr [20]byte
-		_, _ = rand.Read(addr[:])
-		body := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x%s","latest"]}`, hex.EncodeToString(addr[:]))
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/devnet", strings.NewReader(body))
-		if err == nil {
-			req.Header.Set("Content-Type", "application/json")
-			if resp, err := client.Do(req); err == nil {
-				resp.Body.Close()
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
 }

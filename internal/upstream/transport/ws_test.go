@@ -44,6 +44,28 @@ func (c *wsClient) echo(ctx context.Context, method, param string) (string, erro
 	return wstest.EchoedString(ans.Messages[0].Result)
 }
 
+// echoAll makes n calls of method on c at once, the i-th with param
+// prefix-i and each bounded by timeout, and fails t for every call that
+// does not get its own param back.
+func (c *wsClient) echoAll(t *testing.T, method, prefix string, n int, timeout time.Duration) {
+	t.Helper()
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			want := fmt.Sprintf("%s-%d", prefix, i)
+			if got, err := c.echo(timed(t, timeout), method, want); err != nil || got != want {
+				t.Errorf("call %d: %q, %v", i, got, err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
+
 // timed returns a context for one call, ending after d.
 func timed(t *testing.T, d time.Duration) context.Context { return wstest.Timed(t, d) }
 
@@ -66,19 +88,7 @@ func TestWSCallsConcurrent(t *testing.T) {
 				go c.Send([]byte(wstest.Echo(reqs[0])))
 			})
 			w := newWSClient(t, srv.URL(), conns, nil)
-			const calls = 300
-			var wg sync.WaitGroup
-			for i := range calls {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					want := fmt.Sprintf("p-%d", i)
-					if got, err := w.echo(timed(t, 5*time.Second), "eth_getBalance", want); err != nil || got != want {
-						t.Errorf("call %d: %q, %v", i, got, err)
-					}
-				}()
-			}
-			wg.Wait()
+			w.echoAll(t, "eth_getBalance", "p", 300, 5*time.Second)
 			if n := srv.Accepted.Load(); n > int64(conns) {
 				t.Errorf("%d connections accepted, want at most %d", n, conns)
 			}
@@ -104,18 +114,7 @@ func TestWSCallsOutOfOrder(t *testing.T) {
 		}
 	})
 	w := newWSClient(t, srv.URL(), 1, nil)
-	var wg sync.WaitGroup
-	for i := range calls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			want := fmt.Sprintf("q-%d", i)
-			if got, err := w.echo(timed(t, 5*time.Second), "eth_call", want); err != nil || got != want {
-				t.Errorf("call %d: %q, %v", i, got, err)
-			}
-		}()
-	}
-	wg.Wait()
+	w.echoAll(t, "eth_call", "q", calls, 5*time.Second)
 }
 
 // TestWSCallBatch sends a batch over WebSocket, answered as an array in

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -133,21 +132,7 @@ func TestWSCoalescedWrites(t *testing.T) {
 	tc := <-conns
 	before := tc.writes.Load()
 	const calls = 200
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range calls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			want := "c-" + strconv.Itoa(i)
-			if got, err := w.echo(timed(t, 10*time.Second), "eth_call", want); err != nil || got != want {
-				t.Errorf("call %d: %q, %v", i, got, err)
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
+	w.echoAll(t, "eth_call", "c", calls, 10*time.Second)
 	writes := tc.writes.Load() - before
 	t.Logf("%d calls in %d writes", calls, writes)
 	if writes*4 > calls {

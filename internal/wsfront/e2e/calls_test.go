@@ -44,10 +44,7 @@ func TestCallsOverWS(t *testing.T) {
 	if err := json.Unmarshal(batch, &items); err != nil || len(items) != 2 || items[1].Result == nil {
 		t.Fatalf("batch: %s %v", batch, err)
 	}
-	id, _, err := c.subscribe(ctx, `["newHeads"]`)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, _ := c.subscribe(t, ctx, `["newHeads"]`)
 	if res, err := c.call(ctx, "eth_unsubscribe", fmt.Sprintf(`[%q]`, id)); err != nil || string(res) != "true" {
 		t.Fatalf("eth_unsubscribe: %s %v", res, err)
 	}
@@ -101,10 +98,7 @@ func TestPendingTransactionsMergedOnce(t *testing.T) {
 	devnetgw.AwaitHealthy(t, gw)
 	ctx := testwait.Context(t, 60*time.Second)
 	c := dialWS(t)
-	_, ch, err := c.subscribe(ctx, `["newPendingTransactions"]`)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ch := c.subscribe(t, ctx, `["newPendingTransactions"]`)
 	expectPendingOnce(ctx, t, ch, 2, 7)
 }
 

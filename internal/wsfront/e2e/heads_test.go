@@ -64,10 +64,7 @@ func TestNewHeadsSurviveFaults(t *testing.T) {
 	devnetgw.AwaitHealthy(t, gw)
 	ctx := testwait.Context(t, 120*time.Second)
 	c := dialWS(t)
-	_, ch, err := c.subscribe(ctx, `["newHeads"]`)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ch := c.subscribe(t, ctx, `["newHeads"]`)
 	var log headLog
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()

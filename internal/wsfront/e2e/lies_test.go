@@ -39,14 +39,8 @@ func TestLyingProvidersCannotFeedSubscriptions(t *testing.T) {
 	}
 
 	c := dialWS(t)
-	_, headsCh, err := c.subscribe(ctx, `["newHeads"]`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, logsCh, err := c.subscribe(ctx, `["logs",{"address":"`+strings.ToLower(contract.Hex())+`"}]`)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, headsCh := c.subscribe(t, ctx, `["newHeads"]`)
+	_, logsCh := c.subscribe(t, ctx, `["logs",{"address":"`+strings.ToLower(contract.Hex())+`"}]`)
 	const calls = 6
 	sent := map[common.Hash]bool{}
 	for i := range calls {

@@ -5,9 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -28,16 +26,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	os.Exit(devnetgw.RunSuite("wsfront e2e", testing.Short(),
-		func(ctx context.Context, d *devnet.Devnet) (*server.Gateway, error) {
-			return devnetgw.Start(ctx, gatewayConfig(d.Info()), devnetgw.SuiteLogger())
-		},
-		func(d *devnet.Devnet, g *server.Gateway) int {
-			dn, gw = d, g
-			wsURL, httpURL = "ws://"+g.HTTPAddr()+"/devnet", "http://"+g.HTTPAddr()+"/devnet"
-			return m.Run()
-		}))
+	devnetgw.Main(m, "wsfront e2e", gatewayConfig, func(d *devnet.Devnet, g *server.Gateway) {
+		dn, gw = d, g
+		wsURL, httpURL = "ws://"+g.HTTPAddr()+"/devnet", "http://"+g.HTTPAddr()+"/devnet"
+	})
 }
 
 // Limits the tests rely on: a small send queue so that slow clients are
@@ -197,10 +189,21 @@ func (c *wsClient) call(ctx context.Context, method string, params string) (json
 	return r.Result, nil
 }
 
-// subscribe opens a subscription; its results arrive on the channel. The
-// channel is registered before the answer is read, and the reader fails the
-// client if a notification came before the answer naming it.
-func (c *wsClient) subscribe(ctx context.Context, params string) (string, <-chan json.RawMessage, error) {
+// subscribe opens a subscription, failing t when it cannot, and returns
+// its id and the channel its results arrive on.
+func (c *wsClient) subscribe(t testing.TB, ctx context.Context, params string) (string, <-chan json.RawMessage) {
+	t.Helper()
+	id, ch, err := c.trySubscribe(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, ch
+}
+
+// trySubscribe opens a subscription; its results arrive on the channel.
+// The channel is registered before the answer is read, and the reader
+// fails the client if a notification came before the answer naming it.
+func (c *wsClient) trySubscribe(ctx context.Context, params string) (string, <-chan json.RawMessage, error) {
 	c.mu.Lock()
 	c.next++
 	id := fmt.Sprint(c.next)

@@ -26,9 +26,6 @@ func TestPendingTransactionsPolledWithoutWS(t *testing.T) {
 	}
 	defer devnetgw.Stop(g)
 	c := dialWSAt(t, "ws://"+g.HTTPAddr()+"/"+devnetgw.ChainName)
-	_, ch, err := c.subscribe(ctx, `["newPendingTransactions"]`)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ch := c.subscribe(t, ctx, `["newPendingTransactions"]`)
 	expectPendingOnce(ctx, t, ch, 1, 8)
 }

@@ -97,14 +97,8 @@ func TestReorgSendsNewBranchAndRemovedLogs(t *testing.T) {
 	contract, nonce := deployLogContract(t, ctx, ec, key)
 
 	c := dialWS(t)
-	_, headsCh, err := c.subscribe(ctx, `["newHeads"]`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, logsCh, err := c.subscribe(ctx, `["logs",{"address":"`+strings.ToLower(contract.Hex())+`","topics":["0x00000000000000000000000000000000000000000000000000000000000000aa"]}]`)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, headsCh := c.subscribe(t, ctx, `["newHeads"]`)
+	_, logsCh := c.subscribe(t, ctx, `["logs",{"address":"`+strings.ToLower(contract.Hex())+`","topics":["0x00000000000000000000000000000000000000000000000000000000000000aa"]}]`)
 	var hl headLog
 	var mu sync.Mutex
 	var logs []logSeen

@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/rpcmesh/rpcmesh/internal/config"
+	"github.com/rpcmesh/rpcmesh/internal/devnetgw"
 	"github.com/rpcmesh/rpcmesh/internal/jsonrpc"
 	"github.com/rpcmesh/rpcmesh/internal/testwait"
 )
@@ -148,14 +149,7 @@ func TestBacklogBound(t *testing.T) {
 // filter over HTTP (one pipeline, one store per chain).
 func TestFiltersOverWebSocket(t *testing.T) {
 	ctx := testwait.Context(t, 30*time.Second)
-	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, strings.Replace(url, "http://", "ws://", 1), nil)
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := devnetgw.DialWS(ctx, t, strings.Replace(url, "http://", "ws://", 1), nil)
 	wsCall := func(ctx context.Context, method, params string) json.RawMessage {
 		if err := conn.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`{"jsonrpc":"2.0","id":7,"method":%q,"params":%s}`, method, params))); err != nil {
 			t.Fatal(err)

@@ -7,13 +7,11 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -37,15 +35,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	os.Exit(devnetgw.RunSuite("filters e2e", testing.Short(),
-		func(ctx context.Context, d *devnet.Devnet) (*server.Gateway, error) {
-			return devnetgw.Start(ctx, devnetgw.Config(d.Info(), "127.0.0.1:0", ""), devnetgw.SuiteLogger())
-		},
-		func(d *devnet.Devnet, g *server.Gateway) int {
-			dn, gw, url = d, g, "http://"+g.HTTPAddr()+"/devnet"
-			return m.Run()
-		}))
+	gatewayConfig := func(info devnet.Info) *config.Config { return devnetgw.Config(info, "127.0.0.1:0", "") }
+	devnetgw.Main(m, "filters e2e", gatewayConfig, func(d *devnet.Devnet, g *server.Gateway) {
+		dn, gw, url = d, g, "http://"+g.HTTPAddr()+"/devnet"
+	})
 }
 
 // startGateway starts a second gateway in front of the devnet with edit
