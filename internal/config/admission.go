@@ -51,7 +51,14 @@ type Admission struct {
 	// MaxTransitions bounds the stage transitions kept per chain (the
 	// oldest go first). Default 1000.
 	MaxTransitions int `yaml:"max_transitions"`
+	// MaxProviders bounds a chain's providers, the config's included, when
+	// one is added at run time: beyond it the admin API refuses the
+	// addition. Default 64; 1 to 1024.
+	MaxProviders int `yaml:"max_providers"`
 }
+
+// MaxRunTimeProviders is the most admission.max_providers may be.
+const MaxRunTimeProviders = 1024
 
 // Admission stages of a provider (Provider.Stage).
 const (
@@ -79,6 +86,7 @@ func DefaultAdmission() Admission {
 		CheckInterval:      Duration(time.Second),
 		DrainTimeout:       Duration(30 * time.Second),
 		MaxTransitions:     1000,
+		MaxProviders:       64,
 	}
 }
 
@@ -99,6 +107,9 @@ func (v *validator) admission(c *Config) {
 	v.positive("admission.check_interval", a.CheckInterval)
 	v.positive("admission.drain_timeout", a.DrainTimeout)
 	v.atLeastOne("admission.max_transitions", int64(a.MaxTransitions))
+	if a.MaxProviders < 1 || a.MaxProviders > MaxRunTimeProviders {
+		v.errorf("admission.max_providers", "must be 1 to %d, got %d", MaxRunTimeProviders, a.MaxProviders)
+	}
 	for i := range c.Chains {
 		if len(c.Chains[i].Providers) > 0 && c.Chains[i].Operators() == 0 {
 			v.errorf(fmt.Sprintf("chains[%d].providers", i), "no provider is admitted: at least one must be (stage admitted, or left out) to agree on the head and vote")
@@ -160,6 +171,10 @@ func ValidateProvider(cfg *Config, chain string, current []Provider, p Provider)
 	i := slices.IndexFunc(cp.Chains, func(c Chain) bool { return c.Name == chain })
 	if i < 0 {
 		return p, &FieldError{Msg: fmt.Sprintf("no chain named %s", quote(chain))}
+	}
+	if len(current) >= cfg.Admission.MaxProviders {
+		return p, &FieldError{Path: "provider", Msg: fmt.Sprintf("chain %s has %d providers, as many as admission.max_providers allows: remove one first, or raise the limit",
+			quote(chain), len(current))}
 	}
 	cp.Chains[i].Providers = append(slices.Clone(current), p)
 	n := len(cp.Chains[i].Providers) - 1

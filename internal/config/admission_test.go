@@ -39,6 +39,34 @@ func TestProviderEntry(t *testing.T) {
 	}
 }
 
+// TestMaxProviders: admission.max_providers is bounded, and a provider
+// added at run time beyond it is refused in plain words; the config's
+// providers count.
+func TestMaxProviders(t *testing.T) {
+	for _, tc := range []struct {
+		max        int
+		wantConfig string // "" valid, else a part of the error
+		wantAdd    string
+	}{
+		{64, "", ""},
+		{2, "", ""},
+		{1, "", `chain "dev" has 1 providers, as many as admission.max_providers allows`},
+		{0, "admission.max_providers: must be 1 to 1024, got 0", ""},
+		{1025, "admission.max_providers: must be 1 to 1024, got 1025", ""},
+	} {
+		cfg := oneChainConfig()
+		cfg.Admission.MaxProviders = tc.max
+		checkErr(t, cfg.Validate(), tc.wantConfig)
+		if tc.wantConfig != "" {
+			continue
+		}
+		p := DefaultProvider()
+		p.Name, p.HTTP = "b", "http://127.0.0.1:2"
+		_, err := ValidateProvider(cfg, "dev", cfg.Chains[0].Providers, p)
+		checkErr(t, err, tc.wantAdd)
+	}
+}
+
 // TestStagesInConfig: head agreement counts admitted operators only, and
 // a chain with none admitted is refused in plain words.
 func TestStagesInConfig(t *testing.T) {
