@@ -2,6 +2,8 @@ package usage
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,7 +46,14 @@ type Meter struct {
 	pending map[key]*Record // counts not yet in the store
 	// flushMu serialises flushes and epoch closing (Run's loop, Close,
 	// tests), so that an epoch is stated only after its counts are stored.
+	// It guards writer, seq and unsure too.
 	flushMu sync.Mutex
+	writer  string // this meter's name in Batch.Writer
+	seq     uint64 // the last batch's Seq
+	// unsure is the batch whose write failed: it may be in the store
+	// already (a commit cut off), so it is written again exactly as it
+	// was, before any newer counts.
+	unsure *Batch
 }
 
 // New builds a Meter; Run writes its counts and states its epochs.
@@ -73,7 +82,9 @@ func New(o Options) (*Meter, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Meter{o: o, epoch: int64(o.Epoch / time.Second), pending: map[key]*Record{}}, nil
+	var id [16]byte
+	_, _ = rand.Read(id[:]) // never fails (crypto/rand)
+	return &Meter{o: o, epoch: int64(o.Epoch / time.Second), pending: map[key]*Record{}, writer: hex.EncodeToString(id[:])}, nil
 }
 
 // Signer is the key that signs the meter's statements.
@@ -130,7 +141,8 @@ func (m *Meter) Audit(chain, provider, operator string, passed bool) {
 }
 
 // Flush writes the pending counts to the store in one batch. On failure
-// the counts are kept (merged with newer ones) for the next flush.
+// the batch is kept and written again, as it was, by the next flush, before
+// the counts that came in between; the store applies it once.
 func (m *Meter) Flush(ctx context.Context) error {
 	m.flushMu.Lock()
 	defer m.flushMu.Unlock()
@@ -138,13 +150,16 @@ func (m *Meter) Flush(ctx context.Context) error {
 }
 
 func (m *Meter) flush(ctx context.Context) error {
+	if m.unsure != nil {
+		if err := m.o.Store.Add(ctx, *m.unsure); err != nil {
+			return fmt.Errorf("usage flush: %w", err)
+		}
+		m.unsure = nil
+	}
 	m.mu.Lock()
 	batch := m.pending
 	m.pending = map[key]*Record{}
 	m.mu.Unlock()
-	if len(batch) == 0 {
-		return nil
-	}
 	counts := make([]Record, 0, len(batch))
 	for _, k := range slices.SortedFunc(maps.Keys(batch), func(a, b key) int {
 		return compareRecords(*batch[a], *batch[b])
@@ -153,15 +168,13 @@ func (m *Meter) flush(ctx context.Context) error {
 			counts = append(counts, *r)
 		}
 	}
-	if err := m.o.Store.Add(ctx, counts); err != nil {
-		m.mu.Lock()
-		for k, r := range batch { // put them back: nothing counted is lost
-			if cur := m.pending[k]; cur != nil {
-				r.add(cur)
-			}
-			m.pending[k] = r
-		}
-		m.mu.Unlock()
+	if len(counts) == 0 {
+		return nil
+	}
+	m.seq++
+	b := Batch{Writer: m.writer, Seq: m.seq, Counts: counts}
+	if err := m.o.Store.Add(ctx, b); err != nil {
+		m.unsure = &b // nothing counted is lost, nor counted twice
 		return fmt.Errorf("usage flush: %w", err)
 	}
 	return nil

@@ -12,46 +12,68 @@ import (
 	"time"
 )
 
-// flaky is a Store whose Add fails while failing is set.
+// flaky is a Store whose Add fails while failing is set: before writing,
+// or (committed) after writing, as when a commit's acknowledgement is cut
+// off by a timeout or a dropped connection.
 type flaky struct {
 	Store
-	failing bool
+	failing   bool
+	committed bool // the failing write is made all the same
 }
 
-func (f *flaky) Add(ctx context.Context, counts []Record) error {
-	if f.failing {
-		return errors.New("disk full")
+func (f *flaky) Add(ctx context.Context, b Batch) error {
+	if !f.failing {
+		return f.Store.Add(ctx, b)
 	}
-	return f.Store.Add(ctx, counts)
+	if f.committed {
+		if err := f.Store.Add(ctx, b); err != nil {
+			return err
+		}
+		return errors.New("connection lost during commit")
+	}
+	return errors.New("disk full")
 }
 
 // TestFlushFailureKeepsCounts: counts a failed flush could not write are
-// written by the next one, merged with what came in between.
+// written by the next one, with what came in between, exactly once
+// whether the failed write was made or not.
 func TestFlushFailureKeepsCounts(t *testing.T) {
-	emb, db := openEmbedded(t, filepath.Join(t.TempDir(), "gw.db"))
-	defer db.Close()
-	st := &flaky{Store: emb, failing: true}
-	c := &clock{}
-	t0 := time.Unix(1_800_000_000, 0)
-	c.set(t0)
-	m := newMeter(t, st, c)
-	for range 5 {
-		m.Served("eth", "a1", "alpha", "eth_call")
-	}
-	if err := m.Flush(context.Background()); err == nil {
-		t.Fatal("a failed write was not reported")
-	}
-	for range 3 {
-		m.Served("eth", "a1", "alpha", "eth_call")
-	}
-	st.failing = false
-	c.set(t0.Add(time.Minute))
-	sts, err := m.CloseEpochs(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(sts) != 1 || sts[0].Records[0].Requests != 8 || sts[0].Records[0].ComputeUnits != 8*30 {
-		t.Fatalf("statements %+v, want one record of 8 requests, 240 units", sts)
+	for _, committed := range []bool{false, true} {
+		name := map[bool]string{false: "nothing written", true: "written, then failed"}[committed]
+		t.Run(name, func(t *testing.T) {
+			emb, db := openEmbedded(t, filepath.Join(t.TempDir(), "gw.db"))
+			defer db.Close()
+			st := &flaky{Store: emb, failing: true, committed: committed}
+			c := &clock{}
+			t0 := time.Unix(1_800_000_000, 0)
+			c.set(t0)
+			m := newMeter(t, st, c)
+			for range 5 {
+				m.Served("eth", "a1", "alpha", "eth_call")
+			}
+			if err := m.Flush(context.Background()); err == nil {
+				t.Fatal("a failed write was not reported")
+			}
+			for range 3 {
+				m.Served("eth", "a1", "alpha", "eth_call")
+			}
+			// A second failure: the unsure batch is still written first.
+			if err := m.Flush(context.Background()); err == nil {
+				t.Fatal("a failed write was not reported")
+			}
+			st.failing = false
+			c.set(t0.Add(time.Minute))
+			sts, err := m.CloseEpochs(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sts) != 1 || len(sts[0].Records) != 1 {
+				t.Fatalf("%d statements, want one of one record", len(sts))
+			}
+			if r := sts[0].Records[0]; r.Requests != 8 || r.ComputeUnits != 8*30 {
+				t.Fatalf("record %+v, want 8 requests, 240 units", r)
+			}
+		})
 	}
 }
 
@@ -67,7 +89,7 @@ func TestEpochThatCannotBeStatedHoldsUpNoOther(t *testing.T) {
 		{Chain: "eth", Provider: "a2", Operator: "alpha", EpochStart: 7200, EpochSeconds: 3600, Requests: 1},
 		{Chain: "eth", Provider: "a1", Operator: "alpha", EpochStart: 10800, EpochSeconds: 60, Requests: 1},
 	}
-	if err := emb.Add(ctx, mixed); err != nil {
+	if err := emb.Add(ctx, Batch{Writer: "w", Seq: 1, Counts: mixed}); err != nil {
 		t.Fatal(err)
 	}
 	c := &clock{}

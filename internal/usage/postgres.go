@@ -33,6 +33,10 @@ CREATE TABLE IF NOT EXISTS rpcmesh_usage_statements (
 );
 CREATE TABLE IF NOT EXISTS rpcmesh_usage_stated (
 	epoch_start BIGINT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS rpcmesh_usage_writers (
+	writer TEXT PRIMARY KEY,
+	seq    BIGINT NOT NULL
 );`
 
 // Postgres is the Store in a PostgreSQL database, for deployments that
@@ -63,12 +67,21 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 // Close closes the pool.
 func (p *Postgres) Close() { p.pool.Close() }
 
-// Add upserts every record's counts in one transaction.
-func (p *Postgres) Add(ctx context.Context, counts []Record) error {
+// Add upserts every record's counts in one transaction, unless b was
+// applied before: the writer's row moves to b.Seq in the same transaction.
+func (p *Postgres) Add(ctx context.Context, b Batch) error {
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		var b pgx.Batch
-		for _, c := range counts {
-			b.Queue(`INSERT INTO rpcmesh_usage_records AS r (epoch_start, epoch_seconds, chain, provider, operator,
+		tag, err := tx.Exec(ctx, `INSERT INTO rpcmesh_usage_writers AS w (writer, seq) VALUES ($1, $2)
+			ON CONFLICT (writer) DO UPDATE SET seq = EXCLUDED.seq WHERE w.seq < EXCLUDED.seq`, b.Writer, int64(b.Seq))
+		if err != nil {
+			return fmt.Errorf("usage store: add records: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // applied before
+		}
+		var q pgx.Batch
+		for _, c := range b.Counts {
+			q.Queue(`INSERT INTO rpcmesh_usage_records AS r (epoch_start, epoch_seconds, chain, provider, operator,
 				requests, compute_units, verified, audits_passed, audits_failed)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 				ON CONFLICT (epoch_start, chain, provider) DO UPDATE SET
@@ -78,7 +91,7 @@ func (p *Postgres) Add(ctx context.Context, counts []Record) error {
 				c.EpochStart, c.EpochSeconds, c.Chain, c.Provider, c.Operator,
 				int64(c.Requests), int64(c.ComputeUnits), int64(c.Verified), int64(c.AuditsPassed), int64(c.AuditsFailed))
 		}
-		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		if err := tx.SendBatch(ctx, &q).Close(); err != nil {
 			return fmt.Errorf("usage store: add records: %w", err)
 		}
 		return nil

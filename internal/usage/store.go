@@ -15,9 +15,11 @@ import (
 // it from one goroutine, in batches; readers (the admin listener) may call
 // it concurrently.
 type Store interface {
-	// Add adds the counts of each record to the stored record of the same
-	// epoch, chain and provider (created at zero), all or none.
-	Add(ctx context.Context, counts []Record) error
+	// Add adds the counts of each of b's records to the stored record of
+	// the same epoch, chain and provider (created at zero), all or none;
+	// once: a batch of b.Writer whose Seq is not above the last applied
+	// one's is already in and is skipped without error.
+	Add(ctx context.Context, b Batch) error
 	// Records are the stored records of the epoch starting at epochStart,
 	// in statement order.
 	Records(ctx context.Context, epochStart int64) ([]Record, error)
@@ -32,11 +34,22 @@ type Store interface {
 	Statements(ctx context.Context, operator string, limit int) ([]json.RawMessage, error)
 }
 
+// Batch is one flush of a Meter. Writer and Seq name it so that a store
+// applies it once: a write whose outcome the meter could not learn (a
+// commit cut off by a timeout or a dropped connection) is sent again as it
+// was, and the store recognises it instead of counting it twice.
+type Batch struct {
+	Writer string // the meter's own random id, new at each start
+	Seq    uint64 // 1, 2, … in the writer's order
+	Counts []Record
+}
+
 // The embedded store's buckets.
 const (
 	bucketRecords    = "usage_records"    // epoch ‖ chain 0 provider → Record JSON
 	bucketStatements = "usage_statements" // epoch ‖ operator → Statement JSON
 	bucketStated     = "usage_stated"     // epoch → "" once its statements exist
+	bucketWriters    = "usage_writers"    // writer → last applied Seq (8 bytes)
 )
 
 // Embedded is the Store in the gateway's bbolt file (internal/store).
@@ -59,15 +72,25 @@ func recordKey(r *Record) []byte {
 	return append(k, r.Provider...)
 }
 
-// Add adds counts in one transaction.
-func (e *Embedded) Add(_ context.Context, counts []Record) error {
+// Add adds b's counts in one transaction, unless b was applied before.
+func (e *Embedded) Add(_ context.Context, b Batch) error {
 	return e.db.Update(func(tx *bolt.Tx) error {
+		wb, err := tx.CreateBucketIfNotExists([]byte(bucketWriters))
+		if err != nil {
+			return err
+		}
+		if last := wb.Get([]byte(b.Writer)); len(last) == 8 && binary.BigEndian.Uint64(last) >= b.Seq {
+			return nil // applied before
+		}
+		if err := wb.Put([]byte(b.Writer), binary.BigEndian.AppendUint64(nil, b.Seq)); err != nil {
+			return err
+		}
 		bk, err := tx.CreateBucketIfNotExists([]byte(bucketRecords))
 		if err != nil {
 			return err
 		}
-		for i := range counts {
-			c := &counts[i]
+		for i := range b.Counts {
+			c := &b.Counts[i]
 			k := recordKey(c)
 			r := *c
 			if old := bk.Get(k); old != nil {

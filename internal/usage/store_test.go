@@ -259,3 +259,58 @@ func TestPostgresMatchesEmbedded(t *testing.T) {
 		t.Fatalf("unstated epochs after reconnect: %v %v", un, err)
 	}
 }
+
+// TestAddAppliesABatchOnce: each store applies a writer's batch once: the
+// same batch written again (after a commit whose outcome the meter could
+// not learn) or an older one is skipped; a newer one, or another writer's,
+// is added.
+func TestAddAppliesABatchOnce(t *testing.T) {
+	stores := []struct {
+		name string
+		open func(t *testing.T) Store
+	}{
+		{"embedded", func(t *testing.T) Store {
+			st, db := openEmbedded(t, filepath.Join(t.TempDir(), "gw.db"))
+			t.Cleanup(func() { db.Close() })
+			return st
+		}},
+		{"postgres", func(t *testing.T) Store {
+			pg := openPostgres(t, postgresDSN(t))
+			t.Cleanup(pg.Close)
+			return pg
+		}},
+	}
+	rec := func(n uint64) []Record {
+		return []Record{{Chain: "eth", Provider: "a1", Operator: "alpha", EpochStart: 3600, EpochSeconds: 60, Requests: n, ComputeUnits: 20 * n}}
+	}
+	steps := []struct {
+		b    Batch
+		want uint64 // the stored requests after it
+	}{
+		{Batch{Writer: "w1", Seq: 1, Counts: rec(5)}, 5},
+		{Batch{Writer: "w1", Seq: 1, Counts: rec(5)}, 5}, // written again
+		{Batch{Writer: "w1", Seq: 2, Counts: rec(3)}, 8},
+		{Batch{Writer: "w1", Seq: 1, Counts: rec(5)}, 8}, // older
+		{Batch{Writer: "w2", Seq: 1, Counts: rec(4)}, 12},
+		{Batch{Writer: "w2", Seq: 2, Counts: nil}, 12},
+		{Batch{Writer: "w1", Seq: 3, Counts: rec(1)}, 13},
+	}
+	for _, s := range stores {
+		t.Run(s.name, func(t *testing.T) {
+			st := s.open(t)
+			ctx := context.Background()
+			for i, step := range steps {
+				if err := st.Add(ctx, step.b); err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+				rs, err := st.Records(ctx, 3600)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(rs) != 1 || rs[0].Requests != step.want || rs[0].ComputeUnits != 20*step.want {
+					t.Fatalf("step %d (%s #%d): records %+v, want %d requests", i, step.b.Writer, step.b.Seq, rs, step.want)
+				}
+			}
+		})
+	}
+}
