@@ -26,9 +26,9 @@ func startDevnetGateway(ctx context.Context, info devnet.Info, listen, admin str
 		return nil, err
 	}
 	closeGW := func() { devnetgw.Stop(gw) }
-	gi := devnet.GatewayInfo{HTTP: "http://" + gw.HTTPAddr() + "/devnet"}
+	gi := devnet.GatewayInfo{HTTP: devnetgw.URL(gw)}
 	if cfg.WebSocket.Enabled {
-		gi.WS = "ws://" + gw.HTTPAddr() + "/devnet" // same path: eth_subscribe from the agreed head
+		gi.WS = devnetgw.WSURL(gw) // same path: eth_subscribe from the agreed head
 	}
 	if a := gw.AdminAddr(); a != "" {
 		gi.Admin = "http://" + a

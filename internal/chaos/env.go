@@ -98,9 +98,9 @@ func (e *Env) startGateway(ctx context.Context) error {
 		return err
 	}
 	e.Gateway, e.Source = gw, gw.StatusSource()
-	e.HTTP = "http://" + gw.HTTPAddr() + "/" + devnetgw.ChainName
+	e.HTTP = devnetgw.URL(gw)
 	if e.cfg.WebSocket.Enabled {
-		e.WS = "ws://" + gw.HTTPAddr() + "/" + devnetgw.ChainName
+		e.WS = devnetgw.WSURL(gw)
 	}
 	return nil
 }

@@ -204,7 +204,7 @@ func runSetup(ctx context.Context, s setup, fixtures []Fixture, j *Judge, ready 
 			return nil, err
 		}
 		defer devnetgw.Stop(gw)
-		url = "http://" + gw.HTTPAddr() + "/" + devnetgw.ChainName
+		url = devnetgw.URL(gw)
 	}
 	if err := ready(); err != nil {
 		return nil, err

@@ -18,6 +18,12 @@ import (
 // ChainName is the name of the devnet's chain in the gateway config.
 const ChainName = "devnet"
 
+// URL is the devnet chain's HTTP endpoint on gw's public listener.
+func URL(gw *server.Gateway) string { return "http://" + gw.HTTPAddr() + "/" + ChainName }
+
+// WSURL is the devnet chain's WebSocket endpoint on gw's public listener.
+func WSURL(gw *server.Gateway) string { return "ws://" + gw.HTTPAddr() + "/" + ChainName }
+
 // Config returns a complete, valid-by-construction gateway config in front
 // of the devnet's nodes, listening on listen (admin on admin).
 func Config(info devnet.Info, listen, admin string) *config.Config {

@@ -61,7 +61,7 @@ func (s *sender) post(url, body string) []json.RawMessage {
 
 // traffic sends n rounds of single calls and one batch through gw.
 func (s *sender) traffic(gw *server.Gateway, accounts []devnet.Account, n int) {
-	url := "http://" + gw.HTTPAddr() + "/" + devnetgw.ChainName
+	url := devnetgw.URL(gw)
 	for i := range n {
 		a := accounts[i%len(accounts)].Address
 		for _, c := range []struct{ method, params string }{

@@ -58,7 +58,7 @@ func startGateway(t *testing.T, edit func(cfg *config.Config)) *gateway {
 	}
 	cfg.Complete()
 	gw := devnetgw.StartForTest(testwait.Context(t, 60*time.Second), t, cfg)
-	return &gateway{gw: gw, url: "http://" + gw.HTTPAddr() + "/" + devnetgw.ChainName, admin: "http://" + gw.AdminAddr()}
+	return &gateway{gw: gw, url: devnetgw.URL(gw), admin: "http://" + gw.AdminAddr()}
 }
 
 // nodeEntry is a provider entry for devnet node name whose URL is url.

@@ -74,7 +74,7 @@ var client = &http.Client{Timeout: 10 * time.Second}
 // call sends one JSON-RPC call through gateway g and decodes its result.
 func call(ctx context.Context, g *server.Gateway, out any, method string, params ...any) error {
 	p, _ := json.Marshal(params)
-	a, err := devnetgw.CallResult(ctx, client, "http://"+g.HTTPAddr()+"/devnet", method, string(p))
+	a, err := devnetgw.CallResult(ctx, client, devnetgw.URL(g), method, string(p))
 	if err != nil || out == nil {
 		return err
 	}

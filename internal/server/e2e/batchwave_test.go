@@ -90,13 +90,13 @@ func TestBatchWavesAgainstGeth(t *testing.T) {
 		}
 	}
 
-	answers, _, err := send(ctx, client, "http://"+g.HTTPAddr()+"/devnet", all, true)
+	answers, _, err := send(ctx, client, devnetgw.URL(g), all, true)
 	if err != nil {
 		t.Fatalf("HTTP batch: %v", err)
 	}
 	check("HTTP batch", answers)
 
-	ws := devnetgw.DialWS(ctx, t, "ws://"+g.HTTPAddr()+"/devnet", nil)
+	ws := devnetgw.DialWS(ctx, t, devnetgw.WSURL(g), nil)
 	items := make([]string, len(all))
 	for i, c := range all {
 		items[i] = fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":%q,"params":%s}`, i, c.Method, c.Params)

@@ -27,7 +27,7 @@ var (
 
 func TestMain(m *testing.M) {
 	devnetgw.Main(m, "e2e", gatewayConfig, func(d *devnet.Devnet, g *server.Gateway) {
-		dn, gw, url = d, g, "http://"+g.HTTPAddr()+"/devnet"
+		dn, gw, url = d, g, devnetgw.URL(g)
 	})
 }
 

@@ -238,7 +238,7 @@ func TestDiversityCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	devnetgw.AwaitHealthy(t, gw)
-	target := "http://" + g.HTTPAddr() + "/devnet"
+	target := devnetgw.URL(g)
 	var wg sync.WaitGroup
 	var failed atomic.Int64
 	for w := 0; w < 4; w++ {

@@ -109,7 +109,7 @@ func startVerifyGateway(t *testing.T, tune func(*config.Config), favourites ...s
 			t.Logf("gateway took %s to stop", d)
 		}
 	})
-	return &verifyGateway{g: g, url: "http://" + g.HTTPAddr() + "/devnet", admin: "http://" + g.AdminAddr(),
+	return &verifyGateway{g: g, url: devnetgw.URL(g), admin: "http://" + g.AdminAddr(),
 		client: &http.Client{Transport: tr, Timeout: 20 * time.Second}}
 }
 

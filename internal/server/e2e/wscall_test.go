@@ -139,5 +139,5 @@ func startOneNodeGateway(t *testing.T, ctx context.Context, node string, tune fu
 		tr.CloseIdleConnections()
 		devnetgw.Stop(g)
 	})
-	return g, &http.Client{Transport: tr, Timeout: 20 * time.Second}, "http://" + g.HTTPAddr() + "/devnet"
+	return g, &http.Client{Transport: tr, Timeout: 20 * time.Second}, devnetgw.URL(g)
 }

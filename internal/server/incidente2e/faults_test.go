@@ -182,7 +182,7 @@ func TestFrozenHead(t *testing.T) {
 		readyCode    int
 	}{
 		{"degraded", url, gw.AdminHandler(), "degraded; operators=1; required=2", "ready (degraded: chain devnet head on 1 of 2 operators)", http.StatusOK},
-		{"kept", "http://" + safe.HTTPAddr() + "/devnet", safe.AdminHandler(), "head-frozen; age=", "chain devnet not ready: head frozen: block ", http.StatusServiceUnavailable},
+		{"kept", devnetgw.URL(safe), safe.AdminHandler(), "head-frozen; age=", "chain devnet not ready: head frozen: block ", http.StatusServiceUnavailable},
 	} {
 		a, err := callAt(ctx, tc.url, "eth_blockNumber", "[]")
 		if err != nil {

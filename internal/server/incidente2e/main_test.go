@@ -65,7 +65,7 @@ func TestMain(m *testing.M) {
 			return devnetgw.Start(ctx, cfg, devnetgw.SuiteLogger())
 		},
 		func(d *devnet.Devnet, g *server.Gateway) int {
-			dn, gw, url = d, g, "http://"+g.HTTPAddr()+"/devnet"
+			dn, gw, url = d, g, devnetgw.URL(g)
 			// Balance reads of random accounts: routed attempts for the
 			// shares, answers for the counters.
 			return devnetgw.WithTraffic(url, 25*time.Millisecond, m.Run)

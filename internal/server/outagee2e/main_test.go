@@ -30,7 +30,7 @@ const blockTime = 500 * time.Millisecond
 
 func TestMain(m *testing.M) {
 	devnetgw.Main(m, "outage e2e", gatewayConfig, func(d *devnet.Devnet, g *server.Gateway) {
-		dn, gw, url = d, g, "http://"+g.HTTPAddr()+"/devnet"
+		dn, gw, url = d, g, devnetgw.URL(g)
 	})
 }
 

@@ -21,7 +21,7 @@ func TestNewHeadsPace(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	settle(ctx, t)
-	conn := devnetgw.DialWS(ctx, t, "ws://"+gw.HTTPAddr()+"/devnet", nil)
+	conn := devnetgw.DialWS(ctx, t, devnetgw.WSURL(gw), nil)
 	if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newHeads"]}`)); err != nil {
 		t.Fatal(err)
 	}

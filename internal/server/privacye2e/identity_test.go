@@ -176,7 +176,7 @@ func sendWS(t *testing.T, tg *testGateway, body string) {
 	for i := 0; i+1 < len(identifying); i += 2 {
 		h.Set(identifying[i], identifying[i+1])
 	}
-	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, "ws://"+tg.gw.HTTPAddr()+"/"+devnetgw.ChainName, h)
+	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, devnetgw.WSURL(tg.gw), h)
 	if err != nil {
 		t.Fatalf("ws dial: %v", err)
 	}

@@ -194,7 +194,7 @@ func (tg *testGateway) post(t *testing.T, body string, kv ...string) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+tg.gw.HTTPAddr()+"/"+devnetgw.ChainName, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, devnetgw.URL(tg.gw), strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

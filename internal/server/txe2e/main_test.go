@@ -76,7 +76,7 @@ var client = &http.Client{Timeout: 15 * time.Second}
 // call sends one JSON-RPC call through gateway g and decodes the result into out.
 func call(g *server.Gateway, out any, method string, params ...any) error {
 	p, _ := json.Marshal(params)
-	a, err := devnetgw.Call(context.Background(), client, "http://"+g.HTTPAddr()+"/devnet", method, string(p))
+	a, err := devnetgw.Call(context.Background(), client, devnetgw.URL(g), method, string(p))
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ var (
 func TestMain(m *testing.M) {
 	devnetgw.Main(m, "wsfront e2e", gatewayConfig, func(d *devnet.Devnet, g *server.Gateway) {
 		dn, gw = d, g
-		wsURL, httpURL = "ws://"+g.HTTPAddr()+"/devnet", "http://"+g.HTTPAddr()+"/devnet"
+		wsURL, httpURL = devnetgw.WSURL(g), devnetgw.URL(g)
 	})
 }
 

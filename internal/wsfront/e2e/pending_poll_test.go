@@ -25,7 +25,7 @@ func TestPendingTransactionsPolledWithoutWS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer devnetgw.Stop(g)
-	c := dialWSAt(t, "ws://"+g.HTTPAddr()+"/"+devnetgw.ChainName)
+	c := dialWSAt(t, devnetgw.WSURL(g))
 	_, ch := c.subscribe(t, ctx, `["newPendingTransactions"]`)
 	expectPendingOnce(ctx, t, ch, 1, 8)
 }

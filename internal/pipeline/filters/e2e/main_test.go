@@ -37,7 +37,7 @@ var (
 func TestMain(m *testing.M) {
 	gatewayConfig := func(info devnet.Info) *config.Config { return devnetgw.Config(info, "127.0.0.1:0", "") }
 	devnetgw.Main(m, "filters e2e", gatewayConfig, func(d *devnet.Devnet, g *server.Gateway) {
-		dn, gw, url = d, g, "http://"+g.HTTPAddr()+"/devnet"
+		dn, gw, url = d, g, devnetgw.URL(g)
 	})
 }
 
@@ -48,7 +48,7 @@ func startGateway(t *testing.T, edit func(*config.Config)) string {
 	cfg := devnetgw.Config(dn.Info(), "127.0.0.1:0", "")
 	edit(cfg)
 	g := devnetgw.StartForTest(testwait.Context(t, 60*time.Second), t, cfg)
-	return "http://" + g.HTTPAddr() + "/devnet"
+	return devnetgw.URL(g)
 }
 
 // rpcError is a JSON-RPC error object.
