@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -74,6 +75,72 @@ func TestFlushFailureKeepsCounts(t *testing.T) {
 				t.Fatalf("record %+v, want 8 requests, 240 units", r)
 			}
 		})
+	}
+}
+
+// cutOff is a Store whose first Add waits for its context to end, then
+// commits all the same and reports the context's end: a commit in flight
+// when the gateway stops, whose acknowledgement never arrives.
+type cutOff struct {
+	Store
+	entered chan struct{}
+	once    sync.Once
+}
+
+func (c *cutOff) Add(ctx context.Context, b Batch) error {
+	first := false
+	c.once.Do(func() { first = true })
+	if !first {
+		return c.Store.Add(ctx, b)
+	}
+	close(c.entered)
+	<-ctx.Done()
+	if err := c.Store.Add(context.WithoutCancel(ctx), b); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// TestStopDuringAWriteCountsOnce: the gateway stopping while a write is
+// in flight, which the store commits though the meter hears only that its
+// context ended, leaves the counts in the store once (the shutdown flush
+// writes the batch again, and the store skips it).
+func TestStopDuringAWriteCountsOnce(t *testing.T) {
+	emb, db := openEmbedded(t, filepath.Join(t.TempDir(), "gw.db"))
+	defer db.Close()
+	st := &cutOff{Store: emb, entered: make(chan struct{})}
+	c := &clock{}
+	t0 := time.Unix(1_800_000_000, 0)
+	c.set(t0)
+	m := newMeter(t, st, c)
+	for range 5 {
+		m.Served("eth", "a1", "alpha", "eth_call")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	deadline := time.After(20 * time.Second)
+	select {
+	case <-st.entered:
+	case <-deadline:
+		t.Fatal("the meter wrote nothing")
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-deadline:
+		t.Fatal("Run did not return after its context ended")
+	}
+	c.set(t0.Add(time.Minute))
+	sts, err := m.CloseEpochs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sts) != 1 || len(sts[0].Records) != 1 {
+		t.Fatalf("%d statements, want one of one record", len(sts))
+	}
+	if r := sts[0].Records[0]; r.Requests != 5 {
+		t.Fatalf("record %+v, want 5 requests", r)
 	}
 }
 
