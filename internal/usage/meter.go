@@ -172,7 +172,7 @@ func (m *Meter) flush(ctx context.Context) error {
 		return nil
 	}
 	m.seq++
-	b := Batch{Writer: m.writer, Seq: m.seq, Counts: counts}
+	b := Batch{Writer: m.writer, Seq: m.seq, At: m.o.Now().Unix(), Counts: counts}
 	if err := m.o.Store.Add(ctx, b); err != nil {
 		m.unsure = &b // nothing counted is lost, nor counted twice
 		return fmt.Errorf("usage flush: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -36,7 +37,8 @@ CREATE TABLE IF NOT EXISTS rpcmesh_usage_stated (
 );
 CREATE TABLE IF NOT EXISTS rpcmesh_usage_writers (
 	writer TEXT PRIMARY KEY,
-	seq    BIGINT NOT NULL
+	seq    BIGINT NOT NULL,
+	at     BIGINT NOT NULL
 );`
 
 // Postgres is the Store in a PostgreSQL database, for deployments that
@@ -71,13 +73,20 @@ func (p *Postgres) Close() { p.pool.Close() }
 // applied before: the writer's row moves to b.Seq in the same transaction.
 func (p *Postgres) Add(ctx context.Context, b Batch) error {
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO rpcmesh_usage_writers AS w (writer, seq) VALUES ($1, $2)
-			ON CONFLICT (writer) DO UPDATE SET seq = EXCLUDED.seq WHERE w.seq < EXCLUDED.seq`, b.Writer, int64(b.Seq))
+		tag, err := tx.Exec(ctx, `INSERT INTO rpcmesh_usage_writers AS w (writer, seq, at) VALUES ($1, $2, $3)
+			ON CONFLICT (writer) DO UPDATE SET seq = EXCLUDED.seq, at = EXCLUDED.at WHERE w.seq < EXCLUDED.seq`,
+			b.Writer, int64(b.Seq), b.At)
 		if err != nil {
 			return fmt.Errorf("usage store: add records: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
 			return nil // applied before
+		}
+		if b.Seq == 1 {
+			if _, err := tx.Exec(ctx, `DELETE FROM rpcmesh_usage_writers WHERE at < $1`,
+				b.At-int64(WriterKeep/time.Second)); err != nil {
+				return fmt.Errorf("usage store: forget old writers: %w", err)
+			}
 		}
 		var q pgx.Batch
 		for _, c := range b.Counts {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/rpcmesh/rpcmesh/internal/store"
 	bolt "go.etcd.io/bbolt"
@@ -18,7 +19,8 @@ type Store interface {
 	// Add adds the counts of each of b's records to the stored record of
 	// the same epoch, chain and provider (created at zero), all or none;
 	// once: a batch of b.Writer whose Seq is not above the last applied
-	// one's is already in and is skipped without error.
+	// one's is already in and is skipped without error. A writer's first
+	// batch (Seq 1) forgets the writers silent for WriterKeep before its At.
 	Add(ctx context.Context, b Batch) error
 	// Records are the stored records of the epoch starting at epochStart,
 	// in statement order.
@@ -41,15 +43,23 @@ type Store interface {
 type Batch struct {
 	Writer string // the meter's own random id, new at each start
 	Seq    uint64 // 1, 2, … in the writer's order
+	At     int64  // when the meter made it (Unix seconds)
 	Counts []Record
 }
+
+// WriterKeep is how long a store remembers a writer's last batch after it
+// last wrote: one row per gateway start, forgotten a week after that
+// gateway stopped. A meter writes a failed batch again within seconds of
+// the store answering again, so only a batch left waiting for a week is
+// ever counted twice.
+const WriterKeep = 7 * 24 * time.Hour
 
 // The embedded store's buckets.
 const (
 	bucketRecords    = "usage_records"    // epoch ‖ chain 0 provider → Record JSON
 	bucketStatements = "usage_statements" // epoch ‖ operator → Statement JSON
 	bucketStated     = "usage_stated"     // epoch → "" once its statements exist
-	bucketWriters    = "usage_writers"    // writer → last applied Seq (8 bytes)
+	bucketWriters    = "usage_writers"    // writer → last applied Seq ‖ its At (8+8 bytes)
 )
 
 // Embedded is the Store in the gateway's bbolt file (internal/store).
@@ -79,10 +89,16 @@ func (e *Embedded) Add(_ context.Context, b Batch) error {
 		if err != nil {
 			return err
 		}
-		if last := wb.Get([]byte(b.Writer)); len(last) == 8 && binary.BigEndian.Uint64(last) >= b.Seq {
+		if last := wb.Get([]byte(b.Writer)); len(last) == 16 && binary.BigEndian.Uint64(last) >= b.Seq {
 			return nil // applied before
 		}
-		if err := wb.Put([]byte(b.Writer), binary.BigEndian.AppendUint64(nil, b.Seq)); err != nil {
+		if b.Seq == 1 {
+			if err := forgetWriters(wb, b.At-int64(WriterKeep/time.Second)); err != nil {
+				return err
+			}
+		}
+		row := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, b.Seq), uint64(b.At))
+		if err := wb.Put([]byte(b.Writer), row); err != nil {
 			return err
 		}
 		bk, err := tx.CreateBucketIfNotExists([]byte(bucketRecords))
@@ -109,6 +125,24 @@ func (e *Embedded) Add(_ context.Context, b Batch) error {
 		}
 		return nil
 	})
+}
+
+// forgetWriters deletes the writers whose last batch was made before
+// before (Unix seconds).
+func forgetWriters(wb *bolt.Bucket, before int64) error {
+	var old [][]byte
+	err := wb.ForEach(func(k, v []byte) error {
+		if len(v) != 16 || int64(binary.BigEndian.Uint64(v[8:])) < before {
+			old = append(old, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	for _, k := range old {
+		if err == nil {
+			err = wb.Delete(k)
+		}
+	}
+	return err
 }
 
 // Records reads one epoch's records; keys sort by chain, then provider.

@@ -263,7 +263,7 @@ func TestPostgresMatchesEmbedded(t *testing.T) {
 // TestAddAppliesABatchOnce: each store applies a writer's batch once: the
 // same batch written again (after a commit whose outcome the meter could
 // not learn) or an older one is skipped; a newer one, or another writer's,
-// is added.
+// is added; writers silent for WriterKeep are forgotten.
 func TestAddAppliesABatchOnce(t *testing.T) {
 	stores := []struct {
 		name string
@@ -283,17 +283,24 @@ func TestAddAppliesABatchOnce(t *testing.T) {
 	rec := func(n uint64) []Record {
 		return []Record{{Chain: "eth", Provider: "a1", Operator: "alpha", EpochStart: 3600, EpochSeconds: 60, Requests: n, ComputeUnits: 20 * n}}
 	}
+	const t0 = 1_800_000_000
+	later := t0 + int64(WriterKeep/time.Second) + 1
 	steps := []struct {
 		b    Batch
 		want uint64 // the stored requests after it
 	}{
-		{Batch{Writer: "w1", Seq: 1, Counts: rec(5)}, 5},
-		{Batch{Writer: "w1", Seq: 1, Counts: rec(5)}, 5}, // written again
-		{Batch{Writer: "w1", Seq: 2, Counts: rec(3)}, 8},
-		{Batch{Writer: "w1", Seq: 1, Counts: rec(5)}, 8}, // older
-		{Batch{Writer: "w2", Seq: 1, Counts: rec(4)}, 12},
-		{Batch{Writer: "w2", Seq: 2, Counts: nil}, 12},
-		{Batch{Writer: "w1", Seq: 3, Counts: rec(1)}, 13},
+		{Batch{Writer: "w1", Seq: 1, At: t0, Counts: rec(5)}, 5},
+		{Batch{Writer: "w1", Seq: 1, At: t0, Counts: rec(5)}, 5}, // written again
+		{Batch{Writer: "w1", Seq: 2, At: t0, Counts: rec(3)}, 8},
+		{Batch{Writer: "w1", Seq: 1, At: t0, Counts: rec(5)}, 8}, // older
+		{Batch{Writer: "w2", Seq: 1, At: t0, Counts: rec(4)}, 12},
+		{Batch{Writer: "w2", Seq: 2, At: t0, Counts: nil}, 12},
+		{Batch{Writer: "w1", Seq: 3, At: t0, Counts: rec(1)}, 13},
+		// A writer starting more than WriterKeep later forgets w1 and w2:
+		// w1's last batch would now be counted again.
+		{Batch{Writer: "w3", Seq: 1, At: later, Counts: rec(2)}, 15},
+		{Batch{Writer: "w3", Seq: 1, At: later, Counts: rec(2)}, 15},
+		{Batch{Writer: "w1", Seq: 3, At: t0, Counts: rec(1)}, 16},
 	}
 	for _, s := range stores {
 		t.Run(s.name, func(t *testing.T) {
