@@ -45,13 +45,7 @@ func TestFlushFailureKeepsCounts(t *testing.T) {
 			emb, db := openEmbedded(t, filepath.Join(t.TempDir(), "gw.db"))
 			defer db.Close()
 			st := &flaky{Store: emb, failing: true, committed: committed}
-			c := &clock{}
-			t0 := time.Unix(1_800_000_000, 0)
-			c.set(t0)
-			m := newMeter(t, st, c)
-			for range 5 {
-				m.Served("eth", "a1", "alpha", "eth_call")
-			}
+			m, c, t0 := fiveServed(t, st)
 			if err := m.Flush(context.Background()); err == nil {
 				t.Fatal("a failed write was not reported")
 			}
@@ -63,15 +57,7 @@ func TestFlushFailureKeepsCounts(t *testing.T) {
 				t.Fatal("a failed write was not reported")
 			}
 			st.failing = false
-			c.set(t0.Add(time.Minute))
-			sts, err := m.CloseEpochs(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(sts) != 1 || len(sts[0].Records) != 1 {
-				t.Fatalf("%d statements, want one of one record", len(sts))
-			}
-			if r := sts[0].Records[0]; r.Requests != 8 || r.ComputeUnits != 8*30 {
+			if r := onlyRecord(t, m, c, t0.Add(time.Minute)); r.Requests != 8 || r.ComputeUnits != 8*30 {
 				t.Fatalf("record %+v, want 8 requests, 240 units", r)
 			}
 		})
@@ -109,13 +95,7 @@ func TestStopDuringAWriteCountsOnce(t *testing.T) {
 	emb, db := openEmbedded(t, filepath.Join(t.TempDir(), "gw.db"))
 	defer db.Close()
 	st := &cutOff{Store: emb, entered: make(chan struct{})}
-	c := &clock{}
-	t0 := time.Unix(1_800_000_000, 0)
-	c.set(t0)
-	m := newMeter(t, st, c)
-	for range 5 {
-		m.Served("eth", "a1", "alpha", "eth_call")
-	}
+	m, c, t0 := fiveServed(t, st)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
@@ -131,7 +111,30 @@ func TestStopDuringAWriteCountsOnce(t *testing.T) {
 	case <-deadline:
 		t.Fatal("Run did not return after its context ended")
 	}
-	c.set(t0.Add(time.Minute))
+	if r := onlyRecord(t, m, c, t0.Add(time.Minute)); r.Requests != 5 {
+		t.Fatalf("record %+v, want 5 requests", r)
+	}
+}
+
+// fiveServed is a meter on st, its clock at t0, that has counted five
+// eth_call answers of provider a1 (operator alpha).
+func fiveServed(t *testing.T, st Store) (m *Meter, c *clock, t0 time.Time) {
+	t.Helper()
+	c = &clock{}
+	t0 = time.Unix(1_800_000_000, 0)
+	c.set(t0)
+	m = newMeter(t, st, c)
+	for range 5 {
+		m.Served("eth", "a1", "alpha", "eth_call")
+	}
+	return m, c, t0
+}
+
+// onlyRecord moves c to at, closes m's epochs and returns the one record
+// of the one statement they must give.
+func onlyRecord(t *testing.T, m *Meter, c *clock, at time.Time) Record {
+	t.Helper()
+	c.set(at)
 	sts, err := m.CloseEpochs(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -139,9 +142,7 @@ func TestStopDuringAWriteCountsOnce(t *testing.T) {
 	if len(sts) != 1 || len(sts[0].Records) != 1 {
 		t.Fatalf("%d statements, want one of one record", len(sts))
 	}
-	if r := sts[0].Records[0]; r.Requests != 5 {
-		t.Fatalf("record %+v, want 5 requests", r)
-	}
+	return sts[0].Records[0]
 }
 
 // TestEpochThatCannotBeStatedHoldsUpNoOther: an epoch whose records were
