@@ -86,6 +86,24 @@ func stateFamilies() []stateFamily {
 	always := func(f func(ProviderState) float64) func(ProviderState) (float64, bool) {
 		return func(p ProviderState) (float64, bool) { return f(p), true }
 	}
+	// The coalescer's and the ws transport's families have no sample for a
+	// provider without them.
+	coalesce := func(f func(*CoalesceState) float64) func(ProviderState) (float64, bool) {
+		return func(p ProviderState) (float64, bool) {
+			if p.Coalesce == nil {
+				return 0, false
+			}
+			return f(p.Coalesce), true
+		}
+	}
+	ws := func(f func(*WSState) float64) func(ProviderState) (float64, bool) {
+		return func(p ProviderState) (float64, bool) {
+			if p.WS == nil {
+				return 0, false
+			}
+			return f(p.WS), true
+		}
+	}
 	return []stateFamily{
 		{name: "rpcmesh_chain_block_time_seconds", help: "The chain's block time measured from the agreed head (0 until measured).", typ: "gauge", chain: func(c ChainState) float64 { return c.BlockTimeSeconds }},
 		{name: "rpcmesh_chain_filters", help: "Filters (eth_newFilter & co.) the gateway keeps for the chain's clients.", typ: "gauge", chain: func(c ChainState) float64 { return float64(c.Filters) }},
@@ -98,18 +116,8 @@ func stateFamilies() []stateFamily {
 		{name: "rpcmesh_chain_reorgs_total", help: "Reorgs the agreed head followed.", typ: "counter", chain: func(c ChainState) float64 { return float64(c.Reorgs) }},
 		{name: "rpcmesh_chain_reporting_operators", help: "Operators that reported a new block linked to the agreed chain within health.head_stale_blocks block times.", typ: "gauge", chain: func(c ChainState) float64 { return float64(c.ReportingOperators) }},
 		{name: "rpcmesh_provider_breaker_open", help: "1 when the provider's circuit breaker is open.", typ: "gauge", provider: always(func(p ProviderState) float64 { return b2f(p.BreakerOpen) })},
-		{name: "rpcmesh_provider_coalesced_batches_total", help: "Batch requests that carried the provider's waiting calls together (coalesce_above).", typ: "counter", provider: func(p ProviderState) (float64, bool) {
-			if p.Coalesce == nil {
-				return 0, false
-			}
-			return float64(p.Coalesce.Batches), true
-		}},
-		{name: "rpcmesh_provider_coalesced_calls_total", help: "Calls those batch requests carried (coalesce_above).", typ: "counter", provider: func(p ProviderState) (float64, bool) {
-			if p.Coalesce == nil {
-				return 0, false
-			}
-			return float64(p.Coalesce.Calls), true
-		}},
+		{name: "rpcmesh_provider_coalesced_batches_total", help: "Batch requests that carried the provider's waiting calls together (coalesce_above).", typ: "counter", provider: coalesce(func(c *CoalesceState) float64 { return float64(c.Batches) })},
+		{name: "rpcmesh_provider_coalesced_calls_total", help: "Calls those batch requests carried (coalesce_above).", typ: "counter", provider: coalesce(func(c *CoalesceState) float64 { return float64(c.Calls) })},
 		{name: "rpcmesh_provider_degraded", help: "1 when the provider fails or throttles often and gets traffic only if no healthy provider is left.", typ: "gauge", provider: always(func(p ProviderState) float64 { return b2f(p.Degraded) })},
 		{name: "rpcmesh_provider_error_rate", help: "The provider's failure rate EWMA.", typ: "gauge", provider: always(func(p ProviderState) float64 { return p.ErrorRate })},
 		{name: "rpcmesh_provider_head", help: "The provider's reported head block number.", typ: "gauge", provider: always(func(p ProviderState) float64 { return float64(p.Head) })},
@@ -119,18 +127,8 @@ func stateFamilies() []stateFamily {
 		{name: "rpcmesh_provider_penalty", help: "The provider's integrity penalty (failed verifications and censored transactions, fading with health.penalty_half_life); from 0.5 it gets traffic only if no clean provider is left.", typ: "gauge", provider: always(func(p ProviderState) float64 { return p.Penalty })},
 		{name: "rpcmesh_provider_score", help: "Routing cost of the provider (lower is better).", typ: "gauge", provider: always(func(p ProviderState) float64 { return p.Score })},
 		{name: "rpcmesh_provider_up", help: "1 when the provider may take traffic.", typ: "gauge", provider: always(func(p ProviderState) float64 { return b2f(p.Usable) })},
-		{name: "rpcmesh_provider_ws_connection_failures_total", help: "Dials and WebSocket connections carrying the provider's calls that failed (call_transport: ws).", typ: "counter", provider: func(p ProviderState) (float64, bool) {
-			if p.WS == nil {
-				return 0, false
-			}
-			return float64(p.WS.Failures), true
-		}},
-		{name: "rpcmesh_provider_ws_connections", help: "WebSocket connections up that carry the provider's calls (call_transport: ws).", typ: "gauge", provider: func(p ProviderState) (float64, bool) {
-			if p.WS == nil {
-				return 0, false
-			}
-			return float64(p.WS.Live), true
-		}},
+		{name: "rpcmesh_provider_ws_connection_failures_total", help: "Dials and WebSocket connections carrying the provider's calls that failed (call_transport: ws).", typ: "counter", provider: ws(func(c *WSState) float64 { return float64(c.Failures) })},
+		{name: "rpcmesh_provider_ws_connections", help: "WebSocket connections up that carry the provider's calls (call_transport: ws).", typ: "gauge", provider: ws(func(c *WSState) float64 { return float64(c.Live) })},
 	}
 }
 
